@@ -1,0 +1,3 @@
+from closewatch.cli import main
+
+raise SystemExit(main())

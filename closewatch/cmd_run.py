@@ -1,0 +1,9 @@
+"""`closewatch run`, `closewatch demo` and `closewatch config check`."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """Register the sub-commands of this family (none yet)."""

@@ -1,0 +1,227 @@
+"""Settings: one TOML file (``closewatch.toml``), validated with pydantic.
+
+Every key has a documented default (see ``docs/configuration.md`` and the
+example ``closewatch.example.toml``), so an empty file is a valid configuration
+that runs the embedded defaults: no Kafka, events to a JSON Lines file.
+
+A bad file stops the program with :class:`ConfigError`, whose message names each
+offending key path (``proximity.thresholds.sea_sea_m``) and the reason.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+__all__ = [
+    "ConfigError",
+    "FeedSettings",
+    "KafkaSettings",
+    "MapSettings",
+    "ProximitySettings",
+    "Settings",
+    "SidesSettings",
+    "SinkSettings",
+    "ThresholdSettings",
+    "ZoneSettings",
+    "load_settings",
+    "parse_settings",
+]
+
+
+class ConfigError(Exception):
+    """The configuration is unreadable or invalid; the message names key paths."""
+
+
+class _Section(BaseModel):
+    # A misspelt key is an error, not a silently ignored default.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+
+FeedFormat = Literal[
+    "ais-nmea",  # NMEA 0183 !AIVDM/!AIVDO/!BSVDM, tag blocks, $PGHP (ITU-R M.1371)
+    "sbs1",  # SBS-1 BaseStation CSV (port 30003)
+    "aircraft-json",  # readsb/dump1090 aircraft.json snapshots
+    "modes-raw",  # raw Mode S frames with timestamps (pyModeS)
+    "cot",  # Cursor on Target XML events
+    "exercise-geojson",  # notified exercise areas
+    "notam",  # ICAO NOTAMs (danger/restricted/reserved areas)
+    "tracks-jsonl",  # the generic track format (docs/feeds.md)
+    "tracks-csv",
+]
+Transport = Literal["file", "follow", "tcp", "udp", "http", "kafka"]
+
+
+class FeedSettings(_Section):
+    """One named feed: what format its bytes are and how they arrive."""
+
+    name: str = Field(min_length=1)
+    format: FeedFormat
+    transport: Transport = "file"
+    path: str | None = None
+    host: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    url: str | None = None
+    topic: str | None = None
+    # 0 replays as fast as possible; 1 at the original pace; 10 ten times faster.
+    speed: float = Field(default=0.0, ge=0)
+    # HTTP polling period (aircraft.json).
+    poll_interval_s: PositiveFloat = 5.0
+
+    @model_validator(mode="after")
+    def _transport_needs(self) -> "FeedSettings":
+        needs = {
+            "file": ("path",),
+            "follow": ("path",),
+            "tcp": ("host", "port"),
+            "udp": ("port",),
+            "http": ("url",),
+            "kafka": ("topic",),
+        }[self.transport]
+        missing = [k for k in needs if getattr(self, k) is None]
+        if missing:
+            raise ValueError(f"transport {self.transport!r} needs {', '.join(missing)}")
+        return self
+
+
+class ThresholdSettings(_Section):
+    """Close-approach thresholds per pair of domains (metres)."""
+
+    air_air_lateral_m: PositiveFloat = 9_260.0  # 5 NM: en-route radar separation minimum
+    air_air_vertical_m: PositiveFloat = 305.0  # 1,000 ft
+    sea_sea_m: PositiveFloat = 1_852.0  # 1 NM
+    air_sea_m: PositiveFloat = 5_556.0  # 3 NM lateral
+    land_any_m: PositiveFloat = 5_000.0
+
+
+class ProximitySettings(_Section):
+    horizon_s: PositiveFloat = 900.0
+    # Hysteresis: an event closes only when separation exceeds threshold * (1 + margin)
+    # and the condition has held for min_dwell_s.
+    hysteresis_margin: float = Field(default=0.1, ge=0, le=1)
+    min_dwell_s: float = Field(default=30.0, ge=0)
+    stale_after_s: dict[Literal["air", "sea", "land"], PositiveFloat] = Field(
+        default_factory=lambda: {"air": 120.0, "sea": 900.0, "land": 600.0}
+    )
+    thresholds: ThresholdSettings = Field(default_factory=ThresholdSettings)
+    # ICAO type designators whose presence raises an event's severity.
+    watch_types: tuple[str, ...] = ("TU95", "TU160", "TU22", "SU24", "SU34", "IL20", "A50")
+
+
+class ZoneSettings(_Section):
+    # "default": the committed catalogue in config/data; "none": custom zones only.
+    catalogue: Literal["default", "none"] = "default"
+    # Which border-buffer bands of the catalogue to watch (metres; must exist in the catalogue).
+    border_buffers_m: tuple[PositiveFloat, ...] = (10_000.0,)
+    territorial: bool = True
+    custom: tuple[str, ...] = ()  # GeoJSON files of custom zones
+
+
+class SidesSettings(_Section):
+    """Affiliation overrides; tables in config/data decide the rest."""
+
+    belarus: Literal["russia", "other"] = "russia"
+    nato_mmsi: tuple[int, ...] = ()
+    russia_mmsi: tuple[int, ...] = ()
+    nato_icao: tuple[str, ...] = ()
+    russia_icao: tuple[str, ...] = ()
+    nato_callsign_patterns: tuple[str, ...] = ()
+    russia_callsign_patterns: tuple[str, ...] = ()
+
+
+class KafkaSettings(_Section):
+    bootstrap_servers: str = Field(min_length=1)
+    events_topic: str = "closewatch.events.v1"
+    tracks_topic: str = "closewatch.tracks.v1"
+    deadletter_topic: str = "closewatch.deadletter.v1"
+    partitions: int = Field(default=3, ge=1)
+    retention_ms: int = Field(default=7 * 24 * 3600 * 1000, ge=-1)
+    client_id: str = "closewatch"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    spool_dir: str = ".closewatch/spool"
+    spool_max_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
+
+
+class SinkSettings(_Section):
+    """Where events and dead letters go when Kafka is not configured."""
+
+    events_jsonl: str = "closewatch-events.jsonl"
+    deadletter_jsonl: str = "closewatch-deadletter.jsonl"
+
+
+class MapSettings(_Section):
+    output: str = "closewatch-map.html"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8765, ge=0, le=65535)
+    token: str | None = None
+    tile_url: str | None = None  # None: no tiles, country outlines only (air-gapped)
+    refresh_s: PositiveFloat = 2.0
+
+    @model_validator(mode="after")
+    def _token_off_loopback(self) -> "MapSettings":
+        if self.host not in ("127.0.0.1", "localhost", "::1") and not self.token:
+            raise ValueError(f"host {self.host!r} is not loopback: set map.token")
+        return self
+
+
+class Settings(_Section):
+    feeds: tuple[FeedSettings, ...] = ()
+    proximity: ProximitySettings = Field(default_factory=ProximitySettings)
+    zones: ZoneSettings = Field(default_factory=ZoneSettings)
+    sides: SidesSettings = Field(default_factory=SidesSettings)
+    kafka: KafkaSettings | None = None
+    sinks: SinkSettings = Field(default_factory=SinkSettings)
+    map: MapSettings = Field(default_factory=MapSettings)
+
+    @model_validator(mode="after")
+    def _unique_feed_names(self) -> "Settings":
+        names = [f.name for f in self.feeds]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"feed names must be unique, repeated: {', '.join(dupes)}")
+        return self
+
+
+def _format_errors(err: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid configuration"]
+    for e in err.errors():
+        path = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        reason = e["msg"]
+        if e["type"] == "extra_forbidden":
+            reason = "unknown key"
+        lines.append(f"  {path}: {reason}")
+    return "\n".join(lines)
+
+
+def parse_settings(data: dict[str, Any], source: str = "<settings>") -> Settings:
+    """Validate a decoded TOML document; raise :class:`ConfigError` naming key paths."""
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_format_errors(e, source)) from e
+
+
+def load_settings(path: str | Path | None) -> Settings:
+    """Read and validate ``path``; ``None`` gives the embedded defaults."""
+    if path is None:
+        return Settings()
+    p = Path(path)
+    try:
+        with p.open("rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError as e:
+        raise ConfigError(f"{p}: no such configuration file") from e
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{p}: not valid TOML: {e}") from e
+    return parse_settings(data, str(p))
