@@ -1,6 +1,6 @@
 """Settings, the zone catalogue and affiliation tables: read by every room."""
 
-from config.records import DOMAINS, SIDES, ZONE_KINDS, RecordError, TrackUpdate, Zone
+from config.records import DOMAINS, SIDES, ZONE_KINDS, DeadLetter, RecordError, TrackUpdate, Zone
 from config.settings import ConfigError, Settings, load_settings, parse_settings
 
 __all__ = [
@@ -8,6 +8,7 @@ __all__ = [
     "SIDES",
     "ZONE_KINDS",
     "ConfigError",
+    "DeadLetter",
     "RecordError",
     "Settings",
     "TrackUpdate",

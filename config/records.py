@@ -25,6 +25,7 @@ __all__ = [
     "DOMAINS",
     "SIDES",
     "ZONE_KINDS",
+    "DeadLetter",
     "Domain",
     "Side",
     "ZoneKind",
@@ -163,3 +164,22 @@ class Zone:
         if self.active_until_s is not None and t_s > self.active_until_s:
             return False
         return True
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """Input that could not be used, kept with the reason so nothing is lost silently.
+
+    ``position`` is where it was in the feed: the 1-based line (or datagram,
+    message, record) number since the feed was opened; ``raw`` the bytes as read.
+    """
+
+    feed: str
+    position: int
+    raw: bytes
+    reason: str
+    received_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.reason:
+            raise RecordError(f"dead letter from {self.feed}:{self.position} has no reason")
