@@ -70,3 +70,13 @@ def test_cli_config_check_exit_codes(tmp_path):
     ko = subprocess.run([sys.executable, "-m", "closewatch", "config", "check", str(bad)], capture_output=True, text=True)
     assert ko.returncode == 2
     assert "kafka.partitions: Input should be greater than or equal to 1" in ko.stderr
+
+
+def test_example_file_is_valid_and_matches_defaults():
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "closewatch.example.toml"
+    s = load_settings(example)
+    assert s.proximity == Settings().proximity
+    assert s.zones == Settings().zones
+    assert s.feeds[0].name == "baltic-ais"
