@@ -1,4 +1,4 @@
-"""Whose side a track is on: country and side from identifiers.
+r"""Whose side a track is on: country and side from identifiers.
 
 Order of precedence (first match wins for the *side*; the country always comes from
 the tables when they know it):
@@ -12,8 +12,8 @@ the tables when they know it):
    (ICAO Annex 10 Vol III, Chapter 9), mapped to a side by NATO membership
    (``nato_members.csv``), Russia, and Belarus as configured.
 
-Callsign patterns are shell-style globs matched case-insensitively against the whole
-callsign (``RFF*``, ``RSD???``); a malformed pattern is a :class:`AffiliationError`.
+Callsign patterns are regular expressions matched case-insensitively against the whole
+callsign (``RFF\d+``, ``RSD\d{3}``); a malformed pattern is an :class:`AffiliationError`.
 
 Lookups are cached per identifier: feeds repeat the same few thousand ships and
 aircraft millions of times.
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import bisect
 import csv
-import fnmatch
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -133,13 +132,14 @@ def _compile_patterns(patterns: Iterable[str], key: str) -> re.Pattern[str] | No
     for p in patterns:
         if not p or not p.strip():
             raise AffiliationError(f"sides.{key}: empty callsign pattern")
-        parts.append(fnmatch.translate(p.strip().upper()))
+        try:
+            re.compile(p)
+        except re.error as e:
+            raise AffiliationError(f"sides.{key}: {p!r} is not a regular expression: {e}") from e
+        parts.append(f"(?:{p.strip()})")
     if not parts:
         return None
-    try:
-        return re.compile("|".join(f"(?:{x})" for x in parts))
-    except re.error as e:
-        raise AffiliationError(f"sides.{key}: invalid pattern: {e}") from e
+    return re.compile("|".join(parts), re.IGNORECASE)
 
 
 class Affiliation:
@@ -200,9 +200,9 @@ class Affiliation:
             return hit
         cs = callsign.strip().upper()
         side: Side | None = None
-        if self._nato_cs is not None and self._nato_cs.match(cs):
+        if self._nato_cs is not None and self._nato_cs.fullmatch(cs):
             side = "nato"
-        elif self._russia_cs is not None and self._russia_cs.match(cs):
+        elif self._russia_cs is not None and self._russia_cs.fullmatch(cs):
             side = "russia"
         if len(self._cs_cache) > 100_000:
             self._cs_cache.clear()

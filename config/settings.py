@@ -151,7 +151,7 @@ class SidesSettings(_Section):
     russia_mmsi: tuple[int, ...] = ()
     nato_icao: tuple[str, ...] = ()
     russia_icao: tuple[str, ...] = ()
-    # Shell-style globs matched case-insensitively against the whole callsign ("RFF*").
+    # Regular expressions matched case-insensitively against the whole callsign ("RFF\d+").
     nato_callsign_patterns: tuple[str, ...] = ()
     russia_callsign_patterns: tuple[str, ...] = ()
 

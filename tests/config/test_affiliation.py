@@ -97,19 +97,19 @@ def test_config_lists_first_then_asserted_then_tables() -> None:
     sides = SidesSettings(
         nato_mmsi=(273000001,),
         russia_icao=("3C6586",),
-        russia_callsign_patterns=("RFF*",),
-        nato_callsign_patterns=("NATO??",),
+        russia_callsign_patterns=(r"RFF\d+",),
+        nato_callsign_patterns=(r"NATO\d\d",),
     )
     a = Affiliation(sides)
     assert a.for_mmsi(273000001) == ("RU", "nato")
     assert a.for_icao("3c6586") == ("DE", "russia")
     assert a.for_icao("3c6587", callsign="rff7033") == ("DE", "russia")
     assert a.for_icao("154a12", callsign="NATO01") == ("RU", "nato")
-    assert a.for_icao("154a12", callsign="NATO001") == ("RU", "russia")  # ? is one character
+    assert a.for_icao("154a12", callsign="NATO001") == ("RU", "russia")  # the whole callsign must match
     # a side asserted by the feed (CoT affiliation) comes after config, before tables
     assert a.for_icao("154a12", asserted="nato") == ("RU", "nato")
     assert a.for_icao("3c6586", asserted="nato") == ("DE", "russia")
-    assert a.for_other("RFF1") == "russia" and a.for_other(None, "nato") == "nato" and a.for_other("X") == "unknown"
+    assert a.for_other("rff1") == "russia" and a.for_other(None, "nato") == "nato" and a.for_other("X") == "unknown"
 
 
 @pytest.mark.parametrize(
@@ -118,6 +118,7 @@ def test_config_lists_first_then_asserted_then_tables() -> None:
         SidesSettings(nato_icao=("12345",)),
         SidesSettings(nato_mmsi=(1,), russia_mmsi=(1,)),
         SidesSettings(nato_callsign_patterns=(" ",)),
+        SidesSettings(russia_callsign_patterns=("RFF(",)),
     ],
 )
 def test_bad_config_is_an_error(sides: SidesSettings) -> None:
