@@ -11,6 +11,7 @@ offending key path (``proximity.thresholds.sea_sea_m``) and the reason.
 from __future__ import annotations
 
 import tomllib
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -72,6 +73,12 @@ class FeedSettings(_Section):
     speed: float = Field(default=0.0, ge=0)
     # HTTP polling period (aircraft.json).
     poll_interval_s: PositiveFloat = 5.0
+    # Time of a message that carries none (no tag block ``c:``, ``$PGHP``, trailing epoch,
+    # SBS-1 date/time...). None: live transports (follow, tcp, udp, http, kafka) use the
+    # receive wall clock, a replayed file dead-letters the message ("no timestamp").
+    # "receive": always the receive wall clock. An ISO 8601 UTC time
+    # ("2024-05-01T12:00:00Z"): that fixed time (for replaying untimed samples).
+    assume_time: str | None = None
 
     @model_validator(mode="after")
     def _transport_needs(self) -> "FeedSettings":
@@ -86,7 +93,21 @@ class FeedSettings(_Section):
         missing = [k for k in needs if getattr(self, k) is None]
         if missing:
             raise ValueError(f"transport {self.transport!r} needs {', '.join(missing)}")
+        if self.assume_time is not None and self.assume_time != "receive":
+            self.assumed_epoch_s()
         return self
+
+    def assumed_epoch_s(self) -> float | None:
+        """``assume_time`` as epoch seconds (None when unset or "receive")."""
+        if self.assume_time is None or self.assume_time == "receive":
+            return None
+        try:
+            dt = datetime.fromisoformat(self.assume_time.replace("Z", "+00:00"))
+        except ValueError as e:
+            raise ValueError(f"assume_time {self.assume_time!r} is not 'receive' or an ISO 8601 time") from e
+        if dt.tzinfo is None:
+            raise ValueError(f"assume_time {self.assume_time!r} has no time zone (use ...Z)")
+        return dt.astimezone(timezone.utc).timestamp()
 
 
 class ThresholdSettings(_Section):
@@ -130,6 +151,7 @@ class SidesSettings(_Section):
     russia_mmsi: tuple[int, ...] = ()
     nato_icao: tuple[str, ...] = ()
     russia_icao: tuple[str, ...] = ()
+    # Regular expressions matched case-insensitively against the whole callsign ("RFF\d+").
     nato_callsign_patterns: tuple[str, ...] = ()
     russia_callsign_patterns: tuple[str, ...] = ()
 
