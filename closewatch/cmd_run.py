@@ -3,7 +3,225 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import signal
+import sys
+import tempfile
+import threading
+from collections import defaultdict
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Sequence
+
+from config.records import DeadLetter, TrackUpdate
+from config.settings import ConfigError, KafkaSettings, Settings, load_settings
+from proximity.events import Event
+
+__all__ = ["add_parser", "build_sinks", "RecorderSink"]
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_SERVICE = 0, 1, 2, 3
 
 
 def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    """Register the sub-commands of this family (none yet)."""
+    run = sub.add_parser("run", help="run the pipeline over the feeds of a configuration")
+    run.add_argument("-c", "--config", type=Path, help="closewatch.toml (default: embedded defaults)")
+    run.add_argument("--speed", type=float, help="replay speed factor for file feeds (0: as fast as possible)")
+    run.add_argument("--map", type=Path, help="also write the situation map (HTML) here at the end")
+    run.set_defaults(handler=_run)
+
+    demo = sub.add_parser("demo", help="the Baltic demo: scenario -> pipeline -> Kafka -> map")
+    demo.add_argument("--out", type=Path, default=Path("demo-out"), help="folder for the demo's files")
+    demo.add_argument("--no-kafka", action="store_true", help="events to JSON Lines only, no broker")
+    demo.set_defaults(handler=_demo)
+
+    cfg = sub.add_parser("config", help="configuration tools")
+    cfg_sub = cfg.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    check = cfg_sub.add_parser("check", help="validate a closewatch.toml; exit 2 naming the bad keys")
+    check.add_argument("file", type=Path)
+    check.set_defaults(handler=_config_check)
+
+
+class RecorderSink:
+    """Keeps the tracks and events of a run in memory, for the situation map at its end."""
+
+    def __init__(self, max_points_per_track: int = 2000) -> None:
+        self.tracks: dict[str, list[TrackUpdate]] = defaultdict(list)
+        self.events: list[Event] = []
+        self.max_points_per_track = max_points_per_track
+
+    def publish_events(self, events: Sequence[Event]) -> None:
+        self.events.extend(events)
+
+    def publish_tracks(self, updates: Sequence[TrackUpdate]) -> None:
+        for u in updates:
+            trail = self.tracks[u.track_id]
+            trail.append(u)
+            if len(trail) > self.max_points_per_track:
+                del trail[: len(trail) - self.max_points_per_track]
+
+    def publish_deadletters(self, letters: Sequence[DeadLetter]) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def build_sinks(settings: Settings, stack: ExitStack) -> list:
+    """Kafka when configured, else the JSON Lines files (the embedded default)."""
+    from closewatch.sinks import JsonlSink
+
+    sinks: list = []
+    if settings.kafka is not None:
+        from alerts.producer import KafkaSink
+
+        kafka = KafkaSink(settings.kafka)
+        kafka.ensure_topics()
+        stack.callback(kafka.close)
+        sinks.append(kafka)
+    else:
+        jsonl = JsonlSink(settings.sinks.events_jsonl, settings.sinks.deadletter_jsonl)
+        stack.callback(jsonl.close)
+        sinks.append(jsonl)
+    return sinks
+
+
+def _load(path: Path | None) -> Settings:
+    return load_settings(path)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from closewatch.pipeline import Pipeline
+
+    try:
+        settings = _load(args.config)
+    except ConfigError as e:
+        print(e, file=sys.stderr)
+        return EXIT_USAGE
+    if args.speed is not None:
+        settings = settings.model_copy(
+            update={"feeds": tuple(f.model_copy(update={"speed": args.speed}) for f in settings.feeds)}
+        )
+    if not settings.feeds:
+        print("no feeds configured: add [[feeds]] to the configuration (see README)", file=sys.stderr)
+        return EXIT_USAGE
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with ExitStack() as stack:
+        sinks = build_sinks(settings, stack)
+        recorder = RecorderSink() if args.map else None
+        if recorder:
+            sinks.append(recorder)
+        pipeline = Pipeline(settings, sinks)
+        try:
+            summary = pipeline.run(stop)
+        except KeyboardInterrupt:
+            stop.set()
+            print("interrupted", file=sys.stderr)
+            return EXIT_FAILURE
+    _print_summary(summary, settings)
+    if recorder and args.map:
+        _write_map(args.map, settings, recorder)
+        print(f"map: {args.map}")
+    return EXIT_OK
+
+
+def _print_summary(summary, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    print(f"track updates: {summary.updates} ({', '.join(f'{k}: {v}' for k, v in sorted(summary.updates_per_feed.items()))})")
+    kinds = ", ".join(f"{k}: {v}" for k, v in sorted(summary.events_per_kind.items())) or "none"
+    print(f"event revisions: {summary.events} ({kinds})")
+    if summary.dead_letters:
+        print(f"dead letters: {sum(summary.dead_letters.values())}")
+        for (feed, reason), n in sorted(summary.dead_letters.items()):
+            print(f"  {feed}: {n} x {reason}")
+    if settings.kafka is not None:
+        print(f"events topic: {settings.kafka.events_topic} on {settings.kafka.bootstrap_servers}")
+    else:
+        print(f"events file: {settings.sinks.events_jsonl}")
+        print(f"dead letters file: {settings.sinks.deadletter_jsonl}")
+
+
+def _write_map(path: Path, settings: Settings, recorder: RecorderSink) -> None:
+    from config.zones import load_catalogue, load_country_outlines
+    from maps.render import render_situation_map
+
+    render_situation_map(
+        path,
+        zones=load_catalogue(settings.zones),
+        tracks=recorder.tracks,
+        events=recorder.events,
+        outlines=load_country_outlines(),
+        title="closewatch situation",
+    )
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from alerts.broker import BrokerError, LocalBroker, running_broker_bootstrap
+    from closewatch.pipeline import Pipeline
+    from closewatch.scenario.baltic import write_scenario
+
+    out: Path = args.out.resolve()
+    paths = write_scenario(out)
+    settings = load_settings(paths["config"])
+    for p in (settings.sinks.events_jsonl, settings.sinks.deadletter_jsonl):
+        Path(p).unlink(missing_ok=True)
+    print(f"scenario written to {out} (AIS: {paths['ais'].name}, SBS-1: {paths['sbs'].name})")
+    with ExitStack() as stack:
+        bootstrap = None
+        if not args.no_kafka:
+            bootstrap = running_broker_bootstrap(Path(".closewatch/kafka"))
+            if bootstrap:
+                print(f"using the broker started by `closewatch kafka up` at {bootstrap}")
+            else:
+                broker = LocalBroker(Path(tempfile.mkdtemp(prefix="closewatch-demo-kafka-")))
+                try:
+                    print("starting a local Apache Kafka broker for the demo ...", flush=True)
+                    broker.start()
+                except BrokerError as e:
+                    print(f"cannot start Kafka: {e}\n(run `closewatch demo --no-kafka` for files only)", file=sys.stderr)
+                    return EXIT_SERVICE
+                stack.callback(broker.stop)
+                bootstrap = broker.bootstrap_servers
+                print(f"broker up at {bootstrap}")
+            settings = settings.model_copy(update={"kafka": KafkaSettings(bootstrap_servers=bootstrap)})
+        with ExitStack() as sink_stack:
+            sinks = build_sinks(settings, sink_stack)
+            if settings.kafka is not None:
+                # The demo also leaves the events in a file to look at.
+                from closewatch.sinks import JsonlSink
+
+                jsonl = JsonlSink(settings.sinks.events_jsonl, settings.sinks.deadletter_jsonl)
+                sink_stack.callback(jsonl.close)
+                sinks.append(jsonl)
+            recorder = RecorderSink()
+            sinks.append(recorder)
+            summary = Pipeline(settings, sinks).run()
+        _print_summary(summary, settings)
+        map_path = Path(settings.map.output)
+        _write_map(map_path, settings, recorder)
+        print(f"\nmap: {map_path}  (open it in a browser; it works offline)")
+        print(f"events file: {settings.sinks.events_jsonl}")
+        if bootstrap:
+            from alerts.tail import print_events
+
+            print(f"\nthe events on Kafka topic {settings.kafka.events_topic} (closewatch tail):")  # type: ignore[union-attr]
+            print_events(bootstrap, settings.kafka.events_topic, from_beginning=True, timeout_s=5.0, out=sys.stdout)  # type: ignore[union-attr]
+            print(
+                "\nto read them yourself: `closewatch kafka up`, then `closewatch demo`, then "
+                "`closewatch tail --from-beginning` (add --json for scripts); `closewatch kafka down` to stop."
+            )
+    return EXIT_OK
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(args.file)
+    except ConfigError as e:
+        print(e, file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{args.file}: valid ({len(settings.feeds)} feeds, kafka: {'yes' if settings.kafka else 'no, JSON Lines'})")
+    return EXIT_OK

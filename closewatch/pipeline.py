@@ -1,0 +1,232 @@
+"""The wiring of one run: feeds -> engine -> sinks.
+
+Sources. Feeds that are all file replays are merged by data time (a k-way
+merge of the decoded streams), so a replay of several files is deterministic and
+paced on one clock: with ``speed`` k, data time runs k times faster than the
+wall clock, starting at the earliest report of any feed. Live feeds (follow,
+TCP, UDP, HTTP, Kafka) each run in a thread and meet in a queue, in arrival
+order.
+
+Micro-batches. Track updates are handed to the engine in batches of up to
+``batch_size`` updates, or whatever arrived within ``max_batch_delay_s`` of wall
+time, whichever comes first; the engine's results do not depend on where the
+batches are cut. Exercise zones from the feeds reach the engine in stream order
+(the batch before them is processed first). Dead letters go to the dead-letter
+sink and are counted per feed and reason.
+
+Sinks receive the engine's events, the normalised tracks and the dead letters,
+in that order, per batch; ``flush`` returns once they are durable (written to
+disk, or acknowledged by the broker).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator, Protocol, Sequence
+
+from config.records import DeadLetter, TrackUpdate, Zone
+from config.settings import FeedSettings, Settings
+from config.zones import load_borders, load_catalogue
+from ingest import open_feed
+from proximity.engine import Engine
+from proximity.events import Event
+
+__all__ = ["Pipeline", "RunSummary", "Sink"]
+
+log = logging.getLogger(__name__)
+
+Item = TrackUpdate | Zone | DeadLetter
+_QUEUE_DONE = object()
+
+
+class Sink(Protocol):
+    """Where a run's output goes: JSON Lines files, Kafka topics, the live map."""
+
+    def publish_events(self, events: Sequence[Event]) -> None: ...
+
+    def publish_tracks(self, updates: Sequence[TrackUpdate]) -> None: ...
+
+    def publish_deadletters(self, letters: Sequence[DeadLetter]) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class RunSummary:
+    """What one run did, for the operator and the tests."""
+
+    updates: int = 0
+    events: int = 0
+    zones_from_feeds: int = 0
+    dead_letters: Counter[tuple[str, str]] = field(default_factory=Counter)
+    updates_per_feed: Counter[str] = field(default_factory=Counter)
+    events_per_kind: Counter[str] = field(default_factory=Counter)
+    engine_stats: dict[str, int] = field(default_factory=dict)
+
+
+class Pipeline:
+    """One run of closewatch over the feeds of ``settings``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        sinks: Sequence[Sink],
+        *,
+        engine: Engine | None = None,
+        batch_size: int = 4096,
+        max_batch_delay_s: float = 0.05,
+    ) -> None:
+        self.settings = settings
+        self.sinks = list(sinks)
+        self.engine = engine or Engine(
+            settings.proximity,
+            load_catalogue(settings.zones),
+            borders=[line for _name, line in load_borders()],
+        )
+        self.batch_size = batch_size
+        self.max_batch_delay_s = max_batch_delay_s
+        self.summary = RunSummary()
+
+    # -- sources ---------------------------------------------------------------------------
+
+    def _items(self, stop: threading.Event) -> Iterator[tuple[str, Item] | None]:
+        """Items from every feed; ``None`` marks a pause in a live stream (flush what you have)."""
+        feeds = self.settings.feeds
+        if feeds and all(f.transport == "file" for f in feeds):
+            yield from self._replay(feeds, stop)
+        else:
+            yield from self._live(feeds, stop)
+
+    def _replay(self, feeds: Sequence[FeedSettings], stop: threading.Event) -> Iterator[tuple[str, Item] | None]:
+        speed = max(f.speed for f in feeds)
+        streams = [
+            _timed(f.name, open_feed(f.model_copy(update={"speed": 0.0}), self.settings.sides, stop=stop))
+            for f in feeds
+        ]
+        # heapq.merge keeps each stream's own order and breaks ties by stream order: deterministic.
+        merged = heapq.merge(*streams, key=lambda entry: entry[0])
+        wall_start = time.monotonic()
+        data_start: float | None = None
+        for t_s, _order, feed, item in merged:
+            if stop.is_set():
+                return
+            if speed > 0 and isinstance(item, TrackUpdate):
+                if data_start is None:
+                    data_start = t_s
+                lag_s = (t_s - data_start) / speed - (time.monotonic() - wall_start)
+                if lag_s > 0:
+                    yield None  # let the batch go out before we wait
+                    stop.wait(lag_s)
+            yield feed, item
+
+    def _live(self, feeds: Sequence[FeedSettings], stop: threading.Event) -> Iterator[tuple[str, Item] | None]:
+        q: queue.Queue[object] = queue.Queue(maxsize=100_000)
+
+        def pump(feed: FeedSettings) -> None:
+            try:
+                for item in open_feed(feed, self.settings.sides, stop=stop):
+                    q.put((feed.name, item))
+                    if stop.is_set():
+                        break
+            except Exception:
+                log.exception("feed %s failed", feed.name)
+            finally:
+                q.put(_QUEUE_DONE)
+
+        threads = [threading.Thread(target=pump, args=(f,), name=f"feed-{f.name}", daemon=True) for f in feeds]
+        for th in threads:
+            th.start()
+        running = len(threads)
+        while running and not stop.is_set():
+            try:
+                entry = q.get(timeout=self.max_batch_delay_s)
+            except queue.Empty:
+                yield None
+                continue
+            if entry is _QUEUE_DONE:
+                running -= 1
+                continue
+            yield entry  # type: ignore[misc]
+
+    # -- the run ---------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event | None = None) -> RunSummary:
+        """Process every feed to its end (or until ``stop``), then close what is open."""
+        stop = stop or threading.Event()
+        batch: list[TrackUpdate] = []
+        letters: list[DeadLetter] = []
+        batch_started = time.monotonic()
+        try:
+            for entry in self._items(stop):
+                if entry is not None:
+                    feed, item = entry
+                    if isinstance(item, TrackUpdate):
+                        if not batch:
+                            batch_started = time.monotonic()
+                        batch.append(item)
+                        self.summary.updates_per_feed[feed] += 1
+                    elif isinstance(item, DeadLetter):
+                        letters.append(item)
+                        self.summary.dead_letters[(item.feed, item.reason)] += 1
+                    else:
+                        self._process(batch, letters)
+                        batch, letters = [], []
+                        self.summary.zones_from_feeds += 1
+                        self._emit(self.engine.add_zones([item]), [], [])
+                        continue
+                full = len(batch) >= self.batch_size
+                late = bool(batch) and time.monotonic() - batch_started >= self.max_batch_delay_s
+                if entry is None or full or late:
+                    self._process(batch, letters)
+                    batch, letters = [], []
+            self._process(batch, letters)
+            if not stop.is_set():
+                self._emit(self.engine.finish(), [], [])
+        finally:
+            for sink in self.sinks:
+                sink.flush()
+        self.summary.engine_stats = dict(self.engine.stats)
+        return self.summary
+
+    def _process(self, batch: list[TrackUpdate], letters: list[DeadLetter]) -> None:
+        if not batch and not letters:
+            return
+        events = self.engine.process(batch) if batch else []
+        self.summary.updates += len(batch)
+        self._emit(events, batch, letters)
+
+    def _emit(self, events: Sequence[Event], updates: Sequence[TrackUpdate], letters: Sequence[DeadLetter]) -> None:
+        self.summary.events += len(events)
+        self.summary.events_per_kind.update(e.kind for e in events)
+        for sink in self.sinks:
+            if events:
+                sink.publish_events(events)
+            if updates:
+                sink.publish_tracks(updates)
+            if letters:
+                sink.publish_deadletters(letters)
+
+    def close(self) -> None:
+        for sink in self.sinks:
+            sink.close()
+
+
+def _timed(feed: str, items: Iterable[Item]) -> Iterator[tuple[float, int, str, Item]]:
+    """Attach a merge key: data time, for items without one the last seen in their stream.
+
+    A zone notice or dead letter thus keeps its place among the reports around it.
+    """
+    last_t = float("-inf")
+    for order, item in zip(itertools.count(), items):
+        if isinstance(item, TrackUpdate):
+            last_t = item.t_s
+        yield last_t, order, feed, item

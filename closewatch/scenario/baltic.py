@@ -1,0 +1,452 @@
+"""The demo scenario: forty minutes over the Gulf of Finland and the Estonia-Russia border.
+
+Deterministic: the same code writes the same bytes. The tracks are written in the
+real feed formats (AIS NMEA 0183 with NMEA 4.0 tag blocks, encoded with pyais;
+SBS-1 BaseStation lines for aircraft), so the demo exercises the same decoders
+as a live feed. What happens, and when (data time, seconds after ``T0``):
+
+* an Il-20 (Russian Air Force) flies west along the Gulf of Finland; a German
+  Eurofighter of the Baltic Air Policing mission scrambles from Amari, joins it
+  and shadows it 1.5 km to its left, 150 m above, then breaks away: one
+  ``close_approach`` (air-air, lateral and vertical minima);
+* a Russian Mi-8 helicopter flies west from Pskov to within a few kilometres of
+  the Estonian border and turns back: one ``zone_entry`` into the 10 km border
+  buffer;
+* a Russian patrol ship heading west and a Finnish patrol ship heading east pass
+  each other mid-gulf, 780 m apart: one ``close_approach`` (sea-sea);
+* a Tallinn-Helsinki ferry crosses the gulf and raises nothing;
+* three corrupted feed lines go to the dead-letter record.
+
+The expected incidents, computed from the scenario geometry (geodesic, not from
+the engine), are written beside this file in ``expected.json`` by
+``python -m closewatch.scenario.baltic --expected`` and explained in
+``README.md`` there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import reduce
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+from pyais import encode_dict
+from pyproj import Geod
+
+__all__ = ["T0_S", "DURATION_S", "Waypoint", "ScenarioTrack", "TRACKS", "write_scenario", "expected_incidents"]
+
+_GEOD = Geod(ellps="WGS84")
+
+T0_S = datetime(2026, 3, 10, 10, 0, 0, tzinfo=timezone.utc).timestamp()
+DURATION_S = 2400
+AIS_INTERVAL_S = 10
+SBS_INTERVAL_S = 5
+STATIC_INTERVAL_S = 360  # AIS type 5 every 6 minutes (ITU-R M.1371-5, Table 1)
+MPS_PER_KNOT = 1852.0 / 3600.0
+FT_PER_M = 1.0 / 0.3048
+
+
+@dataclass(frozen=True, slots=True)
+class Waypoint:
+    t_s: float  # seconds after T0
+    lat_deg: float
+    lon_deg: float
+    alt_m: float | None = None
+
+
+@dataclass(frozen=True)
+class ScenarioTrack:
+    """A track moving along geodesics between timed waypoints."""
+
+    track_id: str
+    side: str
+    domain: str
+    callsign: str
+    name: str
+    type_code: str
+    waypoints: tuple[Waypoint, ...]
+    ship_type: int | None = None  # AIS ship and cargo type (ITU-R M.1371-5, Table 53)
+
+    def active(self, t_s: float) -> bool:
+        return self.waypoints[0].t_s <= t_s <= self.waypoints[-1].t_s
+
+    def state(self, t_s: float) -> tuple[float, float, float | None, float, float]:
+        """(lat, lon, alt_m, speed_mps, course_deg) at ``t_s`` seconds after T0."""
+        wps = self.waypoints
+        for a, b in zip(wps, wps[1:]):
+            if a.t_s <= t_s <= b.t_s:
+                break
+        else:
+            raise ValueError(f"{self.track_id}: t={t_s} outside {wps[0].t_s}..{wps[-1].t_s}")
+        az, _back, dist_m = _GEOD.inv(a.lon_deg, a.lat_deg, b.lon_deg, b.lat_deg)
+        frac = (t_s - a.t_s) / (b.t_s - a.t_s)
+        lon, lat, _ = _GEOD.fwd(a.lon_deg, a.lat_deg, az, dist_m * frac)
+        # Course at this point: the forward azimuth of the rest of the leg.
+        if frac < 1.0:
+            course, _, _ = _GEOD.inv(lon, lat, b.lon_deg, b.lat_deg)
+        else:
+            _, back, _ = _GEOD.inv(b.lon_deg, b.lat_deg, a.lon_deg, a.lat_deg)
+            course = back + 180.0
+        alt = None
+        if a.alt_m is not None and b.alt_m is not None:
+            alt = a.alt_m + (b.alt_m - a.alt_m) * frac
+        speed = dist_m / (b.t_s - a.t_s)
+        return lat, lon, alt, speed, course % 360.0
+
+
+def _offset(lat: float, lon: float, az_deg: float, dist_m: float) -> tuple[float, float]:
+    lon2, lat2, _ = _GEOD.fwd(lon, lat, az_deg, dist_m)
+    return lat2, lon2
+
+
+def _il20() -> ScenarioTrack:
+    return ScenarioTrack(
+        track_id="icao:154a2c",
+        side="russia",
+        domain="air",
+        callsign="RFF7051",
+        name="",
+        type_code="IL20",
+        waypoints=(
+            Waypoint(0, 59.98, 28.40, 8500.0),
+            Waypoint(900, 59.90, 25.90, 8500.0),
+            Waypoint(1500, 59.62, 24.10, 8500.0),
+            Waypoint(2400, 59.40, 21.60, 8500.0),
+        ),
+    )
+
+
+def _eurofighter(il20: ScenarioTrack) -> ScenarioTrack:
+    # Shadowing: 1.5 km to the Il-20's left (south of its westward course), 150 m above.
+    shadow = []
+    for t in (1080, 1200, 1320, 1440, 1560):
+        lat, lon, alt, _speed, course = il20.state(t)
+        slat, slon = _offset(lat, lon, course - 90.0, 1500.0)
+        shadow.append(Waypoint(t, slat, slon, (alt or 0.0) + 150.0))
+    return ScenarioTrack(
+        track_id="icao:3f6b21",
+        side="nato",
+        domain="air",
+        callsign="GAF501",
+        name="",
+        type_code="EUFI",
+        waypoints=(
+            Waypoint(480, 59.26, 24.21, 300.0),  # Amari air base, climbing out
+            Waypoint(780, 59.55, 25.20, 7000.0),
+            Waypoint(960, 59.78, 25.65, 8650.0),
+            *shadow,
+            Waypoint(1800, 59.45, 23.60, 6000.0),
+            Waypoint(2100, 59.27, 24.15, 1500.0),
+        ),
+    )
+
+
+def _mi8() -> ScenarioTrack:
+    # West from Pskov towards the border near Pechory, then back.
+    return ScenarioTrack(
+        track_id="icao:1515b7",
+        side="russia",
+        domain="air",
+        callsign="RSD214",
+        name="",
+        type_code="MI8",
+        waypoints=(
+            Waypoint(0, 57.80, 28.25, 300.0),
+            Waypoint(600, 57.80, 27.78, 300.0),
+            Waypoint(900, 57.80, 27.72, 300.0),
+            Waypoint(1500, 57.81, 28.25, 300.0),
+        ),
+    )
+
+
+def _ships() -> list[ScenarioTrack]:
+    return [
+        ScenarioTrack(
+            track_id="ais:273456780",
+            side="russia",
+            domain="sea",
+            callsign="UBRX7",
+            name="RUS PATROL 512",
+            type_code="35",
+            ship_type=35,
+            waypoints=(Waypoint(0, 59.950, 26.45), Waypoint(2400, 59.950, 26.14)),
+        ),
+        ScenarioTrack(
+            track_id="ais:230987650",
+            side="nato",
+            domain="sea",
+            callsign="OJBZ",
+            name="FIN PATROL 84",
+            type_code="35",
+            ship_type=35,
+            waypoints=(Waypoint(0, 59.943, 26.02), Waypoint(2400, 59.943, 26.29)),
+        ),
+        ScenarioTrack(
+            track_id="ais:276543210",
+            side="nato",
+            domain="sea",
+            callsign="ESKB",
+            name="BALTIC FERRY",
+            type_code="60",
+            ship_type=60,
+            waypoints=(Waypoint(0, 59.47, 24.78), Waypoint(2400, 59.69, 24.85)),
+        ),
+    ]
+
+
+def _all_tracks() -> tuple[ScenarioTrack, ...]:
+    il20 = _il20()
+    return (il20, _eurofighter(il20), _mi8(), *_ships())
+
+
+TRACKS: tuple[ScenarioTrack, ...] = _all_tracks()
+
+
+def _report_times(track: ScenarioTrack, interval_s: int) -> Iterator[int]:
+    first = math.ceil(track.waypoints[0].t_s / interval_s) * interval_s
+    t = first
+    while t <= min(track.waypoints[-1].t_s, DURATION_S):
+        yield t
+        t += interval_s
+
+
+def _nmea_checksum(body: str) -> str:
+    return f"{reduce(lambda acc, ch: acc ^ ord(ch), body, 0):02X}"
+
+
+def _tag_block(t_s: float, station: str = "closewatch-demo") -> str:
+    """NMEA 4.0 tag block: ``s:`` source station, ``c:`` UNIX time of reception."""
+    body = f"s:{station},c:{int(t_s)}"
+    return f"\\{body}*{_nmea_checksum(body)}\\"
+
+
+def _ais_lines(track: ScenarioTrack, seq_id: int) -> Iterator[tuple[float, str]]:
+    """AIS type 5 (static) and type 1 (position) reports (ITU-R M.1371-5, 3.3.2 and 3.3.1)."""
+    mmsi = int(track.track_id.split(":", 1)[1])
+    for t in _report_times(track, AIS_INTERVAL_S):
+        t_abs = T0_S + t
+        if t % STATIC_INTERVAL_S == 0:
+            static = {
+                "msg_type": 5,
+                "mmsi": mmsi,
+                "callsign": track.callsign,
+                "shipname": track.name,
+                "ship_type": track.ship_type,
+                "to_bow": 60,
+                "to_stern": 40,
+                "to_port": 7,
+                "to_starboard": 7,
+                "destination": "PATROL",
+            }
+            for sentence in encode_dict(static, talker_id="AI", sentence_type="VDM", radio_channel="A", seq_id=seq_id):
+                yield t_abs, _tag_block(t_abs) + sentence
+        lat, lon, _alt, speed_mps, course = track.state(t)
+        position = {
+            "msg_type": 1,
+            "mmsi": mmsi,
+            "status": 0,
+            "lat": round(lat, 6),
+            "lon": round(lon, 6),
+            "speed": round(speed_mps / MPS_PER_KNOT, 1),
+            "course": round(course, 1),
+            "heading": int(round(course)) % 360,
+            "second": int(t_abs) % 60,
+            "accuracy": True,
+        }
+        for sentence in encode_dict(position, talker_id="AI", sentence_type="VDM", radio_channel="B"):
+            yield t_abs, _tag_block(t_abs) + sentence
+
+
+def _sbs_time(t_abs: float) -> tuple[str, str]:
+    dt = datetime.fromtimestamp(t_abs, tz=timezone.utc)
+    return dt.strftime("%Y/%m/%d"), dt.strftime("%H:%M:%S.") + f"{dt.microsecond // 1000:03d}"
+
+
+def _sbs_lines(track: ScenarioTrack) -> Iterator[tuple[float, str]]:
+    """SBS-1 BaseStation ``MSG`` lines: 1 identity, 3 airborne position, 4 airborne velocity."""
+    hexid = track.track_id.split(":", 1)[1].upper()
+    for i, t in enumerate(_report_times(track, SBS_INTERVAL_S)):
+        t_abs = T0_S + t
+        d, tm = _sbs_time(t_abs)
+        lat, lon, alt_m, speed_mps, course = track.state(t)
+        alt_ft = int(round((alt_m or 0.0) * FT_PER_M))
+        head = f"1,1,{hexid},1,{d},{tm},{d},{tm}"
+        if i % 6 == 0:
+            yield t_abs, f"MSG,1,{head},{track.callsign},,,,,,,,,,,0"
+        yield t_abs, f"MSG,3,{head},,{alt_ft},,,{lat:.5f},{lon:.5f},,,0,0,0,0"
+        yield t_abs, f"MSG,4,{head},,,{speed_mps / MPS_PER_KNOT:.1f},{course:.1f},,,0,,,,,0"
+
+
+def _corrupt_ais_lines() -> tuple[str, ...]:
+    """Deliberately broken AIS lines, each with the fault a reader must report."""
+    t_abs = T0_S + 300
+    position = {"msg_type": 1, "mmsi": 273456780, "lat": 59.95, "lon": 26.4, "speed": 14.0, "course": 270.0}
+    good = encode_dict(position, talker_id="AI", sentence_type="VDM", radio_channel="B")[0]
+    body, checksum = good.rsplit("*", 1)
+    bad_checksum = f"{body}*{(int(checksum, 16) ^ 0x11):02X}"
+    static = {"msg_type": 5, "mmsi": 273456780, "shipname": "RUS PATROL 512", "ship_type": 35}
+    first_of_two = encode_dict(static, talker_id="AI", sentence_type="VDM", radio_channel="A", seq_id=7)[0]
+    return (
+        _tag_block(t_abs) + bad_checksum,  # NMEA checksum does not match
+        _tag_block(t_abs + 300) + first_of_two,  # the second sentence never comes
+    )
+
+
+CORRUPT_AIS = _corrupt_ais_lines()
+# A position line whose latitude is not a number.
+CORRUPT_SBS = ("MSG,3,1,1,154A2C,1,2026/03/10,10:05:00.000,2026/03/10,10:05:00.000,,8500,,,not-a-lat,28.1,,,0,0,0,0",)
+
+
+def write_scenario(out_dir: Path) -> dict[str, Path]:
+    """Write the feeds and a ready configuration into ``out_dir``; return their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ais: list[tuple[float, str]] = []
+    sbs: list[tuple[float, str]] = []
+    for index, track in enumerate(TRACKS):
+        if track.domain == "sea":
+            ais.extend(_ais_lines(track, seq_id=index % 10))
+        else:
+            sbs.extend(_sbs_lines(track))
+    # A stable sort by time keeps each track's lines (and multi-sentence parts) in order.
+    ais.sort(key=lambda item: item[0])
+    sbs.sort(key=lambda item: item[0])
+    ais_text = [line for _, line in ais]
+    sbs_text = [line for _, line in sbs]
+    ais_text.insert(len(ais_text) // 4, CORRUPT_AIS[0])
+    ais_text.insert(len(ais_text) // 2, CORRUPT_AIS[1])
+    sbs_text.insert(len(sbs_text) // 3, CORRUPT_SBS[0])
+    paths = {
+        "ais": out_dir / "baltic-ais.nmea",
+        "sbs": out_dir / "baltic-sbs1.txt",
+        "config": out_dir / "closewatch.toml",
+    }
+    paths["ais"].write_text("\r\n".join(ais_text) + "\r\n", encoding="ascii")
+    paths["sbs"].write_text("\r\n".join(sbs_text) + "\r\n", encoding="ascii")
+    paths["config"].write_text(_demo_config(out_dir), encoding="utf-8")
+    return paths
+
+
+def _demo_config(out_dir: Path) -> str:
+    return f"""\
+# closewatch demo configuration, written by closewatch.scenario.baltic.
+[[feeds]]
+name = "baltic-ais"
+format = "ais-nmea"
+transport = "file"
+path = "{out_dir / 'baltic-ais.nmea'}"
+
+[[feeds]]
+name = "baltic-adsb"
+format = "sbs1"
+transport = "file"
+path = "{out_dir / 'baltic-sbs1.txt'}"
+
+[sinks]
+events_jsonl = "{out_dir / 'events.jsonl'}"
+deadletter_jsonl = "{out_dir / 'deadletter.jsonl'}"
+
+[map]
+output = "{out_dir / 'map.html'}"
+"""
+
+
+def _pair_distance_m(a: ScenarioTrack, b: ScenarioTrack, t: float) -> tuple[float, float | None]:
+    la, lo, alt_a, _, _ = a.state(t)
+    lb, lob, alt_b, _, _ = b.state(t)
+    _, _, d = _GEOD.inv(lo, la, lob, lb)
+    vsep = abs(alt_a - alt_b) if alt_a is not None and alt_b is not None else None
+    return d, vsep
+
+
+def _close_approach(
+    a: ScenarioTrack, b: ScenarioTrack, interval_s: int, lateral_m: float, vertical_m: float | None
+) -> dict[str, object]:
+    """First report time below the minima, the minimum distance, the first time clear again."""
+    start = max(a.waypoints[0].t_s, b.waypoints[0].t_s)
+    end = min(a.waypoints[-1].t_s, b.waypoints[-1].t_s, DURATION_S)
+    open_t = None
+    clear_t = None
+    min_d = math.inf
+    t = math.ceil(start / interval_s) * interval_s
+    while t <= end:
+        d, vsep = _pair_distance_m(a, b, t)
+        close = d < lateral_m and (vertical_m is None or vsep is None or vsep < vertical_m)
+        if close:
+            min_d = min(min_d, d)
+            if open_t is None:
+                open_t = t
+            clear_t = None
+        elif open_t is not None and clear_t is None:
+            clear_t = t
+        t += interval_s
+    return {
+        "kind": "close_approach",
+        "subjects": sorted([a.track_id, b.track_id]),
+        "open_after_t0_s": open_t,
+        "min_distance_m": round(min_d, 1),
+        "separated_after_t0_s": clear_t,
+    }
+
+
+def expected_incidents(distance_to_border_m: Callable[[float, float], float], buffer_m: float) -> dict[str, object]:
+    """The incidents the demo must raise, from the scenario geometry alone.
+
+    ``distance_to_border_m(lon, lat)`` is the geodesic distance to the border line.
+    Thresholds are the documented defaults (config.settings.ThresholdSettings).
+    """
+    by_id = {t.track_id: t for t in TRACKS}
+    air = _close_approach(by_id["icao:154a2c"], by_id["icao:3f6b21"], SBS_INTERVAL_S, 9_260.0, 305.0)
+    sea = _close_approach(by_id["ais:273456780"], by_id["ais:230987650"], AIS_INTERVAL_S, 1_852.0, None)
+    mi8 = by_id["icao:1515b7"]
+    entry_t = exit_t = None
+    min_border_m = math.inf
+    for t in _report_times(mi8, SBS_INTERVAL_S):
+        lat, lon, *_ = mi8.state(t)
+        d = distance_to_border_m(lon, lat)
+        min_border_m = min(min_border_m, d)
+        if d <= buffer_m and entry_t is None:
+            entry_t = t
+        if d > buffer_m and entry_t is not None and exit_t is None:
+            exit_t = t
+    zone = {
+        "kind": "zone_entry",
+        "subjects": [mi8.track_id],
+        "buffer_m": buffer_m,
+        "open_after_t0_s": entry_t,
+        "outside_again_after_t0_s": exit_t,
+        "min_distance_to_border_m": round(min_border_m, 1),
+    }
+    return {
+        "t0": datetime.fromtimestamp(T0_S, tz=timezone.utc).isoformat(),
+        "t0_s": T0_S,
+        "report_interval_s": {"ais": AIS_INTERVAL_S, "sbs1": SBS_INTERVAL_S},
+        "incidents": [air, sea, zone],
+        "dead_letters": {"baltic-ais": len(CORRUPT_AIS), "baltic-adsb": len(CORRUPT_SBS)},
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out_dir", type=Path, nargs="?", default=Path("demo-out"))
+    parser.add_argument("--expected", action="store_true", help="recompute expected.json beside this file")
+    args = parser.parse_args(argv)
+    if args.expected:
+        from closewatch.scenario.border import border_distance_function
+
+        distance, buffer_m = border_distance_function()
+        expected = expected_incidents(distance, buffer_m)
+        path = Path(__file__).with_name("expected.json")
+        path.write_text(json.dumps(expected, indent=2) + "\n", encoding="utf-8")
+        print(path)
+        return 0
+    for kind, path in write_scenario(args.out_dir).items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
