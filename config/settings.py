@@ -120,6 +120,9 @@ class ThresholdSettings(_Section):
     land_any_m: PositiveFloat = 5_000.0
 
 
+_DEFAULT_STALE_AFTER_S: dict[Literal["air", "sea", "land"], float] = {"air": 120.0, "sea": 900.0, "land": 600.0}
+
+
 class ProximitySettings(_Section):
     horizon_s: PositiveFloat = 900.0
     # Hysteresis: an event closes only when separation exceeds threshold * (1 + margin)
@@ -127,11 +130,21 @@ class ProximitySettings(_Section):
     hysteresis_margin: float = Field(default=0.1, ge=0, le=1)
     min_dwell_s: float = Field(default=30.0, ge=0)
     stale_after_s: dict[Literal["air", "sea", "land"], PositiveFloat] = Field(
-        default_factory=lambda: {"air": 120.0, "sea": 900.0, "land": 600.0}
+        default_factory=lambda: dict(_DEFAULT_STALE_AFTER_S)
     )
     thresholds: ThresholdSettings = Field(default_factory=ThresholdSettings)
     # ICAO type designators whose presence raises an event's severity.
     watch_types: tuple[str, ...] = ("TU95", "TU160", "TU22", "SU24", "SU34", "IL20", "A50")
+    # Pairs of opposing tracks are compared at every multiple of this data time.
+    pair_interval_s: PositiveFloat = 5.0
+    # A zone_entry incident closes when the track is farther outside the zone than
+    # max(zone_exit_margin_m, hysteresis_margin * zone.buffer_m) for min_dwell_s.
+    zone_exit_margin_m: float = Field(default=500.0, ge=0)
+    # An open incident gets an "update" revision when its distance falls this
+    # fraction below the last reported minimum (or its severity changes).
+    update_min_change: float = Field(default=0.1, gt=0, lt=1)
+    # A close approach below this fraction of its threshold is "critical".
+    critical_fraction: float = Field(default=0.5, gt=0, le=1)
 
 
 class ZoneSettings(_Section):

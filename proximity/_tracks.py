@@ -1,0 +1,110 @@
+"""Track state as numpy columns indexed by a slot number per track id.
+
+One slot per track id, assigned on first sight and kept; the columns hold the
+latest accepted report of each track (the hot path writes them with fancy
+indexing, never one Python object per track beyond the incoming report, which is
+kept by reference for the event subjects).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from config.records import TrackUpdate
+
+__all__ = ["DOMAIN_CODE", "SIDE_CODE", "TrackTable", "unit_vectors"]
+
+DOMAIN_CODE = {"air": 0, "sea": 1, "land": 2}
+SIDE_CODE = {"nato": 0, "russia": 1, "other": 2, "unknown": 3}
+
+_FLOAT_COLUMNS = ("t_s", "lat_deg", "lon_deg", "alt_m", "speed_mps", "course_deg")
+
+
+def unit_vectors(lon_deg: np.ndarray, lat_deg: np.ndarray) -> np.ndarray:
+    """Points on the unit sphere (geodetic latitude taken as spherical), shape (n, 3)."""
+    lon = np.radians(lon_deg)
+    lat = np.radians(lat_deg)
+    c = np.cos(lat)
+    return np.stack((c * np.cos(lon), c * np.sin(lon), np.sin(lat)), axis=-1)
+
+
+class TrackTable:
+    """Columns of track state; ``n`` slots are in use."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.index: dict[str, int] = {}
+        self.ids: list[str] = []
+        self.n = 0
+        self._cap = 0
+        self.t_s = np.empty(0)
+        self.lat_deg = np.empty(0)
+        self.lon_deg = np.empty(0)
+        self.alt_m = np.empty(0)
+        self.speed_mps = np.empty(0)
+        self.course_deg = np.empty(0)
+        self.domain = np.empty(0, np.int8)
+        self.side = np.empty(0, np.int8)
+        self.live = np.empty(0, bool)
+        self.suspect = np.empty(0, bool)
+        self.xyz = np.empty((0, 3))
+        self.update = np.empty(0, object)
+        self._grow(capacity)
+
+    def _grow(self, capacity: int) -> None:
+        old = self._cap
+        for name in _FLOAT_COLUMNS:
+            col = np.full(capacity, np.nan)
+            col[:old] = getattr(self, name)[:old]
+            setattr(self, name, col)
+        for name, dtype in (("domain", np.int8), ("side", np.int8), ("live", bool), ("suspect", bool)):
+            col = np.zeros(capacity, dtype)
+            col[:old] = getattr(self, name)[:old]
+            setattr(self, name, col)
+        xyz = np.zeros((capacity, 3))
+        xyz[:old] = self.xyz[:old]
+        self.xyz = xyz
+        upd = np.empty(capacity, object)
+        upd[:old] = self.update[:old]
+        self.update = upd
+        self._cap = capacity
+
+    def slots_for(self, track_ids: Sequence[str]) -> np.ndarray:
+        """The slot of each id, new slots for ids never seen."""
+        get = self.index.get
+        slots = [get(i, -1) for i in track_ids]
+        if -1 in slots:
+            for k, s in enumerate(slots):
+                if s < 0:
+                    tid = track_ids[k]
+                    s = self.index.get(tid, -1)
+                    if s < 0:
+                        s = self.n
+                        self.index[tid] = s
+                        self.ids.append(tid)
+                        self.n += 1
+                    slots[k] = s
+            if self.n > self._cap:
+                self._grow(max(self.n, 2 * self._cap))
+        return np.asarray(slots, np.int64)
+
+    def assign(
+        self,
+        slots: np.ndarray,
+        updates: np.ndarray,
+        cols: dict[str, np.ndarray],
+    ) -> None:
+        """Store reports (the last one per slot wins; ``slots`` are unique here)."""
+        for name in _FLOAT_COLUMNS:
+            getattr(self, name)[slots] = cols[name]
+        self.domain[slots] = cols["domain"]
+        self.side[slots] = cols["side"]
+        self.xyz[slots] = unit_vectors(cols["lon_deg"], cols["lat_deg"])
+        self.update[slots] = updates
+        self.live[slots] = True
+
+    def latest(self, slot: int) -> TrackUpdate:
+        u = self.update[slot]
+        assert u is not None
+        return u  # type: ignore[no-any-return]
