@@ -111,12 +111,18 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    from config.zones import ZoneCatalogueError
+
     with ExitStack() as stack:
-        sinks = build_sinks(settings, stack)
+        try:
+            sinks = build_sinks(settings, stack)
+            pipeline = Pipeline(settings, sinks)
+        except ZoneCatalogueError as e:
+            print(f"zones: {e}", file=sys.stderr)
+            return EXIT_USAGE
         recorder = RecorderSink() if args.map else None
         if recorder:
             sinks.append(recorder)
-        pipeline = Pipeline(settings, sinks)
         try:
             summary = pipeline.run(stop)
         except KeyboardInterrupt:
@@ -145,8 +151,28 @@ def _print_summary(summary, settings: Settings) -> None:  # type: ignore[no-unty
         print(f"dead letters file: {settings.sinks.deadletter_jsonl}")
 
 
+def _country_outlines() -> dict | None:  # type: ignore[type-arg]
+    """The catalogue's country outlines as a FeatureCollection, for the tile-less base map."""
+    from shapely.geometry import mapping
+
+    from config.zones import ZoneCatalogueError, load_country_outlines
+
+    try:
+        outlines = load_country_outlines()
+    except ZoneCatalogueError as e:
+        log.warning("no country outlines for the map: %s", e)
+        return None
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "geometry": mapping(o.geometry), "properties": {"code": o.code, "name": o.name}}
+            for o in outlines
+        ],
+    }
+
+
 def _write_map(path: Path, settings: Settings, recorder: RecorderSink) -> None:
-    from config.zones import load_catalogue, load_country_outlines
+    from config.zones import load_catalogue
     from maps.render import render_situation_map
 
     render_situation_map(
@@ -154,8 +180,9 @@ def _write_map(path: Path, settings: Settings, recorder: RecorderSink) -> None:
         zones=load_catalogue(settings.zones),
         tracks=recorder.tracks,
         events=recorder.events,
-        outlines=load_country_outlines(),
+        outlines=_country_outlines(),
         title="closewatch situation",
+        tile_url=settings.map.tile_url,
     )
 
 
@@ -205,11 +232,13 @@ def _demo(args: argparse.Namespace) -> int:
         _write_map(map_path, settings, recorder)
         print(f"\nmap: {map_path}  (open it in a browser; it works offline)")
         print(f"events file: {settings.sinks.events_jsonl}")
-        if bootstrap:
-            from alerts.tail import print_events
+        if settings.kafka is not None:
+            from alerts.consumer import format_event_line, subscribe
 
-            print(f"\nthe events on Kafka topic {settings.kafka.events_topic} (closewatch tail):")  # type: ignore[union-attr]
-            print_events(bootstrap, settings.kafka.events_topic, from_beginning=True, timeout_s=5.0, out=sys.stdout)  # type: ignore[union-attr]
+            topic = settings.kafka.events_topic
+            print(f"\nthe events on Kafka topic {topic}, read back (as `closewatch tail` prints them):")
+            for received in subscribe(settings.kafka, topic, from_beginning=True, timeout_s=5.0):
+                print("  " + format_event_line(received.feature))
             print(
                 "\nto read them yourself: `closewatch kafka up`, then `closewatch demo`, then "
                 "`closewatch tail --from-beginning` (add --json for scripts); `closewatch kafka down` to stop."
