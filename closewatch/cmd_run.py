@@ -114,15 +114,13 @@ def _run(args: argparse.Namespace) -> int:
     from config.zones import ZoneCatalogueError
 
     with ExitStack() as stack:
+        recorder = RecorderSink() if args.map else None
         try:
-            sinks = build_sinks(settings, stack)
+            sinks = build_sinks(settings, stack) + ([recorder] if recorder else [])
             pipeline = Pipeline(settings, sinks)
         except ZoneCatalogueError as e:
             print(f"zones: {e}", file=sys.stderr)
             return EXIT_USAGE
-        recorder = RecorderSink() if args.map else None
-        if recorder:
-            sinks.append(recorder)
         try:
             summary = pipeline.run(stop)
         except KeyboardInterrupt:
