@@ -97,6 +97,21 @@ def test_border_buffer_membership_matches_geographiclib(border_id: str, buffer_m
     assert checked >= min(len(coords) - 1, 10) * 2 * 4
 
 
+@pytest.mark.parametrize(("border_id", "buffer_m"), ALL_BANDS)
+def test_border_buffer_boundary_is_at_the_buffer_distance(border_id: str, buffer_m: float) -> None:
+    """Vertices and edge midpoints of the committed boundary, measured with GeographicLib."""
+    coords = np.asarray(_border_lines()[border_id].coords)
+    area = _buffers_by_border()[(border_id, buffer_m)]
+    rng = np.random.default_rng(5)
+    for part in shapely.get_parts(area):
+        ring = np.asarray(part.exterior.coords)
+        mids = 0.5 * (ring[:-1] + ring[1:])
+        picks = np.vstack([ring[rng.choice(len(ring) - 1, 12)], mids[rng.choice(len(mids), 12)]])
+        for lon, lat in picks:
+            err_m = distance_to_line_m(lon, lat, coords) - buffer_m
+            assert abs(err_m) <= 1e-3 * buffer_m, (lon, lat, err_m)
+
+
 def _border_lines() -> dict[str, LineString]:
     doc = json.loads(BORDERS_GEOJSON.read_text(encoding="utf-8"))
     return {f["properties"]["border_id"]: shapely.geometry.shape(f["geometry"]) for f in doc["features"]}
