@@ -148,12 +148,23 @@ class ProximitySettings(_Section):
 
 
 class ZoneSettings(_Section):
-    # "default": the committed catalogue in config/data; "none": custom zones only.
+    """Which zones to watch (see docs/zones.md)."""
+
+    # "default": the committed catalogue in config/data/zones; "none": custom zones only.
     catalogue: Literal["default", "none"] = "default"
-    # Which border-buffer bands of the catalogue to watch (metres; must exist in the catalogue).
+    # Which border-buffer bands of the catalogue to watch (metres; committed: 10000, 25000,
+    # 50000; a band missing from the catalogue is an error when the catalogue is loaded).
     border_buffers_m: tuple[PositiveFloat, ...] = (10_000.0,)
+    # Territory plus 12 NM (territorial sea and airspace) of Russia and the NATO states
+    # around the Baltic, the Gulf of Finland, the Barents Sea and the Black Sea.
     territorial: bool = True
-    custom: tuple[str, ...] = ()  # GeoJSON files of custom zones
+    custom: tuple[str, ...] = ()  # GeoJSON files of custom zones (format in docs/zones.md)
+
+    @model_validator(mode="after")
+    def _unique_bands(self) -> "ZoneSettings":
+        if len(set(self.border_buffers_m)) != len(self.border_buffers_m):
+            raise ValueError("border_buffers_m lists a band twice")
+        return self
 
 
 class SidesSettings(_Section):
