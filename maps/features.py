@@ -15,7 +15,7 @@ or as dicts decoded from the Kafka event topic (a GeoJSON Feature whose
 
 from __future__ import annotations
 
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, fields, is_dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -23,7 +23,7 @@ from pyproj import Geod
 from shapely.geometry import mapping as shapely_mapping
 from shapely.geometry.base import BaseGeometry
 
-from config.records import TrackUpdate, Zone
+from config.records import RecordError, TrackUpdate, Zone
 from maps.errors import MapInputError
 from proximity.events import EVENT_KINDS, Event
 
@@ -35,6 +35,7 @@ __all__ = [
     "iso_utc",
     "outline_features",
     "track_feature",
+    "track_update",
     "trail_feature",
     "zone_feature",
 ]
@@ -133,6 +134,29 @@ def track_feature(u: TrackUpdate, *, stale: bool = False) -> dict[str, Any]:
             },
         },
     }
+
+
+_TRACK_FIELDS = frozenset(f.name for f in fields(TrackUpdate))
+
+
+def track_update(obj: Mapping[str, Any]) -> TrackUpdate:
+    """A track update from a decoded tracks-topic message: the fields of
+    :class:`~config.records.TrackUpdate`, bare or as the ``properties`` of a GeoJSON
+    Feature whose Point geometry gives the position (RFC 7946: lon, lat[, alt])."""
+    props: Mapping[str, Any] = (obj.get("properties") or {}) if obj.get("type") == "Feature" else obj
+    data = {k: v for k, v in props.items() if k in _TRACK_FIELDS}
+    geom = obj.get("geometry") if obj.get("type") == "Feature" else None
+    if geom and geom.get("type") == "Point":
+        coords = geom.get("coordinates") or ()
+        if len(coords) >= 2:
+            data.setdefault("lon_deg", coords[0])
+            data.setdefault("lat_deg", coords[1])
+    if "t_s" not in data and "time" in props:
+        data["t_s"] = _epoch_s(props["time"], f"track {data.get('track_id')} time")
+    try:
+        return TrackUpdate(**data)
+    except (TypeError, RecordError) as e:
+        raise MapInputError(f"track message {data.get('track_id', '?')}: {e}") from e
 
 
 def trail_feature(track_id: str, updates: Sequence[TrackUpdate]) -> dict[str, Any] | None:
