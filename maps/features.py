@@ -147,7 +147,7 @@ def track_update(obj: Mapping[str, Any]) -> TrackUpdate:
     data = {k: v for k, v in props.items() if k in _TRACK_FIELDS}
     geom = obj.get("geometry") if obj.get("type") == "Feature" else None
     if geom and geom.get("type") == "Point":
-        coords = geom.get("coordinates") or ()
+        coords = list(geom.get("coordinates") or ())
         if len(coords) >= 2:
             data.setdefault("lon_deg", coords[0])
             data.setdefault("lat_deg", coords[1])

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from config.records import TrackUpdate, Zone
+from config.settings import Settings
 from maps.errors import MapInputError
 from maps.features import (
     event_features,
@@ -92,6 +93,18 @@ class SituationStore:
         self._last_input_wall_s: float | None = None
         self._version = 0
         self._cache: dict[str, tuple[int, bytes]] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings, zones: Sequence[Zone] = ()) -> "SituationStore":
+        """A store with ``proximity.stale_after_s`` and the ``[map]`` trail and
+        feed-staleness settings."""
+        return cls(
+            zones,
+            stale_after_s={str(k): v for k, v in settings.proximity.stale_after_s.items()},
+            trail_points=settings.map.trail_points,
+            trail_window_s=settings.map.trail_window_s,
+            feed_stale_after_s=settings.map.feed_stale_after_s,
+        )
 
     # ----------------------------------------------------------- feeding
 

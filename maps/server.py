@@ -128,7 +128,8 @@ def live_map(
         rt.add_to(group)
         realtimes.append(rt)
     folium.LayerControl(collapsed=True, position="topright").add_to(m)
-    PageSetup(bounds, {"title": title, "tiles": bool(tile_url)}).add_to(m)
+    PageSetup(bounds, {"title": title, "tiles": bool(tile_url),
+                       "zoneKinds": sorted({z.kind for z in zones}) or None}).add_to(m)
     _LiveSetup({"statusUrl": f"{api_prefix}/status", "intervalMs": interval_ms}, realtimes).add_to(m)
     return m
 

@@ -200,7 +200,7 @@
     var opts = options || {};
     var ctl = L.control({ position: opts.position || "bottomleft" });
     ctl.onAdd = function () {
-      var box = el("div", "cw-legend leaflet-control");
+      var box = el("div", "cw-legend leaflet-control" + (opts.collapsed ? " cw-collapsed" : ""));
       L.DomEvent.disableClickPropagation(box);
       L.DomEvent.disableScrollPropagation(box);
       var head = el("div", "cw-legend-title", "Legend");
@@ -270,7 +270,10 @@
     map.on("zoomend", zoomClass);
     zoomClass();
     if (opts.title) titleControl(opts.title, opts.subtitle).addTo(map);
-    if (opts.legend !== false) legendControl({ zoneKinds: opts.zoneKinds }).addTo(map);
+    if (opts.legend !== false) {
+      legendControl({ zoneKinds: opts.zoneKinds, position: opts.legendPosition, collapsed: opts.legendCollapsed })
+        .addTo(map);
+    }
     if (map.attributionControl) map.attributionControl.setPrefix(false);
     window.closewatchMap = map;
   }

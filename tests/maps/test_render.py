@@ -31,7 +31,7 @@ def test_page_is_self_contained_and_draws_the_situation(situation: Any, asset_st
                                events=situation.events, title="test", store=asset_store)
     page = out.read_text()
     check_offline(page, "situation map")
-    assert "<script src=" not in page and "<link " not in page  # everything inlined
+    assert "<script src=" not in page and 'rel="stylesheet"' not in page  # everything inlined
     feats = embedded_features(page)
     by_layer: dict[str, list[str]] = {}
     for f in feats:
