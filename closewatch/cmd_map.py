@@ -51,13 +51,20 @@ def apply_topic_message(store: Any, kind: str, value: bytes, where: str) -> bool
     skipped, the stream goes on. Returns whether it was used."""
     from maps.errors import MapInputError
 
-    try:
-        if kind == "events":
-            from alerts.codec import decode_event
+    if kind == "events":
+        from alerts.codec import decode_event
+        from alerts.errors import CodecError
 
-            return store.apply_events([decode_event(value)]) == 1
+        try:
+            feature = decode_event(value)
+        except CodecError as e:
+            log.warning("%s: message not used: %s", where, e)
+            return False
+        return store.apply_events([feature]) == 1  # an unusable event is logged by the store
+    try:
+        # the track topic's flat JSON object (alerts.codec.track_to_json); extra keys ignored
         return store.apply_tracks([json.loads(value)]) == 1
-    except (ValueError, MapInputError, TypeError, KeyError) as e:
+    except (ValueError, TypeError, AttributeError, MapInputError) as e:
         log.warning("%s: message not used: %s", where, e)
         return False
 

@@ -41,6 +41,9 @@ __all__ = [
 ]
 
 CLOSE_APPROACH_KINDS = ("close_approach", "predicted_close_approach")
+# Predicted positions at the closest point of approach when the engine gives them
+# (metrics of the event topic, WGS 84 degrees; "a" is the first subject).
+_CPA_KEYS = (("cpa_a_lon_deg", "cpa_a_lat_deg"), ("cpa_b_lon_deg", "cpa_b_lat_deg"))
 _GEOD = Geod(ellps="WGS84")
 _KN_PER_MPS = 3600.0 / 1852.0
 _FT_PER_M = 1.0 / 0.3048
@@ -307,7 +310,8 @@ _METRIC_FORMATS: dict[str, tuple[str, Any]] = {
 
 def _metric_rows(metrics: Mapping[str, float]) -> list[tuple[str, str]]:
     rows = []
-    for k in sorted(metrics, key=lambda k: (k not in _METRIC_FORMATS, k)):
+    positions = {k for pair in _CPA_KEYS for k in pair}
+    for k in sorted((k for k in metrics if k not in positions), key=lambda k: (k not in _METRIC_FORMATS, k)):
         v = metrics[k]
         label, fmt = _METRIC_FORMATS.get(k, (k, lambda x: f"{x:g}"))
         rows.append((label, fmt(v)))
@@ -370,9 +374,11 @@ def event_features(obj: Event | Mapping[str, Any]) -> list[dict[str, Any]]:
             }
         )
         tcpa = e["metrics"].get("tcpa_s")
-        if tcpa is not None:
-            for s in subs[:2]:
-                pos = _cpa_position(s, tcpa)
+        metrics = e["metrics"]
+        engine_cpa = all(k in metrics for pair in _CPA_KEYS for k in pair)
+        if tcpa is not None or engine_cpa:
+            for s, (lon_key, lat_key) in zip(subs[:2], _CPA_KEYS):
+                pos = (metrics[lon_key], metrics[lat_key]) if engine_cpa else _cpa_position(s, tcpa or 0.0)
                 if pos is None:
                     continue
                 feats.append(
@@ -382,7 +388,8 @@ def event_features(obj: Event | Mapping[str, Any]) -> list[dict[str, Any]]:
                         "properties": {**base, "id": f"{e['event_id']}:cpa:{s['track_id']}", "layer": "cpa",
                                        "side": s.get("side", "unknown"),
                                        "popup": {"title": f"Predicted position at CPA: {_subject_label(s)}",
-                                                 "rows": _rows([("In", _fmt_duration(tcpa)),
+                                                 "rows": _rows([("In", _fmt_duration(tcpa) if tcpa is not None
+                                                                 else None),
                                                                 ("Event", e["event_id"])])}},
                     }
                 )
