@@ -212,7 +212,11 @@ class MapSettings(_Section):
     port: int = Field(default=8765, ge=0, le=65535)
     token: str | None = None
     tile_url: str | None = None  # None: no tiles, country outlines only (air-gapped)
-    refresh_s: PositiveFloat = 2.0
+    refresh_s: PositiveFloat = 2.0  # how often the live page polls the server
+    # no input for this long (wall clock): the live page shows a stale-feed warning
+    feed_stale_after_s: PositiveFloat = 30.0
+    trail_points: int = Field(default=20, ge=2)  # positions in a live track's trail
+    trail_window_s: PositiveFloat = 600.0  # and at most this far back
 
     @model_validator(mode="after")
     def _token_off_loopback(self) -> "MapSettings":

@@ -15,7 +15,7 @@ or as dicts decoded from the Kafka event topic (a GeoJSON Feature whose
 
 from __future__ import annotations
 
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, fields, is_dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -23,7 +23,7 @@ from pyproj import Geod
 from shapely.geometry import mapping as shapely_mapping
 from shapely.geometry.base import BaseGeometry
 
-from config.records import TrackUpdate, Zone
+from config.records import RecordError, TrackUpdate, Zone
 from maps.errors import MapInputError
 from proximity.events import EVENT_KINDS, Event
 
@@ -35,11 +35,15 @@ __all__ = [
     "iso_utc",
     "outline_features",
     "track_feature",
+    "track_update",
     "trail_feature",
     "zone_feature",
 ]
 
 CLOSE_APPROACH_KINDS = ("close_approach", "predicted_close_approach")
+# Predicted positions at the closest point of approach when the engine gives them
+# (metrics of the event topic, WGS 84 degrees; "a" is the first subject).
+_CPA_KEYS = (("cpa_a_lon_deg", "cpa_a_lat_deg"), ("cpa_b_lon_deg", "cpa_b_lat_deg"))
 _GEOD = Geod(ellps="WGS84")
 _KN_PER_MPS = 3600.0 / 1852.0
 _FT_PER_M = 1.0 / 0.3048
@@ -133,6 +137,29 @@ def track_feature(u: TrackUpdate, *, stale: bool = False) -> dict[str, Any]:
             },
         },
     }
+
+
+_TRACK_FIELDS = frozenset(f.name for f in fields(TrackUpdate))
+
+
+def track_update(obj: Mapping[str, Any]) -> TrackUpdate:
+    """A track update from a decoded tracks-topic message: the fields of
+    :class:`~config.records.TrackUpdate`, bare or as the ``properties`` of a GeoJSON
+    Feature whose Point geometry gives the position (RFC 7946: lon, lat[, alt])."""
+    props: Mapping[str, Any] = (obj.get("properties") or {}) if obj.get("type") == "Feature" else obj
+    data = {k: v for k, v in props.items() if k in _TRACK_FIELDS}
+    geom = obj.get("geometry") if obj.get("type") == "Feature" else None
+    if geom and geom.get("type") == "Point":
+        coords = list(geom.get("coordinates") or ())
+        if len(coords) >= 2:
+            data.setdefault("lon_deg", coords[0])
+            data.setdefault("lat_deg", coords[1])
+    if "t_s" not in data and "time" in props:
+        data["t_s"] = _epoch_s(props["time"], f"track {data.get('track_id')} time")
+    try:
+        return TrackUpdate(**data)
+    except (TypeError, RecordError) as e:
+        raise MapInputError(f"track message {data.get('track_id', '?')}: {e}") from e
 
 
 def trail_feature(track_id: str, updates: Sequence[TrackUpdate]) -> dict[str, Any] | None:
@@ -283,7 +310,8 @@ _METRIC_FORMATS: dict[str, tuple[str, Any]] = {
 
 def _metric_rows(metrics: Mapping[str, float]) -> list[tuple[str, str]]:
     rows = []
-    for k in sorted(metrics, key=lambda k: (k not in _METRIC_FORMATS, k)):
+    positions = {k for pair in _CPA_KEYS for k in pair}
+    for k in sorted((k for k in metrics if k not in positions), key=lambda k: (k not in _METRIC_FORMATS, k)):
         v = metrics[k]
         label, fmt = _METRIC_FORMATS.get(k, (k, lambda x: f"{x:g}"))
         rows.append((label, fmt(v)))
@@ -346,9 +374,11 @@ def event_features(obj: Event | Mapping[str, Any]) -> list[dict[str, Any]]:
             }
         )
         tcpa = e["metrics"].get("tcpa_s")
-        if tcpa is not None:
-            for s in subs[:2]:
-                pos = _cpa_position(s, tcpa)
+        metrics = e["metrics"]
+        engine_cpa = all(k in metrics for pair in _CPA_KEYS for k in pair)
+        if tcpa is not None or engine_cpa:
+            for s, (lon_key, lat_key) in zip(subs[:2], _CPA_KEYS):
+                pos = (metrics[lon_key], metrics[lat_key]) if engine_cpa else _cpa_position(s, tcpa or 0.0)
                 if pos is None:
                     continue
                 feats.append(
@@ -358,7 +388,8 @@ def event_features(obj: Event | Mapping[str, Any]) -> list[dict[str, Any]]:
                         "properties": {**base, "id": f"{e['event_id']}:cpa:{s['track_id']}", "layer": "cpa",
                                        "side": s.get("side", "unknown"),
                                        "popup": {"title": f"Predicted position at CPA: {_subject_label(s)}",
-                                                 "rows": _rows([("In", _fmt_duration(tcpa)),
+                                                 "rows": _rows([("In", _fmt_duration(tcpa) if tcpa is not None
+                                                                 else None),
                                                                 ("Event", e["event_id"])])}},
                     }
                 )

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping, Sequence
 
 import folium
-from branca.element import Figure, MacroElement
+from branca.element import Element, Figure, MacroElement
 from folium.template import Template
 from folium.utilities import JsCode
 
@@ -82,6 +82,8 @@ def base_map(
     root = m.get_root()
     assert isinstance(root, Figure)
     root.title = html.escape(title)
+    # no favicon request (a 404 on the server, a needless fetch anywhere)
+    root.header.add_child(Element('<link rel="icon" href="data:,">'), name="closewatch_no_favicon")
     return m
 
 
@@ -146,12 +148,13 @@ def write_page(
     mode: Literal["inline", "served"],
     store: AssetStore | None = None,
     extra_assets: Sequence[str] = ("closewatch-map.css", "closewatch-map.js"),
+    url_prefix: str = "/assets",
 ) -> str:
     """Localise the assets, render, check nothing is remote, write ``path``
     (when given) and return the HTML."""
     root = m.get_root()
     assert isinstance(root, Figure)
-    localise(root, store or AssetStore(), mode=mode, extra=tuple(extra_assets))
+    localise(root, store or AssetStore(), mode=mode, extra=tuple(extra_assets), url_prefix=url_prefix)
     page = root.render()
     check_offline(page, str(path or "page"))
     if path is not None:

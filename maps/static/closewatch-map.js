@@ -134,13 +134,22 @@
 
   /* ------------------------------------------------------------ GeoJSON hooks */
 
+  // classes the filters act on (enumerated values only)
+  function filterClasses(p) {
+    var cls = "";
+    if (pick(SIDE_COLORS, p.side, null)) cls += " cw-side-" + p.side;
+    if (pick(GLYPHS, p.domain, null)) cls += " cw-domain-" + p.domain;
+    if (pick(KIND_NAMES, p.kind, null)) cls += " cw-kind-" + p.kind;
+    return cls;
+  }
+
   function pointToLayer(feature, latlng) {
     var p = feature.properties || {};
     if (p.layer === "track") return trackMarker(feature, latlng);
     if (p.layer === "event") return eventMarker(feature, latlng);
     if (p.layer === "cpa") {
       return L.circleMarker(latlng, { radius: 7, color: pick(SIDE_COLORS, p.side, SIDE_COLORS.unknown),
-                                      weight: 2, dashArray: "2 3", fillOpacity: 0.15, className: "cw-cpa" });
+                                      weight: 2, dashArray: "2 3", fillOpacity: 0.15, className: "cw-cpa" + filterClasses({ kind: p.kind }) });
     }
     return L.circleMarker(latlng, { radius: 4 });
   }
@@ -150,7 +159,7 @@
     switch (p.layer) {
       case "zone": {
         var c = pick(ZONE_COLORS, p.kind, "#555");
-        return { color: c, weight: 1.5, opacity: 0.9, fillColor: c, fillOpacity: 0.12,
+        return { color: c, weight: 1.5, opacity: 0.9, fillColor: c, fillOpacity: 0.2,
                  dashArray: p.kind === "exercise" ? "6 4" : null, className: "cw-zone" };
       }
       case "outline":
@@ -158,10 +167,10 @@
                  className: "cw-outline" };
       case "trail":
         return { color: pick(SIDE_COLORS, p.side, SIDE_COLORS.unknown), weight: 2, opacity: 0.55,
-                 interactive: false, className: "cw-trail" };
+                 interactive: false, className: "cw-trail" + filterClasses(p) };
       case "event_line":
         return { color: p.state === "closed" ? "#9e9e9e" : pick(SEVERITY_COLORS, p.severity, "#f57c00"),
-                 weight: 3, dashArray: "6 6", className: "cw-event-line" };
+                 weight: 3, dashArray: "6 6", className: "cw-event-line" + filterClasses({ kind: p.kind }) };
       default:
         return {};
     }
@@ -177,7 +186,7 @@
                       { maxWidth: 380, className: "cw-popup-wrap" });
     }
     if (p.layer === "track" && p.label) {
-      layer.bindTooltip(labelNode, { permanent: true, direction: "right", className: "cw-label",
+      layer.bindTooltip(labelNode, { permanent: true, direction: "right", className: "cw-label" + filterClasses(p),
                                      offset: [10, 0], opacity: 0.9 });
     }
     layer.on("click", function () {
@@ -191,7 +200,7 @@
     var opts = options || {};
     var ctl = L.control({ position: opts.position || "bottomleft" });
     ctl.onAdd = function () {
-      var box = el("div", "cw-legend leaflet-control");
+      var box = el("div", "cw-legend leaflet-control" + (opts.collapsed ? " cw-collapsed" : ""));
       L.DomEvent.disableClickPropagation(box);
       L.DomEvent.disableScrollPropagation(box);
       var head = el("div", "cw-legend-title", "Legend");
@@ -261,9 +270,161 @@
     map.on("zoomend", zoomClass);
     zoomClass();
     if (opts.title) titleControl(opts.title, opts.subtitle).addTo(map);
-    if (opts.legend !== false) legendControl({ zoneKinds: opts.zoneKinds }).addTo(map);
+    if (opts.legend !== false) {
+      legendControl({ zoneKinds: opts.zoneKinds, position: opts.legendPosition, collapsed: opts.legendCollapsed })
+        .addTo(map);
+    }
     if (map.attributionControl) map.attributionControl.setPrefix(false);
     window.closewatchMap = map;
+  }
+
+
+  /* ------------------------------------------------------------ live map */
+
+  var updateHandlers = [];
+
+  // leaflet-realtime hook: move, re-rotate and re-describe a marker in place
+  // (its popup and label follow the new feature); other layers are replaced.
+  function updateFeature(feature, oldLayer) {
+    if (!oldLayer) return undefined;
+    var p = feature.properties || {};
+    if ((p.layer === "track" || p.layer === "event") && oldLayer.setIcon) {
+      // an open popup follows its marker without panning the operator's view
+      var popup = oldLayer.getPopup && oldLayer.getPopup();
+      var autoPan = popup ? popup.options.autoPan : false;
+      if (popup) popup.options.autoPan = false;
+      oldLayer.setLatLng(L.GeoJSON.coordsToLatLng(feature.geometry.coordinates));
+      oldLayer.feature = feature;
+      var icon = p.layer === "track" ? trackIcon(p) : eventIcon(p);
+      oldLayer.setIcon(icon);
+      // leaflet-realtime resets options to defaultOptions after an update
+      oldLayer.defaultOptions = L.extend({}, oldLayer.defaultOptions || oldLayer.options, { icon: icon });
+      decorate(oldLayer);
+      if (oldLayer.getTooltip && oldLayer.getTooltip()) oldLayer.setTooltipContent(labelNode(oldLayer));
+      if (oldLayer.isPopupOpen && oldLayer.isPopupOpen()) oldLayer.getPopup().update();
+      if (popup) popup.options.autoPan = autoPan;
+      updateHandlers.forEach(function (fn) { fn(feature); });
+      return oldLayer;
+    }
+    return undefined;
+  }
+
+  var FILTERS = [
+    { group: "side", title: "Side", values: Object.keys(SIDE_COLORS), names: SIDE_NAMES },
+    { group: "domain", title: "Domain", values: Object.keys(DOMAIN_NAMES), names: DOMAIN_NAMES },
+    { group: "kind", title: "Event kind", values: Object.keys(KIND_NAMES), names: KIND_NAMES }
+  ];
+
+  // Filters hide by class: a container class cw-hide-<group>-<value> hides every
+  // marker, trail, label and event element carrying cw-<group>-<value>.
+  function filterStyleSheet() {
+    var rules = [];
+    FILTERS.forEach(function (f) {
+      f.values.forEach(function (v) {
+        rules.push(".cw-hide-" + f.group + "-" + v + " .cw-" + f.group + "-" + v + " { display: none !important; }");
+      });
+    });
+    var style = document.createElement("style");
+    style.textContent = rules.join("\n");
+    document.head.appendChild(style);
+  }
+
+  function liveControl(map, opts) {
+    var container = map.getContainer();
+    var ctl = L.control({ position: "topright" });
+    var refs = {};
+    ctl.onAdd = function () {
+      var box = el("div", "cw-panel leaflet-control");
+      L.DomEvent.disableClickPropagation(box);
+      L.DomEvent.disableScrollPropagation(box);
+      var counts = el("div", "cw-counts");
+      var t = el("span"); refs.tracks = el("b", "cw-count-tracks", "–"); t.appendChild(refs.tracks);
+      t.appendChild(document.createTextNode(" tracks"));
+      var e = el("span"); refs.events = el("b", "cw-count-events", "–"); e.appendChild(refs.events);
+      e.appendChild(document.createTextNode(" open events"));
+      counts.appendChild(t); counts.appendChild(e);
+      box.appendChild(counts);
+      refs.dataTime = el("div", "cw-data-time", "waiting for data…");
+      box.appendChild(refs.dataTime);
+      var filters = el("form", "cw-filters");
+      FILTERS.forEach(function (f) {
+        var fs = el("fieldset");
+        fs.appendChild(el("legend", null, f.title));
+        f.values.forEach(function (v) {
+          var label = el("label");
+          var cb = el("input");
+          cb.type = "checkbox"; cb.checked = true; cb.name = f.group; cb.value = v;
+          cb.dataset.filter = f.group + "-" + v;
+          cb.addEventListener("change", function () {
+            container.classList.toggle("cw-hide-" + f.group + "-" + v, !cb.checked);
+          });
+          label.appendChild(cb);
+          label.appendChild(document.createTextNode(" " + f.names[v]));
+          fs.appendChild(label);
+        });
+        filters.appendChild(fs);
+      });
+      box.appendChild(filters);
+      box.appendChild(el("h3", null, "Selected"));
+      refs.selected = el("div", "cw-selected");
+      box.appendChild(refs.selected);
+      return box;
+    };
+    ctl.addTo(map);
+
+    var banner = el("div", "cw-stale-banner");
+    banner.setAttribute("role", "alert");
+    container.appendChild(banner);
+
+    var selectedId = null;
+    function showSelected(feature) {
+      var p = feature.properties || {};
+      selectedId = p.id;
+      refs.selected.textContent = "";
+      refs.selected.appendChild(popupNode(p.popup));
+    }
+    selectHandlers.push(showSelected);
+    updateHandlers.push(function (feature) {
+      if (feature.properties && feature.properties.id === selectedId) showSelected(feature);
+    });
+    (opts.realtimes || []).forEach(function (rt) {
+      rt.on("update", function (ev) {
+        if (selectedId && ev.exit && Object.prototype.hasOwnProperty.call(ev.exit, selectedId)) {
+          selectedId = null;
+          refs.selected.textContent = "";
+          refs.selected.appendChild(el("div", "cw-gone", "No longer on the map (stale or closed)."));
+        }
+      });
+    });
+
+    function setStale(stale, text) {
+      container.classList.toggle("cw-feed-stale", stale);
+      banner.textContent = stale ? text : "";
+    }
+    function poll() {
+      fetch(opts.statusUrl, { cache: "no-store", credentials: "same-origin" })
+        .then(function (r) {
+          if (!r.ok) throw new Error("HTTP " + r.status);
+          return r.json();
+        })
+        .then(function (s) {
+          refs.tracks.textContent = String(s.tracks);
+          refs.events.textContent = String(s.open_events);
+          refs.dataTime.textContent = "Data time " + (s.data_time || "n/a");
+          var age = finite(s.feed_age_s) ? Math.round(s.feed_age_s) + " s" : "never";
+          setStale(!!s.feed_stale, "Data feed stale: last update " + age + " ago. The picture may be out of date.");
+        })
+        .catch(function () {
+          setStale(true, "Map server unreachable: the picture is not being updated.");
+        });
+    }
+    poll();
+    window.setInterval(poll, opts.intervalMs || 2000);
+  }
+
+  function setupLive(map, options) {
+    filterStyleSheet();
+    liveControl(map, options || {});
   }
 
   window.closewatch = {
@@ -282,6 +443,8 @@
     style: style,
     onEachFeature: onEachFeature,
     onSelect: function (fn) { selectHandlers.push(fn); },
+    updateFeature: updateFeature,
+    setupLive: setupLive,
     legendControl: legendControl,
     setupMap: setupMap,
     el: el,

@@ -31,7 +31,7 @@ def test_page_is_self_contained_and_draws_the_situation(situation: Any, asset_st
                                events=situation.events, title="test", store=asset_store)
     page = out.read_text()
     check_offline(page, "situation map")
-    assert "<script src=" not in page and "<link " not in page  # everything inlined
+    assert "<script src=" not in page and 'rel="stylesheet"' not in page  # everything inlined
     feats = embedded_features(page)
     by_layer: dict[str, list[str]] = {}
     for f in feats:
@@ -108,3 +108,24 @@ def test_latest_revision_wins(situation: Any) -> None:
 def test_bad_event_dicts_are_named(bad: dict[str, Any], match: str) -> None:
     with pytest.raises(MapInputError, match=match):
         event_record(bad)
+
+
+def test_engine_cpa_positions_are_used_and_not_listed_as_metrics(situation: Any) -> None:
+    from dataclasses import replace
+
+    ev = situation.events[0]
+    cpa = {"cpa_a_lon_deg": 25.8, "cpa_a_lat_deg": 59.66, "cpa_b_lon_deg": 25.81, "cpa_b_lat_deg": 59.67}
+    feats = event_features(replace(ev, metrics={**ev.metrics, **cpa}))
+    points = [f["geometry"]["coordinates"] for f in feats if f["properties"]["layer"] == "cpa"]
+    assert points == [[25.8, 59.66], [25.81, 59.67]]
+    rows = dict(feats[0]["properties"]["popup"]["rows"])
+    assert not any(k.startswith("cpa_a") or k.startswith("cpa_b") for k in rows)
+
+
+def test_situation_map_draws_country_outlines(situation: Any, asset_store: AssetStore, tmp_path: Path) -> None:
+    from shapely.geometry import box
+
+    out = render_situation_map(tmp_path / "m.html", zones=[], tracks=situation.tracks, events=[],
+                               outlines=box(21.0, 57.0, 28.0, 59.7), store=asset_store)
+    outlines = [f for f in embedded_features(out.read_text()) if f["properties"]["layer"] == "outline"]
+    assert len(outlines) == 1 and outlines[0]["geometry"]["type"] == "Polygon"
