@@ -156,7 +156,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         print(f"closewatch map serve: {e}", file=sys.stderr)
         return EXIT_USAGE
     m = settings.map
-    store = SituationStore.from_settings(settings)
+    from closewatch.cmd_run import country_outlines
+    from config.zones import ZoneCatalogueError, load_catalogue
+
+    try:
+        zones = load_catalogue(settings.zones)
+    except ZoneCatalogueError as e:
+        print(f"closewatch map serve: zones: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    store = SituationStore.from_settings(settings, zones)
     stop = threading.Event()
     try:
         server = LiveMapServer(
@@ -165,6 +173,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             port=m.port if args.port is None else args.port,
             token=m.token,
             refresh_s=m.refresh_s,
+            zones=zones,
+            outlines=country_outlines(),
             tile_url=m.tile_url,
         ).start()
     except MapsError as e:

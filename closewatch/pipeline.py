@@ -87,9 +87,10 @@ class Pipeline:
     ) -> None:
         self.settings = settings
         self.sinks = list(sinks)
+        self.zones = load_catalogue(settings.zones)
         self.engine = engine or Engine(
             settings.proximity,
-            load_catalogue(settings.zones),
+            self.zones,
             borders=[line for _name, line in load_borders()],
         )
         self.batch_size = batch_size
@@ -182,6 +183,10 @@ class Pipeline:
                         batch, letters = [], []
                         self.summary.zones_from_feeds += 1
                         self._emit(self.engine.add_zones([item]), [], [])
+                        for sink in self.sinks:
+                            publish_zones = getattr(sink, "publish_zones", None)
+                            if publish_zones is not None:
+                                publish_zones([item])
                         continue
                 full = len(batch) >= self.batch_size
                 late = bool(batch) and time.monotonic() - batch_started >= self.max_batch_delay_s
