@@ -156,6 +156,8 @@ class AisDecoder(DecoderBase):
     still pending when the input ends.
     """
 
+    framing = "lines"
+
     def __init__(
         self,
         feed_name: str,

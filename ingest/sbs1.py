@@ -79,6 +79,8 @@ class _Aircraft:
 class Sbs1Decoder(DecoderBase):
     """Decode SBS-1 lines of one feed; state per aircraft carries over between calls."""
 
+    framing = "lines"
+
     def __init__(
         self,
         feed_name: str,
