@@ -15,7 +15,6 @@ import shapely
 from pyproj import CRS, Geod, Transformer
 from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import transform
 
 __all__ = ["MAX_RADIUS_M", "GeoError", "geodesic_buffer", "geodesic_circle"]
 
@@ -51,8 +50,8 @@ def geodesic_buffer(geom: BaseGeometry, buffer_m: float) -> BaseGeometry:
     aeqd = CRS.from_proj4(f"+proj=aeqd +lat_0={c.y} +lon_0={c.x} +datum=WGS84 +units=m +no_defs")
     fwd = Transformer.from_crs("EPSG:4326", aeqd, always_xy=True)
     inv = Transformer.from_crs(aeqd, "EPSG:4326", always_xy=True)
-    grown = transform(fwd.transform, geom).buffer(buffer_m, quad_segs=64)
-    out = transform(inv.transform, grown)
+    grown = shapely.transform(geom, fwd.transform, interleaved=False).buffer(buffer_m, quad_segs=64)
+    out = shapely.transform(grown, inv.transform, interleaved=False)
     if not out.is_valid:
         out = shapely.make_valid(out)
     return out
