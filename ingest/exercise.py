@@ -108,6 +108,8 @@ class ExerciseGeoJsonDecoder(DecoderBase):
             raise _Bad("malformed feature: no id")
         fid = str(fid).strip()
         name = props.get("name") or fid
+        if not isinstance(name, (str, int, float)):
+            raise _Bad(f"malformed feature: name {name!r}")
         start = _iso_time(props.get("start"), "start")
         end = None if props.get("end") is None else _iso_time(props.get("end"), "end")
         if "end" not in props:
@@ -132,11 +134,11 @@ class ExerciseGeoJsonDecoder(DecoderBase):
             for k, v in scale.items()
         ):
             raise _Bad(f"malformed feature: scale {scale!r} (troops, aircraft, ships: counts)")
-        domains = tuple(props.get("domains", DOMAINS))
-        if not domains or any(d not in DOMAINS for d in domains):
+        domains = props.get("domains", list(DOMAINS))
+        if not isinstance(domains, list) or not domains or any(d not in DOMAINS for d in domains):
             raise _Bad(f"malformed feature: domains {domains!r}")
-        watch = tuple(props.get("watch_sides", _watch_sides(side)))
-        if not watch or any(s not in SIDES for s in watch):
+        watch = props.get("watch_sides", list(_watch_sides(side)))
+        if not isinstance(watch, list) or not watch or any(s not in SIDES for s in watch):
             raise _Bad(f"malformed feature: watch_sides {watch!r}")
         severity = props.get("severity", "critical" if notification == "snap" else "warning")
         if severity not in SEVERITIES:
@@ -166,10 +168,10 @@ class ExerciseGeoJsonDecoder(DecoderBase):
             else:
                 raise _Bad(f"malformed feature: geometry {geom.get('type')!r} is not Point, Polygon or MultiPolygon")
             area = geodesic_buffer(area, float(buffer_m))
-        except (GeoError, ValueError, TypeError) as e:
-            if isinstance(e, _Bad):
-                raise
-            raise _Bad(f"malformed feature: geometry: {e}") from e
+        except _Bad:
+            raise
+        except Exception as e:  # shapely/pyproj reject malformed coordinates in many ways
+            raise _Bad(f"malformed feature: geometry: {type(e).__name__}: {e}") from e
         if not isinstance(area, (Polygon, MultiPolygon)):
             raise _Bad("malformed feature: geometry is not an area")
         properties = {
@@ -189,8 +191,8 @@ class ExerciseGeoJsonDecoder(DecoderBase):
                 kind="exercise",
                 geometry=area,
                 buffer_m=float(buffer_m),
-                sides=watch,
-                domains=domains,
+                sides=tuple(watch),
+                domains=tuple(domains),
                 severity=severity,
                 active_from_s=start,
                 active_until_s=end,

@@ -114,7 +114,7 @@ class _TrackRecords(DecoderBase):
         else:
             country, side = None, self.affiliation.for_other(callsign, asserted)
         country = _text(rec, "country") or country
-        floats = [_number(rec, k) for k in _FLOATS]
+        alt, speed, course, heading, vrate = (_number(rec, k) for k in _FLOATS)
         try:
             return TrackUpdate(
                 track_id,
@@ -124,7 +124,11 @@ class _TrackRecords(DecoderBase):
                 lon,
                 domain,  # type: ignore[arg-type]
                 side,
-                *floats,
+                alt,
+                speed,
+                course,
+                heading,
+                vrate,
                 country,
                 callsign,
                 _text(rec, "name"),

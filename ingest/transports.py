@@ -96,7 +96,7 @@ def split_lines(buffer: bytearray, data: bytes) -> Iterator[bytes]:
 def _open(path: Path) -> IO[bytes]:
     try:
         if path.suffix == ".gz":
-            return gzip.open(path, "rb")
+            return gzip.open(path, "rb")  # type: ignore[return-value]
         return path.open("rb")
     except OSError as e:
         raise TransportError(f"cannot open {path}: {e}") from e
