@@ -135,7 +135,8 @@ def test_follow_a_growing_and_rotated_file(tmp_path: Path) -> None:
     items = ingest.open_feed(feed, SidesSettings(), stop=stop)
 
     def write() -> None:
-        time.sleep(0.4)
+        _wait_open(path)  # the follower has opened the file (and gone to its end)
+        time.sleep(0.1)
         with path.open("ab") as f:
             f.write(_ais(1) + b"\n" + _ais(2)[:30])
             f.flush()
@@ -149,6 +150,21 @@ def test_follow_a_growing_and_rotated_file(tmp_path: Path) -> None:
     threading.Thread(target=write, daemon=True).start()
     got = _collect(items, 3, stop)
     assert [x.t_s for x in got] == [T0 + 1, T0 + 2, T0 + 3]
+
+
+def _wait_open(path: Path, timeout_s: float = 10.0) -> None:
+    """Until this process holds ``path`` open (Linux /proc)."""
+    deadline = time.monotonic() + timeout_s
+    target = str(path.resolve())
+    while time.monotonic() < deadline:
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                if os.readlink(f"/proc/self/fd/{fd}") == target:
+                    return
+            except OSError:
+                continue
+        time.sleep(0.02)
+    raise AssertionError(f"{path} was never opened")
 
 
 class _AircraftHandler(http.server.BaseHTTPRequestHandler):
