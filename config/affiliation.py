@@ -35,7 +35,9 @@ __all__ = [
     "DATA_DIR",
     "Affiliation",
     "AffiliationError",
+    "country_of_location",
     "icao_blocks",
+    "location_prefixes",
     "mid_of_mmsi",
     "mid_table",
     "nato_members",
@@ -99,6 +101,24 @@ def icao_blocks() -> tuple[tuple[int, int, str], ...]:
         if s1 <= e0:
             raise AffiliationError(f"icao_blocks.csv: {c0} block {s0:06X}-{e0:06X} overlaps {c1}")
     return tuple(blocks)
+
+
+@lru_cache(maxsize=1)
+def location_prefixes() -> tuple[tuple[str, str], ...]:
+    """(prefix, ISO code) of ICAO location indicators, longest prefix first."""
+    rows = [(r["prefix"].strip().upper(), r["country"]) for r in _rows("icao_location_prefixes.csv")]
+    if any(not p.isalpha() or not 1 <= len(p) <= 4 for p, _ in rows):
+        raise AffiliationError("icao_location_prefixes.csv: a prefix is not 1-4 letters")
+    return tuple(sorted(rows, key=lambda r: -len(r[0])))
+
+
+def country_of_location(indicator: str) -> str | None:
+    """State (ISO code) of an ICAO location indicator or FIR (``EFIN`` -> FI), or None."""
+    ind = indicator.strip().upper()
+    for prefix, country in location_prefixes():
+        if ind.startswith(prefix):
+            return country
+    return None
 
 
 def mid_of_mmsi(mmsi: int) -> int | None:

@@ -79,6 +79,13 @@ class FeedSettings(_Section):
     # "receive": always the receive wall clock. An ISO 8601 UTC time
     # ("2024-05-01T12:00:00Z"): that fixed time (for replaying untimed samples).
     assume_time: str | None = None
+    # follow: read the file from its start instead of only what is appended.
+    from_start: bool = False
+    # kafka: the cluster (default: bootstrap_servers of the [kafka] section), the consumer
+    # group, and where a new group starts reading.
+    bootstrap_servers: str | None = None
+    group_id: str = "closewatch-ingest"
+    start_from: Literal["earliest", "latest"] = "latest"
 
     @model_validator(mode="after")
     def _transport_needs(self) -> "FeedSettings":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import reduce
 from operator import xor
 from typing import Callable
@@ -18,6 +19,7 @@ __all__ = [
     "FT_TO_M",
     "KNOTS_TO_MPS",
     "nmea_checksum",
+    "iso_epoch_s",
     "plausible_epoch",
 ]
 
@@ -41,6 +43,27 @@ def plausible_epoch(t_s: float) -> bool:
 def nmea_checksum(body: bytes) -> int:
     """XOR of the bytes between the start delimiter and ``*`` (NMEA 0183, 5.2.1)."""
     return reduce(xor, body, 0)
+
+
+def iso_epoch_s(value: object, what: str) -> float:
+    """An ISO 8601 time with a zone (``2020-02-08T18:11:31.863Z``) -> UTC epoch seconds.
+
+    Raises ValueError whose message is a dead-letter reason ("unparseable timestamp: ...",
+    "impossible timestamp: ...").
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"unparseable timestamp: {what}={value!r}")
+    text = value.strip()
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"unparseable timestamp: {what}={text[:40]!r}") from None
+    if dt.tzinfo is None:
+        raise ValueError(f"unparseable timestamp: {what}={text[:40]!r} has no time zone")
+    t = dt.timestamp()
+    if not plausible_epoch(t):
+        raise ValueError(f"impossible timestamp: {what}={text[:40]}")
+    return t
 
 
 def parse_hex_byte(text: bytes) -> int | None:

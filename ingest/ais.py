@@ -41,7 +41,7 @@ import logging
 from dataclasses import dataclass
 from functools import reduce
 from operator import xor
-from typing import Iterable, Iterator, Union
+from typing import Any, Iterable, Iterator, Union
 
 from pyais.exceptions import InvalidNMEAMessageException, MissingPayloadException, UnknownMessageException
 from pyais.messages import AISSentence
@@ -155,6 +155,8 @@ class AisDecoder(DecoderBase):
     data, positions) carries over. ``final=True`` (the default) dead-letters fragments
     still pending when the input ends.
     """
+
+    framing = "lines"
 
     def __init__(
         self,
@@ -448,7 +450,7 @@ class AisDecoder(DecoderBase):
     ) -> Iterator[AisItem]:
         stats = self.stats
         try:
-            msg = sentence.decode()
+            msg: Any = sentence.decode()  # a union of ~60 pyais classes; fields read by type below
         except UnknownMessageException:
             stats.ignored[f"message type {sentence.ais_id}"] += 1
             return
@@ -526,9 +528,9 @@ class AisDecoder(DecoderBase):
                 if name:
                     st.name = name
                 self._dims_type(st, msg)
-        st = self._static.get(mmsi)
-        if st is not None:
-            name, callsign, type_code = st.name, st.callsign, st.type_code
+        known = self._static.get(mmsi)
+        if known is not None:
+            name, callsign, type_code = known.name, known.callsign, known.type_code
         else:
             name = callsign = type_code = None
         country, side = self.affiliation.for_mmsi(mmsi, callsign)

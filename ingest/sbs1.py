@@ -79,6 +79,8 @@ class _Aircraft:
 class Sbs1Decoder(DecoderBase):
     """Decode SBS-1 lines of one feed; state per aircraft carries over between calls."""
 
+    framing = "lines"
+
     def __init__(
         self,
         feed_name: str,
@@ -92,6 +94,7 @@ class Sbs1Decoder(DecoderBase):
         self.max_aircraft = max_aircraft
         self._aircraft: dict[bytes, _Aircraft] = {}
         self._days: dict[bytes, float | None] = {}
+        self._minutes: dict[tuple[bytes, bytes], float | None] = {}
 
     def aircraft_state(self, hex_ident: str) -> dict[str, object] | None:
         """What is merged so far for one aircraft (for inspection and tests)."""
@@ -116,13 +119,38 @@ class Sbs1Decoder(DecoderBase):
         return day  # type: ignore[return-value]
 
     def _time(self, date: bytes, clock_s: bytes) -> float | None:
-        day = self._day(date)
-        if day is None:
-            return None
-        h, _, rest = clock_s.partition(b":")
-        mi, _, s = rest.partition(b":")
+        """``yyyy/mm/dd`` + ``hh:mm:ss.sss`` (UTC) -> epoch s; the minute is cached."""
+        key = (date, clock_s[:6])
+        base = self._minutes.get(key, False)
+        if base is False:
+            base = None
+            day = self._day(date)
+            h, c1, mi, c2 = clock_s[:2], clock_s[2:3], clock_s[3:5], clock_s[5:6]
+            if day is not None and c1 == b":" and c2 == b":" and h.isdigit() and mi.isdigit():
+                hh, mm = int(h), int(mi)
+                if hh < 24 and mm < 60:
+                    base = day + hh * 3600 + mm * 60
+            if len(self._minutes) > 10_000:
+                self._minutes.clear()
+            self._minutes[key] = base
+        if base is None:
+            return self._time_loose(date, clock_s)
         try:
-            hh, mm, ss = int(h), int(mi), float(s)
+            ss = float(clock_s[6:])
+        except ValueError:
+            return None
+        if not 0.0 <= ss < 61.0:
+            return None
+        return base + ss  # type: ignore[operator]
+
+    def _time_loose(self, date: bytes, clock_s: bytes) -> float | None:
+        """Times not written ``hh:mm:ss.sss`` (``9:5:3.2``)."""
+        day = self._day(date)
+        parts = clock_s.split(b":")
+        if day is None or len(parts) != 3:
+            return None
+        try:
+            hh, mm, ss = int(parts[0]), int(parts[1]), float(parts[2])
         except ValueError:
             return None
         if not (0 <= hh < 24 and 0 <= mm < 60 and 0.0 <= ss < 61.0):
@@ -136,6 +164,7 @@ class Sbs1Decoder(DecoderBase):
         affiliation = self.affiliation
         clock = self.clock
         feed = self.feed
+        ref_prefix = feed + ":"
         for raw in lines:
             self.position += 1
             pos = self.position
@@ -168,38 +197,30 @@ class Sbs1Decoder(DecoderBase):
                     aircraft.pop(next(iter(aircraft)))
                 a = aircraft[key] = _Aircraft(key.decode().lower())
             try:
-                if kind == b"5" or kind == b"7":
-                    if f[11]:
-                        a.alt_ft = _ranged(f[11], *_ALT_FT)
-                    stats.messages += 1
-                    continue
-                if kind == b"4":
-                    if f[12]:
-                        a.gs_kn = _ranged(f[12], *_GS_KN)
-                    if f[13]:
-                        a.track_deg = _ranged(f[13], *_TRACK_DEG)
-                    if f[16]:
-                        a.vrate_fpm = float(f[16])
-                    stats.messages += 1
-                    continue
-                if kind == b"1":
-                    cs = f[10].strip()
-                    if cs:
-                        a.callsign = cs.decode("ascii", "replace")
-                    stats.messages += 1
-                    continue
-                if kind == b"6":
-                    if f[17]:
-                        a.squawk = f[17].decode("ascii", "replace")
-                    if f[11]:
-                        a.alt_ft = _ranged(f[11], *_ALT_FT)
-                    stats.messages += 1
-                    continue
-                if kind == b"8":
-                    stats.messages += 1
-                    continue
                 if kind != b"3" and kind != b"2":
-                    yield dead(pos, raw, f"malformed line: transmission type {kind[:4]!r}")
+                    if kind == b"4":
+                        if f[12]:
+                            a.gs_kn = _ranged(f[12], *_GS_KN)
+                        if f[13]:
+                            a.track_deg = _ranged(f[13], *_TRACK_DEG)
+                        if f[16]:
+                            a.vrate_fpm = float(f[16])
+                    elif kind == b"5" or kind == b"7":
+                        if f[11]:
+                            a.alt_ft = _ranged(f[11], *_ALT_FT)
+                    elif kind == b"1":
+                        cs = f[10].strip()
+                        if cs:
+                            a.callsign = cs.decode("ascii", "replace")
+                    elif kind == b"6":
+                        if f[17]:
+                            a.squawk = f[17].decode("ascii", "replace")
+                        if f[11]:
+                            a.alt_ft = _ranged(f[11], *_ALT_FT)
+                    elif kind != b"8":
+                        yield dead(pos, raw, f"malformed line: transmission type {kind[:4]!r}")
+                        continue
+                    stats.messages += 1
                     continue
                 # Position (2 surface, 3 airborne).
                 if f[11]:
@@ -266,7 +287,7 @@ class Sbs1Decoder(DecoderBase):
                     None,
                     None,
                     None,
-                    f"{feed}:{pos}",
+                    ref_prefix + str(pos),
                 )
             except RecordError as e:
                 yield dead(pos, raw, f"impossible value: {e}", received_s)

@@ -46,7 +46,7 @@ def test_replay_speed_paces_by_data_time(tmp_path: Path) -> None:
     stamps = []
     for _item in ingest.open_feed(feed, SidesSettings()):
         stamps.append(time.monotonic() - t)
-    assert 0.19 <= stamps[-1] < 1.0
+    assert 0.19 <= stamps[-1] < 3.0
     assert stamps[2] >= 0.095  # the third item is due 2 s / 20 after the first
 
 

@@ -116,3 +116,8 @@ def test_position_without_lat_lon_updates_altitude_only() -> None:
     d, ups, _ = _run([_msg(3, "4B1908", "2024/05/01", "12:00:00", alt="1000")])
     assert ups == [] and d.stats.ignored["no position"] == 1
     assert d.aircraft_state("4B1908")["alt_ft"] == 1000.0
+
+
+def test_times_without_zero_padding() -> None:
+    _, ups, _ = _run([_msg(3, "4B1908", "2024/5/1", "9:05:03.250", lat="46.9", lon="7.4")])
+    assert ups[0].t_s == 1_714_554_303.25
