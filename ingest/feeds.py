@@ -208,13 +208,16 @@ def open_feeds(
     *,
     kafka: KafkaSettings | None = None,
     queue_size: int = 10_000,
-) -> Iterator[tuple[str, FeedItem]]:
+    idle_s: float | None = None,
+) -> Iterator[tuple[str, FeedItem] | None]:
     """Several feeds at once: one thread per feed, merged through a bounded queue.
 
     Items of one feed keep their order; feeds interleave in arrival order. The iterator
     ends when every feed has ended (files at EOF; live feeds when ``stop`` is set). A
     feed that fails (missing file, port taken) is logged at ERROR with its reason and
     the others go on. Setting ``stop`` or closing the iterator ends every feed thread.
+    With ``idle_s``, ``None`` is yielded whenever nothing arrived for that long, so a
+    consumer batching the items can hand on what it holds.
     """
     outer = stop
     stop = threading.Event()  # ours: set on close without touching the caller's event
@@ -256,7 +259,11 @@ def open_feeds(
     running = len(threads)
     try:
         while running:
-            entry = q.get()
+            try:
+                entry = q.get(timeout=idle_s)
+            except queue.Empty:
+                yield None
+                continue
             if entry is _DONE:
                 running -= 1
                 continue

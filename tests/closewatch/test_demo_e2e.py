@@ -96,7 +96,7 @@ def test_scenario_without_kafka_writes_expected_events_to_json_lines(scenario):
     )
     assert proc.returncode == 0, proc.stderr
     events = [json.loads(line) for line in Path(settings.sinks.events_jsonl).read_text().splitlines()]
-    schema = load_schema("event")
+    schema = load_schema("event.v1.json")
     for e in events:
         jsonschema.validate(e, schema)
     _check_against_expected(events)
@@ -141,7 +141,7 @@ def test_scenario_through_real_kafka_gives_expected_events(scenario, kafka_broke
     records = read_all(kafka.events_topic)
     assert len(records) == summary.events
     features = [json.loads(r.value) for r in records]
-    schema = load_schema("event")
+    schema = load_schema("event.v1.json")
     for r, f in zip(records, features):
         jsonschema.validate(f, schema)
         assert r.key.decode() == f["properties"]["event_id"]
@@ -163,7 +163,7 @@ def test_scenario_through_real_kafka_gives_expected_events(scenario, kafka_broke
 
     tracks = read_all(kafka.tracks_topic)
     assert len(tracks) == summary.updates
-    track_schema = load_schema("track")
+    track_schema = load_schema("track.v1.json")
     for r in tracks[:: max(1, len(tracks) // 200)]:
         jsonschema.validate(json.loads(r.value), track_schema)
     letters = [json.loads(r.value) for r in read_all(kafka.deadletter_topic)]
