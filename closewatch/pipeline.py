@@ -33,7 +33,9 @@ from typing import Iterable, Iterator, Protocol, Sequence
 from config.records import DeadLetter, TrackUpdate, Zone
 from config.settings import FeedSettings, Settings
 from config.zones import load_borders, load_catalogue
+from closewatch.checkpoint import CheckpointStore
 from ingest import open_feed, open_feeds
+from ingest.positions import KafkaPositions, Positions
 from proximity.engine import Engine
 from proximity.events import Event
 
@@ -80,8 +82,6 @@ class Pipeline:
         sinks: Sequence[Sink],
         *,
         engine: Engine | None = None,
-        batch_size: int = 4096,
-        max_batch_delay_s: float = 0.05,
     ) -> None:
         self.settings = settings
         self.sinks = list(sinks)
@@ -91,9 +91,25 @@ class Pipeline:
             self.zones,
             borders=[line for _name, line in load_borders()],
         )
-        self.batch_size = batch_size
-        self.max_batch_delay_s = max_batch_delay_s
+        self.batch_size = settings.pipeline.batch_size
+        self.max_batch_delay_s = settings.pipeline.max_batch_delay_s
         self.summary = RunSummary()
+        # Kafka-fed feeds: checkpoints pair the engine's state with the input positions.
+        self._taken: Counter[str] = Counter()  # items taken from each feed
+        self._handled: dict[str, int] = {}  # ... of which the engine and the sinks have seen
+        self._positions: dict[str, KafkaPositions] = {}
+        self._checkpoints: CheckpointStore | None = None
+        self._last_checkpoint = time.monotonic()
+        kafka_feeds = [f.name for f in settings.feeds if f.transport == "kafka"]
+        if kafka_feeds:
+            self._checkpoints = CheckpointStore(settings)
+            saved = self._checkpoints.load()
+            if saved is not None:
+                log.info("resuming from checkpoint %s", self._checkpoints.path)
+                self.engine = saved.engine
+            for name in kafka_feeds:
+                initial = saved.positions.get(name) if saved is not None else None
+                self._positions[name] = KafkaPositions(initial)
 
     # -- sources ---------------------------------------------------------------------------
 
@@ -134,7 +150,12 @@ class Pipeline:
 
     def _live(self, feeds: Sequence[FeedSettings], stop: threading.Event) -> Iterator[tuple[str, Item] | None]:
         yield from open_feeds(
-            feeds, self.settings.sides, stop, kafka=self.settings.kafka, idle_s=self.max_batch_delay_s
+            feeds,
+            self.settings.sides,
+            stop,
+            kafka=self.settings.kafka,
+            idle_s=self.max_batch_delay_s,
+            positions=self._positions,
         )
 
     # -- the run ---------------------------------------------------------------------------
@@ -149,6 +170,7 @@ class Pipeline:
             for entry in self._items(stop):
                 if entry is not None:
                     feed, item = entry
+                    self._taken[feed] += 1
                     if isinstance(item, TrackUpdate):
                         if not batch:
                             batch_started = time.monotonic()
@@ -162,6 +184,7 @@ class Pipeline:
                         batch, letters = [], []
                         self.summary.zones_from_feeds += 1
                         self._emit(self.engine.add_zones([item]), [], [])
+                        self._handled = dict(self._taken)
                         for sink in self.sinks:
                             publish_zones = getattr(sink, "publish_zones", None)
                             if publish_zones is not None:
@@ -172,21 +195,42 @@ class Pipeline:
                 if entry is None or full or late:
                     self._process(batch, letters)
                     batch, letters = [], []
+                    self._checkpoint()
             self._process(batch, letters)
-            if not stop.is_set():
+            if not stop.is_set() and not self._positions:
+                # A replay has ended: close what is open. A Kafka-fed run only pauses.
                 self._emit(self.engine.finish(), [], [])
         finally:
             for sink in self.sinks:
                 sink.flush()
+        self._checkpoint(force=True)
         self.summary.engine_stats = dict(self.engine.stats)
         return self.summary
 
     def _process(self, batch: list[TrackUpdate], letters: list[DeadLetter]) -> None:
-        if not batch and not letters:
+        if batch or letters:
+            events = self.engine.process(batch) if batch else []
+            self.summary.updates += len(batch)
+            self._emit(events, batch, letters)
+        self._handled = dict(self._taken)
+
+    def _checkpoint(self, force: bool = False) -> None:
+        """Kafka-fed runs: once the sinks acknowledged, save the engine with its input positions."""
+        if self._checkpoints is None:
             return
-        events = self.engine.process(batch) if batch else []
-        self.summary.updates += len(batch)
-        self._emit(events, batch, letters)
+        if not force and time.monotonic() - self._last_checkpoint < self.settings.pipeline.checkpoint_interval_s:
+            return
+        for sink in self.sinks:
+            sink.flush()  # returns once every event so far is acknowledged (or durably spooled)
+        positions: dict[str, Positions] = {}
+        for name, book in self._positions.items():
+            safe = book.safe_positions(self._handled.get(name, 0))
+            positions[name] = safe if safe is not None else dict(book.initial)
+        self._checkpoints.save(self.engine, positions)
+        for name, book in self._positions.items():
+            if positions[name]:
+                book.request_commit(positions[name])
+        self._last_checkpoint = time.monotonic()
 
     def _emit(self, events: Sequence[Event], updates: Sequence[TrackUpdate], letters: Sequence[DeadLetter]) -> None:
         self.summary.events += len(events)

@@ -22,6 +22,7 @@ __all__ = [
     "FeedSettings",
     "KafkaSettings",
     "MapSettings",
+    "PipelineSettings",
     "ProximitySettings",
     "Settings",
     "SidesSettings",
@@ -232,8 +233,21 @@ class MapSettings(_Section):
         return self
 
 
+class PipelineSettings(_Section):
+    """How a run hands work on: micro-batches, and checkpoints for Kafka-fed runs."""
+
+    # A batch goes to the engine at this many updates, or after this much wall time.
+    batch_size: int = Field(default=4096, ge=1)
+    max_batch_delay_s: PositiveFloat = 0.05
+    # Kafka-fed runs: the engine's state and the input positions are checkpointed here
+    # (after the sinks acknowledged) so a restart, even after kill -9, resumes exactly.
+    state_dir: str = ".closewatch/state"
+    checkpoint_interval_s: PositiveFloat = 1.0
+
+
 class Settings(_Section):
     feeds: tuple[FeedSettings, ...] = ()
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     proximity: ProximitySettings = Field(default_factory=ProximitySettings)
     zones: ZoneSettings = Field(default_factory=ZoneSettings)
     sides: SidesSettings = Field(default_factory=SidesSettings)

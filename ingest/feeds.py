@@ -21,7 +21,7 @@ import logging
 import queue
 import threading
 import time
-from typing import Any, Iterable, Iterator, Protocol, Sequence, Union
+from typing import Any, Iterable, Iterator, Mapping, Protocol, Sequence, Union
 
 from config.affiliation import Affiliation
 from config.records import DeadLetter, TrackUpdate, Zone
@@ -33,6 +33,7 @@ from ingest.cot import CotDecoder
 from ingest.errors import FeedConfigError, IngestError
 from ingest.exercise import ExerciseGeoJsonDecoder, NotamDecoder
 from ingest.modes import ModeSDecoder
+from ingest.positions import KafkaPositions
 from ingest.sbs1 import Sbs1Decoder
 from ingest.stats import FeedStats, register
 from ingest.tracks import TracksCsvDecoder, TracksJsonlDecoder
@@ -102,7 +103,11 @@ def make_decoder(
 
 
 def _units(
-    feed: FeedSettings, framing: Framing, stop: threading.Event | None, kafka: KafkaSettings | None
+    feed: FeedSettings,
+    framing: Framing,
+    stop: threading.Event | None,
+    kafka: KafkaSettings | None,
+    positions: KafkaPositions | None = None,
 ) -> Iterator[bytes]:
     t = feed.transport
     if t == "file":
@@ -133,6 +138,7 @@ def _units(
             group_id=feed.group_id,
             start_from=feed.start_from,
             client_config=_kafka_client_config(kafka) if kafka is not None and not feed.bootstrap_servers else None,
+            positions=positions,
         )
     raise FeedConfigError(f"feed {feed.name}: transport {t!r} is not available")
 
@@ -180,20 +186,28 @@ def open_feed(
     stop: threading.Event | None = None,
     affiliation: Affiliation | None = None,
     kafka: KafkaSettings | None = None,
+    positions: KafkaPositions | None = None,
 ) -> Iterator[FeedItem]:
     """Transport + decoding + pacing of one configured feed (see module doc).
 
     ``kafka`` supplies the cluster and security settings for a kafka transport whose
-    feed does not name ``bootstrap_servers`` itself.
+    feed does not name ``bootstrap_servers`` itself. ``positions`` (kafka transport
+    only) lets a pipeline commit offsets only after its sinks acknowledged
+    (:mod:`ingest.positions`).
     """
     aff = affiliation if affiliation is not None else Affiliation(sides)
     stats = register(FeedStats(feed.name))
     decoder = make_decoder(feed, aff, clock=make_clock(feed), stats=stats)
-    items: Iterator[FeedItem] = decoder.decode(_units(feed, decoder.framing, stop, kafka))
+    items: Iterator[FeedItem] = decoder.decode(_units(feed, decoder.framing, stop, kafka, positions))
     if feed.transport == "file" and feed.speed > 0:
         items = _paced(items, feed.speed, stop)
     try:
-        yield from items
+        if positions is None:
+            yield from items
+        else:
+            for item in items:
+                positions.item_yielded()
+                yield item
     finally:
         stats.close()
 
@@ -209,6 +223,7 @@ def open_feeds(
     kafka: KafkaSettings | None = None,
     queue_size: int = 10_000,
     idle_s: float | None = None,
+    positions: Mapping[str, KafkaPositions] | None = None,
 ) -> Iterator[tuple[str, FeedItem] | None]:
     """Several feeds at once: one thread per feed, merged through a bounded queue.
 
@@ -217,7 +232,8 @@ def open_feeds(
     feed that fails (missing file, port taken) is logged at ERROR with its reason and
     the others go on. Setting ``stop`` or closing the iterator ends every feed thread.
     With ``idle_s``, ``None`` is yielded whenever nothing arrived for that long, so a
-    consumer batching the items can hand on what it holds.
+    consumer batching the items can hand on what it holds. ``positions`` maps the names
+    of Kafka-fed feeds to their position books (:mod:`ingest.positions`).
     """
     outer = stop
     stop = threading.Event()  # ours: set on close without touching the caller's event
@@ -243,7 +259,10 @@ def open_feeds(
 
     def run(feed: FeedSettings) -> None:
         try:
-            for item in open_feed(feed, sides, stop=stop, affiliation=affiliation, kafka=kafka):
+            books = positions or {}
+            for item in open_feed(
+                feed, sides, stop=stop, affiliation=affiliation, kafka=kafka, positions=books.get(feed.name)
+            ):
                 if not put((feed.name, item)):
                     return
         except (IngestError, OSError) as e:

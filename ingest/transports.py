@@ -21,9 +21,10 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import IO, Iterator, Literal
+from typing import IO, Iterable, Iterator, Literal
 
 from ingest.errors import TransportError
+from ingest.positions import KafkaPositions
 
 __all__ = [
     "Framing",
@@ -377,33 +378,64 @@ def kafka_units(
     start_from: Literal["earliest", "latest"] = "latest",
     client_config: dict[str, object] | None = None,
     max_idle_polls: int | None = None,
+    positions: KafkaPositions | None = None,
 ) -> Iterator[bytes]:
     """Records of ``topic`` read in consumer group ``group_id`` (kafka-python, classic group protocol).
 
     Lines: each record value's lines (a raw feed line per record, or several); documents:
-    each value whole. Offsets are committed automatically (at-least-once: after a crash
-    the group re-reads from its last commit). ``max_idle_polls`` ends the iterator after
-    that many empty polls in a row (tests); None reads until ``stop``.
+    each value whole. ``max_idle_polls`` ends the iterator after that many empty polls in
+    a row (tests); None reads until ``stop``.
+
+    Without ``positions`` offsets are committed automatically (kafka-python's periodic
+    auto-commit). With ``positions`` (a running pipeline) nothing is committed but what
+    the pipeline asks for once its sinks acknowledged the results
+    (:class:`ingest.positions.KafkaPositions`), and assigned partitions start from the
+    pipeline's checkpoint where it has one.
     """
     try:
-        from kafka import KafkaConsumer
+        from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
         from kafka.errors import KafkaError
+        from kafka.structs import OffsetAndMetadata
     except ImportError as e:  # pragma: no cover - kafka-python is a dependency
         raise TransportError("kafka-python is not installed") from e
+
+    class _SeekToCheckpoint(ConsumerRebalanceListener):  # type: ignore[misc]
+        def on_partitions_revoked(self, revoked: object) -> None:
+            pass
+
+        def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+            for tp in assigned:
+                offset = positions.initial.get((tp.topic, tp.partition)) if positions else None
+                if offset is not None:
+                    consumer.seek(tp, offset)
+
     try:
         consumer = KafkaConsumer(
-            topic,
             bootstrap_servers=bootstrap_servers,
             group_id=group_id,
             auto_offset_reset=start_from,
-            enable_auto_commit=True,
+            enable_auto_commit=positions is None,
             **(client_config or {}),
         )
+        consumer.subscribe([topic], listener=_SeekToCheckpoint())
     except KafkaError as e:
         raise TransportError(f"kafka {bootstrap_servers} topic {topic}: {e}") from e
     idle = 0
     try:
         while not _stopped(stop):
+            if positions is not None:
+                positions.units_exhausted()
+                pending = positions.take_commit()
+                if pending:
+                    try:
+                        consumer.commit(
+                            {TopicPartition(t, p): OffsetAndMetadata(off, "", -1) for (t, p), off in pending.items()}
+                        )
+                    except KafkaError as e:
+                        # A rebalance or a coordinator move: the pipeline's checkpoint holds the
+                        # truth, the group's offsets only follow it; try again at the next poll.
+                        log.info("kafka %s: offset commit deferred: %s", topic, e)
+                        positions.request_commit(pending, only_if_none=True)
             batches = consumer.poll(timeout_ms=int(_TICK_S * 1000))
             if not batches:
                 idle += 1
@@ -411,8 +443,10 @@ def kafka_units(
                     return
                 continue
             idle = 0
-            for records in batches.values():
+            for tp, records in batches.items():
                 for rec in records:
+                    if positions is not None:
+                        positions.record_started(tp.topic, tp.partition, rec.offset)
                     value = rec.value
                     if value is None:
                         continue
