@@ -97,6 +97,10 @@ class ThresholdSettings(_Section):
     sea_sea_m: PositiveFloat = 1_852.0  # 1 NM
     air_sea_m: PositiveFloat = 5_556.0  # 3 NM lateral
     land_any_m: PositiveFloat = 5_000.0
+    # An aircraft higher than this is not in a close approach with a ship or a land
+    # track (an airliner overflying a ship is not an incident); None: any altitude.
+    # An aircraft of unknown altitude always counts.
+    air_surface_max_alt_m: PositiveFloat | None = 3_000.0
 
 
 _DEFAULT_STALE_AFTER_S: dict[Literal["air", "sea", "land"], float] = {"air": 120.0, "sea": 900.0, "land": 600.0}

@@ -52,14 +52,17 @@ def approach_candidates(
     horizon_s: float,
     step_s: float,
     radius_m: float,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs (i of a, j of b) that may come within ``radius_m`` within the horizon.
 
     Positions are sampled every ``step_s``; between two samples two tracks close
     in by at most their speeds times half a step, which is added to the radius.
+    The pairs found are then checked with straight-line (chord) motion; the third
+    array is a lower bound of each pair's closest approach (metres, sphere), so
+    that a caller can apply a smaller threshold per pair.
     """
     if p_a.size == 0 or p_b.size == 0:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
     vmax = float(v_a.max() + v_b.max())
     chord = _chord(radius_m + vmax * step_s / 2.0)
     keys = []
@@ -86,7 +89,7 @@ def approach_candidates(
     d = np.linalg.norm(r0 + vr * t[:, None], axis=1)
     dev = (np.maximum(v_a[i], v_b[j]) * horizon_s) ** 2 / EARTH_RADIUS_M
     keep = d <= radius_m * SPHERE_SLACK + dev
-    return i[keep], j[keep]
+    return i[keep], j[keep], d[keep] - dev[keep]
 
 
 def path_samples(

@@ -65,6 +65,8 @@ _INTEG: Final = "track_integrity"
 _EXER: Final = "exercise_near_border"
 # Entry into a zone along a dead-reckoned path is refined to this fraction of a sample step.
 _BISECTIONS = 12
+# Zone-entry prediction samples this many path points at a time (memory bound).
+_SAMPLES_PER_CHUNK = 200_000
 # An exercise zone's distance to the border changed enough to revise its incident.
 _EXERCISE_CHANGE = 0.1
 
@@ -776,15 +778,31 @@ class Engine:
 
     # -- close approaches ---------------------------------------------------------------------
 
-    def _pair_geometry(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _thresholds(
+        self, a: np.ndarray, b: np.ndarray, alt_a: np.ndarray, alt_b: np.ndarray, slack: float = 1.0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Lateral threshold (0: cannot be close) and vertical separation (NaN: not air-air) of pairs.
+
+        ``slack`` widens the altitude ceiling of air-surface pairs (hysteresis).
+        """
+        tr = self._tracks
+        da, db = tr.domain[a], tr.domain[b]
+        thr = self._lat_thr[da, db]
+        air_air = (da == _AIR) & (db == _AIR)
+        vsep = np.where(air_air, np.abs(alt_a - alt_b), np.nan)
+        ceiling = self._s.thresholds.air_surface_max_alt_m
+        if ceiling is not None:
+            with np.errstate(invalid="ignore"):
+                high = ((da == _AIR) & (alt_a > ceiling * slack)) | ((db == _AIR) & (alt_b > ceiling * slack))
+            thr = np.where(high & ~air_air, 0.0, thr)
+        return thr, vsep
+
+    def _pair_geometry(self, a: np.ndarray, b: np.ndarray, slack: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Geodesic distance, lateral thresholds and vertical separation for pairs of slots."""
         tr = self._tracks
         _, _, dist = _GEOD.inv(tr.lon_deg[a], tr.lat_deg[a], tr.lon_deg[b], tr.lat_deg[b])
-        dist = np.asarray(dist, float)
-        thr = self._lat_thr[tr.domain[a], tr.domain[b]]
-        air_air = (tr.domain[a] == _AIR) & (tr.domain[b] == _AIR)
-        vsep = np.where(air_air, np.abs(tr.alt_m[a] - tr.alt_m[b]), np.nan)
-        return dist, thr, vsep
+        thr, vsep = self._thresholds(a, b, tr.alt_m[a], tr.alt_m[b], slack)
+        return np.asarray(dist, float), thr, vsep
 
     def _opposing(self) -> tuple[np.ndarray, np.ndarray]:
         tr = self._tracks
@@ -819,9 +837,10 @@ class Engine:
         if cand_a.size == 0:
             return []
         dist, thr, vsep = self._pair_geometry(cand_a, cand_b)
+        thr_band, _ = self._thresholds(cand_a, cand_b, tr.alt_m[cand_a], tr.alt_m[cand_b], 1 + margin)
         with np.errstate(invalid="ignore"):
             close = (dist < thr) & ~(vsep >= vthr)
-            separated = (dist > thr * (1 + margin)) | (vsep > vthr * (1 + margin))
+            separated = (dist > thr_band * (1 + margin)) | (vsep > vthr * (1 + margin))
             critical = (dist < thr * s.critical_fraction) & ~(vsep >= vthr * s.critical_fraction)
         events: list[Event] = []
         for j in range(cand_a.size):
@@ -830,7 +849,7 @@ class Engine:
             if inc is None and not close[j]:
                 continue
             d = float(dist[j])
-            metrics = {"distance_m": d, "threshold_m": float(thr[j])}
+            metrics = {"distance_m": d, "threshold_m": float(thr_band[j] if inc is not None else thr[j])}
             if not math.isnan(vsep[j]):
                 metrics.update(vertical_sep_m=float(vsep[j]), vertical_threshold_m=vthr)
             sev: Severity = "critical" if critical[j] else "warning"
@@ -892,13 +911,25 @@ class Engine:
         nato, rus = self._opposing()
         na, pa, ua, va = self._movers(nato, T)
         ru, pb, ub, vb = self._movers(rus, T)
-        ia, ib = approach_candidates(
+        ia, ib, lower_m = approach_candidates(
             pa, ua, va, pb, ub, vb,
             horizon_s=H * (1 + margin),
             step_s=s.predict_step_s,
             radius_m=float(self._lat_thr.max()) * (1 + margin),
         )
-        a, b = self._with_open(_PPAIR, na[ia], ru[ib])
+        ca, cb = na[ia], ru[ib]
+        # the pair's own threshold at the lowest altitudes they can reach, and for
+        # aircraft pairs the vertical separation they can lose within the horizon
+        reach_s = H * (1 + margin) + (T - np.minimum(tr.t_s[ca], tr.t_s[cb]))
+        climb_a = np.nan_to_num(np.abs(tr.vrate_mps[ca])) * reach_s
+        climb_b = np.nan_to_num(np.abs(tr.vrate_mps[cb])) * reach_s
+        thr_low, _ = self._thresholds(ca, cb, tr.alt_m[ca] - climb_a, tr.alt_m[cb] - climb_b, 1 + margin)
+        with np.errstate(invalid="ignore"):
+            apart = (tr.domain[ca] == _AIR) & (tr.domain[cb] == _AIR) & (
+                np.abs(tr.alt_m[ca] - tr.alt_m[cb]) - climb_a - climb_b > vthr * (1 + margin)
+            )
+        keep = (lower_m <= thr_low * (1 + margin) * SPHERE_SLACK) & ~apart
+        a, b = self._with_open(_PPAIR, ca[keep], cb[keep])
         if a.size == 0:
             return []
         # an open prediction whose track lost its velocity is re-checked as not predicted
@@ -909,17 +940,16 @@ class Engine:
         cpa = closest_approach(la, pha, ca, sa, lb, phb, cb, sb, H * (1 + margin))
         _, _, now = _GEOD.inv(la, pha, lb, phb)
         now = np.asarray(now, float)
-        thr = self._lat_thr[tr.domain[a], tr.domain[b]]
-        air_air = (tr.domain[a] == _AIR) & (tr.domain[b] == _AIR)
         ahead_a = T - tr.t_s[a] + cpa.tcpa_s
         ahead_b = T - tr.t_s[b] + cpa.tcpa_s
         alt_a = tr.alt_m[a] + np.nan_to_num(tr.vrate_mps[a]) * ahead_a
         alt_b = tr.alt_m[b] + np.nan_to_num(tr.vrate_mps[b]) * ahead_b
-        vsep = np.where(air_air, np.abs(alt_a - alt_b), np.nan)
+        thr, vsep = self._thresholds(a, b, alt_a, alt_b)
+        thr_band, _ = self._thresholds(a, b, alt_a, alt_b, 1 + margin)
         with np.errstate(invalid="ignore"):
             approaching = usable & (cpa.tcpa_s > 0)
             predicted = approaching & (cpa.tcpa_s <= H) & (cpa.cpa_m < thr) & ~(vsep >= vthr)
-            holding = approaching & (cpa.cpa_m <= thr * (1 + margin)) & ~(vsep > vthr * (1 + margin))
+            holding = approaching & (cpa.cpa_m <= thr_band * (1 + margin)) & ~(vsep > vthr * (1 + margin))
             critical = cpa.cpa_m < thr * s.critical_fraction
         events: list[Event] = []
         for j in range(a.size):
@@ -975,30 +1005,12 @@ class Engine:
         live = np.nonzero(tr.live[: tr.n] & (tr.speed_mps[: tr.n] >= s.predict_min_speed_mps))[0]
         idx, p, u, speed = self._movers(live, T)
         hits: dict[tuple[int, int], tuple[float, float, float]] = {}
-        if idx.size:
-            owner, tau, lon, lat = path_samples(p, u, speed, H2, s.predict_zone_step_m)
-            si, zi = self._grid.query(lon, lat)
-            if si.size:
-                o = owner[si]
-                ok = self._applicable(zi, tr.side[idx[o]], tr.domain[idx[o]], T + tau[si])
-                si, zi, o = si[ok], zi[ok], o[ok]
-            if si.size:
-                nz = len(self._zones)
-                first_key, first = np.unique(o.astype(np.int64) * nz + zi, return_index=True)
-                inside_now = tau[si[first]] == 0
-                # a track already inside a zone (or with its zone_entry open) is not predicted into it
-                keep = ~inside_now
-                sel = first[keep]
-                o_sel, z_sel = o[sel], zi[sel]
-                slots_sel = idx[o_sel]
-                open_entry = np.fromiter(
-                    ((_ZONE, int(sl), int(z)) in self._book.open for sl, z in zip(slots_sel, z_sel)), bool, sel.size
-                )
-                sel, o_sel, z_sel, slots_sel = sel[~open_entry], o_sel[~open_entry], z_sel[~open_entry], slots_sel[~open_entry]
-                if sel.size:
-                    hi = tau[si[sel]]
-                    lo = tau[si[sel] - 1]
-                    hits.update(self._refine_entry(slots_sel, z_sel, lo, hi, T))
+        # in chunks of about _SAMPLES_PER_CHUNK path points, to bound the memory
+        per_track = np.ceil(speed * H2 / s.predict_zone_step_m) + 1
+        chunk_of = (np.cumsum(per_track) // _SAMPLES_PER_CHUNK).astype(np.int64)
+        for c in np.unique(chunk_of).tolist():
+            sel_c = chunk_of == c
+            hits.update(self._zone_hits(idx[sel_c], p[sel_c], u[sel_c], speed[sel_c], T, H2))
         events: list[Event] = []
         keys = sorted(set(self._book.of_kind(_PZONE)) | {(_PZONE, sl, z) for sl, z in hits})
         for key in keys:
@@ -1035,6 +1047,34 @@ class Engine:
             if T - inc.pending_since_s >= s.min_dwell_s:
                 events.append(self._close(key, T, "cleared"))
         return events
+
+    def _zone_hits(
+        self, idx: np.ndarray, p: np.ndarray, u: np.ndarray, speed: np.ndarray, T: float, horizon_s: float
+    ) -> dict[tuple[int, int], tuple[float, float, float]]:
+        """First entry (eta, lon, lat) of each track into each zone along its dead-reckoned path."""
+        tr = self._tracks
+        owner, tau, lon, lat = path_samples(p, u, speed, horizon_s, self._s.predict_zone_step_m)
+        si, zi = self._grid.query(lon, lat)
+        if si.size:
+            o = owner[si]
+            ok = self._applicable(zi, tr.side[idx[o]], tr.domain[idx[o]], T + tau[si])
+            si, zi, o = si[ok], zi[ok], o[ok]
+        if si.size == 0:
+            return {}
+        # the earliest sample of each (track, zone): samples run by track, then time
+        _, first = np.unique(o.astype(np.int64) * len(self._zones) + zi, return_index=True)
+        # a track inside a zone now is not predicted into it (nor one with its zone_entry open)
+        first = first[tau[si[first]] > 0]
+        slots = idx[o[first]]
+        zones = zi[first]
+        entry_open = np.fromiter(
+            ((_ZONE, sl, z) in self._book.open for sl, z in zip(slots.tolist(), zones.tolist())), bool, first.size
+        )
+        first, slots, zones = first[~entry_open], slots[~entry_open], zones[~entry_open]
+        if first.size == 0:
+            return {}
+        # bracket the entry between the sample before (outside) and the first inside
+        return self._refine_entry(slots, zones, tau[si[first] - 1], tau[si[first]], T)
 
     def _refine_entry(
         self, slots: np.ndarray, z: np.ndarray, lo: np.ndarray, hi: np.ndarray, T: float
