@@ -304,7 +304,7 @@ def main() -> None:
     ap.add_argument("--data-s", type=float, default=60.0, help=argparse.SUPPRESS)
     ap.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--memory", action="store_true", help=argparse.SUPPRESS)
-    args = ap.parse_args()
+    args, _ = ap.parse_known_args()  # run by bench/__main__.py, argv holds its own arguments
     if args.child:
         print(json.dumps(measure(args.child, data_s=args.data_s, with_baseline=args.baseline, memory=args.memory)))
         return
