@@ -29,6 +29,11 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
     run.add_argument("-c", "--config", type=Path, help="closewatch.toml (default: embedded defaults)")
     run.add_argument("--speed", type=float, help="replay speed factor for file feeds (0: as fast as possible)")
     run.add_argument("--map", type=Path, help="also write the situation map (HTML) here at the end")
+    run.add_argument(
+        "--serve-map",
+        action="store_true",
+        help="serve the live map of this pipeline ([map] host/port) while it runs, and after a replay ends",
+    )
     run.set_defaults(handler=_run)
 
     demo = sub.add_parser("demo", help="the Baltic demo: scenario -> pipeline -> Kafka -> map")
@@ -60,6 +65,36 @@ class RecorderSink:
             trail.append(u)
             if len(trail) > self.max_points_per_track:
                 del trail[: len(trail) - self.max_points_per_track]
+
+    def publish_deadletters(self, letters: Sequence[DeadLetter]) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class MapStoreSink:
+    """Feeds the live map's store straight from the pipeline (no Kafka needed)."""
+
+    def __init__(self, store, zones: Sequence) -> None:  # type: ignore[no-untyped-def,type-arg]
+        self.store = store
+        self._zones = list(zones)
+
+    def publish_events(self, events: Sequence[Event]) -> None:
+        self.store.apply_events(events)
+
+    def publish_tracks(self, updates: Sequence[TrackUpdate]) -> None:
+        self.store.apply_tracks(updates)
+        # Data time drives staleness, so a replay ages its tracks as the feed did.
+        self.store.expire(max(u.t_s for u in updates))
+
+    def publish_zones(self, zones: Sequence) -> None:  # type: ignore[type-arg]
+        """Exercise zones notified by the feeds join the catalogue on the map."""
+        self._zones.extend(zones)
+        self.store.set_zones(self._zones)
 
     def publish_deadletters(self, letters: Sequence[DeadLetter]) -> None:
         pass
@@ -111,22 +146,48 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    from config.zones import ZoneCatalogueError
+
     with ExitStack() as stack:
-        sinks = build_sinks(settings, stack)
         recorder = RecorderSink() if args.map else None
-        if recorder:
-            sinks.append(recorder)
-        pipeline = Pipeline(settings, sinks)
+        try:
+            sinks = build_sinks(settings, stack) + ([recorder] if recorder else [])
+            pipeline = Pipeline(settings, sinks)
+        except ZoneCatalogueError as e:
+            print(f"zones: {e}", file=sys.stderr)
+            return EXIT_USAGE
+        server = None
+        if args.serve_map:
+            from maps.errors import MapsError
+            from maps.live import SituationStore
+            from maps.server import serve_live_map
+
+            store = SituationStore.from_settings(settings, pipeline.zones)
+            try:
+                server = serve_live_map(store, settings.map, zones=pipeline.zones, outlines=country_outlines())
+            except MapsError as e:
+                print(f"map: {e}", file=sys.stderr)
+                return EXIT_FAILURE
+            stack.callback(server.stop)
+            pipeline.sinks.append(MapStoreSink(store, pipeline.zones))
+            print(f"live map at {server.url}", file=sys.stderr, flush=True)
         try:
             summary = pipeline.run(stop)
         except KeyboardInterrupt:
             stop.set()
             print("interrupted", file=sys.stderr)
             return EXIT_FAILURE
-    _print_summary(summary, settings)
-    if recorder and args.map:
-        _write_map(args.map, settings, recorder)
-        print(f"map: {args.map}")
+        _print_summary(summary, settings)
+        if recorder and args.map:
+            _write_map(args.map, settings, recorder)
+            print(f"map: {args.map}")
+        sys.stdout.flush()
+        if server is not None and not stop.is_set():
+            print(f"feeds ended; the live map stays at {server.url} until Ctrl-C", file=sys.stderr, flush=True)
+            try:
+                stop.wait()
+            except KeyboardInterrupt:
+                pass
     return EXIT_OK
 
 
@@ -145,8 +206,28 @@ def _print_summary(summary, settings: Settings) -> None:  # type: ignore[no-unty
         print(f"dead letters file: {settings.sinks.deadletter_jsonl}")
 
 
+def country_outlines() -> dict | None:  # type: ignore[type-arg]
+    """The catalogue's country outlines as a FeatureCollection, for the tile-less base map."""
+    from shapely.geometry import mapping
+
+    from config.zones import ZoneCatalogueError, load_country_outlines
+
+    try:
+        outlines = load_country_outlines()
+    except ZoneCatalogueError as e:
+        log.warning("no country outlines for the map: %s", e)
+        return None
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "geometry": mapping(o.geometry), "properties": {"code": o.code, "name": o.name}}
+            for o in outlines
+        ],
+    }
+
+
 def _write_map(path: Path, settings: Settings, recorder: RecorderSink) -> None:
-    from config.zones import load_catalogue, load_country_outlines
+    from config.zones import load_catalogue
     from maps.render import render_situation_map
 
     render_situation_map(
@@ -154,8 +235,9 @@ def _write_map(path: Path, settings: Settings, recorder: RecorderSink) -> None:
         zones=load_catalogue(settings.zones),
         tracks=recorder.tracks,
         events=recorder.events,
-        outlines=load_country_outlines(),
+        outlines=country_outlines(),
         title="closewatch situation",
+        tile_url=settings.map.tile_url,
     )
 
 
@@ -205,11 +287,13 @@ def _demo(args: argparse.Namespace) -> int:
         _write_map(map_path, settings, recorder)
         print(f"\nmap: {map_path}  (open it in a browser; it works offline)")
         print(f"events file: {settings.sinks.events_jsonl}")
-        if bootstrap:
-            from alerts.tail import print_events
+        if settings.kafka is not None:
+            from alerts.consumer import format_event_line, subscribe
 
-            print(f"\nthe events on Kafka topic {settings.kafka.events_topic} (closewatch tail):")  # type: ignore[union-attr]
-            print_events(bootstrap, settings.kafka.events_topic, from_beginning=True, timeout_s=5.0, out=sys.stdout)  # type: ignore[union-attr]
+            topic = settings.kafka.events_topic
+            print(f"\nthe events on Kafka topic {topic}, read back (as `closewatch tail` prints them):")
+            for received in subscribe(settings.kafka, topic, from_beginning=True, timeout_s=5.0):
+                print("  " + format_event_line(received.feature))
             print(
                 "\nto read them yourself: `closewatch kafka up`, then `closewatch demo`, then "
                 "`closewatch tail --from-beginning` (add --json for scripts); `closewatch kafka down` to stop."

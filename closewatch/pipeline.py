@@ -24,7 +24,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-import queue
 import threading
 import time
 from collections import Counter
@@ -34,7 +33,7 @@ from typing import Iterable, Iterator, Protocol, Sequence
 from config.records import DeadLetter, TrackUpdate, Zone
 from config.settings import FeedSettings, Settings
 from config.zones import load_borders, load_catalogue
-from ingest import open_feed
+from ingest import open_feed, open_feeds
 from proximity.engine import Engine
 from proximity.events import Event
 
@@ -43,7 +42,6 @@ __all__ = ["Pipeline", "RunSummary", "Sink"]
 log = logging.getLogger(__name__)
 
 Item = TrackUpdate | Zone | DeadLetter
-_QUEUE_DONE = object()
 
 
 class Sink(Protocol):
@@ -87,9 +85,10 @@ class Pipeline:
     ) -> None:
         self.settings = settings
         self.sinks = list(sinks)
+        self.zones = load_catalogue(settings.zones)
         self.engine = engine or Engine(
             settings.proximity,
-            load_catalogue(settings.zones),
+            self.zones,
             borders=[line for _name, line in load_borders()],
         )
         self.batch_size = batch_size
@@ -109,7 +108,12 @@ class Pipeline:
     def _replay(self, feeds: Sequence[FeedSettings], stop: threading.Event) -> Iterator[tuple[str, Item] | None]:
         speed = max(f.speed for f in feeds)
         streams = [
-            _timed(f.name, open_feed(f.model_copy(update={"speed": 0.0}), self.settings.sides, stop=stop))
+            _timed(
+                f.name,
+                open_feed(
+                    f.model_copy(update={"speed": 0.0}), self.settings.sides, stop=stop, kafka=self.settings.kafka
+                ),
+            )
             for f in feeds
         ]
         # heapq.merge keeps each stream's own order and breaks ties by stream order: deterministic.
@@ -129,33 +133,9 @@ class Pipeline:
             yield feed, item
 
     def _live(self, feeds: Sequence[FeedSettings], stop: threading.Event) -> Iterator[tuple[str, Item] | None]:
-        q: queue.Queue[object] = queue.Queue(maxsize=100_000)
-
-        def pump(feed: FeedSettings) -> None:
-            try:
-                for item in open_feed(feed, self.settings.sides, stop=stop):
-                    q.put((feed.name, item))
-                    if stop.is_set():
-                        break
-            except Exception:
-                log.exception("feed %s failed", feed.name)
-            finally:
-                q.put(_QUEUE_DONE)
-
-        threads = [threading.Thread(target=pump, args=(f,), name=f"feed-{f.name}", daemon=True) for f in feeds]
-        for th in threads:
-            th.start()
-        running = len(threads)
-        while running and not stop.is_set():
-            try:
-                entry = q.get(timeout=self.max_batch_delay_s)
-            except queue.Empty:
-                yield None
-                continue
-            if entry is _QUEUE_DONE:
-                running -= 1
-                continue
-            yield entry  # type: ignore[misc]
+        yield from open_feeds(
+            feeds, self.settings.sides, stop, kafka=self.settings.kafka, idle_s=self.max_batch_delay_s
+        )
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -182,6 +162,10 @@ class Pipeline:
                         batch, letters = [], []
                         self.summary.zones_from_feeds += 1
                         self._emit(self.engine.add_zones([item]), [], [])
+                        for sink in self.sinks:
+                            publish_zones = getattr(sink, "publish_zones", None)
+                            if publish_zones is not None:
+                                publish_zones([item])
                         continue
                 full = len(batch) >= self.batch_size
                 late = bool(batch) and time.monotonic() - batch_started >= self.max_batch_delay_s

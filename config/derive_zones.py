@@ -51,7 +51,7 @@ from shapely.geometry import LineString, MultiPolygon, Polygon, box, mapping, sh
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import linemerge
 
-from proximity.geometry import LocalAeqd, geodesic_buffer, geodesic_length_m
+from proximity.geometry import LocalAeqd, distance_to_geometry_m, geodesic_buffer, geodesic_length_m
 
 log = logging.getLogger("config.derive_zones")
 
@@ -69,6 +69,10 @@ BANDS_M: tuple[float, ...] = (10_000.0, 25_000.0, 50_000.0)
 BUILD_ERROR_SHARE = 0.0005
 #: Border lines are simplified (Douglas-Peucker, in a local AEQD) to this.
 SIMPLIFY_M = 2.0
+#: Source segments are split to this length (degrees) before anything else, so
+#: that a straight lon/lat segment of the source and the geodesic between the
+#: split points agree within centimetres (the catalogue takes segments as geodesics).
+DENSIFY_DEG = 0.005
 #: Coordinates are written on this grid (degrees).
 GRID_DEG = 1e-6
 #: 12 nautical miles (UNCLOS art. 3), 1 NM = 1852 m exactly.
@@ -98,15 +102,43 @@ class Region:
     countries: tuple[str, ...]
 
 
-#: The boxes clipping the territorial zones (see docs/zones.md).
+#: The boxes clipping the territorial zones (see docs/zones.md). A country's
+#: territorial zone is clipped to the union of the boxes that list it.
 REGIONS: tuple[Region, ...] = (
-    Region("baltic", "Baltic Sea", (9.0, 53.5, 24.5, 60.5), ("RUS", "POL", "LTU", "LVA", "EST", "FIN", "SWE", "DNK", "DEU")),
+    Region(
+        "baltic",
+        "Baltic Sea",
+        (9.0, 53.5, 24.5, 60.5),
+        ("RUS", "POL", "LTU", "LVA", "EST", "FIN", "SWE", "DNK", "DEU"),
+    ),
     Region("gulf_of_finland", "Gulf of Finland", (22.0, 58.5, 31.0, 61.0), ("RUS", "FIN", "EST")),
-    Region("barents", "Barents Sea", (14.0, 67.5, 48.0, 72.5), ("RUS", "NOR")),
+    Region("barents", "Barents and White Seas", (14.0, 64.0, 60.0, 75.0), ("RUS", "NOR")),
     Region("black_sea", "Black Sea", (27.0, 40.5, 42.0, 47.5), ("RUS", "ROU", "BGR", "TUR")),
 )
 
-NATO_A3 = ("NOR", "FIN", "EST", "LVA", "LTU", "POL", "SWE", "DNK", "DEU", "ROU", "BGR", "TUR")
+#: Box of the country outlines for the map base layer: Norway and Poland to the
+#: Urals, the Black Sea and Turkey's coast.
+OUTLINE_BOUNDS = (4.0, 40.0, 66.0, 78.0)
+#: Outline simplification (metres, Douglas-Peucker on the coverage) and grid.
+OUTLINE_SIMPLIFY_M = 2_000.0
+OUTLINE_GRID_DEG = 1e-3
+#: Islands smaller than this are left out of the outlines (square metres).
+OUTLINE_MIN_AREA_M2 = 30e6
+
+#: Coast points every this many metres approximate the median line where two
+#: territorial zones overlap.
+MEDIAN_SPACING_M = 250.0
+
+#: Sides of the countries with territorial zones (alpha-3 as in ADM0_A3).
+SIDE_OF: dict[str, str] = {"RUS": "russia"} | {
+    a3: "nato" for a3 in ("NOR", "FIN", "EST", "LVA", "LTU", "POL", "SWE", "DNK", "DEU", "ROU", "BGR", "TUR")
+}
+#: Whose tracks a territorial zone concerns: the other side's.
+OPPOSITE = {"russia": "nato", "nato": "russia"}
+#: Severity of a territorial zone per domain: an aircraft of the other side in
+#: national airspace is a violation; a ship in the territorial sea may be on
+#: innocent passage (UNCLOS art. 17-19), worth a warning.
+TERRITORIAL_SEVERITY = {"air": "critical", "sea": "warning"}
 
 
 @dataclass(frozen=True)
@@ -131,14 +163,13 @@ def source_zip() -> Path:
     return p
 
 
-def read_countries(zip_path: Path, wanted: set[str] | None = None) -> dict[str, Country]:
+def read_countries(zip_path: Path) -> dict[str, Country]:
+    """Every country of the source, by ADM0_A3."""
     out: dict[str, Country] = {}
     with shapefile.Reader(str(zip_path), encoding="utf-8") as sf:
         for sr in sf.iterShapeRecords():
             rec = sr.record.as_dict()
             a3 = rec["ADM0_A3"]
-            if wanted is not None and a3 not in wanted:
-                continue
             geom = shape(sr.shape.__geo_interface__)
             if not geom.is_valid:
                 geom = shapely.make_valid(geom)
@@ -159,7 +190,8 @@ def sha256(path: Path) -> str:
 
 
 def simplify_m(geom: BaseGeometry, tolerance_m: float) -> BaseGeometry:
-    """Douglas-Peucker in an AEQD centred on the geometry (tolerance in metres)."""
+    """Densify to :data:`DENSIFY_DEG`, then Douglas-Peucker in an AEQD centred on the geometry."""
+    geom = shapely.segmentize(geom, DENSIFY_DEG)
     c = geom.envelope.centroid
     proj = LocalAeqd(c.x, c.y)
     return proj.inverse_geometry(proj.forward_geometry(geom).simplify(tolerance_m, preserve_topology=True))
@@ -240,7 +272,195 @@ def derive_border_buffers(pieces: list[dict[str, Any]], bands_m: Sequence[float]
     return feats
 
 
-def write_provenance(out: Path, zip_path: Path, sizes: dict[str, int], argv: Sequence[str]) -> None:
+def _deg_margin(distance_m: float, lat_deg: float) -> tuple[float, float]:
+    """Degrees of longitude and latitude that surely cover ``distance_m`` at ``lat_deg``."""
+    dlat = 1.5 * distance_m / 110_000.0
+    dlon = dlat / max(math.cos(math.radians(min(abs(lat_deg), 85.0))), 0.05)
+    return dlon, dlat
+
+
+def _expanded_box(bounds: Sequence[float], distance_m: float) -> Polygon:
+    w, so, e, n = bounds
+    dlon, dlat = _deg_margin(distance_m, max(abs(so), abs(n)))
+    return box(w - dlon, so - dlat, e + dlon, n + dlat)
+
+
+def _coast(c: Country, others: BaseGeometry, window: BaseGeometry) -> BaseGeometry:
+    """The part of a country's outline in ``window`` that is not a land border."""
+    outline = shapely.intersection(c.geometry.boundary, window)
+    return shapely.difference(outline, shapely.buffer(others, 1e-5))
+
+
+def _median_split(
+    overlap: BaseGeometry, coast_a: BaseGeometry, coast_b: BaseGeometry
+) -> tuple[BaseGeometry, BaseGeometry]:
+    """Split an overlap of two territorial zones along the median line of the coasts.
+
+    Each part of the overlap is handled in an AEQD centred on it: coast points
+    every :data:`MEDIAN_SPACING_M` of both countries within reach, Voronoi
+    cells united by owner. Returns ``(nearer a, nearer b)`` in lon/lat.
+    """
+    near_a: list[BaseGeometry] = []
+    near_b: list[BaseGeometry] = []
+    for part in shapely.get_parts(overlap):
+        c = part.centroid
+        proj = LocalAeqd(c.x, c.y)
+        part_xy = proj.forward_geometry(part)
+        reach_xy = part_xy.buffer(TERRITORIAL_M * 1.2)
+        window = _expanded_box(part.bounds, TERRITORIAL_M * 1.3)
+        pts, owner = [], []
+        for label, coast in (("a", coast_a), ("b", coast_b)):
+            local = shapely.intersection(coast, window)
+            if local.is_empty:
+                continue
+            local_xy = shapely.intersection(shapely.segmentize(proj.forward_geometry(local), MEDIAN_SPACING_M), reach_xy)
+            xy = shapely.get_coordinates(local_xy)
+            pts.append(xy)
+            owner += [label] * len(xy)
+        if len(set(owner)) < 2:
+            # Only one coast within reach: the overlap is that country's.
+            (near_a if owner and owner[0] == "a" else near_b).append(part)
+            continue
+        xy = np.vstack(pts)
+        xy, idx = np.unique(xy, axis=0, return_index=True)
+        lab = np.array(owner)[idx]
+        cells = shapely.voronoi_polygons(shapely.multipoints(xy), extend_to=reach_xy, ordered=True)
+        cell_list = list(shapely.get_parts(cells))
+        region_a = shapely.union_all([cell for cell, o in zip(cell_list, lab, strict=True) if o == "a"])
+        side_a = proj.inverse_geometry(shapely.intersection(part_xy, region_a))
+        near_a.append(shapely.intersection(part, side_a))
+        near_b.append(shapely.difference(part, side_a))
+    return shapely.union_all(near_a), shapely.union_all(near_b)
+
+
+def _area_only(geom: BaseGeometry) -> BaseGeometry:
+    polys = [g for g in shapely.get_parts(geom) if g.geom_type == "Polygon"]
+    for g in shapely.get_parts(geom):
+        if g.geom_type == "MultiPolygon":
+            polys.extend(g.geoms)
+    return shapely.union_all(polys)
+
+
+def _territorial_piece(c: Country, countries: dict[str, Country], region: Region) -> tuple[BaseGeometry, ...]:
+    """Territory plus 12 NM of one country within one box: (zone, coast, source outline, other land)."""
+    bounds = box(*region.bounds)
+    window = _expanded_box(region.bounds, TERRITORIAL_M)
+    near = shapely.intersection(c.geometry, window)
+    others = shapely.union_all(
+        [shapely.intersection(o.geometry, window) for o in countries.values() if o.a3 != c.a3 and o.geometry.intersects(window)]
+    )
+    local = simplify_m(near, SIMPLIFY_M)
+    area = geodesic_buffer(local, TERRITORIAL_M, max_error_m=TERRITORIAL_M * BUILD_ERROR_SHARE)
+    area = _area_only(shapely.difference(shapely.intersection(area, bounds), others))
+    return area, _coast(c, others, window), local, others
+
+
+def measure_territorial(zone: BaseGeometry, region: Region, local: BaseGeometry, others: BaseGeometry) -> list[float]:
+    """Errors (metres) of the 12 NM limit at zone vertices away from box edges and other land.
+
+    Each vertex's distance to the source outline, minus 12 NM. Vertices near the
+    box edges, other countries (land borders, median lines) are left out.
+    """
+    w, so, e, n = region.bounds
+    dlon, dlat = _deg_margin(TERRITORIAL_M, max(abs(so), abs(n)))
+    inner = box(w + 0.02, so + 0.02, e - 0.02, n - 0.02)
+    ring_xy = shapely.get_coordinates(shapely.boundary(shapely.intersection(zone, box(*region.bounds))))
+    shapely.prepare(others)
+    errors = []
+    step = max(1, len(ring_xy) // 150)
+    for lon, lat in ring_xy[::step]:
+        if not inner.contains(shapely.Point(lon, lat)):
+            continue
+        if others.intersects(box(lon - 1.3 * dlon, lat - 1.3 * dlat, lon + 1.3 * dlon, lat + 1.3 * dlat)):
+            continue
+        errors.append(distance_to_geometry_m(lon, lat, local) - TERRITORIAL_M)
+    return errors
+
+
+def derive_territorial(countries: dict[str, Country]) -> tuple[list[dict[str, Any]], dict[str, tuple[int, float]]]:
+    """Territory plus 12 NM per country, clipped to its boxes, overlaps split at the median.
+
+    Returns the Features and, per country, the measured (samples, worst error m).
+    """
+    zones: dict[str, BaseGeometry] = {}
+    coasts: dict[str, BaseGeometry] = {}
+    checks: dict[str, list[tuple[Region, BaseGeometry, BaseGeometry]]] = {}
+    for region in REGIONS:
+        for a3 in region.countries:
+            area, coast, local, others = _territorial_piece(countries[a3], countries, region)
+            zones[a3] = shapely.union(zones.get(a3, shapely.GeometryCollection()), area)
+            coasts[a3] = shapely.union(coasts.get(a3, shapely.GeometryCollection()), coast)
+            checks.setdefault(a3, []).append((region, local, others))
+    codes = sorted(zones)
+    for i, a3 in enumerate(codes):
+        for b3 in codes[i + 1 :]:
+            overlap = _area_only(shapely.intersection(zones[a3], zones[b3]))
+            if overlap.is_empty or overlap.area == 0.0:
+                continue
+            near_a, near_b = _median_split(overlap, coasts[a3], coasts[b3])
+            zones[a3] = _area_only(shapely.difference(zones[a3], near_b))
+            zones[b3] = _area_only(shapely.difference(zones[b3], near_a))
+            log.info("territorial %s/%s: median line through %d overlap parts", a3, b3, len(shapely.get_parts(overlap)))
+    measured: dict[str, tuple[int, float]] = {}
+    for a3 in codes:
+        errors = [
+            err for region, local, others in checks[a3] for err in measure_territorial(zones[a3], region, local, others)
+        ]
+        measured[a3] = (len(errors), max((abs(x) for x in errors), default=float("nan")))
+        log.info("territorial %s: 12 NM limit within %.2f m at %d vertices", a3, measured[a3][1], measured[a3][0])
+    feats = []
+    for a3 in codes:
+        c = countries[a3]
+        side = SIDE_OF[a3]
+        boxes = [r.key for r in REGIONS if a3 in r.countries]
+        feats.append(
+            feature(
+                _area_only(on_grid(zones[a3])),
+                {
+                    "zone_id": f"territorial:{c.iso2}",
+                    "name": f"{c.name}: territory and 12 NM territorial sea",
+                    "kind": "territorial",
+                    "buffer_m": TERRITORIAL_M,
+                    "countries": [c.iso2],
+                    "regions": boxes,
+                    "sides": [OPPOSITE[side]],
+                    "domains": list(TERRITORIAL_SEVERITY),
+                    "severity_by_domain": dict(TERRITORIAL_SEVERITY),
+                },
+            )
+        )
+    return feats, measured
+
+
+def derive_outlines(countries: dict[str, Country]) -> list[dict[str, Any]]:
+    """Simplified outlines of the countries in :data:`OUTLINE_BOUNDS`, for display only."""
+    frame = box(*OUTLINE_BOUNDS)
+    chosen = sorted((c for c in countries.values() if c.geometry.intersects(frame)), key=lambda c: c.a3)
+    c0 = frame.centroid
+    proj = LocalAeqd(c0.x, c0.y)
+    clipped = [
+        shapely.make_valid(proj.forward_geometry(shapely.segmentize(shapely.intersection(c.geometry, frame), 0.05)))
+        for c in chosen
+    ]
+    kept, kept_countries = [], []
+    for c, g in zip(chosen, clipped, strict=True):
+        parts = [p for p in shapely.get_parts(_area_only(g)) if p.area >= OUTLINE_MIN_AREA_M2]
+        if parts:
+            kept.append(shapely.multipolygons(parts))
+            kept_countries.append(c)
+    simple = shapely.coverage_simplify(np.array(kept, dtype=object), OUTLINE_SIMPLIFY_M)
+    feats = []
+    for c, g in zip(kept_countries, simple, strict=True):
+        ll = _area_only(shapely.set_precision(proj.inverse_geometry(g), OUTLINE_GRID_DEG))
+        if ll.is_empty:
+            continue
+        feats.append(feature(ll, {"code": c.iso2, "name": c.name, "side": SIDE_OF.get(c.a3)}))
+    return feats
+
+
+def write_provenance(
+    out: Path, zip_path: Path, sizes: dict[str, int], measured: dict[str, tuple[int, float]], argv: Sequence[str]
+) -> None:
     lines = [
         "# Zone catalogue: provenance",
         "",
@@ -251,8 +471,8 @@ def write_provenance(out: Path, zip_path: Path, sizes: dict[str, int], argv: Seq
         f"- Natural Earth 1:10m Cultural Vectors, Admin 0 – Countries, version {source_version(zip_path)},",
         "  German point-of-view variant (`ne_10m_admin_0_countries_deu`: boundaries as Germany",
         "  recognises them, e.g. Crimea is part of Ukraine).",
-        "- Licence: public domain (Natural Earth terms of use: \"All versions of Natural Earth raster +",
-        "  vector map data found on this website are in the public domain\").",
+        "- Licence: public domain (naturalearthdata.com, terms of use); no attribution required,",
+        "  given here all the same: Made with Natural Earth.",
         f"- Obtained offline from the PyPI wheel `{SOURCE_PACKAGE}` "
         f"{importlib.metadata.version(SOURCE_PACKAGE)} (file `{SOURCE_ZIP}`,",
         f"  sha256 `{sha256(zip_path)}`). The wheel's code is LGPL; only its data file is used.",
@@ -268,8 +488,43 @@ def write_provenance(out: Path, zip_path: Path, sizes: dict[str, int], argv: Seq
         "- Buffers: `proximity.geometry.geodesic_buffer`: pieces of the line buffered in local",
         "  azimuthal equidistant projections on WGS 84, built to",
         f"  {BUILD_ERROR_SHARE * 100:g} % of the buffer distance, united, back to lon/lat.",
-        f"- Coordinates rounded to {GRID_DEG:g} degree (about 0.1 m) with snap rounding",
-        "  (`shapely.set_precision`), which keeps every polygon valid.",
+        f"- Before anything else, source segments are split every {DENSIFY_DEG:g} degree, so the",
+        "  straight lon/lat segments of the source and the geodesic segments the catalogue assumes",
+        "  agree within centimetres.",
+        f"- Territorial zones: the country polygon within each regional box (expanded by more than",
+        f"  12 NM), simplified to {SIMPLIFY_M:g} m, buffered by {TERRITORIAL_M:.0f} m (12 NM) with the same",
+        "  function, clipped to the box, minus every other country's land. Where two countries'",
+        "  zones overlap, the overlap is split along an approximate median line: Voronoi cells of",
+        f"  coast points every {MEDIAN_SPACING_M:g} m (land borders excluded), in a local AEQD.",
+        "  Territorial zones are the national territory plus the 12 NM belt: national airspace",
+        "  (for aircraft) and territory plus territorial sea (for ships). Real limits follow baselines",
+        "  and treaties (e.g. Finland and Estonia keep 3 NM back from the median in the Gulf of",
+        "  Finland); this catalogue does not model them.",
+        f"- Country outlines: every country meeting {OUTLINE_BOUNDS} clipped to it, islands under",
+        f"  {OUTLINE_MIN_AREA_M2 / 1e6:g} km² dropped, coverage-simplified (shared borders stay shared) to",
+        f"  {OUTLINE_SIMPLIFY_M / 1000:g} km in an AEQD centred on the box, grid {OUTLINE_GRID_DEG:g} degree. For display only.",
+        "",
+        "## Regional boxes (lon/lat degrees: west, south, east, north)",
+        "",
+        "| box | bounds | countries |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {r.name} (`{r.key}`) | {r.bounds} | {', '.join(r.countries)} |" for r in REGIONS]
+    lines += [
+        "",
+        "## Accuracy measured at derivation",
+        "",
+        "Territorial zones: distance from vertices of the 12 NM limit (away from box edges, land",
+        "borders and median lines) to the source outline, minus 12 NM (`distance_to_geometry_m`,",
+        "geodesic):",
+        "",
+        "| country | vertices checked | worst error (m) |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {a3} | {n} | {err:.2f} |" for a3, (n, err) in sorted(measured.items()) if n]
+    lines += [
+        "",
+        "Border buffers are measured by the tests (`tests/config/test_zones.py`) against GeographicLib.",
         "",
         "## Files",
         "",
@@ -283,7 +538,7 @@ def write_provenance(out: Path, zip_path: Path, sizes: dict[str, int], argv: Seq
         "",
         "```",
         "pip install -e '.[zones]'",
-        "python -m config.derive_zones " + " ".join(argv),
+        " ".join(["python -m config.derive_zones", *argv]),
         "```",
         "",
     ]
@@ -301,8 +556,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     zip_path = source_zip()
     t0 = time.perf_counter()
-    wanted = {c for pair in BORDERS for c in pair} | {c for r in REGIONS for c in r.countries}
-    countries = read_countries(zip_path, wanted)
+    countries = read_countries(zip_path)
     pieces = derive_borders(countries)
     meta = {"source": f"Natural Earth 10m admin 0 countries (deu) {source_version(zip_path)}", "generator": "config/derive_zones.py"}
     sizes: dict[str, int] = {}
@@ -326,7 +580,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     buffers = derive_border_buffers(pieces, args.bands)
     sizes["border_buffers.geojson"] = write_collection(args.out / "border_buffers.geojson", buffers, meta)
     log.info("border buffers: %d features (%.1f s)", len(buffers), time.perf_counter() - t0)
-    write_provenance(args.out, zip_path, sizes, list(argv if argv is not None else sys.argv[1:]))
+    territorial, measured = derive_territorial(countries)
+    sizes["territorial.geojson"] = write_collection(args.out / "territorial.geojson", territorial, meta)
+    log.info("territorial: %d features (%.1f s)", len(territorial), time.perf_counter() - t0)
+    outlines = derive_outlines(countries)
+    sizes["countries.geojson"] = write_collection(args.out / "countries.geojson", outlines, meta)
+    log.info("country outlines: %d features (%.1f s)", len(outlines), time.perf_counter() - t0)
+    write_provenance(args.out, zip_path, sizes, measured, list(argv if argv is not None else sys.argv[1:]))
     for name, size in sorted(sizes.items()):
         log.info("%s: %d bytes", name, size)
     return 0

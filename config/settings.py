@@ -11,6 +11,7 @@ offending key path (``proximity.thresholds.sea_sea_m``) and the reason.
 from __future__ import annotations
 
 import tomllib
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -72,6 +73,19 @@ class FeedSettings(_Section):
     speed: float = Field(default=0.0, ge=0)
     # HTTP polling period (aircraft.json).
     poll_interval_s: PositiveFloat = 5.0
+    # Time of a message that carries none (no tag block ``c:``, ``$PGHP``, trailing epoch,
+    # SBS-1 date/time...). None: live transports (follow, tcp, udp, http, kafka) use the
+    # receive wall clock, a replayed file dead-letters the message ("no timestamp").
+    # "receive": always the receive wall clock. An ISO 8601 UTC time
+    # ("2024-05-01T12:00:00Z"): that fixed time (for replaying untimed samples).
+    assume_time: str | None = None
+    # follow: read the file from its start instead of only what is appended.
+    from_start: bool = False
+    # kafka: the cluster (default: bootstrap_servers of the [kafka] section), the consumer
+    # group, and where a new group starts reading.
+    bootstrap_servers: str | None = None
+    group_id: str = "closewatch-ingest"
+    start_from: Literal["earliest", "latest"] = "latest"
 
     @model_validator(mode="after")
     def _transport_needs(self) -> "FeedSettings":
@@ -86,7 +100,21 @@ class FeedSettings(_Section):
         missing = [k for k in needs if getattr(self, k) is None]
         if missing:
             raise ValueError(f"transport {self.transport!r} needs {', '.join(missing)}")
+        if self.assume_time is not None and self.assume_time != "receive":
+            self.assumed_epoch_s()
         return self
+
+    def assumed_epoch_s(self) -> float | None:
+        """``assume_time`` as epoch seconds (None when unset or "receive")."""
+        if self.assume_time is None or self.assume_time == "receive":
+            return None
+        try:
+            dt = datetime.fromisoformat(self.assume_time.replace("Z", "+00:00"))
+        except ValueError as e:
+            raise ValueError(f"assume_time {self.assume_time!r} is not 'receive' or an ISO 8601 time") from e
+        if dt.tzinfo is None:
+            raise ValueError(f"assume_time {self.assume_time!r} has no time zone (use ...Z)")
+        return dt.astimezone(timezone.utc).timestamp()
 
 
 class ThresholdSettings(_Section):
@@ -169,12 +197,23 @@ class ProximitySettings(_Section):
 
 
 class ZoneSettings(_Section):
-    # "default": the committed catalogue in config/data; "none": custom zones only.
+    """Which zones to watch (see docs/zones.md)."""
+
+    # "default": the committed catalogue in config/data/zones; "none": custom zones only.
     catalogue: Literal["default", "none"] = "default"
-    # Which border-buffer bands of the catalogue to watch (metres; must exist in the catalogue).
+    # Which border-buffer bands of the catalogue to watch (metres; committed: 10000, 25000,
+    # 50000; a band missing from the catalogue is an error when the catalogue is loaded).
     border_buffers_m: tuple[PositiveFloat, ...] = (10_000.0,)
+    # Territory plus 12 NM (territorial sea and airspace) of Russia and the NATO states
+    # around the Baltic, the Gulf of Finland, the Barents Sea and the Black Sea.
     territorial: bool = True
-    custom: tuple[str, ...] = ()  # GeoJSON files of custom zones
+    custom: tuple[str, ...] = ()  # GeoJSON files of custom zones (format in docs/zones.md)
+
+    @model_validator(mode="after")
+    def _unique_bands(self) -> "ZoneSettings":
+        if len(set(self.border_buffers_m)) != len(self.border_buffers_m):
+            raise ValueError("border_buffers_m lists a band twice")
+        return self
 
 
 class SidesSettings(_Section):
@@ -185,6 +224,7 @@ class SidesSettings(_Section):
     russia_mmsi: tuple[int, ...] = ()
     nato_icao: tuple[str, ...] = ()
     russia_icao: tuple[str, ...] = ()
+    # Regular expressions matched case-insensitively against the whole callsign ("RFF\d+").
     nato_callsign_patterns: tuple[str, ...] = ()
     russia_callsign_patterns: tuple[str, ...] = ()
 
@@ -221,7 +261,11 @@ class MapSettings(_Section):
     port: int = Field(default=8765, ge=0, le=65535)
     token: str | None = None
     tile_url: str | None = None  # None: no tiles, country outlines only (air-gapped)
-    refresh_s: PositiveFloat = 2.0
+    refresh_s: PositiveFloat = 2.0  # how often the live page polls the server
+    # no input for this long (wall clock): the live page shows a stale-feed warning
+    feed_stale_after_s: PositiveFloat = 30.0
+    trail_points: int = Field(default=20, ge=2)  # positions in a live track's trail
+    trail_window_s: PositiveFloat = 600.0  # and at most this far back
 
     @model_validator(mode="after")
     def _token_off_loopback(self) -> "MapSettings":

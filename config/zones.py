@@ -38,12 +38,12 @@ import logging
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import shapely
-from shapely.geometry import LineString, MultiPolygon, Polygon, shape
+from shapely.geometry import LineString, MultiPolygon, Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from config.records import DOMAINS, SEVERITIES, RecordError, Zone
@@ -62,6 +62,8 @@ __all__ = [
     "load_catalogue",
     "load_country_outlines",
     "load_zone_file",
+    "write_zone_file",
+    "zones_to_geojson",
 ]
 
 log = logging.getLogger(__name__)
@@ -322,3 +324,49 @@ def load_country_outlines() -> list[CountryOutline]:
         geom = _geometry(feat, where, ("Polygon", "MultiPolygon"))
         out.append(CountryOutline(code=props["code"], name=str(props.get("name", props["code"])), geometry=geom))  # type: ignore[arg-type]
     return out
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _iso(t_s: float | None) -> str | None:
+    if t_s is None:
+        return None
+    return datetime.fromtimestamp(t_s, tz=UTC).isoformat().replace("+00:00", "Z")
+
+
+def zones_to_geojson(zones: Iterable[Zone]) -> dict[str, Any]:
+    """Zones as a GeoJSON FeatureCollection in the zone file format (RFC 7946).
+
+    Each :class:`~config.records.Zone` becomes one Feature (zones split by
+    ``severity_by_domain`` stay split); ``load_zone_file`` reads it back. For
+    custom zone files (e.g. a site circle from ``proximity.geometry.geodesic_circle``)
+    and for drawing zones on a map.
+    """
+    feats = []
+    for z in zones:
+        props: dict[str, Any] = {k: v for k, v in z.properties.items() if k != "source_file"}
+        props |= {
+            "zone_id": z.zone_id,
+            "name": z.name,
+            "kind": z.kind,
+            "buffer_m": z.buffer_m,
+            "sides": list(z.sides),
+            "domains": list(z.domains),
+            "severity": z.severity,
+        }
+        if z.active_from_s is not None:
+            props["active_from"] = _iso(z.active_from_s)
+        if z.active_until_s is not None:
+            props["active_until"] = _iso(z.active_until_s)
+        feats.append({"type": "Feature", "properties": props, "geometry": mapping(z.geometry)})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def write_zone_file(path: str | Path, zones: Iterable[Zone]) -> None:
+    """Write zones to a GeoJSON zone file (see :func:`zones_to_geojson`)."""
+    p = Path(path)
+    try:
+        p.write_text(json.dumps(zones_to_geojson(zones), ensure_ascii=False) + "\n", encoding="utf-8")
+    except OSError as e:
+        raise ZoneCatalogueError(f"{p}: cannot write zone file: {e}") from e

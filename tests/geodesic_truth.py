@@ -55,6 +55,23 @@ def distance_to_line_m(lon: float, lat: float, coords: np.ndarray) -> float:
     return best
 
 
+def distance_to_lines_m(lon: float, lat: float, lines: Sequence[np.ndarray]) -> float:
+    """Shortest geodesic distance from a point to several polylines (e.g. polygon rings)."""
+    bounds = []
+    for coords in lines:
+        n = len(coords)
+        _, _, dv = _PRUNE.inv(np.full(n, lon), np.full(n, lat), coords[:, 0], coords[:, 1])
+        _, _, seg = _PRUNE.inv(coords[:-1, 0], coords[:-1, 1], coords[1:, 0], coords[1:, 1])
+        bounds.append((float(dv.min()), float(dv.min() - seg.max())))
+    order = sorted(range(len(lines)), key=lambda i: bounds[i][0])
+    best = np.inf
+    for i in order:
+        if bounds[i][1] > best + _PRUNE_MARGIN_M:
+            continue
+        best = min(best, distance_to_line_m(lon, lat, lines[i]))
+    return float(best)
+
+
 def normal_samples(
     coords: np.ndarray, distances_m: Sequence[float], every: int = 1
 ) -> Iterator[tuple[float, float, float]]:

@@ -10,18 +10,23 @@ import numpy as np
 import pytest
 import shapely
 from geodesic_truth import distance_to_line_m, normal_samples
+from pyproj import Geod
 from shapely.geometry import LineString
 
 from config.records import Zone
-from config.settings import ZoneSettings
+from config.settings import ConfigError, ZoneSettings, parse_settings
 from config.zones import (
     BORDER_BUFFERS_GEOJSON,
     BORDERS_GEOJSON,
+    COUNTRIES_GEOJSON,
+    ZONES_DIR,
     ZoneCatalogueError,
     available_border_bands_m,
     load_borders,
     load_catalogue,
+    load_country_outlines,
     load_zone_file,
+    write_zone_file,
 )
 
 BANDS_M = (10_000.0, 25_000.0, 50_000.0)
@@ -70,8 +75,11 @@ def _buffers_by_border() -> dict[tuple[str, float], Any]:
     }
 
 
-@pytest.mark.parametrize("border_id", ["RU-EE", "RU-LV"])
-@pytest.mark.parametrize("buffer_m", BANDS_M)
+ALL_BANDS = [(b, band) for b in ("RU-EE", "RU-LV") for band in BANDS_M]
+TEN_KM = [(b, 10_000.0) for b in sorted(BORDER_IDS - {"RU-EE", "RU-LV"})]
+
+
+@pytest.mark.parametrize(("border_id", "buffer_m"), ALL_BANDS + TEN_KM)
 def test_border_buffer_membership_matches_geographiclib(border_id: str, buffer_m: float) -> None:
     """Points along the normals of the border: inside/outside right except within 0.1 %."""
     coords = np.asarray(_border_lines()[border_id].coords)
@@ -79,19 +87,121 @@ def test_border_buffer_membership_matches_geographiclib(border_id: str, buffer_m
     shapely.prepare(area)
     ratios = (0.5, 0.99, 0.998, 1.002, 1.01, 1.5)
     checked = 0
-    every = max(1, (len(coords) - 1) // 15)
+    every = max(1, (len(coords) - 1) // 10)
     for lon, lat, _ in normal_samples(coords, [r * buffer_m for r in ratios], every=every):
         truth = distance_to_line_m(lon, lat, coords)
         if abs(truth - buffer_m) <= 1e-3 * buffer_m:
             continue
         assert bool(shapely.contains_xy(area, lon, lat)) == (truth < buffer_m), (lon, lat, truth)
         checked += 1
-    assert checked >= 100
+    assert checked >= min(len(coords) - 1, 10) * 2 * 4
+
+
+@pytest.mark.parametrize(("border_id", "buffer_m"), ALL_BANDS)
+def test_border_buffer_boundary_is_at_the_buffer_distance(border_id: str, buffer_m: float) -> None:
+    """Vertices and edge midpoints of the committed boundary, measured with GeographicLib."""
+    coords = np.asarray(_border_lines()[border_id].coords)
+    area = _buffers_by_border()[(border_id, buffer_m)]
+    rng = np.random.default_rng(5)
+    for part in shapely.get_parts(area):
+        ring = np.asarray(part.exterior.coords)
+        mids = 0.5 * (ring[:-1] + ring[1:])
+        picks = np.vstack([ring[rng.choice(len(ring) - 1, 12)], mids[rng.choice(len(mids), 12)]])
+        for lon, lat in picks:
+            err_m = distance_to_line_m(lon, lat, coords) - buffer_m
+            assert abs(err_m) <= 1e-3 * buffer_m, (lon, lat, err_m)
 
 
 def _border_lines() -> dict[str, LineString]:
     doc = json.loads(BORDERS_GEOJSON.read_text(encoding="utf-8"))
     return {f["properties"]["border_id"]: shapely.geometry.shape(f["geometry"]) for f in doc["features"]}
+
+
+TERRITORIAL = {"RU", "NO", "FI", "EE", "LV", "LT", "PL", "SE", "DK", "DE", "RO", "BG", "TR"}
+
+
+@pytest.fixture(scope="module")
+def territorial() -> dict[str, Zone]:
+    zones = load_catalogue(ZoneSettings(border_buffers_m=()))
+    return {z.zone_id: z for z in zones}
+
+
+def test_default_catalogue() -> None:
+    zones = load_catalogue(ZoneSettings())
+    kinds = [z.kind for z in zones]
+    assert kinds.count("border_buffer") == len(BORDER_IDS)
+    assert kinds.count("territorial") == 2 * len(TERRITORIAL)  # air and sea per country
+    for z in zones:
+        assert z.geometry.is_valid and z.geometry.geom_type in ("Polygon", "MultiPolygon")
+        assert shapely.is_prepared(z.geometry)
+
+
+def test_territorial_zone_metadata(territorial: dict[str, Zone]) -> None:
+    assert set(territorial) == {f"territorial:{c}:{d}" for c in TERRITORIAL for d in ("air", "sea")}
+    for zid, z in territorial.items():
+        country, domain = zid.split(":")[1:]
+        assert z.domains == (domain,)
+        assert z.severity == ("critical" if domain == "air" else "warning")
+        assert z.sides == (("nato",) if country == "RU" else ("russia",))
+        assert z.buffer_m == 22_224.0
+        assert z.properties["countries"] == [country]
+
+
+# (lon, lat, country whose territorial zone holds it, or None): facts of geography.
+PLACES = [
+    (29.77, 60.00, "RU"),  # Kronstadt, Kotlin island
+    (19.91, 54.64, "RU"),  # Baltiysk, Kaliningrad
+    (18.65, 54.35, "PL"),  # Gdansk
+    (21.13, 55.71, "LT"),  # Klaipeda
+    (21.85, 58.92, "EE"),  # 12 km west of Ristna, Hiiumaa
+    (24.94, 60.17, "FI"),  # Helsinki
+    (18.07, 59.33, "SE"),  # Stockholm
+    (33.08, 68.97, "RU"),  # Murmansk
+    (30.05, 69.73, "NO"),  # Kirkenes
+    (14.40, 67.28, "NO"),  # Bodo
+    (19.00, 74.43, "NO"),  # Bear Island
+    (37.77, 44.72, "RU"),  # Novorossiysk
+    (28.65, 44.17, "RO"),  # Constanta
+    (27.91, 43.21, "BG"),  # Varna
+    (28.98, 41.01, "TR"),  # Istanbul
+    (20.00, 56.00, None),  # central Baltic, 65 km from Lithuania
+    (35.00, 72.00, None),  # open Barents Sea
+    (33.52, 44.60, None),  # Sevastopol: Ukraine in this point of view, no zone
+    (34.00, 43.50, None),  # open Black Sea
+]
+
+
+@pytest.mark.parametrize(("lon", "lat", "country"), PLACES)
+def test_places_fall_in_the_right_territorial_zone(
+    territorial: dict[str, Zone], lon: float, lat: float, country: str | None
+) -> None:
+    holders = {z.zone_id.split(":")[1] for z in territorial.values() if shapely.contains_xy(z.geometry, lon, lat)}
+    assert holders == ({country} if country else set())
+
+
+def test_opposing_territorial_zones_do_not_overlap(territorial: dict[str, Zone]) -> None:
+    """Overlaps are split along the median line: Russia's zone shares no area with a NATO state's."""
+    geod = Geod(ellps="WGS84")
+    ru = territorial["territorial:RU:air"].geometry
+    for zid, z in territorial.items():
+        if zid.endswith(":air") and zid != "territorial:RU:air":
+            shared = shapely.intersection(ru, z.geometry)
+            area_m2 = abs(geod.geometry_area_perimeter(shared)[0]) if not shared.is_empty else 0.0
+            assert area_m2 < 1e4, (zid, area_m2)
+
+
+def test_country_outlines() -> None:
+    outlines = load_country_outlines()
+    codes = {o.code for o in outlines}
+    assert {"RU", "BY", "UA", "NO", "FI", "EE", "LV", "LT", "PL", "SE", "RO", "BG", "TR"} <= codes
+    for o in outlines:
+        assert o.geometry.is_valid and o.name
+    assert COUNTRIES_GEOJSON.stat().st_size < 400_000
+
+
+def test_committed_data_stays_small() -> None:
+    total = sum(p.stat().st_size for p in ZONES_DIR.glob("*.geojson"))
+    assert total < 2_000_000
 
 
 # --------------------------------------------------------------------------- custom zones
@@ -192,3 +302,26 @@ def test_repeated_zone_id_across_files(tmp_path: Path) -> None:
     b = _write(tmp_path, [_feat({"zone_id": "dup", "name": "B"})], "b.geojson")
     with pytest.raises(ZoneCatalogueError, match=r"'dup' appears in .*a.geojson and in .*b.geojson"):
         load_catalogue(_zone_settings(catalogue="none", custom=(str(a), str(b))))
+
+
+def test_zone_file_round_trip(tmp_path: Path) -> None:
+    src = _write(
+        tmp_path,
+        [
+            _feat({"zone_id": "s", "name": "S", "kind": "site", "active_until": "2025-06-02T00:00:00Z", "note": "x"}),
+            _feat({"zone_id": "t", "name": "T", "domains": ["air", "sea"], "severity_by_domain": {"air": "critical", "sea": "info"}}),
+        ],
+    )
+    zones = load_zone_file(src)
+    out = tmp_path / "out.geojson"
+    write_zone_file(out, zones)
+    again = load_zone_file(out)
+    strip = lambda z: (z.zone_id, z.name, z.kind, z.buffer_m, z.sides, z.domains, z.severity, z.active_from_s, z.active_until_s)  # noqa: E731
+    assert [strip(z) for z in again] == [strip(z) for z in zones]
+    assert again[0].properties["note"] == "x"
+    assert all(a.geometry.equals(b.geometry) for a, b in zip(again, zones, strict=True))
+
+
+def test_settings_reject_a_repeated_band() -> None:
+    with pytest.raises(ConfigError, match="border_buffers_m lists a band twice"):
+        parse_settings({"zones": {"border_buffers_m": [10_000.0, 10_000.0]}})

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import shapely
-from geodesic_truth import direct, dist_m, distance_to_line_m, normal_samples
+from geodesic_truth import direct, dist_m, distance_to_line_m, distance_to_lines_m, normal_samples
 from pyproj import CRS, Transformer
 from shapely.geometry import LineString, MultiLineString, Point, Polygon
 
+from config.zones import load_country_outlines
 from proximity.geometry import (
     GeometryError,
     LocalAeqd,
@@ -81,6 +82,28 @@ def test_buffer_of_a_polygon_contains_it_and_its_surroundings() -> None:
     (lon_in, lat_in, _), (lon_out, lat_out, _) = _north_of_top_edge([11_990.0, 12_010.0])
     assert area.contains(Point(lon_in, lat_in))
     assert not area.contains(Point(lon_out, lat_out))
+
+
+def test_buffer_of_a_real_coast_matches_geographiclib() -> None:
+    """Estonia's islands and bays, 12 NM: the polygon path behind the territorial zones."""
+    estonia = next(o for o in load_country_outlines() if o.code == "EE").geometry
+    buffer_m = 22_224.0
+    area = geodesic_buffer(estonia, buffer_m, max_error_m=buffer_m * 5e-4)
+    assert area.is_valid and area.covers(estonia)
+    shapely.prepare(area)
+    rings = [np.asarray(r.coords) for p in shapely.get_parts(estonia) for r in (p.exterior, *p.interiors)]
+    checked = 0
+    for ring in sorted(rings, key=len)[-4:]:
+        every = max(1, (len(ring) - 1) // 12)
+        for lon, lat, _ in normal_samples(ring, [r * buffer_m for r in (0.5, 0.998, 1.002, 1.2)], every=every):
+            if estonia.covers(Point(lon, lat)):
+                continue
+            truth = distance_to_lines_m(lon, lat, rings)
+            if abs(truth - buffer_m) <= 1e-3 * buffer_m:
+                continue
+            assert bool(shapely.contains_xy(area, lon, lat)) == (truth < buffer_m), (lon, lat, truth)
+            checked += 1
+    assert checked >= 100
 
 
 def test_multilinestring_buffer_covers_every_part() -> None:

@@ -1,0 +1,310 @@
+"""The values and headers closewatch writes to Kafka: the contract with downstream systems.
+
+* Events: a GeoJSON Feature (RFC 7946) whose geometry is where the event is and
+  whose ``properties`` are the event fields; schema ``alerts/schemas/event.v1.json``.
+* Tracks: a flat JSON object with the :class:`~config.records.TrackUpdate` fields;
+  schema ``alerts/schemas/track.v1.json``.
+* Dead letters: the :class:`~config.records.DeadLetter` fields, raw bytes as
+  base64 plus a printable text form; schema ``alerts/schemas/deadletter.v1.json``.
+
+Values are canonical JSON (keys sorted, no spaces, UTF-8, no NaN): the same
+record always gives the same bytes; for an event only ``detected_at`` and
+``detected_s`` (the wall clock of detection) can differ between two runs.
+
+Headers follow the CloudEvents 1.0 Kafka protocol binding in *binary* content
+mode (cloudevents/spec ``kafka-protocol-binding.md`` section 3.2): every context
+attribute is a header ``ce_<name>`` with a UTF-8 value and the value's media
+type is in ``content-type``.
+
+Versioning: ``schema_version`` is ``"<major>.<minor>"``. Within a major version
+only new optional fields are added (minor bump); anything else is a new major
+version published on a new topic (suffix ``.v2``). See docs/kafka.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from datetime import datetime, timezone
+from importlib import resources
+from typing import Any
+
+from config.records import DeadLetter, TrackUpdate
+from proximity.events import Event, Subject
+
+from alerts.errors import CodecError
+
+__all__ = [
+    "CE_SOURCE",
+    "CE_SPECVERSION",
+    "EVENT_CONTENT_TYPE",
+    "JSON_CONTENT_TYPE",
+    "SCHEMA_MAJOR",
+    "SCHEMA_VERSION",
+    "cloudevents_headers",
+    "deadletter_headers",
+    "deadletter_to_json",
+    "decode_event",
+    "decode_json",
+    "encode_deadletter",
+    "encode_event",
+    "encode_track",
+    "event_ce_type",
+    "event_geometry",
+    "event_to_feature",
+    "iso_utc",
+    "load_schema",
+    "track_headers",
+    "track_to_json",
+]
+
+SCHEMA_MAJOR = 1
+SCHEMA_VERSION = f"{SCHEMA_MAJOR}.0"
+CE_SPECVERSION = "1.0"
+CE_SOURCE = "urn:closewatch"
+EVENT_CONTENT_TYPE = "application/geo+json"  # RFC 7946 section 12
+JSON_CONTENT_TYPE = "application/json"
+
+# Predicted closest-approach positions, when the engine gives them (degrees, WGS 84).
+_CPA_KEYS = ("cpa_a_lon_deg", "cpa_a_lat_deg", "cpa_b_lon_deg", "cpa_b_lat_deg")
+
+
+def iso_utc(t_s: float) -> str:
+    """Epoch seconds as ISO 8601 UTC with milliseconds: ``2024-05-01T12:00:00.123Z``."""
+    if not math.isfinite(t_s):
+        raise CodecError(f"time {t_s!r} is not a finite epoch")
+    dt = datetime.fromtimestamp(t_s, tz=timezone.utc)
+    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _canonical(obj: Any, what: str) -> bytes:
+    try:
+        return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
+            "utf-8"
+        )
+    except (TypeError, ValueError) as e:
+        raise CodecError(f"{what}: not encodable as JSON: {e}") from e
+
+
+def _pos(lon_deg: float, lat_deg: float) -> list[float]:
+    # RFC 7946 section 3.1.1: longitude, latitude (decimal degrees, WGS 84); no altitude
+    # because closewatch altitudes are not heights above the ellipsoid.
+    return [float(lon_deg), float(lat_deg)]
+
+
+def _segment(a: list[float], b: list[float]) -> dict[str, Any]:
+    """A LineString a-b, split at the antimeridian into a MultiLineString (RFC 7946 section 3.1.9)."""
+    (lon_a, lat_a), (lon_b, lat_b) = a, b
+    if abs(lon_b - lon_a) <= 180.0:
+        return {"type": "LineString", "coordinates": [a, b]}
+    # Crossing 180: unwrap b next to a, interpolate the latitude at the meridian.
+    lon_b_unwrapped = lon_b + 360.0 if lon_b < lon_a else lon_b - 360.0
+    edge = 180.0 if lon_b_unwrapped > 180.0 else -180.0
+    frac = (edge - lon_a) / (lon_b_unwrapped - lon_a)
+    lat_x = lat_a + frac * (lat_b - lat_a)
+    return {
+        "type": "MultiLineString",
+        "coordinates": [[a, [edge, lat_x]], [[-edge, lat_x], b]],
+    }
+
+
+def event_geometry(event: Event) -> dict[str, Any]:
+    """Where the event is.
+
+    One subject: a Point. Two subjects: the LineString between them, or, when the
+    metrics carry the predicted closest-approach positions (``cpa_a_lon_deg``,
+    ``cpa_a_lat_deg``, ``cpa_b_lon_deg``, ``cpa_b_lat_deg``; ``a`` is the first
+    subject), the segment between the two tracks at CPA. More subjects: a MultiPoint.
+    """
+    subjects = event.subjects
+    if len(subjects) == 1:
+        s = subjects[0]
+        return {"type": "Point", "coordinates": _pos(s.lon_deg, s.lat_deg)}
+    if len(subjects) == 2:
+        m = event.metrics
+        if all(k in m for k in _CPA_KEYS):
+            a = _pos(m["cpa_a_lon_deg"], m["cpa_a_lat_deg"])
+            b = _pos(m["cpa_b_lon_deg"], m["cpa_b_lat_deg"])
+        else:
+            a = _pos(subjects[0].lon_deg, subjects[0].lat_deg)
+            b = _pos(subjects[1].lon_deg, subjects[1].lat_deg)
+        return _segment(a, b)
+    return {"type": "MultiPoint", "coordinates": [_pos(s.lon_deg, s.lat_deg) for s in subjects]}
+
+
+def _subject_to_json(s: Subject) -> dict[str, Any]:
+    return {
+        "track_id": s.track_id,
+        "side": s.side,
+        "domain": s.domain,
+        "t_s": s.t_s,
+        "time": iso_utc(s.t_s),
+        "lat_deg": s.lat_deg,
+        "lon_deg": s.lon_deg,
+        "alt_m": s.alt_m,
+        "speed_mps": s.speed_mps,
+        "course_deg": s.course_deg,
+        "callsign": s.callsign,
+        "name": s.name,
+        "type_code": s.type_code,
+        "country": s.country,
+        "suspect": s.suspect,
+    }
+
+
+def event_to_feature(event: Event) -> dict[str, Any]:
+    """The event as a GeoJSON Feature (RFC 7946 section 3.2); ``id`` is the ``event_id``."""
+    props: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "event_id": event.event_id,
+        "kind": event.kind,
+        "state": event.state,
+        "seq": event.seq,
+        "t_s": event.t_s,
+        "time": iso_utc(event.t_s),
+        "severity": event.severity,
+        "summary": event.summary,
+        "zone_id": event.zone_id,
+        "zone_name": event.zone_name,
+        "metrics": {k: float(v) for k, v in sorted(event.metrics.items())},
+        "integrity_suspect": event.integrity_suspect,
+        "close_reason": event.close_reason,
+        "subjects": [_subject_to_json(s) for s in event.subjects],
+        "detected_s": event.detected_s,
+        "detected_at": iso_utc(event.detected_s) if event.detected_s is not None else None,
+    }
+    return {"type": "Feature", "id": event.event_id, "geometry": event_geometry(event), "properties": props}
+
+
+def encode_event(event: Event) -> bytes:
+    """Canonical JSON bytes of :func:`event_to_feature`."""
+    return _canonical(event_to_feature(event), f"event {event.event_id} seq {event.seq}")
+
+
+def decode_json(value: bytes, what: str = "message") -> dict[str, Any]:
+    """Parse a closewatch value; check it is an object of a schema major version we read."""
+    try:
+        obj = json.loads(value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CodecError(f"{what}: not UTF-8 JSON: {e}") from e
+    if not isinstance(obj, dict):
+        raise CodecError(f"{what}: a JSON {type(obj).__name__}, expected an object")
+    version = obj.get("schema_version")
+    if version is None and isinstance(obj.get("properties"), dict):
+        version = obj["properties"].get("schema_version")
+    if not isinstance(version, str) or version.split(".")[0] != str(SCHEMA_MAJOR):
+        raise CodecError(f"{what}: schema_version {version!r} is not {SCHEMA_MAJOR}.x")
+    return obj
+
+
+def decode_event(value: bytes) -> dict[str, Any]:
+    """An event value back as its GeoJSON Feature dict (raises :class:`CodecError`)."""
+    obj = decode_json(value, "event value")
+    if obj.get("type") != "Feature" or not isinstance(obj.get("properties"), dict):
+        raise CodecError("event value: not a GeoJSON Feature with properties")
+    return obj
+
+
+def event_ce_type(kind: str) -> str:
+    """CloudEvents ``type`` of an event kind: ``org.closewatch.event.<kind>.v<major>``."""
+    return f"org.closewatch.event.{kind}.v{SCHEMA_MAJOR}"
+
+
+def _ce_headers(
+    ce_id: str, ce_type: str, t_s: float | None, subject: str, content_type: str, source: str
+) -> list[tuple[str, bytes]]:
+    """CloudEvents 1.0 context attributes as Kafka headers (binary mode; ``time`` omitted if unknown)."""
+    pairs = [
+        ("ce_specversion", CE_SPECVERSION),
+        ("ce_id", ce_id),
+        ("ce_source", source),
+        ("ce_type", ce_type),
+        ("ce_time", iso_utc(t_s) if t_s is not None else None),
+        ("ce_subject", subject),
+        ("content-type", content_type),
+    ]
+    return [(k, v.encode("utf-8")) for k, v in pairs if v is not None]
+
+
+def cloudevents_headers(event: Event, source: str = CE_SOURCE) -> list[tuple[str, bytes]]:
+    """CloudEvents 1.0 binary-mode Kafka headers of an event.
+
+    ``ce_id`` is ``<event_id>:<seq>`` (unique per revision, the deduplication key),
+    ``ce_time`` the data time of the revision, ``ce_subject`` the ``event_id``.
+    """
+    return _ce_headers(
+        f"{event.event_id}:{event.seq}", event_ce_type(event.kind), event.t_s, event.event_id,
+        EVENT_CONTENT_TYPE, source,
+    )
+
+
+def track_to_json(update: TrackUpdate) -> dict[str, Any]:
+    """A track update as a flat JSON object: its fields, ``time`` (ISO 8601) and ``schema_version``."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "track_id": update.track_id,
+        "source": update.source,
+        "t_s": update.t_s,
+        "time": iso_utc(update.t_s),
+        "lat_deg": update.lat_deg,
+        "lon_deg": update.lon_deg,
+        "domain": update.domain,
+        "side": update.side,
+        "alt_m": update.alt_m,
+        "speed_mps": update.speed_mps,
+        "course_deg": update.course_deg,
+        "heading_deg": update.heading_deg,
+        "vrate_mps": update.vrate_mps,
+        "country": update.country,
+        "callsign": update.callsign,
+        "name": update.name,
+        "type_code": update.type_code,
+        "receiver": update.receiver,
+        "raw_ref": update.raw_ref,
+    }
+
+
+def encode_track(update: TrackUpdate) -> bytes:
+    return _canonical(track_to_json(update), f"track {update.track_id} at {update.t_s}")
+
+
+def track_headers(update: TrackUpdate, source: str = CE_SOURCE) -> list[tuple[str, bytes]]:
+    """CloudEvents headers of a track update (``ce_id``: ``<track_id>@<t_s in ms>``)."""
+    return _ce_headers(
+        f"{update.track_id}@{round(update.t_s * 1000)}", f"org.closewatch.track.v{SCHEMA_MAJOR}", update.t_s,
+        update.track_id, JSON_CONTENT_TYPE, source,
+    )
+
+
+def deadletter_to_json(letter: DeadLetter) -> dict[str, Any]:
+    """A dead letter: ``raw_base64`` (exact bytes) and ``raw_text`` (UTF-8, undecodable bytes as ``\\xNN``)."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "feed": letter.feed,
+        "position": letter.position,
+        "reason": letter.reason,
+        "received_s": letter.received_s,
+        "received_at": iso_utc(letter.received_s) if letter.received_s is not None else None,
+        "raw_base64": base64.b64encode(letter.raw).decode("ascii"),
+        "raw_text": letter.raw.decode("utf-8", errors="backslashreplace"),
+    }
+
+
+def encode_deadletter(letter: DeadLetter) -> bytes:
+    return _canonical(deadletter_to_json(letter), f"dead letter {letter.feed}:{letter.position}")
+
+
+def deadletter_headers(letter: DeadLetter, source: str = CE_SOURCE) -> list[tuple[str, bytes]]:
+    """CloudEvents headers of a dead letter (``ce_id``: ``<feed>:<position>``)."""
+    return _ce_headers(
+        f"{letter.feed}:{letter.position}", f"org.closewatch.deadletter.v{SCHEMA_MAJOR}", letter.received_s,
+        letter.feed, JSON_CONTENT_TYPE, source,
+    )
+
+
+def load_schema(name: str) -> dict[str, Any]:
+    """A committed JSON Schema by file name (``event.v1.json``, ``track.v1.json``, ``deadletter.v1.json``)."""
+    text = resources.files("alerts").joinpath("schemas", name).read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema

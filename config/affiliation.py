@@ -1,0 +1,303 @@
+r"""Whose side a track is on: country and side from identifiers.
+
+Order of precedence (first match wins for the *side*; the country always comes from
+the tables when they know it):
+
+1. explicit configuration (:class:`config.settings.SidesSettings`): MMSI lists,
+   ICAO address lists, callsign patterns;
+2. a side the feed itself asserts (Cursor on Target affiliation ``a-f``/``a-h``,
+   passed in by the caller as ``asserted``);
+3. the tables in ``config/data/affiliation/`` (see PROVENANCE.md there): the AIS
+   maritime identification digits (ITU-R M.585) and the ICAO 24-bit address blocks
+   (ICAO Annex 10 Vol III, Chapter 9), mapped to a side by NATO membership
+   (``nato_members.csv``), Russia, and Belarus as configured.
+
+Callsign patterns are regular expressions matched case-insensitively against the whole
+callsign (``RFF\d+``, ``RSD\d{3}``); a malformed pattern is an :class:`AffiliationError`.
+
+Lookups are cached per identifier: feeds repeat the same few thousand ships and
+aircraft millions of times.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable
+
+from config.records import Side
+from config.settings import SidesSettings
+
+__all__ = [
+    "DATA_DIR",
+    "Affiliation",
+    "AffiliationError",
+    "country_of_location",
+    "icao_blocks",
+    "location_prefixes",
+    "mid_of_mmsi",
+    "mid_table",
+    "nato_members",
+]
+
+DATA_DIR = Path(__file__).resolve().parent / "data" / "affiliation"
+
+
+class AffiliationError(ValueError):
+    """An affiliation table or a configured pattern is invalid."""
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    path = DATA_DIR / name
+    try:
+        with path.open(encoding="utf-8", newline="") as f:
+            body = [line for line in f if not line.startswith("#")]
+    except OSError as e:
+        raise AffiliationError(f"{path}: cannot read affiliation table") from e
+    return list(csv.DictReader(body))
+
+
+@lru_cache(maxsize=1)
+def nato_members() -> frozenset[str]:
+    """ISO 3166-1 alpha-2 codes of the NATO member states (``nato_members.csv``)."""
+    members = frozenset(r["country"] for r in _rows("nato_members.csv"))
+    if len(members) != 32:
+        raise AffiliationError(f"nato_members.csv lists {len(members)} states, expected 32")
+    return members
+
+
+@lru_cache(maxsize=1)
+def mid_table() -> dict[int, tuple[str, str]]:
+    """MID -> (territory ISO code, sovereign ISO code), from ``mid.csv``."""
+    table: dict[int, tuple[str, str]] = {}
+    for i, r in enumerate(_rows("mid.csv"), start=1):
+        try:
+            mid = int(r["mid"])
+        except (TypeError, ValueError) as e:
+            raise AffiliationError(f"mid.csv row {i}: bad MID {r.get('mid')!r}") from e
+        if not 201 <= mid <= 775 or mid in table:
+            raise AffiliationError(f"mid.csv row {i}: MID {mid} out of range or repeated")
+        table[mid] = (r["country"], r["sovereign"])
+    return table
+
+
+@lru_cache(maxsize=1)
+def icao_blocks() -> tuple[tuple[int, int, str], ...]:
+    """Sorted, non-overlapping (start, end, ISO code) address blocks from ``icao_blocks.csv``."""
+    blocks: list[tuple[int, int, str]] = []
+    for i, r in enumerate(_rows("icao_blocks.csv"), start=1):
+        try:
+            start, end = int(r["start"], 16), int(r["end"], 16)
+        except (TypeError, ValueError) as e:
+            raise AffiliationError(f"icao_blocks.csv row {i}: bad hex range") from e
+        if not 0 <= start <= end <= 0xFFFFFF:
+            raise AffiliationError(f"icao_blocks.csv row {i}: range {r['start']}-{r['end']} invalid")
+        blocks.append((start, end, r["country"]))
+    blocks.sort()
+    for (s0, e0, c0), (s1, _e1, c1) in zip(blocks, blocks[1:]):
+        if s1 <= e0:
+            raise AffiliationError(f"icao_blocks.csv: {c0} block {s0:06X}-{e0:06X} overlaps {c1}")
+    return tuple(blocks)
+
+
+@lru_cache(maxsize=1)
+def location_prefixes() -> tuple[tuple[str, str], ...]:
+    """(prefix, ISO code) of ICAO location indicators, longest prefix first."""
+    rows = [(r["prefix"].strip().upper(), r["country"]) for r in _rows("icao_location_prefixes.csv")]
+    if any(not p.isalpha() or not 1 <= len(p) <= 4 for p, _ in rows):
+        raise AffiliationError("icao_location_prefixes.csv: a prefix is not 1-4 letters")
+    return tuple(sorted(rows, key=lambda r: -len(r[0])))
+
+
+def country_of_location(indicator: str) -> str | None:
+    """State (ISO code) of an ICAO location indicator or FIR (``EFIN`` -> FI), or None."""
+    ind = indicator.strip().upper()
+    for prefix, country in location_prefixes():
+        if ind.startswith(prefix):
+            return country
+    return None
+
+
+def mid_of_mmsi(mmsi: int) -> int | None:
+    """The maritime identification digits inside an MMSI (ITU-R M.585 Annex 1), or None.
+
+    Ship stations ``MIDxxxxxx``; group ``00MIDxxxx``; coast ``0MIDxxxxx``; SAR aircraft
+    ``111MIDxxx``; handheld VHF ``8MIDxxxxx``; auxiliary craft ``98MIDxxxx``; aids to
+    navigation ``99MIDxxxx``. SART/MOB/EPIRB (``970``/``972``/``974``) carry no MID.
+    """
+    if not 0 < mmsi <= 999_999_999:
+        return None
+    s = f"{mmsi:09d}"
+    head = s[0]
+    if "2" <= head <= "7":
+        return int(s[:3])
+    if s.startswith("111"):
+        return int(s[3:6])
+    if s.startswith("00"):
+        return int(s[2:5])
+    if head == "0":
+        return int(s[1:4])
+    if s.startswith("98") or s.startswith("99"):
+        return int(s[2:5])
+    if head == "8":
+        return int(s[1:4])
+    return None
+
+
+def _compile_patterns(patterns: Iterable[str], key: str) -> re.Pattern[str] | None:
+    parts = []
+    for p in patterns:
+        if not p or not p.strip():
+            raise AffiliationError(f"sides.{key}: empty callsign pattern")
+        try:
+            re.compile(p)
+        except re.error as e:
+            raise AffiliationError(f"sides.{key}: {p!r} is not a regular expression: {e}") from e
+        parts.append(f"(?:{p.strip()})")
+    if not parts:
+        return None
+    return re.compile("|".join(parts), re.IGNORECASE)
+
+
+class Affiliation:
+    """Country and side for MMSIs, ICAO addresses and callsigns (see module doc)."""
+
+    def __init__(self, sides: SidesSettings | None = None) -> None:
+        sides = sides if sides is not None else SidesSettings()
+        self._sides = sides
+        self._nato = nato_members()
+        self._mid = mid_table()
+        blocks = icao_blocks()
+        self._block_starts = [b[0] for b in blocks]
+        self._blocks = blocks
+        self._nato_mmsi = frozenset(sides.nato_mmsi)
+        self._russia_mmsi = frozenset(sides.russia_mmsi)
+        self._nato_icao = frozenset(self._norm_icao(a, "nato_icao") for a in sides.nato_icao)
+        self._russia_icao = frozenset(self._norm_icao(a, "russia_icao") for a in sides.russia_icao)
+        both = (self._nato_mmsi & self._russia_mmsi) | (self._nato_icao & self._russia_icao)
+        if both:
+            raise AffiliationError(f"sides: listed as both nato and russia: {sorted(map(str, both))}")
+        self._nato_cs = _compile_patterns(sides.nato_callsign_patterns, "nato_callsign_patterns")
+        self._russia_cs = _compile_patterns(sides.russia_callsign_patterns, "russia_callsign_patterns")
+        self._has_cs = self._nato_cs is not None or self._russia_cs is not None
+        self._mmsi_cache: dict[int, tuple[str | None, Side]] = {}
+        self._icao_cache: dict[str, tuple[str | None, Side]] = {}
+        self._cs_cache: dict[str, Side | None] = {}
+
+    @staticmethod
+    def _norm_icao(address: str, key: str) -> str:
+        a = address.strip().lower()
+        if len(a) != 6 or any(c not in "0123456789abcdef" for c in a):
+            raise AffiliationError(f"sides.{key}: {address!r} is not a 24-bit hex address")
+        return a
+
+    # -- country -> side -------------------------------------------------------------
+
+    def side_of_country(self, country: str | None) -> Side:
+        """Side of a sovereign state (ISO 3166-1 alpha-2): nato, russia, other or unknown."""
+        if not country:
+            return "unknown"
+        c = country.upper()
+        if c in self._nato:
+            return "nato"
+        if c == "RU":
+            return "russia"
+        if c == "BY":
+            return self._sides.belarus
+        return "other"
+
+    # -- per identifier --------------------------------------------------------------
+
+    def for_callsign(self, callsign: str | None) -> Side | None:
+        """The side the configured callsign patterns give, or None when none matches."""
+        if not callsign or (self._nato_cs is None and self._russia_cs is None):
+            return None
+        hit = self._cs_cache.get(callsign)
+        if hit is not None or callsign in self._cs_cache:
+            return hit
+        cs = callsign.strip().upper()
+        side: Side | None = None
+        if self._nato_cs is not None and self._nato_cs.fullmatch(cs):
+            side = "nato"
+        elif self._russia_cs is not None and self._russia_cs.fullmatch(cs):
+            side = "russia"
+        if len(self._cs_cache) > 100_000:
+            self._cs_cache.clear()
+        self._cs_cache[callsign] = side
+        return side
+
+    def _side(
+        self,
+        listed_nato: bool,
+        listed_russia: bool,
+        callsign: str | None,
+        asserted: Side | None,
+        sovereign: str | None,
+    ) -> Side:
+        """Precedence: config lists, callsign patterns, the feed's own claim, the tables."""
+        if listed_nato:
+            return "nato"
+        if listed_russia:
+            return "russia"
+        side = self.for_callsign(callsign) or asserted
+        return side if side is not None else self.side_of_country(sovereign)
+
+    @staticmethod
+    def _remember(cache: dict, key: object, result: tuple[str | None, Side]) -> None:  # type: ignore[type-arg]
+        if len(cache) > 500_000:
+            cache.clear()
+        cache[key] = result
+
+    def for_mmsi(
+        self, mmsi: int, callsign: str | None = None, asserted: Side | None = None
+    ) -> tuple[str | None, Side]:
+        """(flag ISO code or None, side) of an AIS station; see the module doc for precedence."""
+        cacheable = asserted is None and (callsign is None or not self._has_cs)
+        if cacheable:
+            hit = self._mmsi_cache.get(mmsi)
+            if hit is not None:
+                return hit
+        country, sovereign = None, None
+        mid = mid_of_mmsi(mmsi)
+        if mid is not None:
+            country, sovereign = self._mid.get(mid, (None, None))
+        side = self._side(mmsi in self._nato_mmsi, mmsi in self._russia_mmsi, callsign, asserted, sovereign)
+        if cacheable:
+            self._remember(self._mmsi_cache, mmsi, (country, side))
+        return country, side
+
+    def country_of_icao(self, address: int) -> str | None:
+        """ISO code of the State whose ICAO block holds a 24-bit address, or None."""
+        i = bisect.bisect_right(self._block_starts, address) - 1
+        if i >= 0:
+            start, end, country = self._blocks[i]
+            if start <= address <= end:
+                return country
+        return None
+
+    def for_icao(
+        self, address_hex: str, callsign: str | None = None, asserted: Side | None = None
+    ) -> tuple[str | None, Side]:
+        """(State ISO code or None, side) of an aircraft by its 24-bit address in hex."""
+        cacheable = asserted is None and (callsign is None or not self._has_cs)
+        if cacheable:
+            hit = self._icao_cache.get(address_hex)
+            if hit is not None:
+                return hit
+        a = address_hex.strip().lower()
+        try:
+            value = int(a, 16)
+        except ValueError:
+            value = -1
+        country = self.country_of_icao(value) if 0 <= value <= 0xFFFFFF else None
+        side = self._side(a in self._nato_icao, a in self._russia_icao, callsign, asserted, country)
+        if cacheable:
+            self._remember(self._icao_cache, address_hex, (country, side))
+        return country, side
+
+    def for_other(self, callsign: str | None, asserted: Side | None = None) -> Side:
+        """Side of a track known only by callsign (CoT, generic tracks): config, then feed."""
+        return self.for_callsign(callsign) or asserted or "unknown"

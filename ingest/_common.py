@@ -1,0 +1,98 @@
+"""Small shared pieces of the decoders: units, checksums, time sanity."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import reduce
+from operator import xor
+from typing import Callable
+
+from config.affiliation import Affiliation
+from ingest.stats import FeedStats
+
+__all__ = [
+    "Clock",
+    "DecoderBase",
+    "EPOCH_MAX_S",
+    "EPOCH_MIN_S",
+    "FPM_TO_MPS",
+    "FT_TO_M",
+    "KNOTS_TO_MPS",
+    "nmea_checksum",
+    "iso_epoch_s",
+    "plausible_epoch",
+]
+
+KNOTS_TO_MPS = 1852.0 / 3600.0  # international nautical mile per hour
+FT_TO_M = 0.3048  # international foot
+FPM_TO_MPS = FT_TO_M / 60.0  # feet per minute
+
+# Data times outside [1990-01-01, 2100-01-01) are impossible for these feeds.
+EPOCH_MIN_S = 631_152_000.0
+EPOCH_MAX_S = 4_102_444_800.0
+
+# A clock gives the time of a message that carries none (receive wall clock, or a
+# fixed assumed time); None means such a message is dead-lettered ("no timestamp").
+Clock = Callable[[], float]
+
+
+def plausible_epoch(t_s: float) -> bool:
+    return EPOCH_MIN_S <= t_s < EPOCH_MAX_S
+
+
+def nmea_checksum(body: bytes) -> int:
+    """XOR of the bytes between the start delimiter and ``*`` (NMEA 0183, 5.2.1)."""
+    return reduce(xor, body, 0)
+
+
+def iso_epoch_s(value: object, what: str) -> float:
+    """An ISO 8601 time with a zone (``2020-02-08T18:11:31.863Z``) -> UTC epoch seconds.
+
+    Raises ValueError whose message is a dead-letter reason ("unparseable timestamp: ...",
+    "impossible timestamp: ...").
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"unparseable timestamp: {what}={value!r}")
+    text = value.strip()
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"unparseable timestamp: {what}={text[:40]!r}") from None
+    if dt.tzinfo is None:
+        raise ValueError(f"unparseable timestamp: {what}={text[:40]!r} has no time zone")
+    t = dt.timestamp()
+    if not plausible_epoch(t):
+        raise ValueError(f"impossible timestamp: {what}={text[:40]}")
+    return t
+
+
+def parse_hex_byte(text: bytes) -> int | None:
+    """Two hex digits -> int, None when they are not hex."""
+    if len(text) != 2:
+        return None
+    try:
+        return int(text, 16)
+    except ValueError:
+        return None
+
+
+class DecoderBase:
+    """What every decoder holds: feed name, affiliation, clock, counters, position.
+
+    ``position`` is the 1-based number of the last input unit (line, record) seen since
+    the decoder was made; it keeps counting across ``decode`` calls (reconnects).
+    """
+
+    def __init__(
+        self,
+        feed_name: str,
+        affiliation: Affiliation | None = None,
+        *,
+        clock: Clock | None = None,
+        stats: FeedStats | None = None,
+    ) -> None:
+        self.feed = feed_name
+        self.affiliation = affiliation if affiliation is not None else Affiliation()
+        self.clock = clock
+        self.stats = stats if stats is not None else FeedStats(feed_name)
+        self.position = 0

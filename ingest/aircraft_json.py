@@ -1,0 +1,253 @@
+"""readsb / dump1090 ``aircraft.json`` snapshots (and readsb ``trace_full`` files) to TrackUpdates.
+
+Each input unit is one whole JSON document (a file's content, an HTTP response body):
+
+* **dump1090** (``README-json.md`` of dump1090-mutability / dump1090-fa): ``now`` (epoch
+  s), ``aircraft[]`` with ``hex``, ``flight``, ``lat``, ``lon``, ``altitude`` (ft or
+  ``"ground"``), ``speed`` (kn), ``track`` (deg), ``vert_rate`` (ft/min), ``seen_pos``
+  (s since the position was received), ``squawk``, ``category``.
+* **readsb** (``README-json.md`` of readsb): ``now``, ``aircraft[]`` with ``hex`` (``~``
+  prefix: not an ICAO address), ``flight``, ``alt_baro`` (ft or ``"ground"``),
+  ``alt_geom``, ``gs`` (kn), ``track``, ``true_heading``, ``baro_rate``/``geom_rate``
+  (ft/min), ``lat``, ``lon``, ``seen_pos``, ``r`` (registration), ``t`` (ICAO type
+  designator), ``dbFlags``.
+* **readsb trace_full** (tar1090 history): ``icao``, ``r``, ``t``, ``timestamp`` and
+  ``trace[]`` rows ``[dt_s, lat, lon, alt_ft|"ground"|null, gs_kn, track_deg, flags,
+  vrate_fpm, details|null, source, alt_geom_ft, ...]``.
+
+The time of a position is ``now - seen_pos`` (``timestamp + dt`` in a trace). An aircraft
+whose position is not newer than the one already emitted (the same position seen again in
+the next poll) yields nothing. A document without ``now`` takes the decoder's clock (see
+docs/feeds.md); without a clock its aircraft are dead letters ("no timestamp").
+``"ground"`` altitude becomes ``alt_m = None``. Registration goes to ``name``, the type
+designator to ``type_code``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Iterable, Iterator, Union
+
+from config.records import DeadLetter, RecordError, TrackUpdate
+from ingest._common import FPM_TO_MPS, FT_TO_M, KNOTS_TO_MPS, DecoderBase, plausible_epoch
+
+__all__ = ["AircraftJsonDecoder"]
+
+Item = Union[TrackUpdate, DeadLetter]
+
+_HEX = frozenset("0123456789abcdef")
+
+
+class _Bad(ValueError):
+    pass
+
+
+def _num(entry: dict[str, Any], key: str, low: float, high: float) -> float | None:
+    v = entry.get(key)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise _Bad(f"malformed record: {key}={v!r} is not a number")
+    if not low <= v <= high:
+        raise _Bad(f"impossible value: {key} {v}")
+    return float(v)
+
+
+def _alt_ft(v: Any, key: str) -> float | None:
+    if v is None or v == "ground":
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise _Bad(f"malformed record: {key}={v!r} is not a number")
+    if not -1500.0 <= v <= 130_000.0:
+        raise _Bad(f"impossible value: {key} {v} ft")
+    return float(v)
+
+
+def _text(v: Any) -> str | None:
+    if isinstance(v, str):
+        s = v.strip()
+        return s or None
+    return None
+
+
+class AircraftJsonDecoder(DecoderBase):
+    """Decode aircraft.json documents of one feed (state: last position time per aircraft)."""
+
+    framing = "documents"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._last_t: dict[str, float] = {}
+
+    def decode(self, units: Iterable[bytes], *, final: bool = True) -> Iterator[Item]:
+        for raw in units:
+            self.position += 1
+            self.stats.lines += 1
+            pos = self.position
+            try:
+                doc = json.loads(raw)
+            except (ValueError, UnicodeDecodeError) as e:
+                yield self.stats.dead_letter(pos, raw, f"malformed document: not JSON: {e}")
+                continue
+            if isinstance(doc, dict) and isinstance(doc.get("aircraft"), list):
+                yield from self._snapshot(doc, pos, raw)
+            elif isinstance(doc, dict) and isinstance(doc.get("trace"), list):
+                yield from self._trace(doc, pos, raw)
+            else:
+                yield self.stats.dead_letter(pos, raw, "malformed document: no aircraft[] or trace[]")
+
+    def _doc_time(self, doc: dict[str, Any], key: str, pos: int, raw: bytes) -> tuple[float | None, str | None]:
+        now = doc.get(key)
+        if now is None:
+            if self.clock is not None:
+                return self.clock(), None
+            return None, "no timestamp: document has no '" + key + "' and there is no clock"
+        if isinstance(now, bool) or not isinstance(now, (int, float)) or not math.isfinite(now):
+            return None, f"unparseable timestamp: {key}={now!r}"
+        if not plausible_epoch(float(now)):
+            return None, f"impossible timestamp: {key}={now}"
+        return float(now), None
+
+    def _snapshot(self, doc: dict[str, Any], pos: int, raw: bytes) -> Iterator[Item]:
+        now, err = self._doc_time(doc, "now", pos, raw)
+        if err is not None:
+            yield self.stats.dead_letter(pos, raw, err)
+            return
+        assert now is not None
+        for i, entry in enumerate(doc["aircraft"], start=1):
+            if not isinstance(entry, dict):
+                yield self.stats.dead_letter(pos, json.dumps(entry).encode(), f"malformed record: aircraft #{i} is not an object")
+                continue
+            try:
+                update = self._aircraft(entry, now, pos)
+            except _Bad as e:
+                yield self.stats.dead_letter(pos, json.dumps(entry).encode(), f"{e} (aircraft #{i})")
+                continue
+            if update is not None:
+                yield update
+
+    def _address(self, hex_value: Any) -> str:
+        if not isinstance(hex_value, str):
+            raise _Bad(f"malformed record: hex {hex_value!r}")
+        h = hex_value.strip().lower()
+        core = h[1:] if h.startswith("~") else h
+        if len(core) != 6 or not _HEX.issuperset(core):
+            raise _Bad(f"malformed record: hex {hex_value!r} is not a 24-bit address")
+        return h
+
+    def _emit(
+        self,
+        address: str,
+        t_s: float,
+        lat: float,
+        lon: float,
+        alt_ft: float | None,
+        gs_kn: float | None,
+        track: float | None,
+        heading: float | None,
+        vrate_fpm: float | None,
+        callsign: str | None,
+        registration: str | None,
+        type_code: str | None,
+        pos: int,
+    ) -> TrackUpdate | None:
+        last = self._last_t.get(address)
+        if last is not None and t_s <= last + 1e-3:
+            self.stats.ignored["position already seen"] += 1
+            return None
+        self._last_t[address] = t_s
+        if address.startswith("~"):
+            country, side = None, self.affiliation.for_other(callsign)
+        else:
+            country, side = self.affiliation.for_icao(address, callsign)
+        try:
+            update = TrackUpdate(
+                "icao:" + address,
+                self.feed,
+                t_s,
+                lat,
+                lon,
+                "air",
+                side,
+                None if alt_ft is None else alt_ft * FT_TO_M,
+                None if gs_kn is None else gs_kn * KNOTS_TO_MPS,
+                track,
+                heading,
+                None if vrate_fpm is None else vrate_fpm * FPM_TO_MPS,
+                country,
+                callsign,
+                registration,
+                type_code,
+                None,
+                f"{self.feed}:{pos}",
+            )
+        except RecordError as e:
+            raise _Bad(f"impossible value: {e}") from e
+        self.stats.updates += 1
+        return update
+
+    def _aircraft(self, e: dict[str, Any], now: float, pos: int) -> TrackUpdate | None:
+        address = self._address(e.get("hex"))
+        self.stats.messages += 1
+        lat = _num(e, "lat", -90.0, 90.0)
+        lon = _num(e, "lon", -180.0, 180.0)
+        if lat is None or lon is None:
+            self.stats.ignored["no position"] += 1
+            return None
+        seen_pos = _num(e, "seen_pos", 0.0, 86_400.0) or 0.0
+        alt = _alt_ft(e["alt_baro"], "alt_baro") if "alt_baro" in e else _alt_ft(e.get("altitude"), "altitude")
+        gs = _num(e, "gs", 0.0, 2000.0) if "gs" in e else _num(e, "speed", 0.0, 2000.0)
+        track = _num(e, "track", 0.0, 360.0)
+        heading = _num(e, "true_heading", 0.0, 360.0)
+        vrate = None
+        for key in ("baro_rate", "geom_rate", "vert_rate"):
+            vrate = _num(e, key, -100_000.0, 100_000.0)
+            if vrate is not None:
+                break
+        return self._emit(
+            address, now - seen_pos, lat, lon, alt, gs, track, heading, vrate,
+            _text(e.get("flight")), _text(e.get("r")), _text(e.get("t")), pos,
+        )
+
+    def _trace(self, doc: dict[str, Any], pos: int, raw: bytes) -> Iterator[Item]:
+        t0, err = self._doc_time(doc, "timestamp", pos, raw)
+        if err is not None:
+            yield self.stats.dead_letter(pos, raw, err)
+            return
+        assert t0 is not None
+        try:
+            address = self._address(doc.get("icao"))
+        except _Bad as e:
+            yield self.stats.dead_letter(pos, raw, str(e))
+            return
+        registration, type_code = _text(doc.get("r")), _text(doc.get("t"))
+        callsign: str | None = None
+        for i, row in enumerate(doc["trace"], start=1):
+            if not isinstance(row, list) or len(row) < 8:
+                yield self.stats.dead_letter(pos, json.dumps(row).encode(), f"malformed record: trace row #{i}")
+                continue
+            try:
+                fields = dict(zip(("dt", "lat", "lon", "alt", "gs", "track", "flags", "vrate"), row))
+                dt = _num(fields, "dt", 0.0, 10 * 86_400.0)
+                lat = _num(fields, "lat", -90.0, 90.0)
+                lon = _num(fields, "lon", -180.0, 180.0)
+                alt = _alt_ft(fields["alt"], "alt")
+                gs = _num(fields, "gs", 0.0, 2000.0)
+                track = _num(fields, "track", 0.0, 360.0)
+                vrate = _num(fields, "vrate", -100_000.0, 100_000.0)
+                details = row[8] if len(row) > 8 else None
+                if isinstance(details, dict) and _text(details.get("flight")):
+                    callsign = _text(details.get("flight"))
+                self.stats.messages += 1
+                if dt is None or lat is None or lon is None:
+                    self.stats.ignored["no position"] += 1
+                    continue
+                update = self._emit(
+                    address, t0 + dt, lat, lon, alt, gs, track, None, vrate, callsign, registration, type_code, pos
+                )
+            except _Bad as e:
+                yield self.stats.dead_letter(pos, json.dumps(row).encode(), f"{e} (trace row #{i})")
+                continue
+            if update is not None:
+                yield update

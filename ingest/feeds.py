@@ -1,0 +1,274 @@
+"""Open configured feeds: transport + decoder + pacing, as iterators of items.
+
+``open_feed`` yields :class:`config.records.TrackUpdate`, :class:`config.records.Zone`
+(exercise areas) and :class:`config.records.DeadLetter` items in feed order;
+``open_feeds`` runs several feeds at once (one thread each) and merges their items in
+arrival order as ``(feed name, item)`` pairs.
+
+Pacing (file replay): ``speed`` 0 yields as fast as possible; ``speed`` k sleeps so that
+items come out at the original data-time spacing divided by k (the first timed item
+sets the origin; an item whose time goes backwards is not delayed). Dead letters are
+never delayed. Live transports are never paced: data arrive when they arrive.
+
+Time of untimed messages (``FeedSettings.assume_time``): ``None`` gives live transports
+the receive wall clock and a replayed file none (such messages are dead letters, "no
+timestamp"); ``"receive"`` always the wall clock; an ISO 8601 time that fixed time.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import Any, Iterable, Iterator, Protocol, Sequence, Union
+
+from config.affiliation import Affiliation
+from config.records import DeadLetter, TrackUpdate, Zone
+from config.settings import FeedSettings, KafkaSettings, SidesSettings
+from ingest._common import Clock
+from ingest.aircraft_json import AircraftJsonDecoder
+from ingest.ais import AisDecoder
+from ingest.cot import CotDecoder
+from ingest.errors import FeedConfigError, IngestError
+from ingest.exercise import ExerciseGeoJsonDecoder, NotamDecoder
+from ingest.modes import ModeSDecoder
+from ingest.sbs1 import Sbs1Decoder
+from ingest.stats import FeedStats, register
+from ingest.tracks import TracksCsvDecoder, TracksJsonlDecoder
+from ingest.transports import (
+    Framing,
+    file_units,
+    follow_units,
+    http_units,
+    kafka_units,
+    tcp_units,
+    udp_units,
+)
+
+__all__ = ["DECODERS", "Decoder", "FeedItem", "make_clock", "make_decoder", "open_feed", "open_feeds"]
+
+log = logging.getLogger(__name__)
+
+FeedItem = Union[TrackUpdate, Zone, DeadLetter]
+
+LIVE_TRANSPORTS = frozenset(("follow", "tcp", "udp", "http", "kafka"))
+
+DECODERS: dict[str, type] = {
+    "ais-nmea": AisDecoder,
+    "sbs1": Sbs1Decoder,
+    "aircraft-json": AircraftJsonDecoder,
+    "modes-raw": ModeSDecoder,
+    "cot": CotDecoder,
+    "exercise-geojson": ExerciseGeoJsonDecoder,
+    "notam": NotamDecoder,
+    "tracks-jsonl": TracksJsonlDecoder,
+    "tracks-csv": TracksCsvDecoder,
+}
+
+
+class Decoder(Protocol):
+    """What every feed format's decoder offers (one decode path for every transport)."""
+
+    feed: str
+    stats: FeedStats
+    position: int
+    framing: Framing
+
+    def decode(self, units: Iterable[bytes], *, final: bool = True) -> Iterator[Any]: ...
+
+
+def make_clock(feed: FeedSettings) -> Clock | None:
+    """The time given to messages without one (see module doc)."""
+    if feed.assume_time == "receive":
+        return time.time
+    fixed = feed.assumed_epoch_s()
+    if fixed is not None:
+        return lambda: fixed
+    if feed.transport in LIVE_TRANSPORTS:
+        return time.time
+    return None
+
+
+def make_decoder(
+    feed: FeedSettings, affiliation: Affiliation, *, clock: Clock | None = None, stats: FeedStats | None = None
+) -> Decoder:
+    """The decoder of ``feed.format``."""
+    cls = DECODERS.get(feed.format)
+    if cls is None:
+        raise FeedConfigError(f"feed {feed.name}: format {feed.format!r} has no decoder")
+    decoder: Decoder = cls(feed.name, affiliation, clock=clock, stats=stats or FeedStats(feed.name))
+    return decoder
+
+
+def _units(
+    feed: FeedSettings, framing: Framing, stop: threading.Event | None, kafka: KafkaSettings | None
+) -> Iterator[bytes]:
+    t = feed.transport
+    if t == "file":
+        assert feed.path is not None  # FeedSettings checks what each transport needs
+        return file_units(feed.path, framing, stop)
+    if t == "follow":
+        assert feed.path is not None
+        return follow_units(feed.path, framing, stop, from_start=feed.from_start)
+    if t == "tcp":
+        assert feed.host is not None and feed.port is not None
+        return tcp_units(feed.host, feed.port, framing, stop)
+    if t == "udp":
+        assert feed.port is not None
+        return udp_units(feed.port, framing, stop, host=feed.host or "127.0.0.1")
+    if t == "http":
+        assert feed.url is not None
+        return http_units(feed.url, feed.poll_interval_s, stop)
+    if t == "kafka":
+        assert feed.topic is not None
+        bootstrap = feed.bootstrap_servers or (kafka.bootstrap_servers if kafka is not None else None)
+        if not bootstrap:
+            raise FeedConfigError(f"feed {feed.name}: kafka transport needs bootstrap_servers (or a [kafka] section)")
+        return kafka_units(
+            feed.topic,
+            framing,
+            stop,
+            bootstrap_servers=bootstrap,
+            group_id=feed.group_id,
+            start_from=feed.start_from,
+            client_config=_kafka_client_config(kafka) if kafka is not None and not feed.bootstrap_servers else None,
+        )
+    raise FeedConfigError(f"feed {feed.name}: transport {t!r} is not available")
+
+
+def _kafka_client_config(kafka: KafkaSettings) -> dict[str, object]:
+    cfg: dict[str, object] = {"security_protocol": kafka.security_protocol, "client_id": kafka.client_id}
+    if kafka.sasl_mechanism:
+        cfg.update(
+            sasl_mechanism=kafka.sasl_mechanism,
+            sasl_plain_username=kafka.sasl_username,
+            sasl_plain_password=kafka.sasl_password,
+        )
+    for key in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+        if getattr(kafka, key):
+            cfg[key] = getattr(kafka, key)
+    return cfg
+
+
+def _paced(items: Iterator[FeedItem], speed: float, stop: threading.Event | None) -> Iterator[FeedItem]:
+    """Delay items to the original data-time spacing divided by ``speed``."""
+    t0: float | None = None
+    w0 = 0.0
+    for item in items:
+        t = getattr(item, "t_s", None)
+        if t is not None:
+            if t0 is None:
+                t0, w0 = t, time.monotonic()
+            else:
+                delay = w0 + (t - t0) / speed - time.monotonic()
+                if delay > 0:
+                    if stop is not None:
+                        if stop.wait(delay):
+                            return
+                    else:
+                        time.sleep(delay)
+        if stop is not None and stop.is_set():
+            return
+        yield item
+
+
+def open_feed(
+    feed: FeedSettings,
+    sides: SidesSettings,
+    *,
+    stop: threading.Event | None = None,
+    affiliation: Affiliation | None = None,
+    kafka: KafkaSettings | None = None,
+) -> Iterator[FeedItem]:
+    """Transport + decoding + pacing of one configured feed (see module doc).
+
+    ``kafka`` supplies the cluster and security settings for a kafka transport whose
+    feed does not name ``bootstrap_servers`` itself.
+    """
+    aff = affiliation if affiliation is not None else Affiliation(sides)
+    stats = register(FeedStats(feed.name))
+    decoder = make_decoder(feed, aff, clock=make_clock(feed), stats=stats)
+    items: Iterator[FeedItem] = decoder.decode(_units(feed, decoder.framing, stop, kafka))
+    if feed.transport == "file" and feed.speed > 0:
+        items = _paced(items, feed.speed, stop)
+    try:
+        yield from items
+    finally:
+        stats.close()
+
+
+_DONE = object()
+
+
+def open_feeds(
+    feeds: Sequence[FeedSettings],
+    sides: SidesSettings,
+    stop: threading.Event | None = None,
+    *,
+    kafka: KafkaSettings | None = None,
+    queue_size: int = 10_000,
+    idle_s: float | None = None,
+) -> Iterator[tuple[str, FeedItem] | None]:
+    """Several feeds at once: one thread per feed, merged through a bounded queue.
+
+    Items of one feed keep their order; feeds interleave in arrival order. The iterator
+    ends when every feed has ended (files at EOF; live feeds when ``stop`` is set). A
+    feed that fails (missing file, port taken) is logged at ERROR with its reason and
+    the others go on. Setting ``stop`` or closing the iterator ends every feed thread.
+    With ``idle_s``, ``None`` is yielded whenever nothing arrived for that long, so a
+    consumer batching the items can hand on what it holds.
+    """
+    outer = stop
+    stop = threading.Event()  # ours: set on close without touching the caller's event
+    if outer is not None:
+
+        def relay() -> None:
+            while not stop.is_set():
+                if outer.wait(0.2):
+                    stop.set()
+
+        threading.Thread(target=relay, name="feeds-stop-relay", daemon=True).start()
+    affiliation = Affiliation(sides)
+    q: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
+
+    def put(entry: Any) -> bool:
+        while True:
+            try:
+                q.put(entry, timeout=0.2)
+                return True
+            except queue.Full:
+                if stop.is_set():
+                    return False
+
+    def run(feed: FeedSettings) -> None:
+        try:
+            for item in open_feed(feed, sides, stop=stop, affiliation=affiliation, kafka=kafka):
+                if not put((feed.name, item)):
+                    return
+        except (IngestError, OSError) as e:
+            log.error("feed %s stopped: %s", feed.name, e)
+        except Exception:  # a bug must not silently kill the other feeds' merge
+            log.exception("feed %s failed", feed.name)
+        finally:
+            put(_DONE)
+
+    threads = [threading.Thread(target=run, args=(f,), name=f"feed-{f.name}", daemon=True) for f in feeds]
+    for th in threads:
+        th.start()
+    running = len(threads)
+    try:
+        while running:
+            try:
+                entry = q.get(timeout=idle_s)
+            except queue.Empty:
+                yield None
+                continue
+            if entry is _DONE:
+                running -= 1
+                continue
+            yield entry
+    finally:
+        stop.set()
+        for th in threads:
+            th.join(timeout=5.0)

@@ -1,0 +1,296 @@
+"""SBS-1 BaseStation CSV (port 30003) to TrackUpdates.
+
+Each line is ``MSG,<type>,<session>,<aircraft>,<hex>,<flight>,<date gen>,<time gen>,
+<date log>,<time log>,<callsign>,<alt ft>,<ground speed kn>,<track deg>,<lat>,<lon>,
+<vertical rate ft/min>,<squawk>,<alert>,<emergency>,<spi>,<on ground>`` (22 fields;
+Kinetic Avionics SBS-1 "BaseStation" socket format as emitted by dump1090 and readsb).
+Transmission types: 1 identification (callsign), 2 surface position, 3 airborne
+position, 4 airborne velocity, 5 surveillance altitude, 6 surveillance identity
+(squawk), 7 air-to-air, 8 all-call reply. Lines other than ``MSG`` (``SEL``, ``ID``,
+``AIR``, ``STA``, ``CLK``) carry no track data and are counted as ignored.
+
+The lines of one aircraft are merged: identity, altitude and velocity update its state
+and a TrackUpdate is emitted for every line that carries a position (types 2 and 3),
+with the latest callsign, altitude, ground speed, track and vertical rate known then.
+A velocity line alone emits nothing (its values reach the next position).
+
+Time: the "generated" date and time fields (6 and 7, ``yyyy/mm/dd`` and
+``hh:mm:ss.sss``, taken as UTC as dump1090-fa and readsb write them); the "logged" pair
+(8 and 9) when those are empty; else the decoder's ``clock`` (receive wall clock on live
+transports, or a configured assumed time); else a position line is a dead letter
+("no timestamp"). Units: feet -> metres, knots -> m/s, ft/min -> m/s.
+
+Bad input (wrong field count, a hex ident that is not 24-bit hex, numbers that do not
+parse, latitude outside +-90, an altitude outside -1,500..130,000 ft, a speed above
+2,000 kn, a date that does not parse) is a dead letter; nothing stops the stream.
+"""
+
+from __future__ import annotations
+
+import calendar
+import logging
+from typing import Iterable, Iterator, Union
+
+from config.affiliation import Affiliation
+from config.records import DeadLetter, RecordError, TrackUpdate
+from ingest._common import EPOCH_MAX_S, EPOCH_MIN_S, FPM_TO_MPS, FT_TO_M, KNOTS_TO_MPS, Clock, DecoderBase
+from ingest.stats import FeedStats
+
+__all__ = ["Sbs1Decoder"]
+
+log = logging.getLogger(__name__)
+
+SbsItem = Union[TrackUpdate, DeadLetter]
+
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+_OTHER_KINDS = frozenset((b"SEL", b"ID", b"AIR", b"STA", b"CLK"))
+
+
+class _Impossible(ValueError):
+    """A number that parses but lies outside its field's range."""
+
+
+def _ranged(text: bytes, low: float, high: float, what: str) -> float:
+    v = float(text)
+    if not low <= v <= high:
+        raise _Impossible(f"impossible value: {what} {v}")
+    return v
+
+
+_ALT_FT = (-1500.0, 130_000.0, "altitude (ft)")
+_GS_KN = (0.0, 2000.0, "ground speed (kn)")
+_TRACK_DEG = (0.0, 360.0, "track (deg)")
+
+
+class _Aircraft:
+    __slots__ = ("track_id", "hex", "callsign", "alt_ft", "gs_kn", "track_deg", "vrate_fpm", "squawk")
+
+    def __init__(self, hex_lower: str) -> None:
+        self.hex = hex_lower
+        self.track_id = "icao:" + hex_lower
+        self.callsign: str | None = None
+        self.alt_ft: float | None = None
+        self.gs_kn: float | None = None
+        self.track_deg: float | None = None
+        self.vrate_fpm: float | None = None
+        self.squawk: str | None = None
+
+
+class Sbs1Decoder(DecoderBase):
+    """Decode SBS-1 lines of one feed; state per aircraft carries over between calls."""
+
+    framing = "lines"
+
+    def __init__(
+        self,
+        feed_name: str,
+        affiliation: Affiliation | None = None,
+        *,
+        clock: Clock | None = None,
+        stats: FeedStats | None = None,
+        max_aircraft: int = 200_000,
+    ) -> None:
+        super().__init__(feed_name, affiliation, clock=clock, stats=stats)
+        self.max_aircraft = max_aircraft
+        self._aircraft: dict[bytes, _Aircraft] = {}
+        self._days: dict[bytes, float | None] = {}
+        self._minutes: dict[tuple[bytes, bytes], float | None] = {}
+
+    def aircraft_state(self, hex_ident: str) -> dict[str, object] | None:
+        """What is merged so far for one aircraft (for inspection and tests)."""
+        a = self._aircraft.get(hex_ident.upper().encode()) or self._aircraft.get(hex_ident.lower().encode())
+        if a is None:
+            return None
+        return {s: getattr(a, s) for s in _Aircraft.__slots__}
+
+    def _day(self, date: bytes) -> float | None:
+        day = self._days.get(date, False)
+        if day is False:
+            try:
+                y, m, d = (int(x) for x in date.replace(b"-", b"/").split(b"/"))
+                if not (1990 <= y < 2100 and 1 <= m <= 12 and 1 <= d <= calendar.monthrange(y, m)[1]):
+                    raise ValueError(date)
+                day = float(calendar.timegm((y, m, d, 0, 0, 0)))
+            except ValueError:
+                day = None
+            if len(self._days) > 1000:
+                self._days.clear()
+            self._days[date] = day
+        return day  # type: ignore[return-value]
+
+    def _time(self, date: bytes, clock_s: bytes) -> float | None:
+        """``yyyy/mm/dd`` + ``hh:mm:ss.sss`` (UTC) -> epoch s; the minute is cached."""
+        key = (date, clock_s[:6])
+        base = self._minutes.get(key, False)
+        if base is False:
+            base = None
+            day = self._day(date)
+            h, c1, mi, c2 = clock_s[:2], clock_s[2:3], clock_s[3:5], clock_s[5:6]
+            if day is not None and c1 == b":" and c2 == b":" and h.isdigit() and mi.isdigit():
+                hh, mm = int(h), int(mi)
+                if hh < 24 and mm < 60:
+                    base = day + hh * 3600 + mm * 60
+            if len(self._minutes) > 10_000:
+                self._minutes.clear()
+            self._minutes[key] = base
+        if base is None:
+            return self._time_loose(date, clock_s)
+        try:
+            ss = float(clock_s[6:])
+        except ValueError:
+            return None
+        if not 0.0 <= ss < 61.0:
+            return None
+        return base + ss  # type: ignore[operator]
+
+    def _time_loose(self, date: bytes, clock_s: bytes) -> float | None:
+        """Times not written ``hh:mm:ss.sss`` (``9:5:3.2``)."""
+        day = self._day(date)
+        parts = clock_s.split(b":")
+        if day is None or len(parts) != 3:
+            return None
+        try:
+            hh, mm, ss = int(parts[0]), int(parts[1]), float(parts[2])
+        except ValueError:
+            return None
+        if not (0 <= hh < 24 and 0 <= mm < 60 and 0.0 <= ss < 61.0):
+            return None
+        return day + hh * 3600 + mm * 60 + ss
+
+    def decode(self, lines: Iterable[bytes], *, final: bool = True) -> Iterator[SbsItem]:
+        stats = self.stats
+        dead = stats.dead_letter
+        aircraft = self._aircraft
+        affiliation = self.affiliation
+        clock = self.clock
+        feed = self.feed
+        ref_prefix = feed + ":"
+        for raw in lines:
+            self.position += 1
+            pos = self.position
+            stats.lines += 1
+            f = raw.rstrip(b"\r\n ").split(b",")
+            if len(f) != 22:
+                if len(f) == 1 and not f[0].strip():
+                    stats.ignored["blank line"] += 1
+                    continue
+                if f[0] in _OTHER_KINDS:
+                    stats.ignored[f[0].decode()] += 1
+                    continue
+                yield dead(pos, raw, f"malformed line: {len(f)} fields, SBS-1 MSG has 22")
+                continue
+            if f[0] != b"MSG":
+                if f[0] in _OTHER_KINDS:
+                    stats.ignored[f[0].decode()] += 1
+                    continue
+                yield dead(pos, raw, f"malformed line: message type {f[0][:8]!r}")
+                continue
+            kind = f[1]
+            key = f[4]
+            a = aircraft.get(key)
+            if a is None:
+                h = key[1:] if key[:1] == b"~" else key
+                if len(h) != 6 or not _HEX.issuperset(h):
+                    yield dead(pos, raw, f"malformed line: hex ident {key[:10]!r} is not a 24-bit address")
+                    continue
+                if len(aircraft) >= self.max_aircraft:
+                    aircraft.pop(next(iter(aircraft)))
+                a = aircraft[key] = _Aircraft(key.decode().lower())
+            try:
+                if kind != b"3" and kind != b"2":
+                    if kind == b"4":
+                        if f[12]:
+                            a.gs_kn = _ranged(f[12], *_GS_KN)
+                        if f[13]:
+                            a.track_deg = _ranged(f[13], *_TRACK_DEG)
+                        if f[16]:
+                            a.vrate_fpm = float(f[16])
+                    elif kind == b"5" or kind == b"7":
+                        if f[11]:
+                            a.alt_ft = _ranged(f[11], *_ALT_FT)
+                    elif kind == b"1":
+                        cs = f[10].strip()
+                        if cs:
+                            a.callsign = cs.decode("ascii", "replace")
+                    elif kind == b"6":
+                        if f[17]:
+                            a.squawk = f[17].decode("ascii", "replace")
+                        if f[11]:
+                            a.alt_ft = _ranged(f[11], *_ALT_FT)
+                    elif kind != b"8":
+                        yield dead(pos, raw, f"malformed line: transmission type {kind[:4]!r}")
+                        continue
+                    stats.messages += 1
+                    continue
+                # Position (2 surface, 3 airborne).
+                if f[11]:
+                    a.alt_ft = _ranged(f[11], *_ALT_FT)
+                if kind == b"2":
+                    if f[12]:
+                        a.gs_kn = _ranged(f[12], *_GS_KN)
+                    if f[13]:
+                        a.track_deg = _ranged(f[13], *_TRACK_DEG)
+                stats.messages += 1
+                lat_s, lon_s = f[14], f[15]
+                if not lat_s or not lon_s:
+                    stats.ignored["no position"] += 1
+                    continue
+                lat, lon = float(lat_s), float(lon_s)
+            except _Impossible as e:
+                yield dead(pos, raw, str(e))
+                continue
+            except ValueError as e:
+                yield dead(pos, raw, f"malformed line: {e}")
+                continue
+            if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
+                yield dead(pos, raw, f"impossible value: lat {lat}, lon {lon}")
+                continue
+            t_s: float | None = None
+            received_s: float | None = None
+            if f[6] or f[7]:
+                t_s = self._time(f[6], f[7])
+                if t_s is None:
+                    yield dead(pos, raw, f"unparseable timestamp: {f[6][:12]!r} {f[7][:16]!r}")
+                    continue
+            elif f[8] or f[9]:
+                t_s = self._time(f[8], f[9])
+                if t_s is None:
+                    yield dead(pos, raw, f"unparseable timestamp: {f[8][:12]!r} {f[9][:16]!r}")
+                    continue
+            elif clock is not None:
+                t_s = received_s = clock()
+            else:
+                yield dead(pos, raw, "no timestamp: date/time fields empty and no clock")
+                continue
+            if not EPOCH_MIN_S <= t_s < EPOCH_MAX_S:
+                yield dead(pos, raw, f"impossible timestamp: {t_s}")
+                continue
+            callsign = a.callsign
+            country, side = affiliation.for_icao(a.hex, callsign)
+            gs, vr, alt_ft = a.gs_kn, a.vrate_fpm, a.alt_ft
+            try:
+                update = TrackUpdate(
+                    a.track_id,
+                    feed,
+                    t_s,
+                    lat,
+                    lon,
+                    "air",
+                    side,
+                    None if alt_ft is None else alt_ft * FT_TO_M,
+                    None if gs is None else gs * KNOTS_TO_MPS,
+                    a.track_deg,
+                    None,
+                    None if vr is None else vr * FPM_TO_MPS,
+                    country,
+                    callsign,
+                    None,
+                    None,
+                    None,
+                    ref_prefix + str(pos),
+                )
+            except RecordError as e:
+                yield dead(pos, raw, f"impossible value: {e}", received_s)
+                continue
+            stats.updates += 1
+            yield update

@@ -1,0 +1,128 @@
+"""Counts per feed: lines read, messages decoded, updates out, dead letters per reason.
+
+Every decoder owns one :class:`FeedStats`; :func:`open_feed` registers it here under the
+feed's name so the CLI and the pipeline can report them (:func:`snapshot`).
+
+A dead letter's reason reads ``"<category>: <detail>"``; counts are kept per category
+(the text before the first colon), so "checksum mismatch: expected 3F, computed 2A" and
+"checksum mismatch: expected 11, computed 7C" count as one reason.
+
+A feed that yields nothing but dead letters is reported loudly: an ERROR log line after
+its 10th, 100th, 1,000th... consecutive rejection with no valid message at all, and
+again when the feed closes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from typing import Any
+
+from config.records import DeadLetter
+
+__all__ = ["FeedStats", "get", "register", "registry", "reset", "snapshot"]
+
+log = logging.getLogger(__name__)
+
+
+class FeedStats:
+    """Counters of one feed. Not thread-safe by itself: one decoder, one thread."""
+
+    __slots__ = ("feed", "lines", "messages", "updates", "zones", "dead", "ignored", "_loud_at")
+
+    def __init__(self, feed: str) -> None:
+        self.feed = feed
+        self.lines = 0  # input units seen (lines, datagram lines, records)
+        self.messages = 0  # protocol messages decoded (an AIS message may span lines)
+        self.updates = 0  # TrackUpdates produced
+        self.zones = 0  # exercise Zones produced
+        self.dead: Counter[str] = Counter()  # dead letters per reason category
+        self.ignored: Counter[str] = Counter()  # valid input that is not a track (why)
+        self._loud_at = 10
+
+    @property
+    def dead_total(self) -> int:
+        return sum(self.dead.values())
+
+    def dead_letter(self, position: int, raw: bytes, reason: str, received_s: float | None = None) -> DeadLetter:
+        """Count and build a dead letter; log loudly when the feed has produced only errors."""
+        category = reason.split(":", 1)[0]
+        self.dead[category] += 1
+        if self.messages == 0 and self.updates == 0 and self.zones == 0:
+            total = self.dead_total
+            if total >= self._loud_at:
+                self._loud_at *= 10
+                log.error(
+                    "feed %s: %d inputs rejected and not one valid message so far (%s)",
+                    self.feed,
+                    total,
+                    ", ".join(f"{k}: {v}" for k, v in self.dead.most_common(3)),
+                )
+        return DeadLetter(self.feed, position, bytes(raw), reason, received_s)
+
+    def close(self) -> None:
+        """Log the feed's summary; an ERROR when it produced nothing but errors."""
+        if self.dead and self.messages == 0 and self.updates == 0 and self.zones == 0:
+            log.error(
+                "feed %s produced nothing but errors: %d dead letters (%s), no valid message",
+                self.feed,
+                self.dead_total,
+                ", ".join(f"{k}: {v}" for k, v in self.dead.most_common()),
+            )
+        else:
+            log.info(
+                "feed %s: %d lines, %d messages, %d updates, %d zones, %d dead letters",
+                self.feed,
+                self.lines,
+                self.messages,
+                self.updates,
+                self.zones,
+                self.dead_total,
+            )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "feed": self.feed,
+            "lines": self.lines,
+            "messages": self.messages,
+            "updates": self.updates,
+            "zones": self.zones,
+            "dead_letters": dict(self.dead),
+            "ignored": dict(self.ignored),
+        }
+
+    def __repr__(self) -> str:
+        return f"FeedStats({self.as_dict()!r})"
+
+
+_lock = threading.Lock()
+_registry: dict[str, FeedStats] = {}
+
+
+def register(stats: FeedStats) -> FeedStats:
+    """Make ``stats`` the current counters of its feed (replacing an earlier run's)."""
+    with _lock:
+        _registry[stats.feed] = stats
+    return stats
+
+
+def get(feed: str) -> FeedStats | None:
+    with _lock:
+        return _registry.get(feed)
+
+
+def registry() -> dict[str, FeedStats]:
+    with _lock:
+        return dict(_registry)
+
+
+def snapshot() -> list[dict[str, Any]]:
+    """Counters of every registered feed, as plain dicts (for logs and the CLI)."""
+    with _lock:
+        return [s.as_dict() for s in _registry.values()]
+
+
+def reset() -> None:
+    with _lock:
+        _registry.clear()

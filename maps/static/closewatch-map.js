@@ -1,0 +1,454 @@
+/* closewatch map pages: how tracks, zones and events are drawn, their popups and
+ * the legend. Shared by the static situation map, the live map and the replay.
+ *
+ * Safety rule: every string that may come from a feed (ship names, callsigns,
+ * CoT remarks, zone names of notified exercises) reaches the DOM through
+ * textContent only. HTML is built here only from enumerated values (side,
+ * domain, kind, severity: looked up in the tables below) and numbers.
+ */
+(function () {
+  "use strict";
+
+  var SIDE_COLORS = { nato: "#1f5fbf", russia: "#d0231f", other: "#2e9e44", unknown: "#d4a300" };
+  var SIDE_NAMES = { nato: "NATO", russia: "Russia / Belarus", other: "Other", unknown: "Unknown" };
+  var ZONE_COLORS = {
+    border_buffer: "#ef6c00", territorial: "#7b3fa0", exercise: "#c2185b", site: "#6d4c41", custom: "#00897b"
+  };
+  var ZONE_NAMES = {
+    border_buffer: "Border buffer", territorial: "Territorial waters / airspace", exercise: "Exercise area (active)",
+    site: "Site", custom: "Custom zone"
+  };
+  var SEVERITY_COLORS = { info: "#1976d2", warning: "#f57c00", critical: "#b71c1c" };
+  var KIND_NAMES = {
+    zone_entry: "Zone entry", predicted_zone_entry: "Predicted zone entry", close_approach: "Close approach",
+    predicted_close_approach: "Predicted close approach", track_integrity: "Track integrity",
+    exercise_near_border: "Exercise near border"
+  };
+  var DOMAIN_NAMES = { air: "Aircraft", sea: "Vessel", land: "Land unit" };
+  // Glyphs in a 24x24 box centred on 0,0, pointing north (rotated to the heading).
+  var GLYPHS = {
+    air: "M0,-11 L1.6,-6 L1.6,-2 L10,3 L10,5 L1.6,2.5 L1.2,8 L4,10 L4,11.5 L0,10.5 L-4,11.5 L-4,10 L-1.2,8 " +
+         "L-1.6,2.5 L-10,5 L-10,3 L-1.6,-2 L-1.6,-6 Z",
+    sea: "M0,-11 L5,-4 L5,10 L-5,10 L-5,-4 Z",
+    land: "M0,-9 L9,0 L0,9 L-9,0 Z"
+  };
+  var NO_HEADING_GLYPH = { air: null, sea: "M0,-7 A7,7 0 1,1 -0.01,-7 Z", land: null };
+  var LABEL_MIN_ZOOM = 8;
+
+  function pick(table, key, fallback) {
+    return Object.prototype.hasOwnProperty.call(table, key) ? table[key] : fallback;
+  }
+  function finite(v) {
+    return typeof v === "number" && isFinite(v);
+  }
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  /* ------------------------------------------------------------ popups */
+
+  function popupNode(popup) {
+    var root = el("div", "cw-popup");
+    if (!popup) return root;
+    root.appendChild(el("div", "cw-popup-title", popup.title));
+    var table = el("table", "cw-popup-rows");
+    (popup.rows || []).forEach(function (row) {
+      var tr = table.insertRow();
+      tr.appendChild(el("th", null, row[0]));
+      tr.appendChild(el("td", null, row[1]));
+    });
+    root.appendChild(table);
+    return root;
+  }
+
+  /* ------------------------------------------------------------ tracks */
+
+  function glyphSvg(p) {
+    var color = pick(SIDE_COLORS, p.side, SIDE_COLORS.unknown);
+    var hasHeading = finite(p.rotation_deg);
+    var shape = (!hasHeading && pick(NO_HEADING_GLYPH, p.domain, null)) || pick(GLYPHS, p.domain, GLYPHS.land);
+    var rot = hasHeading ? p.rotation_deg : 0;
+    return '<svg class="cw-glyph" viewBox="-12 -12 24 24" width="26" height="26" ' +
+      'style="transform: rotate(' + rot + 'deg)"><path d="' + shape + '" fill="' + color +
+      '" stroke="#10161c" stroke-width="1.1" stroke-linejoin="round"/></svg>';
+  }
+
+  function trackIcon(p) {
+    var cls = "cw-track cw-side-" + (pick(SIDE_COLORS, p.side, null) ? p.side : "unknown") +
+      " cw-domain-" + (pick(GLYPHS, p.domain, null) ? p.domain : "land") + (p.stale ? " cw-stale" : "");
+    return L.divIcon({ className: cls, html: glyphSvg(p), iconSize: [26, 26], iconAnchor: [13, 13],
+                       popupAnchor: [0, -12], tooltipAnchor: [12, 0] });
+  }
+
+  // Data attributes (set as DOM properties, never parsed as HTML) let tests and
+  // style sheets find a track's marker.
+  function decorate(layer) {
+    var node = layer.getElement && layer.getElement();
+    var p = layer.feature && layer.feature.properties;
+    if (!node || !p) return;
+    node.dataset.id = p.id;
+    node.dataset.layer = p.layer;
+    if (p.side) node.dataset.side = p.side;
+    if (p.domain) node.dataset.domain = p.domain;
+    if (p.kind) node.dataset.kind = p.kind;
+    node.dataset.rotation = finite(p.rotation_deg) ? String(p.rotation_deg) : "";
+  }
+
+  function labelNode(layer) {
+    return el("span", null, layer.feature.properties.label);
+  }
+
+  function trackMarker(feature, latlng) {
+    var p = feature.properties;
+    var m = L.marker(latlng, { icon: trackIcon(p), keyboard: false, riseOnHover: true });
+    m.feature = feature;
+    m.on("add", function () { decorate(m); });
+    return m;
+  }
+
+  /* ------------------------------------------------------------ events */
+
+  function eventIcon(p) {
+    var color = pick(SEVERITY_COLORS, p.severity, SEVERITY_COLORS.warning);
+    var kind = pick(KIND_NAMES, p.kind, null) ? p.kind : "other";
+    var closed = p.state === "closed";
+    var html = '<svg viewBox="0 0 24 24" width="24" height="24"><path d="M12,2 L23,21 L1,21 Z" fill="' +
+      (closed ? "#9e9e9e" : color) + '" stroke="#10161c" stroke-width="1.2" stroke-linejoin="round"/>' +
+      '<rect x="11" y="8" width="2" height="7" fill="#fff"/><rect x="11" y="16.5" width="2" height="2" fill="#fff"/>' +
+      (p.suspect ? '<circle cx="20" cy="5" r="4" fill="#6a1b9a" stroke="#fff" stroke-width="1"/>' : "") +
+      "</svg>";
+    return L.divIcon({ className: "cw-event cw-kind-" + kind + (closed ? " cw-closed" : ""), html: html,
+                       // above its position, so the track it concerns stays visible and clickable
+                       iconSize: [24, 24], iconAnchor: [12, 36], popupAnchor: [0, -34] });
+  }
+
+  function eventMarker(feature, latlng) {
+    var m = L.marker(latlng, { icon: eventIcon(feature.properties), zIndexOffset: 1000, keyboard: false });
+    m.feature = feature;
+    m.on("add", function () { decorate(m); });
+    return m;
+  }
+
+  /* ------------------------------------------------------------ GeoJSON hooks */
+
+  // classes the filters act on (enumerated values only)
+  function filterClasses(p) {
+    var cls = "";
+    if (pick(SIDE_COLORS, p.side, null)) cls += " cw-side-" + p.side;
+    if (pick(GLYPHS, p.domain, null)) cls += " cw-domain-" + p.domain;
+    if (pick(KIND_NAMES, p.kind, null)) cls += " cw-kind-" + p.kind;
+    return cls;
+  }
+
+  function pointToLayer(feature, latlng) {
+    var p = feature.properties || {};
+    if (p.layer === "track") return trackMarker(feature, latlng);
+    if (p.layer === "event") return eventMarker(feature, latlng);
+    if (p.layer === "cpa") {
+      return L.circleMarker(latlng, { radius: 7, color: pick(SIDE_COLORS, p.side, SIDE_COLORS.unknown),
+                                      weight: 2, dashArray: "2 3", fillOpacity: 0.15, className: "cw-cpa" + filterClasses({ kind: p.kind }) });
+    }
+    return L.circleMarker(latlng, { radius: 4 });
+  }
+
+  function style(feature) {
+    var p = feature.properties || {};
+    switch (p.layer) {
+      case "zone": {
+        var c = pick(ZONE_COLORS, p.kind, "#555");
+        return { color: c, weight: 1.5, opacity: 0.9, fillColor: c, fillOpacity: 0.2,
+                 dashArray: p.kind === "exercise" ? "6 4" : null, className: "cw-zone" };
+      }
+      case "outline":
+        return { color: "#8a96a3", weight: 1, fillColor: "#f4f1ea", fillOpacity: 1, interactive: false,
+                 className: "cw-outline" };
+      case "trail":
+        return { color: pick(SIDE_COLORS, p.side, SIDE_COLORS.unknown), weight: 2, opacity: 0.55,
+                 interactive: false, className: "cw-trail" + filterClasses(p) };
+      case "event_line":
+        return { color: p.state === "closed" ? "#9e9e9e" : pick(SEVERITY_COLORS, p.severity, "#f57c00"),
+                 weight: 3, dashArray: "6 6", className: "cw-event-line" + filterClasses({ kind: p.kind }) };
+      default:
+        return {};
+    }
+  }
+
+  var selectHandlers = [];
+
+  function onEachFeature(feature, layer) {
+    var p = feature.properties || {};
+    layer.feature = feature;
+    if (p.popup) {
+      layer.bindPopup(function (l) { return popupNode(l.feature.properties.popup); },
+                      { maxWidth: 380, className: "cw-popup-wrap" });
+    }
+    if (p.layer === "track" && p.label) {
+      layer.bindTooltip(labelNode, { permanent: true, direction: "right", className: "cw-label" + filterClasses(p),
+                                     offset: [10, 0], opacity: 0.9 });
+    }
+    layer.on("click", function () {
+      selectHandlers.forEach(function (fn) { fn(layer.feature); });
+    });
+  }
+
+  /* ------------------------------------------------------------ map furniture */
+
+  function legendControl(options) {
+    var opts = options || {};
+    var ctl = L.control({ position: opts.position || "bottomleft" });
+    ctl.onAdd = function () {
+      var box = el("div", "cw-legend leaflet-control" + (opts.collapsed ? " cw-collapsed" : ""));
+      L.DomEvent.disableClickPropagation(box);
+      L.DomEvent.disableScrollPropagation(box);
+      var head = el("div", "cw-legend-title", "Legend");
+      box.appendChild(head);
+      var body = el("div", "cw-legend-body");
+      head.addEventListener("click", function () { box.classList.toggle("cw-collapsed"); });
+      function section(title, entries) {
+        body.appendChild(el("div", "cw-legend-section", title));
+        entries.forEach(function (e) {
+          var row = el("div", "cw-legend-row");
+          var sw = el("span", "cw-swatch");
+          sw.innerHTML = e.svg; // built from constants in this file only
+          row.appendChild(sw);
+          row.appendChild(el("span", null, e.text));
+          body.appendChild(row);
+        });
+      }
+      section("Side", Object.keys(SIDE_COLORS).map(function (s) {
+        return { svg: '<svg viewBox="-12 -12 24 24" width="16" height="16"><path d="' + GLYPHS.land +
+                 '" fill="' + SIDE_COLORS[s] + '" stroke="#10161c"/></svg>', text: SIDE_NAMES[s] };
+      }));
+      section("Track (rotated to heading)", Object.keys(GLYPHS).map(function (d) {
+        return { svg: '<svg viewBox="-12 -12 24 24" width="16" height="16"><path d="' + GLYPHS[d] +
+                 '" fill="#cfd8dc" stroke="#10161c"/></svg>', text: DOMAIN_NAMES[d] };
+      }));
+      section("Zone", (opts.zoneKinds || Object.keys(ZONE_COLORS)).map(function (k) {
+        return { svg: '<svg width="16" height="12"><rect x="1" y="1" width="14" height="10" fill="' +
+                 pick(ZONE_COLORS, k, "#555") + '" fill-opacity="0.25" stroke="' + pick(ZONE_COLORS, k, "#555") +
+                 '"/></svg>', text: pick(ZONE_NAMES, k, k) };
+      }));
+      section("Event (severity)", Object.keys(SEVERITY_COLORS).map(function (s) {
+        return { svg: '<svg viewBox="0 0 24 24" width="16" height="16"><path d="M12,2 L23,21 L1,21 Z" fill="' +
+                 SEVERITY_COLORS[s] + '"/></svg>', text: s.charAt(0).toUpperCase() + s.slice(1) };
+      }).concat([
+        { svg: '<svg width="16" height="12"><line x1="0" y1="6" x2="16" y2="6" stroke="#f57c00" stroke-width="3" ' +
+               'stroke-dasharray="4 3"/></svg>', text: "Close approach: the two tracks" },
+        { svg: '<svg width="16" height="16"><circle cx="8" cy="8" r="6" fill="none" stroke="#555" stroke-width="2" ' +
+               'stroke-dasharray="2 2"/></svg>', text: "Predicted position at CPA" }
+      ]));
+      box.appendChild(body);
+      return box;
+    };
+    return ctl;
+  }
+
+  function titleControl(text, subtitle) {
+    var ctl = L.control({ position: "topleft" });
+    ctl.onAdd = function () {
+      var box = el("div", "cw-title leaflet-control");
+      box.appendChild(el("div", "cw-title-main", text));
+      if (subtitle) box.appendChild(el("div", "cw-title-sub", subtitle));
+      return box;
+    };
+    return ctl;
+  }
+
+  // Labels only at closer zooms: a class on the map container switches them.
+  function setupMap(map, options) {
+    var opts = options || {};
+    var container = map.getContainer();
+    if (opts.bounds) map.fitBounds(opts.bounds, { animate: false, maxZoom: opts.fitMaxZoom || 10 });
+    container.classList.add("cw-map");
+    if (!opts.tiles) container.classList.add("cw-no-tiles");
+    function zoomClass() {
+      container.classList.toggle("cw-labels", map.getZoom() >= (opts.labelMinZoom || LABEL_MIN_ZOOM));
+    }
+    map.on("zoomend", zoomClass);
+    zoomClass();
+    if (opts.title) titleControl(opts.title, opts.subtitle).addTo(map);
+    if (opts.legend !== false) {
+      legendControl({ zoneKinds: opts.zoneKinds, position: opts.legendPosition, collapsed: opts.legendCollapsed })
+        .addTo(map);
+    }
+    if (map.attributionControl) map.attributionControl.setPrefix(false);
+    window.closewatchMap = map;
+  }
+
+
+  /* ------------------------------------------------------------ live map */
+
+  var updateHandlers = [];
+
+  // leaflet-realtime hook: move, re-rotate and re-describe a marker in place
+  // (its popup and label follow the new feature); other layers are replaced.
+  function updateFeature(feature, oldLayer) {
+    if (!oldLayer) return undefined;
+    var p = feature.properties || {};
+    if ((p.layer === "track" || p.layer === "event") && oldLayer.setIcon) {
+      // an open popup follows its marker without panning the operator's view
+      var popup = oldLayer.getPopup && oldLayer.getPopup();
+      var autoPan = popup ? popup.options.autoPan : false;
+      if (popup) popup.options.autoPan = false;
+      oldLayer.setLatLng(L.GeoJSON.coordsToLatLng(feature.geometry.coordinates));
+      oldLayer.feature = feature;
+      var icon = p.layer === "track" ? trackIcon(p) : eventIcon(p);
+      oldLayer.setIcon(icon);
+      // leaflet-realtime resets options to defaultOptions after an update
+      oldLayer.defaultOptions = L.extend({}, oldLayer.defaultOptions || oldLayer.options, { icon: icon });
+      decorate(oldLayer);
+      if (oldLayer.getTooltip && oldLayer.getTooltip()) oldLayer.setTooltipContent(labelNode(oldLayer));
+      if (oldLayer.isPopupOpen && oldLayer.isPopupOpen()) oldLayer.getPopup().update();
+      if (popup) popup.options.autoPan = autoPan;
+      updateHandlers.forEach(function (fn) { fn(feature); });
+      return oldLayer;
+    }
+    return undefined;
+  }
+
+  var FILTERS = [
+    { group: "side", title: "Side", values: Object.keys(SIDE_COLORS), names: SIDE_NAMES },
+    { group: "domain", title: "Domain", values: Object.keys(DOMAIN_NAMES), names: DOMAIN_NAMES },
+    { group: "kind", title: "Event kind", values: Object.keys(KIND_NAMES), names: KIND_NAMES }
+  ];
+
+  // Filters hide by class: a container class cw-hide-<group>-<value> hides every
+  // marker, trail, label and event element carrying cw-<group>-<value>.
+  function filterStyleSheet() {
+    var rules = [];
+    FILTERS.forEach(function (f) {
+      f.values.forEach(function (v) {
+        rules.push(".cw-hide-" + f.group + "-" + v + " .cw-" + f.group + "-" + v + " { display: none !important; }");
+      });
+    });
+    var style = document.createElement("style");
+    style.textContent = rules.join("\n");
+    document.head.appendChild(style);
+  }
+
+  function liveControl(map, opts) {
+    var container = map.getContainer();
+    var ctl = L.control({ position: "topright" });
+    var refs = {};
+    ctl.onAdd = function () {
+      var box = el("div", "cw-panel leaflet-control");
+      L.DomEvent.disableClickPropagation(box);
+      L.DomEvent.disableScrollPropagation(box);
+      var counts = el("div", "cw-counts");
+      var t = el("span"); refs.tracks = el("b", "cw-count-tracks", "–"); t.appendChild(refs.tracks);
+      t.appendChild(document.createTextNode(" tracks"));
+      var e = el("span"); refs.events = el("b", "cw-count-events", "–"); e.appendChild(refs.events);
+      e.appendChild(document.createTextNode(" open events"));
+      counts.appendChild(t); counts.appendChild(e);
+      box.appendChild(counts);
+      refs.dataTime = el("div", "cw-data-time", "waiting for data…");
+      box.appendChild(refs.dataTime);
+      var filters = el("form", "cw-filters");
+      FILTERS.forEach(function (f) {
+        var fs = el("fieldset");
+        fs.appendChild(el("legend", null, f.title));
+        f.values.forEach(function (v) {
+          var label = el("label");
+          var cb = el("input");
+          cb.type = "checkbox"; cb.checked = true; cb.name = f.group; cb.value = v;
+          cb.dataset.filter = f.group + "-" + v;
+          cb.addEventListener("change", function () {
+            container.classList.toggle("cw-hide-" + f.group + "-" + v, !cb.checked);
+          });
+          label.appendChild(cb);
+          label.appendChild(document.createTextNode(" " + f.names[v]));
+          fs.appendChild(label);
+        });
+        filters.appendChild(fs);
+      });
+      box.appendChild(filters);
+      box.appendChild(el("h3", null, "Selected"));
+      refs.selected = el("div", "cw-selected");
+      box.appendChild(refs.selected);
+      return box;
+    };
+    ctl.addTo(map);
+
+    var banner = el("div", "cw-stale-banner");
+    banner.setAttribute("role", "alert");
+    container.appendChild(banner);
+
+    var selectedId = null;
+    function showSelected(feature) {
+      var p = feature.properties || {};
+      selectedId = p.id;
+      refs.selected.textContent = "";
+      refs.selected.appendChild(popupNode(p.popup));
+    }
+    selectHandlers.push(showSelected);
+    updateHandlers.push(function (feature) {
+      if (feature.properties && feature.properties.id === selectedId) showSelected(feature);
+    });
+    (opts.realtimes || []).forEach(function (rt) {
+      rt.on("update", function (ev) {
+        if (selectedId && ev.exit && Object.prototype.hasOwnProperty.call(ev.exit, selectedId)) {
+          selectedId = null;
+          refs.selected.textContent = "";
+          refs.selected.appendChild(el("div", "cw-gone", "No longer on the map (stale or closed)."));
+        }
+      });
+    });
+
+    function setStale(stale, text) {
+      container.classList.toggle("cw-feed-stale", stale);
+      banner.textContent = stale ? text : "";
+    }
+    function poll() {
+      fetch(opts.statusUrl, { cache: "no-store", credentials: "same-origin" })
+        .then(function (r) {
+          if (!r.ok) throw new Error("HTTP " + r.status);
+          return r.json();
+        })
+        .then(function (s) {
+          refs.tracks.textContent = String(s.tracks);
+          refs.events.textContent = String(s.open_events);
+          refs.dataTime.textContent = "Data time " + (s.data_time || "n/a");
+          var age = finite(s.feed_age_s) ? Math.round(s.feed_age_s) + " s" : "never";
+          setStale(!!s.feed_stale, "Data feed stale: last update " + age + " ago. The picture may be out of date.");
+        })
+        .catch(function () {
+          setStale(true, "Map server unreachable: the picture is not being updated.");
+        });
+    }
+    poll();
+    window.setInterval(poll, opts.intervalMs || 2000);
+  }
+
+  function setupLive(map, options) {
+    filterStyleSheet();
+    liveControl(map, options || {});
+  }
+
+  window.closewatch = {
+    SIDE_COLORS: SIDE_COLORS,
+    ZONE_COLORS: ZONE_COLORS,
+    SEVERITY_COLORS: SEVERITY_COLORS,
+    KIND_NAMES: KIND_NAMES,
+    SIDE_NAMES: SIDE_NAMES,
+    DOMAIN_NAMES: DOMAIN_NAMES,
+    popupNode: popupNode,
+    trackIcon: trackIcon,
+    eventIcon: eventIcon,
+    glyphSvg: glyphSvg,
+    decorate: decorate,
+    pointToLayer: pointToLayer,
+    style: style,
+    onEachFeature: onEachFeature,
+    onSelect: function (fn) { selectHandlers.push(fn); },
+    updateFeature: updateFeature,
+    setupLive: setupLive,
+    legendControl: legendControl,
+    setupMap: setupMap,
+    el: el,
+    pick: pick,
+    finite: finite
+  };
+})();

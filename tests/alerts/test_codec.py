@@ -1,0 +1,186 @@
+"""The event/track/dead-letter values and headers: GeoJSON, canonical JSON, schemas, CloudEvents."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from alerts import CodecError
+from alerts.codec import (
+    cloudevents_headers,
+    deadletter_headers,
+    decode_event,
+    encode_deadletter,
+    encode_event,
+    encode_track,
+    event_to_feature,
+    iso_utc,
+    load_schema,
+    track_headers,
+)
+
+
+@pytest.mark.parametrize("name", ["event", "track", "deadletter"])
+def test_committed_schemas_are_valid_draft_2020_12(name):
+    schema = load_schema(f"{name}.v1.json")
+    Draft202012Validator.check_schema(schema)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+def test_iso_utc_has_milliseconds_and_z():
+    assert iso_utc(1_714_564_800.0) == "2024-05-01T12:00:00.000Z"
+    assert iso_utc(1_714_564_800.1234) == "2024-05-01T12:00:00.123Z"
+    with pytest.raises(CodecError):
+        iso_utc(math.nan)
+
+
+def test_one_subject_is_a_point(event_factory, subject_factory):
+    ev = event_factory(kind="zone_entry", subjects=(subject_factory(lon=28.1, lat=59.4),), metrics={"distance_m": 1.0})
+    assert event_to_feature(ev)["geometry"] == {"type": "Point", "coordinates": [28.1, 59.4]}
+
+
+def test_two_subjects_are_the_segment_between_them(event_factory):
+    geom = event_to_feature(event_factory())["geometry"]
+    assert geom == {"type": "LineString", "coordinates": [[27.50, 59.90], [27.52, 59.91]]}
+
+
+def test_predicted_cpa_positions_give_the_segment_at_cpa(event_factory):
+    metrics = {"cpa_m": 300.0, "tcpa_s": 120.0, "cpa_a_lon_deg": 27.6, "cpa_a_lat_deg": 59.95,
+               "cpa_b_lon_deg": 27.61, "cpa_b_lat_deg": 59.952}
+    feature = event_to_feature(event_factory(kind="predicted_close_approach", metrics=metrics))
+    assert feature["geometry"]["coordinates"] == [[27.6, 59.95], [27.61, 59.952]]
+    assert feature["properties"]["metrics"]["cpa_a_lon_deg"] == 27.6
+
+
+def test_segment_across_the_antimeridian_is_split(event_factory, subject_factory, validators):
+    # Bering Strait: 179.9 E to 179.9 W (RFC 7946 section 3.1.9)
+    subs = (subject_factory("ais:273000001", lon=179.9, lat=65.0), subject_factory("ais:366000001", "nato", -179.9, 65.2))
+    feature = event_to_feature(event_factory(subjects=subs))
+    geom = feature["geometry"]
+    assert geom["type"] == "MultiLineString"
+    (a, x1), (x2, b) = geom["coordinates"]
+    assert a == [179.9, 65.0] and b == [-179.9, 65.2]
+    assert x1[0] == 180.0 and x2[0] == -180.0 and x1[1] == x2[1] == pytest.approx(65.1)
+    validators["event"].validate(feature)
+
+
+def test_three_subjects_are_a_multipoint(event_factory, subject_factory):
+    subs = tuple(subject_factory(f"ais:27300000{i}", lon=27.0 + i, lat=59.0) for i in range(3))
+    assert event_to_feature(event_factory(subjects=subs))["geometry"]["type"] == "MultiPoint"
+
+
+def test_properties_carry_every_event_field(event_factory):
+    ev = event_factory(seq=3, state="update", zone_id="ee-ru-10km", zone_name="EE/RU border 10 km",
+                       integrity_suspect=True, close_reason=None)
+    p = event_to_feature(ev)["properties"]
+    for name in ("event_id", "kind", "state", "seq", "t_s", "severity", "summary", "zone_id", "zone_name",
+                 "integrity_suspect", "close_reason", "detected_s"):
+        assert p[name] == getattr(ev, name), name
+    assert p["time"] == "2024-05-01T12:00:03.000Z"
+    assert p["detected_at"] == "2024-05-01T12:00:01.500Z"
+    assert p["schema_version"] == "1.0"
+    assert p["subjects"][0]["callsign"] == "UBAA" and p["subjects"][1]["course_deg"] == 181.0
+    assert p["subjects"][0]["time"] == "2024-05-01T12:00:00.000Z"
+
+
+def test_encoding_is_canonical_and_stable_but_for_detection_time(event_factory):
+    a = encode_event(event_factory(detected_s=1_714_564_801.0))
+    b = encode_event(event_factory(detected_s=1_714_564_999.0))
+    assert a == encode_event(event_factory(detected_s=1_714_564_801.0))
+    assert a != b
+    da, db = json.loads(a), json.loads(b)
+    for d in (da, db):
+        d["properties"].pop("detected_s")
+        d["properties"].pop("detected_at")
+    assert da == db
+    assert a == json.dumps(json.loads(a), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    assert b" " not in a.replace(b"two ships of opposite sides within 1 NM", b"")
+
+
+def test_non_finite_subject_position_is_a_codec_error(event_factory, subject_factory):
+    ev = event_factory(subjects=(subject_factory(lon=math.nan),))
+    with pytest.raises(CodecError, match="event close_approach-0123456789abcdef seq 0"):
+        encode_event(ev)
+
+
+def test_decode_event_round_trip_and_rejections(event_factory):
+    ev = event_factory()
+    assert decode_event(encode_event(ev)) == event_to_feature(ev)
+    with pytest.raises(CodecError, match="not UTF-8 JSON"):
+        decode_event(b"\xff{")
+    v2 = json.loads(encode_event(ev))
+    v2["properties"]["schema_version"] = "2.0"
+    with pytest.raises(CodecError, match="schema_version '2.0'"):
+        decode_event(json.dumps(v2).encode())
+    with pytest.raises(CodecError, match="expected an object"):
+        decode_event(b"[1]")
+
+
+def test_encoded_values_validate_and_use_exactly_the_schema_members(
+    event_factory, track_factory, deadletter_factory, validators
+):
+    checks = [
+        ("event", json.loads(encode_event(event_factory())), None),
+        ("track", json.loads(encode_track(track_factory(3))), None),
+        ("deadletter", json.loads(encode_deadletter(deadletter_factory())), None),
+    ]
+    for name, value, _ in checks:
+        validators[name].validate(value)
+        schema = load_schema(f"{name}.v1.json")
+        if name == "event":
+            members = schema["$defs"]["EventProperties"]["properties"]
+            assert set(value["properties"]) == set(members)
+            subject_members = schema["$defs"]["Subject"]["properties"]
+            assert all(set(s) == set(subject_members) for s in value["properties"]["subjects"])
+        else:
+            # the schema documents every member the producer writes, no more, no fewer
+            assert set(value) == set(schema["properties"]) == set(schema["required"])
+
+
+def test_every_event_kind_and_state_validates(event_factory, subject_factory, validators):
+    from proximity.events import EVENT_KINDS, EVENT_STATES
+
+    for kind in EVENT_KINDS:
+        for state in EVENT_STATES:
+            ev = event_factory(kind=kind, state=state, subjects=(subject_factory(),), detected_s=None,
+                               close_reason="separated" if state == "closed" else None)
+            validators["event"].validate(json.loads(encode_event(ev)))
+
+
+def test_cloudevents_binary_mode_headers(event_factory):
+    ev = event_factory(seq=7, kind="predicted_close_approach")
+    headers = dict(cloudevents_headers(ev))
+    assert headers["ce_specversion"] == b"1.0"
+    assert headers["ce_id"] == b"close_approach-0123456789abcdef:7"
+    assert headers["ce_source"] == b"urn:closewatch"
+    assert headers["ce_type"] == b"org.closewatch.event.predicted_close_approach.v1"
+    assert headers["ce_time"] == b"2024-05-01T12:00:07.000Z"
+    assert headers["content-type"] == b"application/geo+json"
+    assert all(isinstance(v, bytes) for v in headers.values())
+
+
+def test_track_and_deadletter_headers(track_factory, deadletter_factory):
+    th = dict(track_headers(track_factory(1)))
+    assert th["ce_type"] == b"org.closewatch.track.v1" and th["content-type"] == b"application/json"
+    assert th["ce_id"] == b"icao:4b1a01@1714564801000"
+    dh = dict(deadletter_headers(deadletter_factory(4)))
+    assert dh["ce_id"] == b"ais-dma:5" and dh["ce_type"] == b"org.closewatch.deadletter.v1"
+
+
+def test_dead_letter_keeps_exact_bytes_and_a_printable_form(deadletter_factory, validators):
+    raw = b"\x00\xffbad \xe2\x82\xac line\n"
+    value = json.loads(encode_deadletter(deadletter_factory(raw=raw)))
+    validators["deadletter"].validate(value)
+    assert base64.b64decode(value["raw_base64"]) == raw
+    assert value["raw_text"] == "\x00\\xffbad \u20ac line\n"
+    assert value["received_at"] == "2024-05-01T12:00:00.000Z"
+
+
+def test_track_value_fields(track_factory):
+    value = json.loads(encode_track(track_factory(2, heading_deg=None)))
+    assert value["track_id"] == "icao:4b1a02" and value["time"] == "2024-05-01T12:00:02.000Z"
+    assert value["heading_deg"] is None and value["alt_m"] == 9000.0

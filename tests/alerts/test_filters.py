@@ -1,0 +1,72 @@
+"""`closewatch tail` filters and the line format for people (no broker needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from alerts import AlertsError
+from alerts.codec import event_to_feature
+from alerts.consumer import EventFilter, format_event_line, parse_bbox, parse_since
+
+
+def test_empty_filter_keeps_everything(event_factory):
+    assert EventFilter().matches(event_to_feature(event_factory()))
+
+
+def test_kind_severity_side(event_factory, subject_factory):
+    f = event_to_feature(event_factory(kind="close_approach", severity="critical"))
+    assert EventFilter(kinds=frozenset({"close_approach", "zone_entry"})).matches(f)
+    assert not EventFilter(kinds=frozenset({"zone_entry"})).matches(f)
+    assert EventFilter(severities=frozenset({"critical"})).matches(f)
+    assert not EventFilter(severities=frozenset({"info", "warning"})).matches(f)
+    assert EventFilter(sides=frozenset({"nato"})).matches(f)  # the second subject
+    assert not EventFilter(sides=frozenset({"other"})).matches(f)
+    only_russia = event_to_feature(event_factory(subjects=(subject_factory(side="russia"),)))
+    assert not EventFilter(sides=frozenset({"nato"})).matches(only_russia)
+
+
+def test_bbox_and_antimeridian_bbox(event_factory, subject_factory):
+    f = event_to_feature(event_factory())  # around 27.5E 59.9N
+    assert EventFilter(bbox=parse_bbox("27,59,28,60")).matches(f)
+    assert not EventFilter(bbox=parse_bbox("20,54,21,55")).matches(f)
+    bering = event_to_feature(event_factory(subjects=(subject_factory(lon=-179.5, lat=65.5),)))
+    across = EventFilter(bbox=parse_bbox("179,65,-179,66"))  # minlon > maxlon: crosses 180
+    assert across.matches(bering)
+    assert not across.matches(f)
+
+
+def test_cpa_segment_counts_for_bbox(event_factory):
+    metrics = {"cpa_m": 1.0, "cpa_a_lon_deg": 30.0, "cpa_a_lat_deg": 60.0, "cpa_b_lon_deg": 30.01,
+               "cpa_b_lat_deg": 60.0}
+    f = event_to_feature(event_factory(kind="predicted_close_approach", metrics=metrics))
+    assert EventFilter(bbox=parse_bbox("29.9,59.9,30.1,60.1")).matches(f)
+
+
+def test_since(event_factory):
+    f = event_to_feature(event_factory(seq=10))  # 2024-05-01T12:00:10Z
+    assert EventFilter(since_s=parse_since("2024-05-01T12:00:10Z")).matches(f)
+    assert EventFilter(since_s=parse_since("2024-05-01T12:00:00")).matches(f)  # no zone: UTC
+    assert not EventFilter(since_s=parse_since("2024-05-01T12:00:11Z")).matches(f)
+    assert EventFilter(since_s=parse_since("2024-05-01T14:00:05+02:00")).matches(f)
+
+
+@pytest.mark.parametrize("text", ["1,2,3", "a,b,c,d", "0,10,1,5", "0,-91,1,5", "200,0,1,1"])
+def test_bad_bbox_is_a_clear_error(text):
+    with pytest.raises(AlertsError, match="bbox"):
+        parse_bbox(text)
+
+
+def test_bad_since_is_a_clear_error():
+    with pytest.raises(AlertsError, match="ISO 8601"):
+        parse_since("yesterday")
+
+
+def test_line_for_people(event_factory):
+    line = format_event_line(event_to_feature(event_factory(seq=2, state="update", severity="critical",
+                                                            zone_name="EE/RU 10 km", integrity_suspect=True)))
+    assert line.startswith("2024-05-01T12:00:02.000Z  close_approach")
+    for part in ("update", "#2", "CRITICAL", "ais:273123456[russia](UBAA)", "ais:230123456[nato](TURVA)",
+                 "distance=1.23km", "cpa_m=400.0", "tcpa_s=300", "zone=EE/RU 10 km", "INTEGRITY-SUSPECT",
+                 "id=close_approach-0123456789abcdef"):
+        assert part in line, part
+    assert "\n" not in line

@@ -1,0 +1,152 @@
+"""Exercise notifications: the GeoJSON format and ICAO NOTAMs, as geodesic Zones."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pyproj import Geod
+from shapely.geometry import Point
+
+from config.records import DeadLetter, Zone
+from ingest.exercise import ExerciseGeoJsonDecoder, NotamDecoder
+
+GEOD = Geod(ellps="WGS84")
+
+
+def _split(out):
+    out = list(out)
+    return [o for o in out if isinstance(o, Zone)], [o for o in out if isinstance(o, DeadLetter)]
+
+
+def _feature(fid="zapad-25", geometry=None, **props):
+    base = {"name": "Zapad-2025", "start": "2025-09-12T00:00:00Z", "end": "2025-09-16T23:59:59Z",
+            "radius_m": 30_000, "country": "BY", "scale": {"troops": 13_000, "aircraft": 50, "ships": 0}}
+    base.update(props)
+    return {"type": "Feature", "id": fid, "geometry": geometry or {"type": "Point", "coordinates": [28.0, 55.0]},
+            "properties": {k: v for k, v in base.items() if v is not ...}}
+
+
+def test_point_with_radius_is_a_geodesic_circle() -> None:
+    zones, dls = _split(ExerciseGeoJsonDecoder("ex").decode([json.dumps(_feature()).encode()]))
+    assert dls == []
+    (z,) = zones
+    assert (z.zone_id, z.kind, z.name, z.severity) == ("exercise:zapad-25", "exercise", "Zapad-2025", "warning")
+    assert z.active_from_s == 1_757_635_200.0 and z.active_until_s == 1_758_067_199.0
+    assert z.sides == ("nato", "other", "unknown")  # Belarus is with Russia by default
+    assert z.properties["scale"] == {"troops": 13_000, "aircraft": 50, "ships": 0}
+    assert z.properties["side"] == "russia" and z.properties["country"] == "BY"
+    dists = [GEOD.inv(28.0, 55.0, x, y)[2] for x, y in z.geometry.exterior.coords]
+    assert max(abs(d - 30_000) for d in dists) < 0.01  # vertices on the geodesic circle
+    assert z.geometry.contains(Point(28.0, 55.26)) and not z.geometry.contains(Point(28.0, 55.28))
+
+
+def test_polygon_with_margin_snap_and_open_end() -> None:
+    poly = {"type": "Polygon", "coordinates": [[[20.0, 55.0], [21.0, 55.0], [21.0, 55.5], [20.0, 55.5], [20.0, 55.0]]]}
+    f = _feature("snap-1", poly, radius_m=..., country=..., side="russia", notification="snap", end=None,
+                 buffer_m=5_000, domains=["sea", "air"])
+    (z,), _ = _split(ExerciseGeoJsonDecoder("ex").decode([json.dumps({"type": "FeatureCollection", "features": [f]}).encode()]))
+    assert z.severity == "critical" and z.active_until_s is None and z.domains == ("sea", "air")
+    assert z.buffer_m == 5_000
+    # 5 km south of the southern edge is on the boundary (within 0.1 % of the margin)
+    lon, lat, _ = GEOD.fwd(20.5, 55.0, 180.0, 5_000)
+    assert z.geometry.exterior.distance(Point(lon, lat)) < 0.001 * 5_000 / 111_000
+    assert z.geometry.contains(Point(20.5, 54.97)) and not z.geometry.contains(Point(20.5, 54.94))
+
+
+def test_json_lines_of_features() -> None:
+    lines = b"\n".join(json.dumps(_feature(f"f{i}")).encode() for i in range(3))
+    zones, _ = _split(ExerciseGeoJsonDecoder("ex").decode([lines]))
+    assert [z.zone_id for z in zones] == ["exercise:f0", "exercise:f1", "exercise:f2"]
+
+
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        ({"radius_m": ...}, "malformed feature: a Point needs radius_m"),
+        ({"start": "soon"}, "unparseable timestamp"),
+        ({"end": "2025-09-01T00:00:00Z"}, "impossible value"),
+        ({"side": "blue"}, "malformed feature"),
+        ({"notification": "maybe"}, "malformed feature"),
+        ({"scale": {"troops": -1}}, "malformed feature"),
+        ({"radius_m": 5_000_000}, "malformed feature"),
+        ({"country": "Belarus"}, "malformed feature"),
+        ({"end": ...}, "malformed feature"),
+    ],
+)
+def test_bad_features_are_dead_letters(change, reason) -> None:
+    bad = _feature("bad", **change)
+    fc = {"type": "FeatureCollection", "features": [_feature("a"), bad, _feature("b")]}
+    zones, dls = _split(ExerciseGeoJsonDecoder("ex").decode([json.dumps(fc).encode()]))
+    assert [z.zone_id for z in zones] == ["exercise:a", "exercise:b"]
+    assert len(dls) == 1 and dls[0].position == 2 and dls[0].reason.startswith(reason)
+
+
+NOTAMS = b"""(A1234/24 NOTAMN
+Q) EFIN/QRTCA/IV/BO/W/000/200/6012N02512E025
+A) EFIN B) 2406010600 C) 2406011800
+E) TEMPORARY RESERVED AREA EFTRA12 ACTIVATED. AREA WITHIN RADIUS 10NM CENTRED ON 601200N 0251200E.
+F) GND G) FL200)
+
+(B0456/24 NOTAMN
+Q) UMKK/QRDCA/IV/BO/W/000/999/5442N02030E030
+A) UMKK B) 2406020000 C) 2406022359 EST
+E) DANGER AREA ACTIVATED WI 545000N 0200000E - 545000N 0210000E - 543000N 0210000E - 543000N 0200000E - 545000N 0200000E.
+F) SFC G) UNL)
+
+(C0001/24 NOTAMN
+Q) EVRR/QMRLC/IV/NBO/A/000/999/5655N02358E005
+A) EVRA B) 2406010000 C) PERM
+E) RWY 18/36 CLOSED.)
+
+(D0100/24 NOTAMN
+Q) EYVL/QWMLW/IV/BO/W/000/100/5500N02300E010
+A) EYVL B) 2406050800 C) PERM
+E) MISSILE, GUN OR ROCKET FIRING.)
+"""
+
+
+def test_notams_become_zones() -> None:
+    d = NotamDecoder("notam")
+    zones, dls = _split(d.decode([NOTAMS]))
+    assert dls == [] and d.stats.ignored == {"not an area NOTAM (QMR)": 1}
+    a, b, c = zones
+    assert (a.zone_id, a.active_from_s, a.active_until_s) == ("notam:A1234/24", 1_717_221_600.0, 1_717_264_800.0)
+    assert a.properties["country"] == "FI" and a.sides == ("russia", "other", "unknown")
+    assert (a.properties["lower_ft"], a.properties["upper_ft"]) == (0, 20_000)
+    centre = (25.2, 60.2)  # 601200N 0251200E
+    dists = [GEOD.inv(*centre, x, y)[2] for x, y in a.geometry.exterior.coords]
+    assert max(abs(x - 10 * 1852) for x in dists) < 0.01  # E) radius 10 NM, not the Q) 25 NM
+    # Kaliningrad (UMK) is Russia, its polygon from E); "EST" dropped from C)
+    assert b.properties["country"] == "RU" and b.sides == ("nato", "other", "unknown")
+    assert b.geometry.bounds == pytest.approx((20.0, 54.5, 21.0, 54.8333333))
+    assert b.active_until_s == 1_717_372_740.0
+    # no area in E): the Q) line's centre and radius (10 NM); PERM: no end
+    assert c.active_until_s is None and c.properties["q_code"] == "QWMLW"
+    dists = [GEOD.inv(23.0, 55.0, x, y)[2] for x, y in c.geometry.exterior.coords]
+    assert max(abs(x - 10 * 1852) for x in dists) < 0.01
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        (b"(A0001/24 NOTAMN\nQ) EFIN/QRTCA/IV/BO/W/000/200/6012N02512E999\nA) EFIN B) 2406010600 C) 2406011800\nE) AREA ACTIVE.)",
+         "malformed NOTAM: no area"),
+        (b"(A0002/24 NOTAMN\nQ) EFIN/QRTCA/IV/BO/W/000/200/6012N02512E025\nA) EFIN B) 2413010600 C) 2406011800\nE) X.)",
+         "unparseable timestamp"),
+        (b"(A0003/24 NOTAMN\nQ) EFIN/QRTCA/IV/BO/W/000/200/6012N02512E025\nA) EFIN B) 2406020600 C) 2406011800\nE) X.)",
+         "impossible value"),
+        (b"(A0004/24 NOTAMN\nQ) garbage\nA) EFIN B) 2406010600\nE) X.)", "malformed NOTAM"),
+        (b"(A0005/24 NOTAMN\nA) EFIN B) 2406010600\nE) X.)", "malformed NOTAM"),
+        (b"no notam here", "malformed NOTAM"),
+    ],
+)
+def test_bad_notams(text: bytes, reason: str) -> None:
+    zones, dls = _split(NotamDecoder("n").decode([text]))
+    assert zones == [] and len(dls) == 1 and dls[0].reason.startswith(reason)
+
+
+def test_cancellation_is_counted_not_a_zone() -> None:
+    d = NotamDecoder("n")
+    text = b"(A0010/24 NOTAMC A0009/24\nQ) EFIN/QRTXX/IV/BO/W/000/200/6012N02512E025\nA) EFIN B) 2406010600\nE) CNL.)"
+    assert list(d.decode([text])) == [] and d.stats.ignored == {"cancellation (NOTAMC)": 1}

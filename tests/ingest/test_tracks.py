@@ -1,0 +1,93 @@
+"""Generic tracks: JSON Lines (also the closewatch tracks.v1 topic value) and CSV."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from config.affiliation import Affiliation
+from config.records import DeadLetter, TrackUpdate
+from config.settings import SidesSettings
+from ingest.tracks import TracksCsvDecoder, TracksJsonlDecoder
+
+T0 = 1_714_564_800.0
+
+
+def _split(out):
+    out = list(out)
+    return [o for o in out if isinstance(o, TrackUpdate)], [o for o in out if isinstance(o, DeadLetter)]
+
+
+def _tracks_v1(**kw):
+    """A value as the alerts room publishes it on closewatch.tracks.v1."""
+    rec = {"schema_version": "1.0", "track_id": "icao:154a12", "source": "sbs", "t_s": T0,
+           "time": "2024-05-01T12:00:00.000Z", "lat_deg": 59.5, "lon_deg": 24.5, "domain": "air", "side": "russia",
+           "alt_m": 9000.0, "speed_mps": 230.0, "course_deg": 90.0, "heading_deg": None, "vrate_mps": None,
+           "country": "RU", "callsign": "RFF7033", "name": None, "type_code": "IL20", "receiver": None,
+           "raw_ref": "sbs:17"}
+    rec.update(kw)
+    return json.dumps(rec).encode()
+
+
+def test_tracks_v1_value_round_trips() -> None:
+    ups, dls = _split(TracksJsonlDecoder("k").decode([_tracks_v1()]))
+    assert dls == []
+    (u,) = ups
+    assert (u.track_id, u.t_s, u.lat_deg, u.lon_deg, u.domain, u.side) == ("icao:154a12", T0, 59.5, 24.5, "air", "russia")
+    assert (u.alt_m, u.speed_mps, u.course_deg, u.callsign, u.type_code, u.country) == (9000.0, 230.0, 90.0, "RFF7033", "IL20", "RU")
+    assert (u.source, u.raw_ref) == ("k", "k:1")
+
+
+def test_time_iso_bare_id_and_tables() -> None:
+    line = json.dumps({"track_id": "boat7", "time": "2024-05-01T12:00:00Z", "lat_deg": 59, "lon_deg": 24,
+                       "domain": "sea"}).encode()
+    ais = json.dumps({"track_id": "ais:230123456", "t_s": T0, "lat_deg": 59, "lon_deg": 24, "domain": "sea"}).encode()
+    ups, _ = _split(TracksJsonlDecoder("j").decode([line, ais]))
+    assert (ups[0].track_id, ups[0].t_s, ups[0].side) == ("ext:boat7", T0, "unknown")
+    assert (ups[1].country, ups[1].side) == ("FI", "nato")
+
+
+def test_config_lists_override_the_given_side() -> None:
+    aff = Affiliation(SidesSettings(nato_icao=("154a12",)))
+    ups, _ = _split(TracksJsonlDecoder("k", aff).decode([_tracks_v1()]))
+    assert ups[0].side == "nato"
+
+
+@pytest.mark.parametrize(
+    "line, reason",
+    [
+        (b"{not json", "malformed line"),
+        (b"[1, 2]", "malformed line"),
+        (_tracks_v1(track_id=None), "malformed record"),
+        (_tracks_v1(lat_deg=91), "impossible value"),
+        (_tracks_v1(lat_deg="north"), "malformed record"),
+        (_tracks_v1(domain="space"), "malformed record"),
+        (_tracks_v1(side="blue"), "malformed record"),
+        (_tracks_v1(t_s=None, time="noon"), "unparseable timestamp"),
+        (_tracks_v1(t_s=None, time=None), "no timestamp"),
+        (_tracks_v1(t_s=5), "impossible timestamp"),
+        (_tracks_v1(speed_mps=-3), "impossible value"),
+    ],
+)
+def test_bad_jsonl_lines(line: bytes, reason: str) -> None:
+    ups, dls = _split(TracksJsonlDecoder("j").decode([_tracks_v1(), line, _tracks_v1()]))
+    assert len(ups) == 2 and len(dls) == 1 and dls[0].position == 2 and dls[0].reason.startswith(reason)
+
+
+def test_csv() -> None:
+    lines = [
+        b"track_id,time,lat_deg,lon_deg,domain,alt_m,callsign,side",
+        b"ext:heli1,2024-05-01T12:00:00Z,59.9,30.3,air,300,\"RA 24001\",",
+        b"",
+        b"ext:heli2,2024-05-01T12:00:01Z,59.9,30.3,land,,,russia",
+        b"ext:heli3,2024-05-01T12:00:01Z,59.9",
+        b"ext:heli4,2024-05-01T12:00:01Z,999,30.3,air,,,",
+    ]
+    d = TracksCsvDecoder("csv")
+    ups, dls = _split(d.decode(lines))
+    assert [(u.track_id, u.alt_m, u.callsign, u.side) for u in ups] == [
+        ("ext:heli1", 300.0, "RA 24001", "unknown"), ("ext:heli2", None, None, "russia")]
+    assert [(x.position, x.reason.split(":")[0]) for x in dls] == [(5, "malformed line"), (6, "impossible value")]
+    _, dls = _split(TracksCsvDecoder("csv").decode([b"id,lat,lon"]))
+    assert dls[0].reason.startswith("malformed header")
