@@ -126,9 +126,15 @@ class ThresholdSettings(_Section):
     sea_sea_m: PositiveFloat = 1_852.0  # 1 NM
     air_sea_m: PositiveFloat = 5_556.0  # 3 NM lateral
     land_any_m: PositiveFloat = 5_000.0
+    # An aircraft higher than this is not in a close approach with a ship or a land
+    # track (an airliner overflying a ship is not an incident); None: any altitude.
+    # An aircraft of unknown altitude always counts.
+    air_surface_max_alt_m: PositiveFloat | None = 3_000.0
 
 
 _DEFAULT_STALE_AFTER_S: dict[Literal["air", "sea", "land"], float] = {"air": 120.0, "sea": 900.0, "land": 600.0}
+# Fastest plausible ground speeds: supersonic military aircraft, fast patrol craft, road vehicles.
+_DEFAULT_MAX_SPEED_MPS: dict[Literal["air", "sea", "land"], float] = {"air": 700.0, "sea": 30.0, "land": 70.0}
 
 
 class ProximitySettings(_Section):
@@ -153,6 +159,42 @@ class ProximitySettings(_Section):
     update_min_change: float = Field(default=0.1, gt=0, lt=1)
     # A close approach below this fraction of its threshold is "critical".
     critical_fraction: float = Field(default=0.5, gt=0, le=1)
+    # Predictions (predicted_zone_entry, predicted_close_approach) run at the pair
+    # ticks that fall on multiples of this data time.
+    predict_interval_s: PositiveFloat = 30.0
+    # Pair prediction screen: positions sampled every predict_step_s of the horizon.
+    predict_step_s: PositiveFloat = 60.0
+    # Zone-entry prediction: the path is sampled at least every predict_zone_step_m,
+    # then the entry is refined to about a metre.
+    predict_zone_step_m: PositiveFloat = 5_000.0
+    # Tracks slower than this are not dead-reckoned into zones.
+    predict_min_speed_mps: float = Field(default=0.5, ge=0)
+    # exercise_near_border: an active exercise zone closer than this to a border line.
+    exercise_border_distance_m: PositiveFloat = 50_000.0
+    # track_integrity: a report farther from the previous one than
+    # max_speed_mps[domain] * dt + jump_tolerance_m is a jump.
+    max_speed_mps: dict[Literal["air", "sea", "land"], PositiveFloat] = Field(
+        default_factory=lambda: dict(_DEFAULT_MAX_SPEED_MPS)
+    )
+    jump_tolerance_m: float = Field(default=1_000.0, ge=0)
+    # Reports within stuck_radius_m of each other for stuck_min_s while the track
+    # reports at least stuck_min_speed_mps: positions stuck.
+    stuck_radius_m: float = Field(default=5.0, ge=0)
+    stuck_min_s: PositiveFloat = 120.0
+    stuck_min_speed_mps: PositiveFloat = 2.0
+    # A flagged track stays suspect this long after its last anomaly.
+    suspect_hold_s: PositiveFloat = 600.0
+    # GNSS-spoofing-like pattern: at least spoof_min_tracks distinct tracks jumped,
+    # within spoof_window_s, to targets linked by spoof_link_m that lie within
+    # spoof_point_radius_m of one point or within spoof_circle_tolerance_m
+    # (or 2 % of the radius) of one circle.
+    spoof_window_s: PositiveFloat = 300.0
+    spoof_min_tracks: int = Field(default=4, ge=2)
+    spoof_link_m: PositiveFloat = 30_000.0
+    spoof_point_radius_m: PositiveFloat = 1_000.0
+    spoof_circle_tolerance_m: PositiveFloat = 500.0
+    # Tracks dead (stale) for this long are forgotten and their memory reused.
+    forget_after_s: PositiveFloat = 3_600.0
 
 
 class ZoneSettings(_Section):

@@ -8,6 +8,7 @@ kept by reference for the event subjects).
 
 from __future__ import annotations
 
+import heapq
 from typing import Sequence
 
 import numpy as np
@@ -19,7 +20,9 @@ __all__ = ["DOMAIN_CODE", "SIDE_CODE", "TrackTable", "unit_vectors"]
 DOMAIN_CODE = {"air": 0, "sea": 1, "land": 2}
 SIDE_CODE = {"nato": 0, "russia": 1, "other": 2, "unknown": 3}
 
-_FLOAT_COLUMNS = ("t_s", "lat_deg", "lon_deg", "alt_m", "speed_mps", "course_deg")
+_FLOAT_COLUMNS = ("t_s", "lat_deg", "lon_deg", "alt_m", "speed_mps", "course_deg", "vrate_mps", "stuck_since_s")
+# integrity state, NaN when there is none (not written by ``assign``)
+_STATE_COLUMNS = ("suspect_until_s", "jump_from_lon_deg", "jump_from_lat_deg", "jump_from_t_s")
 
 
 def unit_vectors(lon_deg: np.ndarray, lat_deg: np.ndarray) -> np.ndarray:
@@ -35,8 +38,9 @@ class TrackTable:
 
     def __init__(self, capacity: int = 1024) -> None:
         self.index: dict[str, int] = {}
-        self.ids: list[str] = []
+        self.ids: list[str | None] = []
         self.n = 0
+        self._free: list[int] = []  # recycled slots, smallest first
         self._cap = 0
         self.t_s = np.empty(0)
         self.lat_deg = np.empty(0)
@@ -44,21 +48,26 @@ class TrackTable:
         self.alt_m = np.empty(0)
         self.speed_mps = np.empty(0)
         self.course_deg = np.empty(0)
+        self.vrate_mps = np.empty(0)
+        self.stuck_since_s = np.empty(0)
+        self.suspect_until_s = np.empty(0)
+        self.jump_from_lon_deg = np.empty(0)
+        self.jump_from_lat_deg = np.empty(0)
+        self.jump_from_t_s = np.empty(0)
         self.domain = np.empty(0, np.int8)
         self.side = np.empty(0, np.int8)
         self.live = np.empty(0, bool)
-        self.suspect = np.empty(0, bool)
         self.xyz = np.empty((0, 3))
         self.update = np.empty(0, object)
         self._grow(capacity)
 
     def _grow(self, capacity: int) -> None:
         old = self._cap
-        for name in _FLOAT_COLUMNS:
+        for name in _FLOAT_COLUMNS + _STATE_COLUMNS:
             col = np.full(capacity, np.nan)
             col[:old] = getattr(self, name)[:old]
             setattr(self, name, col)
-        for name, dtype in (("domain", np.int8), ("side", np.int8), ("live", bool), ("suspect", bool)):
+        for name, dtype in (("domain", np.int8), ("side", np.int8), ("live", bool)):
             col = np.zeros(capacity, dtype)
             col[:old] = getattr(self, name)[:old]
             setattr(self, name, col)
@@ -80,10 +89,14 @@ class TrackTable:
                     tid = track_ids[k]
                     s = self.index.get(tid, -1)
                     if s < 0:
-                        s = self.n
+                        if self._free:
+                            s = heapq.heappop(self._free)
+                            self.ids[s] = tid
+                        else:
+                            s = self.n
+                            self.ids.append(tid)
+                            self.n += 1
                         self.index[tid] = s
-                        self.ids.append(tid)
-                        self.n += 1
                     slots[k] = s
             if self.n > self._cap:
                 self._grow(max(self.n, 2 * self._cap))
@@ -103,6 +116,24 @@ class TrackTable:
         self.xyz[slots] = unit_vectors(cols["lon_deg"], cols["lat_deg"])
         self.update[slots] = updates
         self.live[slots] = True
+
+    def free(self, slots: np.ndarray) -> None:
+        """Forget tracks (long dead): their ids are unknown again, their slots reusable."""
+        for name in _FLOAT_COLUMNS + _STATE_COLUMNS:
+            getattr(self, name)[slots] = np.nan
+        self.live[slots] = False
+        self.update[slots] = None
+        for s in slots.tolist():
+            tid = self.ids[s]
+            if tid is not None:
+                del self.index[tid]
+                self.ids[s] = None
+            heapq.heappush(self._free, s)
+
+    @property
+    def n_known(self) -> int:
+        """Slots holding a track (live or not yet forgotten)."""
+        return len(self.index)
 
     def latest(self, slot: int) -> TrackUpdate:
         u = self.update[slot]

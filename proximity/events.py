@@ -21,6 +21,7 @@ from config.records import Domain, Severity, Side
 __all__ = [
     "EVENT_KINDS",
     "EVENT_STATES",
+    "ZONE_LEVEL_KINDS",
     "Event",
     "EventKind",
     "EventState",
@@ -47,6 +48,8 @@ EVENT_KINDS: tuple[EventKind, ...] = (
     "exercise_near_border",
 )
 EVENT_STATES: tuple[EventState, ...] = ("open", "update", "closed")
+# Kinds about a zone rather than tracks: their events may have no subjects.
+ZONE_LEVEL_KINDS: tuple[EventKind, ...] = ("exercise_near_border",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +104,8 @@ class Event:
             raise ValueError(f"event state {self.state!r} is not one of {EVENT_STATES}")
         if self.seq < 0:
             raise ValueError(f"event seq {self.seq} is negative")
-        if not self.subjects:
-            raise ValueError("an event needs at least one subject")
+        if not self.subjects and self.kind not in ZONE_LEVEL_KINDS:
+            raise ValueError(f"a {self.kind} event needs at least one subject")
         for k, v in self.metrics.items():
             if not math.isfinite(v):
                 raise ValueError(f"event metric {k}={v!r} is not finite")

@@ -14,7 +14,7 @@ from pyproj import Geod
 
 from config.records import TrackUpdate, Zone
 from config.settings import ProximitySettings
-from proximity._buffer import circle_m
+from proximity.geometry import geodesic_circle
 
 GEOD = Geod(ellps="WGS84")
 T0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z, a multiple of 5 s
@@ -36,7 +36,7 @@ def make_update(track_id: str, t_s: float, lon: float, lat: float, **kw: Any) ->
 def make_circle_zone(zone_id: str, lon: float, lat: float, radius_m: float, **kw: Any) -> Zone:
     kw.setdefault("name", f"zone {zone_id}")
     kw.setdefault("kind", "site")
-    return Zone(zone_id=zone_id, geometry=circle_m(lon, lat, radius_m), buffer_m=radius_m, **kw)
+    return Zone(zone_id=zone_id, geometry=geodesic_circle(lon, lat, radius_m, max_error_m=1.0), buffer_m=radius_m, **kw)
 
 
 @pytest.fixture

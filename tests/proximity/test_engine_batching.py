@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from shapely.geometry import LineString
 
 from config.settings import ProximitySettings
 from proximity.engine import Engine
@@ -40,8 +41,22 @@ def _scenario(upd, at, seed: int = 7, n_tracks: int = 80, duration_s: float = 1_
                 alt_m=alt, speed_mps=speed, course_deg=course,
             )))
             t += rng.uniform(1, 12) if air else rng.uniform(2, 20)
+    # four ships whose receivers get spoofed onto one point at t=900 s, and one stuck ship
+    target = at(LON0, LAT0, 200.0, 25_000.0)
+    for k in range(4):
+        tid = f"ais:9{k:05d}"
+        start = at(LON0, LAT0, 90.0 * k, 20_000.0)
+        for j in range(60):
+            pos = at(*start, 0.0, 6.0 * 20 * j) if j < 45 else target
+            reports.append((T0 + 20 * j + k, upd(tid, T0 + 20 * j + k, *pos, side="russia", speed_mps=6.0, course_deg=0.0)))
+    stuck = at(LON0, LAT0, 300.0, 10_000.0)
+    for j in range(40):
+        reports.append((T0 + 15 * j, upd("ais:800000", T0 + 15 * j, *stuck, side="nato", speed_mps=7.0, course_deg=90.0)))
     reports.sort(key=lambda r: r[0])
     return [u for _, u in reports]
+
+
+BORDER = LineString([(LON0 + 0.45, LAT0 - 0.5), (LON0 + 0.45, LAT0 + 0.5)])
 
 
 def _zones(circle_zone):
@@ -54,7 +69,7 @@ def _zones(circle_zone):
 
 
 def _run(settings, zones, reports, cuts):
-    eng = Engine(settings, zones)
+    eng = Engine(settings, zones, borders=[BORDER])
     events = []
     i = 0
     for c in cuts:
@@ -70,7 +85,7 @@ def scenario(upd, at, circle_zone):
     return _scenario(upd, at), _zones(circle_zone)
 
 
-def test_scenario_exercises_every_phase_one_rule(scenario):
+def test_scenario_exercises_every_rule(scenario):
     reports, zones = scenario
     events, stats = _run(ProximitySettings(), zones, reports, [len(reports)])
     decoded = [json.loads(e) for e in events]
@@ -82,6 +97,13 @@ def test_scenario_exercises_every_phase_one_rule(scenario):
         ("zone_entry", "closed", "zone_inactive"),
         ("close_approach", "open", None),
         ("close_approach", "closed", "separated"),
+        ("predicted_zone_entry", "open", None),
+        ("predicted_zone_entry", "closed", "entered"),
+        ("predicted_close_approach", "open", None),
+        ("track_integrity", "open", None),
+        ("track_integrity", "update", None),
+        ("exercise_near_border", "open", None),
+        ("exercise_near_border", "closed", "zone_inactive"),
     ]:
         assert expected in kinds
     assert stats["out_of_order_dropped"] > 10

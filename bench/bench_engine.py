@@ -1,0 +1,349 @@
+"""Benchmark of the proximity engine: throughput, a naive baseline in the same run, memory, scaling.
+
+Run from the repository root (one core is enough; the figures are per core)::
+
+    .venv/bin/python bench/bench_engine.py             # everything (about 3-4 minutes)
+    .venv/bin/python bench/bench_engine.py --quick     # 10,000 tracks only, no 100,000 run
+
+``CLOSEWATCH_BENCH_ZONE_FILES`` (paths separated by ``:``) adds GeoJSON zone
+files to the catalogue, as custom zones of the configuration would.
+
+Traffic: synthetic tracks on straight courses over the region of the zone
+catalogue (the NATO/Russia borders from the Barents Sea to Belarus): 40 %
+aircraft (120-250 m/s, three quarters at 7,600-12,500 m, the rest at 300-3,000 m,
+a report every 2 s), 55 % ships (0-12 m/s, every 6 s), 5 % land (every 10 s);
+sides 45 % NATO (western two thirds of the area), 20 % Russia (eastern half),
+35 % other or unknown (anywhere). The area grows with the number of tracks so that the density stays
+that of 10,000 tracks over the region. Reports are generated before timing
+(decoding is not measured); the engine gets them in batches of 4,096, the
+pipeline's default, after a warm-up of one full reporting cycle (the initial
+zone entries).
+
+Baseline, measured in the same run: per report, ``shapely.contains_xy`` of the
+point against each zone of the catalogue (prepared geometries), then
+``pyproj.Geod.inv`` from the point to every live opposing track (vectorised over
+those tracks), then the track's position is stored. It runs on a subset of
+reports with every track's position known, and its cost per report is
+extrapolated (it does not depend on which reports are chosen).
+
+Memory: the resident set (VmRSS) of a fresh process before the engine is built
+and after the timed run (reports are generated and fed two seconds of data at a
+time, so the process holds little beyond the engine); and tracemalloc's count of
+the Python allocations a fresh engine holds after taking one report of every
+track (the reports are made before tracing starts; the engine keeps the latest
+one of each track, which the RSS figure includes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import subprocess
+import sys
+import time
+import tracemalloc
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from pyproj import Geod
+
+from config.records import TrackUpdate, Zone
+from config.settings import ProximitySettings, ZoneSettings
+from config.zones import available_border_bands_m, load_borders, load_catalogue
+from proximity.engine import Engine
+
+T0 = 1_700_000_000.0
+BATCH = 4_096
+REGION = (19.0, 51.0, 33.0, 71.0)  # lon/lat box around the catalogue's borders
+REFERENCE_TRACKS = 10_000
+EARTH_RADIUS_M = 6_371_008.8
+
+
+EXTRA_ZONE_FILES: tuple[str, ...] = tuple(
+    p for p in os.environ.get("CLOSEWATCH_BENCH_ZONE_FILES", "").split(os.pathsep) if p
+)
+
+
+def catalogue() -> tuple[list[Zone], list, str]:
+    """The full default catalogue: every border band, and the territorial zones if derived."""
+    bands = available_border_bands_m()
+    band_names = ", ".join(f"{b / 1000:g} km" for b in bands)
+    try:
+        zones = load_catalogue(ZoneSettings(border_buffers_m=bands, territorial=True, custom=EXTRA_ZONE_FILES))
+        what = f"border bands {band_names} and territorial zones"
+    except Exception as e:  # the territorial file is derived separately
+        zones = load_catalogue(ZoneSettings(border_buffers_m=bands, territorial=False, custom=EXTRA_ZONE_FILES))
+        what = f"border bands {band_names} (territorial zones unavailable: {e})"
+    if EXTRA_ZONE_FILES:
+        what += f", plus {', '.join(EXTRA_ZONE_FILES)}"
+    borders = [line for _name, line in load_borders()]
+    return zones, borders, what
+
+
+@dataclass
+class Traffic:
+    ids: list[str]
+    lon: np.ndarray
+    lat: np.ndarray
+    course: np.ndarray
+    speed: np.ndarray
+    alt: np.ndarray
+    domain: np.ndarray  # 0 air, 1 sea, 2 land
+    side: np.ndarray
+    period_s: np.ndarray
+    phase_s: np.ndarray
+
+
+def make_traffic(n: int, seed: int = 1) -> Traffic:
+    rng = np.random.default_rng(seed)
+    lon0, lat0, lon1, lat1 = REGION
+    # constant density: the box grows (around its centre) with the number of tracks
+    scale = np.sqrt(n / REFERENCE_TRACKS)
+    clon, clat = (lon0 + lon1) / 2, (lat0 + lat1) / 2
+    half_lon, half_lat = (lon1 - lon0) / 2 * scale, min((lat1 - lat0) / 2 * scale, 30.0)
+    lat = rng.uniform(max(clat - half_lat, -80), min(clat + half_lat, 80), n)
+    side = rng.choice(np.array(["nato", "russia", "other", "unknown"]), n, p=[0.45, 0.20, 0.25, 0.10])
+    # NATO tracks in the western two thirds, Russian ones in the eastern half: they mix
+    # in a band a sixth of the box wide, as they do along the borders
+    west = np.where(side == "russia", clon, clon - half_lon)
+    east = np.where(side == "nato", clon + half_lon / 3, clon + half_lon)
+    lon = (rng.uniform(west, east) + 180.0) % 360.0 - 180.0
+    domain = rng.choice(3, n, p=[0.40, 0.55, 0.05])
+    speed = np.select([domain == 0, domain == 1], [rng.uniform(120, 250, n), rng.uniform(0, 12, n)], rng.uniform(0, 25, n))
+    # three quarters of the aircraft at cruise levels, the rest low
+    cruise = rng.random(n) < 0.75
+    alt = np.where(domain == 0, np.where(cruise, rng.uniform(7_600, 12_500, n), rng.uniform(300, 3_000, n)), np.nan)
+    period = np.select([domain == 0, domain == 1], [2.0, 6.0], 10.0)
+    phase = rng.uniform(0, 1, n) * period
+    prefix = np.array(["icao", "ais", "ext"])[domain]
+    ids = [f"{p}:{k:08x}" for p, k in zip(prefix.tolist(), range(n))]
+    return Traffic(ids, lon, lat, rng.uniform(0, 360, n), speed, alt, domain, side, period, phase)
+
+
+def reports(tr: Traffic, t_from_s: float, t_to_s: float) -> list[TrackUpdate]:
+    """Every report made in [t_from, t_to), in time order, positions by spherical dead reckoning."""
+    out: list[tuple[float, int]] = []
+    first = np.ceil((t_from_s - tr.phase_s) / tr.period_s)
+    last = np.ceil((t_to_s - tr.phase_s) / tr.period_s)
+    counts = np.maximum(last - first, 0).astype(np.int64)
+    owner = np.repeat(np.arange(len(tr.ids)), counts)
+    starts = np.cumsum(counts) - counts
+    k = first[owner] + (np.arange(owner.size) - np.repeat(starts, counts))
+    t = tr.phase_s[owner] + k * tr.period_s[owner]
+    order = np.lexsort((owner, t))
+    owner, t = owner[order], t[order]
+    # great-circle dead reckoning on a sphere
+    lat, lon, crs = np.radians(tr.lat[owner]), np.radians(tr.lon[owner]), np.radians(tr.course[owner])
+    d = tr.speed[owner] * t / EARTH_RADIUS_M
+    lat2 = np.arcsin(np.sin(lat) * np.cos(d) + np.cos(lat) * np.sin(d) * np.cos(crs))
+    lon2 = lon + np.arctan2(np.sin(crs) * np.sin(d) * np.cos(lat), np.cos(d) - np.sin(lat) * np.sin(lat2))
+    lat2 = np.degrees(lat2)
+    lon2 = (np.degrees(lon2) + 180.0) % 360.0 - 180.0
+    # course at the new position (the great circle turns)
+    y = np.sin(lon - np.radians(lon2)) * np.cos(lat)
+    x = np.cos(np.radians(lat2)) * np.sin(lat) - np.sin(np.radians(lat2)) * np.cos(lat) * np.cos(lon - np.radians(lon2))
+    crs2 = (np.degrees(np.arctan2(y, x)) + 180.0) % 360.0
+    domains = ("air", "sea", "land")
+    ups = []
+    for o, ti, la, lo, c in zip(owner.tolist(), t.tolist(), lat2.tolist(), lon2.tolist(), crs2.tolist()):
+        dom = domains[tr.domain[o]]
+        ups.append(
+            TrackUpdate(
+                track_id=tr.ids[o],
+                source="bench",
+                t_s=T0 + ti,
+                lat_deg=la,
+                lon_deg=lo,
+                domain=dom,  # type: ignore[arg-type]
+                side=tr.side[o],
+                alt_m=None if dom != "air" else float(tr.alt[o]),
+                speed_mps=float(tr.speed[o]),
+                course_deg=c,
+            )
+        )
+    return ups
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def run_engine(engine: Engine, tr: Traffic, t_from_s: float, t_to_s: float, chunk_s: float = 2.0) -> tuple[float, int, int]:
+    """Feed the reports of [t_from, t_to) made chunk by chunk; time only the engine.
+
+    Returns (engine seconds, events, reports).
+    """
+    spent = 0.0
+    n_events = 0
+    n_reports = 0
+    t = t_from_s
+    while t < t_to_s:
+        ups = reports(tr, t, min(t + chunk_s, t_to_s))
+        gc.collect()
+        t0 = time.perf_counter()
+        for i in range(0, len(ups), BATCH):
+            n_events += len(engine.process(ups[i : i + BATCH]))
+        spent += time.perf_counter() - t0
+        n_reports += len(ups)
+        t += chunk_s
+    return spent, n_events, n_reports
+
+
+def baseline(zones: list[Zone], tr: Traffic, warm: list[TrackUpdate], subset: list[TrackUpdate]) -> float:
+    """Seconds per report of the straightforward method (see the module docstring)."""
+    geod = Geod(ellps="WGS84")
+    geoms = [z.geometry for z in zones]
+    shapely.prepare(geoms)
+    index = {tid: k for k, tid in enumerate(tr.ids)}
+    lon = np.full(len(tr.ids), np.nan)
+    lat = np.full(len(tr.ids), np.nan)
+    for u in warm:
+        k = index[u.track_id]
+        lon[k], lat[k] = u.lon_deg, u.lat_deg
+    is_nato = tr.side == "nato"
+    is_russia = tr.side == "russia"
+    known = ~np.isnan(lon)
+    opposing = {"nato": np.nonzero(is_russia & known)[0], "russia": np.nonzero(is_nato & known)[0]}
+    t = time.perf_counter()
+    inside = 0
+    close = 0
+    for u in subset:
+        for g in geoms:
+            inside += bool(shapely.contains_xy(g, u.lon_deg, u.lat_deg))
+        other = opposing.get(u.side)
+        if other is not None and other.size:
+            _, _, d = geod.inv(np.full(other.size, u.lon_deg), np.full(other.size, u.lat_deg), lon[other], lat[other])
+            close += int((d < 9_260.0).sum())
+        k = index[u.track_id]
+        lon[k], lat[k] = u.lon_deg, u.lat_deg
+    return (time.perf_counter() - t) / len(subset)
+
+
+def measure(n: int, *, data_s: float, with_baseline: bool, memory: bool) -> dict[str, float | int | str]:
+    """One configuration, in this process."""
+    zones, borders, what = catalogue()
+    tr = make_traffic(n)
+    cycle = float(tr.period_s.max())
+    out: dict[str, float | int | str] = {
+        "tracks": n,
+        "zones": len(zones),
+        "zone_vertices": int(sum(shapely.get_num_coordinates(z.geometry) for z in zones)),
+        "catalogue": what,
+        "timed_data_s": data_s,
+    }
+    gc.collect()
+    rss0 = rss_mb()
+    t = time.perf_counter()
+    engine = Engine(ProximitySettings(), zones, borders=borders)
+    out["engine_build_s"] = time.perf_counter() - t
+    if memory:
+        # the engine's own allocations while it takes one report of every track
+        first = reports(tr, 0.0, cycle)
+        seen: dict[str, TrackUpdate] = {}
+        for u in first:
+            seen.setdefault(u.track_id, u)
+        one_each = sorted(seen.values(), key=lambda u: u.t_s)
+        del first, seen
+        probe = Engine(ProximitySettings(), zones, borders=borders)
+        tracemalloc.start()
+        for i in range(0, len(one_each), BATCH):
+            probe.process(one_each[i : i + BATCH])
+        current, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        out["traced_engine_mb"] = current / 2**20
+        out["traced_peak_mb"] = peak / 2**20
+        del probe, one_each
+        gc.collect()
+    t_warm, ev_warm, n_warm = run_engine(engine, tr, 0.0, cycle)
+    out["warmup_reports"] = n_warm
+    out["warmup_events"] = ev_warm
+    dt, n_events, n_timed = run_engine(engine, tr, cycle, cycle + data_s)
+    out["timed_reports"] = n_timed
+    out["engine_s"] = dt
+    out["engine_reports_per_s"] = n_timed / dt
+    out["engine_us_per_report"] = dt / n_timed * 1e6
+    out["events"] = n_events
+    out["live_tracks"] = engine.stats["live_tracks"]
+    out["open_incidents"] = engine.stats["open_incidents"]
+    gc.collect()
+    out["rss_before_mb"] = rss0
+    out["rss_engine_mb"] = rss_mb()
+    if with_baseline:
+        warm = reports(tr, 0.0, cycle)
+        subset = reports(tr, cycle, cycle + 2.0)[:300]
+        per = baseline(zones, tr, warm, subset)
+        out["baseline_reports"] = len(subset)
+        out["baseline_us_per_report"] = per * 1e6
+        out["baseline_reports_per_s"] = 1.0 / per
+        out["speedup"] = per / (dt / n_timed)
+    return out
+
+
+def child(n: int, data_s: float, with_baseline: bool, memory: bool) -> dict[str, float | int | str]:
+    """The same measurement in a fresh process (clean RSS, no state shared between sizes)."""
+    cmd = [sys.executable, __file__, "--child", str(n), "--data-s", str(data_s)]
+    if with_baseline:
+        cmd.append("--baseline")
+    if memory:
+        cmd.append("--memory")
+    res = subprocess.run(cmd, capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="10,000 tracks only")
+    ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--data-s", type=float, default=60.0, help=argparse.SUPPRESS)
+    ap.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--memory", action="store_true", help=argparse.SUPPRESS)
+    args, _ = ap.parse_known_args()  # run by bench/__main__.py, argv holds its own arguments
+    if args.child:
+        print(json.dumps(measure(args.child, data_s=args.data_s, with_baseline=args.baseline, memory=args.memory)))
+        return
+
+    print("closewatch proximity engine benchmark (one process per size, one core)")
+    main_run = child(REFERENCE_TRACKS, 60.0, True, False)
+    print(f"catalogue: {main_run['zones']} zones, {main_run['zone_vertices']:,} vertices: {main_run['catalogue']}")
+    print(
+        f"\n{REFERENCE_TRACKS:,} live tracks, {main_run['timed_reports']:,} reports over "
+        f"{main_run['timed_data_s']:.0f} s of data time, batches of {BATCH}:"
+    )
+    print(f"  engine:   {main_run['engine_reports_per_s']:>12,.0f} reports/s  ({main_run['engine_us_per_report']:.2f} us/report)")
+    print(
+        f"  baseline: {main_run['baseline_reports_per_s']:>12,.0f} reports/s  ({main_run['baseline_us_per_report']:.1f} us/report,"
+        f" measured on {main_run['baseline_reports']} reports and extrapolated)"
+    )
+    print(f"  speed-up: {main_run['speedup']:.0f}x")
+    print(
+        f"  events in the timed part: {main_run['events']:,} ({main_run['open_incidents']:,} incidents open at the end);"
+        f" engine built in {main_run['engine_build_s']:.2f} s"
+    )
+    sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000]
+    print("\nscaling (constant density: the area grows with the number of tracks):")
+    print(f"  {'tracks':>8} {'reports/s':>12} {'us/report':>10} {'events':>8} {'RSS MB':>8} {'traced MB':>10}")
+    for n in sizes:
+        r = child(n, 60.0 if n < 100_000 else 20.0, False, n == sizes[-1])
+        traced = f"{r['traced_engine_mb']:.0f}" if "traced_engine_mb" in r else "-"
+        print(
+            f"  {n:>8,} {r['engine_reports_per_s']:>12,.0f} {r['engine_us_per_report']:>10.2f}"
+            f" {r['events']:>8,} {r['rss_engine_mb']:>8.0f} {traced:>10}"
+        )
+        if n == sizes[-1]:
+            print(
+                f"\nmemory with {n:,} live tracks: RSS {r['rss_engine_mb']:.0f} MB for the whole process"
+                f" after {r['timed_data_s']:.0f} s of data (before the engine: {r['rss_before_mb']:.0f} MB);"
+                f" Python allocations held by a fresh engine after one report of every track:"
+                f" {r['traced_engine_mb']:.0f} MB (peak while taking them {r['traced_peak_mb']:.0f} MB)"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Fast screens for the predictions: spherical dead reckoning for candidates only.
+
+The exact answers (entry time into a zone, CPA and TCPA) are computed on the
+WGS 84 ellipsoid afterwards (``proximity.cpa``), for the few candidates these
+screens let through. The screens widen their radii so that they never miss a
+candidate the exact computation would accept.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from ._integrity import EARTH_RADIUS_M, SPHERE_SLACK
+
+__all__ = ["approach_candidates", "path_samples", "sphere_motion", "sphere_position"]
+
+
+def sphere_motion(lon_deg: np.ndarray, lat_deg: np.ndarray, course_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit position vectors and unit direction-of-motion vectors, shape (n, 3) each."""
+    lon, lat, crs = np.radians(lon_deg), np.radians(lat_deg), np.radians(course_deg)
+    sl, cl, sp, cp = np.sin(lon), np.cos(lon), np.sin(lat), np.cos(lat)
+    p = np.stack((cp * cl, cp * sl, sp), axis=-1)
+    east = np.stack((-sl, cl, np.zeros_like(sl)), axis=-1)
+    north = np.stack((-sp * cl, -sp * sl, cp), axis=-1)
+    u = np.sin(crs)[:, None] * east + np.cos(crs)[:, None] * north
+    return p, u
+
+
+def sphere_position(p: np.ndarray, u: np.ndarray, dist_m: np.ndarray) -> np.ndarray:
+    """Unit vectors after moving ``dist_m`` along the great circle (p, u)."""
+    th = (dist_m / EARTH_RADIUS_M)[:, None]
+    return np.cos(th) * p + np.sin(th) * u
+
+
+def to_lonlat(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.degrees(np.arctan2(v[:, 1], v[:, 0])), np.degrees(np.arcsin(np.clip(v[:, 2], -1.0, 1.0)))
+
+
+def _chord(dist_m: float) -> float:
+    return float(2.0 * np.sin(min(dist_m * SPHERE_SLACK / (2.0 * EARTH_RADIUS_M), np.pi / 2)))
+
+
+def approach_candidates(
+    p_a: np.ndarray,
+    u_a: np.ndarray,
+    v_a: np.ndarray,
+    p_b: np.ndarray,
+    u_b: np.ndarray,
+    v_b: np.ndarray,
+    *,
+    horizon_s: float,
+    step_s: float,
+    radius_m: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs (i of a, j of b) that may come within ``radius_m`` within the horizon.
+
+    Positions are sampled every ``step_s``; between two samples two tracks close
+    in by at most their speeds times half a step, which is added to the radius.
+    The pairs found are then checked with straight-line (chord) motion; the third
+    array is a lower bound of each pair's closest approach (metres, sphere), so
+    that a caller can apply a smaller threshold per pair.
+    """
+    if p_a.size == 0 or p_b.size == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+    vmax = float(v_a.max() + v_b.max())
+    chord = _chord(radius_m + vmax * step_s / 2.0)
+    keys = []
+    nb = p_b.shape[0]
+    for tau in np.arange(0.0, horizon_s + step_s, step_s):
+        tau = min(tau, horizon_s)
+        qa = sphere_position(p_a, u_a, v_a * tau)
+        qb = sphere_position(p_b, u_b, v_b * tau)
+        found = cKDTree(qa).sparse_distance_matrix(cKDTree(qb), chord, output_type="ndarray")
+        keys.append(found["i"].astype(np.int64) * nb + found["j"])
+    k = np.unique(np.concatenate(keys))
+    i, j = k // nb, k % nb
+    # linear motion in 3-D (chords) for the closest approach; a great circle leaves
+    # its tangent line by at most (v t)^2 / (2 R), allowed for twice
+    ra = EARTH_RADIUS_M * p_a[i]
+    rb = EARTH_RADIUS_M * p_b[j]
+    wa = v_a[i][:, None] * u_a[i]
+    wb = v_b[j][:, None] * u_b[j]
+    r0 = rb - ra
+    vr = wb - wa
+    vv = (vr * vr).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.clip(np.where(vv > 0, -(r0 * vr).sum(axis=1) / vv, 0.0), 0.0, horizon_s)
+    d = np.linalg.norm(r0 + vr * t[:, None], axis=1)
+    dev = (np.maximum(v_a[i], v_b[j]) * horizon_s) ** 2 / EARTH_RADIUS_M
+    keep = d <= radius_m * SPHERE_SLACK + dev
+    return i[keep], j[keep], d[keep] - dev[keep]
+
+
+def path_samples(
+    p: np.ndarray, u: np.ndarray, speed_mps: np.ndarray, horizon_s: float, step_m: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Points along each track's path, every ``step_m`` or closer, from now to the horizon.
+
+    Returns (owner index, time ahead, lon, lat), ordered by owner then time.
+    """
+    n_seg = np.maximum(np.ceil(speed_mps * horizon_s / step_m), 1).astype(np.int64)
+    counts = n_seg + 1
+    owner = np.repeat(np.arange(p.shape[0]), counts)
+    starts = np.cumsum(counts) - counts
+    j = np.arange(owner.size) - np.repeat(starts, counts)
+    tau = j * (horizon_s / n_seg[owner])
+    q = sphere_position(p[owner], u[owner], speed_mps[owner] * tau)
+    lon, lat = to_lonlat(q)
+    return owner, tau, lon, lat
