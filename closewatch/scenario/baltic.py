@@ -74,28 +74,40 @@ class ScenarioTrack:
     def active(self, t_s: float) -> bool:
         return self.waypoints[0].t_s <= t_s <= self.waypoints[-1].t_s
 
+    def _leg(self, t_s: float) -> tuple[Waypoint, Waypoint]:
+        """The leg flown at ``t_s``: at a waypoint, the one that starts there (the last at the end)."""
+        wps = self.waypoints
+        if not wps[0].t_s <= t_s <= wps[-1].t_s:
+            raise ValueError(f"{self.track_id}: t={t_s} outside {wps[0].t_s}..{wps[-1].t_s}")
+        for a, b in zip(wps, wps[1:]):
+            if a.t_s <= t_s < b.t_s:
+                return a, b
+        return wps[-2], wps[-1]
+
     def state(self, t_s: float) -> tuple[float, float, float | None, float, float]:
         """(lat, lon, alt_m, speed_mps, course_deg) at ``t_s`` seconds after T0."""
-        wps = self.waypoints
-        for a, b in zip(wps, wps[1:]):
-            if a.t_s <= t_s <= b.t_s:
-                break
-        else:
-            raise ValueError(f"{self.track_id}: t={t_s} outside {wps[0].t_s}..{wps[-1].t_s}")
+        a, b = self._leg(t_s)
         az, _back, dist_m = _GEOD.inv(a.lon_deg, a.lat_deg, b.lon_deg, b.lat_deg)
         frac = (t_s - a.t_s) / (b.t_s - a.t_s)
         lon, lat, _ = _GEOD.fwd(a.lon_deg, a.lat_deg, az, dist_m * frac)
-        # Course at this point: the forward azimuth of the rest of the leg.
+        # Course at this point: the forward azimuth of the rest of the leg (at its end,
+        # the direction of arrival: the reverse of the azimuth back to its start).
         if frac < 1.0:
             course, _, _ = _GEOD.inv(lon, lat, b.lon_deg, b.lat_deg)
         else:
-            _, back, _ = _GEOD.inv(b.lon_deg, b.lat_deg, a.lon_deg, a.lat_deg)
-            course = back + 180.0
+            towards_start, _, _ = _GEOD.inv(b.lon_deg, b.lat_deg, a.lon_deg, a.lat_deg)
+            course = towards_start + 180.0
         alt = None
         if a.alt_m is not None and b.alt_m is not None:
             alt = a.alt_m + (b.alt_m - a.alt_m) * frac
         speed = dist_m / (b.t_s - a.t_s)
         return lat, lon, alt, speed, course % 360.0
+
+    def vertical_rate_mps(self, t_s: float) -> float | None:
+        a, b = self._leg(t_s)
+        if a.alt_m is None or b.alt_m is None:
+            return None
+        return (b.alt_m - a.alt_m) / (b.t_s - a.t_s)
 
 
 def _offset(lat: float, lon: float, az_deg: float, dist_m: float) -> tuple[float, float]:
@@ -104,6 +116,7 @@ def _offset(lat: float, lon: float, az_deg: float, dist_m: float) -> tuple[float
 
 
 def _il20() -> ScenarioTrack:
+    # West along the international corridor of the Gulf of Finland, back east at the narrows.
     return ScenarioTrack(
         track_id="icao:154a2c",
         side="russia",
@@ -113,19 +126,21 @@ def _il20() -> ScenarioTrack:
         type_code="IL20",
         waypoints=(
             Waypoint(0, 59.98, 28.40, 8500.0),
-            Waypoint(900, 59.90, 25.90, 8500.0),
-            Waypoint(1500, 59.62, 24.10, 8500.0),
-            Waypoint(2400, 59.40, 21.60, 8500.0),
+            Waypoint(900, 59.93, 25.60, 8500.0),
+            Waypoint(1200, 59.86, 24.95, 8500.0),
+            Waypoint(1500, 59.92, 25.80, 8500.0),
+            Waypoint(2400, 59.97, 28.30, 8500.0),
         ),
     )
 
 
 def _eurofighter(il20: ScenarioTrack) -> ScenarioTrack:
-    # Shadowing: 1.5 km to the Il-20's left (south of its westward course), 150 m above.
+    # Shadowing: 1.5 km south of the Il-20 (on the Estonian side), 150 m above,
+    # from T0+1080 s to T0+1560 s, through its turn at T0+1200 s.
     shadow = []
-    for t in (1080, 1200, 1320, 1440, 1560):
-        lat, lon, alt, _speed, course = il20.state(t)
-        slat, slon = _offset(lat, lon, course - 90.0, 1500.0)
+    for t in (1080, 1140, 1200, 1260, 1320, 1380, 1440, 1500, 1560):
+        lat, lon, alt, _speed, _course = il20.state(t)
+        slat, slon = _offset(lat, lon, 180.0, 1500.0)
         shadow.append(Waypoint(t, slat, slon, (alt or 0.0) + 150.0))
     return ScenarioTrack(
         track_id="icao:3f6b21",
@@ -136,11 +151,11 @@ def _eurofighter(il20: ScenarioTrack) -> ScenarioTrack:
         type_code="EUFI",
         waypoints=(
             Waypoint(480, 59.26, 24.21, 300.0),  # Amari air base, climbing out
-            Waypoint(780, 59.55, 25.20, 7000.0),
-            Waypoint(960, 59.78, 25.65, 8650.0),
+            Waypoint(780, 59.55, 24.90, 7000.0),
+            Waypoint(960, 59.80, 25.15, 8650.0),
             *shadow,
-            Waypoint(1800, 59.45, 23.60, 6000.0),
-            Waypoint(2100, 59.27, 24.15, 1500.0),
+            Waypoint(1800, 59.55, 25.10, 6000.0),
+            Waypoint(2100, 59.27, 24.25, 1500.0),
         ),
     )
 
@@ -274,11 +289,12 @@ def _sbs_lines(track: ScenarioTrack) -> Iterator[tuple[float, str]]:
         d, tm = _sbs_time(t_abs)
         lat, lon, alt_m, speed_mps, course = track.state(t)
         alt_ft = int(round((alt_m or 0.0) * FT_PER_M))
+        vrate_fpm = int(round((track.vertical_rate_mps(t) or 0.0) * FT_PER_M * 60.0))
         head = f"1,1,{hexid},1,{d},{tm},{d},{tm}"
         if i % 6 == 0:
             yield t_abs, f"MSG,1,{head},{track.callsign},,,,,,,,,,,0"
         yield t_abs, f"MSG,3,{head},,{alt_ft},,,{lat:.5f},{lon:.5f},,,0,0,0,0"
-        yield t_abs, f"MSG,4,{head},,,{speed_mps / MPS_PER_KNOT:.1f},{course:.1f},,,0,,,,,0"
+        yield t_abs, f"MSG,4,{head},,,{speed_mps / MPS_PER_KNOT:.1f},{course:.1f},,,{vrate_fpm},,,,,0"
 
 
 def _corrupt_ais_lines() -> tuple[str, ...]:
@@ -392,15 +408,118 @@ def _close_approach(
     }
 
 
-def expected_incidents(distance_to_border_m: Callable[[float, float], float], buffer_m: float) -> dict[str, object]:
+def _enu_m(lat0: float, lon0: float, lat: float, lon: float) -> tuple[float, float]:
+    """East/north metres of (lat, lon) from (lat0, lon0), from the geodesic azimuth and distance."""
+    az, _, d = _GEOD.inv(lon0, lat0, lon, lat)
+    return d * math.sin(math.radians(az)), d * math.cos(math.radians(az))
+
+
+def _velocity(speed_mps: float, course_deg: float) -> tuple[float, float]:
+    return speed_mps * math.sin(math.radians(course_deg)), speed_mps * math.cos(math.radians(course_deg))
+
+
+def _predicted_close_approach(
+    a: ScenarioTrack,
+    b: ScenarioTrack,
+    lateral_m: float,
+    vertical_m: float | None,
+    open_t: int | None,
+    tick_s: int,
+    horizon_s: float,
+) -> dict[str, object] | None:
+    """First prediction tick before the close approach with CPA under the minima within the horizon.
+
+    Straight-line motion at the tracks' current course, speed and vertical rate, in a
+    local east/north plane centred on the first track: an independent check of the
+    engine's CPA.
+    """
+    start = max(a.waypoints[0].t_s, b.waypoints[0].t_s)
+    t = math.ceil(start / tick_s) * tick_s
+    while open_t is None or t < open_t:
+        lat_a, lon_a, _, v_a, c_a = a.state(t)
+        lat_b, lon_b, _, v_b, c_b = b.state(t)
+        rx, ry = _enu_m(lat_a, lon_a, lat_b, lon_b)
+        (vax, vay), (vbx, vby) = _velocity(v_a, c_a), _velocity(v_b, c_b)
+        vx, vy = vbx - vax, vby - vay
+        tcpa = -(rx * vx + ry * vy) / (vx * vx + vy * vy) if vx or vy else 0.0
+        cpa = math.hypot(rx + vx * tcpa, ry + vy * tcpa)
+        vertical_ok = True
+        if vertical_m is not None:
+            alt_a, alt_b = a.state(t)[2], b.state(t)[2]
+            if alt_a is not None and alt_b is not None:
+                rate = (b.vertical_rate_mps(t) or 0.0) - (a.vertical_rate_mps(t) or 0.0)
+                vertical_ok = abs(alt_b - alt_a + rate * tcpa) < vertical_m
+        if 0.0 < tcpa <= horizon_s and cpa < lateral_m and vertical_ok:
+            return {
+                "kind": "predicted_close_approach",
+                "subjects": sorted([a.track_id, b.track_id]),
+                "open_after_t0_s": t,
+                "cpa_m": round(cpa, 1),
+                "tcpa_s": round(tcpa, 1),
+            }
+        t += tick_s
+        if t > min(a.waypoints[-1].t_s, b.waypoints[-1].t_s):
+            return None
+    return None
+
+
+def _predicted_zone_entries(
+    track: ScenarioTrack, zones: Sequence[tuple[str, object]], tick_s: int, horizon_s: float, step_s: float = 10.0
+) -> list[dict[str, object]]:
+    """Per zone, the first prediction tick at which dead reckoning enters it within the horizon.
+
+    ``zones`` are (zone_id, shapely area) pairs that concern this track. The track
+    is moved along the geodesic of its current course at its current speed.
+    """
+    import shapely
+
+    out: list[dict[str, object]] = []
+    seen: set[str] = set()
+    t = math.ceil(track.waypoints[0].t_s / tick_s) * tick_s
+    while t <= min(track.waypoints[-1].t_s, DURATION_S):
+        lat, lon, _, speed, course = track.state(t)
+        inside_now = {zid for zid, area in zones if shapely.contains_xy(area, lon, lat)}
+        seen |= inside_now
+        for zid, area in zones:
+            if zid in seen:
+                continue
+            dt = step_s
+            while dt <= horizon_s:
+                lon2, lat2, _ = _GEOD.fwd(lon, lat, course, speed * dt)
+                if shapely.contains_xy(area, lon2, lat2):
+                    out.append({
+                        "kind": "predicted_zone_entry",
+                        "subjects": [track.track_id],
+                        "zone_id": zid,
+                        "open_after_t0_s": t,
+                        "predicted_entry_after_t0_s": round(t + dt),
+                    })
+                    seen.add(zid)
+                    break
+                dt += step_s
+        t += tick_s
+    return out
+
+
+def expected_incidents(
+    distance_to_border_m: Callable[[float, float], float],
+    buffer_m: float,
+    zones: Sequence[object] = (),
+    *,
+    predict_tick_s: int = 30,
+    horizon_s: float = 900.0,
+) -> dict[str, object]:
     """The incidents the demo must raise, from the scenario geometry alone.
 
-    ``distance_to_border_m(lon, lat)`` is the geodesic distance to the border line.
+    ``distance_to_border_m(lon, lat)`` is the geodesic distance to the border line;
+    ``zones`` the default catalogue (``config.records.Zone``), for predicted entries.
     Thresholds are the documented defaults (config.settings.ThresholdSettings).
     """
     by_id = {t.track_id: t for t in TRACKS}
-    air = _close_approach(by_id["icao:154a2c"], by_id["icao:3f6b21"], SBS_INTERVAL_S, 9_260.0, 305.0)
-    sea = _close_approach(by_id["ais:273456780"], by_id["ais:230987650"], AIS_INTERVAL_S, 1_852.0, None)
+    il20, eufi = by_id["icao:154a2c"], by_id["icao:3f6b21"]
+    rus, fin = by_id["ais:273456780"], by_id["ais:230987650"]
+    air = _close_approach(il20, eufi, SBS_INTERVAL_S, 9_260.0, 305.0)
+    sea = _close_approach(rus, fin, AIS_INTERVAL_S, 1_852.0, None)
     mi8 = by_id["icao:1515b7"]
     entry_t = exit_t = None
     min_border_m = math.inf
@@ -415,16 +534,32 @@ def expected_incidents(distance_to_border_m: Callable[[float, float], float], bu
     zone = {
         "kind": "zone_entry",
         "subjects": [mi8.track_id],
+        "zone_id": "border:RU-EE:10km",
         "buffer_m": buffer_m,
         "open_after_t0_s": entry_t,
         "outside_again_after_t0_s": exit_t,
         "min_distance_to_border_m": round(min_border_m, 1),
     }
+    predicted: list[dict[str, object]] = []
+    for a, b, lateral, vertical, opened in ((il20, eufi, 9_260.0, 305.0, air), (rus, fin, 1_852.0, None, sea)):
+        p = _predicted_close_approach(
+            a, b, lateral, vertical, opened["open_after_t0_s"], predict_tick_s, horizon_s  # type: ignore[arg-type]
+        )
+        if p is not None:
+            predicted.append(p)
+    for track in TRACKS:
+        concerned = [
+            (z.zone_id, z.geometry)  # type: ignore[attr-defined]
+            for z in zones
+            if track.side in z.sides and track.domain in z.domains  # type: ignore[attr-defined]
+        ]
+        predicted.extend(_predicted_zone_entries(track, concerned, predict_tick_s, horizon_s))
     return {
         "t0": datetime.fromtimestamp(T0_S, tz=timezone.utc).isoformat(),
         "t0_s": T0_S,
         "report_interval_s": {"ais": AIS_INTERVAL_S, "sbs1": SBS_INTERVAL_S},
-        "incidents": [air, sea, zone],
+        "predict_interval_s": predict_tick_s,
+        "incidents": [air, sea, zone, *predicted],
         "dead_letters": {"baltic-ais": len(CORRUPT_AIS), "baltic-adsb": len(CORRUPT_SBS)},
     }
 
@@ -436,9 +571,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.expected:
         from closewatch.scenario.border import border_distance_function
+        from config.settings import ZoneSettings
+        from config.zones import load_catalogue
 
         distance, buffer_m = border_distance_function()
-        expected = expected_incidents(distance, buffer_m)
+        expected = expected_incidents(distance, buffer_m, load_catalogue(ZoneSettings()))
         path = Path(__file__).with_name("expected.json")
         path.write_text(json.dumps(expected, indent=2) + "\n", encoding="utf-8")
         print(path)
