@@ -1,8 +1,9 @@
 """Publishing events, tracks and dead letters to Kafka with delivery guarantees.
 
-:class:`KafkaSink` wraps one kafka-python producer with ``acks=all``,
-idempotence (KIP-98: no duplicates from retries, order kept per partition with up
-to 5 requests in flight) and unbounded retries within ``delivery_timeout_ms``.
+:class:`KafkaSink` sends through librdkafka (:mod:`alerts.transport`) with
+``acks=all`` and idempotence (KIP-98: no duplicates from retries, order kept per
+partition with up to 5 requests in flight), retrying until the delivery timeout;
+records it cannot deliver go to the on-disk spool (:mod:`alerts.spool`).
 Keys: ``event_id`` for events (every revision of one incident goes to the same
 partition, in order), ``track_id`` for tracks, the feed name for dead letters.
 
@@ -22,7 +23,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from config.records import DeadLetter, TrackUpdate
 from config.settings import KafkaSettings
@@ -31,6 +32,7 @@ from proximity.events import Event
 from alerts import codec
 from alerts.errors import AlertsError, DeliveryError, KafkaUnreachableError, SpoolFullError
 from alerts.spool import Record, Spool
+from alerts.transport import RdProducer, SendError
 
 __all__ = ["KafkaSink", "Record", "TopicSpec", "client_security_config", "topic_specs"]
 
@@ -75,26 +77,6 @@ _DIRECT = "direct"
 _SPOOLING = "spooling"
 
 
-def _retire_producer(producer: Any) -> None:
-    """Close a producer now, failing what it still buffers (its records are in the spool).
-
-    kafka-python's ``close(timeout=0)`` first flushes and raises while records are
-    pending, so the sender thread is force-closed first (it then aborts the
-    incomplete batches): no late delivery from this producer can overtake the
-    spool when the broker returns.
-    """
-    from kafka.errors import KafkaError
-
-    sender = getattr(producer, "_sender", None)
-    if sender is not None:
-        sender.force_close()
-        sender.join(10.0)
-    try:
-        producer.close(timeout=0)
-    except KafkaError as e:  # pragma: no cover - defensive: the sender is gone already
-        log.debug("closing a retired producer: %s", e)
-
-
 class KafkaSink:
     """The producer side of the contract, with a durable spool (see module docstring, docs/kafka.md).
 
@@ -112,8 +94,12 @@ class KafkaSink:
     Non-retriable errors (authorisation, a record too large) and a full spool
     are fatal: the next call raises.
 
-    ``producer_overrides``: extra kafka-python producer settings (``linger_ms``,
-    ``batch_size``, ...); ``acks``, idempotence and retries are fixed.
+    ``producer_overrides``: extra librdkafka settings (``linger.ms``,
+    ``batch.size``, ...); ``acks``, idempotence and the delivery timeout are fixed.
+    ``create_topics``: on the first connection, create missing topics
+    (:meth:`ensure_topics`; a refusal is logged, not fatal).
+    ``ack_listener(ordinal)`` is called (from a client thread) when a record is
+    acknowledged by the broker, directly or from the spool.
     """
 
     def __init__(
@@ -128,6 +114,8 @@ class KafkaSink:
         spool_tracks: bool = False,
         connect_timeout_s: float = 10.0,
         drain_batch: int = 1000,
+        ack_listener: Callable[[int], None] | None = None,
+        create_topics: bool = True,
     ) -> None:
         self.settings = settings
         self.source = source
@@ -136,11 +124,16 @@ class KafkaSink:
         self.spool_tracks = spool_tracks
         self.connect_timeout_s = connect_timeout_s
         self.drain_batch = drain_batch
+        self._ack_listener = ack_listener
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
-        self._producer: Any = None
-        self._retiring: Any = None
-        self._drain_producer: Any = None
+        self._producer: RdProducer | None = None
+        self._retiring: RdProducer | None = None
+        self._drain_producer: RdProducer | None = None
+        self._drain_lock = threading.Lock()
+        self._drain_outcome: dict[int, SendError | None] | None = None
+        self._create_topics = create_topics
+        self._topics_checked = False
         self._next_ordinal = 0
         self._inflight: dict[int, tuple[Record, float]] = {}  # ordinal -> (record, sent at, monotonic)
         self._spooled: deque[tuple[int, int]] = deque()  # (spool index, ordinal), this run's records only
@@ -164,25 +157,22 @@ class KafkaSink:
         cfg["client_id"] = self.settings.client_id
         return cfg
 
-    def _new_producer(self, bootstrap_timeout_s: float) -> Any:
-        from kafka import KafkaProducer
-
-        cfg = {
-            "linger_ms": 5,
-            "request_timeout_ms": 10_000,
-            **self._overrides,
-            **self._client_config(),
-            "bootstrap_timeout_ms": int(bootstrap_timeout_s * 1000),
-            "max_block_ms": int(self.spool_after_s * 1000),
-            "acks": "all",
-            "enable_idempotence": True,
-            "retries": float("inf"),
-            "max_in_flight_requests_per_connection": 5,
-        }
-        cfg["delivery_timeout_ms"] = max(
-            int(self.spool_after_s * 2000), cfg["request_timeout_ms"] + cfg["linger_ms"] + 1
-        )
-        return KafkaProducer(**cfg)
+    def _new_producer(self, bootstrap_timeout_s: float) -> RdProducer:
+        """A connected librdkafka producer; raises :class:`SendError` when no broker answers."""
+        producer = RdProducer(self.settings, self._on_ack, self._on_error,
+                              delivery_timeout_s=max(self.spool_after_s * 2, 11.0), overrides=self._overrides)
+        try:
+            producer.connect(bootstrap_timeout_s)
+        except SendError:
+            producer.retire()
+            raise
+        if self._create_topics and not self._topics_checked:
+            self._topics_checked = True
+            try:
+                self.ensure_topics(timeout_s=bootstrap_timeout_s + 5.0)
+            except AlertsError as e:  # e.g. no right to create topics on a managed cluster
+                log.warning("could not check or create the closewatch topics: %s", e)
+        return producer
 
     def ensure_topics(self, timeout_s: float = 30.0) -> list[str]:
         """Create the missing topics (configured partitions, ``retention.ms``); return those created.
@@ -285,29 +275,27 @@ class KafkaSink:
                     self._cond.notify_all()
                 return len(records)
             producer = self._producer
+            assert producer is not None, "direct mode always has a producer"
             now = time.monotonic()
             for i, rec in enumerate(records):
                 self._inflight[first + i] = (rec, now)
-        from kafka.errors import KafkaError
-
         for i, rec in enumerate(records):
             try:
-                fut = producer.send(rec.topic, value=rec.value, key=rec.key, headers=list(rec.headers))
-            except KafkaError as e:
-                # the rest of the batch is still in flight: the switch moves it to the spool
-                self._switch_to_spool(e)
+                producer.send(rec.topic, rec.value, rec.key, list(rec.headers), first + i, self.spool_after_s)
+            except SendError as e:
+                if e.retriable:
+                    # the rest of the batch is still in flight: the switch moves it to the spool
+                    self._switch_to_spool(e)
+                else:
+                    self._on_error(first + i, e)
                 break
-            fut.add_callback(self._on_ack, first + i)
-            fut.add_errback(self._on_error, first + i)
         self._check_usable()
         return len(records)
 
     def _connect(self) -> None:
-        from kafka.errors import KafkaError
-
         try:
             producer = self._new_producer(self.connect_timeout_s)
-        except KafkaError as e:
+        except SendError as e:
             if self._spool is None:
                 raise KafkaUnreachableError(f"Kafka at {self.settings.bootstrap_servers} unreachable: {e}") from e
             self._switch_to_spool(e)
@@ -316,7 +304,7 @@ class KafkaSink:
             if self._mode == _DIRECT and self._producer is None:
                 self._producer = producer
                 return
-        _retire_producer(producer)
+        producer.retire()
 
     def _spool_locked(self, items: list[tuple[int, Record]]) -> None:
         """Append (ordinal, record) pairs to the spool; the caller holds the lock."""
@@ -349,28 +337,40 @@ class KafkaSink:
         self._counts["spooled"] += len(keep)
 
     # -- callbacks (the producer's I/O thread) ---------------------------------------
-    def _on_ack(self, ordinal: int, _metadata: Any) -> None:
+    def _on_ack(self, ordinal: int) -> None:
+        if ordinal < 0:
+            self._drain_result(ordinal, None)
+            return
         with self._lock:
-            if self._inflight.pop(ordinal, None) is not None:
-                self._counts["acked"] += 1
-                self._cond.notify_all()
+            if self._inflight.pop(ordinal, None) is None:
+                return
+            self._counts["acked"] += 1
+            self._cond.notify_all()
+        if self._ack_listener is not None:
+            self._ack_listener(ordinal)
 
-    def _on_error(self, ordinal: int, exc: BaseException) -> None:
-        from kafka.errors import RetriableError
-
+    def _on_error(self, ordinal: int, exc: SendError) -> None:
+        if ordinal < 0:
+            self._drain_result(ordinal, exc)
+            return
         with self._lock:
             entry = self._inflight.get(ordinal)
             if entry is None:
-                return  # already moved to the spool
-            if isinstance(exc, RetriableError) and self._spool is not None:
+                return  # already moved to the spool (or a record of the drain, handled there)
+            if exc.retriable and self._spool is not None:
                 self._switch_reason = self._switch_reason or exc
             else:
                 rec = entry[0]
                 self._fatal = self._fatal or DeliveryError(
-                    f"delivery to {rec.topic} (key {rec.key!r}) failed for good: {exc!r}"
+                    f"delivery to {rec.topic} (key {rec.key!r}) failed for good: {exc}"
                 )
                 log.error("%s", self._fatal)
             self._cond.notify_all()
+
+    def _drain_result(self, token: int, exc: SendError | None) -> None:
+        with self._drain_lock:
+            if self._drain_outcome is not None:
+                self._drain_outcome[token] = exc
 
     # -- switching ------------------------------------------------------------------
     def _switch_to_spool(self, reason: BaseException) -> None:
@@ -392,7 +392,7 @@ class KafkaSink:
                 pass  # fatal is set, the next call raises
             self._cond.notify_all()
         if old is not None:
-            _retire_producer(old)
+            old.retire()
         with self._lock:
             self._retiring = None
         self._ensure_thread()
@@ -437,15 +437,13 @@ class KafkaSink:
 
     def _drain_once(self) -> bool:
         """Deliver one batch of the spool; switch back to direct when it is empty. True on progress."""
-        from kafka.errors import KafkaError, RetriableError
-
         assert self._spool is not None
         if self._retiring is not None:
             return False
         if self._drain_producer is None:
             try:
                 self._drain_producer = self._new_producer(min(self.connect_timeout_s, 3.0))
-            except KafkaError as e:
+            except SendError as e:
                 log.debug("Kafka still unreachable: %s", e)
                 return False
         producer = self._drain_producer
@@ -458,35 +456,50 @@ class KafkaSink:
                     log.warning("Kafka at %s reachable again: spool delivered, back to direct sending",
                                 self.settings.bootstrap_servers)
                     self._cond.notify_all()
-                    return True
             return True
-        deadline = time.monotonic() + max(self.spool_after_s, 1.0)
-        exc: BaseException | None = None
+        # Spool records travel with negative tokens: the callbacks tell them from direct sends.
+        outcome: dict[int, SendError | None] = {}
+        with self._drain_lock:
+            self._drain_outcome = outcome
+        failed: SendError | None = None
         try:
-            futures = [producer.send(r.topic, value=r.value, key=r.key, headers=list(r.headers)) for _, r in batch]
-            for fut in futures:
-                fut.get(max(deadline - time.monotonic(), 0.001))
-        except KafkaError as e:
-            exc = e
-        if exc is not None:
-            if not isinstance(exc, RetriableError):
+            for index, r in batch:
+                producer.send(r.topic, r.value, r.key, list(r.headers), -1 - index, self.spool_after_s)
+            producer.flush(max(self.spool_after_s, 1.0))
+        except SendError as e:
+            failed = e
+        with self._drain_lock:
+            self._drain_outcome = None
+            result = dict(outcome)
+        errors = [e for e in result.values() if e is not None]
+        if failed is not None:
+            errors.insert(0, failed)
+        elif len(result) < len(batch):
+            errors.append(SendError("no acknowledgement in time", retriable=True))
+        if errors:
+            exc = errors[0]
+            if not exc.retriable:
                 with self._lock:
-                    self._fatal = self._fatal or DeliveryError(f"spooled record rejected by Kafka: {exc!r}")
+                    self._fatal = self._fatal or DeliveryError(f"spooled record rejected by Kafka: {exc}")
                     self._cond.notify_all()
                 log.error("%s", self._fatal)
                 self._stop.set()
                 return False
             log.debug("spool delivery interrupted (%s); retrying", exc)
             self._drain_producer = None
-            _retire_producer(producer)
+            producer.retire()
             return False
         last_index = batch[-1][0]
         self._spool.ack(last_index)
+        acked: list[int] = []
         with self._lock:
             while self._spooled and self._spooled[0][0] <= last_index:
-                self._spooled.popleft()
+                acked.append(self._spooled.popleft()[1])
             self._counts["drained"] += len(batch)
             self._cond.notify_all()
+        if self._ack_listener is not None:
+            for ordinal in acked:
+                self._ack_listener(ordinal)
         return True
 
     # -- progress -------------------------------------------------------------------
@@ -595,9 +608,9 @@ class KafkaSink:
                 if p is None:
                     continue
                 if self._inflight or self._fatal:
-                    _retire_producer(p)
+                    p.retire()
                 else:
-                    p.close(timeout=timeout_s)
+                    p.close(timeout_s)
             self._producer = self._drain_producer = None
             self._closed = True
             if self._spool is not None:
