@@ -32,7 +32,7 @@ from proximity.events import Event
 from alerts import codec
 from alerts.errors import AlertsError, DeliveryError, KafkaUnreachableError, SpoolFullError
 from alerts.spool import Record, Spool
-from alerts.transport import RdProducer, SendError
+from alerts.transport import RdProducer, SendError, security_items
 
 __all__ = ["KafkaSink", "Record", "TopicSpec", "client_security_config", "topic_specs"]
 
@@ -45,16 +45,8 @@ def client_security_config(settings: KafkaSettings) -> dict[str, Any]:
         "bootstrap_servers": [s.strip() for s in settings.bootstrap_servers.split(",") if s.strip()],
         "security_protocol": settings.security_protocol,
     }
-    if settings.security_protocol.startswith("SASL"):
-        if settings.sasl_mechanism is None:
-            raise AlertsError(f"kafka.security_protocol={settings.security_protocol} needs kafka.sasl_mechanism")
-        cfg["sasl_mechanism"] = settings.sasl_mechanism
-        cfg["sasl_plain_username"] = settings.sasl_username
-        cfg["sasl_plain_password"] = settings.sasl_password
-    if settings.security_protocol in ("SSL", "SASL_SSL"):
-        cfg["ssl_cafile"] = settings.ssl_cafile
-        cfg["ssl_certfile"] = settings.ssl_certfile
-        cfg["ssl_keyfile"] = settings.ssl_keyfile
+    names = {"sasl_username": "sasl_plain_username", "sasl_password": "sasl_plain_password"}
+    cfg.update({names.get(k, k): v for k, v in security_items(settings).items()})
     return cfg
 
 

@@ -23,7 +23,7 @@ from config.settings import KafkaSettings
 
 from alerts.errors import AlertsError
 
-__all__ = ["RdProducer", "SendError", "rdkafka_config"]
+__all__ = ["RdProducer", "SendError", "rdkafka_config", "security_items"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,34 @@ class SendError(AlertsError):
         self.retriable = retriable
 
 
+def security_items(settings: KafkaSettings) -> dict[str, Any]:
+    """The TLS and SASL settings in force for ``security_protocol`` (generic names, ``None`` left out).
+
+    Keys: ``sasl_mechanism``, ``sasl_username``, ``sasl_password`` (SASL_*),
+    ``ssl_cafile``, ``ssl_certfile``, ``ssl_keyfile`` (SSL, SASL_SSL).
+    """
+    items: dict[str, Any] = {}
+    if settings.security_protocol.startswith("SASL"):
+        if settings.sasl_mechanism is None:
+            raise AlertsError(f"kafka.security_protocol={settings.security_protocol} needs kafka.sasl_mechanism")
+        items.update(sasl_mechanism=settings.sasl_mechanism, sasl_username=settings.sasl_username,
+                     sasl_password=settings.sasl_password)
+    if settings.security_protocol in ("SSL", "SASL_SSL"):
+        items.update(ssl_cafile=settings.ssl_cafile, ssl_certfile=settings.ssl_certfile,
+                     ssl_keyfile=settings.ssl_keyfile)
+    return {k: v for k, v in items.items() if v is not None}
+
+
+_RDKAFKA_NAMES = {
+    "sasl_mechanism": "sasl.mechanism",
+    "sasl_username": "sasl.username",
+    "sasl_password": "sasl.password",
+    "ssl_cafile": "ssl.ca.location",
+    "ssl_certfile": "ssl.certificate.location",
+    "ssl_keyfile": "ssl.key.location",
+}
+
+
 def rdkafka_config(settings: KafkaSettings) -> dict[str, Any]:
     """librdkafka settings for the connection: servers, client id, TLS and SASL (PLAIN, SCRAM)."""
     cfg: dict[str, Any] = {
@@ -43,18 +71,7 @@ def rdkafka_config(settings: KafkaSettings) -> dict[str, Any]:
         "client.id": settings.client_id,
         "security.protocol": settings.security_protocol.lower(),
     }
-    if settings.security_protocol.startswith("SASL"):
-        if settings.sasl_mechanism is None:
-            raise AlertsError(f"kafka.security_protocol={settings.security_protocol} needs kafka.sasl_mechanism")
-        cfg["sasl.mechanism"] = settings.sasl_mechanism
-        cfg["sasl.username"] = settings.sasl_username
-        cfg["sasl.password"] = settings.sasl_password
-    if settings.security_protocol in ("SSL", "SASL_SSL"):
-        for key, value in (("ssl.ca.location", settings.ssl_cafile),
-                           ("ssl.certificate.location", settings.ssl_certfile),
-                           ("ssl.key.location", settings.ssl_keyfile)):
-            if value is not None:
-                cfg[key] = value
+    cfg.update({_RDKAFKA_NAMES[k]: v for k, v in security_items(settings).items()})
     return cfg
 
 

@@ -42,3 +42,14 @@ def test_topic_specs_follow_the_settings():
                                       events_topic="ev.v1"))
     assert [(t.name, t.partitions, t.retention_ms) for t in specs] == [
         ("ev.v1", 6, 1000), ("closewatch.tracks.v1", 6, 1000), ("closewatch.deadletter.v1", 6, 1000)]
+
+
+def test_librdkafka_gets_the_same_options_under_its_names():
+    from alerts.transport import rdkafka_config
+
+    s = KafkaSettings(bootstrap_servers="k1:9093,k2:9093", security_protocol="SASL_SSL", client_id="cw-a",
+                      sasl_mechanism="SCRAM-SHA-256", sasl_username="u", sasl_password="p", ssl_cafile="/ca.pem")
+    assert rdkafka_config(s) == {
+        "bootstrap.servers": "k1:9093,k2:9093", "client.id": "cw-a", "security.protocol": "sasl_ssl",
+        "sasl.mechanism": "SCRAM-SHA-256", "sasl.username": "u", "sasl.password": "p", "ssl.ca.location": "/ca.pem",
+    }
