@@ -177,8 +177,9 @@ def test_tail_prints_filtered_events_for_people_and_scripts(kafka_broker, topic_
 def test_subscribe_filter_and_group(kafka_broker, topic_prefix, tmp_path, event_factory):
     settings = _settings(kafka_broker, topic_prefix)
     with KafkaSink(settings, spool_dir=tmp_path / "spool") as sink:
-        sink.ensure_topics()
+        # no ensure_topics(): the sink creates the topics at its first connection
         sink.publish_events(_incidents(event_factory, n_incidents=3, revisions=1))
+        sink.flush(30)
     flt = EventFilter(severities=frozenset({"info"}))
     got = list(subscribe(kafka_broker.bootstrap_servers, settings.events_topic, from_beginning=True, timeout_s=2,
                          event_filter=flt, group_id=f"{topic_prefix}-g"))
