@@ -47,6 +47,7 @@ __all__ = [
     "stop_recorded",
     "write_state",
     "cache_root",
+    "console_consumer_command",
     "ensure_kafka_jars",
     "find_free_port",
     "java_classpath",
@@ -144,6 +145,41 @@ def ensure_kafka_jars(cache_dir: Path | None = None) -> Path:
 def java_classpath(lib: Path) -> str:
     """The ``java -cp`` argument for a jar directory (Java expands ``dir/*``)."""
     return str(lib / "*")
+
+
+def console_consumer_command(
+    bootstrap_servers: str,
+    topic: str,
+    *,
+    lib: Path | None = None,
+    max_messages: int | None = None,
+    timeout_ms: int | None = None,
+    from_beginning: bool = True,
+) -> list[str]:
+    """Kafka's own console consumer on the cached jars, printing headers, key and value (tab-separated)."""
+    lib = lib if lib is not None else ensure_kafka_jars()
+    cmd = [
+        _require_tool("java"),
+        "-Xmx256m",
+        "-cp",
+        java_classpath(lib),
+        "org.apache.kafka.tools.consumer.ConsoleConsumer",
+        "--bootstrap-server",
+        bootstrap_servers,
+        "--topic",
+        topic,
+        "--property",
+        "print.headers=true",
+        "--property",
+        "print.key=true",
+    ]
+    if from_beginning:
+        cmd.append("--from-beginning")
+    if max_messages is not None:
+        cmd += ["--max-messages", str(max_messages)]
+    if timeout_ms is not None:
+        cmd += ["--timeout-ms", str(timeout_ms)]
+    return cmd
 
 
 def find_free_port() -> int:

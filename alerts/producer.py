@@ -1,8 +1,9 @@
 """Publishing events, tracks and dead letters to Kafka with delivery guarantees.
 
-:class:`KafkaSink` wraps one kafka-python producer with ``acks=all``,
-idempotence (KIP-98: no duplicates from retries, order kept per partition with up
-to 5 requests in flight) and unbounded retries within ``delivery_timeout_ms``.
+:class:`KafkaSink` sends through librdkafka (:mod:`alerts.transport`) with
+``acks=all`` and idempotence (KIP-98: no duplicates from retries, order kept per
+partition with up to 5 requests in flight), retrying until the delivery timeout;
+records it cannot deliver go to the on-disk spool (:mod:`alerts.spool`).
 Keys: ``event_id`` for events (every revision of one incident goes to the same
 partition, in order), ``track_id`` for tracks, the feed name for dead letters.
 
@@ -19,15 +20,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
-from typing import Any, Iterable
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
 
 from config.records import DeadLetter, TrackUpdate
 from config.settings import KafkaSettings
 from proximity.events import Event
 
 from alerts import codec
-from alerts.errors import AlertsError, DeliveryError
+from alerts.errors import AlertsError, DeliveryError, KafkaUnreachableError, SpoolFullError
+from alerts.spool import Record, Spool
+from alerts.transport import RdProducer, SendError, security_items
 
 __all__ = ["KafkaSink", "Record", "TopicSpec", "client_security_config", "topic_specs"]
 
@@ -40,16 +45,8 @@ def client_security_config(settings: KafkaSettings) -> dict[str, Any]:
         "bootstrap_servers": [s.strip() for s in settings.bootstrap_servers.split(",") if s.strip()],
         "security_protocol": settings.security_protocol,
     }
-    if settings.security_protocol.startswith("SASL"):
-        if settings.sasl_mechanism is None:
-            raise AlertsError(f"kafka.security_protocol={settings.security_protocol} needs kafka.sasl_mechanism")
-        cfg["sasl_mechanism"] = settings.sasl_mechanism
-        cfg["sasl_plain_username"] = settings.sasl_username
-        cfg["sasl_plain_password"] = settings.sasl_password
-    if settings.security_protocol in ("SSL", "SASL_SSL"):
-        cfg["ssl_cafile"] = settings.ssl_cafile
-        cfg["ssl_certfile"] = settings.ssl_certfile
-        cfg["ssl_keyfile"] = settings.ssl_keyfile
+    names = {"sasl_username": "sasl_plain_username", "sasl_password": "sasl_plain_password"}
+    cfg.update({names.get(k, k): v for k, v in security_items(settings).items()})
     return cfg
 
 
@@ -68,23 +65,33 @@ def topic_specs(settings: KafkaSettings) -> list[TopicSpec]:
     ]
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One Kafka record as closewatch writes it."""
-
-    topic: str
-    key: bytes
-    value: bytes
-    headers: tuple[tuple[str, bytes], ...]
+_DIRECT = "direct"
+_SPOOLING = "spooling"
 
 
 class KafkaSink:
-    """The producer side of the contract (see module docstring and docs/kafka.md).
+    """The producer side of the contract, with a durable spool (see module docstring, docs/kafka.md).
 
-    Creating the sink does not touch the network; the producer connects on the
-    first publish. ``producer_overrides`` are extra kafka-python producer settings
-    (``linger_ms``, ``batch_size``, ...); the delivery settings (``acks``,
-    idempotence, retries) are fixed.
+    Modes: *direct* (records go to the kafka-python producer) and *spooling*
+    (records go to the on-disk spool, a background thread delivers the spool in
+    order once the broker answers, then switches back to direct). The sink starts
+    spooling when the producer cannot bootstrap, when a send fails with a
+    retriable error, or when a record waits longer than ``spool_after_s`` for its
+    acknowledgement; records in flight at that moment are moved to the spool
+    too (so they may be delivered twice: identical bytes, same ``event_id``/``seq``).
+    A sink that finds records in its spool at start delivers them before anything new.
+
+    Tracks are not spooled unless ``spool_tracks``: while spooling they are
+    dropped and counted (``stats()["dropped_tracks"]``, a warning in the log).
+    Non-retriable errors (authorisation, a record too large) and a full spool
+    are fatal: the next call raises.
+
+    ``producer_overrides``: extra librdkafka settings (``linger.ms``,
+    ``batch.size``, ...); ``acks``, idempotence and the delivery timeout are fixed.
+    ``create_topics``: on the first connection, create missing topics
+    (:meth:`ensure_topics`; a refusal is logged, not fatal).
+    ``ack_listener(ordinal)`` is called (from a client thread) when a record is
+    acknowledged by the broker, directly or from the spool.
     """
 
     def __init__(
@@ -93,18 +100,48 @@ class KafkaSink:
         *,
         source: str = codec.CE_SOURCE,
         producer_overrides: dict[str, Any] | None = None,
+        spool_dir: str | Path | None = None,
+        use_spool: bool = True,
+        spool_after_s: float = 10.0,
+        spool_tracks: bool = False,
+        connect_timeout_s: float = 10.0,
+        drain_batch: int = 1000,
+        ack_listener: Callable[[int], None] | None = None,
+        create_topics: bool = True,
     ) -> None:
         self.settings = settings
         self.source = source
         self._overrides = dict(producer_overrides or {})
-        self._producer: Any = None
+        self.spool_after_s = spool_after_s
+        self.spool_tracks = spool_tracks
+        self.connect_timeout_s = connect_timeout_s
+        self.drain_batch = drain_batch
+        self._ack_listener = ack_listener
         self._lock = threading.Lock()
-        self._done = threading.Condition(self._lock)
-        self._next_ordinal = 0  # ordinal of the next record
-        self._pending: dict[int, Record] = {}  # published, not yet acknowledged (insertion-ordered)
-        self._acked_through = -1
-        self._failures: list[tuple[Record, BaseException]] = []
-        self.acked_count = 0
+        self._cond = threading.Condition(self._lock)
+        self._producer: RdProducer | None = None
+        self._retiring: RdProducer | None = None
+        self._drain_producer: RdProducer | None = None
+        self._drain_lock = threading.Lock()
+        self._drain_outcome: dict[int, SendError | None] | None = None
+        self._create_topics = create_topics
+        self._topics_checked = False
+        self._next_ordinal = 0
+        self._inflight: dict[int, tuple[Record, float]] = {}  # ordinal -> (record, sent at, monotonic)
+        self._spooled: deque[tuple[int, int]] = deque()  # (spool index, ordinal), this run's records only
+        self._fatal: AlertsError | None = None
+        self._switch_reason: BaseException | None = None
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._counts = {"acked": 0, "spooled": 0, "drained": 0, "dropped_tracks": 0, "outages": 0}
+        self._spool: Spool | None = None
+        if use_spool:
+            self._spool = Spool(Path(spool_dir if spool_dir is not None else settings.spool_dir),
+                                settings.spool_max_bytes)
+        self._mode = _SPOOLING if self._spool is not None and self._spool.pending_count else _DIRECT
+        if self._mode == _SPOOLING:
+            self._ensure_thread()
 
     # -- connection ---------------------------------------------------------------
     def _client_config(self) -> dict[str, Any]:
@@ -112,26 +149,22 @@ class KafkaSink:
         cfg["client_id"] = self.settings.client_id
         return cfg
 
-    def _get_producer(self) -> Any:
-        if self._producer is None:
-            from kafka import KafkaProducer
-            from kafka.errors import KafkaError
-
-            cfg = {
-                "linger_ms": 5,
-                "max_block_ms": 30_000,
-                **self._overrides,
-                **self._client_config(),
-                "acks": "all",
-                "enable_idempotence": True,
-                "retries": float("inf"),
-                "max_in_flight_requests_per_connection": 5,
-            }
+    def _new_producer(self, bootstrap_timeout_s: float) -> RdProducer:
+        """A connected librdkafka producer; raises :class:`SendError` when no broker answers."""
+        producer = RdProducer(self.settings, self._on_ack, self._on_error,
+                              delivery_timeout_s=max(self.spool_after_s * 2, 11.0), overrides=self._overrides)
+        try:
+            producer.connect(bootstrap_timeout_s)
+        except SendError:
+            producer.retire()
+            raise
+        if self._create_topics and not self._topics_checked:
+            self._topics_checked = True
             try:
-                self._producer = KafkaProducer(**cfg)
-            except KafkaError as e:
-                raise DeliveryError(f"cannot connect a producer to {self.settings.bootstrap_servers}: {e}") from e
-        return self._producer
+                self.ensure_topics(timeout_s=bootstrap_timeout_s + 5.0)
+            except AlertsError as e:  # e.g. no right to create topics on a managed cluster
+                log.warning("could not check or create the closewatch topics: %s", e)
+        return producer
 
     def ensure_topics(self, timeout_s: float = 30.0) -> list[str]:
         """Create the missing topics (configured partitions, ``retention.ms``); return those created.
@@ -139,11 +172,14 @@ class KafkaSink:
         Replication factor: the cluster default (``default.replication.factor``, KIP-464).
         """
         from kafka import KafkaAdminClient
-        from kafka.errors import KafkaError
+        from kafka.errors import KafkaError, KafkaTimeoutError
 
         specs = topic_specs(self.settings)
         try:
-            admin = KafkaAdminClient(request_timeout_ms=int(timeout_s * 1000), **self._client_config())
+            admin = KafkaAdminClient(request_timeout_ms=int(timeout_s * 1000),
+                                     bootstrap_timeout_ms=int(timeout_s * 1000), **self._client_config())
+        except KafkaTimeoutError as e:
+            raise KafkaUnreachableError(f"Kafka at {self.settings.bootstrap_servers} unreachable: {e}") from e
         except KafkaError as e:
             raise DeliveryError(f"cannot reach Kafka at {self.settings.bootstrap_servers}: {e}") from e
         try:
@@ -155,8 +191,7 @@ class KafkaSink:
             }
             if not wanted:
                 return []
-            result = admin.create_topics(wanted, timeout_ms=int(timeout_s * 1000), raise_errors=False,
-                                         wait_for_metadata=False)
+            result = admin.create_topics(wanted, timeout_ms=int(timeout_s * 1000), raise_errors=False)
             created = []
             for t in result.get("topics", []):
                 code = t.get("error_code", 0)
@@ -175,7 +210,7 @@ class KafkaSink:
         finally:
             admin.close()
 
-    # -- publishing ---------------------------------------------------------------
+    # -- records --------------------------------------------------------------------
     def event_record(self, event: Event) -> Record:
         return Record(
             self.settings.events_topic,
@@ -200,62 +235,286 @@ class KafkaSink:
             tuple(codec.deadletter_headers(letter, self.source)),
         )
 
+    # -- publishing -----------------------------------------------------------------
     def publish_events(self, events: Iterable[Event]) -> int:
-        """Queue events for delivery (key ``event_id``); return how many. Non-blocking but for metadata."""
-        return self.publish_records(self.event_record(e) for e in events)
+        """Hand events over for delivery (key ``event_id``); return how many.
+
+        Returns once each is with the producer or durably in the spool. Raises
+        :class:`SpoolFullError` or :class:`DeliveryError` when delivery has failed for good.
+        """
+        return self.publish_records([self.event_record(e) for e in events])
 
     def publish_tracks(self, updates: Iterable[TrackUpdate]) -> int:
-        return self.publish_records(self.track_record(u) for u in updates)
+        return self.publish_records([self.track_record(u) for u in updates])
 
     def publish_deadletters(self, letters: Iterable[DeadLetter]) -> int:
-        return self.publish_records(self.deadletter_record(d) for d in letters)
+        return self.publish_records([self.deadletter_record(d) for d in letters])
 
-    def publish_records(self, records: Iterable[Record]) -> int:
-        from kafka.errors import KafkaError
-
-        producer = self._get_producer()
-        n = 0
-        for rec in records:
-            with self._lock:
-                ordinal = self._next_ordinal
-                self._next_ordinal += 1
-                self._pending[ordinal] = rec
+    def publish_records(self, records: Sequence[Record]) -> int:
+        if not records:
+            return 0
+        self._check_usable()
+        self._ensure_thread()
+        if self._mode == _DIRECT and self._producer is None:
+            self._connect()
+        with self._lock:
+            first = self._next_ordinal
+            self._next_ordinal += len(records)
+            if self._mode == _SPOOLING:
+                try:
+                    self._spool_locked(list(zip(range(first, first + len(records)), records)))
+                finally:
+                    self._cond.notify_all()
+                return len(records)
+            producer = self._producer
+            assert producer is not None, "direct mode always has a producer"
+            now = time.monotonic()
+            for i, rec in enumerate(records):
+                self._inflight[first + i] = (rec, now)
+        for i, rec in enumerate(records):
             try:
-                fut = producer.send(rec.topic, value=rec.value, key=rec.key, headers=list(rec.headers))
-            except KafkaError as e:
-                self._on_error(ordinal, e)
-                continue
-            fut.add_callback(self._on_ack, ordinal)
-            fut.add_errback(self._on_error, ordinal)
-            n += 1
-        return n
+                producer.send(rec.topic, rec.value, rec.key, list(rec.headers), first + i, self.spool_after_s)
+            except SendError as e:
+                if e.retriable:
+                    # the rest of the batch is still in flight: the switch moves it to the spool
+                    self._switch_to_spool(e)
+                else:
+                    self._on_error(first + i, e)
+                break
+        self._check_usable()
+        return len(records)
 
-    def _on_ack(self, ordinal: int, _metadata: Any) -> None:
+    def _connect(self) -> None:
+        try:
+            producer = self._new_producer(self.connect_timeout_s)
+        except SendError as e:
+            if self._spool is None:
+                raise KafkaUnreachableError(f"Kafka at {self.settings.bootstrap_servers} unreachable: {e}") from e
+            self._switch_to_spool(e)
+            return
         with self._lock:
-            self._pending.pop(ordinal, None)
-            self.acked_count += 1
-            self._advance()
-            self._done.notify_all()
+            if self._mode == _DIRECT and self._producer is None:
+                self._producer = producer
+                return
+        producer.retire()
 
-    def _on_error(self, ordinal: int, exc: BaseException) -> None:
+    def _spool_locked(self, items: list[tuple[int, Record]]) -> None:
+        """Append (ordinal, record) pairs to the spool; the caller holds the lock."""
+        if self._spool is None:
+            err = DeliveryError(f"Kafka at {self.settings.bootstrap_servers} unreachable and no spool configured: "
+                                f"{len(items)} records not delivered")
+            self._fatal = self._fatal or err
+            raise err
+        keep: list[tuple[int, Record]] = []
+        dropped = 0
+        for ordinal, rec in items:
+            if rec.topic == self.settings.tracks_topic and not self.spool_tracks:
+                dropped += 1
+            else:
+                keep.append((ordinal, rec))
+        if dropped:
+            if self._counts["dropped_tracks"] == 0 or dropped >= 1000:
+                log.warning("Kafka unreachable: %d track updates not delivered (tracks are not spooled)", dropped)
+            self._counts["dropped_tracks"] += dropped
+        if not keep:
+            return
+        try:
+            last = self._spool.append([rec for _, rec in keep])
+        except SpoolFullError as e:
+            self._fatal = self._fatal or e
+            raise
+        first_index = last - len(keep) + 1
+        for j, (ordinal, _) in enumerate(keep):
+            self._spooled.append((first_index + j, ordinal))
+        self._counts["spooled"] += len(keep)
+
+    # -- callbacks (the producer's I/O thread) ---------------------------------------
+    def _on_ack(self, ordinal: int) -> None:
+        if ordinal < 0:
+            self._drain_result(ordinal, None)
+            return
         with self._lock:
-            rec = self._pending.get(ordinal)
-            if rec is not None:
-                self._failures.append((rec, exc))
-                log.error("delivery to %s failed: %s", rec.topic, exc)
-            self._done.notify_all()
+            if self._inflight.pop(ordinal, None) is None:
+                return
+            self._counts["acked"] += 1
+            self._cond.notify_all()
+        if self._ack_listener is not None:
+            self._ack_listener(ordinal)
 
-    def _advance(self) -> None:
-        # acked_through: every ordinal <= it is acknowledged (pending is insertion ordered).
-        if self._pending:
-            self._acked_through = next(iter(self._pending)) - 1
-        else:
-            self._acked_through = self._next_ordinal - 1
+    def _on_error(self, ordinal: int, exc: SendError) -> None:
+        if ordinal < 0:
+            self._drain_result(ordinal, exc)
+            return
+        with self._lock:
+            entry = self._inflight.get(ordinal)
+            if entry is None:
+                return  # already moved to the spool (or a record of the drain, handled there)
+            if exc.retriable and self._spool is not None:
+                self._switch_reason = self._switch_reason or exc
+            else:
+                rec = entry[0]
+                self._fatal = self._fatal or DeliveryError(
+                    f"delivery to {rec.topic} (key {rec.key!r}) failed for good: {exc}"
+                )
+                log.error("%s", self._fatal)
+            self._cond.notify_all()
 
-    # -- progress -----------------------------------------------------------------
+    def _drain_result(self, token: int, exc: SendError | None) -> None:
+        with self._drain_lock:
+            if self._drain_outcome is not None:
+                self._drain_outcome[token] = exc
+
+    # -- switching ------------------------------------------------------------------
+    def _switch_to_spool(self, reason: BaseException) -> None:
+        with self._lock:
+            if self._mode == _SPOOLING:
+                return
+            self._mode = _SPOOLING
+            self._counts["outages"] += 1
+            old, self._producer = self._producer, None
+            self._retiring = old
+            moved = sorted((o, rec) for o, (rec, _) in self._inflight.items())
+            self._inflight.clear()
+            log.warning("Kafka at %s unreachable (%s): spooling %d in-flight and all new records to %s",
+                        self.settings.bootstrap_servers, reason, len(moved),
+                        self._spool.directory if self._spool else "(no spool)")
+            try:
+                self._spool_locked(moved)
+            except AlertsError:
+                pass  # fatal is set, the next call raises
+            self._cond.notify_all()
+        if old is not None:
+            old.retire()
+        with self._lock:
+            self._retiring = None
+        self._ensure_thread()
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._supervise, name="closewatch-kafka-sink", daemon=True)
+            self._thread.start()
+
+    def _supervise(self) -> None:
+        backoff_s = 0.2
+        while not self._stop.is_set():
+            try:
+                if self._mode == _DIRECT:
+                    self._watch_direct()
+                    self._stop.wait(0.1)
+                    continue
+                if self._drain_once():
+                    backoff_s = 0.2
+                    continue
+                self._stop.wait(backoff_s)
+                backoff_s = min(backoff_s * 2, 5.0)
+            except Exception as e:  # noqa: BLE001 - the thread must not die silently
+                with self._lock:
+                    self._fatal = self._fatal or DeliveryError(f"Kafka delivery thread failed: {e!r}")
+                    self._cond.notify_all()
+                log.exception("Kafka delivery thread failed")
+                return
+
+    def _watch_direct(self) -> None:
+        with self._lock:
+            reason = self._switch_reason
+            self._switch_reason = None
+            if reason is None and self._inflight:
+                _, (rec, sent) = next(iter(self._inflight.items()))
+                age_s = time.monotonic() - sent
+                if age_s > self.spool_after_s:
+                    reason = TimeoutError(f"no acknowledgement for {age_s:.1f} s")
+        if reason is not None and self._spool is not None:
+            self._switch_to_spool(reason)
+
+    def _drain_once(self) -> bool:
+        """Deliver one batch of the spool; switch back to direct when it is empty. True on progress."""
+        assert self._spool is not None
+        if self._retiring is not None:
+            return False
+        if self._drain_producer is None:
+            try:
+                self._drain_producer = self._new_producer(min(self.connect_timeout_s, 3.0))
+            except SendError as e:
+                log.debug("Kafka still unreachable: %s", e)
+                return False
+        producer = self._drain_producer
+        batch = self._spool.peek(self.drain_batch)
+        if not batch:
+            with self._lock:
+                if self._spool.pending_count == 0:
+                    self._mode = _DIRECT
+                    self._producer, self._drain_producer = producer, None
+                    log.warning("Kafka at %s reachable again: spool delivered, back to direct sending",
+                                self.settings.bootstrap_servers)
+                    self._cond.notify_all()
+            return True
+        # Spool records travel with negative tokens: the callbacks tell them from direct sends.
+        outcome: dict[int, SendError | None] = {}
+        with self._drain_lock:
+            self._drain_outcome = outcome
+        failed: SendError | None = None
+        try:
+            for index, r in batch:
+                producer.send(r.topic, r.value, r.key, list(r.headers), -1 - index, self.spool_after_s)
+            producer.flush(max(self.spool_after_s, 1.0))
+        except SendError as e:
+            failed = e
+        with self._drain_lock:
+            self._drain_outcome = None
+            result = dict(outcome)
+        errors = [e for e in result.values() if e is not None]
+        if failed is not None:
+            errors.insert(0, failed)
+        elif len(result) < len(batch):
+            errors.append(SendError("no acknowledgement in time", retriable=True))
+        if errors:
+            exc = errors[0]
+            if not exc.retriable:
+                with self._lock:
+                    self._fatal = self._fatal or DeliveryError(f"spooled record rejected by Kafka: {exc}")
+                    self._cond.notify_all()
+                log.error("%s", self._fatal)
+                self._stop.set()
+                return False
+            log.debug("spool delivery interrupted (%s); retrying", exc)
+            self._drain_producer = None
+            producer.retire()
+            return False
+        last_index = batch[-1][0]
+        self._spool.ack(last_index)
+        acked: list[int] = []
+        with self._lock:
+            while self._spooled and self._spooled[0][0] <= last_index:
+                acked.append(self._spooled.popleft()[1])
+            self._counts["drained"] += len(batch)
+            self._cond.notify_all()
+        if self._ack_listener is not None:
+            for ordinal in acked:
+                self._ack_listener(ordinal)
+        return True
+
+    # -- progress -------------------------------------------------------------------
+    def _check_usable(self) -> None:
+        if self._closed:
+            raise DeliveryError("the Kafka sink is closed")
+        if self._fatal is not None:
+            raise self._fatal
+
+    def _acked_through_locked(self) -> int:
+        firsts = []
+        if self._inflight:
+            firsts.append(next(iter(self._inflight)))
+        if self._spooled:
+            firsts.append(self._spooled[0][1])
+        return min(firsts) - 1 if firsts else self._next_ordinal - 1
+
+    def _durable_through_locked(self) -> int:
+        return next(iter(self._inflight)) - 1 if self._inflight else self._next_ordinal - 1
+
     @property
     def last_ordinal(self) -> int:
-        """Ordinal of the last record published (-1: none yet)."""
+        """Ordinal of the last record handed over (-1: none yet)."""
         with self._lock:
             return self._next_ordinal - 1
 
@@ -263,47 +522,96 @@ class KafkaSink:
     def acked_through(self) -> int:
         """Every record with an ordinal up to this one is acknowledged by the broker."""
         with self._lock:
-            return self._acked_through
+            return self._acked_through_locked()
 
     @property
-    def pending_count(self) -> int:
+    def durable_through(self) -> int:
+        """Every record with an ordinal up to this one is acknowledged or fsynced in the spool."""
         with self._lock:
-            return len(self._pending)
+            return self._durable_through_locked()
 
-    def flush(self, timeout_s: float | None = None) -> None:
-        """Return when every record published so far is acknowledged; else raise :class:`DeliveryError`."""
-        producer = self._producer
-        target = self.last_ordinal
-        if producer is None or target < 0:
-            return
-        from kafka.errors import KafkaTimeoutError
+    @property
+    def mode(self) -> str:
+        """``"direct"`` or ``"spooling"``."""
+        return self._mode
 
+    def stats(self) -> dict[str, int | str]:
+        with self._lock:
+            return {
+                "mode": self._mode,
+                "inflight": len(self._inflight),
+                "spool_pending": self._spool.pending_count if self._spool else 0,
+                **self._counts,
+            }
+
+    def _wait(self, which: str, target: int, timeout_s: float | None) -> None:
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        try:
-            producer.flush(timeout=timeout_s)
-        except KafkaTimeoutError as e:
-            raise DeliveryError(f"{self.pending_count} records not acknowledged within {timeout_s} s") from e
+        get = self._acked_through_locked if which == "acked" else self._durable_through_locked
         with self._lock:
-            while self._acked_through < target:
-                if self._failures:
-                    rec, exc = self._failures[0]
-                    raise DeliveryError(
-                        f"{len(self._failures)} records failed (first: topic {rec.topic} key {rec.key!r}: {exc})"
-                    )
+            while get() < target:
+                if self._fatal is not None:
+                    raise self._fatal
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
-                    raise DeliveryError(f"{len(self._pending)} records not acknowledged within {timeout_s} s")
-                self._done.wait(remaining)
+                    raise DeliveryError(
+                        f"records up to #{target} not {which} within {timeout_s} s "
+                        f"({len(self._inflight)} in flight, "
+                        f"{self._spool.pending_count if self._spool else 0} in the spool)"
+                    )
+                self._cond.wait(0.5 if remaining is None else min(remaining, 0.5))
+            if self._fatal is not None:
+                raise self._fatal
+
+    def flush(self, timeout_s: float | None = None) -> None:
+        """Return when every record handed over so far is acknowledged by the broker.
+
+        While the broker is down this waits for it (spooled records count only
+        once delivered); raises :class:`DeliveryError` after ``timeout_s``.
+        """
+        self._wait("acked", self.last_ordinal, timeout_s)
+
+    def sync(self, timeout_s: float | None = None) -> None:
+        """Return when every record handed over so far is safe: acknowledged, or fsynced in the spool.
+
+        What a pipeline waits for before committing its input offsets.
+        """
+        self._wait("durable", self.last_ordinal, timeout_s)
 
     def close(self, timeout_s: float = 30.0) -> None:
-        """Flush, then close the producer."""
-        if self._producer is None:
+        """Deliver what can be delivered within ``timeout_s``; keep the rest in the spool; stop.
+
+        Never drops: records still unacknowledged at the end are moved to the
+        spool (delivered at the next start). Raises if delivery had failed for good.
+        """
+        if self._closed:
             return
         try:
             self.flush(timeout_s)
+        except DeliveryError as e:
+            if self._fatal is not None:
+                log.error("closing the Kafka sink after a delivery failure: %s", e)
+            elif self._mode == _DIRECT and self._inflight:
+                self._switch_to_spool(e)
         finally:
-            self._producer.close(timeout=timeout_s)
-            self._producer = None
+            self._stop.set()
+            if self._thread is not None:
+                self._thread.join(30.0)
+            for p in (self._producer, self._drain_producer):
+                if p is None:
+                    continue
+                if self._inflight or self._fatal:
+                    p.retire()
+                else:
+                    p.close(timeout_s)
+            self._producer = self._drain_producer = None
+            self._closed = True
+            if self._spool is not None:
+                if self._spool.pending_count:
+                    log.warning("%d records stay in the spool %s until the next start",
+                                self._spool.pending_count, self._spool.directory)
+                self._spool.close()
+        if self._fatal is not None:
+            raise self._fatal
 
     def __enter__(self) -> "KafkaSink":
         return self

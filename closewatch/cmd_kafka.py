@@ -123,7 +123,8 @@ def _up(args: argparse.Namespace) -> int:
 
             from alerts.producer import KafkaSink
 
-            KafkaSink(KafkaSettings(bootstrap_servers=broker.bootstrap_servers, partitions=3)).ensure_topics()
+            sink = KafkaSink(KafkaSettings(bootstrap_servers=broker.bootstrap_servers), use_spool=False)
+            sink.ensure_topics()
     except (BrokerError, AlertsError) as e:
         if broker.is_running():
             broker.stop()

@@ -30,7 +30,7 @@ def _settings(broker, prefix: str, **kw) -> KafkaSettings:
     )
 
 
-def _read_all(settings_or_servers, topic: str, timeout_s: float = 5.0) -> list:
+def _read_all(settings_or_servers, topic: str, timeout_s: float = 2.0) -> list:
     from kafka import KafkaConsumer
 
     servers = settings_or_servers.bootstrap_servers
@@ -51,12 +51,12 @@ def _incidents(event_factory, n_incidents: int = 4, revisions: int = 5) -> list:
     return events
 
 
-def test_ensure_topics_creates_partitions_and_retention(kafka_broker, topic_prefix):
+def test_ensure_topics_creates_partitions_and_retention(kafka_broker, topic_prefix, tmp_path):
     from kafka import KafkaAdminClient
     from kafka.admin import ConfigResource
 
     settings = _settings(kafka_broker, topic_prefix, partitions=3, retention_ms=3_600_000)
-    sink = KafkaSink(settings)
+    sink = KafkaSink(settings, spool_dir=tmp_path / "spool")
     assert sorted(sink.ensure_topics()) == sorted(
         [settings.events_topic, settings.tracks_topic, settings.deadletter_topic]
     )
@@ -73,16 +73,16 @@ def test_ensure_topics_creates_partitions_and_retention(kafka_broker, topic_pref
         admin.close()
 
 
-def test_events_round_trip_with_key_headers_schema_and_order(kafka_broker, topic_prefix, event_factory, validators):
+def test_events_round_trip_with_key_headers_schema_and_order(kafka_broker, topic_prefix, tmp_path, event_factory, validators):
     settings = _settings(kafka_broker, topic_prefix)
     events = _incidents(event_factory)
-    with KafkaSink(settings) as sink:
+    with KafkaSink(settings, spool_dir=tmp_path / "spool") as sink:
         sink.ensure_topics()
         assert sink.publish_events(events) == len(events)
         sink.flush(30)
         assert sink.acked_through == sink.last_ordinal == len(events) - 1
-        assert sink.pending_count == 0
-    received = list(subscribe(settings, from_beginning=True, timeout_s=5))
+        assert sink.stats()["inflight"] == 0 and sink.stats()["spooled"] == 0
+    received = list(subscribe(settings, from_beginning=True, timeout_s=2))
     assert len(received) == len(events)
     assert {r.feature["properties"]["event_id"] for r in received} == {e.event_id for e in events}
     by_value = {encode_event(e): e for e in events}
@@ -108,11 +108,11 @@ def encode_event_from(r) -> bytes:
     return json.dumps(r.feature, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def test_tracks_and_dead_letters_validate(kafka_broker, topic_prefix, track_factory, deadletter_factory, validators):
+def test_tracks_and_dead_letters_validate(kafka_broker, topic_prefix, tmp_path, track_factory, deadletter_factory, validators):
     settings = _settings(kafka_broker, topic_prefix)
     tracks = [track_factory(i) for i in range(20)]
     letters = [deadletter_factory(i, raw=bytes([0xFF, i]) + b"junk") for i in range(3)]
-    with KafkaSink(settings) as sink:
+    with KafkaSink(settings, spool_dir=tmp_path / "spool") as sink:
         sink.ensure_topics()
         sink.publish_tracks(tracks)
         sink.publish_deadletters(letters)
@@ -136,17 +136,17 @@ def _cli(*args: str, cwd: Path | None = None, timeout: float = 120) -> subproces
 
 
 def test_tail_prints_filtered_events_for_people_and_scripts(kafka_broker, topic_prefix, event_factory,
-                                                            subject_factory):
+                                                            subject_factory, tmp_path):
     settings = _settings(kafka_broker, topic_prefix)
     events = _incidents(event_factory, n_incidents=3, revisions=2)
     bering = event_factory("zone_entry-00000000000000bb", 0, kind="zone_entry", severity="critical",
                            subjects=(subject_factory("icao:155f00", "russia", -179.5, 65.5, domain="air"),),
                            metrics={"distance_m": 5000.0}, t_s=1_800_000_000.0)
-    with KafkaSink(settings) as sink:
+    with KafkaSink(settings, spool_dir=tmp_path / "spool") as sink:
         sink.ensure_topics()
         sink.publish_events([*events, bering])
     base = ["tail", "--bootstrap", kafka_broker.bootstrap_servers, "--topic", settings.events_topic,
-            "--from-beginning", "--timeout-s", "4"]
+            "--from-beginning", "--timeout-s", "2"]
 
     out = _cli(*base)
     assert out.returncode == 0, out.stderr
@@ -174,18 +174,19 @@ def test_tail_prints_filtered_events_for_people_and_scripts(kafka_broker, topic_
     assert out.returncode == 2 and "bbox" in out.stderr
 
 
-def test_subscribe_filter_and_group(kafka_broker, topic_prefix, event_factory):
+def test_subscribe_filter_and_group(kafka_broker, topic_prefix, tmp_path, event_factory):
     settings = _settings(kafka_broker, topic_prefix)
-    with KafkaSink(settings) as sink:
-        sink.ensure_topics()
+    with KafkaSink(settings, spool_dir=tmp_path / "spool") as sink:
+        # no ensure_topics(): the sink creates the topics at its first connection
         sink.publish_events(_incidents(event_factory, n_incidents=3, revisions=1))
+        sink.flush(30)
     flt = EventFilter(severities=frozenset({"info"}))
-    got = list(subscribe(kafka_broker.bootstrap_servers, settings.events_topic, from_beginning=True, timeout_s=4,
+    got = list(subscribe(kafka_broker.bootstrap_servers, settings.events_topic, from_beginning=True, timeout_s=2,
                          event_filter=flt, group_id=f"{topic_prefix}-g"))
     assert [g.properties["severity"] for g in got] == ["info"]
     # the group committed its offsets: nothing new the second time
     again = list(subscribe(kafka_broker.bootstrap_servers, settings.events_topic, from_beginning=True,
-                           timeout_s=3, group_id=f"{topic_prefix}-g"))
+                           timeout_s=2, group_id=f"{topic_prefix}-g"))
     assert again == []
 
 
