@@ -69,6 +69,9 @@ class RecorderSink:
     def publish_deadletters(self, letters: Sequence[DeadLetter]) -> None:
         pass
 
+    def sync(self) -> None:
+        pass
+
     def flush(self) -> None:
         pass
 
@@ -99,6 +102,9 @@ class MapStoreSink:
     def publish_deadletters(self, letters: Sequence[DeadLetter]) -> None:
         pass
 
+    def sync(self) -> None:
+        pass
+
     def flush(self) -> None:
         pass
 
@@ -114,8 +120,8 @@ def build_sinks(settings: Settings, stack: ExitStack) -> list:
     if settings.kafka is not None:
         from alerts.producer import KafkaSink
 
+        # Topics are created at the first connection; an unreachable broker means the spool.
         kafka = KafkaSink(settings.kafka)
-        kafka.ensure_topics()
         stack.callback(kafka.close)
         sinks.append(kafka)
     else:

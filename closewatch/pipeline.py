@@ -15,8 +15,12 @@ batches are cut. Exercise zones from the feeds reach the engine in stream order
 sink and are counted per feed and reason.
 
 Sinks receive the engine's events, the normalised tracks and the dead letters,
-in that order, per batch; ``flush`` returns once they are durable (written to
-disk, or acknowledged by the broker).
+in that order, per batch; ``sync`` returns once they are durable (written to
+disk, acknowledged by the broker, or in the broker sink's on-disk spool).
+
+Kafka-fed runs checkpoint the engine with the input positions it has consumed,
+after the sinks are durable, then commit those offsets (``closewatch.checkpoint``,
+``ingest.positions``): a restart, even after ``kill -9``, resumes exactly.
 """
 
 from __future__ import annotations
@@ -54,6 +58,9 @@ class Sink(Protocol):
     def publish_tracks(self, updates: Sequence[TrackUpdate]) -> None: ...
 
     def publish_deadletters(self, letters: Sequence[DeadLetter]) -> None: ...
+
+    def sync(self) -> None:
+        """Return once everything published is durable: acknowledged, or written to disk."""
 
     def flush(self) -> None: ...
 
@@ -202,7 +209,7 @@ class Pipeline:
                 self._emit(self.engine.finish(), [], [])
         finally:
             for sink in self.sinks:
-                sink.flush()
+                sink.sync()
         self._checkpoint(force=True)
         self.summary.engine_stats = dict(self.engine.stats)
         return self.summary
@@ -221,7 +228,7 @@ class Pipeline:
         if not force and time.monotonic() - self._last_checkpoint < self.settings.pipeline.checkpoint_interval_s:
             return
         for sink in self.sinks:
-            sink.flush()  # returns once every event so far is acknowledged (or durably spooled)
+            sink.sync()  # every event so far is acknowledged, or durably spooled
         positions: dict[str, Positions] = {}
         for name, book in self._positions.items():
             safe = book.safe_positions(self._handled.get(name, 0))

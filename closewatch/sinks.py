@@ -38,6 +38,9 @@ class JsonlSink:
     def publish_deadletters(self, letters: Sequence[DeadLetter]) -> None:
         self._letters.write(b"".join(encode_deadletter(d) + b"\n" for d in letters))
 
+    def sync(self) -> None:
+        self.flush()
+
     def flush(self) -> None:
         for f in (self._events, self._letters):
             f.flush()
