@@ -68,6 +68,8 @@ JSON_CONTENT_TYPE = "application/json"
 
 # Predicted closest-approach positions, when the engine gives them (degrees, WGS 84).
 _CPA_KEYS = ("cpa_a_lon_deg", "cpa_a_lat_deg", "cpa_b_lon_deg", "cpa_b_lat_deg")
+# A zone-level event (exercise_near_border, no subjects): the zone's and the border's nearest points.
+_ZONE_BORDER_KEYS = ("zone_lon_deg", "zone_lat_deg", "border_lon_deg", "border_lat_deg")
 
 
 def iso_utc(t_s: float) -> str:
@@ -116,8 +118,17 @@ def event_geometry(event: Event) -> dict[str, Any]:
     metrics carry the predicted closest-approach positions (``cpa_a_lon_deg``,
     ``cpa_a_lat_deg``, ``cpa_b_lon_deg``, ``cpa_b_lat_deg``; ``a`` is the first
     subject), the segment between the two tracks at CPA. More subjects: a MultiPoint.
+    No subject (an exercise near the border): the segment from the zone's point
+    nearest the border to the border's nearest point (a Point where they meet).
     """
     subjects = event.subjects
+    if not subjects:
+        m = event.metrics
+        if not all(k in m for k in _ZONE_BORDER_KEYS):
+            raise CodecError(f"event {event.event_id}: no subject and no zone/border position in its metrics")
+        a = _pos(m["zone_lon_deg"], m["zone_lat_deg"])
+        b = _pos(m["border_lon_deg"], m["border_lat_deg"])
+        return _segment(a, b) if a != b else {"type": "Point", "coordinates": a}
     if len(subjects) == 1:
         s = subjects[0]
         return {"type": "Point", "coordinates": _pos(s.lon_deg, s.lat_deg)}

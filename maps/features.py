@@ -25,7 +25,7 @@ from shapely.geometry.base import BaseGeometry
 
 from config.records import RecordError, TrackUpdate, Zone
 from maps.errors import MapInputError
-from proximity.events import EVENT_KINDS, Event
+from proximity.events import EVENT_KINDS, ZONE_LEVEL_KINDS, Event
 
 __all__ = [
     "CLOSE_APPROACH_KINDS",
@@ -44,6 +44,8 @@ CLOSE_APPROACH_KINDS = ("close_approach", "predicted_close_approach")
 # Predicted positions at the closest point of approach when the engine gives them
 # (metrics of the event topic, WGS 84 degrees; "a" is the first subject).
 _CPA_KEYS = (("cpa_a_lon_deg", "cpa_a_lat_deg"), ("cpa_b_lon_deg", "cpa_b_lat_deg"))
+# A zone-level event (no subjects) is drawn from the zone's point nearest the border to the border.
+_ZONE_BORDER_KEYS = ("zone_lon_deg", "zone_lat_deg", "border_lon_deg", "border_lat_deg")
 _GEOD = Geod(ellps="WGS84")
 _KN_PER_MPS = 3600.0 / 1852.0
 _FT_PER_M = 1.0 / 0.3048
@@ -274,7 +276,8 @@ def event_record(obj: Event | Mapping[str, Any]) -> dict[str, Any]:
             s["lat_deg"], s["lon_deg"] = s["lat"], s["lon"]
         if "lat_deg" not in s or "lon_deg" not in s or not s.get("track_id"):
             raise MapInputError(f"event {event_id}: subject {i} has no track_id or position")
-    if not subjects:
+    metrics_in = props.get("metrics") or {}
+    if not subjects and not (kind in ZONE_LEVEL_KINDS and all(k in metrics_in for k in _ZONE_BORDER_KEYS)):
         raise MapInputError(f"event {event_id}: no subjects")
     t_raw = props.get("t_s", props.get("time"))
     if t_raw is None:
@@ -338,7 +341,13 @@ def event_features(obj: Event | Mapping[str, Any]) -> list[dict[str, Any]]:
     subs = e["subjects"]
     lons = [float(s["lon_deg"]) for s in subs]
     lats = [float(s["lat_deg"]) for s in subs]
-    if e["kind"] in CLOSE_APPROACH_KINDS and len(subs) >= 2:
+    if not subs:
+        # A zone-level event (exercise near the border): from the zone's nearest point to the border's.
+        m = e["metrics"]
+        lons = [m["zone_lon_deg"], m["border_lon_deg"]]
+        lats = [m["zone_lat_deg"], m["border_lat_deg"]]
+        lon, lat = lons[0], lats[0]
+    elif e["kind"] in CLOSE_APPROACH_KINDS and len(subs) >= 2:
         lon, lat = _GEOD.npts(lons[0], lats[0], lons[1], lats[1], 1)[0]
     else:
         lon, lat = lons[0], lats[0]
@@ -364,7 +373,7 @@ def event_features(obj: Event | Mapping[str, Any]) -> list[dict[str, Any]]:
                            "popup": {"title": title, "rows": _rows(rows)}},
         }
     ]
-    if e["kind"] in CLOSE_APPROACH_KINDS and len(subs) >= 2:
+    if (e["kind"] in CLOSE_APPROACH_KINDS and len(subs) >= 2) or not subs:
         feats.append(
             {
                 "type": "Feature",

@@ -15,6 +15,8 @@ as a live feed. What happens, and when (data time, seconds after ``T0``):
 * a Russian patrol ship heading west and a Finnish patrol ship heading east pass
   each other mid-gulf, 780 m apart: one ``close_approach`` (sea-sea);
 * a Tallinn-Helsinki ferry crosses the gulf and raises nothing;
+* Russia holds a snap exercise (a 15 km circle near Pskov, from T0+600 s to
+  T0+2000 s), notified in the exercise feed: one ``exercise_near_border``;
 * three corrupted feed lines go to the dead-letter record.
 
 The expected incidents, computed from the scenario geometry (geodesic, not from
@@ -313,6 +315,31 @@ def _corrupt_ais_lines() -> tuple[str, ...]:
 
 
 CORRUPT_AIS = _corrupt_ais_lines()
+
+# A snap exercise near Pskov, as the exercise feed notifies it (docs/feeds.md, exercise-geojson).
+EXERCISE_ID = "pskov-snap-1"
+EXERCISE_CENTRE = (28.40, 57.85)  # lon, lat
+EXERCISE_RADIUS_M = 15_000.0
+EXERCISE_WINDOW_S = (600, 2000)
+
+
+def _exercise_feature() -> dict[str, object]:
+    start, end = (datetime.fromtimestamp(T0_S + t, tz=timezone.utc).isoformat() for t in EXERCISE_WINDOW_S)
+    return {
+        "type": "Feature",
+        "id": EXERCISE_ID,
+        "geometry": {"type": "Point", "coordinates": list(EXERCISE_CENTRE)},
+        "properties": {
+            "name": "Airborne snap exercise, Pskov",
+            "start": start,
+            "end": end,
+            "radius_m": EXERCISE_RADIUS_M,
+            "country": "RU",
+            "side": "russia",
+            "scale": {"troops": 3500, "aircraft": 12, "ships": 0},
+            "notification": "snap",
+        },
+    }
 # A position line whose latitude is not a number.
 CORRUPT_SBS = ("MSG,3,1,1,154A2C,1,2026/03/10,10:05:00.000,2026/03/10,10:05:00.000,,8500,,,not-a-lat,28.1,,,0,0,0,0",)
 
@@ -338,8 +365,11 @@ def write_scenario(out_dir: Path) -> dict[str, Path]:
     paths = {
         "ais": out_dir / "baltic-ais.nmea",
         "sbs": out_dir / "baltic-sbs1.txt",
+        "exercises": out_dir / "baltic-exercises.geojson",
         "config": out_dir / "closewatch.toml",
     }
+    exercises = {"type": "FeatureCollection", "features": [_exercise_feature()]}
+    paths["exercises"].write_text(json.dumps(exercises, indent=1) + "\n", encoding="utf-8")
     paths["ais"].write_text("\r\n".join(ais_text) + "\r\n", encoding="ascii")
     paths["sbs"].write_text("\r\n".join(sbs_text) + "\r\n", encoding="ascii")
     paths["config"].write_text(_demo_config(out_dir), encoding="utf-8")
@@ -360,6 +390,12 @@ name = "baltic-adsb"
 format = "sbs1"
 transport = "file"
 path = "{out_dir / 'baltic-sbs1.txt'}"
+
+[[feeds]]
+name = "exercise-notices"
+format = "exercise-geojson"
+transport = "file"
+path = "{out_dir / 'baltic-exercises.geojson'}"
 
 [sinks]
 events_jsonl = "{out_dir / 'events.jsonl'}"
@@ -554,12 +590,21 @@ def expected_incidents(
             if track.side in z.sides and track.domain in z.domains  # type: ignore[attr-defined]
         ]
         predicted.extend(_predicted_zone_entries(track, concerned, predict_tick_s, horizon_s))
+    lon_c, lat_c = EXERCISE_CENTRE
+    exercise = {
+        "kind": "exercise_near_border",
+        "subjects": [],
+        "zone_id": f"exercise:{EXERCISE_ID}",
+        "open_after_t0_s": EXERCISE_WINDOW_S[0],
+        "closed_after_t0_s": EXERCISE_WINDOW_S[1],
+        "distance_to_border_m": round(distance_to_border_m(lon_c, lat_c) - EXERCISE_RADIUS_M, 1),
+    }
     return {
         "t0": datetime.fromtimestamp(T0_S, tz=timezone.utc).isoformat(),
         "t0_s": T0_S,
         "report_interval_s": {"ais": AIS_INTERVAL_S, "sbs1": SBS_INTERVAL_S},
         "predict_interval_s": predict_tick_s,
-        "incidents": [air, sea, zone, *predicted],
+        "incidents": [air, sea, zone, exercise, *predicted],
         "dead_letters": {"baltic-ais": len(CORRUPT_AIS), "baltic-adsb": len(CORRUPT_SBS)},
     }
 

@@ -41,6 +41,7 @@ def _incidents(features: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]
 def _check_against_expected(features: list[dict[str, Any]]) -> None:
     by_id = _incidents(features)
     interval = {"air": EXPECTED["report_interval_s"]["sbs1"], "sea": EXPECTED["report_interval_s"]["ais"]}
+    interval["land"] = max(interval.values())  # zone-level events follow the slowest feed's reports
     predict_s = EXPECTED["predict_interval_s"]
 
     def key(kind: str, subjects: list[str], zone_id: str | None) -> tuple[str, tuple[str, ...], str | None]:
@@ -53,7 +54,7 @@ def _check_against_expected(features: list[dict[str, Any]]) -> None:
     for k, inc in expected.items():
         revisions = found[k]
         opened, last = revisions[0], revisions[-1]
-        domain = opened["subjects"][0]["domain"]
+        domain = opened["subjects"][0]["domain"] if opened["subjects"] else "land"
         assert opened["state"] == "open"
         assert last["state"] == "closed", f"{k} never closed"
         assert all(r["state"] == "update" for r in revisions[1:-1])
@@ -75,6 +76,10 @@ def _check_against_expected(features: list[dict[str, Any]]) -> None:
             # flat-plane check agree within 5 %.
             assert opened["metrics"]["cpa_m"] == pytest.approx(inc["cpa_m"], rel=0.05)
             assert last["close_reason"] == "occurred"
+        elif inc["kind"] == "exercise_near_border":
+            assert last["close_reason"] == "zone_inactive"
+            assert last["t_s"] == pytest.approx(T0_S + inc["closed_after_t0_s"], abs=interval["land"])
+            assert opened["metrics"]["distance_to_border_m"] == pytest.approx(inc["distance_to_border_m"], rel=0.01)
         elif inc["kind"] == "predicted_zone_entry":
             predicted_entry = opened["metrics"]["entry_t_s"] - T0_S
             assert abs(predicted_entry - inc["predicted_entry_after_t0_s"]) <= predict_s, (k, predicted_entry)
@@ -182,7 +187,7 @@ def test_scenario_through_real_kafka_gives_expected_events(scenario, kafka_broke
     tracks = read_all(kafka.tracks_topic)
     assert len(tracks) == summary.updates
     track_schema = load_schema("track.v1.json")
-    for r in tracks[:: max(1, len(tracks) // 200)]:
+    for r in tracks:
         jsonschema.validate(json.loads(r.value), track_schema)
     letters = [json.loads(r.value) for r in read_all(kafka.deadletter_topic)]
     assert _dead_letter_feeds(letters) == EXPECTED["dead_letters"]

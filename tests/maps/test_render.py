@@ -129,3 +129,17 @@ def test_situation_map_draws_country_outlines(situation: Any, asset_store: Asset
                                outlines=box(21.0, 57.0, 28.0, 59.7), store=asset_store)
     outlines = [f for f in embedded_features(out.read_text()) if f["properties"]["layer"] == "outline"]
     assert len(outlines) == 1 and outlines[0]["geometry"]["type"] == "Polygon"
+
+
+def test_exercise_near_border_event_is_drawn_from_zone_to_border():
+    from maps.features import event_features
+    from proximity.events import Event
+
+    metrics = {"distance_to_border_m": 20685.3, "zone_lon_deg": 28.1476, "zone_lat_deg": 57.8554,
+               "border_lon_deg": 27.7993, "border_lat_deg": 57.8611}
+    e = Event("exercise_near_border-1", "exercise_near_border", "open", 0, 1_773_137_400.0, "warning", (),
+              "exercise 20.7 km from the border", zone_id="exercise:pskov-snap-1", metrics=metrics)
+    marker, line = event_features(e)
+    assert marker["geometry"]["coordinates"] == [28.1476, 57.8554]
+    assert line["geometry"]["coordinates"] == [[28.1476, 57.8554], [27.7993, 57.8611]]
+    assert "20685" in str(marker["properties"]["popup"]).replace(",", "")
