@@ -137,8 +137,9 @@ class EventFilter:
 def _fmt_metric(name: str, value: float) -> str:
     if name.endswith("_deg"):
         return f"{name}={value:.5f}"
-    if name.endswith("_m") and abs(value) >= 1000:
-        return f"{name[:-2]}={value / 1000:.2f}km"
+    if name.endswith("_m"):
+        # One unit per magnitude, the name without its unit suffix: distance=945m, distance=8.87km.
+        return f"{name[:-2]}={value / 1000:.2f}km" if abs(value) >= 1000 else f"{name[:-2]}={value:.0f}m"
     if name.endswith("_s"):
         return f"{name}={value:.0f}"
     return f"{name}={value:.1f}" if isinstance(value, float) else f"{name}={value}"

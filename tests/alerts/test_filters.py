@@ -66,7 +66,7 @@ def test_line_for_people(event_factory):
                                                             zone_name="EE/RU 10 km", integrity_suspect=True)))
     assert line.startswith("2024-05-01T12:00:02.000Z  close_approach")
     for part in ("update", "#2", "CRITICAL", "ais:273123456[russia](UBAA)", "ais:230123456[nato](TURVA)",
-                 "distance=1.23km", "cpa_m=400.0", "tcpa_s=300", "zone=EE/RU 10 km", "INTEGRITY-SUSPECT",
+                 "distance=1.23km", "cpa=400m", "tcpa_s=300", "zone=EE/RU 10 km", "INTEGRITY-SUSPECT",
                  "id=close_approach-0123456789abcdef"):
         assert part in line, part
     assert "\n" not in line
