@@ -26,7 +26,7 @@ kafka-jars: venv
 demo: venv assets kafka-jars
 	$(BIN)/closewatch demo
 
-test: venv assets kafka-jars
+test: venv assets kafka-jars typecheck
 	$(BIN)/python -m pytest
 
 bench: venv

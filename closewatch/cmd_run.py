@@ -13,11 +13,10 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Sequence
 
-from config.records import DeadLetter, TrackUpdate
+from closewatch.sinks import MapStoreSink, RecorderSink
 from config.settings import ConfigError, KafkaSettings, Settings, load_settings
-from proximity.events import Event
 
-__all__ = ["add_parser", "build_sinks", "RecorderSink"]
+__all__ = ["add_parser", "build_sinks", "country_outlines"]
 
 log = logging.getLogger(__name__)
 
@@ -46,70 +45,6 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
     check = cfg_sub.add_parser("check", help="validate a closewatch.toml; exit 2 naming the bad keys")
     check.add_argument("file", type=Path)
     check.set_defaults(handler=_config_check)
-
-
-class RecorderSink:
-    """Keeps the tracks and events of a run in memory, for the situation map at its end."""
-
-    def __init__(self, max_points_per_track: int = 2000) -> None:
-        self.tracks: dict[str, list[TrackUpdate]] = defaultdict(list)
-        self.events: list[Event] = []
-        self.max_points_per_track = max_points_per_track
-
-    def publish_events(self, events: Sequence[Event]) -> None:
-        self.events.extend(events)
-
-    def publish_tracks(self, updates: Sequence[TrackUpdate]) -> None:
-        for u in updates:
-            trail = self.tracks[u.track_id]
-            trail.append(u)
-            if len(trail) > self.max_points_per_track:
-                del trail[: len(trail) - self.max_points_per_track]
-
-    def publish_deadletters(self, letters: Sequence[DeadLetter]) -> None:
-        pass
-
-    def sync(self) -> None:
-        pass
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-class MapStoreSink:
-    """Feeds the live map's store straight from the pipeline (no Kafka needed)."""
-
-    def __init__(self, store, zones: Sequence) -> None:  # type: ignore[no-untyped-def,type-arg]
-        self.store = store
-        self._zones = list(zones)
-
-    def publish_events(self, events: Sequence[Event]) -> None:
-        self.store.apply_events(events)
-
-    def publish_tracks(self, updates: Sequence[TrackUpdate]) -> None:
-        self.store.apply_tracks(updates)
-        # Data time drives staleness, so a replay ages its tracks as the feed did.
-        self.store.expire(max(u.t_s for u in updates))
-
-    def publish_zones(self, zones: Sequence) -> None:  # type: ignore[type-arg]
-        """Exercise zones notified by the feeds join the catalogue on the map."""
-        self._zones.extend(zones)
-        self.store.set_zones(self._zones)
-
-    def publish_deadletters(self, letters: Sequence[DeadLetter]) -> None:
-        pass
-
-    def sync(self) -> None:
-        pass
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 def build_sinks(settings: Settings, stack: ExitStack) -> list:

@@ -1,4 +1,4 @@
-"""Sinks that are not Kafka: JSON Lines files (the embedded default) and the live map.
+"""Sinks that are not Kafka: JSON Lines files (the embedded default), the live map, a recorder.
 
 The JSON Lines event file holds exactly the values the Kafka events topic would
 carry (one GeoJSON Feature per line, ``alerts.codec``), so a consumer can switch
@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import IO, Sequence
+from collections import defaultdict
+from typing import IO, Any, Sequence
 
 from alerts.codec import encode_deadletter, encode_event
-from config.records import DeadLetter, TrackUpdate
+from config.records import DeadLetter, TrackUpdate, Zone
 from proximity.events import Event
 
-__all__ = ["JsonlSink"]
+__all__ = ["JsonlSink", "MapStoreSink", "RecorderSink"]
 
 
 class JsonlSink:
@@ -50,3 +51,65 @@ class JsonlSink:
         self.flush()
         self._events.close()
         self._letters.close()
+
+
+class _InMemorySink:
+    """A sink that keeps nothing on disk: durability calls have nothing to do."""
+
+    def publish_events(self, events: Sequence[Event]) -> None:
+        pass
+
+    def publish_tracks(self, updates: Sequence[TrackUpdate]) -> None:
+        pass
+
+    def publish_deadletters(self, letters: Sequence[DeadLetter]) -> None:
+        pass
+
+    def sync(self) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class RecorderSink(_InMemorySink):
+    """Keeps the tracks and events of a run in memory, for the situation map at its end."""
+
+    def __init__(self, max_points_per_track: int = 2000) -> None:
+        self.tracks: dict[str, list[TrackUpdate]] = defaultdict(list)
+        self.events: list[Event] = []
+        self.max_points_per_track = max_points_per_track
+
+    def publish_events(self, events: Sequence[Event]) -> None:
+        self.events.extend(events)
+
+    def publish_tracks(self, updates: Sequence[TrackUpdate]) -> None:
+        for u in updates:
+            trail = self.tracks[u.track_id]
+            trail.append(u)
+            if len(trail) > self.max_points_per_track:
+                del trail[: len(trail) - self.max_points_per_track]
+
+
+class MapStoreSink(_InMemorySink):
+    """Feeds the live map's store (``maps.live.SituationStore``) straight from the pipeline."""
+
+    def __init__(self, store: Any, zones: Sequence[Zone]) -> None:
+        self.store = store
+        self._zones = list(zones)
+
+    def publish_events(self, events: Sequence[Event]) -> None:
+        self.store.apply_events(events)
+
+    def publish_tracks(self, updates: Sequence[TrackUpdate]) -> None:
+        self.store.apply_tracks(updates)
+        # Data time drives staleness, so a replay ages its tracks as the feed did.
+        self.store.expire(max(u.t_s for u in updates))
+
+    def publish_zones(self, zones: Sequence[Zone]) -> None:
+        """Exercise zones notified by the feeds join the catalogue on the map."""
+        self._zones.extend(zones)
+        self.store.set_zones(self._zones)

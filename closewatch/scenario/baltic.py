@@ -39,6 +39,9 @@ from typing import Callable, Iterator, Sequence
 from pyais import encode_dict
 from pyproj import Geod
 
+# What pyais.encode_dict takes.
+AisFields = dict[str, str | int | float | bytes | bool]
+
 __all__ = ["T0_S", "DURATION_S", "Waypoint", "ScenarioTrack", "TRACKS", "write_scenario", "expected_incidents"]
 
 _GEOD = Geod(ellps="WGS84")
@@ -247,12 +250,12 @@ def _ais_lines(track: ScenarioTrack, seq_id: int) -> Iterator[tuple[float, str]]
     for t in _report_times(track, AIS_INTERVAL_S):
         t_abs = T0_S + t
         if t % STATIC_INTERVAL_S == 0:
-            static = {
+            static: AisFields = {
                 "msg_type": 5,
                 "mmsi": mmsi,
                 "callsign": track.callsign,
                 "shipname": track.name,
-                "ship_type": track.ship_type,
+                "ship_type": track.ship_type or 0,  # 0: not available (ITU-R M.1371-5, Table 53)
                 "to_bow": 60,
                 "to_stern": 40,
                 "to_port": 7,
@@ -262,7 +265,7 @@ def _ais_lines(track: ScenarioTrack, seq_id: int) -> Iterator[tuple[float, str]]
             for sentence in encode_dict(static, talker_id="AI", sentence_type="VDM", radio_channel="A", seq_id=seq_id):
                 yield t_abs, _tag_block(t_abs) + sentence
         lat, lon, _alt, speed_mps, course = track.state(t)
-        position = {
+        position: AisFields = {
             "msg_type": 1,
             "mmsi": mmsi,
             "status": 0,
@@ -302,11 +305,11 @@ def _sbs_lines(track: ScenarioTrack) -> Iterator[tuple[float, str]]:
 def _corrupt_ais_lines() -> tuple[str, ...]:
     """Deliberately broken AIS lines, each with the fault a reader must report."""
     t_abs = T0_S + 300
-    position = {"msg_type": 1, "mmsi": 273456780, "lat": 59.95, "lon": 26.4, "speed": 14.0, "course": 270.0}
+    position: AisFields = {"msg_type": 1, "mmsi": 273456780, "lat": 59.95, "lon": 26.4, "speed": 14.0, "course": 270.0}
     good = encode_dict(position, talker_id="AI", sentence_type="VDM", radio_channel="B")[0]
     body, checksum = good.rsplit("*", 1)
     bad_checksum = f"{body}*{(int(checksum, 16) ^ 0x11):02X}"
-    static = {"msg_type": 5, "mmsi": 273456780, "shipname": "RUS PATROL 512", "ship_type": 35}
+    static: AisFields = {"msg_type": 5, "mmsi": 273456780, "shipname": "RUS PATROL 512", "ship_type": 35}
     first_of_two = encode_dict(static, talker_id="AI", sentence_type="VDM", radio_channel="A", seq_id=7)[0]
     return (
         _tag_block(t_abs) + bad_checksum,  # NMEA checksum does not match
