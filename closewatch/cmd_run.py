@@ -60,7 +60,8 @@ def build_sinks(settings: Settings, stack: ExitStack) -> list:
         stack.callback(kafka.close)
         sinks.append(kafka)
     else:
-        jsonl = JsonlSink(settings.sinks.events_jsonl, settings.sinks.deadletter_jsonl)
+        s = settings.sinks
+        jsonl = JsonlSink(s.events_jsonl, s.deadletter_jsonl, s.tracks_jsonl)
         stack.callback(jsonl.close)
         sinks.append(jsonl)
     return sinks
@@ -182,6 +183,22 @@ def _write_map(path: Path, settings: Settings, recorder: RecorderSink) -> None:
     )
 
 
+def _write_replay(path: Path, settings: Settings, recorder: RecorderSink) -> None:
+    from config.zones import load_catalogue
+    from maps.replay import render_replay
+
+    render_replay(
+        path,
+        recorder.tracks,
+        recorder.events,
+        zones=load_catalogue(settings.zones),
+        outlines=country_outlines(),
+        title="closewatch demo: incident replay",
+        tile_url=settings.map.tile_url,
+        stale_after_s=settings.proximity.stale_after_s,
+    )
+
+
 def _demo(args: argparse.Namespace) -> int:
     from alerts.broker import BrokerError, LocalBroker, running_broker_bootstrap
     from closewatch.pipeline import Pipeline
@@ -190,8 +207,9 @@ def _demo(args: argparse.Namespace) -> int:
     out: Path = args.out.resolve()
     paths = write_scenario(out)
     settings = load_settings(paths["config"])
-    for p in (settings.sinks.events_jsonl, settings.sinks.deadletter_jsonl):
-        Path(p).unlink(missing_ok=True)
+    for p in (settings.sinks.events_jsonl, settings.sinks.deadletter_jsonl, settings.sinks.tracks_jsonl):
+        if p:
+            Path(p).unlink(missing_ok=True)
     print(f"scenario written to {out} (AIS: {paths['ais'].name}, SBS-1: {paths['sbs'].name})")
     with ExitStack() as stack:
         bootstrap = None
@@ -217,7 +235,8 @@ def _demo(args: argparse.Namespace) -> int:
                 # The demo also leaves the events in a file to look at.
                 from closewatch.sinks import JsonlSink
 
-                jsonl = JsonlSink(settings.sinks.events_jsonl, settings.sinks.deadletter_jsonl)
+                s = settings.sinks
+                jsonl = JsonlSink(s.events_jsonl, s.deadletter_jsonl, s.tracks_jsonl)
                 sink_stack.callback(jsonl.close)
                 sinks.append(jsonl)
             recorder = RecorderSink()
@@ -226,8 +245,11 @@ def _demo(args: argparse.Namespace) -> int:
         _print_summary(summary, settings)
         map_path = Path(settings.map.output)
         _write_map(map_path, settings, recorder)
+        replay_path = out / "replay.html"
+        _write_replay(replay_path, settings, recorder)
         print(f"\nmap: {map_path}  (open it in a browser; it works offline)")
-        print(f"events file: {settings.sinks.events_jsonl}")
+        print(f"incident replay: {replay_path}  (time slider and the table of events)")
+        print(f"events file: {settings.sinks.events_jsonl}, tracks file: {settings.sinks.tracks_jsonl}")
         if settings.kafka is not None:
             from alerts.consumer import format_event_line, subscribe
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from collections import defaultdict
 from typing import IO, Any, Sequence
 
-from alerts.codec import encode_deadletter, encode_event
+from alerts.codec import encode_deadletter, encode_event, encode_track
 from config.records import DeadLetter, TrackUpdate, Zone
 from proximity.events import Event
 
@@ -20,21 +20,27 @@ __all__ = ["JsonlSink", "MapStoreSink", "RecorderSink"]
 
 
 class JsonlSink:
-    """Events and dead letters appended to JSON Lines files, fsynced at each flush."""
+    """Events, dead letters and (optionally) tracks appended to JSON Lines files, fsynced at each flush.
 
-    def __init__(self, events_path: str | Path, deadletter_path: str | Path) -> None:
-        self.events_path = Path(events_path)
-        self.deadletter_path = Path(deadletter_path)
-        for p in (self.events_path, self.deadletter_path):
+    Each line is the value the matching Kafka topic would carry (``alerts.codec``).
+    """
+
+    def __init__(
+        self, events_path: str | Path, deadletter_path: str | Path, tracks_path: str | Path | None = None
+    ) -> None:
+        paths = [Path(events_path), Path(deadletter_path)] + ([Path(tracks_path)] if tracks_path else [])
+        for p in paths:
             p.parent.mkdir(parents=True, exist_ok=True)
-        self._events: IO[bytes] = self.events_path.open("ab")
-        self._letters: IO[bytes] = self.deadletter_path.open("ab")
+        self._files: list[IO[bytes]] = [p.open("ab") for p in paths]
+        self._events, self._letters = self._files[0], self._files[1]
+        self._tracks = self._files[2] if tracks_path else None
 
     def publish_events(self, events: Sequence[Event]) -> None:
         self._events.write(b"".join(encode_event(e) + b"\n" for e in events))
 
     def publish_tracks(self, updates: Sequence[TrackUpdate]) -> None:
-        """Tracks are not kept in files: the feeds themselves are the record."""
+        if self._tracks is not None:
+            self._tracks.write(b"".join(encode_track(u) + b"\n" for u in updates))
 
     def publish_deadletters(self, letters: Sequence[DeadLetter]) -> None:
         self._letters.write(b"".join(encode_deadletter(d) + b"\n" for d in letters))
@@ -43,14 +49,14 @@ class JsonlSink:
         self.flush()
 
     def flush(self) -> None:
-        for f in (self._events, self._letters):
+        for f in self._files:
             f.flush()
             os.fsync(f.fileno())
 
     def close(self) -> None:
         self.flush()
-        self._events.close()
-        self._letters.close()
+        for f in self._files:
+            f.close()
 
 
 class _InMemorySink:

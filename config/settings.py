@@ -254,6 +254,8 @@ class SinkSettings(_Section):
 
     events_jsonl: str = "closewatch-events.jsonl"
     deadletter_jsonl: str = "closewatch-deadletter.jsonl"
+    # The normalised tracks too (input for `closewatch map replay`); None: not kept.
+    tracks_jsonl: str | None = None
 
 
 class MapSettings(_Section):

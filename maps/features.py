@@ -334,18 +334,24 @@ def _cpa_position(s: Mapping[str, Any], tcpa_s: float) -> tuple[float, float] | 
     return float(lon), float(lat)
 
 
+def event_positions(e: Mapping[str, Any]) -> list[tuple[float, float]]:
+    """Where an event record (:func:`event_record`) is: its subjects' (lon, lat), or for a
+    zone-level event the zone's point nearest the border and the border's."""
+    if e["subjects"]:
+        return [(float(s["lon_deg"]), float(s["lat_deg"])) for s in e["subjects"]]
+    m = e["metrics"]
+    return [(m["zone_lon_deg"], m["zone_lat_deg"]), (m["border_lon_deg"], m["border_lat_deg"])]
+
+
 def event_features(obj: Event | Mapping[str, Any]) -> list[dict[str, Any]]:
     """The marker of an event, and for a close approach the line between its two
     subjects and their predicted positions at the closest point of approach."""
     e = event_record(obj)
     subs = e["subjects"]
-    lons = [float(s["lon_deg"]) for s in subs]
-    lats = [float(s["lat_deg"]) for s in subs]
+    lons = [p[0] for p in event_positions(e)]
+    lats = [p[1] for p in event_positions(e)]
     if not subs:
         # A zone-level event (exercise near the border): from the zone's nearest point to the border's.
-        m = e["metrics"]
-        lons = [m["zone_lon_deg"], m["border_lon_deg"]]
-        lats = [m["zone_lat_deg"], m["border_lat_deg"]]
         lon, lat = lons[0], lats[0]
     elif e["kind"] in CLOSE_APPROACH_KINDS and len(subs) >= 2:
         lon, lat = _GEOD.npts(lons[0], lats[0], lons[1], lats[1], 1)[0]

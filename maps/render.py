@@ -22,6 +22,7 @@ from maps.assets import AssetStore
 from maps.errors import MapInputError
 from maps.features import (
     event_features,
+    event_positions,
     event_record,
     feature_collection,
     iso_utc,
@@ -94,7 +95,7 @@ def situation_map(
 
     shown_zones = [z for z in zones if z.kind != "exercise" or now_s is None or z.is_active(now_s)]
     last_points = [(s[-1].lon_deg, s[-1].lat_deg) for s in ordered.values()]
-    event_points = [(float(sj["lon_deg"]), float(sj["lat_deg"])) for r in revisions for sj in r["subjects"]]
+    event_points = [p for r in revisions for p in event_positions(r)]
     bounds = bounds_of(last_points + event_points)
     if bounds is None:
         zone_pts = []

@@ -34,6 +34,7 @@ from maps.assets import AssetStore
 from maps.errors import MapInputError
 from maps.features import (
     event_features,
+    event_positions,
     event_record,
     feature_collection,
     iso_utc,
@@ -162,8 +163,9 @@ def _event_table(incidents: list[list[dict[str, Any]]], window_end_s: float, not
         vsep = metric_min(revs, "vertical_sep_m")
         subjects = ", ".join(str(s.get("name") or s.get("callsign") or s["track_id"]) for s in first["subjects"])
         duration = (closed if closed is not None else window_end_s) - first["t_s"]
-        lat = sum(float(s["lat_deg"]) for s in first["subjects"]) / len(first["subjects"])
-        lon = sum(float(s["lon_deg"]) for s in first["subjects"]) / len(first["subjects"])
+        where = event_positions(first)
+        lat = sum(p[1] for p in where) / len(where)
+        lon = sum(p[0] for p in where) / len(where)
         rows.append(
             f'<tr data-t-ms="{_ms(first["t_s"])}" data-lat="{lat:.6f}" data-lon="{lon:.6f}" '
             f'data-event-id="{html.escape(first["event_id"])}">'
@@ -249,8 +251,7 @@ def replay_map(
 
     incidents_by_id: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in records:
-        if start_s <= r["t_s"] <= end_s and any(_inside(float(s["lon_deg"]), float(s["lat_deg"]), bbox)
-                                                for s in r["subjects"]):
+        if start_s <= r["t_s"] <= end_s and any(_inside(lon, lat, bbox) for lon, lat in event_positions(r)):
             incidents_by_id[r["event_id"]].append(r)
     incidents = list(incidents_by_id.values())
 
@@ -274,7 +275,7 @@ def replay_map(
                 event_feats.append(f)
 
     pts = [(u.lon_deg, u.lat_deg) for ups in kept.values() for u in ups]
-    pts += [(float(s["lon_deg"]), float(s["lat_deg"])) for revs in incidents for s in revs[0]["subjects"]]
+    pts += [p for revs in incidents for p in event_positions(revs[0])]
     bounds = bounds_of(pts)
     if bounds is None and bbox is not None:
         bounds = ((bbox[1], bbox[0]), (bbox[3], bbox[2]))

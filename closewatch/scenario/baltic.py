@@ -403,6 +403,7 @@ path = "{out_dir / 'baltic-exercises.geojson'}"
 [sinks]
 events_jsonl = "{out_dir / 'events.jsonl'}"
 deadletter_jsonl = "{out_dir / 'deadletter.jsonl'}"
+tracks_jsonl = "{out_dir / 'tracks.jsonl'}"
 
 [map]
 output = "{out_dir / 'map.html'}"
