@@ -195,7 +195,7 @@ def _write_replay(path: Path, settings: Settings, recorder: RecorderSink) -> Non
         outlines=country_outlines(),
         title="closewatch demo: incident replay",
         tile_url=settings.map.tile_url,
-        stale_after_s=settings.proximity.stale_after_s,
+        stale_after_s={str(k): v for k, v in settings.proximity.stale_after_s.items()},
     )
 
 
