@@ -602,7 +602,7 @@ class CorridorReport:
     median: LineString
     median_checked: int  # points of the median line whose equidistance was measured
     median_worst_m: float  # worst |distance to coast a - distance to coast b| there
-    median_distance_range_m: tuple[float, float]  # nearest and farthest coast over those vertices
+    median_distance_range_m: tuple[float, float]  # nearest and farthest coast over those points
     sections: list[tuple[float, float, float, float]]  # corridor_sections()
 
 
