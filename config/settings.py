@@ -206,7 +206,8 @@ class ZoneSettings(_Section):
     # 50000; a band missing from the catalogue is an error when the catalogue is loaded).
     border_buffers_m: tuple[PositiveFloat, ...] = (10_000.0,)
     # Territory plus 12 NM (territorial sea and airspace) of Russia and the NATO states
-    # around the Baltic, the Gulf of Finland, the Barents Sea and the Black Sea.
+    # around the Baltic, the Gulf of Finland, the Barents Sea and the Black Sea; Finland's
+    # and Estonia's end 3 NM short of their median line in the Gulf of Finland (the corridor).
     territorial: bool = True
     custom: tuple[str, ...] = ()  # GeoJSON files of custom zones (format in docs/zones.md)
 

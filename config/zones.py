@@ -11,7 +11,9 @@ Files (GeoJSON, RFC 7946: WGS 84 longitude/latitude):
   (``kind`` ``border_buffer``), the area within ``buffer_m`` of the border;
 * ``territorial.geojson``: national territory plus the 12 NM territorial sea
   (and the airspace above both), clipped to regional boxes (``kind``
-  ``territorial``);
+  ``territorial``); in the Gulf of Finland, Finland's and Estonia's end 3 NM
+  short of the median line between them (``median_setbacks``);
+* ``median_lines.geojson``: those median lines (for maps and tests);
 * ``borders.geojson``: the land border lines themselves (for maps and tests);
 * ``countries.geojson``: simplified country outlines for a map without tiles.
 
@@ -53,14 +55,17 @@ __all__ = [
     "BORDERS_GEOJSON",
     "BORDER_BUFFERS_GEOJSON",
     "COUNTRIES_GEOJSON",
+    "MEDIAN_LINES_GEOJSON",
     "TERRITORIAL_GEOJSON",
     "ZONES_DIR",
     "CountryOutline",
+    "MedianLine",
     "ZoneCatalogueError",
     "available_border_bands_m",
     "load_borders",
     "load_catalogue",
     "load_country_outlines",
+    "load_median_lines",
     "load_zone_file",
     "write_zone_file",
     "zones_to_geojson",
@@ -73,6 +78,7 @@ BORDER_BUFFERS_GEOJSON = ZONES_DIR / "border_buffers.geojson"
 TERRITORIAL_GEOJSON = ZONES_DIR / "territorial.geojson"
 BORDERS_GEOJSON = ZONES_DIR / "borders.geojson"
 COUNTRIES_GEOJSON = ZONES_DIR / "countries.geojson"
+MEDIAN_LINES_GEOJSON = ZONES_DIR / "median_lines.geojson"
 
 _KNOWN_PROPS = frozenset(
     {
@@ -101,6 +107,22 @@ class CountryOutline:
     code: str  # ISO 3166-1 alpha-2
     name: str
     geometry: Polygon | MultiPolygon
+
+
+@dataclass(frozen=True, slots=True)
+class MedianLine:
+    """A median line two states keep their territorial seas back from (a corridor between them).
+
+    Each state's territorial zone ends at least ``setback_m`` from ``geometry``
+    (lon/lat, segments are geodesics), so the corridor is ``2 * setback_m``
+    wide where the 12 NM belts would reach further.
+    """
+
+    median_id: str  # "FI-EE"
+    name: str
+    countries: tuple[str, str]  # ISO 3166-1 alpha-2
+    setback_m: float
+    geometry: LineString
 
 
 # --------------------------------------------------------------------------- reading
@@ -311,6 +333,31 @@ def load_borders() -> list[tuple[str, LineString]]:
         geom = _geometry(feat, where, ("LineString",))
         out.append((props["name"], geom))
     return out  # type: ignore[return-value]
+
+
+def load_median_lines() -> list[MedianLine]:
+    """The median lines the territorial zones are kept back from (the Gulf of Finland corridor)."""
+    out = []
+    for i, feat in enumerate(_read_features(MEDIAN_LINES_GEOJSON)):
+        where = _where(MEDIAN_LINES_GEOJSON, i, feat)
+        props = feat.get("properties") if isinstance(feat, dict) else None
+        if not isinstance(props, dict):
+            raise ZoneCatalogueError(f"{where}: no properties")
+        try:
+            countries = tuple(str(c) for c in props["countries"])
+            line = MedianLine(
+                median_id=str(props["median_id"]),
+                name=str(props["name"]),
+                countries=(countries[0], countries[1]),
+                setback_m=float(props["setback_m"]),
+                geometry=_geometry(feat, where, ("LineString",)),  # type: ignore[arg-type]
+            )
+        except (KeyError, IndexError, TypeError, ValueError) as e:
+            raise ZoneCatalogueError(
+                f"{where}: needs median_id, name, countries (two codes) and setback_m: {e!r}"
+            ) from e
+        out.append(line)
+    return out
 
 
 def load_country_outlines() -> list[CountryOutline]:

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 import shapely
-from geodesic_truth import distance_to_line_m, normal_samples
-from pyproj import Geod
+from geodesic_truth import G, direct, distance_to_line_m, normal_samples
+from pyproj import Geod, Transformer
 from shapely.geometry import LineString
 
 from config.records import Zone
@@ -19,12 +19,15 @@ from config.zones import (
     BORDER_BUFFERS_GEOJSON,
     BORDERS_GEOJSON,
     COUNTRIES_GEOJSON,
+    MEDIAN_LINES_GEOJSON,
     ZONES_DIR,
+    MedianLine,
     ZoneCatalogueError,
     available_border_bands_m,
     load_borders,
     load_catalogue,
     load_country_outlines,
+    load_median_lines,
     load_zone_file,
     write_zone_file,
 )
@@ -188,6 +191,159 @@ def test_opposing_territorial_zones_do_not_overlap(territorial: dict[str, Zone])
             shared = shapely.intersection(ru, z.geometry)
             area_m2 = abs(geod.geometry_area_perimeter(shared)[0]) if not shared.is_empty else 0.0
             assert area_m2 < 1e4, (zid, area_m2)
+
+
+# --------------------------------------------------------------------------- Gulf of Finland corridor
+
+# Finland and Estonia keep their territorial seas at least 3 NM from the median line between
+# them in the Gulf of Finland (1994 arrangement; Finland's Act 981/1995): a 6 NM corridor.
+SETBACK_M = 3 * 1852.0
+GULF_OF_FINLAND = (22.0, 58.5, 31.0, 61.0)
+# Zone boundaries are built to 0.05 % of the distance and written on a 1e-6 degree grid.
+GRID_M = 0.1
+
+
+@pytest.fixture(scope="module")
+def fi_ee_median() -> MedianLine:
+    (line,) = load_median_lines()
+    return line
+
+
+def test_median_line_file(fi_ee_median: MedianLine) -> None:
+    m = fi_ee_median
+    assert (m.median_id, m.countries, m.setback_m) == ("FI-EE", ("FI", "EE"), SETBACK_M)
+    assert m.geometry.is_valid and m.geometry.is_simple
+    w, s, e, n = GULF_OF_FINLAND
+    (lon0, _), (lon1, _) = m.geometry.coords[0], m.geometry.coords[-1]
+    # From the box's west edge to where Russia's coast (Gogland, Tyuters) is nearer.
+    assert lon0 == w and 26.0 < lon1 < 27.0
+    assert shapely.box(w, s, e, n).covers(m.geometry)
+    assert MEDIAN_LINES_GEOJSON.stat().st_size < 20_000
+
+
+def _median_point(coords: np.ndarray, lon: float) -> tuple[float, float, float]:
+    """(lat, azimuth of the line) where the median line, geodesic segments, crosses a meridian."""
+    found = []
+    for a, b in zip(coords[:-1], coords[1:], strict=True):
+        if not min(a[0], b[0]) <= lon <= max(a[0], b[0]):
+            continue
+        line = G.InverseLine(a[1], a[0], b[1], b[0])
+        lo, hi = 0.0, line.s13
+        sign = 1.0 if b[0] > a[0] else -1.0
+        while hi - lo > 1e-4:
+            mid = 0.5 * (lo + hi)
+            if sign * (line.Position(mid)["lon2"] - lon) < 0:
+                lo = mid
+            else:
+                hi = mid
+        p = line.Position(lo)
+        if not found or abs(found[-1][0] - p["lat2"]) > 1e-7:  # at a vertex, both segments find it
+            found.append((float(p["lat2"]), float(p["azi2"])))
+    assert len(found) == 1, f"the median line crosses {lon} E {len(found)} times"
+    return lon, *found[0]
+
+
+def _to_zone_m(lon: float, lat: float, azi: float, zone: Any, reach_m: float = 40_000.0) -> float:
+    """Geodesic distance from (lon, lat) along ``azi`` to the first point inside ``zone``.
+
+    Steps of 10 m located with pyproj (vectorised), then bisected to 1 cm with GeographicLib.
+    """
+    s = np.arange(0.0, reach_m, 10.0)
+    x, y, _ = Geod(ellps="WGS84").fwd(np.full(s.shape, lon), np.full(s.shape, lat), np.full(s.shape, azi), s)
+    inside = np.flatnonzero(shapely.contains_xy(zone, x, y))
+    if inside.size == 0:
+        return np.inf
+    assert inside[0] > 0, "the median line lies in a zone"
+    lo, hi = float(s[inside[0] - 1]), float(s[inside[0]])
+    while hi - lo > 0.01:
+        mid = 0.5 * (lo + hi)
+        p_lon, p_lat = direct(lon, lat, azi, mid)
+        lo, hi = (lo, mid) if shapely.contains_xy(zone, p_lon, p_lat) else (mid, hi)
+    return hi
+
+
+# The Porkkala-Naissaar-Helsinki narrows, where the 12 NM belts would come within 3 NM of the
+# median line and the setback shapes both edges; elsewhere Natural Earth's coast puts the
+# 12 NM limit short of it and the corridor is wider.
+NARROWS = (24.3, 24.5, 24.7)
+
+
+@pytest.mark.parametrize("lon", [23.5, *NARROWS, 25.5, 26.0])
+def test_corridor_cross_section_against_geographiclib(
+    territorial: dict[str, Zone], fi_ee_median: MedianLine, lon: float
+) -> None:
+    """Across the median line: no Finnish or Estonian zone within 3 NM; 6 NM wide in the narrows."""
+    _, lat, azi = _median_point(np.asarray(fi_ee_median.geometry.coords), lon)
+    north = azi - 90.0  # the line runs west to east: Finland to its left
+    for domain in ("air", "sea"):
+        fi = territorial[f"territorial:FI:{domain}"].geometry
+        ee = territorial[f"territorial:EE:{domain}"].geometry
+        to_fi, to_ee = _to_zone_m(lon, lat, north, fi), _to_zone_m(lon, lat, north + 180.0, ee)
+        assert _to_zone_m(lon, lat, north + 180.0, fi) > to_ee and _to_zone_m(lon, lat, north, ee) > to_fi
+        assert to_fi >= SETBACK_M - GRID_M and to_ee >= SETBACK_M - GRID_M, (to_fi, to_ee)
+        if lon in NARROWS:
+            # Built at least 3 NM wide each side, within 0.1 % of the distance.
+            assert to_fi <= SETBACK_M * 1.001 and to_ee <= SETBACK_M * 1.001, (to_fi, to_ee)
+            assert 2 * SETBACK_M - GRID_M <= to_fi + to_ee <= 2 * SETBACK_M * 1.001
+
+
+def test_corridor_east_of_the_median_line(territorial: dict[str, Zone], fi_ee_median: MedianLine) -> None:
+    """At 26.5 E the median line has ended (Russia's islands are nearer): Finland and Estonia stay far apart."""
+    assert fi_ee_median.geometry.coords[-1][0] < 26.5
+    fi, ee = territorial["territorial:FI:air"].geometry, territorial["territorial:EE:air"].geometry
+    lat_mid = 59.9  # mid-gulf at 26.5 E, in neither zone
+    assert not shapely.contains_xy(fi, 26.5, lat_mid) and not shapely.contains_xy(ee, 26.5, lat_mid)
+    to_fi, to_ee = _to_zone_m(26.5, lat_mid, 0.0, fi, 60_000.0), _to_zone_m(26.5, lat_mid, 180.0, ee, 60_000.0)
+    assert to_fi + to_ee > 2 * SETBACK_M
+
+
+def test_no_finnish_or_estonian_zone_within_3_nm_of_the_median(
+    territorial: dict[str, Zone], fi_ee_median: MedianLine
+) -> None:
+    """Every vertex and edge midpoint of both zones near the median line, against GeographicLib."""
+    median = np.asarray(fi_ee_median.geometry.coords)
+    # A projection only to pick the candidates, with a 1 km margin.
+    proj = Transformer.from_crs("EPSG:4326", "+proj=aeqd +lat_0=59.8 +lon_0=25 +ellps=WGS84", always_xy=True)
+    median_xy = shapely.transform(fi_ee_median.geometry, lambda xy: np.column_stack(proj.transform(xy[:, 0], xy[:, 1])))
+    checked = 0
+    for code in ("FI", "EE"):
+        zone = territorial[f"territorial:{code}:air"].geometry
+        assert zone.equals(territorial[f"territorial:{code}:sea"].geometry)
+        near = shapely.intersection(zone.boundary, shapely.box(*GULF_OF_FINLAND))
+        for part in shapely.get_parts(near):
+            ring = shapely.get_coordinates(part)
+            pts = np.vstack([ring, 0.5 * (ring[:-1] + ring[1:])])
+            x, y = proj.transform(pts[:, 0], pts[:, 1])
+            candidates = shapely.distance(median_xy, shapely.points(x, y)) < SETBACK_M + 1_000.0
+            for lon, lat in pts[candidates]:
+                assert distance_to_line_m(lon, lat, median) >= SETBACK_M - GRID_M, (code, lon, lat)
+                checked += 1
+    assert checked >= 50
+
+
+# (lon, lat, zone or None): the corridor and the coasts beside it.
+CORRIDOR_PLACES = [
+    (24.85, 59.805, None),  # mid-gulf between Helsinki and Tallinn
+    (24.416, 59.982, "FI"),  # 1 km south of Porkkala cape (59.991 N in Natural Earth)
+    (24.760, 59.458, "EE"),  # Tallinn Bay, about 1 km off the Old City Harbour
+]
+
+
+@pytest.mark.parametrize(("lon", "lat", "country"), CORRIDOR_PLACES)
+def test_corridor_places(territorial: dict[str, Zone], lon: float, lat: float, country: str | None) -> None:
+    holders = {z.zone_id for z in territorial.values() if shapely.contains_xy(z.geometry, lon, lat)}
+    assert holders == ({f"territorial:{country}:air", f"territorial:{country}:sea"} if country else set())
+
+
+@pytest.mark.parametrize("lon", NARROWS)
+def test_corridor_edges_in_the_narrows(territorial: dict[str, Zone], fi_ee_median: MedianLine, lon: float) -> None:
+    """Off the median line in the narrows: free at 5.5 km either side, Finland / Estonia at 5.6 km."""
+    _, lat, azi = _median_point(np.asarray(fi_ee_median.geometry.coords), lon)
+    holders = lambda p: {z.zone_id.split(":")[1] for z in territorial.values() if shapely.contains_xy(z.geometry, *p)}  # noqa: E731
+    assert holders((lon, lat)) == set()
+    for side, country in ((-90.0, "FI"), (90.0, "EE")):
+        assert holders(direct(lon, lat, azi + side, SETBACK_M - 50.0)) == set()
+        assert holders(direct(lon, lat, azi + side, SETBACK_M * 1.001 + 1.0)) == {country}
 
 
 def test_country_outlines() -> None:
