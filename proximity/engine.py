@@ -8,9 +8,11 @@ How one micro-batch is processed (the rules in full: ``docs/engine.md``):
    data time. When the data time (the running maximum of the reports' ``t_s``)
    passes a tick, the tick runs first, on the state left by all earlier
    reports: stale tracks expire, zone and exercise windows open and close,
-   integrity suspicions clear and spoofing patterns are searched, every pair of
-   live opposing tracks is compared (KD-tree on unit-sphere vectors, then exact
-   WGS 84 geodesics), and on every ``predict_interval_s`` the predictions run.
+   integrity suspicions clear and spoofing patterns are searched, every live
+   opposing track is dead-reckoned from its last report to the tick time (at most
+   ``align_max_age_s``) and every pair of them is compared at that one instant
+   (KD-tree on unit-sphere vectors, then exact WGS 84 geodesics), and on every
+   ``predict_interval_s`` the predictions run from the tracks at the tick time.
    If the data time jumps over several ticks at once, only the last runs.
 3. Between ticks, every report is screened for implausible kinematics and
    answered for zone membership at once (numpy, ``ZoneGrid``); then the few
