@@ -865,8 +865,13 @@ class Engine:
         cand_a, cand_b = self._with_open(_PAIR, cand_a, cand_b)
         if cand_a.size == 0:
             return []
-        row = np.empty(tr.n, np.int64)
+        row = np.full(tr.n, -1, np.int64)
         row[opp] = np.arange(opp.size)
+        # an open incident whose track is no longer on an opposing side is still measured
+        extra = np.setdiff1d(np.union1d(cand_a, cand_b), opp)
+        if extra.size:
+            at = Positions(*(np.concatenate(c) for c in zip(at, self._positions_at(extra, T))))
+            row[extra] = opp.size + np.arange(extra.size)
         pa = Positions(*(col[row[cand_a]] for col in at))
         pb = Positions(*(col[row[cand_b]] for col in at))
         dist, thr, vsep = self._pair_geometry(cand_a, cand_b, pa, pb)

@@ -227,3 +227,22 @@ def test_a_track_without_course_stays_where_reported():
     assert (ship.t_s, ship.report_t_s, ship.course_deg) == (T0 + 1.0, T0 + 1.0, None)
     assert ev.metrics["distance_m"] == pytest.approx(_dist(rus.at(T0 + 1.0)[:2], (LON0, LAT0)), abs=0.001)
     assert math.isclose(ship.lon_deg, rus.at(T0 + 1.0)[0]) and math.isclose(ship.lat_deg, rus.at(T0 + 1.0)[1])
+
+
+def test_an_open_pair_is_still_measured_at_the_tick_when_a_track_changes_side():
+    nato = Mover("ais:219000004", "nato", "sea", LON0, LAT0, 0.0, 0.0)
+    rus = Mover("ais:273000004", "russia", "sea", *_point(LON0, LAT0, 90.0, 1_500.0), 90.0, 5.0)
+    eng = Engine(ProximitySettings(), [])
+    events = eng.process([nato.report(T0 + 1.0), rus.report(T0 + 2.0), nato.report(T0 + 6.0)])
+    assert [(e.kind, e.state) for e in events] == [("close_approach", "open")]
+    # the ship's affiliation is revised; the incident it is in is still followed at one instant
+    other = Mover(rus.track_id, "other", "sea", rus.lon, rus.lat, rus.azimuth_deg, rus.speed_mps)
+    events = eng.process([other.report(T0 + 8.0)])
+    for k in range(2, 40):
+        events += eng.process([nato.report(T0 + 5.0 * k + 1.0)])
+        if k % 4 == 0:
+            events += eng.process([other.report(T0 + 5.0 * k + 3.0)])
+    (closed,) = events
+    assert closed.close_reason == "separated"
+    assert _within(closed.metrics["distance_m"], _true_distance(nato, rus, closed.t_s))
+    assert _true_distance(nato, rus, closed.t_s - 30.0) > 1_852.0 * 1.1  # separated for min_dwell_s
