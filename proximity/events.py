@@ -58,9 +58,10 @@ class Subject:
 
     ``t_s`` is the time at which ``lat_deg``, ``lon_deg``, ``alt_m`` and
     ``course_deg`` hold; ``report_t_s`` the time of the track report they come
-    from. Close approaches compare tracks at one instant: their subjects are
-    dead-reckoned from the report to the event time (``t_s`` > ``report_t_s``,
-    see docs/engine.md); elsewhere the report is used as it is (``t_s`` ==
+    from. ``close_approach`` and ``predicted_close_approach`` compare tracks at
+    one instant: their subjects are dead-reckoned from the report to the event
+    time (``t_s`` > ``report_t_s`` for a moving track; docs/engine.md, "Tracks at
+    one instant"); the other kinds use the report as it is (``t_s`` ==
     ``report_t_s``). ``report_t_s`` is None when not given.
     """
 
