@@ -60,7 +60,7 @@ __all__ = [
 ]
 
 SCHEMA_MAJOR = 1
-SCHEMA_VERSION = f"{SCHEMA_MAJOR}.0"
+SCHEMA_VERSION = f"{SCHEMA_MAJOR}.1"  # 1.1: subjects carry report_t_s
 CE_SPECVERSION = "1.0"
 CE_SOURCE = "urn:closewatch"
 EVENT_CONTENT_TYPE = "application/geo+json"  # RFC 7946 section 12
@@ -161,6 +161,7 @@ def _subject_to_json(s: Subject) -> dict[str, Any]:
         "type_code": s.type_code,
         "country": s.country,
         "suspect": s.suspect,
+        "report_t_s": s.report_t_s,
     }
 
 

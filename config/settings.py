@@ -151,6 +151,10 @@ class ProximitySettings(_Section):
     watch_types: tuple[str, ...] = ("TU95", "TU160", "TU22", "SU24", "SU34", "IL20", "A50")
     # Pairs of opposing tracks are compared at every multiple of this data time.
     pair_interval_s: PositiveFloat = 5.0
+    # At a pair tick every track is dead-reckoned from its last report to the tick
+    # (course, speed, vertical rate), by at most this long: a track silent for longer
+    # is placed where its report puts it align_max_age_s later (0: reports as they are).
+    align_max_age_s: float = Field(default=30.0, ge=0)
     # A zone_entry incident closes when the track is farther outside the zone than
     # max(zone_exit_margin_m, hysteresis_margin * zone.buffer_m) for min_dwell_s.
     zone_exit_margin_m: float = Field(default=500.0, ge=0)

@@ -9,13 +9,15 @@ kept by reference for the event subjects).
 from __future__ import annotations
 
 import heapq
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
 from config.records import TrackUpdate
 
-__all__ = ["DOMAIN_CODE", "SIDE_CODE", "TrackTable", "unit_vectors"]
+from .cpa import dead_reckon
+
+__all__ = ["DOMAIN_CODE", "SIDE_CODE", "Positions", "TrackTable", "unit_vectors"]
 
 DOMAIN_CODE = {"air": 0, "sea": 1, "land": 2}
 SIDE_CODE = {"nato": 0, "russia": 1, "other": 2, "unknown": 3}
@@ -31,6 +33,17 @@ def unit_vectors(lon_deg: np.ndarray, lat_deg: np.ndarray) -> np.ndarray:
     lat = np.radians(lat_deg)
     c = np.cos(lat)
     return np.stack((c * np.cos(lon), c * np.sin(lon), np.sin(lat)), axis=-1)
+
+
+class Positions(NamedTuple):
+    """Tracks brought to one time (arrays by track): where each is, and the time that holds."""
+
+    t_s: np.ndarray  # when the position holds: the report's time, later when dead-reckoned
+    lon_deg: np.ndarray
+    lat_deg: np.ndarray
+    alt_m: np.ndarray  # NaN: unknown
+    course_deg: np.ndarray  # NaN: unknown
+    moved: np.ndarray  # bool: dead-reckoned away from the reported position
 
 
 class TrackTable:
@@ -116,6 +129,34 @@ class TrackTable:
         self.xyz[slots] = unit_vectors(cols["lon_deg"], cols["lat_deg"])
         self.update[slots] = updates
         self.live[slots] = True
+
+    def positions_at(self, slots: np.ndarray, t_s: float, max_age_s: float) -> Positions:
+        """The tracks ``slots`` dead-reckoned from their last report to ``t_s``.
+
+        Each moves along the geodesic of its course at its speed (WGS 84, exact:
+        ``proximity.cpa.dead_reckon``) and climbs at its vertical rate, for
+        ``t_s`` minus its report time but at most ``max_age_s``. A track without
+        a speed, or moving without a course, stays where it was reported, at its
+        report time; a track with speed 0 stands where reported.
+        """
+        t_rep = self.t_s[slots]
+        speed = self.speed_mps[slots]
+        course = self.course_deg[slots]
+        lon = self.lon_deg[slots].copy()
+        lat = self.lat_deg[slots].copy()
+        alt = self.alt_m[slots].copy()
+        with np.errstate(invalid="ignore"):
+            known = ~np.isnan(speed) & (~np.isnan(course) | (speed == 0))
+            dt = np.where(known, np.minimum(t_s - t_rep, max_age_s), 0.0)
+            moved = known & (dt != 0) & (speed > 0)
+        crs = course.copy()
+        m = np.nonzero(moved)[0]
+        if m.size:
+            lon[m], lat[m], crs[m] = dead_reckon(lon[m], lat[m], course[m], speed[m], dt[m])
+        vrate = self.vrate_mps[slots]
+        climbs = ~np.isnan(vrate) & (dt != 0)
+        alt[climbs] += vrate[climbs] * dt[climbs]
+        return Positions(t_rep + dt, lon, lat, alt, crs, moved)
 
     def free(self, slots: np.ndarray) -> None:
         """Forget tracks (long dead): their ids are unknown again, their slots reusable."""

@@ -8,9 +8,11 @@ How one micro-batch is processed (the rules in full: ``docs/engine.md``):
    data time. When the data time (the running maximum of the reports' ``t_s``)
    passes a tick, the tick runs first, on the state left by all earlier
    reports: stale tracks expire, zone and exercise windows open and close,
-   integrity suspicions clear and spoofing patterns are searched, every pair of
-   live opposing tracks is compared (KD-tree on unit-sphere vectors, then exact
-   WGS 84 geodesics), and on every ``predict_interval_s`` the predictions run.
+   integrity suspicions clear and spoofing patterns are searched, every live
+   opposing track is dead-reckoned from its last report to the tick time (at most
+   ``align_max_age_s``) and every pair of them is compared at that one instant
+   (KD-tree on unit-sphere vectors, then exact WGS 84 geodesics), and on every
+   ``predict_interval_s`` the predictions run from the tracks at the tick time.
    If the data time jumps over several ticks at once, only the last runs.
 3. Between ticks, every report is screened for implausible kinematics and
    answered for zone membership at once (numpy, ``ZoneGrid``); then the few
@@ -42,7 +44,7 @@ from config.settings import ProximitySettings
 from ._incidents import Incident, IncidentBook, Key
 from ._integrity import EARTH_RADIUS_M, SPHERE_SLACK, Screen, screen, spoof_clusters
 from ._predict import approach_candidates, path_samples, sphere_motion, sphere_position
-from ._tracks import DOMAIN_CODE, SIDE_CODE, TrackTable
+from ._tracks import DOMAIN_CODE, SIDE_CODE, Positions, TrackTable, unit_vectors
 from ._zonegrid import ZoneGrid
 from .cpa import closest_approach, dead_reckon
 from .events import Event, EventKind, Subject, derive_event_id
@@ -417,22 +419,29 @@ class Engine:
 
     # -- events -------------------------------------------------------------------------
 
-    def _subject(self, u: TrackUpdate, slot: int) -> Subject:
+    def _subject(self, u: TrackUpdate, slot: int, at: Positions | None = None, k: int = 0) -> Subject:
+        """The track of report ``u``: as reported, or at ``at[k]`` (brought to the event time)."""
+        t_s, lat, lon, alt, course = u.t_s, u.lat_deg, u.lon_deg, u.alt_m, u.velocity_heading_deg
+        if at is not None:
+            t_s, lat, lon = float(at.t_s[k]), float(at.lat_deg[k]), float(at.lon_deg[k])
+            alt = None if math.isnan(at.alt_m[k]) else float(at.alt_m[k])
+            course = None if math.isnan(at.course_deg[k]) else float(at.course_deg[k])
         return Subject(
             track_id=u.track_id,
             side=u.side,
             domain=u.domain,
-            t_s=u.t_s,
-            lat_deg=u.lat_deg,
-            lon_deg=u.lon_deg,
-            alt_m=u.alt_m,
+            t_s=t_s,
+            lat_deg=lat,
+            lon_deg=lon,
+            alt_m=alt,
             speed_mps=u.speed_mps,
-            course_deg=u.velocity_heading_deg,
+            course_deg=course,
             callsign=u.callsign,
             name=u.name,
             type_code=u.type_code,
             country=u.country,
             suspect=bool(self._tracks.suspect_until_s[slot] >= u.t_s),
+            report_t_s=u.t_s,
         )
 
     def _watched_type(self, slots: tuple[int, ...]) -> bool:
@@ -455,6 +464,10 @@ class Engine:
         tr = self._tracks
         if report is not None:
             subjects: tuple[Subject, ...] = (self._subject(report, inc.slots[0]),)
+        elif inc.kind in (_PAIR, _PPAIR):
+            # the positions compared: both tracks at the event time
+            at = self._positions_at(np.array(inc.slots, np.int64), t_s, inc.kind)
+            subjects = tuple(self._subject(tr.latest(s), s, at, k) for k, s in enumerate(inc.slots))
         else:
             subjects = tuple(self._subject(tr.latest(s), s) for s in inc.slots)
         zone = self._zones[inc.zone_no] if inc.zone_no is not None else None
@@ -545,7 +558,8 @@ class Engine:
             self._zone_open_count[slot] -= 1
             inc.metrics["dwell_s"] = inc.last_inside_t_s - inc.opened_t_s
         elif inc.kind == _PAIR and reason != "separated":
-            dist, _, vsep = self._pair_geometry(np.array([inc.slots[0]]), np.array([inc.slots[1]]))
+            a, b = np.array(inc.slots[:1]), np.array(inc.slots[1:])
+            dist, _, vsep = self._pair_geometry(a, b, self._positions_at(a, t_s), self._positions_at(b, t_s))
             inc.min_m = min(inc.min_m, float(dist[0]))
             inc.metrics.update(distance_m=float(dist[0]), min_distance_m=inc.min_m)
             if not math.isnan(vsep[0]):
@@ -797,11 +811,19 @@ class Engine:
             thr = np.where(high & ~air_air, 0.0, thr)
         return thr, vsep
 
-    def _pair_geometry(self, a: np.ndarray, b: np.ndarray, slack: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Geodesic distance, lateral thresholds and vertical separation for pairs of slots."""
-        tr = self._tracks
-        _, _, dist = _GEOD.inv(tr.lon_deg[a], tr.lat_deg[a], tr.lon_deg[b], tr.lat_deg[b])
-        thr, vsep = self._thresholds(a, b, tr.alt_m[a], tr.alt_m[b], slack)
+    def _positions_at(self, slots: np.ndarray, T: float, kind: str = _PAIR) -> Positions:
+        """Tracks brought to data time T: by at most ``align_max_age_s`` for a close approach
+        (a measured separation), without limit for a prediction's start state."""
+        max_age_s = self._s.align_max_age_s if kind == _PAIR else math.inf
+        return self._tracks.positions_at(slots, T, max_age_s)
+
+    def _pair_geometry(
+        self, a: np.ndarray, b: np.ndarray, pa: Positions, pb: Positions
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Geodesic distance, lateral thresholds and vertical separation of pairs of slots
+        (``a[i]``, ``b[i]``) at positions ``pa[i]``, ``pb[i]``."""
+        _, _, dist = _GEOD.inv(pa.lon_deg, pa.lat_deg, pb.lon_deg, pb.lat_deg)
+        thr, vsep = self._thresholds(a, b, pa.alt_m, pb.alt_m)
         return np.asarray(dist, float), thr, vsep
 
     def _opposing(self) -> tuple[np.ndarray, np.ndarray]:
@@ -827,17 +849,33 @@ class Engine:
         s = self._s
         margin = s.hysteresis_margin
         vthr = s.thresholds.air_air_vertical_m
+        # every opposing track at the tick time (open incidents are between live tracks)
+        opp = np.concatenate((nato, rus))
+        at = self._positions_at(opp, T)
         cand_a = np.empty(0, np.int64)
         cand_b = np.empty(0, np.int64)
         if nato.size and rus.size:
+            xyz = tr.xyz[opp]
+            xyz[at.moved] = unit_vectors(at.lon_deg[at.moved], at.lat_deg[at.moved])
             chord = _chord(float(self._lat_thr.max()) * (1.0 + margin))
-            found = cKDTree(tr.xyz[nato]).sparse_distance_matrix(cKDTree(tr.xyz[rus]), chord, output_type="ndarray")
+            found = cKDTree(xyz[: nato.size]).sparse_distance_matrix(
+                cKDTree(xyz[nato.size :]), chord, output_type="ndarray"
+            )
             cand_a, cand_b = nato[found["i"]], rus[found["j"]]
         cand_a, cand_b = self._with_open(_PAIR, cand_a, cand_b)
         if cand_a.size == 0:
             return []
-        dist, thr, vsep = self._pair_geometry(cand_a, cand_b)
-        thr_band, _ = self._thresholds(cand_a, cand_b, tr.alt_m[cand_a], tr.alt_m[cand_b], 1 + margin)
+        row = np.full(tr.n, -1, np.int64)
+        row[opp] = np.arange(opp.size)
+        # an open incident whose track is no longer on an opposing side is still measured
+        extra = np.setdiff1d(np.union1d(cand_a, cand_b), opp)
+        if extra.size:
+            at = Positions(*(np.concatenate(c) for c in zip(at, self._positions_at(extra, T))))
+            row[extra] = opp.size + np.arange(extra.size)
+        pa = Positions(*(col[row[cand_a]] for col in at))
+        pb = Positions(*(col[row[cand_b]] for col in at))
+        dist, thr, vsep = self._pair_geometry(cand_a, cand_b, pa, pb)
+        thr_band, _ = self._thresholds(cand_a, cand_b, pa.alt_m, pb.alt_m, 1 + margin)
         with np.errstate(invalid="ignore"):
             close = (dist < thr) & ~(vsep >= vthr)
             separated = (dist > thr_band * (1 + margin)) | (vsep > vthr * (1 + margin))
@@ -895,12 +933,9 @@ class Engine:
         return idx, p, u, speed
 
     def _exact_at(self, idx: np.ndarray, T: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Exact dead-reckoned (lon, lat, course, speed) of slots at data time T."""
-        tr = self._tracks
-        speed = tr.speed_mps[idx]
-        course = np.nan_to_num(tr.course_deg[idx])
-        lon, lat, crs = dead_reckon(tr.lon_deg[idx], tr.lat_deg[idx], course, speed, T - tr.t_s[idx])
-        return lon, lat, crs, speed
+        """Exact dead-reckoned (lon, lat, course, speed) of slots at data time T: a prediction's start."""
+        at = self._positions_at(idx, T, _PPAIR)
+        return at.lon_deg, at.lat_deg, np.nan_to_num(at.course_deg), self._tracks.speed_mps[idx]
 
     def _predict_pairs(self, T: float) -> list[Event]:
         s = self._s
@@ -933,7 +968,10 @@ class Engine:
         if a.size == 0:
             return []
         # an open prediction whose track lost its velocity is re-checked as not predicted
-        usable = ~np.isnan(tr.speed_mps[a]) & ~np.isnan(tr.speed_mps[b])
+        with np.errstate(invalid="ignore"):
+            usable = np.ones(a.size, bool)
+            for x in (a, b):
+                usable &= ~np.isnan(tr.speed_mps[x]) & (~np.isnan(tr.course_deg[x]) | (tr.speed_mps[x] == 0))
         la, pha, ca, sa = self._exact_at(a, T)
         lb, phb, cb, sb = self._exact_at(b, T)
         sa, sb = np.nan_to_num(sa), np.nan_to_num(sb)

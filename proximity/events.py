@@ -54,7 +54,16 @@ ZONE_LEVEL_KINDS: tuple[EventKind, ...] = ("exercise_near_border",)
 
 @dataclass(frozen=True, slots=True)
 class Subject:
-    """A track as it was when the event revision was made: the positions used."""
+    """A track as it was when the event revision was made: the positions used.
+
+    ``t_s`` is the time at which ``lat_deg``, ``lon_deg``, ``alt_m`` and
+    ``course_deg`` hold; ``report_t_s`` the time of the track report they come
+    from. ``close_approach`` and ``predicted_close_approach`` compare tracks at
+    one instant: their subjects are dead-reckoned from the report to the event
+    time (``t_s`` > ``report_t_s`` for a moving track; docs/engine.md, "Tracks at
+    one instant"); the other kinds use the report as it is (``t_s`` ==
+    ``report_t_s``). ``report_t_s`` is None when not given.
+    """
 
     track_id: str
     side: Side
@@ -70,6 +79,7 @@ class Subject:
     type_code: str | None = None
     country: str | None = None
     suspect: bool = False  # its data failed an integrity check
+    report_t_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

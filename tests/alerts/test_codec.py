@@ -23,6 +23,8 @@ from alerts.codec import (
     track_headers,
 )
 
+T0_S = 1_714_564_800.0  # 2024-05-01T12:00:00Z, as in conftest.py
+
 
 @pytest.mark.parametrize("name", ["event", "track", "deadletter"])
 def test_committed_schemas_are_valid_draft_2020_12(name):
@@ -82,9 +84,19 @@ def test_properties_carry_every_event_field(event_factory):
         assert p[name] == getattr(ev, name), name
     assert p["time"] == "2024-05-01T12:00:03.000Z"
     assert p["detected_at"] == "2024-05-01T12:00:01.500Z"
-    assert p["schema_version"] == "1.0"
+    assert p["schema_version"] == "1.1"
     assert p["subjects"][0]["callsign"] == "UBAA" and p["subjects"][1]["course_deg"] == 181.0
     assert p["subjects"][0]["time"] == "2024-05-01T12:00:00.000Z"
+
+
+def test_subject_report_time_is_carried_beside_the_position_time(event_factory, subject_factory, validators):
+    # a close approach's subjects are dead-reckoned from their reports to the event time
+    a = subject_factory("ais:273123456", t_s=T0_S + 5.0, report_t_s=T0_S + 1.0)
+    b = subject_factory("ais:230123456", "nato", t_s=T0_S + 5.0, report_t_s=T0_S + 5.0)
+    feature = json.loads(encode_event(event_factory(subjects=(a, b), t_s=T0_S + 5.0)))
+    validators["event"].validate(feature)
+    subjects = feature["properties"]["subjects"]
+    assert [(s["t_s"], s["report_t_s"]) for s in subjects] == [(T0_S + 5.0, T0_S + 1.0), (T0_S + 5.0, T0_S + 5.0)]
 
 
 def test_encoding_is_canonical_and_stable_but_for_detection_time(event_factory):
