@@ -11,6 +11,7 @@ from alerts.errors import (
     BrokerError,
     CodecError,
     DeliveryError,
+    KafkaSecurityError,
     KafkaUnreachableError,
     SpoolFullError,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "BrokerError",
     "CodecError",
     "DeliveryError",
+    "KafkaSecurityError",
     "KafkaUnreachableError",
     "SpoolFullError",
 ]

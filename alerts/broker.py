@@ -30,15 +30,19 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Mapping
 
 from alerts.errors import BrokerError
+
+if TYPE_CHECKING:
+    from alerts.tls import LocalPki
 
 __all__ = [
     "KAFKA_VERSION",
     "POM_PATH",
     "BrokerError",
     "BrokerState",
+    "BrokerTls",
     "LocalBroker",
     "SaslUsers",
     "read_state",
@@ -194,7 +198,7 @@ SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 @dataclass(frozen=True)
 class SaslUsers:
-    """SASL on the client listener (``SASL_PLAINTEXT``): the users the broker accepts.
+    """SASL on the client listener (``SASL_PLAINTEXT``, ``SASL_SSL`` with TLS): the users the broker accepts.
 
     ``users`` maps user name to password; every mechanism in ``mechanisms`` is
     enabled for all of them (PLAIN from the JAAS config, SCRAM credentials stored
@@ -219,6 +223,30 @@ class SaslUsers:
     @property
     def inter_broker_mechanism(self) -> SaslMechanism:
         return "PLAIN" if "PLAIN" in self.mechanisms else self.mechanisms[0]
+
+
+ClientAuth = Literal["none", "requested", "required"]
+
+
+@dataclass(frozen=True)
+class BrokerTls:
+    """TLS on the client listener (``SSL``, or ``SASL_SSL`` with :class:`SaslUsers`).
+
+    PEM files (RFC 7468): ``cert_chain`` the broker's certificate then its issuers,
+    ``key`` its unencrypted PKCS #8 private key, ``ca_cert`` the CA the broker
+    trusts for client certificates (``ssl.client.auth``: ``none``, ``requested``,
+    ``required`` for mutual TLS). Kafka reads them as PEM stores (KIP-651), no
+    JKS. :func:`alerts.tls.make_local_pki` makes a matching set.
+    """
+
+    cert_chain: Path
+    key: Path
+    ca_cert: Path
+    client_auth: ClientAuth = "none"
+
+    @classmethod
+    def from_pki(cls, pki: "LocalPki", client_auth: ClientAuth = "none") -> "BrokerTls":
+        return cls(pki.broker_cert, pki.broker_key, pki.ca_cert, client_auth)
 
 
 _LOG4J2 = """\
@@ -266,15 +294,18 @@ class LocalBroker:
     """A single-node Kafka broker in ``work_dir`` (config, ``data/``, ``broker.log``).
 
     ``port``: the client port (``None``: a free one; once started, restarts reuse
-    it so clients reconnect). ``sasl``: serve ``SASL_PLAINTEXT`` instead of
-    ``PLAINTEXT``. ``detach``: the broker outlives this Python process (for
-    ``closewatch kafka up``); otherwise it gets SIGTERM if the thread that started
-    it dies, so a crashed test run leaves no Java behind.
+    it so clients reconnect). ``sasl``: authenticate clients with SASL.
+    ``tls``: encrypt the client listener with TLS. The listener is ``PLAINTEXT``,
+    ``SSL``, ``SASL_PLAINTEXT`` or ``SASL_SSL`` accordingly. ``detach``: the
+    broker outlives this Python process (for ``closewatch kafka up``); otherwise
+    it gets SIGTERM if the thread that started it dies, so a crashed test run
+    leaves no Java behind.
     """
 
     work_dir: Path
     port: int | None = None
     sasl: SaslUsers | None = None
+    tls: BrokerTls | None = None
     heap_mb: int = 384
     detach: bool = False
     cache_dir: Path | None = None
@@ -311,17 +342,25 @@ class LocalBroker:
 
     @property
     def security_protocol(self) -> str:
-        return "SASL_PLAINTEXT" if self.sasl is not None else "PLAINTEXT"
+        return ("SASL_" if self.sasl is not None else "") + ("SSL" if self.tls is not None else "PLAINTEXT")
 
     def client_config(self, user: str | None = None, mechanism: str | None = None) -> dict[str, Any]:
-        """kafka-python keyword arguments to reach this broker (as ``user`` when SASL is on)."""
-        cfg: dict[str, Any] = {"bootstrap_servers": self.bootstrap_servers}
+        """kafka-python keyword arguments to reach this broker (as ``user`` when SASL is on).
+
+        With TLS the CA is trusted, and the broker's own certificate serves as the
+        client certificate when the broker asks for one.
+        """
+        cfg: dict[str, Any] = {"bootstrap_servers": self.bootstrap_servers,
+                               "security_protocol": self.security_protocol}
+        if self.tls is not None:
+            cfg["ssl_cafile"] = str(self.tls.ca_cert)
+            if self.tls.client_auth != "none":
+                cfg.update(ssl_certfile=str(self.tls.cert_chain), ssl_keyfile=str(self.tls.key))
         if self.sasl is not None:
             name, password = self.sasl.broker_user
             if user is not None:
                 name, password = user, self.sasl.all_users()[user]
             cfg.update(
-                security_protocol="SASL_PLAINTEXT",
                 sasl_mechanism=mechanism or self.sasl.inter_broker_mechanism,
                 sasl_plain_username=name,
                 sasl_plain_password=password,
@@ -426,6 +465,8 @@ class LocalBroker:
         ]
         if self.sasl is not None:
             lines += self._sasl_config_lines(proto.lower())
+        if self.tls is not None:
+            lines += self._tls_config_lines()
         self.config_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         (self.work_dir / "log4j2.properties").write_text(_LOG4J2, encoding="utf-8")
 
@@ -453,6 +494,26 @@ class LocalBroker:
                 )
             lines.append(f"listener.name.{listener}.{mech.lower()}.sasl.jaas.config={jaas}")
         return lines
+
+    def _tls_config_lines(self) -> list[str]:
+        assert self.tls is not None
+        tls = self.tls
+        for what, path in (("certificate chain", tls.cert_chain), ("key", tls.key), ("CA certificate", tls.ca_cert)):
+            if not Path(path).is_file():
+                raise BrokerError(f"TLS {what} {path} not found")
+        # A PEM key store is one file: the private key, then the certificate chain.
+        keystore = self.work_dir / "broker-keystore.pem"
+        fd = os.open(keystore, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(Path(tls.key).read_bytes().rstrip() + b"\n" + Path(tls.cert_chain).read_bytes())
+        return [
+            "ssl.keystore.type=PEM",
+            f"ssl.keystore.location={keystore}",
+            "ssl.truststore.type=PEM",
+            f"ssl.truststore.location={Path(tls.ca_cert).resolve()}",
+            f"ssl.client.auth={tls.client_auth}",
+            "ssl.endpoint.identification.algorithm=https",
+        ]
 
     def _format_storage(self, java: str, lib: Path) -> None:
         if (self.data_dir / "meta.properties").is_file():

@@ -201,7 +201,7 @@ def subscribe(
     from kafka import KafkaConsumer
     from kafka.errors import KafkaTimeoutError
 
-    from alerts.producer import client_security_config
+    from alerts.producer import client_security_config, unreachable_error
 
     if isinstance(bootstrap_servers, KafkaSettings):
         cfg = client_security_config(bootstrap_servers)
@@ -223,6 +223,8 @@ def subscribe(
     try:
         consumer = KafkaConsumer(topic, **cfg)
     except KafkaTimeoutError as e:
+        if isinstance(bootstrap_servers, KafkaSettings):
+            raise unreachable_error(bootstrap_servers, e) from e
         raise KafkaUnreachableError(f"Kafka at {cfg['bootstrap_servers']} unreachable: {e}") from e
     try:
         for msg in consumer:

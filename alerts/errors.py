@@ -7,6 +7,7 @@ __all__ = [
     "BrokerError",
     "CodecError",
     "DeliveryError",
+    "KafkaSecurityError",
     "KafkaUnreachableError",
     "SpoolFullError",
 ]
@@ -26,6 +27,14 @@ class CodecError(AlertsError):
 
 class KafkaUnreachableError(AlertsError):
     """No broker of the configured cluster answered (bootstrap failed)."""
+
+
+class KafkaSecurityError(KafkaUnreachableError):
+    """The cluster answered but refused the connection's security: an untrusted broker
+    certificate, a refused client certificate, rejected SASL credentials, unreadable TLS files.
+
+    A configuration error (retrying does not help); the message names the settings to check.
+    """
 
 
 class DeliveryError(AlertsError):

@@ -30,11 +30,11 @@ from config.settings import KafkaSettings
 from proximity.events import Event
 
 from alerts import codec
-from alerts.errors import AlertsError, DeliveryError, KafkaUnreachableError, SpoolFullError
+from alerts.errors import AlertsError, DeliveryError, KafkaSecurityError, KafkaUnreachableError, SpoolFullError
 from alerts.spool import Record, Spool
-from alerts.transport import RdProducer, SendError, security_items
+from alerts.transport import RdProducer, SendError, security_hint, security_items, tls_probe
 
-__all__ = ["KafkaSink", "Record", "TopicSpec", "client_security_config", "topic_specs"]
+__all__ = ["KafkaSink", "Record", "TopicSpec", "client_security_config", "topic_specs", "unreachable_error"]
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +45,22 @@ def client_security_config(settings: KafkaSettings) -> dict[str, Any]:
         "bootstrap_servers": [s.strip() for s in settings.bootstrap_servers.split(",") if s.strip()],
         "security_protocol": settings.security_protocol,
     }
-    names = {"sasl_username": "sasl_plain_username", "sasl_password": "sasl_plain_password"}
+    names = {"sasl_username": "sasl_plain_username", "sasl_password": "sasl_plain_password",
+             "ssl_key_password": "ssl_password"}
     cfg.update({names.get(k, k): v for k, v in security_items(settings).items()})
     return cfg
+
+
+def unreachable_error(settings: KafkaSettings, cause: BaseException) -> KafkaUnreachableError:
+    """The error for a kafka-python client that could not bootstrap: a TLS refusal is named as such.
+
+    kafka-python only logs why a TLS handshake failed; :func:`~alerts.transport.tls_probe`
+    repeats the handshake to say it (:class:`KafkaSecurityError`).
+    """
+    refusal = tls_probe(settings)
+    if refusal is not None:
+        return KafkaSecurityError(f"Kafka at {settings.bootstrap_servers}: {refusal}; {security_hint(settings, refusal)}")
+    return KafkaUnreachableError(f"Kafka at {settings.bootstrap_servers} unreachable: {cause}")
 
 
 @dataclass(frozen=True)
@@ -126,6 +139,8 @@ class KafkaSink:
         self._drain_outcome: dict[int, SendError | None] | None = None
         self._create_topics = create_topics
         self._topics_checked = False
+        self._connected_once = False
+        self._last_outage_reason: str | None = None
         self._next_ordinal = 0
         self._inflight: dict[int, tuple[Record, float]] = {}  # ordinal -> (record, sent at, monotonic)
         self._spooled: deque[tuple[int, int]] = deque()  # (spool index, ordinal), this run's records only
@@ -179,7 +194,7 @@ class KafkaSink:
             admin = KafkaAdminClient(request_timeout_ms=int(timeout_s * 1000),
                                      bootstrap_timeout_ms=int(timeout_s * 1000), **self._client_config())
         except KafkaTimeoutError as e:
-            raise KafkaUnreachableError(f"Kafka at {self.settings.bootstrap_servers} unreachable: {e}") from e
+            raise unreachable_error(self.settings, e) from e
         except KafkaError as e:
             raise DeliveryError(f"cannot reach Kafka at {self.settings.bootstrap_servers}: {e}") from e
         try:
@@ -287,11 +302,20 @@ class KafkaSink:
     def _connect(self) -> None:
         try:
             producer = self._new_producer(self.connect_timeout_s)
+        except KafkaSecurityError as e:
+            self._fatal = self._fatal or e
+            raise
         except SendError as e:
+            if e.security and not self._connected_once:
+                # The cluster answered and refused our TLS/SASL: a configuration error, not an outage.
+                err = KafkaSecurityError(str(e))
+                self._fatal = self._fatal or err
+                raise err from e
             if self._spool is None:
                 raise KafkaUnreachableError(f"Kafka at {self.settings.bootstrap_servers} unreachable: {e}") from e
             self._switch_to_spool(e)
             return
+        self._connected_once = True
         with self._lock:
             if self._mode == _DIRECT and self._producer is None:
                 self._producer = producer
@@ -436,8 +460,14 @@ class KafkaSink:
             try:
                 self._drain_producer = self._new_producer(min(self.connect_timeout_s, 3.0))
             except SendError as e:
-                log.debug("Kafka still unreachable: %s", e)
+                reason = str(e)
+                if e.security and reason != self._last_outage_reason:
+                    log.error("Kafka still refuses the connection, records stay in the spool: %s", reason)
+                else:
+                    log.debug("Kafka still unreachable: %s", e)
+                self._last_outage_reason = reason
                 return False
+            self._connected_once = True
         producer = self._drain_producer
         batch = self._spool.peek(self.drain_batch)
         if not batch:

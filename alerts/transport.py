@@ -15,32 +15,40 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
+import socket
+import ssl
 import threading
 import time
 from typing import Any, Callable, Mapping
 
 from config.settings import KafkaSettings
 
-from alerts.errors import AlertsError
+from alerts.errors import AlertsError, KafkaSecurityError
 
-__all__ = ["RdProducer", "SendError", "rdkafka_config", "security_items"]
+__all__ = ["RdProducer", "SendError", "rdkafka_config", "security_hint", "security_items", "tls_probe"]
 
 log = logging.getLogger(__name__)
 
 
 class SendError(AlertsError):
-    """A record could not be delivered; ``retriable`` says whether the spool can help."""
+    """A record could not be delivered; ``retriable`` says whether the spool can help.
 
-    def __init__(self, message: str, retriable: bool) -> None:
+    ``security``: the cluster answered but refused the connection's TLS or SASL
+    (a configuration error: waiting does not help).
+    """
+
+    def __init__(self, message: str, retriable: bool, security: bool = False) -> None:
         super().__init__(message)
         self.retriable = retriable
+        self.security = security
 
 
 def security_items(settings: KafkaSettings) -> dict[str, Any]:
     """The TLS and SASL settings in force for ``security_protocol`` (generic names, ``None`` left out).
 
     Keys: ``sasl_mechanism``, ``sasl_username``, ``sasl_password`` (SASL_*),
-    ``ssl_cafile``, ``ssl_certfile``, ``ssl_keyfile`` (SSL, SASL_SSL).
+    ``ssl_cafile``, ``ssl_certfile``, ``ssl_keyfile``, ``ssl_key_password`` (SSL, SASL_SSL).
     """
     items: dict[str, Any] = {}
     if settings.security_protocol.startswith("SASL"):
@@ -50,7 +58,7 @@ def security_items(settings: KafkaSettings) -> dict[str, Any]:
                      sasl_password=settings.sasl_password)
     if settings.security_protocol in ("SSL", "SASL_SSL"):
         items.update(ssl_cafile=settings.ssl_cafile, ssl_certfile=settings.ssl_certfile,
-                     ssl_keyfile=settings.ssl_keyfile)
+                     ssl_keyfile=settings.ssl_keyfile, ssl_key_password=settings.ssl_key_password)
     return {k: v for k, v in items.items() if v is not None}
 
 
@@ -61,6 +69,7 @@ _RDKAFKA_NAMES = {
     "ssl_cafile": "ssl.ca.location",
     "ssl_certfile": "ssl.certificate.location",
     "ssl_keyfile": "ssl.key.location",
+    "ssl_key_password": "ssl.key.password",
 }
 
 
@@ -75,6 +84,70 @@ def rdkafka_config(settings: KafkaSettings) -> dict[str, Any]:
     return cfg
 
 
+# What the TLS libraries say when a handshake is refused, by either side (OpenSSL's wording).
+_TLS_REFUSED = re.compile(r"SSL routines|ssl/tls alert|certificate|CERTIFICATE|handshake", re.IGNORECASE)
+
+
+def security_hint(settings: KafkaSettings, message: str) -> str:
+    """Which closewatch settings a TLS or SASL refusal points at, for the error message."""
+    low = message.lower()
+    if "verify failed" in low or "unable to get local issuer" in low or "self-signed" in low \
+            or "hostname mismatch" in low or "ip address mismatch" in low:
+        ca = settings.ssl_cafile or "the system trust store"
+        return (f"the broker's certificate is not trusted: it must be signed by the CA in kafka.ssl_cafile ({ca}) "
+                f"and name the address dialled ({settings.bootstrap_servers})")
+    if "alert" in low and ("bad certificate" in low or "certificate required" in low or "unknown ca" in low
+                           or "certificate unknown" in low or "handshake failure" in low):
+        cert = settings.ssl_certfile or "none configured"
+        return (f"the broker refused the client certificate: kafka.ssl_certfile ({cert}) and kafka.ssl_keyfile "
+                "must hold a certificate signed by a CA the broker trusts")
+    if "sasl" in low or "authentication" in low:
+        return (f"the broker rejected the SASL credentials: check kafka.sasl_mechanism ({settings.sasl_mechanism}), "
+                "kafka.sasl_username and kafka.sasl_password")
+    if "ssl.key" in low or "pem" in low or "ssl.certificate" in low or "ssl.ca" in low:
+        return ("a TLS file could not be read: check kafka.ssl_cafile, kafka.ssl_certfile, kafka.ssl_keyfile "
+                "and kafka.ssl_key_password")
+    return "check the TLS and SASL settings of [kafka]"
+
+
+def tls_probe(settings: KafkaSettings, timeout_s: float = 3.0) -> str | None:
+    """Try a TLS handshake with each bootstrap server as kafka-python would; return the first refusal.
+
+    ``None`` when TLS is off, when every reachable server accepts the handshake,
+    or when no server answers at all (then the problem is not TLS). A client
+    certificate refused under TLS 1.3 shows only after the handshake: the probe
+    waits up to a second for the broker's alert. Used to explain a failed
+    kafka-python bootstrap, which only logs the reason.
+    """
+    if settings.security_protocol not in ("SSL", "SASL_SSL"):
+        return None
+    try:
+        ctx = ssl.create_default_context(cafile=settings.ssl_cafile)
+        if settings.ssl_certfile:
+            ctx.load_cert_chain(settings.ssl_certfile, settings.ssl_keyfile, settings.ssl_key_password)
+    except (OSError, ssl.SSLError) as e:
+        return f"TLS files unusable: {e}"
+    for server in (s.strip() for s in settings.bootstrap_servers.split(",") if s.strip()):
+        host, _, port = server.rpartition(":")
+        host = host.strip("[]")
+        try:
+            raw = socket.create_connection((host, int(port)), timeout=timeout_s)
+        except (OSError, ValueError):
+            continue  # not answering: an outage, not a TLS problem
+        try:
+            with ctx.wrap_socket(raw, server_hostname=host) as tls:
+                tls.settimeout(1.0)
+                try:
+                    tls.recv(1)  # a Kafka broker never speaks first: only an alert arrives here
+                except (socket.timeout, TimeoutError):
+                    pass
+        except ssl.SSLError as e:
+            return f"TLS handshake with {server} failed: {e}"
+        except OSError:
+            continue
+    return None
+
+
 # librdkafka error codes that mean "the cluster is not reachable now": the spool helps.
 _UNREACHABLE = {"_MSG_TIMED_OUT", "_TRANSPORT", "_ALL_BROKERS_DOWN", "_TIMED_OUT", "_RESOLVE",
                 "_PURGE_QUEUE", "_PURGE_INFLIGHT", "NOT_ENOUGH_REPLICAS", "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
@@ -85,6 +158,49 @@ def _send_error(err: Any) -> SendError:
     name = err.name() if hasattr(err, "name") else str(err)
     retriable = name in _UNREACHABLE or bool(getattr(err, "retriable", lambda: False)())
     return SendError(f"{name}: {err.str() if hasattr(err, 'str') else err}", retriable)
+
+
+def _is_security_refusal(name: str, message: str) -> bool:
+    if name in ("_SSL", "_AUTHENTICATION", "SASL_AUTHENTICATION_FAILED", "TOPIC_AUTHORIZATION_FAILED",
+                "CLUSTER_AUTHORIZATION_FAILED"):
+        return True
+    return name == "_TRANSPORT" and bool(_TLS_REFUSED.search(message))
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+class _QuietLog:
+    """librdkafka's log lines, each distinct line at most once per ``window_s`` (a retry loop repeats them).
+
+    confluent-kafka calls ``log(level, fmt, *args)`` from its own threads.
+    """
+
+    def __init__(self, target: logging.Logger, window_s: float = 60.0) -> None:
+        self._target = target
+        self._window_s = window_s
+        self._seen: dict[str, tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def log(self, level: int, msg: str, *args: Any) -> None:
+        text = msg % args if args else msg
+        key = _DIGITS.sub("#", text.split("]: ", 1)[-1])  # "after 3ms" and thread tags vary
+        now = time.monotonic()
+        with self._lock:
+            first, repeats = self._seen.get(key, (-1e18, 0))
+            if now - first < self._window_s:
+                self._seen[key] = (first, repeats + 1)
+                return
+            if len(self._seen) > 1000:
+                self._seen.clear()
+            self._seen[key] = (now, 0)
+        if repeats:
+            text += f" (and {repeats} times more in the last {self._window_s:.0f} s)"
+        self._target.log(level, "%s", text)
+
+
+# One for every producer: the spool's reconnection attempts make new producers that repeat the same lines.
+_LIBRDKAFKA_LOG = _QuietLog(logging.getLogger("alerts.transport.librdkafka"))
 
 
 class RdProducer:
@@ -103,10 +219,13 @@ class RdProducer:
         delivery_timeout_s: float,
         overrides: Mapping[str, Any] | None = None,
     ) -> None:
-        from confluent_kafka import Producer
+        from confluent_kafka import KafkaException, Producer
 
+        self._settings = settings
         self._on_ack = on_ack
         self._on_error = on_error
+        self.last_error: tuple[str, str] | None = None  # (librdkafka error name, text) from error_cb
+        self.security_error: str | None = None  # the last TLS/SASL refusal seen
         cfg = {
             "linger.ms": 5,
             "request.timeout.ms": 10_000,
@@ -116,20 +235,54 @@ class RdProducer:
             "enable.idempotence": True,
             "max.in.flight.requests.per.connection": 5,
             "message.timeout.ms": int(delivery_timeout_s * 1000),
+            "error_cb": self._error_seen,
         }
-        self._producer = Producer(cfg, logger=logging.getLogger("alerts.transport.librdkafka"))
+        try:
+            self._producer = Producer(cfg, logger=_LIBRDKAFKA_LOG)
+        except KafkaException as e:
+            text = str(e.args[0].str() if e.args and hasattr(e.args[0], "str") else e)
+            if re.search(r"ssl|sasl", text, re.IGNORECASE):
+                raise KafkaSecurityError(f"Kafka client settings refused: {text}; {security_hint(settings, text)}") from e
+            raise AlertsError(f"librdkafka refused the producer settings: {text}") from e
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll_loop, name="closewatch-rdkafka-poll", daemon=True)
         self._poller.start()
 
+    def _error_seen(self, err: Any) -> None:
+        """librdkafka's error callback (client-level errors: connection, TLS, SASL)."""
+        name, text = err.name(), err.str()
+        self.last_error = (name, text)
+        if _is_security_refusal(name, text):
+            self.security_error = text
+
     def connect(self, bootstrap_timeout_s: float) -> None:
-        """Wait for cluster metadata: the broker answers (and accepts our credentials)."""
+        """Wait for cluster metadata: the broker answers (and accepts our credentials).
+
+        Raises a retriable :class:`SendError`; ``security`` is set when the
+        broker answered but refused our TLS or SASL (the message says which setting).
+        """
         from confluent_kafka import KafkaException
 
-        try:
-            self._producer.list_topics(timeout=bootstrap_timeout_s)
-        except KafkaException as e:
-            raise SendError(f"no answer from Kafka within {bootstrap_timeout_s} s: {e}", retriable=True) from e
+        start = time.monotonic()
+        deadline = start + bootstrap_timeout_s
+        while True:
+            try:
+                self._producer.list_topics(timeout=max(min(0.5, deadline - time.monotonic()), 0.01))
+                return
+            except KafkaException as e:
+                now = time.monotonic()
+                # A refusal seen for a second is not a broker still starting: say so early.
+                refused = self.security_error is not None and now - start >= 1.0
+                if not refused and now < deadline:
+                    continue
+                if self.security_error is not None:
+                    raise SendError(
+                        f"Kafka at {self._settings.bootstrap_servers} refused the connection: "
+                        f"{self.security_error}; {security_hint(self._settings, self.security_error)}",
+                        retriable=True, security=True) from e
+                why = f" (last error: {self.last_error[1]})" if self.last_error else ""
+                raise SendError(f"no answer from Kafka within {bootstrap_timeout_s} s: {e}{why}",
+                                retriable=True) from e
 
     def _poll_loop(self) -> None:
         while not self._stop.is_set():

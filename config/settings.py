@@ -247,9 +247,13 @@ class KafkaSettings(_Section):
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = None
     sasl_password: str | None = None
+    # TLS (security_protocol SSL or SASL_SSL), PEM files: the CA that signed the brokers'
+    # certificates (None: the system's trust store), and for mutual TLS the client's
+    # certificate and private key, with the key's password if it is encrypted.
     ssl_cafile: str | None = None
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
+    ssl_key_password: str | None = None
     spool_dir: str = ".closewatch/spool"
     spool_max_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
 

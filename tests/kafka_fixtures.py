@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
@@ -18,19 +18,29 @@ from alerts.broker import LocalBroker
 _topic_counter = itertools.count()
 
 
-@pytest.fixture(scope="session")
-def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
-    """A started single-node KRaft broker on 127.0.0.1 (free port)."""
-    work: Path = tmp_path_factory.mktemp("kafka")
-    broker = LocalBroker(work)
+def _running(broker: LocalBroker, what: str) -> Iterator[LocalBroker]:
+    """Start ``broker`` for a fixture, fail (never skip) when it cannot start, stop it afterwards."""
     try:
         broker.start(timeout_s=180)
     except Exception as e:  # noqa: BLE001 - turned into a test failure with the reason
-        pytest.fail(f"the local Kafka broker did not start: {e}", pytrace=False)
+        pytest.fail(f"the {what} did not start: {e}", pytrace=False)
     try:
         yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
+    """A started single-node KRaft broker on 127.0.0.1 (free port)."""
+    work: Path = tmp_path_factory.mktemp("kafka")
+    yield from _running(LocalBroker(work), "local Kafka broker")
+
+
+@pytest.fixture(scope="session")
+def broker_runner() -> Callable[[LocalBroker, str], Iterator[LocalBroker]]:
+    """For a broker with other settings: ``yield from broker_runner(LocalBroker(..., tls=...), "TLS broker")``."""
+    return _running
 
 
 @pytest.fixture

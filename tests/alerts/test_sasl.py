@@ -6,7 +6,7 @@ from typing import Iterator
 
 import pytest
 
-from alerts import KafkaUnreachableError
+from alerts import KafkaSecurityError, KafkaUnreachableError
 from alerts.broker import LocalBroker, SaslUsers
 from alerts.consumer import subscribe
 from alerts.producer import KafkaSink
@@ -18,17 +18,9 @@ USERS = {"alice": "alice-secret", "bob": "bob-Secret!42"}
 
 
 @pytest.fixture(scope="module")
-def sasl_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
-    broker = LocalBroker(tmp_path_factory.mktemp("kafka-sasl"),
-                         sasl=SaslUsers(USERS, mechanisms=("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")))
-    try:
-        broker.start(timeout_s=180)
-    except Exception as e:  # noqa: BLE001
-        pytest.fail(f"the SASL broker did not start: {e}", pytrace=False)
-    try:
-        yield broker
-    finally:
-        broker.stop()
+def sasl_broker(tmp_path_factory: pytest.TempPathFactory, broker_runner) -> Iterator[LocalBroker]:
+    users = SaslUsers(USERS, mechanisms=("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"))
+    yield from broker_runner(LocalBroker(tmp_path_factory.mktemp("kafka-sasl"), sasl=users), "SASL broker")
 
 
 @pytest.mark.parametrize(("mechanism", "user"), [("PLAIN", "alice"), ("SCRAM-SHA-256", "bob"),
@@ -54,9 +46,14 @@ def test_produce_and_consume_with_credentials_from_settings(sasl_broker, tmp_pat
     assert sorted(g.event_id for g in got) == sorted(e.event_id for e in events)
 
 
-def test_wrong_password_gets_nothing(sasl_broker, tmp_path, topic_prefix):
+def test_wrong_password_gets_nothing(sasl_broker, tmp_path, topic_prefix, event_factory):
     settings = KafkaSettings(bootstrap_servers=sasl_broker.bootstrap_servers, security_protocol="SASL_PLAINTEXT",
                              sasl_mechanism="SCRAM-SHA-256", sasl_username="alice", sasl_password="not-it")
     with pytest.raises(KafkaUnreachableError):
         KafkaSink(settings, use_spool=False).ensure_topics(timeout_s=3)
     assert "Failed authentication" in sasl_broker.log_path.read_text()
+    # librdkafka: refused credentials are a configuration error, even with a spool
+    sink = KafkaSink(settings, spool_dir=tmp_path / "spool", create_topics=False)
+    with pytest.raises(KafkaSecurityError, match=r"(?s)SASL.*kafka\.sasl_username"):
+        sink.publish_events([event_factory()])
+    assert sink.stats()["spool_pending"] == 0
