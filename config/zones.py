@@ -128,7 +128,38 @@ class MedianLine:
 # --------------------------------------------------------------------------- reading
 
 
+# Custom zones drawn in GIS tools often come as a Shapefile or a GeoPackage: read those with
+# geopandas (GDAL via pyogrio) and bring them to WGS 84 lon/lat, like GeoJSON (RFC 7946).
+_GIS_SUFFIXES = (".shp", ".gpkg", ".fgb", ".zip")
+_LIST_PROPERTIES = ("sides", "domains")
+
+
+def _read_gis_features(path: Path) -> list[dict[str, Any]]:
+    import geopandas
+
+    if not path.exists():
+        raise ZoneCatalogueError(f"{path}: no such zone file")
+    try:
+        frame = geopandas.read_file(path)
+    except Exception as e:  # GDAL's errors are not one class
+        raise ZoneCatalogueError(f"{path}: not a readable GIS file: {e}") from e
+    if frame.crs is None:
+        raise ZoneCatalogueError(f"{path}: no coordinate reference system: cannot place the zones")
+    frame = frame.to_crs(4326)
+    doc = json.loads(frame.to_json(na="drop", show_bbox=False))
+    feats: list[dict[str, Any]] = doc["features"]
+    for feat in feats:
+        props = feat.get("properties") or {}
+        for key in _LIST_PROPERTIES:
+            # GIS attribute tables hold no lists: "nato,russia" stands for ["nato", "russia"].
+            if isinstance(props.get(key), str):
+                props[key] = [v.strip() for v in props[key].split(",") if v.strip()]
+    return feats
+
+
 def _read_features(path: Path) -> list[dict[str, Any]]:
+    if path.suffix.lower() in _GIS_SUFFIXES:
+        return _read_gis_features(path)
     try:
         with path.open("r", encoding="utf-8") as f:
             doc = json.load(f)
@@ -254,7 +285,12 @@ def _zones_from_feature(path: Path, index: int, feat: Any) -> list[Zone]:
 
 
 def load_zone_file(path: str | Path) -> list[Zone]:
-    """Every zone of one GeoJSON zone file (committed or custom), in file order."""
+    """Every zone of one zone file (committed or custom), in file order.
+
+    GeoJSON, or a Shapefile / GeoPackage / FlatGeobuf (any CRS; reprojected to WGS 84)
+    whose attribute table has the same properties as the GeoJSON format (list properties
+    as comma-separated text: ``sides = "nato,russia"``).
+    """
     p = Path(path)
     zones: list[Zone] = []
     for i, feat in enumerate(_read_features(p)):

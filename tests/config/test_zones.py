@@ -481,3 +481,42 @@ def test_zone_file_round_trip(tmp_path: Path) -> None:
 def test_settings_reject_a_repeated_band() -> None:
     with pytest.raises(ConfigError, match="border_buffers_m lists a band twice"):
         parse_settings({"zones": {"border_buffers_m": [10_000.0, 10_000.0]}})
+
+
+def test_custom_zones_from_a_geopackage_in_a_projected_crs(tmp_path):
+    """Zones drawn in a GIS tool (here EPSG:3301, Estonian national grid) load in lon/lat."""
+    import geopandas
+    from shapely.geometry import Point
+
+    from config.zones import load_zone_file
+
+    # A 5 km circle around a point near Narva, in the Estonian grid's metres.
+    centre_xy = geopandas.GeoSeries([Point(27.98, 59.37)], crs=4326).to_crs(3301).iloc[0]
+    frame = geopandas.GeoDataFrame(
+        {"zone_id": ["site:narva"], "name": ["Narva power plant"], "kind": ["site"], "severity": ["critical"],
+         "sides": ["russia,other"]},
+        geometry=[centre_xy.buffer(5000.0)],
+        crs=3301,
+    )
+    path = tmp_path / "sites.gpkg"
+    frame.to_file(path, driver="GPKG")
+    (zone,) = load_zone_file(path)
+    assert zone.zone_id == "site:narva" and zone.kind == "site" and zone.severity == "critical"
+    assert zone.sides == ("russia", "other")
+    minx, miny, maxx, maxy = zone.geometry.bounds
+    assert 27.8 < minx < 27.98 < maxx < 28.1 and 59.3 < miny < 59.37 < maxy < 59.42
+
+
+def test_gis_zone_file_without_crs_is_refused(tmp_path):
+    import geopandas
+    from shapely.geometry import box
+
+    from config.zones import ZoneCatalogueError, load_zone_file
+
+    path = tmp_path / "nocrs.gpkg"
+    with pytest.warns(UserWarning, match="crs"):
+        geopandas.GeoDataFrame({"zone_id": ["z"], "name": ["z"]}, geometry=[box(0, 0, 1, 1)]).to_file(
+            path, driver="GPKG"
+        )
+    with pytest.raises(ZoneCatalogueError, match="no coordinate reference system"):
+        load_zone_file(path)
