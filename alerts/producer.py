@@ -271,6 +271,12 @@ class KafkaSink:
             tuple(codec.cloudevents_headers(event, self.source)),
         )
 
+    def event_records(self, events: Sequence[Event]) -> list[Record]:
+        """The records of many events: the same as :meth:`event_record` each, encoded as a batch."""
+        topic = self.settings.events_topic
+        return [Record(topic, e.event_id.encode("utf-8"), value, tuple(headers))
+                for e, (value, headers) in zip(events, codec.encode_events(events, self.source))]
+
     def track_record(self, update: TrackUpdate) -> Record:
         return Record(
             self.settings.tracks_topic,
@@ -294,7 +300,7 @@ class KafkaSink:
         Returns once each is with the producer or durably in the spool. Raises
         :class:`SpoolFullError` or :class:`DeliveryError` when delivery has failed for good.
         """
-        return self.publish_records([self.event_record(e) for e in events])
+        return self.publish_records(self.event_records(list(events)))
 
     def track_records(self, updates: Sequence[TrackUpdate]) -> list[Record]:
         """The records of many updates: the same as :meth:`track_record` each, encoded as a batch."""

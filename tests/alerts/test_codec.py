@@ -7,7 +7,7 @@ import json
 import math
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
@@ -18,6 +18,7 @@ from alerts.codec import (
     decode_event,
     encode_deadletter,
     encode_event,
+    encode_events,
     encode_track,
     encode_tracks,
     event_to_feature,
@@ -26,6 +27,7 @@ from alerts.codec import (
     track_headers,
 )
 from config.records import TrackUpdate
+from proximity.events import Subject
 
 
 @pytest.mark.parametrize("name", ["event", "track", "deadletter"])
@@ -228,3 +230,30 @@ def test_batch_encoding_refuses_what_one_by_one_refuses(track_factory):
         encode_tracks([track_factory(0), bad])
     with pytest.raises(CodecError, match="not encodable"):
         encode_track(bad)
+
+
+_subjects = st.lists(st.builds(
+    Subject,
+    track_id=st.from_regex(r"(ais|icao):[0-9a-z]{1,9}", fullmatch=True),
+    side=st.sampled_from(["nato", "russia", "other", "unknown"]),
+    domain=st.sampled_from(["air", "sea", "land"]),
+    t_s=st.floats(min_value=0, max_value=2e9),
+    lat_deg=st.floats(min_value=-90, max_value=90),
+    lon_deg=st.floats(min_value=-180, max_value=180),
+    alt_m=_small,
+    callsign=_text,
+    name=_text,
+), min_size=1, max_size=3)
+_metrics = st.dictionaries(st.text(min_size=1, max_size=8), st.floats(allow_nan=False, allow_infinity=False),
+                           max_size=6)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(_subjects, _metrics, st.text(max_size=30), st.one_of(st.none(), st.floats(0, 2e9))),
+                min_size=1, max_size=8))
+def test_batch_encoding_of_events_gives_the_bytes_of_one_by_one(event_factory, drawn):
+    events = [event_factory(f"close_approach-{i:016x}", i, subjects=subjects, metrics=metrics, summary=summary,
+                            detected_s=detected)
+              for i, (subjects, metrics, summary, detected) in enumerate(drawn)]
+    assert encode_events(events, "urn:test") == [(encode_event(e), cloudevents_headers(e, "urn:test"))
+                                                 for e in events]
