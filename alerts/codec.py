@@ -26,9 +26,13 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from datetime import datetime, timezone
 from importlib import resources
-from typing import Any
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pydantic_core
 
 from config.records import DeadLetter, TrackUpdate
 from proximity.events import Event, Subject
@@ -49,7 +53,9 @@ __all__ = [
     "decode_json",
     "encode_deadletter",
     "encode_event",
+    "encode_events",
     "encode_track",
+    "encode_tracks",
     "event_ce_type",
     "event_geometry",
     "event_to_feature",
@@ -144,54 +150,90 @@ def event_geometry(event: Event) -> dict[str, Any]:
     return {"type": "MultiPoint", "coordinates": [_pos(s.lon_deg, s.lat_deg) for s in subjects]}
 
 
-def _subject_to_json(s: Subject) -> dict[str, Any]:
+def _subject_to_json(s: Subject, iso: Callable[[float], str] = iso_utc) -> dict[str, Any]:
+    # keys in sorted order (see _feature)
     return {
-        "track_id": s.track_id,
-        "side": s.side,
+        "alt_m": s.alt_m,
+        "callsign": s.callsign,
+        "country": s.country,
+        "course_deg": s.course_deg,
         "domain": s.domain,
-        "t_s": s.t_s,
-        "time": iso_utc(s.t_s),
         "lat_deg": s.lat_deg,
         "lon_deg": s.lon_deg,
-        "alt_m": s.alt_m,
-        "speed_mps": s.speed_mps,
-        "course_deg": s.course_deg,
-        "callsign": s.callsign,
         "name": s.name,
-        "type_code": s.type_code,
-        "country": s.country,
-        "suspect": s.suspect,
         "report_t_s": s.report_t_s,
+        "side": s.side,
+        "speed_mps": s.speed_mps,
+        "suspect": s.suspect,
+        "t_s": s.t_s,
+        "time": iso(s.t_s),
+        "track_id": s.track_id,
+        "type_code": s.type_code,
+    }
+
+
+def _feature(event: Event, iso: Callable[[float], str]) -> dict[str, Any]:
+    """The Feature with every object's keys in sorted order: pydantic-core then writes canonical JSON."""
+    geometry = event_geometry(event)
+    props: dict[str, Any] = {
+        "close_reason": event.close_reason,
+        "detected_at": iso(event.detected_s) if event.detected_s is not None else None,
+        "detected_s": event.detected_s,
+        "event_id": event.event_id,
+        "integrity_suspect": event.integrity_suspect,
+        "kind": event.kind,
+        "metrics": {k: float(v) for k, v in sorted(event.metrics.items())},
+        "schema_version": SCHEMA_VERSION,
+        "seq": event.seq,
+        "severity": event.severity,
+        "state": event.state,
+        "subjects": [_subject_to_json(s, iso) for s in event.subjects],
+        "summary": event.summary,
+        "t_s": event.t_s,
+        "time": iso(event.t_s),
+        "zone_id": event.zone_id,
+        "zone_name": event.zone_name,
+    }
+    return {
+        "geometry": {"coordinates": geometry["coordinates"], "type": geometry["type"]},
+        "id": event.event_id,
+        "properties": props,
+        "type": "Feature",
     }
 
 
 def event_to_feature(event: Event) -> dict[str, Any]:
     """The event as a GeoJSON Feature (RFC 7946 section 3.2); ``id`` is the ``event_id``."""
-    props: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "event_id": event.event_id,
-        "kind": event.kind,
-        "state": event.state,
-        "seq": event.seq,
-        "t_s": event.t_s,
-        "time": iso_utc(event.t_s),
-        "severity": event.severity,
-        "summary": event.summary,
-        "zone_id": event.zone_id,
-        "zone_name": event.zone_name,
-        "metrics": {k: float(v) for k, v in sorted(event.metrics.items())},
-        "integrity_suspect": event.integrity_suspect,
-        "close_reason": event.close_reason,
-        "subjects": [_subject_to_json(s) for s in event.subjects],
-        "detected_s": event.detected_s,
-        "detected_at": iso_utc(event.detected_s) if event.detected_s is not None else None,
-    }
-    return {"type": "Feature", "id": event.event_id, "geometry": event_geometry(event), "properties": props}
+    return _feature(event, iso_utc)
 
 
 def encode_event(event: Event) -> bytes:
     """Canonical JSON bytes of :func:`event_to_feature`."""
     return _canonical(event_to_feature(event), f"event {event.event_id} seq {event.seq}")
+
+
+def encode_events(events: Sequence[Event], source: str = CE_SOURCE) -> list[tuple[bytes, list[tuple[str, bytes]]]]:
+    """Value and CloudEvents headers of each event: the bytes of :func:`encode_event` and
+    :func:`cloudevents_headers`, made for a whole batch at once (a burst of revisions).
+
+    As :func:`encode_tracks`: the times in one numpy call, the values by pydantic-core
+    from objects built in key order, :func:`encode_event` where the two could differ.
+    """
+    stamps = [t for e in events for t in (e.t_s, e.detected_s, *(s.t_s for s in e.subjects)) if t is not None]
+    many = _iso_utc_many(np.array(stamps, dtype=float))
+    iso: Callable[[float], str] = dict(zip(stamps, many)).__getitem__ if many is not None else iso_utc
+    out: list[tuple[bytes, list[tuple[str, bytes]]]] = []
+    for e in events:
+        try:
+            value = pydantic_core.to_json(_feature(e, iso))
+        except (pydantic_core.PydanticSerializationError, ValueError):
+            value = encode_event(e)  # raises CodecError where it should
+        else:
+            if not _surely_canonical(value):
+                value = encode_event(e)
+        out.append((value, _ce_headers(f"{e.event_id}:{e.seq}", event_ce_type(e.kind), e.t_s, e.event_id,
+                                       EVENT_CONTENT_TYPE, source, iso)))
+    return out
 
 
 def decode_json(value: bytes, what: str = "message") -> dict[str, Any]:
@@ -224,7 +266,8 @@ def event_ce_type(kind: str) -> str:
 
 
 def _ce_headers(
-    ce_id: str, ce_type: str, t_s: float | None, subject: str, content_type: str, source: str
+    ce_id: str, ce_type: str, t_s: float | None, subject: str, content_type: str, source: str,
+    iso: Callable[[float], str] = iso_utc,
 ) -> list[tuple[str, bytes]]:
     """CloudEvents 1.0 context attributes as Kafka headers (binary mode; ``time`` omitted if unknown)."""
     pairs = [
@@ -232,7 +275,7 @@ def _ce_headers(
         ("ce_id", ce_id),
         ("ce_source", source),
         ("ce_type", ce_type),
-        ("ce_time", iso_utc(t_s) if t_s is not None else None),
+        ("ce_time", iso(t_s) if t_s is not None else None),
         ("ce_subject", subject),
         ("content-type", content_type),
     ]
@@ -251,42 +294,119 @@ def cloudevents_headers(event: Event, source: str = CE_SOURCE) -> list[tuple[str
     )
 
 
-def track_to_json(update: TrackUpdate) -> dict[str, Any]:
-    """A track update as a flat JSON object: its fields, ``time`` (ISO 8601) and ``schema_version``."""
+def _track_fields(update: TrackUpdate, time_iso: str) -> dict[str, Any]:
+    # keys in sorted order: the fast encoder below writes them as they come
     return {
-        "schema_version": SCHEMA_VERSION,
-        "track_id": update.track_id,
-        "source": update.source,
-        "t_s": update.t_s,
-        "time": iso_utc(update.t_s),
+        "alt_m": update.alt_m,
+        "callsign": update.callsign,
+        "country": update.country,
+        "course_deg": update.course_deg,
+        "domain": update.domain,
+        "heading_deg": update.heading_deg,
         "lat_deg": update.lat_deg,
         "lon_deg": update.lon_deg,
-        "domain": update.domain,
-        "side": update.side,
-        "alt_m": update.alt_m,
-        "speed_mps": update.speed_mps,
-        "course_deg": update.course_deg,
-        "heading_deg": update.heading_deg,
-        "vrate_mps": update.vrate_mps,
-        "country": update.country,
-        "callsign": update.callsign,
         "name": update.name,
-        "type_code": update.type_code,
-        "receiver": update.receiver,
         "raw_ref": update.raw_ref,
+        "receiver": update.receiver,
+        "schema_version": SCHEMA_VERSION,
+        "side": update.side,
+        "source": update.source,
+        "speed_mps": update.speed_mps,
+        "t_s": update.t_s,
+        "time": time_iso,
+        "track_id": update.track_id,
+        "type_code": update.type_code,
+        "vrate_mps": update.vrate_mps,
     }
+
+
+def track_to_json(update: TrackUpdate) -> dict[str, Any]:
+    """A track update as a flat JSON object: its fields, ``time`` (ISO 8601) and ``schema_version``."""
+    return _track_fields(update, iso_utc(update.t_s))
 
 
 def encode_track(update: TrackUpdate) -> bytes:
     return _canonical(track_to_json(update), f"track {update.track_id} at {update.t_s}")
 
 
+_TRACK_CE_TYPE = f"org.closewatch.track.v{SCHEMA_MAJOR}"
+
+
 def track_headers(update: TrackUpdate, source: str = CE_SOURCE) -> list[tuple[str, bytes]]:
     """CloudEvents headers of a track update (``ce_id``: ``<track_id>@<t_s in ms>``)."""
     return _ce_headers(
-        f"{update.track_id}@{round(update.t_s * 1000)}", f"org.closewatch.track.v{SCHEMA_MAJOR}", update.t_s,
+        f"{update.track_id}@{round(update.t_s * 1000)}", _TRACK_CE_TYPE, update.t_s,
         update.track_id, JSON_CONTENT_TYPE, source,
     )
+
+
+# Where pydantic-core's JSON could differ from _canonical: numbers below 1e-4 (Python writes
+# 1e-05, pydantic-core 0.00001 or 1e-5) and non-finite floats (Python refuses them).
+_EXPONENT = re.compile(rb"\de-\d")
+
+
+def _surely_canonical(value: bytes) -> bool:
+    if b"0.0000" in value or b"NaN" in value or b"Infinity" in value:
+        return False
+    return b"e-" not in value or _EXPONENT.search(value) is None
+_EPOCH_10000_S = 253_402_300_800.0  # 10000-01-01T00:00:00Z: datetime's (and iso_utc's) range ends before
+
+
+def _iso_utc_many(t_s: np.ndarray) -> list[str] | None:
+    """:func:`iso_utc` of many times at once, the same strings; ``None`` if one is out of its range.
+
+    As ``datetime.fromtimestamp``: the fraction of the second rounded half-even to a
+    microsecond (``modf``, times 10**6, rint), then cut to milliseconds.
+    """
+    if t_s.size == 0:
+        return []
+    if not (np.isfinite(t_s).all() and t_s.min() >= 0.0 and t_s.max() < _EPOCH_10000_S):
+        return None
+    frac, whole = np.modf(t_s)
+    us = np.rint(frac * 1e6)
+    carry = us >= 1e6
+    whole = whole + carry
+    us = np.where(carry, us - 1e6, us)
+    ms = whole.astype(np.int64) * 1000 + (us.astype(np.int64) // 1000)
+    text = np.datetime_as_string(ms.astype("datetime64[ms]"), unit="ms")
+    return [t + "Z" for t in text.tolist()]
+
+
+def encode_tracks(updates: Sequence[TrackUpdate], source: str = CE_SOURCE) -> list[tuple[bytes, list[tuple[str, bytes]]]]:
+    """Value and CloudEvents headers of each update: the bytes of :func:`encode_track` and
+    :func:`track_headers`, made for a whole batch at once (about six times faster).
+
+    Times are formatted in one numpy call; values are written by pydantic-core's JSON
+    encoder from dicts already in key order, except where its number format could differ
+    from Python's (numbers below 1e-4, non-finite values): those take :func:`encode_track`.
+    """
+    times = _iso_utc_many(np.fromiter((u.t_s for u in updates), float, len(updates)))
+    if times is None:
+        times = [iso_utc(u.t_s) for u in updates]  # raises CodecError where iso_utc does
+    source_b = source.encode("utf-8")
+    spec_b = CE_SPECVERSION.encode()
+    type_b = _TRACK_CE_TYPE.encode()
+    ctype_b = JSON_CONTENT_TYPE.encode()
+    out: list[tuple[bytes, list[tuple[str, bytes]]]] = []
+    for u, iso in zip(updates, times):
+        try:
+            value = pydantic_core.to_json(_track_fields(u, iso))
+        except pydantic_core.PydanticSerializationError:
+            value = encode_track(u)  # raises CodecError (e.g. a lone surrogate in a name)
+        else:
+            if not _surely_canonical(value):
+                value = encode_track(u)
+        tid = u.track_id.encode("utf-8")
+        out.append((value, [
+            ("ce_specversion", spec_b),
+            ("ce_id", b"%s@%d" % (tid, round(u.t_s * 1000))),
+            ("ce_source", source_b),
+            ("ce_type", type_b),
+            ("ce_time", iso.encode("ascii")),
+            ("ce_subject", tid),
+            ("content-type", ctype_b),
+        ]))
+    return out
 
 
 def deadletter_to_json(letter: DeadLetter) -> dict[str, Any]:

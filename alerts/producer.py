@@ -13,11 +13,19 @@ and :attr:`KafkaSink.acked_through` is the highest ordinal up to which all
 records are acknowledged: a pipeline reading tracks from Kafka remembers
 ``mark = sink.last_ordinal`` after publishing the events of a batch and commits
 the batch's consumer offsets once ``sink.acked_through >= mark``.
+
+Tracks (tens of thousands a second) take a lighter path than events: a batch of
+track updates is numbered and handed to the sink's track thread, which encodes it
+at once (:func:`alerts.codec.encode_tracks`) and sends it without a record object
+or a bookkeeping entry each, while the caller goes on (with the engine's next
+batch, in a pipeline); the batch is one entry in flight, acknowledged when its
+last record is (tracks are not spooled).
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections import deque
@@ -32,7 +40,7 @@ from proximity.events import Event
 from alerts import codec
 from alerts.errors import AlertsError, DeliveryError, KafkaSecurityError, KafkaUnreachableError, SpoolFullError
 from alerts.spool import Record, Spool
-from alerts.transport import RdProducer, SendError, security_hint, security_items, tls_probe
+from alerts.transport import RdProducer, SendError, _send_error, security_hint, security_items, tls_probe
 
 __all__ = ["KafkaSink", "Record", "TopicSpec", "client_security_config", "topic_specs", "unreachable_error"]
 
@@ -80,6 +88,32 @@ def topic_specs(settings: KafkaSettings) -> list[TopicSpec]:
 
 _DIRECT = "direct"
 _SPOOLING = "spooling"
+
+
+class _TrackGroup:
+    """Track records published together: one entry in flight, acknowledged when all its records are.
+
+    ``delivered`` is the librdkafka delivery callback of each of its records (one
+    bound method for the batch, no per-record token).
+    """
+
+    __slots__ = ("sink", "first", "size", "remaining", "topic", "updates")
+
+    def __init__(self, sink: "KafkaSink", first: int, updates: list[TrackUpdate], topic: str) -> None:
+        self.sink = sink
+        self.first = first
+        self.size = len(updates)
+        self.remaining = self.size
+        self.topic = topic
+        self.updates: list[TrackUpdate] | None = updates  # until the track thread has sent them
+
+    def delivered(self, err: Any, msg: Any) -> None:
+        if err is not None:
+            self.sink._on_error(self.first, _send_error(err), f"{self.topic} (key {msg.key()!r})")
+            return
+        self.remaining -= 1
+        if self.remaining == 0:
+            self.sink._on_group_acked(self)
 
 
 class KafkaSink:
@@ -142,13 +176,16 @@ class KafkaSink:
         self._connected_once = False
         self._last_outage_reason: str | None = None
         self._next_ordinal = 0
-        self._inflight: dict[int, tuple[Record, float]] = {}  # ordinal -> (record, sent at, monotonic)
+        # ordinal -> (record, sent at, monotonic); a batch of tracks: its first ordinal -> (_TrackGroup, sent at)
+        self._inflight: dict[int, tuple[Record | _TrackGroup, float]] = {}
         self._spooled: deque[tuple[int, int]] = deque()  # (spool index, ordinal), this run's records only
         self._fatal: AlertsError | None = None
         self._switch_reason: BaseException | None = None
         self._closed = False
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._track_queue: queue.SimpleQueue[_TrackGroup | None] = queue.SimpleQueue()
+        self._track_thread: threading.Thread | None = None
         self._counts = {"acked": 0, "spooled": 0, "drained": 0, "dropped_tracks": 0, "outages": 0}
         self._spool: Spool | None = None
         if use_spool:
@@ -234,6 +271,12 @@ class KafkaSink:
             tuple(codec.cloudevents_headers(event, self.source)),
         )
 
+    def event_records(self, events: Sequence[Event]) -> list[Record]:
+        """The records of many events: the same as :meth:`event_record` each, encoded as a batch."""
+        topic = self.settings.events_topic
+        return [Record(topic, e.event_id.encode("utf-8"), value, tuple(headers))
+                for e, (value, headers) in zip(events, codec.encode_events(events, self.source))]
+
     def track_record(self, update: TrackUpdate) -> Record:
         return Record(
             self.settings.tracks_topic,
@@ -257,10 +300,101 @@ class KafkaSink:
         Returns once each is with the producer or durably in the spool. Raises
         :class:`SpoolFullError` or :class:`DeliveryError` when delivery has failed for good.
         """
-        return self.publish_records([self.event_record(e) for e in events])
+        return self.publish_records(self.event_records(list(events)))
+
+    def track_records(self, updates: Sequence[TrackUpdate]) -> list[Record]:
+        """The records of many updates: the same as :meth:`track_record` each, encoded as a batch."""
+        topic = self.settings.tracks_topic
+        return [
+            Record(topic, u.track_id.encode("utf-8"), value, tuple(headers))
+            for u, (value, headers) in zip(updates, codec.encode_tracks(updates, self.source))
+        ]
 
     def publish_tracks(self, updates: Iterable[TrackUpdate]) -> int:
-        return self.publish_records([self.track_record(u) for u in updates])
+        """Hand track updates over for delivery (key ``track_id``); return how many.
+
+        Returns at once: the sink's track thread encodes and sends them (in the
+        order of the calls); ``flush``/``sync`` wait for them like for any record.
+        Not spooled (unless ``spool_tracks``): while the broker is unreachable they
+        are counted in ``stats()["dropped_tracks"]``; an update that cannot be
+        encoded is logged and counted there too. The batch is acknowledged as one:
+        ``ack_listener`` hears of its ordinals when its last record is acknowledged.
+        """
+        updates = list(updates)
+        if not updates:
+            return 0
+        if self.spool_tracks:
+            return self.publish_records(self.track_records(updates))
+        self._check_usable()
+        self._ensure_thread()
+        if self._mode == _DIRECT and self._producer is None:
+            self._connect()
+        n = len(updates)
+        with self._lock:
+            first = self._next_ordinal
+            self._next_ordinal += n
+            if self._mode == _SPOOLING:
+                try:
+                    self._spool_locked([], dropped_tracks=n)
+                finally:
+                    self._cond.notify_all()
+                return n
+            group = _TrackGroup(self, first, updates, self.settings.tracks_topic)
+            self._inflight[first] = (group, time.monotonic())
+        if self._track_thread is None or not self._track_thread.is_alive():
+            self._track_thread = threading.Thread(target=self._send_tracks, name="closewatch-kafka-tracks",
+                                                  daemon=True)
+            self._track_thread.start()
+        self._track_queue.put(group)
+        return n
+
+    def _send_tracks(self) -> None:
+        """The track thread: encode each batch of tracks and hand it to librdkafka, in order."""
+        while True:
+            group = self._track_queue.get()
+            if group is None:
+                return
+            updates, group.updates = group.updates, None
+            assert updates is not None
+            try:
+                encoded = self._encode_tracks(group, updates)
+                with self._lock:
+                    producer = self._producer
+                    if self._inflight.get(group.first, (None,))[0] is not group:
+                        continue  # given up meanwhile (an outage): counted as dropped then
+                    if not encoded:
+                        self._inflight.pop(group.first)
+                        self._cond.notify_all()
+                        continue
+                    assert producer is not None, "direct mode always has a producer"
+                producer.send_many(group.topic, encoded, group.delivered, self.spool_after_s)
+            except SendError as e:
+                if e.retriable:
+                    self._switch_to_spool(e)
+                else:
+                    self._on_error(group.first, e)
+            except Exception as e:  # noqa: BLE001 - the thread must not die silently
+                self._thread_failed("track", e)
+                return
+
+    def _encode_tracks(self, group: _TrackGroup, updates: list[TrackUpdate]) -> list[tuple[bytes, bytes, Any]]:
+        """(key, value, headers) of each update; one that cannot be encoded is logged, counted, left out."""
+        try:
+            pairs = codec.encode_tracks(updates, self.source)
+            return [(u.track_id.encode("utf-8"), v, h) for u, (v, h) in zip(updates, pairs)]
+        except AlertsError:
+            pass
+        out = []
+        for u in updates:
+            try:
+                out.append((u.track_id.encode("utf-8"), codec.encode_track(u), codec.track_headers(u, self.source)))
+            except AlertsError as e:
+                log.error("track update not published: %s", e)
+        skipped = len(updates) - len(out)
+        with self._lock:
+            self._counts["dropped_tracks"] += skipped
+            group.remaining -= skipped
+        return out
 
     def publish_deadletters(self, letters: Iterable[DeadLetter]) -> int:
         return self.publish_records([self.deadletter_record(d) for d in letters])
@@ -288,7 +422,7 @@ class KafkaSink:
                 self._inflight[first + i] = (rec, now)
         for i, rec in enumerate(records):
             try:
-                producer.send(rec.topic, rec.value, rec.key, list(rec.headers), first + i, self.spool_after_s)
+                producer.send(rec.topic, rec.value, rec.key, rec.headers, first + i, self.spool_after_s)
             except SendError as e:
                 if e.retriable:
                     # the rest of the batch is still in flight: the switch moves it to the spool
@@ -322,15 +456,15 @@ class KafkaSink:
                 return
         producer.retire()
 
-    def _spool_locked(self, items: list[tuple[int, Record]]) -> None:
-        """Append (ordinal, record) pairs to the spool; the caller holds the lock."""
+    def _spool_locked(self, items: list[tuple[int, Record]], dropped_tracks: int = 0) -> None:
+        """Append (ordinal, record) pairs to the spool, count ``dropped_tracks``; the caller holds the lock."""
         if self._spool is None:
             err = DeliveryError(f"Kafka at {self.settings.bootstrap_servers} unreachable and no spool configured: "
-                                f"{len(items)} records not delivered")
+                                f"{len(items) + dropped_tracks} records not delivered")
             self._fatal = self._fatal or err
             raise err
         keep: list[tuple[int, Record]] = []
-        dropped = 0
+        dropped = dropped_tracks
         for ordinal, rec in items:
             if rec.topic == self.settings.tracks_topic and not self.spool_tracks:
                 dropped += 1
@@ -365,7 +499,17 @@ class KafkaSink:
         if self._ack_listener is not None:
             self._ack_listener(ordinal)
 
-    def _on_error(self, ordinal: int, exc: SendError) -> None:
+    def _on_group_acked(self, group: _TrackGroup) -> None:
+        with self._lock:
+            if self._inflight.pop(group.first, None) is None:
+                return  # the batch was given up (an outage) meanwhile
+            self._counts["acked"] += group.size
+            self._cond.notify_all()
+        if self._ack_listener is not None:
+            for ordinal in range(group.first, group.first + group.size):
+                self._ack_listener(ordinal)
+
+    def _on_error(self, ordinal: int, exc: SendError, what: str | None = None) -> None:
         if ordinal < 0:
             self._drain_result(ordinal, exc)
             return
@@ -377,9 +521,8 @@ class KafkaSink:
                 self._switch_reason = self._switch_reason or exc
             else:
                 rec = entry[0]
-                self._fatal = self._fatal or DeliveryError(
-                    f"delivery to {rec.topic} (key {rec.key!r}) failed for good: {exc}"
-                )
+                what = what or (f"{rec.topic} (key {rec.key!r})" if isinstance(rec, Record) else rec.topic)
+                self._fatal = self._fatal or DeliveryError(f"delivery to {what} failed for good: {exc}")
                 log.error("%s", self._fatal)
             self._cond.notify_all()
 
@@ -397,13 +540,14 @@ class KafkaSink:
             self._counts["outages"] += 1
             old, self._producer = self._producer, None
             self._retiring = old
-            moved = sorted((o, rec) for o, (rec, _) in self._inflight.items())
+            moved = sorted((o, rec) for o, (rec, _) in self._inflight.items() if isinstance(rec, Record))
+            lost_tracks = sum(g.remaining for g, _ in self._inflight.values() if isinstance(g, _TrackGroup))
             self._inflight.clear()
             log.warning("Kafka at %s unreachable (%s): spooling %d in-flight and all new records to %s",
-                        self.settings.bootstrap_servers, reason, len(moved),
+                        self.settings.bootstrap_servers, reason, len(moved) + lost_tracks,
                         self._spool.directory if self._spool else "(no spool)")
             try:
-                self._spool_locked(moved)
+                self._spool_locked(moved, dropped_tracks=lost_tracks)
             except AlertsError:
                 pass  # fatal is set, the next call raises
             self._cond.notify_all()
@@ -433,11 +577,14 @@ class KafkaSink:
                 self._stop.wait(backoff_s)
                 backoff_s = min(backoff_s * 2, 5.0)
             except Exception as e:  # noqa: BLE001 - the thread must not die silently
-                with self._lock:
-                    self._fatal = self._fatal or DeliveryError(f"Kafka delivery thread failed: {e!r}")
-                    self._cond.notify_all()
-                log.exception("Kafka delivery thread failed")
+                self._thread_failed("delivery", e)
                 return
+
+    def _thread_failed(self, which: str, e: Exception) -> None:
+        with self._lock:
+            self._fatal = self._fatal or DeliveryError(f"Kafka {which} thread failed: {e!r}")
+            self._cond.notify_all()
+        log.exception("Kafka %s thread failed", which)
 
     def _watch_direct(self) -> None:
         with self._lock:
@@ -486,7 +633,7 @@ class KafkaSink:
         failed: SendError | None = None
         try:
             for index, r in batch:
-                producer.send(r.topic, r.value, r.key, list(r.headers), -1 - index, self.spool_after_s)
+                producer.send(r.topic, r.value, r.key, r.headers, -1 - index, self.spool_after_s)
             producer.flush(max(self.spool_after_s, 1.0))
         except SendError as e:
             failed = e
@@ -569,7 +716,7 @@ class KafkaSink:
         with self._lock:
             return {
                 "mode": self._mode,
-                "inflight": len(self._inflight),
+                "inflight": sum(r.remaining if isinstance(r, _TrackGroup) else 1 for r, _ in self._inflight.values()),
                 "spool_pending": self._spool.pending_count if self._spool else 0,
                 **self._counts,
             }
@@ -624,6 +771,9 @@ class KafkaSink:
                 self._switch_to_spool(e)
         finally:
             self._stop.set()
+            if self._track_thread is not None:
+                self._track_queue.put(None)
+                self._track_thread.join(30.0)
             if self._thread is not None:
                 self._thread.join(30.0)
             for p in (self._producer, self._drain_producer):

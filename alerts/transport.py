@@ -20,7 +20,7 @@ import socket
 import ssl
 import threading
 import time
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from config.settings import KafkaSettings
 
@@ -222,6 +222,7 @@ class RdProducer:
         from confluent_kafka import KafkaException, Producer
 
         self._settings = settings
+        self._kafka_exception = KafkaException
         self._on_ack = on_ack
         self._on_error = on_error
         self.last_error: tuple[str, str] | None = None  # (librdkafka error name, text) from error_cb
@@ -294,24 +295,33 @@ class RdProducer:
         else:
             self._on_error(token, _send_error(err))
 
-    def send(self, topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]], token: Any,
+    def send(self, topic: str, value: bytes, key: bytes, headers: Sequence[tuple[str, bytes]], token: Any,
              max_block_s: float) -> None:
-        """Queue one record; blocks up to ``max_block_s`` while the local queue is full."""
-        from confluent_kafka import KafkaException
+        """Queue one record, reported as ``token``; blocks up to ``max_block_s`` while the local queue is full."""
+        self.send_many(topic, ((key, value, list(headers)),), functools.partial(self._delivered, token), max_block_s)
 
-        hdrs: list[tuple[str, str | bytes | None]] = list(headers)
-        deadline = time.monotonic() + max_block_s
-        callback = functools.partial(self._delivered, token)
-        while True:
-            try:
-                self._producer.produce(topic, value=value, key=key, headers=hdrs, on_delivery=callback)
-                return
-            except BufferError:
-                if time.monotonic() >= deadline:
-                    raise SendError(f"local producer queue full for {max_block_s} s", retriable=True) from None
-                time.sleep(0.01)
-            except KafkaException as e:
-                raise _send_error(e.args[0]) from e
+    def send_many(self, topic: str, records: Sequence[tuple[bytes, bytes, Any]],
+                  on_delivery: Callable[[Any, Any], None], max_block_s: float) -> None:
+        """Queue (key, value, headers) records, each reported to ``on_delivery(err, msg)`` (librdkafka's own call).
+
+        For many records of one kind (track updates): no token nor wrapper per record.
+        Blocks up to ``max_block_s`` per record while the local queue is full.
+        """
+        produce = self._producer.produce
+        for key, value, headers in records:
+            deadline: float | None = None
+            while True:
+                try:
+                    produce(topic, value=value, key=key, headers=headers, on_delivery=on_delivery)
+                    break
+                except BufferError:
+                    now = time.monotonic()
+                    deadline = now + max_block_s if deadline is None else deadline
+                    if now >= deadline:
+                        raise SendError(f"local producer queue full for {max_block_s} s", retriable=True) from None
+                    time.sleep(0.01)
+                except self._kafka_exception as e:
+                    raise _send_error(e.args[0]) from e
 
     def flush(self, timeout_s: float) -> int:
         """Wait for outstanding deliveries; return how many are still outstanding."""

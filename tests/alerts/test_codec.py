@@ -7,6 +7,8 @@ import json
 import math
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from alerts import CodecError
@@ -16,12 +18,16 @@ from alerts.codec import (
     decode_event,
     encode_deadletter,
     encode_event,
+    encode_events,
     encode_track,
+    encode_tracks,
     event_to_feature,
     iso_utc,
     load_schema,
     track_headers,
 )
+from config.records import TrackUpdate
+from proximity.events import Subject
 
 T0_S = 1_714_564_800.0  # 2024-05-01T12:00:00Z, as in conftest.py
 
@@ -196,3 +202,70 @@ def test_track_value_fields(track_factory):
     value = json.loads(encode_track(track_factory(2, heading_deg=None)))
     assert value["track_id"] == "icao:4b1a02" and value["time"] == "2024-05-01T12:00:02.000Z"
     assert value["heading_deg"] is None and value["alt_m"] == 9000.0
+
+
+# -- batch encoding of tracks: the same bytes as one by one -----------------------------------
+
+_text = st.one_of(st.none(), st.text(max_size=12))
+_small = st.one_of(st.none(), st.floats(min_value=-1e-3, max_value=1e-3, allow_nan=False),
+                   st.floats(min_value=0, max_value=1000, allow_nan=False))
+_tracks = st.builds(
+    TrackUpdate,
+    track_id=st.from_regex(r"(ais|icao|cot|ext):[0-9a-z]{1,9}", fullmatch=True),
+    source=st.sampled_from(["ais-dma", "sbs", "e-2"]),
+    # epoch times with sub-millisecond fractions, the 1970 and 9999 edges included
+    t_s=st.one_of(st.floats(min_value=0, max_value=253_402_300_799.999), st.integers(0, 2**31).map(float),
+                  st.integers(1_714_564_800_000, 1_714_564_900_000).map(lambda ms: ms / 1000 + 0.0005)),
+    lat_deg=st.floats(min_value=-90, max_value=90),
+    lon_deg=st.floats(min_value=-180, max_value=180),
+    domain=st.sampled_from(["air", "sea", "land"]),
+    side=st.sampled_from(["nato", "russia", "other", "unknown"]),
+    alt_m=st.one_of(st.none(), st.floats(min_value=-500, max_value=40_000)),
+    speed_mps=st.one_of(st.none(), st.floats(min_value=0, max_value=1500)),
+    course_deg=st.one_of(st.none(), st.floats(min_value=0, max_value=360)),
+    vrate_mps=_small,
+    callsign=_text,
+    name=_text,
+    type_code=_text,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_tracks, min_size=1, max_size=20))
+def test_batch_encoding_gives_the_bytes_of_one_by_one(tracks):
+    assert encode_tracks(tracks, "urn:test") == [(encode_track(t), track_headers(t, "urn:test")) for t in tracks]
+
+
+def test_batch_encoding_refuses_what_one_by_one_refuses(track_factory):
+    bad = track_factory(1, vrate_mps=math.nan)  # vrate is not range-checked by the record
+    with pytest.raises(CodecError, match="not encodable"):
+        encode_tracks([track_factory(0), bad])
+    with pytest.raises(CodecError, match="not encodable"):
+        encode_track(bad)
+
+
+_subjects = st.lists(st.builds(
+    Subject,
+    track_id=st.from_regex(r"(ais|icao):[0-9a-z]{1,9}", fullmatch=True),
+    side=st.sampled_from(["nato", "russia", "other", "unknown"]),
+    domain=st.sampled_from(["air", "sea", "land"]),
+    t_s=st.floats(min_value=0, max_value=2e9),
+    lat_deg=st.floats(min_value=-90, max_value=90),
+    lon_deg=st.floats(min_value=-180, max_value=180),
+    alt_m=_small,
+    callsign=_text,
+    name=_text,
+), min_size=1, max_size=3)
+_metrics = st.dictionaries(st.text(min_size=1, max_size=8), st.floats(allow_nan=False, allow_infinity=False),
+                           max_size=6)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(_subjects, _metrics, st.text(max_size=30), st.one_of(st.none(), st.floats(0, 2e9))),
+                min_size=1, max_size=8))
+def test_batch_encoding_of_events_gives_the_bytes_of_one_by_one(event_factory, drawn):
+    events = [event_factory(f"close_approach-{i:016x}", i, subjects=subjects, metrics=metrics, summary=summary,
+                            detected_s=detected)
+              for i, (subjects, metrics, summary, detected) in enumerate(drawn)]
+    assert encode_events(events, "urn:test") == [(encode_event(e), cloudevents_headers(e, "urn:test"))
+                                                 for e in events]

@@ -9,7 +9,7 @@ import pytest
 
 from alerts import SpoolFullError
 from alerts.broker import LocalBroker, find_free_port
-from alerts.codec import encode_event
+from alerts.codec import encode_event, encode_track
 from alerts.producer import KafkaSink
 from config.settings import KafkaSettings
 
@@ -66,7 +66,8 @@ def _check_none_lost_none_reordered(messages, published) -> int:
 
 
 @pytest.mark.slow
-def test_broker_stopped_mid_run_loses_nothing_and_keeps_order(tmp_path, topic_prefix, event_factory):
+def test_broker_stopped_mid_run_loses_nothing_and_keeps_order(tmp_path, topic_prefix, event_factory,
+                                                              track_factory):
     broker = LocalBroker(tmp_path / "broker")
     broker.start()
     try:
@@ -74,12 +75,17 @@ def test_broker_stopped_mid_run_loses_nothing_and_keeps_order(tmp_path, topic_pr
         sink = KafkaSink(settings, spool_dir=tmp_path / "spool", spool_after_s=1.0, connect_timeout_s=2.0)
         sink.ensure_topics()
         published = []
+        tracks_before_outage = []
         n_incidents, revisions = 12, 30
         for r in range(revisions):
             batch = [event_factory(f"close_approach-{i:016x}", r, state="open" if r == 0 else "update")
                      for i in range(n_incidents)]
             sink.publish_events(batch)
             published += batch
+            tracks = [track_factory(i, t_s=1_714_564_800.0 + r) for i in range(20)]
+            sink.publish_tracks(tracks)  # tracks are not spooled: dropped and counted while the broker is away
+            if r <= 8:
+                tracks_before_outage += tracks
             if r == 8:
                 sink.sync(10)
                 broker.stop()  # the broker goes away mid-run
@@ -91,12 +97,18 @@ def test_broker_stopped_mid_run_loses_nothing_and_keeps_order(tmp_path, topic_pr
         sink.sync(30)
         assert sink.durable_through == sink.last_ordinal
         sink.flush(90)
+        assert sink.acked_through == sink.last_ordinal
         stats = sink.stats()
         sink.close()
         assert stats["outages"] >= 1 and stats["spooled"] > 0 and stats["drained"] >= stats["spooled"] - 0
-        assert stats["mode"] == "direct" and stats["spool_pending"] == 0
+        assert stats["mode"] == "direct" and stats["spool_pending"] == 0 and stats["inflight"] == 0
+        assert stats["dropped_tracks"] >= 20 * 11  # at least the rounds published while it was away
         messages = _read_events(broker.bootstrap_servers, settings.events_topic, len(published))
         _check_none_lost_none_reordered(messages, published)
+        got_tracks = _read_events(broker.bootstrap_servers, settings.tracks_topic, len(tracks_before_outage))
+        assert {(m.key, m.value) for m in got_tracks} >= {
+            (t.track_id.encode(), encode_track(t)) for t in tracks_before_outage}
+        assert len(got_tracks) >= 20 * revisions - stats["dropped_tracks"]
     finally:
         broker.stop()
 

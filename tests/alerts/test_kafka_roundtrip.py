@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from alerts.codec import encode_event, encode_track
+from alerts.codec import encode_event, encode_track, track_headers
 from alerts.consumer import EventFilter, subscribe
 from alerts.producer import KafkaSink
 from config.settings import KafkaSettings
@@ -112,16 +112,22 @@ def test_tracks_and_dead_letters_validate(kafka_broker, topic_prefix, tmp_path, 
     settings = _settings(kafka_broker, topic_prefix)
     tracks = [track_factory(i) for i in range(20)]
     letters = [deadletter_factory(i, raw=bytes([0xFF, i]) + b"junk") for i in range(3)]
-    with KafkaSink(settings, spool_dir=tmp_path / "spool") as sink:
+    heard: list[int] = []
+    with KafkaSink(settings, spool_dir=tmp_path / "spool", ack_listener=heard.append) as sink:
         sink.ensure_topics()
-        sink.publish_tracks(tracks)
+        sink.publish_tracks(tracks[:12])  # a batch of tracks is one entry in flight, acknowledged as one
         sink.publish_deadletters(letters)
+        sink.publish_tracks(tracks[12:])
         sink.flush(30)
+        assert sink.acked_through == sink.last_ordinal == 22
+        assert sink.stats()["acked"] == 23 and sink.stats()["inflight"] == 0
+    assert sorted(heard) == list(range(23))
     got_tracks = _read_all(settings, settings.tracks_topic)
     assert sorted(m.value for m in got_tracks) == sorted(encode_track(t) for t in tracks)
     for m in got_tracks:
         validators["track"].validate(json.loads(m.value))
         assert m.key == json.loads(m.value)["track_id"].encode()
+        assert dict(m.headers) == dict(track_headers(next(t for t in tracks if encode_track(t) == m.value)))
     got_letters = _read_all(settings, settings.deadletter_topic)
     assert len(got_letters) == 3
     for m in got_letters:
