@@ -1,7 +1,8 @@
 """scripts/prereqs.sh: what `make demo` and `make test` check (and install) before anything runs.
 
-The real check runs on this machine's PATH (where `make test` has already put everything).
-The install paths run the script with a PATH of its own: real coreutils, and stand-ins for
+The real check runs on this machine's PATH (where `make test` has already put everything), and
+the real refusal as an unprivileged user. The install paths run the script with a PATH of its
+own: real coreutils, and stand-ins for
 ``id``, ``sudo`` and ``apt-get`` (apt must not really install anything from a test) that
 record how they were called and "install" a piece by creating it.
 """
@@ -29,6 +30,23 @@ def test_everything_present_here_prints_nothing() -> None:
     """The real check on this machine: every piece is there, nothing to say, nothing to install."""
     proc = _run(["--check", "--for", "make test", *ALL], dict(os.environ))
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+
+
+def test_real_user_without_root_or_sudo_gets_one_line(tmp_path: Path) -> None:
+    """The real `id`, `sudo` and apt-get, as an unprivileged user (root switches to nobody with
+    setpriv): a missing Chromium stops with one line, exit 1, and nothing is installed."""
+    cmd = [BASH, str(SCRIPT), "--for", "make test", "chromium"]
+    if os.geteuid() == 0:
+        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
+    elif subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode == 0:
+        cmd.insert(2, "--check")  # this user could install: only check
+    env = {**os.environ, "CLOSEWATCH_CHROMIUM": str(tmp_path / "no-chromium")}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr.splitlines() == [
+        f"make test: missing Chromium ({tmp_path / 'no-chromium'} not found; CLOSEWATCH_CHROMIUM may point "
+        "elsewhere): install with: sudo apt-get update && sudo apt-get install -y --no-install-recommends chromium"
+    ]
 
 
 class FakeSystem:
