@@ -35,7 +35,7 @@ check_python() {
   exe=$(command -v "$PYTHON" 2>/dev/null) || { echo "Python 3.11+ ($PYTHON not found)"; return 1; }
   version=$("$exe" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null) || {
     echo "Python 3.11+ ($exe does not run)"
-    return 1
+    return 2
   }
   if ! "$exe" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
     echo "Python 3.11+ ($exe is $version)"
