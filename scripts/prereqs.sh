@@ -77,12 +77,12 @@ check_maven() {
   command -v mvn >/dev/null || { echo "Maven (mvn not found, for the Kafka jars)"; return 1; }
 }
 
-# Debian/Ubuntu packages for a missing piece.
+# The Debian packages of a missing piece.
 packages_for() {
   case $1 in
     python)
-      if command -v "$PYTHON" >/dev/null; then
-        echo "python3-venv"
+      if command -v "$PYTHON" >/dev/null; then  # venv for this very Python, e.g. python3.11-venv
+        "$PYTHON" -c 'import sys; print("python%d.%d-venv" % sys.version_info[:2])'
       else
         echo "python3 python3-venv"
       fi
