@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 import re
-from datetime import datetime, timezone
 from importlib import resources
 from typing import Any, Callable, Sequence
 
@@ -35,6 +33,7 @@ import numpy as np
 import pydantic_core
 
 from config.records import DeadLetter, TrackUpdate
+from config.times import TimeFormatError, format_utc, format_utc_many
 from proximity.events import Event, Subject
 
 from alerts.errors import CodecError
@@ -79,11 +78,12 @@ _ZONE_BORDER_KEYS = ("zone_lon_deg", "zone_lat_deg", "border_lon_deg", "border_l
 
 
 def iso_utc(t_s: float) -> str:
-    """Epoch seconds as ISO 8601 UTC with milliseconds: ``2024-05-01T12:00:00.123Z``."""
-    if not math.isfinite(t_s):
-        raise CodecError(f"time {t_s!r} is not a finite epoch")
-    dt = datetime.fromtimestamp(t_s, tz=timezone.utc)
-    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Epoch seconds as ISO 8601 UTC with milliseconds: ``2024-05-01T12:00:00.123Z``
+    (:func:`config.times.format_utc`; raises :class:`CodecError`)."""
+    try:
+        return format_utc(t_s, "milliseconds")
+    except TimeFormatError as e:
+        raise CodecError(str(e)) from e
 
 
 def _canonical(obj: Any, what: str) -> bytes:
@@ -220,7 +220,7 @@ def encode_events(events: Sequence[Event], source: str = CE_SOURCE) -> list[tupl
     from objects built in key order, :func:`encode_event` where the two could differ.
     """
     stamps = [t for e in events for t in (e.t_s, e.detected_s, *(s.t_s for s in e.subjects)) if t is not None]
-    many = _iso_utc_many(np.array(stamps, dtype=float))
+    many = format_utc_many(np.array(stamps, dtype=float))
     iso: Callable[[float], str] = dict(zip(stamps, many)).__getitem__ if many is not None else iso_utc
     out: list[tuple[bytes, list[tuple[str, bytes]]]] = []
     for e in events:
@@ -349,27 +349,6 @@ def _surely_canonical(value: bytes) -> bool:
     if b"0.0000" in value or b"NaN" in value or b"Infinity" in value:
         return False
     return b"e-" not in value or _EXPONENT.search(value) is None
-_EPOCH_10000_S = 253_402_300_800.0  # 10000-01-01T00:00:00Z: datetime's (and iso_utc's) range ends before
-
-
-def _iso_utc_many(t_s: np.ndarray) -> list[str] | None:
-    """:func:`iso_utc` of many times at once, the same strings; ``None`` if one is out of its range.
-
-    As ``datetime.fromtimestamp``: the fraction of the second rounded half-even to a
-    microsecond (``modf``, times 10**6, rint), then cut to milliseconds.
-    """
-    if t_s.size == 0:
-        return []
-    if not (np.isfinite(t_s).all() and t_s.min() >= 0.0 and t_s.max() < _EPOCH_10000_S):
-        return None
-    frac, whole = np.modf(t_s)
-    us = np.rint(frac * 1e6)
-    carry = us >= 1e6
-    whole = whole + carry
-    us = np.where(carry, us - 1e6, us)
-    ms = whole.astype(np.int64) * 1000 + (us.astype(np.int64) // 1000)
-    text = np.datetime_as_string(ms.astype("datetime64[ms]"), unit="ms")
-    return [t + "Z" for t in text.tolist()]
 
 
 def encode_tracks(updates: Sequence[TrackUpdate], source: str = CE_SOURCE) -> list[tuple[bytes, list[tuple[str, bytes]]]]:
@@ -380,7 +359,7 @@ def encode_tracks(updates: Sequence[TrackUpdate], source: str = CE_SOURCE) -> li
     encoder from dicts already in key order, except where its number format could differ
     from Python's (numbers below 1e-4, non-finite values): those take :func:`encode_track`.
     """
-    times = _iso_utc_many(np.fromiter((u.t_s for u in updates), float, len(updates)))
+    times = format_utc_many(np.fromiter((u.t_s for u in updates), float, len(updates)))
     if times is None:
         times = [iso_utc(u.t_s) for u in updates]  # raises CodecError where iso_utc does
     source_b = source.encode("utf-8")

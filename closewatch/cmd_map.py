@@ -16,11 +16,11 @@ import signal
 import sys
 import threading
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from config.settings import ConfigError, KafkaSettings, Settings, load_settings
+from config.times import parse_utc
 
 log = logging.getLogger(__name__)
 
@@ -206,15 +206,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ replay
 
 
-def _iso_or_epoch(text: str) -> float:
+def _iso_or_epoch(text: str, option: str) -> float:
+    """Epoch seconds, or an ISO 8601 time with its zone (a ValueError naming ``option``)."""
     try:
         return float(text)
     except ValueError:
-        pass
-    dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if dt.tzinfo is None:
-        raise ValueError(f"{text!r} has no time zone (write ...Z for UTC)")
-    return dt.timestamp()
+        return parse_utc(text, option)
 
 
 def _jsonl(path: Path, convert: Callable[[dict[str, Any]], Any]) -> Iterator[Any]:
@@ -240,7 +237,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         if args.start or args.end:
             if not (args.start and args.end):
                 raise ValueError("give both --from and --to")
-            window = (_iso_or_epoch(args.start), _iso_or_epoch(args.end))
+            window = (_iso_or_epoch(args.start, "--from"), _iso_or_epoch(args.end, "--to"))
         bbox = None
         if args.bbox:
             parts = [float(v) for v in args.bbox.split(",")]

@@ -16,7 +16,6 @@ or as dicts decoded from the Kafka event topic (a GeoJSON Feature whose
 from __future__ import annotations
 
 from dataclasses import asdict, fields, is_dataclass
-from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
 from pyproj import Geod
@@ -24,6 +23,7 @@ from shapely.geometry import mapping as shapely_mapping
 from shapely.geometry.base import BaseGeometry
 
 from config.records import RecordError, TrackUpdate, Zone
+from config.times import TimeFormatError, format_utc, parse_utc
 from maps.errors import MapInputError
 from proximity.events import EVENT_KINDS, ZONE_LEVEL_KINDS, Event
 
@@ -32,7 +32,6 @@ __all__ = [
     "event_features",
     "event_record",
     "feature_collection",
-    "iso_utc",
     "outline_features",
     "track_feature",
     "track_update",
@@ -51,25 +50,14 @@ _KN_PER_MPS = 3600.0 / 1852.0
 _FT_PER_M = 1.0 / 0.3048
 
 
-def iso_utc(t_s: float | None) -> str | None:
-    """Epoch seconds -> ``2024-05-01T12:00:00Z`` (ISO 8601, UTC)."""
-    if t_s is None:
-        return None
-    return datetime.fromtimestamp(t_s, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _epoch_s(value: Any, what: str) -> float:
+    """Epoch seconds, or an ISO 8601 time with its zone (:func:`config.times.parse_utc`)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
-    if isinstance(value, str):
-        try:
-            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError as e:
-            raise MapInputError(f"{what}: {value!r} is neither epoch seconds nor ISO 8601") from e
-        if dt.tzinfo is None:
-            raise MapInputError(f"{what}: {value!r} has no time zone (UTC expected)")
-        return dt.timestamp()
-    raise MapInputError(f"{what}: {value!r} is not a time")
+    try:
+        return parse_utc(value, what)
+    except TimeFormatError as e:
+        raise MapInputError(str(e)) from e
 
 
 def _fmt(value: float | None, unit: str, digits: int = 0) -> str | None:
@@ -132,7 +120,7 @@ def track_feature(u: TrackUpdate, *, stale: bool = False) -> dict[str, Any]:
                         ("Course", _fmt(u.course_deg, "°")),
                         ("Heading", _fmt(u.heading_deg, "°")),
                         ("Altitude", alt),
-                        ("Time", iso_utc(u.t_s)),
+                        ("Time", format_utc(u.t_s)),
                         ("Source", u.source),
                     ]
                 ),
@@ -187,7 +175,7 @@ def _geometry(geom: BaseGeometry | Mapping[str, Any]) -> dict[str, Any]:
 def zone_feature(z: Zone) -> dict[str, Any]:
     window = None
     if z.active_from_s is not None or z.active_until_s is not None:
-        window = f"{iso_utc(z.active_from_s) or '…'} – {iso_utc(z.active_until_s) or '…'}"
+        window = " – ".join(format_utc(t) if t is not None else "…" for t in (z.active_from_s, z.active_until_s))
     return {
         "type": "Feature",
         "geometry": _geometry(z.geometry),
@@ -361,7 +349,7 @@ def event_features(obj: Event | Mapping[str, Any]) -> list[dict[str, Any]]:
     rows: list[tuple[str, Any]] = [("Summary", e["summary"]), ("State", f"{e['state']} (rev. {e['seq']})"),
                                    ("Severity", e["severity"])]
     rows += _metric_rows(e["metrics"])
-    rows += [("Zone", e["zone_name"] or e["zone_id"]), ("Time", iso_utc(e["t_s"]))]
+    rows += [("Zone", e["zone_name"] or e["zone_id"]), ("Time", format_utc(e["t_s"]))]
     rows += [(f"Subject {i + 1}", f"{_subject_label(s)} ({s.get('side', '?')}, {s.get('domain', '?')})")
              for i, s in enumerate(subs)]
     if e["integrity_suspect"]:

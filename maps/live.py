@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from config.records import TrackUpdate, Zone
+from config.times import format_utc
 from config.settings import Settings
 from maps.errors import MapInputError
 from maps.features import (
     event_features,
     event_record,
     feature_collection,
-    iso_utc,
     track_feature,
     track_update,
     trail_feature,
@@ -235,7 +235,7 @@ class SituationStore:
                 "tracks": len(self._last),
                 "open_events": len(self._open),
                 "data_time_s": self._data_time_s,
-                "data_time": iso_utc(self._data_time_s),
+                "data_time": format_utc(self._data_time_s) if self._data_time_s is not None else None,
                 "feed_age_s": age,
                 "feed_stale": age is None or age > self._feed_stale_after_s,
                 "feed_stale_after_s": self._feed_stale_after_s,

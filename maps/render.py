@@ -18,6 +18,7 @@ import folium
 from shapely.geometry.base import BaseGeometry
 
 from config.records import TrackUpdate, Zone
+from config.times import format_utc
 from maps.assets import AssetStore
 from maps.errors import MapInputError
 from maps.features import (
@@ -25,7 +26,6 @@ from maps.features import (
     event_positions,
     event_record,
     feature_collection,
-    iso_utc,
     outline_features,
     track_feature,
     trail_feature,
@@ -105,7 +105,7 @@ def situation_map(
         bounds = bounds_of(zone_pts)
 
     subtitle = (
-        f"Data time {iso_utc(now_s) or 'n/a'} · {len(ordered)} tracks · "
+        f"Data time {format_utc(now_s) if now_s is not None else 'n/a'} · {len(ordered)} tracks · "
         f"{sum(1 for r in revisions if r['state'] != 'closed')} open events"
     )
     m = base_map(bounds, tile_url=tile_url, title=title)

@@ -30,6 +30,7 @@ from folium.utilities import JsCode
 from shapely.geometry.base import BaseGeometry
 
 from config.records import TrackUpdate, Zone
+from config.times import format_utc
 from maps.assets import AssetStore
 from maps.errors import MapInputError
 from maps.features import (
@@ -37,7 +38,6 @@ from maps.features import (
     event_positions,
     event_record,
     feature_collection,
-    iso_utc,
     outline_features,
     track_feature,
     trail_feature,
@@ -169,8 +169,8 @@ def _event_table(incidents: list[list[dict[str, Any]]], window_end_s: float, not
         rows.append(
             f'<tr data-t-ms="{_ms(first["t_s"])}" data-lat="{lat:.6f}" data-lon="{lon:.6f}" '
             f'data-event-id="{html.escape(first["event_id"])}">'
-            + cell(iso_utc(first["t_s"]))
-            + cell(iso_utc(closed) if closed is not None else "open at end")
+            + cell(format_utc(first["t_s"]))
+            + cell(format_utc(closed) if closed is not None else "open at end")
             + cell(f"{duration / 60:.1f} min")
             + cell(first["kind"].replace("_", " "))
             + cell(max((r["severity"] for r in revs), key=("info", "warning", "critical").index))
@@ -235,7 +235,7 @@ def replay_map(
         window = (min(all_t), max(all_t))
     start_s, end_s = window
     if end_s < start_s:
-        raise MapInputError(f"replay window ends ({iso_utc(end_s)}) before it starts ({iso_utc(start_s)})")
+        raise MapInputError(f"replay window ends ({format_utc(end_s)}) before it starts ({format_utc(start_s)})")
     if bbox is not None:
         west, south, east, north = bbox
         if not (west < east and south < north):
@@ -320,10 +320,10 @@ def replay_map(
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
 
     where = "whole area" if bbox is None else "area W {:.3f} S {:.3f} E {:.3f} N {:.3f}".format(*bbox)
-    subtitle = f"{iso_utc(start_s)} – {iso_utc(end_s)} · {where}"
+    subtitle = f"{format_utc(start_s)} – {format_utc(end_s)} · {where}"
     PageSetup(bounds, {"title": title, "subtitle": subtitle, "tiles": bool(tile_url),
                        "legendPosition": "topleft", "legendCollapsed": True}).add_to(m)
-    head = f"Events {iso_utc(start_s)} – {iso_utc(end_s)}, {where}: {len(incidents)}"
+    head = f"Events {format_utc(start_s)} – {format_utc(end_s)}, {where}: {len(incidents)}"
     _ReplaySetup(slider, _event_table(incidents, end_s, ds.sentence(), head)).add_to(m)
     root = m.get_root()
     assert isinstance(root, Figure)
