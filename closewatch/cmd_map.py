@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from config.kafka_clients import kafka_client_settings
 from config.settings import ConfigError, KafkaSettings, Settings, load_settings
 from config.times import parse_utc
 
@@ -73,17 +74,10 @@ def _consumer(kafka: KafkaSettings) -> Any:
     from kafka import KafkaConsumer
 
     return KafkaConsumer(
-        bootstrap_servers=kafka.bootstrap_servers,
         client_id=f"{kafka.client_id}-map",
         group_id=None,  # every screen reads everything; nothing is committed
         enable_auto_commit=False,
-        security_protocol=kafka.security_protocol,
-        sasl_mechanism=kafka.sasl_mechanism,
-        sasl_plain_username=kafka.sasl_username,
-        sasl_plain_password=kafka.sasl_password,
-        ssl_cafile=kafka.ssl_cafile,
-        ssl_certfile=kafka.ssl_certfile,
-        ssl_keyfile=kafka.ssl_keyfile,
+        **kafka_client_settings(kafka, "kafka-python"),
     )
 
 
@@ -152,6 +146,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                 f"{args.config or '(defaults)'}: map serve reads the Kafka topics: configure [kafka] "
                 "(`closewatch run` serves the map of its own pipeline without Kafka)"
             )
+        kafka_client_settings(settings.kafka, "kafka-python")  # what the consumer will need is there
     except ConfigError as e:
         print(f"closewatch map serve: {e}", file=sys.stderr)
         return EXIT_USAGE
