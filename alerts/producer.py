@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from config.records import DeadLetter, TrackUpdate
+from config.records import DeadLetter, TrackUpdate, Zone
 from config.kafka_clients import kafka_client_settings
 from config.settings import ConfigError, KafkaSettings
 from proximity.events import Event
@@ -396,6 +396,15 @@ class KafkaSink:
 
     def publish_deadletters(self, letters: Iterable[DeadLetter]) -> int:
         return self.publish_records([self.deadletter_record(d) for d in letters])
+
+    def publish_zones(self, zones: Iterable[Zone]) -> int:
+        """Zones the feeds notified (exercise areas): not published, returns 0.
+
+        The topics of the contract (docs/kafka.md) carry events, tracks and dead
+        letters; a zone reaches subscribers as the ``zone_id`` and ``zone_name`` of
+        the events about it (``exercise_near_border``, ``zone_entry``).
+        """
+        return 0
 
     def publish_records(self, records: Sequence[Record]) -> int:
         if not records:

@@ -111,7 +111,7 @@ def _run(args: argparse.Namespace) -> int:
                 print(f"map: {e}", file=sys.stderr)
                 return EXIT_FAILURE
             stack.callback(server.stop)
-            pipeline.sinks.append(MapStoreSink(store, pipeline.zones))
+            pipeline.sinks.append(MapStoreSink(store))
             print(f"live map at {server.url}", file=sys.stderr, flush=True)
         try:
             summary = pipeline.run(stop)
@@ -169,12 +169,11 @@ def country_outlines() -> dict | None:  # type: ignore[type-arg]
 
 
 def _write_map(path: Path, settings: Settings, recorder: RecorderSink) -> None:
-    from config.zones import load_catalogue
     from maps.render import render_situation_map
 
     render_situation_map(
         path,
-        zones=load_catalogue(settings.zones),
+        zones=recorder.zones,
         tracks=recorder.tracks,
         events=recorder.events,
         outlines=country_outlines(),
@@ -184,14 +183,13 @@ def _write_map(path: Path, settings: Settings, recorder: RecorderSink) -> None:
 
 
 def _write_replay(path: Path, settings: Settings, recorder: RecorderSink) -> None:
-    from config.zones import load_catalogue
     from maps.replay import render_replay
 
     render_replay(
         path,
         recorder.tracks,
         recorder.events,
-        zones=load_catalogue(settings.zones),
+        zones=recorder.zones,
         outlines=country_outlines(),
         title="closewatch demo: incident replay",
         tile_url=settings.map.tile_url,

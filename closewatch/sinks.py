@@ -45,6 +45,9 @@ class JsonlSink:
     def publish_deadletters(self, letters: Sequence[DeadLetter]) -> None:
         self._letters.write(b"".join(encode_deadletter(d) + b"\n" for d in letters))
 
+    def publish_zones(self, zones: Sequence[Zone]) -> None:
+        """Nothing to write: the files carry what the Kafka topics carry, and zones have no topic."""
+
     def sync(self) -> None:
         self.flush()
 
@@ -71,6 +74,9 @@ class _InMemorySink:
     def publish_deadletters(self, letters: Sequence[DeadLetter]) -> None:
         pass
 
+    def publish_zones(self, zones: Sequence[Zone]) -> None:
+        pass
+
     def sync(self) -> None:
         pass
 
@@ -82,12 +88,16 @@ class _InMemorySink:
 
 
 class RecorderSink(_InMemorySink):
-    """Keeps the tracks and events of a run in memory, for the situation map at its end."""
+    """Keeps the tracks, events and feed zones of a run in memory, for the situation map at its end."""
 
     def __init__(self, max_points_per_track: int = 2000) -> None:
         self.tracks: dict[str, list[TrackUpdate]] = defaultdict(list)
         self.events: list[Event] = []
+        self.zones: list[Zone] = []  # the catalogue's, then those the feeds notified (exercise areas)
         self.max_points_per_track = max_points_per_track
+
+    def publish_zones(self, zones: Sequence[Zone]) -> None:
+        self.zones.extend(zones)
 
     def publish_events(self, events: Sequence[Event]) -> None:
         self.events.extend(events)
@@ -103,9 +113,9 @@ class RecorderSink(_InMemorySink):
 class MapStoreSink(_InMemorySink):
     """Feeds the live map's store (``maps.live.SituationStore``) straight from the pipeline."""
 
-    def __init__(self, store: Any, zones: Sequence[Zone]) -> None:
+    def __init__(self, store: Any) -> None:
         self.store = store
-        self._zones = list(zones)
+        self._zones: list[Zone] = []
 
     def publish_events(self, events: Sequence[Event]) -> None:
         self.store.apply_events(events)
@@ -116,6 +126,6 @@ class MapStoreSink(_InMemorySink):
         self.store.expire(max(u.t_s for u in updates))
 
     def publish_zones(self, zones: Sequence[Zone]) -> None:
-        """Exercise zones notified by the feeds join the catalogue on the map."""
+        """The catalogue, then the exercise zones notified by the feeds, on the map."""
         self._zones.extend(zones)
         self.store.set_zones(self._zones)

@@ -2,7 +2,7 @@
 sheet and icon inlined) that opens from ``file://`` with no network.
 
 Layers (each switchable in the layer control): country outlines (base, not
-switchable), zones by kind (exercise zones only while active at the data time),
+switchable), zones by kind (exercise zones active at some time of the data shown),
 track trails, tracks (icon by domain rotated to heading, coloured by side,
 labels at closer zooms), events (markers; for a close approach the line between
 the two tracks and their predicted positions at the closest point of approach).
@@ -89,11 +89,15 @@ def situation_map(
                 raise MapInputError(f"tracks[{track_id!r}] holds an update of {u.track_id!r}")
         ordered[track_id] = seq
     revisions = latest_revisions(events)
+    first_s = [s[0].t_s for s in ordered.values()] + [r["t_s"] for r in revisions]
     if now_s is None:
         times = [s[-1].t_s for s in ordered.values()] + [r["t_s"] for r in revisions]
         now_s = max(times) if times else None
+    start_s = min(first_s, default=now_s)
 
-    shown_zones = [z for z in zones if z.kind != "exercise" or now_s is None or z.is_active(now_s)]
+    # exercise areas active at some time of the data shown (the trails, the incidents)
+    shown_zones = [z for z in zones if z.kind != "exercise" or start_s is None or now_s is None
+                   or z.is_active_between(start_s, now_s)]
     last_points = [(s[-1].lon_deg, s[-1].lat_deg) for s in ordered.values()]
     event_points = [p for r in revisions for p in event_positions(r)]
     bounds = bounds_of(last_points + event_points)

@@ -114,6 +114,9 @@ def _downsample(groups: dict[str, list[TrackUpdate]], max_points: int) -> tuple[
     return out, Downsampling(total, drawn, len(groups), thinned)
 
 
+_SLIDER_HEIGHT_PX = 160  # the time slider (and its margin) at the bottom of the map: the data is fitted above it
+
+
 def _ms(t_s: float) -> int:
     return int(round(t_s * 1000))
 
@@ -284,10 +287,7 @@ def replay_map(
     outlines_fc = outline_features(outlines)
     if outlines_fc:
         geojson_layer(feature_collection(outlines_fc), "Country outlines", control=False).add_to(m)
-    zone_feats = [zone_feature(z) for z in zones
-                  if z.kind != "exercise" or (
-                      (z.active_from_s is None or z.active_from_s <= end_s)
-                      and (z.active_until_s is None or z.active_until_s >= start_s))]
+    zone_feats = [zone_feature(z) for z in zones if z.kind != "exercise" or z.is_active_between(start_s, end_s)]
     if zone_feats:
         geojson_layer(feature_collection(zone_feats), "Zones").add_to(m)
     paths = [f for f in (trail_feature(tid, ups) for tid, ups in kept.items()) if f]
@@ -322,7 +322,8 @@ def replay_map(
     where = "whole area" if bbox is None else "area W {:.3f} S {:.3f} E {:.3f} N {:.3f}".format(*bbox)
     subtitle = f"{format_utc(start_s)} – {format_utc(end_s)} · {where}"
     PageSetup(bounds, {"title": title, "subtitle": subtitle, "tiles": bool(tile_url),
-                       "legendPosition": "topleft", "legendCollapsed": True}).add_to(m)
+                       "legendPosition": "topleft", "legendCollapsed": True,
+                       "fitPaddingBottom": _SLIDER_HEIGHT_PX}).add_to(m)
     head = f"Events {format_utc(start_s)} – {format_utc(end_s)}, {where}: {len(incidents)}"
     _ReplaySetup(slider, _event_table(incidents, end_s, ds.sentence(), head)).add_to(m)
     root = m.get_root()
