@@ -27,12 +27,12 @@ import base64
 import json
 import re
 from importlib import resources
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pydantic_core
 
-from config.records import DeadLetter, TrackUpdate
+from config.records import DOMAINS, SEVERITIES, SIDES, DeadLetter, TrackUpdate
 from config.times import TimeFormatError, format_utc, format_utc_many
 from proximity.events import Event, Subject
 
@@ -56,6 +56,7 @@ __all__ = [
     "encode_track",
     "encode_tracks",
     "event_ce_type",
+    "event_from_feature",
     "event_geometry",
     "event_to_feature",
     "iso_utc",
@@ -258,6 +259,103 @@ def decode_event(value: bytes) -> dict[str, Any]:
     if obj.get("type") != "Feature" or not isinstance(obj.get("properties"), dict):
         raise CodecError("event value: not a GeoJSON Feature with properties")
     return obj
+
+
+_JSON_TYPES: dict[type, str] = {float: "a number", int: "an integer", str: "a string", bool: "a boolean",
+                                list: "an array", dict: "an object"}
+
+
+def _member(obj: Mapping[str, Any], key: str, what: str, kind: type, *, optional: bool = False) -> Any:
+    """``obj[key]`` of the JSON type ``kind`` (``float``: any number, as a float; a boolean is
+    no number); an ``optional`` member may be absent or null."""
+    value = obj.get(key)
+    if value is None:
+        if optional:
+            return None
+        raise CodecError(f"{what}: {key} is null" if key in obj else f"{what}: no {key}")
+    if kind in (float, int):
+        ok = isinstance(value, int if kind is int else (int, float)) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, kind)
+    if not ok:
+        raise CodecError(f"{what}: {key}={value!r} is not {_JSON_TYPES[kind]}")
+    return float(value) if kind is float else value
+
+
+def _choice(obj: Mapping[str, Any], key: str, what: str, allowed: tuple[str, ...]) -> Any:
+    value = _member(obj, key, what, str)
+    if value not in allowed:
+        raise CodecError(f"{what}: {key}={value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _subject_from_json(s: Any, what: str) -> Subject:
+    if not isinstance(s, Mapping):
+        raise CodecError(f"{what} is not an object")
+    track_id = s.get("track_id")
+    if not isinstance(track_id, str) or not track_id:
+        raise CodecError(f"{what} has no track_id")
+    what = f"{what} ({track_id})"
+    if not all(isinstance(s.get(k), (int, float)) and not isinstance(s.get(k), bool) for k in ("lat_deg", "lon_deg")):
+        raise CodecError(f"{what} has no position (lat_deg, lon_deg)")
+    opt_num = {k: _member(s, k, what, float, optional=True) for k in ("alt_m", "speed_mps", "course_deg",
+                                                                        "report_t_s")}
+    opt_str = {k: _member(s, k, what, str, optional=True) for k in ("callsign", "name", "type_code", "country")}
+    return Subject(
+        track_id=track_id,
+        side=_choice(s, "side", what, SIDES),
+        domain=_choice(s, "domain", what, DOMAINS),
+        t_s=_member(s, "t_s", what, float),
+        lat_deg=float(s["lat_deg"]),
+        lon_deg=float(s["lon_deg"]),
+        suspect=_member(s, "suspect", what, bool),
+        **opt_num,
+        **opt_str,
+    )
+
+
+def event_from_feature(feature: Mapping[str, Any]) -> Event:
+    """The event revision a value of the events topic carries: the inverse of :func:`event_to_feature`.
+
+    ``feature`` is the GeoJSON Feature (:func:`event_to_feature`, or a value decoded
+    by :func:`decode_event`). Members a later minor version adds are ignored; a
+    nullable member may be absent. A missing or mistyped member, a major version we
+    do not read, an unknown kind, state or severity raises :class:`CodecError`
+    naming it. The geometry is not read: it follows from the properties.
+    """
+    if not isinstance(feature, Mapping) or feature.get("type") != "Feature":
+        raise CodecError("event value: not a GeoJSON Feature")
+    p = feature.get("properties")
+    if not isinstance(p, Mapping):
+        raise CodecError("event value: a Feature without properties")
+    event_id = p.get("event_id")
+    if not isinstance(event_id, str) or not event_id:
+        raise CodecError(f"event value without event_id (members: {', '.join(sorted(map(str, p)))})")
+    what = f"event {event_id}"
+    version = p.get("schema_version")
+    if not isinstance(version, str) or version.split(".")[0] != str(SCHEMA_MAJOR):
+        raise CodecError(f"{what}: schema_version {version!r} is not {SCHEMA_MAJOR}.x")
+    subjects = _member(p, "subjects", what, list)
+    metrics = _member(p, "metrics", what, dict)
+    try:
+        return Event(
+            event_id=event_id,
+            kind=_member(p, "kind", what, str),
+            state=_member(p, "state", what, str),
+            seq=_member(p, "seq", what, int),
+            t_s=_member(p, "t_s", what, float),
+            severity=_choice(p, "severity", what, SEVERITIES),
+            subjects=tuple(_subject_from_json(s, f"{what}: subject {i}") for i, s in enumerate(subjects)),
+            summary=_member(p, "summary", what, str),
+            zone_id=_member(p, "zone_id", what, str, optional=True),
+            zone_name=_member(p, "zone_name", what, str, optional=True),
+            metrics={str(k): _member(metrics, k, f"{what}: metrics", float) for k in metrics},
+            integrity_suspect=_member(p, "integrity_suspect", what, bool),
+            close_reason=_member(p, "close_reason", what, str, optional=True),
+            detected_s=_member(p, "detected_s", what, float, optional=True),
+        )
+    except ValueError as e:  # the Event's own checks: kind, state, seq, subjects, finite metrics
+        raise CodecError(f"{what}: {e}") from e
 
 
 def event_ce_type(kind: str) -> str:

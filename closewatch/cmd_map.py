@@ -222,9 +222,17 @@ def _jsonl(path: Path, convert: Callable[[dict[str, Any]], Any]) -> Iterator[Any
                 log.warning("%s:%d: line not used: %s", path, n, e)
 
 
+def _event_line(feature: dict[str, Any]) -> dict[str, Any]:
+    """A line of an events file: a value of the events topic, checked to be drawable."""
+    from maps.features import read_event
+
+    read_event(feature)
+    return feature
+
+
 def _cmd_replay(args: argparse.Namespace) -> int:
     from maps.errors import MapsError
-    from maps.features import event_record, track_update
+    from maps.features import track_update
     from maps.replay import render_replay
 
     try:
@@ -245,7 +253,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         tracks = list(_jsonl(Path(args.tracks), track_update))
-        events = list(_jsonl(Path(args.events), event_record)) if args.events else []
+        events = list(_jsonl(Path(args.events), _event_line)) if args.events else []
         out = render_replay(
             args.out, tracks, events, window, bbox, args.max_points,
             title=args.title, tile_url=settings.map.tile_url,
@@ -292,7 +300,8 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
     r = msub.add_parser(
         "replay",
         help="write a self-contained incident replay (HTML) for a time window and area",
-        description="Read track updates and events (JSON Lines: one record or GeoJSON Feature per line; "
+        description="Read track updates and events (JSON Lines: a track update per line, the events "
+        "as the events topic carries them, one GeoJSON Feature per line, e.g. closewatch-events.jsonl; "
         "unusable lines are reported and skipped) and write one HTML file with a time slider and "
         "the table of events.",
     )

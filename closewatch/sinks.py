@@ -2,7 +2,9 @@
 
 The JSON Lines event file holds exactly the values the Kafka events topic would
 carry (one GeoJSON Feature per line, ``alerts.codec``), so a consumer can switch
-between the two without a new parser.
+between the two without a new parser. The map sinks hand the maps the same Feature
+(``alerts.codec.event_to_feature``): the maps read one shape of event, wherever it
+comes from.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 from collections import defaultdict
 from typing import IO, Any, Sequence
 
-from alerts.codec import encode_deadletter, encode_event, encode_track
+from alerts.codec import encode_deadletter, encode_event, encode_track, event_to_feature
 from config.records import DeadLetter, TrackUpdate, Zone
 from proximity.events import Event
 
@@ -88,11 +90,12 @@ class _InMemorySink:
 
 
 class RecorderSink(_InMemorySink):
-    """Keeps the tracks, events and feed zones of a run in memory, for the situation map at its end."""
+    """Keeps the tracks, events and zones of a run in memory, for the situation map and the
+    replay at its end. Events are kept as the maps take them: the values of the events topic."""
 
     def __init__(self, max_points_per_track: int = 2000) -> None:
         self.tracks: dict[str, list[TrackUpdate]] = defaultdict(list)
-        self.events: list[Event] = []
+        self.events: list[dict[str, Any]] = []  # alerts.codec.event_to_feature of each revision
         self.zones: list[Zone] = []  # the catalogue's, then those the feeds notified (exercise areas)
         self.max_points_per_track = max_points_per_track
 
@@ -100,7 +103,7 @@ class RecorderSink(_InMemorySink):
         self.zones.extend(zones)
 
     def publish_events(self, events: Sequence[Event]) -> None:
-        self.events.extend(events)
+        self.events.extend(event_to_feature(e) for e in events)
 
     def publish_tracks(self, updates: Sequence[TrackUpdate]) -> None:
         for u in updates:
@@ -118,7 +121,7 @@ class MapStoreSink(_InMemorySink):
         self._zones: list[Zone] = []
 
     def publish_events(self, events: Sequence[Event]) -> None:
-        self.store.apply_events(events)
+        self.store.apply_events([event_to_feature(e) for e in events])
 
     def publish_tracks(self, updates: Sequence[TrackUpdate]) -> None:
         self.store.apply_tracks(updates)

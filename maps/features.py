@@ -7,32 +7,37 @@ value], ...]}``) already formatted with units. Strings from feeds are passed
 through as *data*: the page's script puts them into the DOM with
 ``textContent``, never as HTML, so ``<img src=x onerror=alert(1)>`` shows as text.
 
-Events arrive either as :class:`proximity.events.Event` objects (the pipeline)
-or as dicts decoded from the Kafka event topic (a GeoJSON Feature whose
-``properties`` are the event fields, or the bare fields);
-:func:`event_record` turns both into one plain form.
+Events reach the maps in one shape, the contract of the Kafka events topic: the
+GeoJSON Feature of :func:`alerts.codec.event_to_feature` (``EventFeature``),
+whether they come from the topic, a JSON Lines file or the pipeline itself.
+:func:`read_event` decodes it (:func:`alerts.codec.event_from_feature`);
+:func:`event_features` is what a map draws of it.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields, is_dataclass
+from dataclasses import fields
 from typing import Any, Iterable, Mapping, Sequence
 
 from pyproj import Geod
 from shapely.geometry import mapping as shapely_mapping
 from shapely.geometry.base import BaseGeometry
 
+from alerts.codec import event_from_feature
+from alerts.errors import CodecError
 from config.records import RecordError, TrackUpdate, Zone
 from config.times import TimeFormatError, format_utc, parse_utc
 from maps.errors import MapInputError
-from proximity.events import EVENT_KINDS, ZONE_LEVEL_KINDS, Event
+from proximity.events import Event, Subject
 
 __all__ = [
     "CLOSE_APPROACH_KINDS",
+    "EventFeature",
     "event_features",
-    "event_record",
+    "event_positions",
     "feature_collection",
     "outline_features",
+    "read_event",
     "track_feature",
     "track_update",
     "trail_feature",
@@ -225,68 +230,21 @@ def outline_features(outlines: BaseGeometry | Mapping[str, Any] | None) -> list[
 # ---------------------------------------------------------------- events
 
 
-def _plain(obj: Any) -> Any:
-    if is_dataclass(obj) and not isinstance(obj, type):
-        return asdict(obj)
-    return obj
+EventFeature = Mapping[str, Any]
+"""An event revision as the maps take it: the value of the events topic, a GeoJSON Feature
+(:func:`alerts.codec.event_to_feature`, or the value decoded by :func:`alerts.codec.decode_event`)."""
 
 
-def event_record(obj: Event | Mapping[str, Any]) -> dict[str, Any]:
-    """An event as plain data with the fields of :class:`~proximity.events.Event`:
-    ``subjects`` is a list of dicts with ``track_id``, ``lat_deg``, ``lon_deg``, ...;
-    ``t_s`` is epoch seconds. Accepts an ``Event`` or a decoded topic message."""
-    if isinstance(obj, Event):
-        rec = asdict(obj)
-        rec["metrics"] = dict(obj.metrics)
-        rec["subjects"] = list(rec["subjects"])
-        return rec
-    if not isinstance(obj, Mapping):
-        raise MapInputError(f"event {obj!r} is neither an Event nor a mapping")
-    props: Mapping[str, Any] = obj.get("properties", obj) if obj.get("type") == "Feature" else obj
-    if not isinstance(props, Mapping):
-        raise MapInputError("event feature has no properties object")
-    event_id = props.get("event_id")
-    if not event_id:
-        raise MapInputError(f"event without event_id: keys {sorted(props)}")
-    kind = props.get("kind")
-    if kind not in EVENT_KINDS:
-        raise MapInputError(f"event {event_id}: kind {kind!r} is not one of {EVENT_KINDS}")
-    subjects = [dict(_plain(s)) for s in props.get("subjects") or ()]
-    # positions may live in the geometry (Point or MultiPoint of the subjects)
-    geom = obj.get("geometry") if obj.get("type") == "Feature" else None
-    if geom and any("lat_deg" not in s for s in subjects):
-        pts = [geom["coordinates"]] if geom.get("type") == "Point" else list(geom.get("coordinates", ()))
-        for s, p in zip(subjects, pts):
-            s.setdefault("lon_deg", p[0])
-            s.setdefault("lat_deg", p[1])
-    for i, s in enumerate(subjects):
-        if "lat_deg" not in s and "lat" in s:
-            s["lat_deg"], s["lon_deg"] = s["lat"], s["lon"]
-        if "lat_deg" not in s or "lon_deg" not in s or not s.get("track_id"):
-            raise MapInputError(f"event {event_id}: subject {i} has no track_id or position")
-    metrics_in = props.get("metrics") or {}
-    if not subjects and not (kind in ZONE_LEVEL_KINDS and all(k in metrics_in for k in _ZONE_BORDER_KEYS)):
-        raise MapInputError(f"event {event_id}: no subjects")
-    t_raw = props.get("t_s", props.get("time"))
-    if t_raw is None:
-        raise MapInputError(f"event {event_id}: no t_s/time")
-    metrics = {str(k): float(v) for k, v in (props.get("metrics") or {}).items() if isinstance(v, (int, float))}
-    return {
-        "event_id": str(event_id),
-        "kind": kind,
-        "state": props.get("state", "open"),
-        "seq": int(props.get("seq", 0)),
-        "t_s": _epoch_s(t_raw, f"event {event_id} time"),
-        "severity": props.get("severity", "warning"),
-        "subjects": subjects,
-        "summary": props.get("summary") or "",
-        "zone_id": props.get("zone_id"),
-        "zone_name": props.get("zone_name"),
-        "metrics": metrics,
-        "integrity_suspect": bool(props.get("integrity_suspect", False)),
-        "close_reason": props.get("close_reason"),
-        "detected_s": props.get("detected_s"),
-    }
+def read_event(feature: EventFeature) -> Event:
+    """The event revision of ``feature`` (:func:`alerts.codec.event_from_feature`), with a
+    place to draw it; raises :class:`~maps.errors.MapInputError` naming what is wrong."""
+    try:
+        e = event_from_feature(feature)
+    except CodecError as err:
+        raise MapInputError(str(err)) from err
+    if not e.subjects and not all(k in e.metrics for k in _ZONE_BORDER_KEYS):
+        raise MapInputError(f"event {e.event_id}: no subjects and no zone/border position in its metrics")
+    return e
 
 
 _METRIC_FORMATS: dict[str, tuple[str, Any]] = {
@@ -309,93 +267,73 @@ def _metric_rows(metrics: Mapping[str, float]) -> list[tuple[str, str]]:
     return rows
 
 
-def _subject_label(s: Mapping[str, Any]) -> str:
-    return str(s.get("name") or s.get("callsign") or s["track_id"])
+def _subject_label(s: Subject) -> str:
+    return s.name or s.callsign or s.track_id
 
 
-def _cpa_position(s: Mapping[str, Any], tcpa_s: float) -> tuple[float, float] | None:
-    """Dead-reckoned position after ``tcpa_s`` along course at speed (geodesic)."""
-    speed, course = s.get("speed_mps"), s.get("course_deg")
-    if speed is None or course is None or tcpa_s <= 0:
-        return None
-    lon, lat, _ = _GEOD.fwd(s["lon_deg"], s["lat_deg"], course, speed * tcpa_s)
-    return float(lon), float(lat)
-
-
-def event_positions(e: Mapping[str, Any]) -> list[tuple[float, float]]:
-    """Where an event record (:func:`event_record`) is: its subjects' (lon, lat), or for a
-    zone-level event the zone's point nearest the border and the border's."""
-    if e["subjects"]:
-        return [(float(s["lon_deg"]), float(s["lat_deg"])) for s in e["subjects"]]
-    m = e["metrics"]
+def event_positions(e: Event) -> list[tuple[float, float]]:
+    """Where an event is: its subjects' (lon, lat), or for a zone-level event the zone's
+    point nearest the border and the border's."""
+    if e.subjects:
+        return [(s.lon_deg, s.lat_deg) for s in e.subjects]
+    m = e.metrics
     return [(m["zone_lon_deg"], m["zone_lat_deg"]), (m["border_lon_deg"], m["border_lat_deg"])]
 
 
-def event_features(obj: Event | Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The marker of an event, and for a close approach the line between its two
-    subjects and their predicted positions at the closest point of approach."""
-    e = event_record(obj)
-    subs = e["subjects"]
-    lons = [p[0] for p in event_positions(e)]
-    lats = [p[1] for p in event_positions(e)]
-    if not subs:
-        # A zone-level event (exercise near the border): from the zone's nearest point to the border's.
-        lon, lat = lons[0], lats[0]
-    elif e["kind"] in CLOSE_APPROACH_KINDS and len(subs) >= 2:
-        lon, lat = _GEOD.npts(lons[0], lats[0], lons[1], lats[1], 1)[0]
-    else:
-        lon, lat = lons[0], lats[0]
-    title = e["kind"].replace("_", " ").capitalize()
-    rows: list[tuple[str, Any]] = [("Summary", e["summary"]), ("State", f"{e['state']} (rev. {e['seq']})"),
-                                   ("Severity", e["severity"])]
-    rows += _metric_rows(e["metrics"])
-    rows += [("Zone", e["zone_name"] or e["zone_id"]), ("Time", format_utc(e["t_s"]))]
-    rows += [(f"Subject {i + 1}", f"{_subject_label(s)} ({s.get('side', '?')}, {s.get('domain', '?')})")
-             for i, s in enumerate(subs)]
-    if e["integrity_suspect"]:
+def event_features(e: Event) -> list[dict[str, Any]]:
+    """What the map draws of an event revision (:func:`read_event`): its marker; for a
+    close approach (or a zone-level event) the line between its two subjects (the zone and
+    the border), and the two predicted positions at the closest point of approach when the
+    engine gives them (metrics ``cpa_a_lon_deg``, ...)."""
+    subs = e.subjects
+    where = event_positions(e)
+    pair = e.kind in CLOSE_APPROACH_KINDS and len(subs) >= 2
+    lon, lat = _GEOD.npts(*where[0], *where[1], 1)[0] if pair else where[0]
+    title = e.kind.replace("_", " ").capitalize()
+    rows: list[tuple[str, Any]] = [("Summary", e.summary), ("State", f"{e.state} (rev. {e.seq})"),
+                                   ("Severity", e.severity)]
+    rows += _metric_rows(e.metrics)
+    rows += [("Zone", e.zone_name or e.zone_id), ("Time", format_utc(e.t_s))]
+    rows += [(f"Subject {i + 1}", f"{_subject_label(s)} ({s.side}, {s.domain})") for i, s in enumerate(subs)]
+    if e.integrity_suspect:
         rows.append(("Integrity", "SUSPECT: a subject's data failed an integrity check"))
-    if e["close_reason"]:
-        rows.append(("Closed", e["close_reason"]))
-    rows.append(("Event", e["event_id"]))
-    base = {"event_id": e["event_id"], "kind": e["kind"], "severity": e["severity"], "state": e["state"],
-            "t_s": e["t_s"], "suspect": e["integrity_suspect"]}
+    if e.close_reason:
+        rows.append(("Closed", e.close_reason))
+    rows.append(("Event", e.event_id))
+    popup = {"title": title, "rows": _rows(rows)}
+    base = {"event_id": e.event_id, "kind": e.kind, "severity": e.severity, "state": e.state, "t_s": e.t_s,
+            "suspect": e.integrity_suspect}
     feats: list[dict[str, Any]] = [
         {
             "type": "Feature",
             "geometry": {"type": "Point", "coordinates": [float(lon), float(lat)]},
-            "properties": {**base, "id": e["event_id"], "layer": "event", "label": title,
-                           "popup": {"title": title, "rows": _rows(rows)}},
+            "properties": {**base, "id": e.event_id, "layer": "event", "label": title, "popup": popup},
         }
     ]
-    if (e["kind"] in CLOSE_APPROACH_KINDS and len(subs) >= 2) or not subs:
+    if not (pair or not subs):
+        return feats
+    feats.append(
+        {
+            "type": "Feature",
+            "geometry": {"type": "LineString", "coordinates": [list(where[0]), list(where[1])]},
+            "properties": {**base, "id": f"{e.event_id}:line", "layer": "event_line", "popup": popup},
+        }
+    )
+    m = e.metrics
+    if not all(k in m for pair_keys in _CPA_KEYS for k in pair_keys):
+        return feats
+    tcpa = m.get("tcpa_s")
+    for s, (lon_key, lat_key) in zip(subs[:2], _CPA_KEYS):
         feats.append(
             {
                 "type": "Feature",
-                "geometry": {"type": "LineString", "coordinates": [[lons[0], lats[0]], [lons[1], lats[1]]]},
-                "properties": {**base, "id": f"{e['event_id']}:line", "layer": "event_line",
-                               "popup": {"title": title, "rows": _rows(rows)}},
+                "geometry": {"type": "Point", "coordinates": [m[lon_key], m[lat_key]]},
+                "properties": {**base, "id": f"{e.event_id}:cpa:{s.track_id}", "layer": "cpa", "side": s.side,
+                               "popup": {"title": f"Predicted position at CPA: {_subject_label(s)}",
+                                         "rows": _rows([("In", _fmt_duration(tcpa) if tcpa is not None else None),
+                                                        ("Event", e.event_id)])}},
             }
         )
-        tcpa = e["metrics"].get("tcpa_s")
-        metrics = e["metrics"]
-        engine_cpa = all(k in metrics for pair in _CPA_KEYS for k in pair)
-        if tcpa is not None or engine_cpa:
-            for s, (lon_key, lat_key) in zip(subs[:2], _CPA_KEYS):
-                pos = (metrics[lon_key], metrics[lat_key]) if engine_cpa else _cpa_position(s, tcpa or 0.0)
-                if pos is None:
-                    continue
-                feats.append(
-                    {
-                        "type": "Feature",
-                        "geometry": {"type": "Point", "coordinates": [pos[0], pos[1]]},
-                        "properties": {**base, "id": f"{e['event_id']}:cpa:{s['track_id']}", "layer": "cpa",
-                                       "side": s.get("side", "unknown"),
-                                       "popup": {"title": f"Predicted position at CPA: {_subject_label(s)}",
-                                                 "rows": _rows([("In", _fmt_duration(tcpa) if tcpa is not None
-                                                                 else None),
-                                                                ("Event", e["event_id"])])}},
-                    }
-                )
     return feats
 
 

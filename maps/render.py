@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import folium
 from shapely.geometry.base import BaseGeometry
@@ -22,11 +22,12 @@ from config.times import format_utc
 from maps.assets import AssetStore
 from maps.errors import MapInputError
 from maps.features import (
+    EventFeature,
     event_features,
     event_positions,
-    event_record,
     feature_collection,
     outline_features,
+    read_event,
     track_feature,
     trail_feature,
     zone_feature,
@@ -47,15 +48,15 @@ _ZONE_LAYER_NAMES = {
 }
 
 
-def latest_revisions(events: Sequence[Event | Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The last revision (highest ``seq``) of each incident, as plain records,
+def latest_revisions(events: Iterable[EventFeature]) -> list[Event]:
+    """The last revision (highest ``seq``) of each incident, decoded (:func:`~maps.features.read_event`),
     in the order the incidents first appeared."""
-    latest: dict[str, dict[str, Any]] = {}
-    for obj in events:
-        rec = event_record(obj)
-        have = latest.get(rec["event_id"])
-        if have is None or rec["seq"] >= have["seq"]:
-            latest[rec["event_id"]] = rec
+    latest: dict[str, Event] = {}
+    for feature in events:
+        e = read_event(feature)
+        have = latest.get(e.event_id)
+        if have is None or e.seq >= have.seq:
+            latest[e.event_id] = e
     return list(latest.values())
 
 
@@ -71,7 +72,7 @@ def situation_map(
     *,
     zones: Sequence[Zone],
     tracks: Mapping[str, Sequence[TrackUpdate]],
-    events: Sequence[Event | Mapping[str, Any]],
+    events: Sequence[EventFeature],
     outlines: BaseGeometry | Mapping[str, Any] | None = None,
     title: str = "closewatch situation",
     now_s: float | None = None,
@@ -89,9 +90,9 @@ def situation_map(
                 raise MapInputError(f"tracks[{track_id!r}] holds an update of {u.track_id!r}")
         ordered[track_id] = seq
     revisions = latest_revisions(events)
-    first_s = [s[0].t_s for s in ordered.values()] + [r["t_s"] for r in revisions]
+    first_s = [s[0].t_s for s in ordered.values()] + [r.t_s for r in revisions]
     if now_s is None:
-        times = [s[-1].t_s for s in ordered.values()] + [r["t_s"] for r in revisions]
+        times = [s[-1].t_s for s in ordered.values()] + [r.t_s for r in revisions]
         now_s = max(times) if times else None
     start_s = min(first_s, default=now_s)
 
@@ -110,7 +111,7 @@ def situation_map(
 
     subtitle = (
         f"Data time {format_utc(now_s) if now_s is not None else 'n/a'} · {len(ordered)} tracks · "
-        f"{sum(1 for r in revisions if r['state'] != 'closed')} open events"
+        f"{sum(1 for r in revisions if r.state != 'closed')} open events"
     )
     m = base_map(bounds, tile_url=tile_url, title=title)
     outlines_fc = outline_features(outlines)
@@ -143,7 +144,7 @@ def render_situation_map(
     *,
     zones: Sequence[Zone],
     tracks: Mapping[str, Sequence[TrackUpdate]],
-    events: Sequence[Event | Mapping[str, Any]],
+    events: Sequence[EventFeature],
     outlines: BaseGeometry | Mapping[str, Any] | None = None,
     title: str = "closewatch situation",
     now_s: float | None = None,
@@ -153,9 +154,9 @@ def render_situation_map(
     """Write a self-contained situation map to ``path`` and return it.
 
     ``tracks`` maps a track id to its updates (any order; the latest is the
-    position shown, all of them the trail). ``events`` may hold several
-    revisions of an incident (the latest is drawn) as ``Event`` objects or
-    decoded topic messages. ``outlines`` are country outlines for the tile-less
+    position shown, all of them the trail). ``events`` are values of the events
+    topic (``EventFeature``), several revisions of an incident each (the latest is
+    drawn). ``outlines`` are country outlines for the tile-less
     base map. Raises :class:`~maps.errors.AssetsError` when the offline assets
     are not installed (``closewatch map assets``).
     """

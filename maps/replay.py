@@ -35,10 +35,11 @@ from maps.assets import AssetStore
 from maps.errors import MapInputError
 from maps.features import (
     event_features,
+    EventFeature,
     event_positions,
-    event_record,
     feature_collection,
     outline_features,
+    read_event,
     track_feature,
     trail_feature,
     zone_feature,
@@ -149,42 +150,42 @@ class _ReplaySetup(MacroElement):
         self.report_html = report_html
 
 
-def _event_table(incidents: list[list[dict[str, Any]]], window_end_s: float, note: str, head: str) -> str:
+def _event_table(incidents: list[list[Event]], window_end_s: float, note: str, head: str) -> str:
     def cell(v: Any) -> str:
         return f"<td>{html.escape(str(v)) if v is not None else '–'}</td>"
 
-    def metric_min(revs: list[dict[str, Any]], key: str) -> float | None:
-        vals = [r["metrics"][key] for r in revs if key in r["metrics"]]
+    def metric_min(revs: list[Event], key: str) -> float | None:
+        vals = [r.metrics[key] for r in revs if key in r.metrics]
         return min(vals) if vals else None
 
     rows = []
     for revs in incidents:
         first, last = revs[0], revs[-1]
-        closed = last["t_s"] if last["state"] == "closed" else None
+        closed = last.t_s if last.state == "closed" else None
         dist = metric_min(revs, "distance_m")
         cpa = metric_min(revs, "cpa_m")
         vsep = metric_min(revs, "vertical_sep_m")
-        subjects = ", ".join(str(s.get("name") or s.get("callsign") or s["track_id"]) for s in first["subjects"])
-        duration = (closed if closed is not None else window_end_s) - first["t_s"]
+        subjects = ", ".join(s.name or s.callsign or s.track_id for s in first.subjects)
+        duration = (closed if closed is not None else window_end_s) - first.t_s
         where = event_positions(first)
         lat = sum(p[1] for p in where) / len(where)
         lon = sum(p[0] for p in where) / len(where)
         rows.append(
-            f'<tr data-t-ms="{_ms(first["t_s"])}" data-lat="{lat:.6f}" data-lon="{lon:.6f}" '
-            f'data-event-id="{html.escape(first["event_id"])}">'
-            + cell(format_utc(first["t_s"]))
+            f'<tr data-t-ms="{_ms(first.t_s)}" data-lat="{lat:.6f}" data-lon="{lon:.6f}" '
+            f'data-event-id="{html.escape(first.event_id)}">'
+            + cell(format_utc(first.t_s))
             + cell(format_utc(closed) if closed is not None else "open at end")
             + cell(f"{duration / 60:.1f} min")
-            + cell(first["kind"].replace("_", " "))
-            + cell(max((r["severity"] for r in revs), key=("info", "warning", "critical").index))
+            + cell(first.kind.replace("_", " "))
+            + cell(max((r.severity for r in revs), key=("info", "warning", "critical").index))
             + cell(subjects)
-            + cell(last["zone_name"] or last["zone_id"])
+            + cell(last.zone_name or last.zone_id)
             + cell(f"{dist:,.0f} m" if dist is not None else None)
             + cell(f"{cpa:,.0f} m" if cpa is not None else None)
             + cell(f"{vsep:,.0f} m" if vsep is not None else None)
             + cell(len(revs))
-            + cell("suspect" if any(r["integrity_suspect"] for r in revs) else "ok")
-            + cell(last["summary"])
+            + cell("suspect" if any(r.integrity_suspect for r in revs) else "ok")
+            + cell(last.summary)
             + "</tr>"
         )
     headers = ["Opened (UTC)", "Closed (UTC)", "Duration", "Kind", "Severity", "Subjects", "Zone",
@@ -216,7 +217,7 @@ _REPORT_CSS = """
 
 def replay_map(
     tracks: Mapping[str, Sequence[TrackUpdate]] | Iterable[TrackUpdate],
-    events: Sequence[Event | Mapping[str, Any]],
+    events: Sequence[EventFeature],
     window: tuple[float, float] | None = None,
     bbox: tuple[float, float, float, float] | None = None,
     max_points: int = 10_000,
@@ -230,8 +231,8 @@ def replay_map(
     """Build the replay map of :func:`render_replay` without writing it."""
     stale = dict(stale_after_s or _DEFAULT_STALE_AFTER_S)
     groups = _group(tracks)
-    records = sorted((event_record(e) for e in events), key=lambda r: (r["t_s"], r["seq"]))
-    all_t = [u.t_s for ups in groups.values() for u in ups] + [r["t_s"] for r in records]
+    records = sorted((read_event(e) for e in events), key=lambda r: (r.t_s, r.seq))
+    all_t = [u.t_s for ups in groups.values() for u in ups] + [r.t_s for r in records]
     if window is None:
         if not all_t:
             raise MapInputError("nothing to replay: no tracks and no events, and no window given")
@@ -252,10 +253,10 @@ def replay_map(
             kept[tid] = sel
     kept, ds = _downsample(kept, max_points)
 
-    incidents_by_id: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    incidents_by_id: dict[str, list[Event]] = defaultdict(list)
     for r in records:
-        if start_s <= r["t_s"] <= end_s and any(_inside(lon, lat, bbox) for lon, lat in event_positions(r)):
-            incidents_by_id[r["event_id"]].append(r)
+        if start_s <= r.t_s <= end_s and any(_inside(lon, lat, bbox) for lon, lat in event_positions(r)):
+            incidents_by_id[r.event_id].append(r)
     incidents = list(incidents_by_id.values())
 
     # tracks: each kept position from its time to the next one
@@ -270,11 +271,11 @@ def replay_map(
     event_feats = []
     for revs in incidents:
         for i, r in enumerate(revs):
-            if r["state"] == "closed":
+            if r.state == "closed":
                 break
-            until = revs[i + 1]["t_s"] if i + 1 < len(revs) else end_s
+            until = revs[i + 1].t_s if i + 1 < len(revs) else end_s
             for f in event_features(r):
-                f["properties"].update(start=_ms(r["t_s"]), end=_ms(until), endExclusive=i + 1 < len(revs))
+                f["properties"].update(start=_ms(r.t_s), end=_ms(until), endExclusive=i + 1 < len(revs))
                 event_feats.append(f)
 
     pts = [(u.lon_deg, u.lat_deg) for ups in kept.values() for u in ups]
@@ -335,7 +336,7 @@ def replay_map(
 def render_replay(
     path: str | Path,
     tracks: Mapping[str, Sequence[TrackUpdate]] | Iterable[TrackUpdate],
-    events: Sequence[Event | Mapping[str, Any]],
+    events: Sequence[EventFeature],
     window: tuple[float, float] | None = None,
     bbox: tuple[float, float, float, float] | None = None,
     max_points: int = 10_000,
@@ -349,8 +350,8 @@ def render_replay(
 ) -> Path:
     """Write the replay of ``window`` (epoch seconds ``(start, end)``, default: all
     the data) and ``bbox`` (``(west, south, east, north)`` degrees, default: all) to
-    ``path``; at most ``max_points`` track positions are drawn. Events may be
-    ``Event`` objects or decoded topic messages, several revisions each."""
+    ``path``; at most ``max_points`` track positions are drawn. ``events`` are values
+    of the events topic (``EventFeature``), several revisions of an incident each."""
     m, ds = replay_map(tracks, events, window, bbox, max_points, zones=zones, outlines=outlines, title=title,
                        tile_url=tile_url, stale_after_s=stale_after_s)
     out = Path(path)
