@@ -224,7 +224,7 @@ def _jsonl(path: Path, convert: Callable[[dict[str, Any]], Any]) -> Iterator[Any
 
 def _event_line(feature: dict[str, Any]) -> dict[str, Any]:
     """A line of an events file: a value of the events topic, checked to be drawable."""
-    from maps.features import read_event
+    from maps.events import read_event
 
     read_event(feature)
     return feature
@@ -274,47 +274,41 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
     p = sub.add_parser("map", help="map pages: offline assets, live map server, replay")
     msub = p.add_subparsers(dest="map_command", metavar="MAP_COMMAND")
 
-    a = msub.add_parser(
-        "assets",
-        help="fetch Leaflet and its plugins from the npm registry into the cache (idempotent)",
-        description="Install the pinned npm packages of maps/package-lock.json into "
-        "$CLOSEWATCH_CACHE/map-assets (default ~/.cache/closewatch/map-assets) with `npm ci`. "
-        "Prints the folder. Runs nothing when the pinned versions are already there.",
-    )
+    def command(name: str, handler: Callable[[argparse.Namespace], int], summary: str, description: str
+                ) -> argparse.ArgumentParser:
+        c = msub.add_parser(name, help=summary, description=description)
+        c.set_defaults(handler=handler)
+        return c
+
+    a = command("assets", _cmd_assets, "fetch Leaflet and its plugins from the npm registry into the cache (idempotent)",
+                "Install the pinned npm packages of maps/package-lock.json into "
+                "$CLOSEWATCH_CACHE/map-assets (default ~/.cache/closewatch/map-assets) with `npm ci`. "
+                "Prints the folder. Runs nothing when the pinned versions are already there.")
     a.add_argument("--dest", help="install here instead of the cache")
     a.add_argument("--force", action="store_true", help="reinstall even when present")
-    a.set_defaults(handler=_cmd_assets)
 
-    s = msub.add_parser(
-        "serve",
-        help="serve the live map, fed from the Kafka tracks and events topics",
-        description="Serve the live operations map (map.host:map.port, 127.0.0.1:8765 by default; "
-        "any other address needs map.token) fed from the [kafka] tracks and events topics. "
-        "Stops on Ctrl-C / SIGTERM.",
-    )
+    s = command("serve", _cmd_serve, "serve the live map, fed from the Kafka tracks and events topics",
+                "Serve the live operations map (map.host:map.port, 127.0.0.1:8765 by default; "
+                "any other address needs map.token) fed from the [kafka] tracks and events topics. "
+                "Stops on Ctrl-C / SIGTERM.")
     s.add_argument("-c", "--config", help="closewatch.toml (needs a [kafka] section)")
     s.add_argument("--host", help="override map.host")
     s.add_argument("--port", type=int, help="override map.port (0: any free port)")
-    s.set_defaults(handler=_cmd_serve)
 
-    r = msub.add_parser(
-        "replay",
-        help="write a self-contained incident replay (HTML) for a time window and area",
-        description="Read track updates and events (JSON Lines: a track update per line, the events "
-        "as the events topic carries them, one GeoJSON Feature per line, e.g. closewatch-events.jsonl; "
-        "unusable lines are reported and skipped) and write one HTML file with a time slider and "
-        "the table of events.",
-    )
+    r = command("replay", _cmd_replay, "write a self-contained incident replay (HTML) for a time window and area",
+                "Read track updates and events (JSON Lines: a track update per line, the events "
+                "as the events topic carries them, one GeoJSON Feature per line, e.g. closewatch-events.jsonl; "
+                "unusable lines are reported and skipped) and write one HTML file with a time slider and "
+                "the table of events.")
     r.add_argument("--tracks", required=True, help="track updates, JSON Lines")
     r.add_argument("--events", help="events, JSON Lines (e.g. closewatch-events.jsonl)")
-    r.add_argument("--from", dest="start", help="window start, ISO 8601 UTC (…Z) or epoch seconds")
+    r.add_argument("--from", dest="start", help="window start, ISO 8601 with a zone (…Z) or epoch seconds")
     r.add_argument("--to", dest="end", help="window end")
     r.add_argument("--bbox", help="area: west,south,east,north in degrees")
     r.add_argument("--max-points", type=int, default=10_000, help="at most this many track positions drawn")
     r.add_argument("--title", default="closewatch incident replay")
     r.add_argument("-o", "--out", default="closewatch-replay.html", help="output HTML file")
     r.add_argument("-c", "--config", help="closewatch.toml (stale times, tile URL)")
-    r.set_defaults(handler=_cmd_replay)
 
     def _usage(_args: argparse.Namespace) -> int:
         p.print_help(sys.stderr)

@@ -24,19 +24,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from config.records import TrackUpdate, Zone
+from config.settings import ProximitySettings, Settings
 from config.times import format_utc
-from config.settings import Settings
 from maps.errors import MapInputError
-from maps.features import (
-    EventFeature,
-    event_features,
-    feature_collection,
-    read_event,
-    track_feature,
-    track_update,
-    trail_feature,
-    zone_feature,
-)
+from maps.events import EventFeature, event_features, read_event
+from maps.features import feature_collection, track_feature, track_update, trail_feature, zone_feature
 from proximity.events import Event
 
 __all__ = ["LAYERS", "SituationStore", "Snapshot"]
@@ -44,7 +36,7 @@ __all__ = ["LAYERS", "SituationStore", "Snapshot"]
 log = logging.getLogger(__name__)
 
 LAYERS = ("tracks", "trails", "events", "zones")
-_DEFAULT_STALE_AFTER_S = {"air": 120.0, "sea": 900.0, "land": 600.0}
+_STALE_AFTER_S = {str(k): v for k, v in ProximitySettings().stale_after_s.items()}
 _CLOSED_MEMORY = 10_000
 
 
@@ -81,7 +73,7 @@ class SituationStore:
             raise ValueError("trail_points must be at least 2")
         self._lock = threading.Lock()
         self._zones = list(zones)
-        self._stale_after_s = dict(stale_after_s or _DEFAULT_STALE_AFTER_S)
+        self._stale_after_s = {**_STALE_AFTER_S, **(stale_after_s or {})}
         self._trail_points = trail_points
         self._trail_window_s = trail_window_s
         self._feed_stale_after_s = feed_stale_after_s
@@ -176,7 +168,7 @@ class SituationStore:
             gone = [
                 tid
                 for tid, u in self._last.items()
-                if now_s - u.t_s > self._stale_after_s.get(u.domain, _DEFAULT_STALE_AFTER_S[u.domain])
+                if now_s - u.t_s > self._stale_after_s[u.domain]
             ]
             for tid in gone:
                 del self._last[tid]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import folium
 from shapely.geometry.base import BaseGeometry
@@ -20,22 +20,11 @@ from shapely.geometry.base import BaseGeometry
 from config.records import TrackUpdate, Zone
 from config.times import format_utc
 from maps.assets import AssetStore
-from maps.errors import MapInputError
-from maps.features import (
-    EventFeature,
-    event_features,
-    event_positions,
-    feature_collection,
-    outline_features,
-    read_event,
-    track_feature,
-    trail_feature,
-    zone_feature,
-)
-from maps.page import PageSetup, base_map, bounds_of, geojson_layer, write_page
-from proximity.events import Event
+from maps.events import EventFeature, event_features, event_positions, latest_revisions
+from maps.features import feature_collection, group_tracks, thin, track_feature, trail_feature, zone_feature
+from maps.page import PageSetup, add_outlines, base_map, bounds_of, geojson_layer, write_page
 
-__all__ = ["latest_revisions", "render_situation_map", "situation_map"]
+__all__ = ["render_situation_map"]
 
 log = logging.getLogger(__name__)
 
@@ -48,27 +37,8 @@ _ZONE_LAYER_NAMES = {
 }
 
 
-def latest_revisions(events: Iterable[EventFeature]) -> list[Event]:
-    """The last revision (highest ``seq``) of each incident, decoded (:func:`~maps.features.read_event`),
-    in the order the incidents first appeared."""
-    latest: dict[str, Event] = {}
-    for feature in events:
-        e = read_event(feature)
-        have = latest.get(e.event_id)
-        if have is None or e.seq >= have.seq:
-            latest[e.event_id] = e
-    return list(latest.values())
-
-
-def _thin(updates: Sequence[TrackUpdate], max_points: int) -> list[TrackUpdate]:
-    if len(updates) <= max_points:
-        return list(updates)
-    step = len(updates) / (max_points - 1)
-    picked = [updates[int(i * step)] for i in range(max_points - 1)]
-    return picked + [updates[-1]]
-
-
-def situation_map(
+def render_situation_map(
+    path: str | Path,
     *,
     zones: Sequence[Zone],
     tracks: Mapping[str, Sequence[TrackUpdate]],
@@ -78,17 +48,19 @@ def situation_map(
     now_s: float | None = None,
     tile_url: str | None = None,
     max_trail_points: int = 500,
-) -> folium.Map:
-    """Build the folium map of :func:`render_situation_map` without writing it."""
-    ordered: dict[str, list[TrackUpdate]] = {}
-    for track_id, updates in tracks.items():
-        if not updates:
-            continue
-        seq = sorted(updates, key=lambda u: u.t_s)
-        for u in seq:
-            if u.track_id != track_id:
-                raise MapInputError(f"tracks[{track_id!r}] holds an update of {u.track_id!r}")
-        ordered[track_id] = seq
+    store: AssetStore | None = None,
+) -> Path:
+    """Write a self-contained situation map to ``path`` and return it.
+
+    ``tracks`` maps a track id to its updates (any order; the latest is the
+    position shown, all of them the trail, thinned to ``max_trail_points``).
+    ``events`` are values of the events topic (``EventFeature``), several revisions
+    of an incident each (the latest is drawn). ``now_s`` is the data time (default:
+    the latest of the tracks and events). ``outlines`` are country outlines for the
+    tile-less base map. Raises :class:`~maps.errors.AssetsError` when the offline
+    assets are not installed (``closewatch map assets``).
+    """
+    ordered = group_tracks(tracks)
     revisions = latest_revisions(events)
     first_s = [s[0].t_s for s in ordered.values()] + [r.t_s for r in revisions]
     if now_s is None:
@@ -114,14 +86,12 @@ def situation_map(
         f"{sum(1 for r in revisions if r.state != 'closed')} open events"
     )
     m = base_map(bounds, tile_url=tile_url, title=title)
-    outlines_fc = outline_features(outlines)
-    if outlines_fc:
-        geojson_layer(feature_collection(outlines_fc), "Country outlines", control=False).add_to(m)
+    add_outlines(m, outlines)
     for kind, layer_name in _ZONE_LAYER_NAMES.items():
         feats = [zone_feature(z) for z in shown_zones if z.kind == kind]
         if feats:
             geojson_layer(feature_collection(feats), layer_name).add_to(m)
-    trails = [t for t in (trail_feature(tid, _thin(s, max_trail_points)) for tid, s in ordered.items()) if t]
+    trails = [t for t in (trail_feature(tid, thin(s, max_trail_points)) for tid, s in ordered.items()) if t]
     geojson_layer(feature_collection(trails), "Track trails").add_to(m)
     geojson_layer(feature_collection(track_feature(s[-1]) for s in ordered.values()), "Tracks").add_to(m)
     ev_feats = [f for r in revisions for f in event_features(r)]
@@ -136,33 +106,6 @@ def situation_map(
             "zoneKinds": sorted({z.kind for z in shown_zones}) or None,
         }
     ).add_to(m)
-    return m
-
-
-def render_situation_map(
-    path: str | Path,
-    *,
-    zones: Sequence[Zone],
-    tracks: Mapping[str, Sequence[TrackUpdate]],
-    events: Sequence[EventFeature],
-    outlines: BaseGeometry | Mapping[str, Any] | None = None,
-    title: str = "closewatch situation",
-    now_s: float | None = None,
-    tile_url: str | None = None,
-    store: AssetStore | None = None,
-) -> Path:
-    """Write a self-contained situation map to ``path`` and return it.
-
-    ``tracks`` maps a track id to its updates (any order; the latest is the
-    position shown, all of them the trail). ``events`` are values of the events
-    topic (``EventFeature``), several revisions of an incident each (the latest is
-    drawn). ``outlines`` are country outlines for the tile-less
-    base map. Raises :class:`~maps.errors.AssetsError` when the offline assets
-    are not installed (``closewatch map assets``).
-    """
-    m = situation_map(
-        zones=zones, tracks=tracks, events=events, outlines=outlines, title=title, now_s=now_s, tile_url=tile_url
-    )
     out = Path(path)
     write_page(m, out, mode="inline", store=store)
     return out

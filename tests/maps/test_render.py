@@ -14,9 +14,10 @@ from spoil import DELETE, spoilt
 from alerts.codec import decode_event, encode_event, event_from_feature
 from maps.assets import AssetStore
 from maps.errors import MapInputError
-from maps.features import event_features, read_event, track_feature
+from maps.events import event_features, latest_revisions, read_event
+from maps.features import track_feature
 from maps.page import check_offline
-from maps.render import latest_revisions, render_situation_map
+from maps.render import render_situation_map
 
 
 def embedded_features(page: str) -> list[dict[str, Any]]:
