@@ -1,7 +1,7 @@
 """Settings: one TOML file (``closewatch.toml``), validated with pydantic.
 
-Every key has a documented default (see ``docs/configuration.md`` and the
-example ``closewatch.example.toml``), so an empty file is a valid configuration
+Every key has a documented default (see the example ``closewatch.example.toml``,
+which lists every section and key with its meaning), so an empty file is a valid configuration
 that runs the embedded defaults: no Kafka, events to a JSON Lines file.
 
 A bad file stops the program with :class:`ConfigError`, whose message names each
