@@ -2,6 +2,8 @@
 
 * Events: a GeoJSON Feature (RFC 7946) whose geometry is where the event is and
   whose ``properties`` are the event fields; schema ``alerts/schemas/event.v1.json``.
+  :func:`event_to_feature` is the one function that turns an event into GeoJSON;
+  :func:`event_from_feature` reads a value back (the maps take events this way only).
 * Tracks: a flat JSON object with the :class:`~config.records.TrackUpdate` fields;
   schema ``alerts/schemas/track.v1.json``.
 * Dead letters: the :class:`~config.records.DeadLetter` fields, raw bytes as

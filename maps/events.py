@@ -77,7 +77,7 @@ _METRIC_FORMATS: dict[str, tuple[str, Any]] = {
 }
 
 
-def _metricpopup_rows(metrics: Mapping[str, float]) -> list[tuple[str, str]]:
+def _metric_rows(metrics: Mapping[str, float]) -> list[tuple[str, str]]:
     rows = []
     positions = {k for pair in _CPA_KEYS for k in pair}
     for k in sorted((k for k in metrics if k not in positions), key=lambda k: (k not in _METRIC_FORMATS, k)):
@@ -112,7 +112,7 @@ def event_features(e: Event) -> list[dict[str, Any]]:
     title = e.kind.replace("_", " ").capitalize()
     rows: list[tuple[str, Any]] = [("Summary", e.summary), ("State", f"{e.state} (rev. {e.seq})"),
                                    ("Severity", e.severity)]
-    rows += _metricpopup_rows(e.metrics)
+    rows += _metric_rows(e.metrics)
     rows += [("Zone", e.zone_name or e.zone_id), ("Time", format_utc(e.t_s))]
     rows += [(f"Subject {i + 1}", f"{_subject_label(s)} ({s.side}, {s.domain})") for i, s in enumerate(subs)]
     if e.integrity_suspect:
@@ -130,7 +130,7 @@ def event_features(e: Event) -> list[dict[str, Any]]:
             "properties": {**base, "id": e.event_id, "layer": "event", "label": title, "popup": popup},
         }
     ]
-    if not (pair or not subs):
+    if subs and not pair:
         return feats
     feats.append(
         {
@@ -143,6 +143,7 @@ def event_features(e: Event) -> list[dict[str, Any]]:
     if not all(k in m for pair_keys in _CPA_KEYS for k in pair_keys):
         return feats
     tcpa = m.get("tcpa_s")
+    cpa_rows = popup_rows([("In", format_duration(tcpa) if tcpa is not None else None), ("Event", e.event_id)])
     for s, (lon_key, lat_key) in zip(subs[:2], _CPA_KEYS):
         feats.append(
             {
@@ -150,8 +151,7 @@ def event_features(e: Event) -> list[dict[str, Any]]:
                 "geometry": {"type": "Point", "coordinates": [m[lon_key], m[lat_key]]},
                 "properties": {**base, "id": f"{e.event_id}:cpa:{s.track_id}", "layer": "cpa", "side": s.side,
                                "popup": {"title": f"Predicted position at CPA: {_subject_label(s)}",
-                                         "rows": popup_rows([("In", format_duration(tcpa) if tcpa is not None else None),
-                                                        ("Event", e.event_id)])}},
+                                         "rows": cpa_rows}},
             }
         )
     return feats

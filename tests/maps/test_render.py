@@ -65,6 +65,19 @@ def test_track_feature_carries_heading_and_units(situation: Any) -> None:
     assert rows["Time"] == "2024-05-01T10:40:00Z"
 
 
+def test_the_situation_events_are_values_of_the_events_topic(engagement: Any) -> None:
+    """The map fixtures are what the engine emits, as the schema of the topic describes it."""
+    from jsonschema import Draft202012Validator
+
+    from alerts.codec import load_schema
+
+    validator = Draft202012Validator(load_schema("event.v1.json"))
+    kinds = [e["properties"]["kind"] for e in engagement.events]
+    assert set(kinds) == {"zone_entry", "predicted_close_approach", "close_approach"}
+    for event in engagement.events:
+        validator.validate(event)
+
+
 def test_the_maps_draw_the_topic_value_and_take_nothing_else(situation: Any) -> None:
     feature = situation.revisions("predicted_close_approach")[0]
     event = event_from_feature(feature)
