@@ -15,7 +15,8 @@ batches are cut. Exercise zones from the feeds reach the engine in stream order
 sink and are counted per feed and reason.
 
 Sinks receive the engine's events, the normalised tracks and the dead letters,
-in that order, per batch; ``sync`` returns once they are durable (written to
+in that order, per batch, and the zones: the catalogue's at the start, then those the
+feeds notify as they come; ``sync`` returns once they are durable (written to
 disk, acknowledged by the broker, or in the broker sink's on-disk spool).
 
 Kafka-fed runs checkpoint the engine with the input positions it has consumed,
@@ -58,6 +59,10 @@ class Sink(Protocol):
     def publish_tracks(self, updates: Sequence[TrackUpdate]) -> None: ...
 
     def publish_deadletters(self, letters: Sequence[DeadLetter]) -> None: ...
+
+    def publish_zones(self, zones: Sequence[Zone]) -> None:
+        """The zones the run watches: the catalogue's when the run starts, then each zone a
+        feed notifies (exercise areas) in stream order, as the engine gets it."""
 
     def sync(self) -> None:
         """Return once everything published is durable: acknowledged, or written to disk."""
@@ -173,6 +178,8 @@ class Pipeline:
         batch: list[TrackUpdate] = []
         letters: list[DeadLetter] = []
         batch_started = time.monotonic()
+        for sink in self.sinks:
+            sink.publish_zones(self.zones)
         try:
             for entry in self._items(stop):
                 if entry is not None:
@@ -193,9 +200,7 @@ class Pipeline:
                         self._emit(self.engine.add_zones([item]), [], [])
                         self._handled = dict(self._taken)
                         for sink in self.sinks:
-                            publish_zones = getattr(sink, "publish_zones", None)
-                            if publish_zones is not None:
-                                publish_zones([item])
+                            sink.publish_zones([item])
                         continue
                 full = len(batch) >= self.batch_size
                 late = bool(batch) and time.monotonic() - batch_started >= self.max_batch_delay_s

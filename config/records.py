@@ -159,9 +159,13 @@ class Zone:
             raise RecordError(f"zone {self.zone_id}: active window ends before it starts")
 
     def is_active(self, t_s: float) -> bool:
-        if self.active_from_s is not None and t_s < self.active_from_s:
+        return self.is_active_between(t_s, t_s)
+
+    def is_active_between(self, start_s: float, end_s: float) -> bool:
+        """Active at some time from ``start_s`` to ``end_s`` (both included)."""
+        if self.active_from_s is not None and end_s < self.active_from_s:
             return False
-        if self.active_until_s is not None and t_s > self.active_until_s:
+        if self.active_until_s is not None and start_s > self.active_until_s:
             return False
         return True
 

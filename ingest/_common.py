@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import reduce
 from operator import xor
 from typing import Callable
 
 from config.affiliation import Affiliation
+from config.times import Naive, TimeFormatError, parse_utc
 from ingest.stats import FeedStats
 
 __all__ = [
@@ -45,24 +45,20 @@ def nmea_checksum(body: bytes) -> int:
     return reduce(xor, body, 0)
 
 
-def iso_epoch_s(value: object, what: str) -> float:
-    """An ISO 8601 time with a zone (``2020-02-08T18:11:31.863Z``) -> UTC epoch seconds.
+def iso_epoch_s(value: object, what: str, *, naive: Naive = "error") -> float:
+    """An ISO 8601 time with a zone (``2020-02-08T18:11:31.863Z``) -> UTC epoch seconds
+    (:func:`config.times.parse_utc`; ``naive="utc"`` only for formats whose times are UTC
+    by definition).
 
     Raises ValueError whose message is a dead-letter reason ("unparseable timestamp: ...",
     "impossible timestamp: ...").
     """
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"unparseable timestamp: {what}={value!r}")
-    text = value.strip()
     try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"unparseable timestamp: {what}={text[:40]!r}") from None
-    if dt.tzinfo is None:
-        raise ValueError(f"unparseable timestamp: {what}={text[:40]!r} has no time zone")
-    t = dt.timestamp()
+        t = parse_utc(value, what, naive=naive)
+    except TimeFormatError as e:
+        raise ValueError(f"unparseable timestamp: {e}") from None
     if not plausible_epoch(t):
-        raise ValueError(f"impossible timestamp: {what}={text[:40]}")
+        raise ValueError(f"impossible timestamp: {what}={str(value).strip()[:40]}")
     return t
 
 

@@ -62,11 +62,15 @@ class _Bad(ValueError):
 
 
 def parse_cot_time(text: str | None, what: str) -> float:
-    """CoT xs:dateTime (``2020-02-08T18:11:31.863Z``) -> epoch seconds (UTC)."""
+    """CoT xs:dateTime (``2020-02-08T18:11:31.863Z``) -> epoch seconds (UTC).
+
+    CoT times are Zulu time by definition of the format: one written without ``Z``
+    is read as UTC; one with another offset is converted.
+    """
     if not text:
         raise _Bad(f"unparseable timestamp: event has no {what}")
     try:
-        return iso_epoch_s(text, what)
+        return iso_epoch_s(text, what, naive="utc")
     except ValueError as e:
         raise _Bad(str(e)) from None
 

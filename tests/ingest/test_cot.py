@@ -95,3 +95,11 @@ def test_space_and_bits_are_not_tracks() -> None:
     d = CotDecoder("c")
     ups, dls = _split(d.decode([_event(type_="a-f-P"), _event(type_="b-m-p-s-m")]))
     assert ups == [] and dls == [] and d.stats.ignored == {"dimension P": 1, "not a track (b-m-p)": 1}
+
+
+def test_cot_times_are_zulu_by_definition() -> None:
+    """CoT times are UTC: one written without ``Z`` is UTC, one with an offset is converted."""
+    raw = [_event("z1", time="2024-05-01T12:00:00", stale="2024-05-01T12:05:00"),
+           _event("z2", time="2024-05-01T14:00:00+02:00", stale="2024-05-01T14:05:00+02:00")]
+    ups, dls = _split(CotDecoder("c").decode(raw))
+    assert dls == [] and [u.t_s for u in ups] == [1_714_564_800.0, 1_714_564_800.0]

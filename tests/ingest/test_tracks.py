@@ -91,3 +91,8 @@ def test_csv() -> None:
     assert [(x.position, x.reason.split(":")[0]) for x in dls] == [(5, "malformed line"), (6, "impossible value")]
     _, dls = _split(TracksCsvDecoder("csv").decode([b"id,lat,lon"]))
     assert dls[0].reason.startswith("malformed header")
+
+
+def test_a_time_without_a_zone_is_a_dead_letter_naming_the_field() -> None:
+    ups, dls = _split(TracksJsonlDecoder("j").decode([_tracks_v1(t_s=None, time="2024-05-01T12:00:00")]))
+    assert ups == [] and dls[0].reason == "unparseable timestamp: time='2024-05-01T12:00:00' has no UTC offset (write …Z for UTC)"
