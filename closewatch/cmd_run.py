@@ -264,7 +264,6 @@ def _demo(args: argparse.Namespace) -> int:
 def _print_incidents(settings: Settings, recorder: RecorderSink) -> None:
     """The table of incidents, then every revision in time order, as `closewatch tail` prints them:
     read back from the Kafka topic when there is one, else the run's own events."""
-    from alerts.codec import event_to_feature
     from alerts.consumer import format_event_line, subscribe
     from closewatch.incidents import in_time_order, incident_table
 
@@ -273,12 +272,12 @@ def _print_incidents(settings: Settings, recorder: RecorderSink) -> None:
         features = [r.feature for r in subscribe(settings.kafka, topic, from_beginning=True, timeout_s=5.0)]
         source = f"on Kafka topic {topic}, read back"
     else:
-        features = [event_to_feature(e) for e in recorder.events]
+        features = list(recorder.events)  # already the topic's values
         source = f"in {settings.sinks.events_jsonl}"
     print()
     print("\n".join(incident_table(features)))
     print(f"\nthe events {source}, in time order (as `closewatch tail` prints them):")
-    emitted = [(e.event_id, e.seq) for e in recorder.events]
+    emitted = [(e["properties"]["event_id"], e["properties"]["seq"]) for e in recorder.events]
     for feature in in_time_order(features, emitted):
         print("  " + format_event_line(feature))
 
