@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, NoReturn
 
 from shapely.geometry.base import BaseGeometry
 
@@ -49,16 +49,16 @@ class RecordError(ValueError):
     """A record was constructed with a value outside its domain."""
 
 
-def _check_optional_range(name: str, value: float | None, low: float, high: float) -> None:
-    if value is None:
-        return
-    if not (low <= value <= high) or math.isnan(value):
-        raise RecordError(f"{name}={value!r} is outside [{low}, {high}]")
+def _out_of_range(name: str, value: float, low: float, high: float) -> NoReturn:
+    raise RecordError(f"{name}={value!r} is outside [{low}, {high}]")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TrackUpdate:
     """One report of one track's state, normalised from any feed.
+
+    Built with keywords only (``TrackUpdate(track_id=..., source=..., ...)``): a record
+    of eighteen fields is not read right by position.
 
     ``track_id`` is namespaced by identity scheme: ``ais:<MMSI>``,
     ``icao:<24-bit hex, lower case>``, ``cot:<uid>``, ``ext:<id>``.
@@ -87,20 +87,32 @@ class TrackUpdate:
     raw_ref: str | None = None
 
     def __post_init__(self) -> None:
-        if not self.track_id or ":" not in self.track_id:
+        # Written out rather than looped: every decoded report passes here. A NaN fails
+        # every comparison, so ``not low <= v <= high`` rejects it too.
+        if ":" not in self.track_id:
             raise RecordError(f"track_id {self.track_id!r} is not namespaced (scheme:id)")
         if not math.isfinite(self.t_s):
             raise RecordError(f"t_s={self.t_s!r} is not a finite epoch time")
-        _check_optional_range("lat_deg", self.lat_deg, -90.0, 90.0)
-        _check_optional_range("lon_deg", self.lon_deg, -180.0, 180.0)
+        if not -90.0 <= self.lat_deg <= 90.0:
+            _out_of_range("lat_deg", self.lat_deg, -90.0, 90.0)
+        if not -180.0 <= self.lon_deg <= 180.0:
+            _out_of_range("lon_deg", self.lon_deg, -180.0, 180.0)
         if self.domain not in DOMAINS:
             raise RecordError(f"domain {self.domain!r} is not one of {DOMAINS}")
         if self.side not in SIDES:
             raise RecordError(f"side {self.side!r} is not one of {SIDES}")
-        _check_optional_range("speed_mps", self.speed_mps, 0.0, 1500.0)
-        _check_optional_range("course_deg", self.course_deg, 0.0, 360.0)
-        _check_optional_range("heading_deg", self.heading_deg, 0.0, 360.0)
-        _check_optional_range("alt_m", self.alt_m, -500.0, 40_000.0)
+        v = self.speed_mps
+        if v is not None and not 0.0 <= v <= 1500.0:
+            _out_of_range("speed_mps", v, 0.0, 1500.0)
+        v = self.course_deg
+        if v is not None and not 0.0 <= v <= 360.0:
+            _out_of_range("course_deg", v, 0.0, 360.0)
+        v = self.heading_deg
+        if v is not None and not 0.0 <= v <= 360.0:
+            _out_of_range("heading_deg", v, 0.0, 360.0)
+        v = self.alt_m
+        if v is not None and not -500.0 <= v <= 40_000.0:
+            _out_of_range("alt_m", v, -500.0, 40_000.0)
 
     @property
     def velocity_heading_deg(self) -> float | None:

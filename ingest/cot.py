@@ -196,24 +196,19 @@ class CotDecoder(DecoderBase):
         side = self.affiliation.for_other(callsign, asserted)
         try:
             update = TrackUpdate(
-                "cot:" + uid,
-                self.feed,
-                t_s,
-                lat,
-                lon,
-                domain,
-                side,
-                hae,
-                speed,
-                course,
-                None,
-                None,
-                None,
-                callsign,
-                None,
-                cot_type,
-                None,
-                f"{self.feed}:{self.position}",
+                track_id="cot:" + uid,
+                source=self.feed,
+                t_s=t_s,
+                lat_deg=lat,
+                lon_deg=lon,
+                domain=domain,
+                side=side,
+                alt_m=hae,
+                speed_mps=speed,
+                course_deg=course,
+                callsign=callsign,
+                type_code=cot_type,
+                raw_ref=f"{self.feed}:{self.position}",
             )
         except RecordError as e:
             raise _Bad(f"impossible value: {e}") from e

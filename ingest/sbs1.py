@@ -270,24 +270,20 @@ class Sbs1Decoder(DecoderBase):
             gs, vr, alt_ft = a.gs_kn, a.vrate_fpm, a.alt_ft
             try:
                 update = TrackUpdate(
-                    a.track_id,
-                    feed,
-                    t_s,
-                    lat,
-                    lon,
-                    "air",
-                    side,
-                    None if alt_ft is None else alt_ft * FT_TO_M,
-                    None if gs is None else gs * KNOTS_TO_MPS,
-                    a.track_deg,
-                    None,
-                    None if vr is None else vr * FPM_TO_MPS,
-                    country,
-                    callsign,
-                    None,
-                    None,
-                    None,
-                    ref_prefix + str(pos),
+                    track_id=a.track_id,
+                    source=feed,
+                    t_s=t_s,
+                    lat_deg=lat,
+                    lon_deg=lon,
+                    domain="air",
+                    side=side,
+                    alt_m=None if alt_ft is None else alt_ft * FT_TO_M,
+                    speed_mps=None if gs is None else gs * KNOTS_TO_MPS,
+                    course_deg=a.track_deg,
+                    vrate_mps=None if vr is None else vr * FPM_TO_MPS,
+                    country=country,
+                    callsign=callsign,
+                    raw_ref=ref_prefix + str(pos),
                 )
             except RecordError as e:
                 yield dead(pos, raw, f"impossible value: {e}", received_s)

@@ -117,24 +117,24 @@ class _TrackRecords(DecoderBase):
         alt, speed, course, heading, vrate = (_number(rec, k) for k in _FLOATS)
         try:
             return TrackUpdate(
-                track_id,
-                self.feed,
-                t_s,
-                lat,
-                lon,
-                domain,  # type: ignore[arg-type]
-                side,
-                alt,
-                speed,
-                course,
-                heading,
-                vrate,
-                country,
-                callsign,
-                _text(rec, "name"),
-                _text(rec, "type_code"),
-                _text(rec, "receiver"),
-                f"{self.feed}:{pos}",
+                track_id=track_id,
+                source=self.feed,
+                t_s=t_s,
+                lat_deg=lat,
+                lon_deg=lon,
+                domain=domain,  # type: ignore[arg-type]
+                side=side,
+                alt_m=alt,
+                speed_mps=speed,
+                course_deg=course,
+                heading_deg=heading,
+                vrate_mps=vrate,
+                country=country,
+                callsign=callsign,
+                name=_text(rec, "name"),
+                type_code=_text(rec, "type_code"),
+                receiver=_text(rec, "receiver"),
+                raw_ref=f"{self.feed}:{pos}",
             )
         except RecordError as e:
             raise _Bad(f"impossible value: {e}") from e

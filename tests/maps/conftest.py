@@ -43,8 +43,9 @@ def _track(track_id: str, lat: float, lon: float, domain: str, side: str, headin
            n: int = 6, **kw: Any) -> list[TrackUpdate]:
     speed = 120.0 if domain == "air" else 7.0
     return [
-        TrackUpdate(track_id, "test", T0_S - 60.0 * i, lat - 0.01 * i, lon - 0.02 * i, domain,  # type: ignore[arg-type]
-                    side, heading_deg=heading, course_deg=heading, speed_mps=speed, **kw)  # type: ignore[arg-type]
+        TrackUpdate(track_id=track_id, source="test", t_s=T0_S - 60.0 * i, lat_deg=lat - 0.01 * i,  # type: ignore[arg-type]
+                    lon_deg=lon - 0.02 * i, domain=domain, side=side, heading_deg=heading,  # type: ignore[arg-type]
+                    course_deg=heading, speed_mps=speed, **kw)
         for i in range(n - 1, -1, -1)
     ]
 
