@@ -22,9 +22,11 @@ from typing import Any, Literal, Mapping, NoReturn
 from shapely.geometry.base import BaseGeometry
 
 __all__ = [
+    "ALT_REFS",
     "DOMAINS",
     "SIDES",
     "ZONE_KINDS",
+    "AltRef",
     "DeadLetter",
     "Domain",
     "Side",
@@ -38,11 +40,13 @@ Domain = Literal["air", "sea", "land"]
 Side = Literal["nato", "russia", "other", "unknown"]
 ZoneKind = Literal["border_buffer", "territorial", "exercise", "site", "custom"]
 Severity = Literal["info", "warning", "critical"]
+AltRef = Literal["baro", "geom"]
 
 DOMAINS: tuple[Domain, ...] = ("air", "sea", "land")
 SIDES: tuple[Side, ...] = ("nato", "russia", "other", "unknown")
 ZONE_KINDS: tuple[ZoneKind, ...] = ("border_buffer", "territorial", "exercise", "site", "custom")
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
+ALT_REFS: tuple[AltRef, ...] = ("baro", "geom")
 
 
 class RecordError(ValueError):
@@ -65,6 +69,21 @@ class TrackUpdate:
     ``type_code`` is the ICAO aircraft type designator (e.g. ``TU95``) or the AIS
     ship and cargo type number as text (ITU-R M.1371-5, Table 53).
     ``raw_ref`` points back at the feed line for audit (``feed:line``).
+
+    Altitudes (metres; ``None``: not available):
+
+    * ``alt_m`` is the altitude the engine compares. For aircraft it is the
+      barometric pressure altitude (ICAO standard atmosphere, 1013.25 hPa: what
+      Mode C/S and ADS-B report, and what air traffic control separates by) when
+      the feed gives one, otherwise a geometric (GNSS) height;
+    * ``alt_ref`` says which: ``"baro"`` or ``"geom"`` (``None`` when there is no
+      ``alt_m``, or a generic feed does not say);
+    * ``alt_geom_m`` is the geometric height above the WGS 84 ellipsoid, where the
+      feed gives it in that datum (ADS-B GNSS height, readsb ``alt_geom``, CoT
+      ``hae``), also when ``alt_m`` is barometric.
+
+    The two kinds differ by hundreds of metres with the weather and the altitude:
+    compare like with like.
     """
 
     track_id: str
@@ -75,6 +94,8 @@ class TrackUpdate:
     domain: Domain
     side: Side = "unknown"
     alt_m: float | None = None
+    alt_ref: AltRef | None = None
+    alt_geom_m: float | None = None
     speed_mps: float | None = None
     course_deg: float | None = None
     heading_deg: float | None = None
@@ -113,6 +134,11 @@ class TrackUpdate:
         v = self.alt_m
         if v is not None and not -500.0 <= v <= 40_000.0:
             _out_of_range("alt_m", v, -500.0, 40_000.0)
+        if self.alt_ref is not None and (self.alt_ref not in ALT_REFS or v is None):
+            raise RecordError(f"alt_ref {self.alt_ref!r} needs an alt_m and is one of {ALT_REFS}")
+        v = self.alt_geom_m
+        if v is not None and not -500.0 <= v <= 40_000.0:
+            _out_of_range("alt_geom_m", v, -500.0, 40_000.0)
 
     @property
     def velocity_heading_deg(self) -> float | None:

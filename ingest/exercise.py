@@ -31,7 +31,7 @@ from shapely.geometry import MultiPolygon, Polygon, shape
 
 from config.affiliation import country_of_location
 from config.records import DOMAINS, SEVERITIES, SIDES, DeadLetter, RecordError, Side, Zone
-from ingest._common import DecoderBase, iso_epoch_s
+from ingest._common import DecoderBase, Rejected, iso_epoch_s
 from ingest._geo import MAX_RADIUS_M, GeoError, geodesic_buffer, geodesic_circle
 
 __all__ = ["ExerciseGeoJsonDecoder", "NotamDecoder"]
@@ -41,15 +41,11 @@ Item = Union[Zone, DeadLetter]
 NM_M = 1852.0
 
 
-class _Bad(ValueError):
-    pass
-
-
 def _iso_time(value: Any, key: str) -> float:
     try:
         return iso_epoch_s(value, key)
     except ValueError as e:
-        raise _Bad(str(e)) from None
+        raise Rejected(str(e)) from None
 
 
 def _watch_sides(own: Side) -> tuple[Side, ...]:
@@ -90,7 +86,7 @@ class ExerciseGeoJsonDecoder(DecoderBase):
                 self.stats.lines += 1
                 try:
                     zone = self._feature(f)
-                except _Bad as e:
+                except Rejected as e:
                     yield self.stats.dead_letter(self.position, json.dumps(f).encode(), str(e))
                     continue
                 self.stats.messages += 1
@@ -99,81 +95,81 @@ class ExerciseGeoJsonDecoder(DecoderBase):
 
     def _feature(self, f: Any) -> Zone:
         if not isinstance(f, dict) or f.get("type") != "Feature":
-            raise _Bad("malformed feature: not a GeoJSON Feature")
+            raise Rejected("malformed feature: not a GeoJSON Feature")
         props = f.get("properties")
         if not isinstance(props, dict):
-            raise _Bad("malformed feature: no properties")
+            raise Rejected("malformed feature: no properties")
         fid = f.get("id", props.get("id"))
         if not isinstance(fid, (str, int)) or isinstance(fid, bool) or str(fid).strip() == "":
-            raise _Bad("malformed feature: no id")
+            raise Rejected("malformed feature: no id")
         fid = str(fid).strip()
         name = props.get("name") or fid
         if not isinstance(name, (str, int, float)):
-            raise _Bad(f"malformed feature: name {name!r}")
+            raise Rejected(f"malformed feature: name {name!r}")
         start = _iso_time(props.get("start"), "start")
         end = None if props.get("end") is None else _iso_time(props.get("end"), "end")
         if "end" not in props:
-            raise _Bad("malformed feature: no end (null means until further notice)")
+            raise Rejected("malformed feature: no end (null means until further notice)")
         if end is not None and end < start:
-            raise _Bad("impossible value: end before start")
+            raise Rejected("impossible value: end before start")
         country = props.get("country")
         if country is not None and (not isinstance(country, str) or len(country) != 2 or not country.isalpha()):
-            raise _Bad(f"malformed feature: country {country!r} is not ISO 3166-1 alpha-2")
+            raise Rejected(f"malformed feature: country {country!r} is not ISO 3166-1 alpha-2")
         country = country.upper() if country else None
         side = props.get("side")
         if side is None:
             side = self.affiliation.side_of_country(country)
         if side not in SIDES:
-            raise _Bad(f"malformed feature: side {side!r} is not one of {SIDES}")
+            raise Rejected(f"malformed feature: side {side!r} is not one of {SIDES}")
         notification = props.get("notification", "notified")
         if notification not in ("notified", "snap"):
-            raise _Bad(f"malformed feature: notification {notification!r} is not 'notified' or 'snap'")
+            raise Rejected(f"malformed feature: notification {notification!r} is not 'notified' or 'snap'")
         scale = props.get("scale", {})
         if not isinstance(scale, dict) or any(
             k not in ("troops", "aircraft", "ships") or isinstance(v, bool) or not isinstance(v, int) or v < 0
             for k, v in scale.items()
         ):
-            raise _Bad(f"malformed feature: scale {scale!r} (troops, aircraft, ships: counts)")
+            raise Rejected(f"malformed feature: scale {scale!r} (troops, aircraft, ships: counts)")
         domains = props.get("domains", list(DOMAINS))
         if not isinstance(domains, list) or not domains or any(d not in DOMAINS for d in domains):
-            raise _Bad(f"malformed feature: domains {domains!r}")
+            raise Rejected(f"malformed feature: domains {domains!r}")
         watch = props.get("watch_sides", list(_watch_sides(side)))
         if not isinstance(watch, list) or not watch or any(s not in SIDES for s in watch):
-            raise _Bad(f"malformed feature: watch_sides {watch!r}")
+            raise Rejected(f"malformed feature: watch_sides {watch!r}")
         severity = props.get("severity", "critical" if notification == "snap" else "warning")
         if severity not in SEVERITIES:
-            raise _Bad(f"malformed feature: severity {severity!r}")
+            raise Rejected(f"malformed feature: severity {severity!r}")
         buffer_m = props.get("buffer_m", 0.0)
         if isinstance(buffer_m, bool) or not isinstance(buffer_m, (int, float)) or not 0 <= buffer_m <= MAX_RADIUS_M:
-            raise _Bad(f"malformed feature: buffer_m {buffer_m!r}")
+            raise Rejected(f"malformed feature: buffer_m {buffer_m!r}")
         geom = f.get("geometry")
         if not isinstance(geom, dict):
-            raise _Bad("malformed feature: no geometry")
+            raise Rejected("malformed feature: no geometry")
         radius_m = props.get("radius_m")
         try:
             if geom.get("type") == "Point":
                 lon, lat = (float(x) for x in geom.get("coordinates", [])[:2])
                 if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-                    raise _Bad(f"impossible value: point {lon}, {lat}")
+                    raise Rejected(f"impossible value: point {lon}, {lat}")
                 if isinstance(radius_m, bool) or not isinstance(radius_m, (int, float)):
-                    raise _Bad("malformed feature: a Point needs radius_m")
+                    raise Rejected("malformed feature: a Point needs radius_m")
                 area = geodesic_circle(lon, lat, float(radius_m))
             elif geom.get("type") in ("Polygon", "MultiPolygon"):
                 area = shape(geom)
                 if not area.is_valid or area.is_empty:
-                    raise _Bad("malformed feature: invalid polygon")
+                    raise Rejected("malformed feature: invalid polygon")
                 minx, miny, maxx, maxy = area.bounds
                 if not (-180 <= minx and maxx <= 180 and -90 <= miny and maxy <= 90):
-                    raise _Bad("impossible value: polygon outside lon/lat range")
+                    raise Rejected("impossible value: polygon outside lon/lat range")
             else:
-                raise _Bad(f"malformed feature: geometry {geom.get('type')!r} is not Point, Polygon or MultiPolygon")
+                raise Rejected(f"malformed feature: geometry {geom.get('type')!r} is not Point, Polygon or MultiPolygon")
             area = geodesic_buffer(area, float(buffer_m))
-        except _Bad:
+        except Rejected:
             raise
         except Exception as e:  # shapely/pyproj reject malformed coordinates in many ways
-            raise _Bad(f"malformed feature: geometry: {type(e).__name__}: {e}") from e
+            raise Rejected(f"malformed feature: geometry: {type(e).__name__}: {e}") from e
         if not isinstance(area, (Polygon, MultiPolygon)):
-            raise _Bad("malformed feature: geometry is not an area")
+            raise Rejected("malformed feature: geometry is not an area")
         properties = {
             "feed": self.feed,
             "side": side,
@@ -199,7 +195,7 @@ class ExerciseGeoJsonDecoder(DecoderBase):
                 properties=properties,
             )
         except RecordError as e:
-            raise _Bad(f"impossible value: {e}") from e
+            raise Rejected(f"impossible value: {e}") from e
 
 
 # -- NOTAM ---------------------------------------------------------------------------
@@ -221,7 +217,7 @@ _AREA_SUBJECTS = frozenset(("RA", "RD", "RM", "RP", "RR", "RT", "WE", "WM", "WT"
 def _dms(deg: str, minutes: str, seconds: str | None, hemi: str) -> float:
     v = int(deg) + int(minutes) / 60.0 + (float(seconds) / 3600.0 if seconds else 0.0)
     if int(minutes) >= 60 or (seconds and float(seconds) >= 60):
-        raise _Bad(f"impossible value: coordinate {deg}{minutes}{seconds or ''}{hemi}")
+        raise Rejected(f"impossible value: coordinate {deg}{minutes}{seconds or ''}{hemi}")
     return -v if hemi in "SW" else v
 
 
@@ -232,7 +228,7 @@ def _notam_time(text: str, item: str) -> float | None:
     try:
         dt = datetime.strptime(t, "%y%m%d%H%M").replace(tzinfo=timezone.utc)
     except ValueError as e:
-        raise _Bad(f"unparseable timestamp: {item}) {text.strip()[:20]!r}") from e
+        raise Rejected(f"unparseable timestamp: {item}) {text.strip()[:20]!r}") from e
     return dt.timestamp()
 
 
@@ -261,7 +257,7 @@ class NotamDecoder(DecoderBase):
                 self.stats.lines += 1
                 try:
                     zone = self._notam(chunk)
-                except _Bad as e:
+                except Rejected as e:
                     yield self.stats.dead_letter(self.position, chunk.encode(), str(e))
                     continue
                 if zone is not None:
@@ -281,10 +277,10 @@ class NotamDecoder(DecoderBase):
             items.setdefault(m.group(1), body[m.end() : nxt.start() if nxt else len(body)].strip())
         for need in ("Q", "A", "B", "E"):
             if need not in items:
-                raise _Bad(f"malformed NOTAM: {notam_id} has no {need}) item")
+                raise Rejected(f"malformed NOTAM: {notam_id} has no {need}) item")
         q = _QLINE.match(items["Q"].replace(" ", ""))
         if q is None:
-            raise _Bad(f"malformed NOTAM: {notam_id} Q) line {items['Q'][:60]!r}")
+            raise Rejected(f"malformed NOTAM: {notam_id} Q) line {items['Q'][:60]!r}")
         self.stats.messages += 1
         code = q.group("code")
         if kind == "C":
@@ -297,7 +293,7 @@ class NotamDecoder(DecoderBase):
         end = _notam_time(items["C"], "C") if "C" in items else None
         assert start is not None
         if end is not None and end < start:
-            raise _Bad(f"impossible value: {notam_id} C) before B)")
+            raise Rejected(f"impossible value: {notam_id} C) before B)")
         area = self._area(items["E"], q)
         location = items["A"].split()[0] if items["A"].split() else q.group("fir")
         country = country_of_location(location) or country_of_location(q.group("fir"))
@@ -329,7 +325,7 @@ class NotamDecoder(DecoderBase):
                 },
             )
         except RecordError as e:
-            raise _Bad(f"impossible value: {e}") from e
+            raise Rejected(f"impossible value: {e}") from e
 
     def _area(self, e_text: str, q: re.Match[str]) -> Polygon:
         e_upper = e_text.upper()
@@ -338,7 +334,7 @@ class NotamDecoder(DecoderBase):
             lat = _dms(m["latd"], m["latm"], m["lats"], m["ns"])
             lon = _dms(m["lond"], m["lonm"], m["lons"], m["ew"])
             if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-                raise _Bad(f"impossible value: coordinate {m.group(0)}")
+                raise Rejected(f"impossible value: coordinate {m.group(0)}")
             points.append((lon, lat))
         r = _RADIUS.search(e_upper)
         try:
@@ -351,13 +347,13 @@ class NotamDecoder(DecoderBase):
                     points.append(points[0])
                 poly = Polygon(points)
                 if not poly.is_valid or poly.area == 0:
-                    raise _Bad("malformed NOTAM: E) polygon is not a valid area")
+                    raise Rejected("malformed NOTAM: E) polygon is not a valid area")
                 return poly
             radius_nm = int(q.group("radius"))
             if radius_nm == 999 or radius_nm == 0:
-                raise _Bad("malformed NOTAM: no area in E) and the Q) radius is 999 (whole FIR) or 0")
+                raise Rejected("malformed NOTAM: no area in E) and the Q) radius is 999 (whole FIR) or 0")
             lat = _dms(q.group("lat")[:2], q.group("lat")[2:4], None, q.group("lat")[4])
             lon = _dms(q.group("lon")[:3], q.group("lon")[3:5], None, q.group("lon")[5])
             return geodesic_circle(lon, lat, radius_nm * NM_M)
         except GeoError as e:
-            raise _Bad(f"malformed NOTAM: area: {e}") from e
+            raise Rejected(f"malformed NOTAM: area: {e}") from e

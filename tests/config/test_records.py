@@ -60,3 +60,22 @@ def test_dead_letter_needs_a_reason():
     assert DeadLetter("ais", 3, b"!AIVDM,bad", "checksum").position == 3
     with pytest.raises(RecordError, match="ais:3 has no reason"):
         DeadLetter("ais", 3, b"x", "")
+
+
+def test_track_update_is_built_with_keywords_only():
+    with pytest.raises(TypeError):
+        TrackUpdate("ais:273123456", "f", 1.7e9, 59.9, 26.5, "sea")  # type: ignore[misc]
+
+
+def test_altitude_reference():
+    u = _update(domain="air", alt_m=9000.0, alt_ref="baro", alt_geom_m=9120.0)
+    assert (u.alt_m, u.alt_ref, u.alt_geom_m) == (9000.0, "baro", 9120.0)
+    assert _update(alt_m=300.0).alt_ref is None  # a generic feed need not say
+    with pytest.raises(RecordError, match="alt_ref 'qnh'"):
+        _update(alt_m=300.0, alt_ref="qnh")
+    with pytest.raises(RecordError, match="alt_ref 'geom' needs an alt_m"):
+        _update(alt_ref="geom", alt_geom_m=300.0)
+    with pytest.raises(RecordError, match="alt_geom_m=50000.0"):
+        _update(alt_geom_m=50_000.0)
+    with pytest.raises(RecordError, match="alt_m=nan"):
+        _update(alt_m=float("nan"))
