@@ -2,7 +2,9 @@
 
 These records live in ``config`` (the one package every room may import) because
 ``ingest`` produces them and ``proximity`` consumes them, and neither may import
-the other.
+the other: :class:`TrackUpdate` (one report of a track), :class:`Notice` (an area a
+feed notifies, as the feed gives it), :class:`Zone` (an area the engine watches) and
+:class:`DeadLetter` (input that could not be used).
 
 Conventions (see DESIGN.md):
 
@@ -24,16 +26,28 @@ from shapely.geometry.base import BaseGeometry
 __all__ = [
     "ALT_REFS",
     "DOMAINS",
+    "EDGE_KINDS",
+    "MAX_NOTICE_MARGIN_M",
+    "MAX_NOTICE_RADIUS_M",
+    "NOTICE_KINDS",
+    "SEVERITIES",
     "SIDES",
     "ZONE_KINDS",
     "AltRef",
+    "CircleArea",
     "DeadLetter",
     "Domain",
-    "Side",
-    "ZoneKind",
+    "EdgeKind",
+    "Notice",
+    "NoticeArea",
+    "NoticeKind",
+    "PolygonArea",
     "RecordError",
+    "Severity",
+    "Side",
     "TrackUpdate",
     "Zone",
+    "ZoneKind",
 ]
 
 Domain = Literal["air", "sea", "land"]
@@ -55,6 +69,30 @@ class RecordError(ValueError):
 
 def _out_of_range(name: str, value: float, low: float, high: float) -> NoReturn:
     raise RecordError(f"{name}={value!r} is outside [{low}, {high}]")
+
+
+def _check_scope(
+    what: str,
+    sides: tuple[Side, ...],
+    domains: tuple[Domain, ...],
+    severity: Severity,
+    active_from_s: float | None,
+    active_until_s: float | None,
+) -> None:
+    """Whose tracks, which domains, how loud, and when: shared by zones and notices."""
+    for s in sides:
+        if s not in SIDES:
+            raise RecordError(f"{what}: side {s!r} is not one of {SIDES}")
+    for d in domains:
+        if d not in DOMAINS:
+            raise RecordError(f"{what}: domain {d!r} is not one of {DOMAINS}")
+    if severity not in SEVERITIES:
+        raise RecordError(f"{what}: severity {severity!r} is not one of {SEVERITIES}")
+    for name, t in (("active_from_s", active_from_s), ("active_until_s", active_until_s)):
+        if t is not None and not math.isfinite(t):
+            raise RecordError(f"{what}: {name}={t!r} is not a finite epoch time")
+    if active_from_s is not None and active_until_s is not None and active_until_s < active_from_s:
+        raise RecordError(f"{what}: active window ends before it starts")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -181,20 +219,7 @@ class Zone:
             raise RecordError(f"zone {self.zone_id}: geometry is a {self.geometry.geom_type}, need an area")
         if self.buffer_m < 0:
             raise RecordError(f"zone {self.zone_id}: buffer_m={self.buffer_m} is negative")
-        for s in self.sides:
-            if s not in SIDES:
-                raise RecordError(f"zone {self.zone_id}: side {s!r} is not one of {SIDES}")
-        for d in self.domains:
-            if d not in DOMAINS:
-                raise RecordError(f"zone {self.zone_id}: domain {d!r} is not one of {DOMAINS}")
-        if self.severity not in SEVERITIES:
-            raise RecordError(f"zone {self.zone_id}: severity {self.severity!r} is not one of {SEVERITIES}")
-        if (
-            self.active_from_s is not None
-            and self.active_until_s is not None
-            and self.active_until_s < self.active_from_s
-        ):
-            raise RecordError(f"zone {self.zone_id}: active window ends before it starts")
+        _check_scope(f"zone {self.zone_id}", self.sides, self.domains, self.severity, self.active_from_s, self.active_until_s)
 
     def is_active(self, t_s: float) -> bool:
         if self.active_from_s is not None and t_s < self.active_from_s:
@@ -221,3 +246,168 @@ class DeadLetter:
     def __post_init__(self) -> None:
         if not self.reason:
             raise RecordError(f"dead letter from {self.feed}:{self.position} has no reason")
+
+
+# -- notices: areas notified by a feed, as the feed gives them ---------------------------
+
+NoticeKind = Literal["exercise", "notam"]
+NOTICE_KINDS: tuple[NoticeKind, ...] = ("exercise", "notam")
+
+#: The largest circle (radius plus margin) a notice may give, metres.
+MAX_NOTICE_RADIUS_M = 1_000_000.0
+#: The widest margin around a notified polygon, metres (``proximity.notices`` builds
+#: margins up to this within its error bound).
+MAX_NOTICE_MARGIN_M = 100_000.0
+# Below the WGS 84 polar radius, so the angular size estimated on a sphere is never short.
+_SPHERE_M = 6_356_000.0
+
+
+def _reaches_pole_or_antimeridian(lon_deg: float, lat_deg: float, radius_m: float) -> bool:
+    """Whether points within ``radius_m`` of (lon, lat) may reach +-89.9 deg or cross +-180 deg.
+
+    Estimated on a sphere with a 1 % margin: a validity check, not a geometry.
+    """
+    sigma = 1.01 * radius_m / _SPHERE_M  # angular radius, radians
+    if abs(lat_deg) + math.degrees(sigma) >= 89.9:
+        return True
+    # Half the longitude span of a spherical cap: sin(half) = sin(sigma) / cos(lat),
+    # with the cap's poleward latitude for cos(lat) (larger, so never short).
+    poleward = math.radians(abs(lat_deg)) + sigma
+    half_width_deg = math.degrees(math.asin(min(1.0, math.sin(sigma) / math.cos(poleward))))
+    return not (-180.0 < lon_deg - half_width_deg and lon_deg + half_width_deg < 180.0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CircleArea:
+    """A notified circle as the feed gives it: a centre and a geodesic radius.
+
+    ``proximity.notices`` builds the circle; nothing before it does.
+    """
+
+    lon_deg: float
+    lat_deg: float
+    radius_m: float
+
+    def __post_init__(self) -> None:
+        if not -180.0 <= self.lon_deg <= 180.0:
+            _out_of_range("lon_deg", self.lon_deg, -180.0, 180.0)
+        if not -90.0 <= self.lat_deg <= 90.0:
+            _out_of_range("lat_deg", self.lat_deg, -90.0, 90.0)
+        if not 0.0 < self.radius_m <= MAX_NOTICE_RADIUS_M:
+            raise RecordError(f"radius_m={self.radius_m!r} is outside (0, {MAX_NOTICE_RADIUS_M:.0f}]")
+
+
+EdgeKind = Literal["lonlat", "geodesic"]
+EDGE_KINDS: tuple[EdgeKind, ...] = ("lonlat", "geodesic")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PolygonArea:
+    """A notified area as the feed gives it: a Polygon or MultiPolygon in lon/lat degrees.
+
+    ``edges`` says how the feed joins the vertices: ``"lonlat"``, straight in longitude
+    and latitude (GeoJSON, RFC 7946 section 3.1.1), or ``"geodesic"``, the shortest path
+    on the ellipsoid (ICAO airspace boundaries join their points by great circles unless
+    they say otherwise). Over one degree of longitude at 55 degrees N the two differ by
+    about 110 m.
+    """
+
+    geometry: BaseGeometry
+    edges: EdgeKind = "lonlat"
+
+    def __post_init__(self) -> None:
+        g = self.geometry
+        if g.is_empty or g.geom_type not in ("Polygon", "MultiPolygon"):
+            raise RecordError(f"area is a {'empty ' if g.is_empty else ''}{g.geom_type}, need a polygon")
+        if not g.is_valid:
+            raise RecordError("area polygon is not valid (self-intersecting or degenerate)")
+        minx, miny, maxx, maxy = g.bounds
+        if not (-180.0 <= minx and maxx <= 180.0 and -90.0 <= miny and maxy <= 90.0):
+            raise RecordError(f"area bounds {g.bounds} are not lon/lat degrees")
+        if self.edges not in EDGE_KINDS:
+            raise RecordError(f"edges {self.edges!r} is not one of {EDGE_KINDS}")
+
+
+#: The shapes a notice's area may take. A new shape (a route corridor: a line and a
+#: half-width) is one more record here and one more case in ``proximity.notices``.
+NoticeArea = CircleArea | PolygonArea
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Notice:
+    """An area a feed notifies (an exercise, a NOTAM), with its area as the feed gives it.
+
+    ``ingest`` makes notices; ``proximity.notices.zone_from_notice`` turns one into a
+    :class:`Zone` with geometry built within a stated error (the only place circles and
+    margins are built). Fields:
+
+    * ``notice_id``: namespaced by kind (``exercise:<id>``, ``notam:<series/number>``);
+      it becomes the zone's ``zone_id``;
+    * ``kind``: the notification regime, one of :data:`NOTICE_KINDS`;
+    * ``area``: a :class:`CircleArea` or :class:`PolygonArea`; ``margin_m`` the margin
+      the feed asks around it (0: none);
+    * ``active_from_s``/``active_until_s``: the notified window (``None``: open);
+    * ``sides``/``domains``/``severity``: whose tracks the area concerns, and how loud;
+    * ``issuer_country`` (ISO 3166-1 alpha-2), ``issuer_side``, ``issued_s``: who
+      notified and when, where the feed says;
+    * ``declared``: declared forces by category (``troops``, ``aircraft``, ``ships``;
+      a Vienna Document notification adds ``battle_tanks``, ``acv``, ``artillery``...),
+      non-negative counts;
+    * ``source`` (feed name), ``raw_ref`` (``feed:position``) and ``properties``
+      (details of the format, for display and audit).
+    """
+
+    notice_id: str
+    kind: NoticeKind
+    name: str
+    area: NoticeArea
+    source: str
+    margin_m: float = 0.0
+    active_from_s: float | None = None
+    active_until_s: float | None = None
+    sides: tuple[Side, ...] = SIDES
+    domains: tuple[Domain, ...] = DOMAINS
+    severity: Severity = "warning"
+    issuer_country: str | None = None
+    issuer_side: Side = "unknown"
+    issued_s: float | None = None
+    declared: Mapping[str, int] = field(default_factory=dict)
+    raw_ref: str | None = None
+    properties: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        what = f"notice {self.notice_id}"
+        if ":" not in self.notice_id:
+            raise RecordError(f"notice_id {self.notice_id!r} is not namespaced (kind:id)")
+        if self.kind not in NOTICE_KINDS:
+            raise RecordError(f"{what}: kind {self.kind!r} is not one of {NOTICE_KINDS}")
+        if not isinstance(self.area, (CircleArea, PolygonArea)):
+            raise RecordError(f"{what}: area is a {type(self.area).__name__}, not one of the notice areas")
+        if not 0.0 <= self.margin_m <= MAX_NOTICE_MARGIN_M:
+            raise RecordError(f"{what}: margin_m={self.margin_m!r} is outside [0, {MAX_NOTICE_MARGIN_M:.0f}]")
+        if isinstance(self.area, CircleArea):
+            a = self.area
+            if a.radius_m + self.margin_m > MAX_NOTICE_RADIUS_M:
+                raise RecordError(f"{what}: radius plus margin exceeds {MAX_NOTICE_RADIUS_M:.0f} m")
+            if _reaches_pole_or_antimeridian(a.lon_deg, a.lat_deg, a.radius_m + self.margin_m):
+                raise RecordError(f"{what}: the circle reaches a pole or crosses the antimeridian")
+        else:
+            minx, miny, maxx, maxy = self.area.geometry.bounds
+            if self.margin_m > 0 and any(
+                _reaches_pole_or_antimeridian(lon, lat, self.margin_m)
+                for lon, lat in ((minx, miny), (minx, maxy), (maxx, miny), (maxx, maxy))
+            ):
+                raise RecordError(f"{what}: the margin reaches a pole or crosses the antimeridian")
+        if not self.sides or not self.domains:
+            raise RecordError(f"{what}: concerns no side or no domain")
+        _check_scope(what, self.sides, self.domains, self.severity, self.active_from_s, self.active_until_s)
+        if self.issuer_side not in SIDES:
+            raise RecordError(f"{what}: issuer_side {self.issuer_side!r} is not one of {SIDES}")
+        c = self.issuer_country
+        if c is not None and not (len(c) == 2 and c.isalpha() and c.isupper()):
+            raise RecordError(f"{what}: issuer_country {c!r} is not an ISO 3166-1 alpha-2 code")
+        if self.issued_s is not None and not math.isfinite(self.issued_s):
+            raise RecordError(f"{what}: issued_s={self.issued_s!r} is not a finite epoch time")
+        for k, n in self.declared.items():
+            if not isinstance(k, str) or isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                raise RecordError(f"{what}: declared {k!r}: {n!r} is not a count")

@@ -1,4 +1,4 @@
-"""Exercise notifications to time-bounded exercise Zones.
+"""Exercise notifications and NOTAMs to :class:`config.records.Notice` records.
 
 Two formats, both documented in docs/feeds.md:
 
@@ -15,9 +15,11 @@ Two formats, both documented in docs/feeds.md:
   Q) line's centre and radius (NM; 999 means "the whole FIR" and is not an area); the
   window from B) and C) (``yyMMddhhmm`` UTC; ``PERM`` means no end; ``EST`` is dropped).
 
-Circles are geodesic and margins are built in a local azimuthal equidistant projection
-(``ingest._geo``), never in degrees. Each input unit is one document (a file, an HTTP
-body, a Kafka record); ``position`` counts features or NOTAMs.
+A notice keeps its area as the feed gives it: a centre and a radius stay a
+:class:`~config.records.CircleArea`, a polygon a :class:`~config.records.PolygonArea`
+(edges straight in lon/lat for GeoJSON, geodesics for NOTAMs), with the feed's margin
+beside it; ``proximity.notices`` builds the zone's geometry. Each input unit is one
+document (a file, an HTTP body, a Kafka record); ``position`` counts features or NOTAMs.
 """
 
 from __future__ import annotations
@@ -27,16 +29,27 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator, Union
 
-from shapely.geometry import MultiPolygon, Polygon, shape
+from shapely.geometry import Polygon, shape
 
 from config.affiliation import country_of_location
-from config.records import DOMAINS, SEVERITIES, SIDES, DeadLetter, RecordError, Side, Zone
+from config.records import (
+    DOMAINS,
+    MAX_NOTICE_MARGIN_M,
+    SEVERITIES,
+    SIDES,
+    CircleArea,
+    DeadLetter,
+    Notice,
+    NoticeArea,
+    PolygonArea,
+    RecordError,
+    Side,
+)
 from ingest._common import DecoderBase, Rejected, iso_epoch_s
-from ingest._geo import MAX_RADIUS_M, GeoError, geodesic_buffer, geodesic_circle
 
 __all__ = ["ExerciseGeoJsonDecoder", "NotamDecoder"]
 
-Item = Union[Zone, DeadLetter]
+Item = Union[Notice, DeadLetter]
 
 NM_M = 1852.0
 
@@ -85,15 +98,15 @@ class ExerciseGeoJsonDecoder(DecoderBase):
                 self.position += 1
                 self.stats.lines += 1
                 try:
-                    zone = self._feature(f)
+                    notice = self._feature(f)
                 except Rejected as e:
                     yield self.stats.dead_letter(self.position, json.dumps(f).encode(), str(e))
                     continue
                 self.stats.messages += 1
-                self.stats.zones += 1
-                yield zone
+                self.stats.notices += 1
+                yield notice
 
-    def _feature(self, f: Any) -> Zone:
+    def _feature(self, f: Any) -> Notice:
         if not isinstance(f, dict) or f.get("type") != "Feature":
             raise Rejected("malformed feature: not a GeoJSON Feature")
         props = f.get("properties")
@@ -140,12 +153,13 @@ class ExerciseGeoJsonDecoder(DecoderBase):
         if severity not in SEVERITIES:
             raise Rejected(f"malformed feature: severity {severity!r}")
         buffer_m = props.get("buffer_m", 0.0)
-        if isinstance(buffer_m, bool) or not isinstance(buffer_m, (int, float)) or not 0 <= buffer_m <= MAX_RADIUS_M:
-            raise Rejected(f"malformed feature: buffer_m {buffer_m!r}")
+        if isinstance(buffer_m, bool) or not isinstance(buffer_m, (int, float)) or not 0 <= buffer_m <= MAX_NOTICE_MARGIN_M:
+            raise Rejected(f"malformed feature: buffer_m {buffer_m!r} (0 to {MAX_NOTICE_MARGIN_M:.0f} m)")
         geom = f.get("geometry")
         if not isinstance(geom, dict):
             raise Rejected("malformed feature: no geometry")
         radius_m = props.get("radius_m")
+        area: NoticeArea
         try:
             if geom.get("type") == "Point":
                 lon, lat = (float(x) for x in geom.get("coordinates", [])[:2])
@@ -153,46 +167,39 @@ class ExerciseGeoJsonDecoder(DecoderBase):
                     raise Rejected(f"impossible value: point {lon}, {lat}")
                 if isinstance(radius_m, bool) or not isinstance(radius_m, (int, float)):
                     raise Rejected("malformed feature: a Point needs radius_m")
-                area = geodesic_circle(lon, lat, float(radius_m))
+                area = CircleArea(lon_deg=lon, lat_deg=lat, radius_m=float(radius_m))
             elif geom.get("type") in ("Polygon", "MultiPolygon"):
-                area = shape(geom)
-                if not area.is_valid or area.is_empty:
+                polygon = shape(geom)
+                if not polygon.is_valid or polygon.is_empty:
                     raise Rejected("malformed feature: invalid polygon")
-                minx, miny, maxx, maxy = area.bounds
+                minx, miny, maxx, maxy = polygon.bounds
                 if not (-180 <= minx and maxx <= 180 and -90 <= miny and maxy <= 90):
                     raise Rejected("impossible value: polygon outside lon/lat range")
+                area = PolygonArea(geometry=polygon, edges="lonlat")  # RFC 7946 section 3.1.1
             else:
                 raise Rejected(f"malformed feature: geometry {geom.get('type')!r} is not Point, Polygon or MultiPolygon")
-            area = geodesic_buffer(area, float(buffer_m))
         except Rejected:
             raise
-        except Exception as e:  # shapely/pyproj reject malformed coordinates in many ways
+        except Exception as e:  # shapely and the record reject malformed coordinates in many ways
             raise Rejected(f"malformed feature: geometry: {type(e).__name__}: {e}") from e
-        if not isinstance(area, (Polygon, MultiPolygon)):
-            raise Rejected("malformed feature: geometry is not an area")
-        properties = {
-            "feed": self.feed,
-            "side": side,
-            "country": country,
-            "scale": dict(scale),
-            "notification": notification,
-            "source": "exercise-geojson",
-        }
-        if radius_m is not None:
-            properties["radius_m"] = float(radius_m)
         try:
-            return Zone(
-                zone_id=f"exercise:{fid}",
-                name=str(name),
+            return Notice(
+                notice_id=f"exercise:{fid}",
                 kind="exercise",
-                geometry=area,
-                buffer_m=float(buffer_m),
+                name=str(name),
+                area=area,
+                margin_m=float(buffer_m),
+                active_from_s=start,
+                active_until_s=end,
                 sides=tuple(watch),
                 domains=tuple(domains),
                 severity=severity,
-                active_from_s=start,
-                active_until_s=end,
-                properties=properties,
+                issuer_country=country,
+                issuer_side=side,
+                declared=dict(scale),
+                source=self.feed,
+                raw_ref=f"{self.feed}:{self.position}",
+                properties={"format": "exercise-geojson", "notification": notification},
             )
         except RecordError as e:
             raise Rejected(f"impossible value: {e}") from e
@@ -233,7 +240,7 @@ def _notam_time(text: str, item: str) -> float | None:
 
 
 class NotamDecoder(DecoderBase):
-    """Decode ICAO NOTAMs (one or more per unit) into exercise Zones."""
+    """Decode ICAO NOTAMs (one or more per unit) into notices of their areas."""
 
     framing = "documents"
 
@@ -256,15 +263,15 @@ class NotamDecoder(DecoderBase):
                 self.position += 1
                 self.stats.lines += 1
                 try:
-                    zone = self._notam(chunk)
+                    notice = self._notam(chunk)
                 except Rejected as e:
                     yield self.stats.dead_letter(self.position, chunk.encode(), str(e))
                     continue
-                if zone is not None:
-                    self.stats.zones += 1
-                    yield zone
+                if notice is not None:
+                    self.stats.notices += 1
+                    yield notice
 
-    def _notam(self, text: str) -> Zone | None:
+    def _notam(self, text: str) -> Notice | None:
         head = _NOTAM_START.match(text)
         assert head is not None
         notam_id, kind = head.group(1), head.group(2)
@@ -299,26 +306,26 @@ class NotamDecoder(DecoderBase):
         country = country_of_location(location) or country_of_location(q.group("fir"))
         side = self.affiliation.side_of_country(country)
         try:
-            return Zone(
-                zone_id=f"notam:{notam_id}",
+            return Notice(
+                notice_id=f"notam:{notam_id}",
+                kind="notam",
                 name=f"NOTAM {notam_id} {code} {location}",
-                kind="exercise",
-                geometry=area,
-                buffer_m=0.0,
+                area=area,
+                active_from_s=start,
+                active_until_s=end,
                 sides=_watch_sides(side),
                 domains=("air",),
                 severity="warning",
-                active_from_s=start,
-                active_until_s=end,
+                issuer_country=country,
+                issuer_side=side,
+                source=self.feed,
+                raw_ref=f"{self.feed}:{self.position}",
                 properties={
-                    "feed": self.feed,
-                    "source": "notam",
+                    "format": "notam",
                     "notam_id": notam_id,
                     "q_code": code,
                     "fir": q.group("fir"),
                     "location": location,
-                    "side": side,
-                    "country": country,
                     "lower_ft": int(q.group("lower")) * 100,
                     "upper_ft": int(q.group("upper")) * 100,
                     "text": items["E"][:500],
@@ -327,7 +334,8 @@ class NotamDecoder(DecoderBase):
         except RecordError as e:
             raise Rejected(f"impossible value: {e}") from e
 
-    def _area(self, e_text: str, q: re.Match[str]) -> Polygon:
+    def _area(self, e_text: str, q: re.Match[str]) -> NoticeArea:
+        """E) polygon (geodesic edges, ICAO), else E) centre and radius, else Q) centre and radius."""
         e_upper = e_text.upper()
         points = []
         for m in _COORD.finditer(e_upper):
@@ -341,19 +349,19 @@ class NotamDecoder(DecoderBase):
             if r is not None and len(points) >= 1 and len(points) < 3:
                 value, unit = float(r.group(1)), r.group(2)
                 radius_m = value * {"NM": NM_M, "KM": 1000.0, "M": 1.0}[unit]
-                return geodesic_circle(points[0][0], points[0][1], radius_m)
+                return CircleArea(lon_deg=points[0][0], lat_deg=points[0][1], radius_m=radius_m)
             if len(points) >= 3:
                 if points[0] != points[-1]:
                     points.append(points[0])
                 poly = Polygon(points)
                 if not poly.is_valid or poly.area == 0:
                     raise Rejected("malformed NOTAM: E) polygon is not a valid area")
-                return poly
+                return PolygonArea(geometry=poly, edges="geodesic")
             radius_nm = int(q.group("radius"))
             if radius_nm == 999 or radius_nm == 0:
                 raise Rejected("malformed NOTAM: no area in E) and the Q) radius is 999 (whole FIR) or 0")
             lat = _dms(q.group("lat")[:2], q.group("lat")[2:4], None, q.group("lat")[4])
             lon = _dms(q.group("lon")[:3], q.group("lon")[3:5], None, q.group("lon")[5])
-            return geodesic_circle(lon, lat, radius_nm * NM_M)
-        except GeoError as e:
+            return CircleArea(lon_deg=lon, lat_deg=lat, radius_m=radius_nm * NM_M)
+        except RecordError as e:
             raise Rejected(f"malformed NOTAM: area: {e}") from e

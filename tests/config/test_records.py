@@ -79,3 +79,71 @@ def test_altitude_reference():
         _update(alt_geom_m=50_000.0)
     with pytest.raises(RecordError, match="alt_m=nan"):
         _update(alt_m=float("nan"))
+
+
+def _notice(area=None, **kw):
+    from config.records import CircleArea, Notice
+
+    base = dict(notice_id="exercise:a", kind="exercise", name="A", source="f",
+                area=area or CircleArea(lon_deg=28.4, lat_deg=57.85, radius_m=15_000.0))
+    base.update(kw)
+    return Notice(**base)
+
+
+def test_notice_keeps_the_area_as_given():
+    from config.records import CircleArea, PolygonArea
+
+    n = _notice(margin_m=500.0, declared={"troops": 3_500, "battle_tanks": 40}, issuer_country="RU",
+                issuer_side="russia", issued_s=1.7e9)
+    assert n.area == CircleArea(lon_deg=28.4, lat_deg=57.85, radius_m=15_000.0)
+    assert (n.margin_m, n.sides, n.domains, n.severity) == (500.0, ("nato", "russia", "other", "unknown"),
+                                                            ("air", "sea", "land"), "warning")
+    assert n.declared["battle_tanks"] == 40
+    p = PolygonArea(geometry=box(20, 55, 21, 56), edges="geodesic")
+    assert _notice(p).area.edges == "geodesic"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        n.margin_m = 0.0  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: _notice(notice_id="a"), "not namespaced"),
+        (lambda: _notice(kind="rumour"), "kind 'rumour'"),
+        (lambda: _notice(margin_m=-1.0), "margin_m=-1.0"),
+        (lambda: _notice(margin_m=200_000.0), "margin_m=200000.0"),
+        (lambda: _notice(sides=("blue",)), "side 'blue'"),
+        (lambda: _notice(sides=()), "concerns no side"),
+        (lambda: _notice(severity="loud"), "severity 'loud'"),
+        (lambda: _notice(active_from_s=2.0, active_until_s=1.0), "ends before it starts"),
+        (lambda: _notice(issuer_country="Russia"), "issuer_country 'Russia'"),
+        (lambda: _notice(declared={"troops": -1}), "declared 'troops'"),
+        (lambda: _notice(declared={"troops": True}), "declared 'troops'"),
+        (lambda: _notice(area=Point(1, 2)), "area is a Point"),
+        (lambda: _notice(_circle(179.95, 10.0, 10_000.0)), "antimeridian"),
+        (lambda: _notice(_circle(0.0, 89.0, 200_000.0)), "pole"),
+        (lambda: _notice(_circle(30.0, 60.0, 900_000.0), margin_m=100_000.0 + 1), "margin_m"),
+        (lambda: _notice(_circle(30.0, 60.0, 950_000.0), margin_m=90_000.0), "radius plus margin"),
+        (lambda: _circle(30.0, 60.0, 0.0), "radius_m=0.0"),
+        (lambda: _circle(30.0, 91.0, 10.0), "lat_deg=91.0"),
+        (lambda: _polygon(LineString([(0, 0), (1, 1)])), "need a polygon"),
+        (lambda: _polygon(box(0, 0, 1, 1), edges="rhumb"), "edges 'rhumb'"),
+        (lambda: _polygon(box(170, 0, 190, 1)), "not lon/lat"),
+        (lambda: _notice(_polygon(box(179.5, 0, 180, 1)), margin_m=50_000.0), "antimeridian"),
+    ],
+)
+def test_notice_rejects_out_of_domain_values(make, message):
+    with pytest.raises(RecordError, match=message):
+        make()
+
+
+def _circle(lon, lat, r):
+    from config.records import CircleArea
+
+    return CircleArea(lon_deg=lon, lat_deg=lat, radius_m=r)
+
+
+def _polygon(g, **kw):
+    from config.records import PolygonArea
+
+    return PolygonArea(geometry=g, **kw)
