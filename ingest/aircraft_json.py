@@ -44,8 +44,7 @@ Item = Union[TrackUpdate, DeadLetter]
 _HEX = frozenset("0123456789abcdef")
 
 
-def _num(entry: dict[str, Any], key: str, low: float, high: float) -> float | None:
-    v = entry.get(key)
+def _num(v: Any, key: str, low: float, high: float) -> float | None:
     if v is None:
         return None
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
@@ -67,10 +66,8 @@ def _alt_ft(v: Any, key: str) -> float | None:
 
 def _altitudes(a: AircraftState, baro: Any, baro_key: str, geom: Any) -> None:
     """Barometric altitude (ft, or ``"ground"``) and geometric height (ft) into ``a``."""
-    if baro == "ground":
-        a.on_ground = True
-    else:
-        a.alt_ft = _alt_ft(baro, baro_key)
+    a.on_ground = baro == "ground"
+    a.alt_ft = None if a.on_ground else _alt_ft(baro, baro_key)
     a.alt_geom_ft = _alt_ft(geom, "alt_geom")
 
 
@@ -165,19 +162,20 @@ class AircraftJsonDecoder(DecoderBase):
     def _aircraft(self, e: dict[str, Any], now: float, pos: int) -> TrackUpdate | None:
         a = AircraftState(self._address(e.get("hex")))
         self.stats.messages += 1
-        lat = _num(e, "lat", -90.0, 90.0)
-        lon = _num(e, "lon", -180.0, 180.0)
+        lat = _num(e.get("lat"), "lat", -90.0, 90.0)
+        lon = _num(e.get("lon"), "lon", -180.0, 180.0)
         if lat is None or lon is None:
             self.stats.ignored["no position"] += 1
             return None
-        seen_pos = _num(e, "seen_pos", 0.0, 86_400.0) or 0.0
+        seen_pos = _num(e.get("seen_pos"), "seen_pos", 0.0, 86_400.0) or 0.0
         baro_key = "alt_baro" if "alt_baro" in e else "altitude"
         _altitudes(a, e.get(baro_key), baro_key, e.get("alt_geom"))
-        a.gs_kn = _num(e, "gs", 0.0, 2000.0) if "gs" in e else _num(e, "speed", 0.0, 2000.0)
-        a.track_deg = _num(e, "track", 0.0, 360.0)
-        a.heading_deg = _num(e, "true_heading", 0.0, 360.0)
+        gs_key = "gs" if "gs" in e else "speed"
+        a.gs_kn = _num(e.get(gs_key), gs_key, 0.0, 2000.0)
+        a.track_deg = _num(e.get("track"), "track", 0.0, 360.0)
+        a.heading_deg = _num(e.get("true_heading"), "true_heading", 0.0, 360.0)
         for key in ("baro_rate", "geom_rate", "vert_rate"):
-            a.vrate_fpm = _num(e, key, -100_000.0, 100_000.0)
+            a.vrate_fpm = _num(e.get(key), key, -100_000.0, 100_000.0)
             if a.vrate_fpm is not None:
                 break
         a.callsign = _text(e.get("flight"))
@@ -187,25 +185,22 @@ class AircraftJsonDecoder(DecoderBase):
         t0 = self._doc_time(doc, "timestamp")
         address = self._address(doc.get("icao"))
         registration, type_code = _text(doc.get("r")), _text(doc.get("t"))
-        callsign: str | None = None
+        a = AircraftState(address)  # each row says all it knows: its values replace the last row's
         for i, row in enumerate(doc["trace"], start=1):
             if not isinstance(row, list) or len(row) < 8:
                 yield self.stats.dead_letter(pos, json.dumps(row).encode(), f"malformed record: trace row #{i}")
                 continue
             try:
-                fields = dict(zip(("dt", "lat", "lon", "alt", "gs", "track", "flags", "vrate"), row))
-                a = AircraftState(address)
-                dt = _num(fields, "dt", 0.0, 10 * 86_400.0)
-                lat = _num(fields, "lat", -90.0, 90.0)
-                lon = _num(fields, "lon", -180.0, 180.0)
-                _altitudes(a, fields["alt"], "alt", row[10] if len(row) > 10 else None)
-                a.gs_kn = _num(fields, "gs", 0.0, 2000.0)
-                a.track_deg = _num(fields, "track", 0.0, 360.0)
-                a.vrate_fpm = _num(fields, "vrate", -100_000.0, 100_000.0)
+                dt = _num(row[0], "dt", 0.0, 10 * 86_400.0)
+                lat = _num(row[1], "lat", -90.0, 90.0)
+                lon = _num(row[2], "lon", -180.0, 180.0)
+                _altitudes(a, row[3], "alt", row[10] if len(row) > 10 else None)
+                a.gs_kn = _num(row[4], "gs", 0.0, 2000.0)
+                a.track_deg = _num(row[5], "track", 0.0, 360.0)
+                a.vrate_fpm = _num(row[7], "vrate", -100_000.0, 100_000.0)
                 details = row[8] if len(row) > 8 else None
                 if isinstance(details, dict) and _text(details.get("flight")):
-                    callsign = _text(details.get("flight"))
-                a.callsign = callsign
+                    a.callsign = _text(details.get("flight"))
                 self.stats.messages += 1
                 if dt is None or lat is None or lon is None:
                     self.stats.ignored["no position"] += 1

@@ -169,6 +169,8 @@ class AisDecoder(DecoderBase):
         self._pghp_base: dict[bytes, float | None] = {}
         self._pending_tag: _Tag | None = None
         self._pending_pghp: tuple[float | None, str | None, str | None] | None = None
+        self._receivers: dict[bytes, str] = {}
+        self._ref_prefix = self.feed + ":"
 
     # -- public ----------------------------------------------------------------------
 
@@ -395,9 +397,18 @@ class AisDecoder(DecoderBase):
         if base is None or not (0 <= mi < 60 and 0 <= s <= 60 and 0 <= ms < 1000):
             self._pending_pghp = None
             return "unparseable timestamp: $PGHP date/time " + b",".join(fields[2:9]).decode("ascii", "replace")
-        pss = fields[11].decode("ascii", "replace") if len(fields) > 11 and fields[11] else None
+        pss = self._receiver(fields[11]) if len(fields) > 11 and fields[11] else None
         self._pending_pghp = (base + mi * 60 + s + ms / 1000.0, pss, None)
         return None
+
+    def _receiver(self, raw: bytes) -> str:
+        """A receiver id as text (a feed has few: decoded once each)."""
+        name = self._receivers.get(raw)
+        if name is None:
+            if len(self._receivers) > 4096:
+                self._receivers.clear()
+            name = self._receivers[raw] = raw.decode("ascii", "replace")
+        return name
 
     @staticmethod
     def _parse_trailer(trailer: bytes) -> tuple[float | None, str | None, str | None]:
@@ -550,7 +561,7 @@ class AisDecoder(DecoderBase):
             name=name,
             type_code=type_code,
             receiver=receiver,
-            raw_ref=f"{self.feed}:{pos}",
+            raw_ref=self._ref_prefix + str(pos),
         )
 
     @staticmethod

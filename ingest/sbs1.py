@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import calendar
 import logging
-from typing import Any, Iterable, Iterator, Union
+from typing import Any, Callable, Iterable, Iterator, Union
 
 from config.records import DeadLetter, TrackUpdate
 from ingest._aircraft import AircraftState
@@ -53,16 +53,21 @@ class _Impossible(ValueError):
     """A number that parses but lies outside its field's range."""
 
 
-def _ranged(text: bytes, low: float, high: float, what: str) -> float:
-    v = float(text)
-    if not low <= v <= high:
-        raise _Impossible(f"impossible value: {what} {v}")
-    return v
+def _ranged(low: float, high: float, what: str) -> Callable[[bytes], float]:
+    """A parser of one numeric field that refuses values outside ``[low, high]``."""
+
+    def parse(text: bytes) -> float:
+        v = float(text)
+        if not low <= v <= high:
+            raise _Impossible(f"impossible value: {what} {v}")
+        return v
+
+    return parse
 
 
-_ALT_FT = (-1500.0, 130_000.0, "altitude (ft)")
-_GS_KN = (0.0, 2000.0, "ground speed (kn)")
-_TRACK_DEG = (0.0, 360.0, "track (deg)")
+_alt_ft = _ranged(-1500.0, 130_000.0, "altitude (ft)")
+_gs_kn = _ranged(0.0, 2000.0, "ground speed (kn)")
+_track_deg = _ranged(0.0, 360.0, "track (deg)")
 
 
 class Sbs1Decoder(DecoderBase):
@@ -179,14 +184,14 @@ class Sbs1Decoder(DecoderBase):
                 if kind != b"3" and kind != b"2":
                     if kind == b"4":
                         if f[12]:
-                            a.gs_kn = _ranged(f[12], *_GS_KN)
+                            a.gs_kn = _gs_kn(f[12])
                         if f[13]:
-                            a.track_deg = _ranged(f[13], *_TRACK_DEG)
+                            a.track_deg = _track_deg(f[13])
                         if f[16]:
                             a.vrate_fpm = float(f[16])
                     elif kind == b"5" or kind == b"7":
                         if f[11]:
-                            a.alt_ft = _ranged(f[11], *_ALT_FT)
+                            a.alt_ft = _alt_ft(f[11])
                     elif kind == b"1":
                         cs = f[10].strip()
                         if cs:
@@ -195,7 +200,7 @@ class Sbs1Decoder(DecoderBase):
                         if f[17]:
                             a.squawk = f[17].decode("ascii", "replace")
                         if f[11]:
-                            a.alt_ft = _ranged(f[11], *_ALT_FT)
+                            a.alt_ft = _alt_ft(f[11])
                     elif kind != b"8":
                         yield dead(pos, raw, f"malformed line: transmission type {kind[:4]!r}")
                         continue
@@ -203,12 +208,12 @@ class Sbs1Decoder(DecoderBase):
                     continue
                 # Position (2 surface, 3 airborne).
                 if f[11]:
-                    a.alt_ft = _ranged(f[11], *_ALT_FT)
+                    a.alt_ft = _alt_ft(f[11])
                 if kind == b"2":
                     if f[12]:
-                        a.gs_kn = _ranged(f[12], *_GS_KN)
+                        a.gs_kn = _gs_kn(f[12])
                     if f[13]:
-                        a.track_deg = _ranged(f[13], *_TRACK_DEG)
+                        a.track_deg = _track_deg(f[13])
                 stats.messages += 1
                 lat_s, lon_s = f[14], f[15]
                 if not lat_s or not lon_s:

@@ -147,3 +147,21 @@ def _polygon(g, **kw):
     from config.records import PolygonArea
 
     return PolygonArea(geometry=g, **kw)
+
+
+def test_track_update_init_matches_its_fields():
+    """TrackUpdate's hand-written __init__ (speed) takes exactly the fields, keyword-only, with their defaults."""
+    import inspect
+
+    params = list(inspect.signature(TrackUpdate.__init__).parameters.values())[1:]
+    assert [(p.name, p.kind, p.default) for p in params] == [
+        (f.name, inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default)
+        for f in dataclasses.fields(TrackUpdate)
+    ]
+    given = dict(track_id="ext:a", source="s", t_s=1.7e9, lat_deg=1.0, lon_deg=2.0, domain="air", side="nato",
+                 alt_m=3.0, alt_ref="geom", alt_geom_m=4.0, speed_mps=5.0, course_deg=6.0, heading_deg=7.0,
+                 vrate_mps=8.0, country="FI", callsign="C", name="N", type_code="70", receiver="r", raw_ref="s:1")
+    assert set(given) == {f.name for f in dataclasses.fields(TrackUpdate)}
+    u = TrackUpdate(**given)
+    assert dataclasses.asdict(u) == given  # every field set from its own keyword
+    assert dataclasses.replace(u, lat_deg=60.0).lat_deg == 60.0 and u.lat_deg == 1.0
