@@ -1,8 +1,10 @@
 """Settings: one TOML file (``closewatch.toml``), validated with pydantic.
 
-Every key has a documented default (see the example ``closewatch.example.toml``,
-which lists every section and key with its meaning), so an empty file is a valid configuration
-that runs the embedded defaults: no Kafka, events to a JSON Lines file.
+Every key has a documented default (``closewatch.example.toml`` lists every
+section and key with it; feeds are described in ``docs/feeds.md``, zones in
+``docs/zones.md``, the engine's thresholds in ``docs/engine.md``), so an empty
+file is a valid configuration that runs the embedded defaults: no Kafka, events
+to a JSON Lines file.
 
 A bad file stops the program with :class:`ConfigError`, whose message names each
 offending key path (``proximity.thresholds.sea_sea_m``) and the reason.

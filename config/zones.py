@@ -1,7 +1,7 @@
 """The zone catalogue: the committed zones in ``config/data/zones/`` plus custom files.
 
 The catalogue is data, derived offline from Natural Earth by
-``config/derive_zones.py`` (see ``config/data/zones/PROVENANCE.md`` and
+``closewatch/derive_zones.py`` (see ``config/data/zones/PROVENANCE.md`` and
 ``docs/zones.md``). This module only reads it; it imports nothing of closewatch
 but the records, so every room may use it.
 
@@ -320,7 +320,7 @@ def _select_bands(path: Path, bands_m: Iterable[float]) -> list[Zone]:
     if missing:
         raise ZoneCatalogueError(
             f"{path}: no border buffer band of {', '.join(f'{m:g}' for m in missing)} m in the catalogue "
-            f"(zones.border_buffers_m); regenerate with config/derive_zones.py --bands"
+            f"(zones.border_buffers_m); regenerate with closewatch/derive_zones.py --bands"
         )
     return zones
 

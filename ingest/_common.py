@@ -18,6 +18,7 @@ __all__ = [
     "FPM_TO_MPS",
     "FT_TO_M",
     "KNOTS_TO_MPS",
+    "Rejected",
     "nmea_checksum",
     "iso_epoch_s",
     "plausible_epoch",
@@ -34,6 +35,13 @@ EPOCH_MAX_S = 4_102_444_800.0
 # A clock gives the time of a message that carries none (receive wall clock, or a
 # fixed assumed time); None means such a message is dead-lettered ("no timestamp").
 Clock = Callable[[], float]
+
+
+class Rejected(ValueError):
+    """An input unit (line, record, event, feature) that becomes a dead letter.
+
+    The message is the dead letter's reason, ``"<category>: <detail>"`` (docs/feeds.md).
+    """
 
 
 def plausible_epoch(t_s: float) -> bool:
@@ -60,16 +68,6 @@ def iso_epoch_s(value: object, what: str, *, naive: Naive = "error") -> float:
     if not plausible_epoch(t):
         raise ValueError(f"impossible timestamp: {what}={str(value).strip()[:40]}")
     return t
-
-
-def parse_hex_byte(text: bytes) -> int | None:
-    """Two hex digits -> int, None when they are not hex."""
-    if len(text) != 2:
-        return None
-    try:
-        return int(text, 16)
-    except ValueError:
-        return None
 
 
 class DecoderBase:

@@ -1,9 +1,9 @@
 """Open configured feeds: transport + decoder + pacing, as iterators of items.
 
-``open_feed`` yields :class:`config.records.TrackUpdate`, :class:`config.records.Zone`
-(exercise areas) and :class:`config.records.DeadLetter` items in feed order;
-``open_feeds`` runs several feeds at once (one thread each) and merges their items in
-arrival order as ``(feed name, item)`` pairs.
+``open_feed`` yields :class:`config.records.TrackUpdate`, :class:`config.records.Notice`
+(notified areas: exercises, NOTAMs) and :class:`config.records.DeadLetter` items in feed
+order; ``open_feeds`` runs several feeds at once (one thread each) and merges their
+items in arrival order as ``(feed name, item)`` pairs.
 
 Pacing (file replay): ``speed`` 0 yields as fast as possible; ``speed`` k sleeps so that
 items come out at the original data-time spacing divided by k (the first timed item
@@ -24,7 +24,7 @@ import time
 from typing import Any, Iterable, Iterator, Mapping, Protocol, Sequence, Union
 
 from config.affiliation import Affiliation
-from config.records import DeadLetter, TrackUpdate, Zone
+from config.records import DeadLetter, Notice, TrackUpdate
 from config.kafka_clients import kafka_client_settings
 from config.settings import ConfigError, FeedSettings, KafkaSettings, SidesSettings
 from ingest._common import Clock
@@ -52,7 +52,7 @@ __all__ = ["DECODERS", "Decoder", "FeedItem", "make_clock", "make_decoder", "ope
 
 log = logging.getLogger(__name__)
 
-FeedItem = Union[TrackUpdate, Zone, DeadLetter]
+FeedItem = Union[TrackUpdate, Notice, DeadLetter]
 
 LIVE_TRANSPORTS = frozenset(("follow", "tcp", "udp", "http", "kafka"))
 

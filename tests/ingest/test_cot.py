@@ -51,6 +51,8 @@ def test_fields_and_placeholders() -> None:
     assert (u.track_id, u.domain, u.side, u.callsign) == ("cot:u1", "air", "russia", "BEAR 1")
     assert (u.t_s, u.alt_m, u.course_deg, u.speed_mps) == (1_714_564_800.0, 3000.0, 270.5, 200.0)
     assert (ups[1].domain, ups[1].side, ups[1].alt_m) == ("sea", "other", None)
+    # point@hae is the height above the WGS 84 ellipsoid
+    assert (u.alt_ref, u.alt_geom_m, ups[1].alt_ref, ups[1].alt_geom_m) == ("geom", 3000.0, None, None)
 
 
 def test_callsign_pattern_wins_over_cot_affiliation() -> None:
