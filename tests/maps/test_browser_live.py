@@ -175,11 +175,11 @@ def test_token_cookie_flow_in_the_browser(guarded_page: Any, situation: Any, ass
     for updates in situation.tracks.values():
         store.apply_tracks(updates)
     page, log = guarded_page
-    with LiveMapServer(store, refresh_s=0.4, token="s3cret-token", assets=asset_store) as server:
+    with LiveMapServer(store, refresh_s=0.4, token="s3cret-token-0123", assets=asset_store) as server:
         resp = page.goto(server.url)
         assert resp is not None and resp.status == 401
         assert log.console_errors == ["Failed to load resource: the server responded with a status of 401 (Unauthorized)"]
         log.console_errors.clear()  # the refusal above was the point
-        page.goto(server.url + "?token=s3cret-token")
+        page.goto(server.url + "?token=s3cret-token-0123")
         assert page.url == server.url  # token gone from the address bar
         wait_until(page, "document.querySelectorAll('.cw-track').length === 5")
