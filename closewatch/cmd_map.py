@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from config.kafka_clients import kafka_client_settings
 from config.settings import ConfigError, KafkaSettings, Settings, load_settings
@@ -334,19 +334,6 @@ def _iso_or_epoch(text: str, option: str) -> float:
         return parse_utc(text, option)
 
 
-def _jsonl(path: Path, convert: Callable[[dict[str, Any]], Any]) -> Iterator[Any]:
-    from maps.errors import MapInputError
-
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield convert(json.loads(line))
-            except (ValueError, MapInputError, TypeError, AttributeError) as e:
-                log.warning("%s:%d: line not used: %s", path, n, e)
-
-
 def _event_line(feature: dict[str, Any]) -> dict[str, Any]:
     """A line of an events file: a value of the events topic, checked to be drawable."""
     from maps.events import read_event
@@ -358,7 +345,7 @@ def _event_line(feature: dict[str, Any]) -> dict[str, Any]:
 def _cmd_replay(args: argparse.Namespace) -> int:
     from maps.errors import MapsError
     from maps.features import track_update
-    from maps.replay import render_replay
+    from maps.replay import read_jsonl, render_replay
 
     try:
         window = None
@@ -377,12 +364,17 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         print(f"closewatch map replay: {e}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        tracks = list(_jsonl(Path(args.tracks), track_update))
-        events = list(_jsonl(Path(args.events), _event_line)) if args.events else []
+        inputs = [read_jsonl(args.tracks, track_update)]
+        if args.events:
+            inputs.append(read_jsonl(args.events, _event_line))
+        notes = [n for n in (i.sentence() for i in inputs) if n]
+        for note in notes:  # each bad line was logged; this is the count
+            print(f"closewatch map replay: {note}", file=sys.stderr)
         out = render_replay(
-            args.out, tracks, events, window, bbox, args.max_points,
+            args.out, inputs[0].items, inputs[1].items if args.events else [], window, bbox, args.max_points,
             title=args.title, tile_url=settings.map.tile_url,
             stale_after_s={str(k): v for k, v in settings.proximity.stale_after_s.items()},
+            notes=notes,
         )
     except OSError as e:
         print(f"closewatch map replay: {e}", file=sys.stderr)

@@ -32,7 +32,7 @@ from config.records import TrackUpdate, Zone
 from config.settings import ProximitySettings, Settings
 from config.times import format_utc
 from maps.errors import MapInputError
-from maps.events import EventFeature, event_features, read_event
+from maps.events import EventFeature, drawable_events, event_features
 from maps.health import FeedHealth, read_feed_health
 from maps.features import feature_collection, track_feature, track_update, trail_feature, zone_feature
 from proximity.events import Event
@@ -141,12 +141,7 @@ class SituationStore:
         highest ``seq`` of an incident wins; ``closed`` removes it. A value that cannot
         be drawn is logged and skipped."""
         taken = 0
-        revisions = []
-        for feature in events:
-            try:
-                revisions.append(read_event(feature))
-            except MapInputError as e:
-                log.warning("event not drawn: %s", e)
+        revisions, _skipped = drawable_events(events)
         with self._lock:
             for rev in revisions:
                 eid = rev.event_id
