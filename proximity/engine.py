@@ -44,7 +44,7 @@ from config.settings import ProximitySettings
 from ._incidents import Incident, IncidentBook, Key
 from ._integrity import EARTH_RADIUS_M, SPHERE_SLACK, Screen, screen, spoof_clusters
 from ._predict import approach_candidates, path_samples, sphere_motion, sphere_position
-from ._tracks import DOMAIN_CODE, SIDE_CODE, Positions, TrackTable, unit_vectors
+from .tracks import DOMAIN_CODE, SIDE_CODE, AlignedTracks, Report, ReportBatch, TrackTable, unit_vectors
 from ._zonegrid import ZoneGrid
 from .cpa import closest_approach, dead_reckon
 from .events import Event, EventKind, Subject, derive_event_id
@@ -114,6 +114,9 @@ class Engine:
         self._wall_clock = wall_clock
         self._borders = [b for b in borders if not b.is_empty]
         self._tracks = TrackTable()
+        for name in ("stuck_since_s", "jump_from_lon_deg", "jump_from_lat_deg", "jump_from_t_s"):
+            self._tracks.add_column(name)
+        self._tracks.add_column("open_zone_entries", np.int32, 0)
         per_domain = list(DOMAIN_CODE)
         stale = {str(d): float(v) for d, v in settings.stale_after_s.items()}
         self._stale_after = np.array([stale.get(d, math.inf) for d in per_domain], dtype=np.float64)
@@ -146,7 +149,6 @@ class Engine:
         # incidents
         self._book = IncidentBook()
         self._zone_open: dict[int, list[int]] = {}  # slot -> zones with an open zone_entry
-        self._zone_open_count = np.zeros(self._tracks.update.size, np.int32)
         self._jumps: deque[tuple[float, int, float, float]] = deque()  # (t, slot, lon, lat)
         # data clock
         self._data_t_s: float | None = None
@@ -238,12 +240,8 @@ class Engine:
         self._n_updates += n
         tracks = self._tracks
         slots = tracks.slots_for([u.track_id for u in updates])
-        if self._zone_open_count.size < tracks.update.size:
-            grown = np.zeros(tracks.update.size, np.int32)
-            grown[: self._zone_open_count.size] = self._zone_open_count
-            self._zone_open_count = grown
         t = np.fromiter((u.t_s for u in updates), float, n)
-        keep = self._in_order(slots, t)
+        keep = tracks.in_order(slots, t)
         if not keep.all():
             self._n_dropped += int(n - np.count_nonzero(keep))
             idx = np.nonzero(keep)[0]
@@ -255,17 +253,7 @@ class Engine:
             n = idx.size
         upd = np.empty(n, object)
         upd[:] = updates
-        cols = {
-            "t_s": t,
-            "lat_deg": np.fromiter((u.lat_deg for u in updates), float, n),
-            "lon_deg": np.fromiter((u.lon_deg for u in updates), float, n),
-            "alt_m": np.array([u.alt_m for u in updates], dtype=float),
-            "speed_mps": np.array([u.speed_mps for u in updates], dtype=float),
-            "course_deg": np.array([u.velocity_heading_deg for u in updates], dtype=float),
-            "vrate_mps": np.array([u.vrate_mps for u in updates], dtype=float),
-            "domain": np.fromiter((DOMAIN_CODE[u.domain] for u in updates), np.int8, n),
-            "side": np.fromiter((SIDE_CODE[u.side] for u in updates), np.int8, n),
-        }
+        cols = ReportBatch.columns(updates, t)
         # where the data time passes a tick, the tick runs before that report
         P = self._s.pair_interval_s
         need = np.ceil(t / P).astype(np.int64) - 1
@@ -280,7 +268,7 @@ class Engine:
                 self._tick_k = int(run[a])
                 events.extend(self._tick(self._tick_k * P))
             seg = slice(a, b)
-            events.extend(self._apply(slots[seg], upd[seg], {k: v[seg] for k, v in cols.items()}))
+            events.extend(self._apply(ReportBatch(slots[seg], upd[seg], {k: v[seg] for k, v in cols.items()})))
             t_seg = float(t[a:b].max())
             if self._data_t_s is None or t_seg > self._data_t_s:
                 self._data_t_s = t_seg
@@ -300,33 +288,9 @@ class Engine:
 
     # -- per report -----------------------------------------------------------------
 
-    def _in_order(self, slots: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """Which reports are not older than their track's last accepted one."""
-        last = self._tracks.t_s[slots]
-        keep = ~(t < last)  # a new track has NaN: kept
-        order = np.argsort(slots, kind="stable")
-        ss = slots[order]
-        same = ss[1:] == ss[:-1]
-        if same.any():
-            member = np.zeros(ss.size, bool)
-            member[1:] |= same
-            member[:-1] |= same
-            running: dict[int, float] = {}
-            for i in order[member].tolist():
-                s = int(slots[i])
-                prev = running.get(s)
-                if prev is None:
-                    prev = last[i] if not math.isnan(last[i]) else -math.inf
-                if t[i] < prev:
-                    keep[i] = False
-                else:
-                    keep[i] = True
-                    running[s] = float(t[i])
-        return keep
-
-    def _apply(self, slots: np.ndarray, upd: np.ndarray, cols: dict[str, np.ndarray]) -> list[Event]:
+    def _apply(self, batch: ReportBatch) -> list[Event]:
         s = self._s
-        n = slots.size
+        slots, upd, cols = batch.slots, batch.updates, batch.cols
         lon, lat, t = cols["lon_deg"], cols["lat_deg"], cols["t_s"]
         # 1. kinematics against each track's previous report
         scr = screen(
@@ -343,11 +307,9 @@ class Engine:
             stuck_min_s=s.stuck_min_s,
             stuck_min_speed_mps=s.stuck_min_speed_mps,
         )
-        cols["stuck_since_s"] = scr.stuck_since_s
+        self._tracks.column("stuck_since_s")[batch.last_slots] = scr.stuck_since_s[batch.last]
         # 2. track state: the last report per slot
-        rev_unique, rev_first = np.unique(slots[::-1], return_index=True)
-        last = n - 1 - rev_first
-        self._tracks.assign(rev_unique, upd[last], {k: v[last] for k, v in cols.items()})
+        self._tracks.assign(batch)
         # 3. zone membership of every report
         pi = np.empty(0, np.int64)
         zi = np.empty(0, np.int32)
@@ -357,7 +319,7 @@ class Engine:
                 ok = self._applicable(zi, cols["side"][pi], cols["domain"][pi], t[pi])
                 pi, zi = pi[ok], zi[ok]
         flagged = scr.jump | scr.stuck
-        watched = (self._zone_open_count[slots] > 0) | flagged
+        watched = (self._tracks.column("open_zone_entries")[slots] > 0) | flagged
         if pi.size:
             watched[pi] = True
             watched |= np.isin(slots, slots[pi])
@@ -419,7 +381,7 @@ class Engine:
 
     # -- events -------------------------------------------------------------------------
 
-    def _subject(self, u: TrackUpdate, slot: int, at: Positions | None = None, k: int = 0) -> Subject:
+    def _subject(self, u: TrackUpdate, slot: int, at: AlignedTracks | None = None, k: int = 0) -> Subject:
         """The track of report ``u``: as reported, or at ``at[k]`` (brought to the event time)."""
         t_s, lat, lon, alt, course = u.t_s, u.lat_deg, u.lon_deg, u.alt_m, u.velocity_heading_deg
         if at is not None:
@@ -555,7 +517,7 @@ class Engine:
             self._zone_open[slot].remove(z)
             if not self._zone_open[slot]:
                 del self._zone_open[slot]
-            self._zone_open_count[slot] -= 1
+            self._tracks.column("open_zone_entries")[slot] -= 1
             inc.metrics["dwell_s"] = inc.last_inside_t_s - inc.opened_t_s
         elif inc.kind == _PAIR and reason != "separated":
             a, b = np.array(inc.slots[:1]), np.array(inc.slots[1:])
@@ -580,7 +542,7 @@ class Engine:
         )
         inc.last_inside_t_s = u.t_s
         self._zone_open.setdefault(slot, []).append(z)
-        self._zone_open_count[slot] += 1
+        self._tracks.column("open_zone_entries")[slot] += 1
         return self._open(inc, u.t_s, u)
 
     # -- integrity ---------------------------------------------------------------------------
@@ -597,18 +559,21 @@ class Engine:
             vmax = float(self._max_speed[DOMAIN_CODE[u.domain]])
             if d > vmax * dt + s.jump_tolerance_m:
                 implied = d / max(dt, 1.0)
-                jf_t = float(tr.jump_from_t_s[slot])
+                jump_from_lon, jump_from_lat, jump_from_t = (
+                    tr.column(c) for c in ("jump_from_lon_deg", "jump_from_lat_deg", "jump_from_t_s")
+                )
+                jf_t = float(jump_from_t[slot])
                 back = False
                 if not math.isnan(jf_t):
-                    d_back = float(_GEOD.inv(tr.jump_from_lon_deg[slot], tr.jump_from_lat_deg[slot], u.lon_deg, u.lat_deg)[2])
+                    d_back = float(_GEOD.inv(jump_from_lon[slot], jump_from_lat[slot], u.lon_deg, u.lat_deg)[2])
                     back = d_back <= vmax * (u.t_s - jf_t) + s.jump_tolerance_m
                 if dt < 1.0 or back:
                     found["two_places"] = {"two_places_m": d}
                 else:
                     found["jump"] = {"jump_m": d, "implied_speed_mps": implied, "max_speed_mps": vmax}
-                tr.jump_from_lon_deg[slot] = plon
-                tr.jump_from_lat_deg[slot] = plat
-                tr.jump_from_t_s[slot] = pt
+                jump_from_lon[slot] = plon
+                jump_from_lat[slot] = plat
+                jump_from_t[slot] = pt
                 self._jumps.append((u.t_s, slot, u.lon_deg, u.lat_deg))
         if scr.stuck[i]:
             found["stuck"] = {"stuck_s": u.t_s - float(scr.stuck_since_s[i]), "reported_speed_mps": u.speed_mps or 0.0}
@@ -811,14 +776,14 @@ class Engine:
             thr = np.where(high & ~air_air, 0.0, thr)
         return thr, vsep
 
-    def _positions_at(self, slots: np.ndarray, T: float, kind: str = _PAIR) -> Positions:
+    def _positions_at(self, slots: np.ndarray, T: float, kind: str = _PAIR) -> AlignedTracks:
         """Tracks brought to data time T: by at most ``align_max_age_s`` for a close approach
         (a measured separation), without limit for a prediction's start state."""
         max_age_s = self._s.align_max_age_s if kind == _PAIR else math.inf
-        return self._tracks.positions_at(slots, T, max_age_s)
+        return self._tracks.aligned(slots, T, max_age_s)
 
     def _pair_geometry(
-        self, a: np.ndarray, b: np.ndarray, pa: Positions, pb: Positions
+        self, a: np.ndarray, b: np.ndarray, pa: AlignedTracks, pb: AlignedTracks
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Geodesic distance, lateral thresholds and vertical separation of pairs of slots
         (``a[i]``, ``b[i]``) at positions ``pa[i]``, ``pb[i]``."""
@@ -870,10 +835,10 @@ class Engine:
         # an open incident whose track is no longer on an opposing side is still measured
         extra = np.setdiff1d(np.union1d(cand_a, cand_b), opp)
         if extra.size:
-            at = Positions(*(np.concatenate(c) for c in zip(at, self._positions_at(extra, T))))
+            at = AlignedTracks(*(np.concatenate(c) for c in zip(at, self._positions_at(extra, T))))
             row[extra] = opp.size + np.arange(extra.size)
-        pa = Positions(*(col[row[cand_a]] for col in at))
-        pb = Positions(*(col[row[cand_b]] for col in at))
+        pa = AlignedTracks(*(col[row[cand_a]] for col in at))
+        pb = AlignedTracks(*(col[row[cand_b]] for col in at))
         dist, thr, vsep = self._pair_geometry(cand_a, cand_b, pa, pb)
         thr_band, _ = self._thresholds(cand_a, cand_b, pa.alt_m, pb.alt_m, 1 + margin)
         with np.errstate(invalid="ignore"):
