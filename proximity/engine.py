@@ -26,29 +26,33 @@ order: the events do not depend on how the input is cut into batches.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
+from enum import StrEnum
 import math
 import time
 from collections import deque
-from typing import Callable, Final, Sequence
+from typing import Callable, Final, Mapping, Sequence
 
 import numpy as np
 import shapely
 from pyproj import Geod
 from scipy.spatial import cKDTree
 from shapely.geometry import LineString
-from shapely.geometry.base import BaseGeometry
 
 from config.records import Severity, TrackUpdate, Zone
 from config.settings import ProximitySettings
 
-from ._incidents import Incident, IncidentBook, Key
+from .families.base import Context, Family
+from .families.exercise_near_border import ExerciseNearBorder
+from .lifecycle import Closed, Incident, Key, Lifecycle, describe, raise_severity
 from ._integrity import EARTH_RADIUS_M, SPHERE_SLACK, Screen, screen, spoof_clusters
 from ._predict import approach_candidates, path_samples, sphere_motion, sphere_position
 from .tracks import DOMAIN_CODE, SIDE_CODE, AlignedTracks, Report, ReportBatch, TrackTable, unit_vectors
 from ._zonegrid import ZoneGrid
+from .zonetable import ZoneTable
 from .cpa import closest_approach, dead_reckon
 from .events import Event, EventKind, Subject, derive_event_id
-from .geometry import LocalAeqd, distance_to_geometry_m, geodesic_buffer
+from .geometry import geodesic_buffer
 
 __all__ = ["Engine"]
 
@@ -64,13 +68,10 @@ _PZONE: Final = "predicted_zone_entry"
 _PAIR: Final = "close_approach"
 _PPAIR: Final = "predicted_close_approach"
 _INTEG: Final = "track_integrity"
-_EXER: Final = "exercise_near_border"
 # Entry into a zone along a dead-reckoned path is refined to this fraction of a sample step.
 _BISECTIONS = 12
 # Zone-entry prediction samples this many path points at a time (memory bound).
 _SAMPLES_PER_CHUNK = 200_000
-# An exercise zone's distance to the border changed enough to revise its incident.
-_EXERCISE_CHANGE = 0.1
 
 # integrity metrics that keep the worst value seen; the others show the latest
 _WORST_KEPT = frozenset({"jump_m", "implied_speed_mps", "two_places_m", "stuck_s", "spoof_cluster_tracks"})
@@ -86,13 +87,53 @@ _CLOSE_WORDS = {
 }
 
 
-def _raise(severity: Severity, levels: int = 1) -> Severity:
-    return _SEVERITIES[max(0, min(_SEVERITIES.index(severity) + levels, len(_SEVERITIES) - 1))]
+_raise = raise_severity
 
 
-def _describe(u: TrackUpdate) -> str:
-    extra = [x for x in (u.callsign or u.name, u.type_code) if x]
-    return f"{u.track_id} ({', '.join(extra)})" if extra else u.track_id
+class _R(StrEnum):
+    EXIT = "exit"
+    SEPARATED = "separated"
+    OCCURRED = "occurred"
+    ENTERED = "entered"
+    CLEARED = "cleared"
+
+
+_REASON = {**{r.value: r for r in Closed}, **{r.value: r for r in _R}}
+
+
+@dataclass(slots=True)
+class _Legacy(Incident):
+    last_inside_t_s: float = 0.0
+    min_m: float = math.inf  # smallest distance (or CPA) seen
+    reported_min_m: float = math.inf  # smallest distance (or CPA) reported
+    reported_t_s: float = math.nan  # predicted time last reported (entry time)
+    flags: set[str] = field(default_factory=set)
+
+
+class _LegacyRules:
+    """The kinds still written in the engine."""
+
+    def __init__(self, engine: Engine, kind: str) -> None:
+        self.engine = engine
+        self.kind = kind
+        self.close_words: Mapping[str, str] = _CLOSE_WORDS
+
+    def subjects(self, inc: Incident, t_s: float, report: Report | None) -> tuple[Subject, ...]:
+        return self.engine._subjects(inc, t_s, report)
+
+    def summary(self, inc: Incident, who: Sequence[str], zone: str) -> str:
+        return self.engine._summary(inc, who, zone)
+
+    def closed_summary(self, inc: Incident, who: Sequence[str], zone: str, words: str) -> str:
+        if inc.kind == _ZONE:
+            return f"{who[0]} {words}: {zone}"
+        return f"{inc.kind.replace('_', ' ')} {' / '.join(who)}: {words}"
+
+    def closing(self, inc: Incident, t_s: float, reason: str) -> None:
+        self.engine._closing(inc, t_s, reason)
+
+    def on_opened(self, inc: Incident, t_s: float, report: Report | None) -> list[Event]:
+        return []
 
 
 def _chord(dist_m: float) -> float:
@@ -111,9 +152,16 @@ class Engine:
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._s = settings
-        self._wall_clock = wall_clock
-        self._borders = [b for b in borders if not b.is_empty]
         self._tracks = TrackTable()
+        self._zones = ZoneTable()
+        self._life = Lifecycle(self._tracks, self._zones, frozenset(t.upper() for t in settings.watch_types), wall_clock)
+        self._book = self._life.book
+        ctx = Context(settings, self._tracks, self._zones, self._life, borders)
+        self._families: list[Family] = [ExerciseNearBorder(ctx)]
+        for fam in self._families:
+            self._life.register(fam, fam.follows)
+        for kind in (_ZONE, _PZONE, _PAIR, _PPAIR, _INTEG):
+            self._life.register(_LegacyRules(self, kind))
         for name in ("stuck_since_s", "jump_from_lon_deg", "jump_from_lat_deg", "jump_from_t_s"):
             self._tracks.add_column(name)
         self._tracks.add_column("open_zone_entries", np.int32, 0)
@@ -131,23 +179,8 @@ class Engine:
                 [th.land_any_m, th.land_any_m, th.land_any_m],
             ]
         )
-        self._watch = frozenset(t.upper() for t in settings.watch_types)
-        # zones, numbered in order of arrival
-        self._zones: list[Zone] = []
-        self._zone_no: dict[str, int] = {}
-        self._zone_side_bits = np.zeros(0, np.int64)
-        self._zone_domain_bits = np.zeros(0, np.int64)
-        self._zone_from = np.zeros(0)
-        self._zone_until = np.zeros(0)
         self._zone_margin_m: list[float] = []
-        self._zone_geoms = np.empty(0, object)
-        self._grid = ZoneGrid()
         self._outer = ZoneGrid()
-        # exercise zone number -> (distance to border m, zone point, border point) when near
-        self._exercise_near: dict[int, tuple[float, float, float, float, float]] = {}
-        self._zone_added_t_s: dict[int, float] = {}  # data time when each zone was (re)defined
-        # incidents
-        self._book = IncidentBook()
         self._zone_open: dict[int, list[int]] = {}  # slot -> zones with an open zone_entry
         self._jumps: deque[tuple[float, int, float, float]] = deque()  # (t, slot, lon, lat)
         # data clock
@@ -183,7 +216,7 @@ class Engine:
 
     @property
     def zones(self) -> tuple[Zone, ...]:
-        return tuple(self._zones)
+        return tuple(self._zones.zones)
 
     def add_zones(self, zones: Sequence[Zone]) -> list[Event]:
         """Watch more zones (a zone with a known ``zone_id`` replaces the old one).
@@ -192,44 +225,20 @@ class Engine:
         active at the current data time (later ones open at the tick that finds
         them active).
         """
-        added: list[int] = []
-        for zone in zones:
+        added = self._zones.add(zones)
+        for z in added:
+            zone = self._zones[z]
             margin = max(self._s.zone_exit_margin_m, self._s.hysteresis_margin * zone.buffer_m)
-            side_bits = sum(1 << SIDE_CODE[s] for s in zone.sides)
-            dom_bits = sum(1 << DOMAIN_CODE[d] for d in zone.domains)
-            z = self._zone_no.get(zone.zone_id)
-            if z is None:
-                z = len(self._zones)
-                self._zone_no[zone.zone_id] = z
-                self._zones.append(zone)
+            if z == len(self._zone_margin_m):
                 self._zone_margin_m.append(margin)
-                self._zone_side_bits = np.append(self._zone_side_bits, side_bits)
-                self._zone_domain_bits = np.append(self._zone_domain_bits, dom_bits)
-                self._zone_from = np.append(self._zone_from, -math.inf)
-                self._zone_until = np.append(self._zone_until, math.inf)
-                self._zone_geoms = np.append(self._zone_geoms, np.empty(1, object))
             else:
-                self._zones[z] = zone
                 self._zone_margin_m[z] = margin
-                self._zone_side_bits[z] = side_bits
-                self._zone_domain_bits[z] = dom_bits
-            self._zone_from[z] = -math.inf if zone.active_from_s is None else zone.active_from_s
-            self._zone_until[z] = math.inf if zone.active_until_s is None else zone.active_until_s
-            shapely.prepare(zone.geometry)
-            self._zone_geoms[z] = zone.geometry
-            self._grid.set_zone(z, zone.geometry)
             outer = geodesic_buffer(zone.geometry, margin, max_error_m=0.02 * margin) if margin > 0 else zone.geometry
             self._outer.set_zone(z, outer)
-            self._exercise_near.pop(z, None)
-            self._zone_added_t_s[z] = -math.inf if self._data_t_s is None else self._data_t_s
-            if zone.kind == "exercise" and self._borders:
-                near = self._border_distance(zone.geometry)
-                if near is not None:
-                    self._exercise_near[z] = near
-            added.append(z)
-        if self._data_t_s is None:
-            return []
-        return self._exercises(self._data_t_s, only=added)
+        events: list[Event] = []
+        for fam in self._families:
+            events.extend(fam.on_zones(added, self._data_t_s))
+        return events
 
     def process(self, updates: Sequence[TrackUpdate]) -> list[Event]:
         """One micro-batch of reports, in arrival order; returns the events it caused."""
@@ -283,7 +292,7 @@ class Engine:
         if self._last_tick_t_s is None or T > self._last_tick_t_s:
             events.extend(self._tick(T, predict=False))
         for key in sorted(self._book.open):
-            events.append(self._close(key, T, "end_of_input"))
+            events.append(self._life.close(key, T, Closed.END_OF_INPUT))
         return events
 
     # -- per report -----------------------------------------------------------------
@@ -314,9 +323,9 @@ class Engine:
         pi = np.empty(0, np.int64)
         zi = np.empty(0, np.int32)
         if self._zones:
-            pi, zi = self._grid.query(lon, lat)
+            pi, zi = self._zones.grid.query(lon, lat)
             if pi.size:
-                ok = self._applicable(zi, cols["side"][pi], cols["domain"][pi], t[pi])
+                ok = self._zones.applicable(zi, cols["side"][pi], cols["domain"][pi], t[pi])
                 pi, zi = pi[ok], zi[ok]
         flagged = scr.jump | scr.stuck
         watched = (self._tracks.column("open_zone_entries")[slots] > 0) | flagged
@@ -345,11 +354,11 @@ class Engine:
                 events.extend(self._anomaly(slot, u, i, scr))
             ins = inside.get(i, ())
             for z in ins:
-                inc = self._book.get((_ZONE, slot, z))
+                inc = self._get((_ZONE, slot, z))
                 if inc is None:
-                    if self._book.get((_PZONE, slot, z)) is not None:
+                    if self._get((_PZONE, slot, z)) is not None:
                         events.append(self._close((_PZONE, slot, z), ti, "entered", u))
-                    events.append(self._open_zone(slot, z, u))
+                    events.extend(self._open_zone(slot, z, u))
                 else:
                     inc.pending_since_s = None
                     inc.last_inside_t_s = ti
@@ -360,7 +369,8 @@ class Engine:
             for z in list(open_z):
                 if z in ins:
                     continue
-                inc = self._book.open[(_ZONE, slot, z)]
+                inc = self._get((_ZONE, slot, z))
+                assert inc is not None
                 if z in band:
                     inc.pending_since_s = None
                     continue
@@ -370,87 +380,25 @@ class Engine:
                     events.append(self._close((_ZONE, slot, z), ti, "exit", u))
         return events
 
-    def _applicable(self, z: np.ndarray, side: np.ndarray, domain: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """Zone ``z[i]`` watches a track of ``side[i]``/``domain[i]`` at time ``t[i]``."""
-        return (
-            ((self._zone_side_bits[z] >> side.astype(np.int64)) & 1).astype(bool)
-            & ((self._zone_domain_bits[z] >> domain.astype(np.int64)) & 1).astype(bool)
-            & (t >= self._zone_from[z])
-            & (t <= self._zone_until[z])
-        )
-
     # -- events -------------------------------------------------------------------------
 
-    def _subject(self, u: TrackUpdate, slot: int, at: AlignedTracks | None = None, k: int = 0) -> Subject:
-        """The track of report ``u``: as reported, or at ``at[k]`` (brought to the event time)."""
-        t_s, lat, lon, alt, course = u.t_s, u.lat_deg, u.lon_deg, u.alt_m, u.velocity_heading_deg
-        if at is not None:
-            t_s, lat, lon = float(at.t_s[k]), float(at.lat_deg[k]), float(at.lon_deg[k])
-            alt = None if math.isnan(at.alt_m[k]) else float(at.alt_m[k])
-            course = None if math.isnan(at.course_deg[k]) else float(at.course_deg[k])
-        return Subject(
-            track_id=u.track_id,
-            side=u.side,
-            domain=u.domain,
-            t_s=t_s,
-            lat_deg=lat,
-            lon_deg=lon,
-            alt_m=alt,
-            speed_mps=u.speed_mps,
-            course_deg=course,
-            callsign=u.callsign,
-            name=u.name,
-            type_code=u.type_code,
-            country=u.country,
-            suspect=bool(self._tracks.suspect_until_s[slot] >= u.t_s),
-            report_t_s=u.t_s,
-        )
+    def _report(self, u: TrackUpdate, slot: int) -> Report:
+        return Report(u, slot, float(self._tracks.suspect_until_s[slot]))
 
-    def _watched_type(self, slots: tuple[int, ...]) -> bool:
-        for s in slots:
-            code = self._tracks.latest(s).type_code
-            if code is not None and code.upper() in self._watch:
-                return True
-        return False
-
-    def _emit(
-        self,
-        inc: Incident,
-        state: str,
-        t_s: float,
-        summary: str,
-        *,
-        reason: str | None = None,
-        report: TrackUpdate | None = None,
-    ) -> Event:
-        tr = self._tracks
+    def _subjects(self, inc: Incident, t_s: float, report: Report | None) -> tuple[Subject, ...]:
         if report is not None:
-            subjects: tuple[Subject, ...] = (self._subject(report, inc.slots[0]),)
-        elif inc.kind in (_PAIR, _PPAIR):
+            return (self._life.report_subject(report),)
+        if inc.kind in (_PAIR, _PPAIR):
             # the positions compared: both tracks at the event time
             at = self._positions_at(np.array(inc.slots, np.int64), t_s, inc.kind)
-            subjects = tuple(self._subject(tr.latest(s), s, at, k) for k, s in enumerate(inc.slots))
-        else:
-            subjects = tuple(self._subject(tr.latest(s), s) for s in inc.slots)
-        zone = self._zones[inc.zone_no] if inc.zone_no is not None else None
-        ev = Event(
-            event_id=inc.event_id,
-            kind=inc.kind,
-            state=state,  # type: ignore[arg-type]
-            seq=inc.seq,
-            t_s=t_s,
-            severity=inc.severity,
-            subjects=subjects,
-            summary=summary,
-            zone_id=zone.zone_id if zone is not None else None,
-            zone_name=zone.name if zone is not None else None,
-            metrics=dict(inc.metrics),
-            integrity_suspect=any(x.suspect for x in subjects),
-            close_reason=reason,
-            detected_s=self._wall_clock(),
-        )
-        inc.seq += 1
-        return ev
+            return tuple(self._life.latest_subject(s, at, k) for k, s in enumerate(inc.slots))
+        return tuple(self._life.latest_subject(s) for s in inc.slots)
+
+    def _get(self, key: Key) -> _Legacy | None:
+        return self._book.get(key)  # type: ignore[return-value]
+
+    def _watched_type(self, slots: tuple[int, ...]) -> bool:
+        return self._life.watched(slots)
 
     def _new(
         self,
@@ -461,34 +409,12 @@ class Engine:
         metrics: dict[str, float],
         *,
         zone_no: int | None = None,
-    ) -> Incident:
-        slots: tuple[int, ...] = {_PAIR: key[1:], _PPAIR: key[1:], _EXER: ()}.get(kind, (key[1],))
-        ids = tuple(self._tracks.ids[s] or "" for s in slots)
-        zone_id = self._zones[zone_no].zone_id if zone_no is not None else None
-        inc = Incident(
-            kind=kind,
-            event_id=derive_event_id(kind, ids, zone_id, t_s),
-            opened_t_s=t_s,
-            slots=slots,
-            zone_no=zone_no,
-            severity=_raise(severity) if self._watched_type(slots) else severity,
-            metrics=metrics,
-        )
-        self._book.add(key, inc)
-        return inc
+    ) -> _Legacy:
+        slots: tuple[int, ...] = {_PAIR: key[1:], _PPAIR: key[1:]}.get(kind, (key[1],))
+        return self._life.new(_Legacy, key, t_s, severity, metrics, slots=slots, zone_no=zone_no)
 
-    def _summary(self, inc: Incident, state: str, reason: str | None, report: TrackUpdate | None = None) -> str:
-        tr = self._tracks
-        who = [_describe(report if report is not None and k == 0 else tr.latest(s)) for k, s in enumerate(inc.slots)]
-        zone = self._zones[inc.zone_no].name if inc.zone_no is not None else ""
+    def _summary(self, inc: Incident, who: Sequence[str], zone: str) -> str:
         m = inc.metrics
-        if state == "closed":
-            what = _CLOSE_WORDS.get(reason or "", reason or "closed")
-            if inc.kind == _ZONE:
-                return f"{who[0]} {what}: {zone}"
-            if inc.kind == _EXER:
-                return f"exercise {zone} near the border: {what}"
-            return f"{inc.kind.replace('_', ' ')} {' / '.join(who)}: {what}"
         if inc.kind == _ZONE:
             return f"{who[0]} entered {zone}"
         if inc.kind == _PZONE:
@@ -500,20 +426,22 @@ class Engine:
                 f"{who[0]} and {who[1]} expected {m['cpa_m']:.0f} m apart in {m['tcpa_s']:.0f} s"
                 f" (threshold {m['threshold_m']:.0f} m)"
             )
-        if inc.kind == _INTEG:
-            return f"{who[0]} data suspect: {', '.join(sorted(inc.flags))}"
-        return f"exercise {zone} {m['distance_to_border_m'] / 1000:.1f} km from the border"
+        assert isinstance(inc, _Legacy)
+        return f"{who[0]} data suspect: {', '.join(sorted(inc.flags))}"
 
-    def _open(self, inc: Incident, t_s: float, report: TrackUpdate | None = None) -> Event:
-        return self._emit(inc, "open", t_s, self._summary(inc, "open", None, report), report=report)
+    def _open(self, inc: Incident, t_s: float, report: TrackUpdate | None = None) -> list[Event]:
+        return self._life.open(inc, t_s, None if report is None else self._report(report, inc.slots[0]))
 
     def _revise(self, inc: Incident, t_s: float, report: TrackUpdate | None = None) -> Event:
-        return self._emit(inc, "update", t_s, self._summary(inc, "update", None, report), report=report)
+        return self._life.revise(inc, t_s, None if report is None else self._report(report, inc.slots[0]))
 
     def _close(self, key: Key, t_s: float, reason: str, report: TrackUpdate | None = None) -> Event:
-        inc = self._book.remove(key)
+        return self._life.close(key, t_s, _REASON[reason], None if report is None else self._report(report, key[1]))
+
+    def _closing(self, inc: Incident, t_s: float, reason: str) -> None:
+        assert isinstance(inc, _Legacy)
         if inc.kind == _ZONE:
-            slot, z = key[1], key[2]
+            slot, z = inc.key[1], inc.key[2]
             self._zone_open[slot].remove(z)
             if not self._zone_open[slot]:
                 del self._zone_open[slot]
@@ -526,11 +454,10 @@ class Engine:
             inc.metrics.update(distance_m=float(dist[0]), min_distance_m=inc.min_m)
             if not math.isnan(vsep[0]):
                 inc.metrics["vertical_sep_m"] = float(vsep[0])
-        return self._emit(inc, "closed", t_s, self._summary(inc, "closed", reason, report), reason=reason, report=report)
 
     # -- zone incidents -------------------------------------------------------------------
 
-    def _open_zone(self, slot: int, z: int, u: TrackUpdate) -> Event:
+    def _open_zone(self, slot: int, z: int, u: TrackUpdate) -> list[Event]:
         zone = self._zones[z]
         inc = self._new(
             (_ZONE, slot, z),
@@ -587,7 +514,7 @@ class Engine:
         self, slot: int, t_s: float, found: dict[str, dict[str, float]], severity: Severity, report: TrackUpdate | None
     ) -> list[Event]:
         key = (_INTEG, slot, -1)
-        inc = self._book.get(key)
+        inc = self._get(key)
         if inc is None:
             inc = self._new(key, _INTEG, t_s, severity, {})
             fresh = True
@@ -602,7 +529,7 @@ class Engine:
             inc.severity = severity
             new_flags.add("severity")
         if fresh:
-            return [self._open(inc, t_s, report)]
+            return self._open(inc, t_s, report)
         if new_flags:
             return [self._revise(inc, t_s, report)]
         return []
@@ -648,11 +575,12 @@ class Engine:
         self._last_tick_t_s = T
         events: list[Event] = []
         events.extend(self._expire(T))
-        for z in np.nonzero(self._zone_until < T)[0].tolist():
+        for z in np.nonzero(self._zones.until_s < T)[0].tolist():
             for key in self._book.of_zone(z):
                 if key[0] in (_ZONE, _PZONE):
-                    events.append(self._close(key, float(self._zone_until[z]), "zone_inactive"))
-        events.extend(self._exercises(T))
+                    events.append(self._close(key, float(self._zones.until_s[z]), "zone_inactive"))
+        for fam in self._families:
+            events.extend(fam.on_tick(T))
         events.extend(self._integrity_tick(T))
         events.extend(self._pairs(T))
         if predict:
@@ -689,71 +617,6 @@ class Engine:
         if old.size:
             self._n_forgotten += int(old.size)
             tr.free(old)
-
-    # -- exercises near the border ---------------------------------------------------------------
-
-    def _border_distance(self, area: BaseGeometry) -> tuple[float, float, float, float, float] | None:
-        """Distance from an area to the nearest border line, if within the limit, with the two points."""
-        limit = self._s.exercise_border_distance_m
-        c = area.centroid
-        aeqd = LocalAeqd(c.x, c.y)
-        minx, miny, maxx, maxy = area.bounds
-        pad_lat = limit * 1.5 / 111_000.0
-        pad_lon = pad_lat / max(math.cos(math.radians(max(abs(miny), abs(maxy)) + pad_lat)), 0.05)
-        lines = [
-            shapely.clip_by_rect(b, minx - pad_lon, miny - pad_lat, maxx + pad_lon, maxy + pad_lat)
-            for b in self._borders
-        ]
-        lines = [g for g in lines if not g.is_empty]
-        if not lines:
-            return None
-        border = shapely.union_all(lines)
-        if border.intersects(area):
-            p = shapely.intersection(border, area).representative_point()
-            return (0.0, p.x, p.y, p.x, p.y)
-        a_xy = aeqd.forward_geometry(area)
-        b_xy = aeqd.forward_geometry(border)
-        (ax, ay), (bx, by) = shapely.shortest_line(a_xy, b_xy).coords
-        (za_lon, zb_lon), (za_lat, zb_lat) = aeqd.inverse(np.array([ax, bx]), np.array([ay, by]))
-        d = distance_to_geometry_m(float(za_lon), float(za_lat), border)
-        if d > limit:
-            return None
-        return (d, float(za_lon), float(za_lat), float(zb_lon), float(zb_lat))
-
-    def _exercises(self, T: float, only: Sequence[int] | None = None) -> list[Event]:
-        events: list[Event] = []
-        zones = only if only is not None else sorted(set(self._exercise_near) | {k[2] for k in self._book.of_kind(_EXER)})
-        for z in zones:
-            key = (_EXER, -1, z)
-            inc = self._book.get(key)
-            near = self._exercise_near.get(z)
-            active = self._zones[z].is_active(T)
-            if inc is not None and near is None:
-                events.append(self._close(key, T, "cleared"))
-            elif inc is not None and not active:
-                events.append(self._close(key, min(T, float(self._zone_until[z])), "zone_inactive"))
-            elif near is not None and active:
-                d, zlon, zlat, blon, blat = near
-                metrics = {
-                    "distance_to_border_m": d,
-                    "limit_m": self._s.exercise_border_distance_m,
-                    "zone_lon_deg": zlon,
-                    "zone_lat_deg": zlat,
-                    "border_lon_deg": blon,
-                    "border_lat_deg": blat,
-                }
-                sev: Severity = "critical" if d == 0.0 else "warning"
-                if inc is None:
-                    # from when it is both known and active
-                    t_open = max(float(self._zone_from[z]), self._zone_added_t_s.get(z, -math.inf), -math.inf)
-                    t_open = T if math.isinf(t_open) else min(t_open, T)
-                    inc = self._new(key, _EXER, t_open, sev, metrics, zone_no=z)
-                    events.append(self._open(inc, t_open))
-                elif abs(d - inc.metrics["distance_to_border_m"]) > _EXERCISE_CHANGE * max(inc.metrics["distance_to_border_m"], 1_000.0) or sev != inc.severity:
-                    inc.metrics = metrics
-                    inc.severity = sev
-                    events.append(self._revise(inc, T))
-        return events
 
     # -- close approaches ---------------------------------------------------------------------
 
@@ -848,7 +711,7 @@ class Engine:
         events: list[Event] = []
         for j in range(cand_a.size):
             key = (_PAIR, int(cand_a[j]), int(cand_b[j]))
-            inc = self._book.get(key)
+            inc = self._get(key)
             if inc is None and not close[j]:
                 continue
             d = float(dist[j])
@@ -858,11 +721,11 @@ class Engine:
             sev: Severity = "critical" if critical[j] else "warning"
             if inc is None:
                 pkey = (_PPAIR, key[1], key[2])
-                if self._book.get(pkey) is not None:
+                if self._get(pkey) is not None:
                     events.append(self._close(pkey, T, "occurred"))
                 inc = self._new(key, _PAIR, T, sev, {**metrics, "min_distance_m": d})
                 inc.min_m = inc.reported_min_m = d
-                events.append(self._open(inc, T))
+                events.extend(self._open(inc, T))
                 continue
             if self._watched_type(inc.slots):
                 sev = _raise(sev)
@@ -957,10 +820,10 @@ class Engine:
         events: list[Event] = []
         for j in range(a.size):
             key = (_PPAIR, int(a[j]), int(b[j]))
-            inc = self._book.get(key)
+            inc = self._get(key)
             if inc is None and not predicted[j]:
                 continue
-            if inc is None and self._book.get((_PAIR, key[1], key[2])) is not None:
+            if inc is None and self._get((_PAIR, key[1], key[2])) is not None:
                 continue  # already a close approach
             metrics = {
                 "cpa_m": float(cpa.cpa_m[j]),
@@ -979,7 +842,7 @@ class Engine:
             if inc is None:
                 inc = self._new(key, _PPAIR, T, sev, metrics)
                 inc.min_m = inc.reported_min_m = metrics["cpa_m"]
-                events.append(self._open(inc, T))
+                events.extend(self._open(inc, T))
                 continue
             if self._watched_type(inc.slots):
                 sev = _raise(sev)
@@ -1017,7 +880,7 @@ class Engine:
         events: list[Event] = []
         keys = sorted(set(self._book.of_kind(_PZONE)) | {(_PZONE, sl, z) for sl, z in hits})
         for key in keys:
-            inc = self._book.get(key)
+            inc = self._get(key)
             hit = hits.get((key[1], key[2]))
             zone = self._zones[key[2]]
             if hit is not None:
@@ -1036,7 +899,7 @@ class Engine:
                         continue
                     inc = self._new(key, _PZONE, T, sev, metrics, zone_no=key[2])
                     inc.reported_t_s = T + eta
-                    events.append(self._open(inc, T))
+                    events.extend(self._open(inc, T))
                     continue
                 inc.pending_since_s = None
                 inc.metrics = metrics
@@ -1057,10 +920,10 @@ class Engine:
         """First entry (eta, lon, lat) of each track into each zone along its dead-reckoned path."""
         tr = self._tracks
         owner, tau, lon, lat = path_samples(p, u, speed, horizon_s, self._s.predict_zone_step_m)
-        si, zi = self._grid.query(lon, lat)
+        si, zi = self._zones.grid.query(lon, lat)
         if si.size:
             o = owner[si]
-            ok = self._applicable(zi, tr.side[idx[o]], tr.domain[idx[o]], T + tau[si])
+            ok = self._zones.applicable(zi, tr.side[idx[o]], tr.domain[idx[o]], T + tau[si])
             si, zi, o = si[ok], zi[ok], o[ok]
         if si.size == 0:
             return {}
@@ -1088,7 +951,7 @@ class Engine:
         course = tr.course_deg[slots]
         speed = tr.speed_mps[slots]
         dt0 = T - tr.t_s[slots]
-        geoms = self._zone_geoms[z]
+        geoms = self._zones.geoms[z]
         lo, hi = lo.copy(), hi.copy()
         for _ in range(_BISECTIONS):
             mid = (lo + hi) / 2
