@@ -44,6 +44,7 @@ from config.settings import ProximitySettings
 
 from .families.base import Context, Family
 from .families.exercise_near_border import ExerciseNearBorder
+from .families.track_integrity import TrackIntegrity
 from .lifecycle import Closed, Incident, Key, Lifecycle, describe, raise_severity
 from ._integrity import EARTH_RADIUS_M, SPHERE_SLACK, Screen, screen, spoof_clusters
 from ._predict import approach_candidates, path_samples, sphere_motion, sphere_position
@@ -157,19 +158,15 @@ class Engine:
         self._life = Lifecycle(self._tracks, self._zones, frozenset(t.upper() for t in settings.watch_types), wall_clock)
         self._book = self._life.book
         ctx = Context(settings, self._tracks, self._zones, self._life, borders)
-        self._families: list[Family] = [ExerciseNearBorder(ctx)]
+        self._families: list[Family] = [ExerciseNearBorder(ctx), TrackIntegrity(ctx)]
         for fam in self._families:
             self._life.register(fam, fam.follows)
-        for kind in (_ZONE, _PZONE, _PAIR, _PPAIR, _INTEG):
+        for kind in (_ZONE, _PZONE, _PAIR, _PPAIR):
             self._life.register(_LegacyRules(self, kind))
-        for name in ("stuck_since_s", "jump_from_lon_deg", "jump_from_lat_deg", "jump_from_t_s"):
-            self._tracks.add_column(name)
         self._tracks.add_column("open_zone_entries", np.int32, 0)
         per_domain = list(DOMAIN_CODE)
         stale = {str(d): float(v) for d, v in settings.stale_after_s.items()}
         self._stale_after = np.array([stale.get(d, math.inf) for d in per_domain], dtype=np.float64)
-        vmax = {str(d): float(v) for d, v in settings.max_speed_mps.items()}
-        self._max_speed = np.array([vmax.get(d, math.inf) for d in per_domain], dtype=np.float64)
         th = settings.thresholds
         # lateral threshold by (domain a, domain b): air, sea, land
         self._lat_thr = np.array(
@@ -182,7 +179,6 @@ class Engine:
         self._zone_margin_m: list[float] = []
         self._outer = ZoneGrid()
         self._zone_open: dict[int, list[int]] = {}  # slot -> zones with an open zone_entry
-        self._jumps: deque[tuple[float, int, float, float]] = deque()  # (t, slot, lon, lat)
         # data clock
         self._data_t_s: float | None = None
         self._tick_k: int | None = None
@@ -193,7 +189,6 @@ class Engine:
         self._n_dropped = 0
         self._n_expired = 0
         self._n_forgotten = 0
-        self._n_flagged = 0
         self._pending: list[Event] = []
         self._pending.extend(self.add_zones(zones))
 
@@ -210,7 +205,7 @@ class Engine:
             "open_incidents": len(self._book),
             "known_tracks": self._tracks.n_known,
             "forgotten_tracks": self._n_forgotten,
-            "integrity_flags": self._n_flagged,
+            **{k: v for fam in self._families for k, v in fam.stats().items()},
             "zones": len(self._zones),
         }
 
@@ -301,24 +296,20 @@ class Engine:
         s = self._s
         slots, upd, cols = batch.slots, batch.updates, batch.cols
         lon, lat, t = cols["lon_deg"], cols["lat_deg"], cols["t_s"]
-        # 1. kinematics against each track's previous report
-        scr = screen(
-            self._tracks,
-            slots,
-            lon,
-            lat,
-            t,
-            cols["speed_mps"],
-            cols["domain"],
-            max_speed_mps=self._max_speed,
-            jump_tolerance_m=s.jump_tolerance_m,
-            stuck_radius_m=s.stuck_radius_m,
-            stuck_min_s=s.stuck_min_s,
-            stuck_min_speed_mps=s.stuck_min_speed_mps,
-        )
-        self._tracks.column("stuck_since_s")[batch.last_slots] = scr.stuck_since_s[batch.last]
-        # 2. track state: the last report per slot
+        for fam in self._families:
+            fam.screen(batch)
         self._tracks.assign(batch)
+        tagged: list[tuple[int, Event]] = []
+        for fam in self._families:
+            tagged.extend(fam.on_reports(batch))
+        tagged.extend(self._zone_reports(batch))
+        tagged.sort(key=lambda x: x[0])
+        return [e for _, e in tagged]
+
+    def _zone_reports(self, batch: ReportBatch) -> list[tuple[int, Event]]:
+        s = self._s
+        slots, upd, cols = batch.slots, batch.updates, batch.cols
+        lon, lat, t = cols["lon_deg"], cols["lat_deg"], cols["t_s"]
         # 3. zone membership of every report
         pi = np.empty(0, np.int64)
         zi = np.empty(0, np.int32)
@@ -327,8 +318,7 @@ class Engine:
             if pi.size:
                 ok = self._zones.applicable(zi, cols["side"][pi], cols["domain"][pi], t[pi])
                 pi, zi = pi[ok], zi[ok]
-        flagged = scr.jump | scr.stuck
-        watched = (self._tracks.column("open_zone_entries")[slots] > 0) | flagged
+        watched = self._tracks.column("open_zone_entries")[slots] > 0
         if pi.size:
             watched[pi] = True
             watched |= np.isin(slots, slots[pi])
@@ -344,21 +334,20 @@ class Engine:
             for i, z in zip(oi[po].tolist(), zo.tolist()):
                 outer.setdefault(i, set()).add(z)
         # 4. the state machines, report by report
-        events: list[Event] = []
+        events: list[tuple[int, Event]] = []
         dwell = s.min_dwell_s
         for i in oi.tolist():
             slot = int(slots[i])
             ti = float(t[i])
             u: TrackUpdate = upd[i]
-            if flagged[i]:
-                events.extend(self._anomaly(slot, u, i, scr))
+            r = batch.report(i, self._tracks)
             ins = inside.get(i, ())
             for z in ins:
                 inc = self._get((_ZONE, slot, z))
                 if inc is None:
                     if self._get((_PZONE, slot, z)) is not None:
-                        events.append(self._close((_PZONE, slot, z), ti, "entered", u))
-                    events.extend(self._open_zone(slot, z, u))
+                        events.append((i, self._close((_PZONE, slot, z), ti, "entered", r)))
+                    events.extend((i, e) for e in self._open_zone(slot, z, r))
                 else:
                     inc.pending_since_s = None
                     inc.last_inside_t_s = ti
@@ -377,13 +366,10 @@ class Engine:
                 if inc.pending_since_s is None:
                     inc.pending_since_s = ti
                 if ti - inc.pending_since_s >= dwell:
-                    events.append(self._close((_ZONE, slot, z), ti, "exit", u))
+                    events.append((i, self._close((_ZONE, slot, z), ti, "exit", r)))
         return events
 
     # -- events -------------------------------------------------------------------------
-
-    def _report(self, u: TrackUpdate, slot: int) -> Report:
-        return Report(u, slot, float(self._tracks.suspect_until_s[slot]))
 
     def _subjects(self, inc: Incident, t_s: float, report: Report | None) -> tuple[Subject, ...]:
         if report is not None:
@@ -429,14 +415,14 @@ class Engine:
         assert isinstance(inc, _Legacy)
         return f"{who[0]} data suspect: {', '.join(sorted(inc.flags))}"
 
-    def _open(self, inc: Incident, t_s: float, report: TrackUpdate | None = None) -> list[Event]:
-        return self._life.open(inc, t_s, None if report is None else self._report(report, inc.slots[0]))
+    def _open(self, inc: Incident, t_s: float, report: Report | None = None) -> list[Event]:
+        return self._life.open(inc, t_s, report)
 
-    def _revise(self, inc: Incident, t_s: float, report: TrackUpdate | None = None) -> Event:
-        return self._life.revise(inc, t_s, None if report is None else self._report(report, inc.slots[0]))
+    def _revise(self, inc: Incident, t_s: float, report: Report | None = None) -> Event:
+        return self._life.revise(inc, t_s, report)
 
-    def _close(self, key: Key, t_s: float, reason: str, report: TrackUpdate | None = None) -> Event:
-        return self._life.close(key, t_s, _REASON[reason], None if report is None else self._report(report, key[1]))
+    def _close(self, key: Key, t_s: float, reason: str, report: Report | None = None) -> Event:
+        return self._life.close(key, t_s, _REASON[reason], report)
 
     def _closing(self, inc: Incident, t_s: float, reason: str) -> None:
         assert isinstance(inc, _Legacy)
@@ -457,117 +443,20 @@ class Engine:
 
     # -- zone incidents -------------------------------------------------------------------
 
-    def _open_zone(self, slot: int, z: int, u: TrackUpdate) -> list[Event]:
+    def _open_zone(self, slot: int, z: int, r: Report) -> list[Event]:
         zone = self._zones[z]
         inc = self._new(
             (_ZONE, slot, z),
             _ZONE,
-            u.t_s,
+            r.update.t_s,
             zone.severity,
             {"buffer_m": zone.buffer_m, "exit_margin_m": self._zone_margin_m[z]},
             zone_no=z,
         )
-        inc.last_inside_t_s = u.t_s
+        inc.last_inside_t_s = r.update.t_s
         self._zone_open.setdefault(slot, []).append(z)
         self._tracks.column("open_zone_entries")[slot] += 1
-        return self._open(inc, u.t_s, u)
-
-    # -- integrity ---------------------------------------------------------------------------
-
-    def _anomaly(self, slot: int, u: TrackUpdate, i: int, scr: Screen) -> list[Event]:
-        """A flagged report: check it exactly, then open or revise the track's integrity incident."""
-        s = self._s
-        tr = self._tracks
-        found: dict[str, dict[str, float]] = {}
-        if scr.jump[i]:
-            plon, plat, pt = float(scr.prev_lon_deg[i]), float(scr.prev_lat_deg[i]), float(scr.prev_t_s[i])
-            d = float(_GEOD.inv(plon, plat, u.lon_deg, u.lat_deg)[2])
-            dt = u.t_s - pt
-            vmax = float(self._max_speed[DOMAIN_CODE[u.domain]])
-            if d > vmax * dt + s.jump_tolerance_m:
-                implied = d / max(dt, 1.0)
-                jump_from_lon, jump_from_lat, jump_from_t = (
-                    tr.column(c) for c in ("jump_from_lon_deg", "jump_from_lat_deg", "jump_from_t_s")
-                )
-                jf_t = float(jump_from_t[slot])
-                back = False
-                if not math.isnan(jf_t):
-                    d_back = float(_GEOD.inv(jump_from_lon[slot], jump_from_lat[slot], u.lon_deg, u.lat_deg)[2])
-                    back = d_back <= vmax * (u.t_s - jf_t) + s.jump_tolerance_m
-                if dt < 1.0 or back:
-                    found["two_places"] = {"two_places_m": d}
-                else:
-                    found["jump"] = {"jump_m": d, "implied_speed_mps": implied, "max_speed_mps": vmax}
-                jump_from_lon[slot] = plon
-                jump_from_lat[slot] = plat
-                jump_from_t[slot] = pt
-                self._jumps.append((u.t_s, slot, u.lon_deg, u.lat_deg))
-        if scr.stuck[i]:
-            found["stuck"] = {"stuck_s": u.t_s - float(scr.stuck_since_s[i]), "reported_speed_mps": u.speed_mps or 0.0}
-        if not found:
-            return []
-        self._n_flagged += 1
-        tr.suspect_until_s[slot] = u.t_s + s.suspect_hold_s
-        return self._flag(slot, u.t_s, found, "warning", report=u)
-
-    def _flag(
-        self, slot: int, t_s: float, found: dict[str, dict[str, float]], severity: Severity, report: TrackUpdate | None
-    ) -> list[Event]:
-        key = (_INTEG, slot, -1)
-        inc = self._get(key)
-        if inc is None:
-            inc = self._new(key, _INTEG, t_s, severity, {})
-            fresh = True
-        else:
-            fresh = False
-        new_flags = set(found) - inc.flags
-        for metrics in found.values():
-            for k, v in metrics.items():
-                inc.metrics[k] = max(inc.metrics.get(k, v), v) if k in _WORST_KEPT else v
-        inc.flags |= set(found)
-        if severity != inc.severity and _SEVERITIES.index(severity) > _SEVERITIES.index(inc.severity):
-            inc.severity = severity
-            new_flags.add("severity")
-        if fresh:
-            return self._open(inc, t_s, report)
-        if new_flags:
-            return [self._revise(inc, t_s, report)]
-        return []
-
-    def _integrity_tick(self, T: float) -> list[Event]:
-        s = self._s
-        events: list[Event] = []
-        while self._jumps and self._jumps[0][0] < T - s.spoof_window_s:
-            self._jumps.popleft()
-        if len(self._jumps) >= s.spoof_min_tracks:
-            arr = np.array(self._jumps)
-            clusters = spoof_clusters(
-                arr[:, 1].astype(np.int64),
-                arr[:, 2],
-                arr[:, 3],
-                min_tracks=s.spoof_min_tracks,
-                link_m=s.spoof_link_m,
-                point_radius_m=s.spoof_point_radius_m,
-                circle_tolerance_m=s.spoof_circle_tolerance_m,
-            )
-            for c in clusters:
-                found = {
-                    "spoofing": {
-                        "spoof_cluster_tracks": float(len(c.slots)),
-                        "spoof_radius_m": c.radius_m,
-                        "spoof_centre_lon_deg": c.centre_lon_deg,
-                        "spoof_centre_lat_deg": c.centre_lat_deg,
-                    }
-                }
-                for slot in c.slots:
-                    if not self._tracks.live[slot]:
-                        continue
-                    self._tracks.suspect_until_s[slot] = max(self._tracks.suspect_until_s[slot], T + s.suspect_hold_s)
-                    events.extend(self._flag(slot, T, found, "critical", None))
-        for key in self._book.of_kind(_INTEG):
-            if self._tracks.suspect_until_s[key[1]] < T:
-                events.append(self._close(key, T, "cleared"))
-        return events
+        return self._open(inc, r.update.t_s, r)
 
     # -- ticks --------------------------------------------------------------------------------
 
@@ -581,7 +470,6 @@ class Engine:
                     events.append(self._close(key, float(self._zones.until_s[z]), "zone_inactive"))
         for fam in self._families:
             events.extend(fam.on_tick(T))
-        events.extend(self._integrity_tick(T))
         events.extend(self._pairs(T))
         if predict:
             k = int(math.floor(T / self._s.predict_interval_s))

@@ -43,6 +43,7 @@ __all__ = [
     "Key",
     "KindRules",
     "Lifecycle",
+    "SEVERITIES",
     "describe",
     "raise_severity",
 ]
