@@ -45,6 +45,7 @@ from config.settings import ProximitySettings
 from .families.base import Context, Family
 from .families.exercise_near_border import ExerciseNearBorder
 from .families.track_integrity import TrackIntegrity
+from .families.zone_entry import ZoneEntry
 from .lifecycle import Closed, Incident, Key, Lifecycle, describe, raise_severity
 from ._integrity import EARTH_RADIUS_M, SPHERE_SLACK, Screen, screen, spoof_clusters
 from ._predict import approach_candidates, path_samples, sphere_motion, sphere_position
@@ -126,15 +127,16 @@ class _LegacyRules:
         return self.engine._summary(inc, who, zone)
 
     def closed_summary(self, inc: Incident, who: Sequence[str], zone: str, words: str) -> str:
-        if inc.kind == _ZONE:
-            return f"{who[0]} {words}: {zone}"
         return f"{inc.kind.replace('_', ' ')} {' / '.join(who)}: {words}"
 
     def closing(self, inc: Incident, t_s: float, reason: str) -> None:
         self.engine._closing(inc, t_s, reason)
 
     def on_opened(self, inc: Incident, t_s: float, report: Report | None) -> list[Event]:
-        return []
+        key = (_PZONE, inc.key[1], inc.key[2])
+        if self.engine._get(key) is None:
+            return []
+        return [self.engine._close(key, t_s, "entered", report)]
 
 
 def _chord(dist_m: float) -> float:
@@ -158,12 +160,12 @@ class Engine:
         self._life = Lifecycle(self._tracks, self._zones, frozenset(t.upper() for t in settings.watch_types), wall_clock)
         self._book = self._life.book
         ctx = Context(settings, self._tracks, self._zones, self._life, borders)
-        self._families: list[Family] = [ExerciseNearBorder(ctx), TrackIntegrity(ctx)]
+        self._families: list[Family] = [ExerciseNearBorder(ctx), TrackIntegrity(ctx), ZoneEntry(ctx)]
         for fam in self._families:
             self._life.register(fam, fam.follows)
-        for kind in (_ZONE, _PZONE, _PAIR, _PPAIR):
-            self._life.register(_LegacyRules(self, kind))
-        self._tracks.add_column("open_zone_entries", np.int32, 0)
+        for kind in (_PZONE, _PAIR, _PPAIR):
+            self._life.register(_LegacyRules(self, kind), (_ZONE,) if kind == _PZONE else ())
+        self._with_zone = {f.kind for f in self._families if f.closes_with_zone} | {_PZONE}
         per_domain = list(DOMAIN_CODE)
         stale = {str(d): float(v) for d, v in settings.stale_after_s.items()}
         self._stale_after = np.array([stale.get(d, math.inf) for d in per_domain], dtype=np.float64)
@@ -176,9 +178,6 @@ class Engine:
                 [th.land_any_m, th.land_any_m, th.land_any_m],
             ]
         )
-        self._zone_margin_m: list[float] = []
-        self._outer = ZoneGrid()
-        self._zone_open: dict[int, list[int]] = {}  # slot -> zones with an open zone_entry
         # data clock
         self._data_t_s: float | None = None
         self._tick_k: int | None = None
@@ -221,15 +220,6 @@ class Engine:
         them active).
         """
         added = self._zones.add(zones)
-        for z in added:
-            zone = self._zones[z]
-            margin = max(self._s.zone_exit_margin_m, self._s.hysteresis_margin * zone.buffer_m)
-            if z == len(self._zone_margin_m):
-                self._zone_margin_m.append(margin)
-            else:
-                self._zone_margin_m[z] = margin
-            outer = geodesic_buffer(zone.geometry, margin, max_error_m=0.02 * margin) if margin > 0 else zone.geometry
-            self._outer.set_zone(z, outer)
         events: list[Event] = []
         for fam in self._families:
             events.extend(fam.on_zones(added, self._data_t_s))
@@ -302,72 +292,8 @@ class Engine:
         tagged: list[tuple[int, Event]] = []
         for fam in self._families:
             tagged.extend(fam.on_reports(batch))
-        tagged.extend(self._zone_reports(batch))
         tagged.sort(key=lambda x: x[0])
         return [e for _, e in tagged]
-
-    def _zone_reports(self, batch: ReportBatch) -> list[tuple[int, Event]]:
-        s = self._s
-        slots, upd, cols = batch.slots, batch.updates, batch.cols
-        lon, lat, t = cols["lon_deg"], cols["lat_deg"], cols["t_s"]
-        # 3. zone membership of every report
-        pi = np.empty(0, np.int64)
-        zi = np.empty(0, np.int32)
-        if self._zones:
-            pi, zi = self._zones.grid.query(lon, lat)
-            if pi.size:
-                ok = self._zones.applicable(zi, cols["side"][pi], cols["domain"][pi], t[pi])
-                pi, zi = pi[ok], zi[ok]
-        watched = self._tracks.column("open_zone_entries")[slots] > 0
-        if pi.size:
-            watched[pi] = True
-            watched |= np.isin(slots, slots[pi])
-        oi = np.nonzero(watched)[0]
-        if oi.size == 0:
-            return []
-        inside: dict[int, list[int]] = {}
-        for i, z in zip(pi.tolist(), zi.tolist()):
-            inside.setdefault(i, []).append(z)
-        outer: dict[int, set[int]] = {}
-        if self._zones:
-            po, zo = self._outer.query(lon[oi], lat[oi])
-            for i, z in zip(oi[po].tolist(), zo.tolist()):
-                outer.setdefault(i, set()).add(z)
-        # 4. the state machines, report by report
-        events: list[tuple[int, Event]] = []
-        dwell = s.min_dwell_s
-        for i in oi.tolist():
-            slot = int(slots[i])
-            ti = float(t[i])
-            u: TrackUpdate = upd[i]
-            r = batch.report(i, self._tracks)
-            ins = inside.get(i, ())
-            for z in ins:
-                inc = self._get((_ZONE, slot, z))
-                if inc is None:
-                    if self._get((_PZONE, slot, z)) is not None:
-                        events.append((i, self._close((_PZONE, slot, z), ti, "entered", r)))
-                    events.extend((i, e) for e in self._open_zone(slot, z, r))
-                else:
-                    inc.pending_since_s = None
-                    inc.last_inside_t_s = ti
-            open_z = self._zone_open.get(slot)
-            if not open_z:
-                continue
-            band = outer.get(i, set())
-            for z in list(open_z):
-                if z in ins:
-                    continue
-                inc = self._get((_ZONE, slot, z))
-                assert inc is not None
-                if z in band:
-                    inc.pending_since_s = None
-                    continue
-                if inc.pending_since_s is None:
-                    inc.pending_since_s = ti
-                if ti - inc.pending_since_s >= dwell:
-                    events.append((i, self._close((_ZONE, slot, z), ti, "exit", r)))
-        return events
 
     # -- events -------------------------------------------------------------------------
 
@@ -401,8 +327,6 @@ class Engine:
 
     def _summary(self, inc: Incident, who: Sequence[str], zone: str) -> str:
         m = inc.metrics
-        if inc.kind == _ZONE:
-            return f"{who[0]} entered {zone}"
         if inc.kind == _PZONE:
             return f"{who[0]} expected to enter {zone} in {m['eta_s']:.0f} s"
         if inc.kind == _PAIR:
@@ -426,14 +350,7 @@ class Engine:
 
     def _closing(self, inc: Incident, t_s: float, reason: str) -> None:
         assert isinstance(inc, _Legacy)
-        if inc.kind == _ZONE:
-            slot, z = inc.key[1], inc.key[2]
-            self._zone_open[slot].remove(z)
-            if not self._zone_open[slot]:
-                del self._zone_open[slot]
-            self._tracks.column("open_zone_entries")[slot] -= 1
-            inc.metrics["dwell_s"] = inc.last_inside_t_s - inc.opened_t_s
-        elif inc.kind == _PAIR and reason != "separated":
+        if inc.kind == _PAIR and reason != "separated":
             a, b = np.array(inc.slots[:1]), np.array(inc.slots[1:])
             dist, _, vsep = self._pair_geometry(a, b, self._positions_at(a, t_s), self._positions_at(b, t_s))
             inc.min_m = min(inc.min_m, float(dist[0]))
@@ -441,33 +358,16 @@ class Engine:
             if not math.isnan(vsep[0]):
                 inc.metrics["vertical_sep_m"] = float(vsep[0])
 
-    # -- zone incidents -------------------------------------------------------------------
-
-    def _open_zone(self, slot: int, z: int, r: Report) -> list[Event]:
-        zone = self._zones[z]
-        inc = self._new(
-            (_ZONE, slot, z),
-            _ZONE,
-            r.update.t_s,
-            zone.severity,
-            {"buffer_m": zone.buffer_m, "exit_margin_m": self._zone_margin_m[z]},
-            zone_no=z,
-        )
-        inc.last_inside_t_s = r.update.t_s
-        self._zone_open.setdefault(slot, []).append(z)
-        self._tracks.column("open_zone_entries")[slot] += 1
-        return self._open(inc, r.update.t_s, r)
-
     # -- ticks --------------------------------------------------------------------------------
 
     def _tick(self, T: float, predict: bool = True) -> list[Event]:
         self._last_tick_t_s = T
         events: list[Event] = []
         events.extend(self._expire(T))
-        for z in np.nonzero(self._zones.until_s < T)[0].tolist():
+        for z in self._zones.ended_before(T):
             for key in self._book.of_zone(z):
-                if key[0] in (_ZONE, _PZONE):
-                    events.append(self._close(key, float(self._zones.until_s[z]), "zone_inactive"))
+                if key[0] in self._with_zone:
+                    events.append(self._life.close(key, float(self._zones.until_s[z]), Closed.ZONE_INACTIVE))
         for fam in self._families:
             events.extend(fam.on_tick(T))
         events.extend(self._pairs(T))
