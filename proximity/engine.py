@@ -44,6 +44,7 @@ from config.settings import ProximitySettings
 
 from .families.base import Context, Family
 from .families.exercise_near_border import ExerciseNearBorder
+from .families.close_approach import CloseApproach
 from .families.track_integrity import TrackIntegrity
 from .families.zone_entry import ZoneEntry
 from .lifecycle import Closed, Incident, Key, Lifecycle, describe, raise_severity
@@ -133,10 +134,10 @@ class _LegacyRules:
         self.engine._closing(inc, t_s, reason)
 
     def on_opened(self, inc: Incident, t_s: float, report: Report | None) -> list[Event]:
-        key = (_PZONE, inc.key[1], inc.key[2])
+        key = (self.kind, inc.key[1], inc.key[2])
         if self.engine._get(key) is None:
             return []
-        return [self.engine._close(key, t_s, "entered", report)]
+        return [self.engine._close(key, t_s, "entered" if self.kind == _PZONE else "occurred", report)]
 
 
 def _chord(dist_m: float) -> float:
@@ -160,11 +161,11 @@ class Engine:
         self._life = Lifecycle(self._tracks, self._zones, frozenset(t.upper() for t in settings.watch_types), wall_clock)
         self._book = self._life.book
         ctx = Context(settings, self._tracks, self._zones, self._life, borders)
-        self._families: list[Family] = [ExerciseNearBorder(ctx), TrackIntegrity(ctx), ZoneEntry(ctx)]
+        self._families: list[Family] = [ExerciseNearBorder(ctx), TrackIntegrity(ctx), ZoneEntry(ctx), CloseApproach(ctx)]
         for fam in self._families:
             self._life.register(fam, fam.follows)
-        for kind in (_PZONE, _PAIR, _PPAIR):
-            self._life.register(_LegacyRules(self, kind), (_ZONE,) if kind == _PZONE else ())
+        self._life.register(_LegacyRules(self, _PZONE), (_ZONE,))
+        self._life.register(_LegacyRules(self, _PPAIR), (_PAIR,))
         self._with_zone = {f.kind for f in self._families if f.closes_with_zone} | {_PZONE}
         per_domain = list(DOMAIN_CODE)
         stale = {str(d): float(v) for d, v in settings.stale_after_s.items()}
@@ -329,8 +330,6 @@ class Engine:
         m = inc.metrics
         if inc.kind == _PZONE:
             return f"{who[0]} expected to enter {zone} in {m['eta_s']:.0f} s"
-        if inc.kind == _PAIR:
-            return f"{who[0]} and {who[1]} {m['distance_m']:.0f} m apart (threshold {m['threshold_m']:.0f} m)"
         if inc.kind == _PPAIR:
             return (
                 f"{who[0]} and {who[1]} expected {m['cpa_m']:.0f} m apart in {m['tcpa_s']:.0f} s"
@@ -349,14 +348,7 @@ class Engine:
         return self._life.close(key, t_s, _REASON[reason], report)
 
     def _closing(self, inc: Incident, t_s: float, reason: str) -> None:
-        assert isinstance(inc, _Legacy)
-        if inc.kind == _PAIR and reason != "separated":
-            a, b = np.array(inc.slots[:1]), np.array(inc.slots[1:])
-            dist, _, vsep = self._pair_geometry(a, b, self._positions_at(a, t_s), self._positions_at(b, t_s))
-            inc.min_m = min(inc.min_m, float(dist[0]))
-            inc.metrics.update(distance_m=float(dist[0]), min_distance_m=inc.min_m)
-            if not math.isnan(vsep[0]):
-                inc.metrics["vertical_sep_m"] = float(vsep[0])
+        pass
 
     # -- ticks --------------------------------------------------------------------------------
 
@@ -370,7 +362,6 @@ class Engine:
                     events.append(self._life.close(key, float(self._zones.until_s[z]), Closed.ZONE_INACTIVE))
         for fam in self._families:
             events.extend(fam.on_tick(T))
-        events.extend(self._pairs(T))
         if predict:
             k = int(math.floor(T / self._s.predict_interval_s))
             if self._last_predict_k is None or k > self._last_predict_k:
@@ -458,79 +449,6 @@ class Engine:
         m = self._tracks.n + 1
         key = np.unique(a * m + b)
         return key // m, key % m
-
-    def _pairs(self, T: float) -> list[Event]:
-        tr = self._tracks
-        nato, rus = self._opposing()
-        s = self._s
-        margin = s.hysteresis_margin
-        vthr = s.thresholds.air_air_vertical_m
-        # every opposing track at the tick time (open incidents are between live tracks)
-        opp = np.concatenate((nato, rus))
-        at = self._positions_at(opp, T)
-        cand_a = np.empty(0, np.int64)
-        cand_b = np.empty(0, np.int64)
-        if nato.size and rus.size:
-            xyz = tr.xyz[opp]
-            xyz[at.moved] = unit_vectors(at.lon_deg[at.moved], at.lat_deg[at.moved])
-            chord = _chord(float(self._lat_thr.max()) * (1.0 + margin))
-            found = cKDTree(xyz[: nato.size]).sparse_distance_matrix(
-                cKDTree(xyz[nato.size :]), chord, output_type="ndarray"
-            )
-            cand_a, cand_b = nato[found["i"]], rus[found["j"]]
-        cand_a, cand_b = self._with_open(_PAIR, cand_a, cand_b)
-        if cand_a.size == 0:
-            return []
-        row = np.full(tr.n, -1, np.int64)
-        row[opp] = np.arange(opp.size)
-        # an open incident whose track is no longer on an opposing side is still measured
-        extra = np.setdiff1d(np.union1d(cand_a, cand_b), opp)
-        if extra.size:
-            at = AlignedTracks(*(np.concatenate(c) for c in zip(at, self._positions_at(extra, T))))
-            row[extra] = opp.size + np.arange(extra.size)
-        pa = AlignedTracks(*(col[row[cand_a]] for col in at))
-        pb = AlignedTracks(*(col[row[cand_b]] for col in at))
-        dist, thr, vsep = self._pair_geometry(cand_a, cand_b, pa, pb)
-        thr_band, _ = self._thresholds(cand_a, cand_b, pa.alt_m, pb.alt_m, 1 + margin)
-        with np.errstate(invalid="ignore"):
-            close = (dist < thr) & ~(vsep >= vthr)
-            separated = (dist > thr_band * (1 + margin)) | (vsep > vthr * (1 + margin))
-            critical = (dist < thr * s.critical_fraction) & ~(vsep >= vthr * s.critical_fraction)
-        events: list[Event] = []
-        for j in range(cand_a.size):
-            key = (_PAIR, int(cand_a[j]), int(cand_b[j]))
-            inc = self._get(key)
-            if inc is None and not close[j]:
-                continue
-            d = float(dist[j])
-            metrics = {"distance_m": d, "threshold_m": float(thr_band[j] if inc is not None else thr[j])}
-            if not math.isnan(vsep[j]):
-                metrics.update(vertical_sep_m=float(vsep[j]), vertical_threshold_m=vthr)
-            sev: Severity = "critical" if critical[j] else "warning"
-            if inc is None:
-                pkey = (_PPAIR, key[1], key[2])
-                if self._get(pkey) is not None:
-                    events.append(self._close(pkey, T, "occurred"))
-                inc = self._new(key, _PAIR, T, sev, {**metrics, "min_distance_m": d})
-                inc.min_m = inc.reported_min_m = d
-                events.extend(self._open(inc, T))
-                continue
-            if self._watched_type(inc.slots):
-                sev = _raise(sev)
-            inc.min_m = min(inc.min_m, d)
-            inc.metrics = {**metrics, "min_distance_m": inc.min_m}
-            if separated[j]:
-                if inc.pending_since_s is None:
-                    inc.pending_since_s = T
-                if T - inc.pending_since_s >= s.min_dwell_s:
-                    events.append(self._close(key, T, "separated"))
-                continue
-            inc.pending_since_s = None
-            if d < inc.reported_min_m * (1.0 - s.update_min_change) or sev != inc.severity:
-                inc.severity = sev
-                inc.reported_min_m = min(inc.reported_min_m, d)
-                events.append(self._revise(inc, T))
-        return events
 
     # -- predictions ---------------------------------------------------------------------------
 
