@@ -45,11 +45,12 @@ from config.settings import ProximitySettings
 from .families.base import Context, Family
 from .families.exercise_near_border import ExerciseNearBorder
 from .families.close_approach import CloseApproach
+from .families.predicted_close_approach import PredictedCloseApproach
 from .families.track_integrity import TrackIntegrity
 from .families.zone_entry import ZoneEntry
 from .lifecycle import Closed, Incident, Key, Lifecycle, describe, raise_severity
 from ._integrity import EARTH_RADIUS_M, SPHERE_SLACK, Screen, screen, spoof_clusters
-from ._predict import approach_candidates, path_samples, sphere_motion, sphere_position
+from ._predict import movers, path_samples
 from .tracks import DOMAIN_CODE, SIDE_CODE, AlignedTracks, Report, ReportBatch, TrackTable, unit_vectors
 from ._zonegrid import ZoneGrid
 from .zonetable import ZoneTable
@@ -161,24 +162,16 @@ class Engine:
         self._life = Lifecycle(self._tracks, self._zones, frozenset(t.upper() for t in settings.watch_types), wall_clock)
         self._book = self._life.book
         ctx = Context(settings, self._tracks, self._zones, self._life, borders)
-        self._families: list[Family] = [ExerciseNearBorder(ctx), TrackIntegrity(ctx), ZoneEntry(ctx), CloseApproach(ctx)]
+        self._families: list[Family] = [
+            ExerciseNearBorder(ctx), TrackIntegrity(ctx), ZoneEntry(ctx), CloseApproach(ctx), PredictedCloseApproach(ctx)
+        ]
         for fam in self._families:
             self._life.register(fam, fam.follows)
         self._life.register(_LegacyRules(self, _PZONE), (_ZONE,))
-        self._life.register(_LegacyRules(self, _PPAIR), (_PAIR,))
         self._with_zone = {f.kind for f in self._families if f.closes_with_zone} | {_PZONE}
         per_domain = list(DOMAIN_CODE)
         stale = {str(d): float(v) for d, v in settings.stale_after_s.items()}
         self._stale_after = np.array([stale.get(d, math.inf) for d in per_domain], dtype=np.float64)
-        th = settings.thresholds
-        # lateral threshold by (domain a, domain b): air, sea, land
-        self._lat_thr = np.array(
-            [
-                [th.air_air_lateral_m, th.air_sea_m, th.land_any_m],
-                [th.air_sea_m, th.sea_sea_m, th.land_any_m],
-                [th.land_any_m, th.land_any_m, th.land_any_m],
-            ]
-        )
         # data clock
         self._data_t_s: float | None = None
         self._tick_k: int | None = None
@@ -301,10 +294,6 @@ class Engine:
     def _subjects(self, inc: Incident, t_s: float, report: Report | None) -> tuple[Subject, ...]:
         if report is not None:
             return (self._life.report_subject(report),)
-        if inc.kind in (_PAIR, _PPAIR):
-            # the positions compared: both tracks at the event time
-            at = self._positions_at(np.array(inc.slots, np.int64), t_s, inc.kind)
-            return tuple(self._life.latest_subject(s, at, k) for k, s in enumerate(inc.slots))
         return tuple(self._life.latest_subject(s) for s in inc.slots)
 
     def _get(self, key: Key) -> _Legacy | None:
@@ -323,18 +312,13 @@ class Engine:
         *,
         zone_no: int | None = None,
     ) -> _Legacy:
-        slots: tuple[int, ...] = {_PAIR: key[1:], _PPAIR: key[1:]}.get(kind, (key[1],))
+        slots = (key[1],)
         return self._life.new(_Legacy, key, t_s, severity, metrics, slots=slots, zone_no=zone_no)
 
     def _summary(self, inc: Incident, who: Sequence[str], zone: str) -> str:
         m = inc.metrics
         if inc.kind == _PZONE:
             return f"{who[0]} expected to enter {zone} in {m['eta_s']:.0f} s"
-        if inc.kind == _PPAIR:
-            return (
-                f"{who[0]} and {who[1]} expected {m['cpa_m']:.0f} m apart in {m['tcpa_s']:.0f} s"
-                f" (threshold {m['threshold_m']:.0f} m)"
-            )
         assert isinstance(inc, _Legacy)
         return f"{who[0]} data suspect: {', '.join(sorted(inc.flags))}"
 
@@ -366,7 +350,8 @@ class Engine:
             k = int(math.floor(T / self._s.predict_interval_s))
             if self._last_predict_k is None or k > self._last_predict_k:
                 self._last_predict_k = k
-                events.extend(self._predict_pairs(T))
+                for fam in self._families:
+                    events.extend(fam.on_predict(T))
                 events.extend(self._predict_zones(T))
         self._forget(T)
         return events
@@ -397,175 +382,7 @@ class Engine:
             self._n_forgotten += int(old.size)
             tr.free(old)
 
-    # -- close approaches ---------------------------------------------------------------------
-
-    def _thresholds(
-        self, a: np.ndarray, b: np.ndarray, alt_a: np.ndarray, alt_b: np.ndarray, slack: float = 1.0
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Lateral threshold (0: cannot be close) and vertical separation (NaN: not air-air) of pairs.
-
-        ``slack`` widens the altitude ceiling of air-surface pairs (hysteresis).
-        """
-        tr = self._tracks
-        da, db = tr.domain[a], tr.domain[b]
-        thr = self._lat_thr[da, db]
-        air_air = (da == _AIR) & (db == _AIR)
-        vsep = np.where(air_air, np.abs(alt_a - alt_b), np.nan)
-        ceiling = self._s.thresholds.air_surface_max_alt_m
-        if ceiling is not None:
-            with np.errstate(invalid="ignore"):
-                high = ((da == _AIR) & (alt_a > ceiling * slack)) | ((db == _AIR) & (alt_b > ceiling * slack))
-            thr = np.where(high & ~air_air, 0.0, thr)
-        return thr, vsep
-
-    def _positions_at(self, slots: np.ndarray, T: float, kind: str = _PAIR) -> AlignedTracks:
-        """Tracks brought to data time T: by at most ``align_max_age_s`` for a close approach
-        (a measured separation), without limit for a prediction's start state."""
-        max_age_s = self._s.align_max_age_s if kind == _PAIR else math.inf
-        return self._tracks.aligned(slots, T, max_age_s)
-
-    def _pair_geometry(
-        self, a: np.ndarray, b: np.ndarray, pa: AlignedTracks, pb: AlignedTracks
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Geodesic distance, lateral thresholds and vertical separation of pairs of slots
-        (``a[i]``, ``b[i]``) at positions ``pa[i]``, ``pb[i]``."""
-        _, _, dist = _GEOD.inv(pa.lon_deg, pa.lat_deg, pb.lon_deg, pb.lat_deg)
-        thr, vsep = self._thresholds(a, b, pa.alt_m, pb.alt_m)
-        return np.asarray(dist, float), thr, vsep
-
-    def _opposing(self) -> tuple[np.ndarray, np.ndarray]:
-        tr = self._tracks
-        n = tr.n
-        live = tr.live[:n]
-        return np.nonzero(live & (tr.side[:n] == _NATO))[0], np.nonzero(live & (tr.side[:n] == _RUSSIA))[0]
-
-    def _with_open(self, kind: str, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Candidate pairs plus every open incident of ``kind``, unique and sorted."""
-        keys = self._book.of_kind(kind)
-        if keys:
-            arr = np.array([k[1:] for k in keys], np.int64)
-            a = np.concatenate((a, arr[:, 0]))
-            b = np.concatenate((b, arr[:, 1]))
-        m = self._tracks.n + 1
-        key = np.unique(a * m + b)
-        return key // m, key % m
-
     # -- predictions ---------------------------------------------------------------------------
-
-    def _movers(self, idx: np.ndarray, T: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Of the slots ``idx``, those with a usable velocity; their unit vectors dead-reckoned to T."""
-        tr = self._tracks
-        speed = tr.speed_mps[idx]
-        course = tr.course_deg[idx]
-        usable = ~np.isnan(speed) & (~np.isnan(course) | (speed == 0))
-        idx = idx[usable]
-        speed = speed[usable]
-        course = np.nan_to_num(course[usable])
-        p, u = sphere_motion(tr.lon_deg[idx], tr.lat_deg[idx], course)
-        th = (speed * (T - tr.t_s[idx]) / EARTH_RADIUS_M)[:, None]
-        p, u = np.cos(th) * p + np.sin(th) * u, -np.sin(th) * p + np.cos(th) * u
-        return idx, p, u, speed
-
-    def _exact_at(self, idx: np.ndarray, T: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Exact dead-reckoned (lon, lat, course, speed) of slots at data time T: a prediction's start."""
-        at = self._positions_at(idx, T, _PPAIR)
-        return at.lon_deg, at.lat_deg, np.nan_to_num(at.course_deg), self._tracks.speed_mps[idx]
-
-    def _predict_pairs(self, T: float) -> list[Event]:
-        s = self._s
-        tr = self._tracks
-        H = s.horizon_s
-        margin = s.hysteresis_margin
-        vthr = s.thresholds.air_air_vertical_m
-        nato, rus = self._opposing()
-        na, pa, ua, va = self._movers(nato, T)
-        ru, pb, ub, vb = self._movers(rus, T)
-        ia, ib, lower_m = approach_candidates(
-            pa, ua, va, pb, ub, vb,
-            horizon_s=H * (1 + margin),
-            step_s=s.predict_step_s,
-            radius_m=float(self._lat_thr.max()) * (1 + margin),
-        )
-        ca, cb = na[ia], ru[ib]
-        # the pair's own threshold at the lowest altitudes they can reach, and for
-        # aircraft pairs the vertical separation they can lose within the horizon
-        reach_s = H * (1 + margin) + (T - np.minimum(tr.t_s[ca], tr.t_s[cb]))
-        climb_a = np.nan_to_num(np.abs(tr.vrate_mps[ca])) * reach_s
-        climb_b = np.nan_to_num(np.abs(tr.vrate_mps[cb])) * reach_s
-        thr_low, _ = self._thresholds(ca, cb, tr.alt_m[ca] - climb_a, tr.alt_m[cb] - climb_b, 1 + margin)
-        with np.errstate(invalid="ignore"):
-            apart = (tr.domain[ca] == _AIR) & (tr.domain[cb] == _AIR) & (
-                np.abs(tr.alt_m[ca] - tr.alt_m[cb]) - climb_a - climb_b > vthr * (1 + margin)
-            )
-        keep = (lower_m <= thr_low * (1 + margin) * SPHERE_SLACK) & ~apart
-        a, b = self._with_open(_PPAIR, ca[keep], cb[keep])
-        if a.size == 0:
-            return []
-        # an open prediction whose track lost its velocity is re-checked as not predicted
-        with np.errstate(invalid="ignore"):
-            usable = np.ones(a.size, bool)
-            for x in (a, b):
-                usable &= ~np.isnan(tr.speed_mps[x]) & (~np.isnan(tr.course_deg[x]) | (tr.speed_mps[x] == 0))
-        la, pha, ca, sa = self._exact_at(a, T)
-        lb, phb, cb, sb = self._exact_at(b, T)
-        sa, sb = np.nan_to_num(sa), np.nan_to_num(sb)
-        cpa = closest_approach(la, pha, ca, sa, lb, phb, cb, sb, H * (1 + margin))
-        _, _, now = _GEOD.inv(la, pha, lb, phb)
-        now = np.asarray(now, float)
-        ahead_a = T - tr.t_s[a] + cpa.tcpa_s
-        ahead_b = T - tr.t_s[b] + cpa.tcpa_s
-        alt_a = tr.alt_m[a] + np.nan_to_num(tr.vrate_mps[a]) * ahead_a
-        alt_b = tr.alt_m[b] + np.nan_to_num(tr.vrate_mps[b]) * ahead_b
-        thr, vsep = self._thresholds(a, b, alt_a, alt_b)
-        thr_band, _ = self._thresholds(a, b, alt_a, alt_b, 1 + margin)
-        with np.errstate(invalid="ignore"):
-            approaching = usable & (cpa.tcpa_s > 0)
-            predicted = approaching & (cpa.tcpa_s <= H) & (cpa.cpa_m < thr) & ~(vsep >= vthr)
-            holding = approaching & (cpa.cpa_m <= thr_band * (1 + margin)) & ~(vsep > vthr * (1 + margin))
-            critical = cpa.cpa_m < thr * s.critical_fraction
-        events: list[Event] = []
-        for j in range(a.size):
-            key = (_PPAIR, int(a[j]), int(b[j]))
-            inc = self._get(key)
-            if inc is None and not predicted[j]:
-                continue
-            if inc is None and self._get((_PAIR, key[1], key[2])) is not None:
-                continue  # already a close approach
-            metrics = {
-                "cpa_m": float(cpa.cpa_m[j]),
-                "tcpa_s": float(cpa.tcpa_s[j]),
-                "cpa_t_s": T + float(cpa.tcpa_s[j]),
-                "cpa_a_lon_deg": float(cpa.a_lon_deg[j]),
-                "cpa_a_lat_deg": float(cpa.a_lat_deg[j]),
-                "cpa_b_lon_deg": float(cpa.b_lon_deg[j]),
-                "cpa_b_lat_deg": float(cpa.b_lat_deg[j]),
-                "distance_m": float(now[j]),
-                "threshold_m": float(thr[j]),
-            }
-            if not math.isnan(vsep[j]):
-                metrics.update(vertical_sep_at_cpa_m=float(vsep[j]), vertical_threshold_m=vthr)
-            sev: Severity = "warning" if critical[j] else "info"
-            if inc is None:
-                inc = self._new(key, _PPAIR, T, sev, metrics)
-                inc.min_m = inc.reported_min_m = metrics["cpa_m"]
-                events.extend(self._open(inc, T))
-                continue
-            if self._watched_type(inc.slots):
-                sev = _raise(sev)
-            if not holding[j]:
-                inc.metrics = metrics
-                if inc.pending_since_s is None:
-                    inc.pending_since_s = T
-                if T - inc.pending_since_s >= s.min_dwell_s:
-                    events.append(self._close(key, T, "cleared"))
-                continue
-            inc.pending_since_s = None
-            inc.metrics = metrics
-            if metrics["cpa_m"] < inc.reported_min_m * (1.0 - s.update_min_change) or sev != inc.severity:
-                inc.severity = sev
-                inc.reported_min_m = min(inc.reported_min_m, metrics["cpa_m"])
-                events.append(self._revise(inc, T))
-        return events
 
     def _predict_zones(self, T: float) -> list[Event]:
         s = self._s
@@ -575,7 +392,7 @@ class Engine:
         H = s.horizon_s
         H2 = H * (1 + s.hysteresis_margin)
         live = np.nonzero(tr.live[: tr.n] & (tr.speed_mps[: tr.n] >= s.predict_min_speed_mps))[0]
-        idx, p, u, speed = self._movers(live, T)
+        idx, p, u, speed = movers(self._tracks, live, T)
         hits: dict[tuple[int, int], tuple[float, float, float]] = {}
         # in chunks of about _SAMPLES_PER_CHUNK path points, to bound the memory
         per_track = np.ceil(speed * H2 / s.predict_zone_step_m) + 1
