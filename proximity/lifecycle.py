@@ -303,7 +303,7 @@ class Lifecycle:
         subjects = rules.subjects(inc, t_s, report)
         ev = Event(
             event_id=inc.event_id,
-            kind=inc.kind,  # type: ignore[arg-type]
+            kind=inc.kind,
             state=state,
             seq=inc.seq,
             t_s=t_s,

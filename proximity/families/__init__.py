@@ -3,11 +3,13 @@
 ``FAMILIES`` lists them in the order the engine runs them: at one tick, and for
 one report, the events of a family earlier in the list come first. A family
 that looks at another's incidents when it runs (a prediction skips a pair
-whose close approach is open) comes after it.
+whose close approach is open) comes after it. Their kinds are registered here,
+in that order (``proximity.events.EVENT_KINDS``).
 """
 
 from __future__ import annotations
 
+from ..events import register_kind
 from .base import Context, Family
 from .close_approach import CloseApproach
 from .exercise_near_border import ExerciseNearBorder
@@ -26,3 +28,6 @@ FAMILIES: tuple[type[Family], ...] = (
     PredictedCloseApproach,
     PredictedZoneEntry,
 )
+
+for _family in FAMILIES:
+    register_kind(_family.spec.kind_spec())

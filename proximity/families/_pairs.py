@@ -40,7 +40,6 @@ class PairIncident(Incident):
 class PairFamily(Family[PairIncident]):
     """A family whose incidents are a NATO track and a Russian track."""
 
-    level = "pair"
     # how far a track may be dead-reckoned to the event time; None: settings.align_max_age_s
     max_align_s: ClassVar[float | None] = None
 
@@ -76,7 +75,7 @@ class PairFamily(Family[PairIncident]):
 
     def with_open(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Candidate pairs plus every open incident of this kind, unique and sorted."""
-        keys = self.book.of_kind(self.kind)
+        keys = self.book.of_kind(self.spec.kind)
         if keys:
             arr = np.array([k[1:] for k in keys], np.int64)
             a = np.concatenate((a, arr[:, 0]))

@@ -27,11 +27,15 @@ has a default that does nothing, so a family writes only those it needs:
 ``stats()``                            counters for ``Engine.stats``
 =====================================  ==============================================================
 
-The class attributes declare the kind: ``kind`` (its name in ``Event.kind``),
-``level`` (``track``, ``pair``, ``zone`` or ``area``: what its subjects are),
-``reasons`` (a ``StrEnum`` of its own close reasons), ``close_words`` (how a
-summary says them), ``closes_with_zone`` (closed as ``zone_inactive`` when its
-zone's window ends) and ``follows``.
+The class attribute ``spec`` (a ``FamilySpec``) declares the kind: its name in
+``Event.kind``, its ``level`` (``track``, ``pair``, ``zone`` or ``area``: what
+its subjects are), the close reasons it gives itself (members of a ``StrEnum``
+whose values are the strings of ``Event.close_reason``) with the words a
+summary uses for them, ``closes_with_zone`` (closed as ``zone_inactive`` when
+its zone's window ends) and ``follows``. The families of ``FAMILIES``
+(``proximity.families``) register their kinds (``proximity.events.register_kind``)
+with every close reason they may carry: their own, ``end_of_input``, ``stale``
+for track and pair levels, ``zone_inactive`` when they close with their zone.
 
 A family reads the tracks from ``ctx.tracks`` (``proximity.tracks.TrackTable``:
 numpy columns by slot; ``aligned`` brings tracks to one instant), the zones from
@@ -43,23 +47,43 @@ of them; per-track values as columns of the track table), never callables.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import ClassVar, Generic, Literal, Mapping, Sequence, TypeVar
+from typing import ClassVar, Generic, Mapping, Sequence, TypeVar
 
 from shapely.geometry import LineString
 
 from config.settings import ProximitySettings
 
-from ..events import Event, Subject
-from ..lifecycle import Incident, Lifecycle
+from ..events import Event, KindLevel, KindSpec, Subject
+from ..lifecycle import Closed, Incident, Lifecycle
 from ..tracks import Report, ReportBatch, TrackTable
 from ..zonetable import ZoneTable
 
-__all__ = ["Context", "Family", "Level"]
+__all__ = ["Context", "Family", "FamilySpec"]
 
-Level = Literal["track", "pair", "zone", "area"]
 I = TypeVar("I", bound=Incident)
+
+
+@dataclass(frozen=True)
+class FamilySpec:
+    """The kind a family watches for (see the module docstring)."""
+
+    kind: str
+    level: KindLevel
+    reasons: tuple[StrEnum, ...] = ()  # the close reasons the family gives itself
+    close_words: Mapping[str, str] = field(default_factory=dict)  # how its summaries say them
+    closes_with_zone: bool = False  # closed as zone_inactive when its zone's window ends
+    follows: tuple[str, ...] = ()  # kinds whose incidents' opening it hears of (on_opened)
+
+    def kind_spec(self) -> KindSpec:
+        reasons = [r.value for r in self.reasons]
+        if self.level in ("track", "pair"):
+            reasons.append(Closed.STALE.value)
+        if self.closes_with_zone:
+            reasons.append(Closed.ZONE_INACTIVE.value)
+        reasons.append(Closed.END_OF_INPUT.value)
+        return KindSpec(self.kind, self.level, tuple(dict.fromkeys(reasons)))
 
 
 @dataclass(eq=False)
@@ -76,12 +100,15 @@ class Context:
 class Family(Generic[I]):
     """One kind of incident: when it opens, changes and closes (see the module docstring)."""
 
-    kind: ClassVar[str]
-    level: ClassVar[Level]
-    reasons: ClassVar[type[StrEnum] | None] = None
-    close_words: ClassVar[Mapping[str, str]] = {}
-    closes_with_zone: ClassVar[bool] = False
-    follows: ClassVar[tuple[str, ...]] = ()
+    spec: ClassVar[FamilySpec]
+
+    @property
+    def kind(self) -> str:
+        return self.spec.kind
+
+    @property
+    def close_words(self) -> Mapping[str, str]:
+        return self.spec.close_words
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -128,4 +155,4 @@ class Family(Generic[I]):
         raise NotImplementedError
 
     def closed_summary(self, inc: I, who: Sequence[str], zone: str, words: str) -> str:
-        return f"{self.kind.replace('_', ' ')} {' / '.join(who)}: {words}"
+        return f"{self.spec.kind.replace('_', ' ')} {' / '.join(who)}: {words}"

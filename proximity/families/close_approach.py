@@ -24,6 +24,7 @@ from .._integrity import EARTH_RADIUS_M, SPHERE_SLACK
 from ..events import Event
 from ..tracks import unit_vectors
 from ._pairs import PairFamily, PairIncident
+from .base import FamilySpec
 
 __all__ = ["CloseApproach", "CloseApproachReason"]
 
@@ -39,9 +40,9 @@ def _chord(dist_m: float) -> float:
 
 
 class CloseApproach(PairFamily):
-    kind = KIND
-    reasons = CloseApproachReason
-    close_words = {CloseApproachReason.SEPARATED: "separated"}
+    spec = FamilySpec(
+        KIND, "pair", reasons=tuple(CloseApproachReason), close_words={CloseApproachReason.SEPARATED: "separated"}
+    )
 
     def summary(self, inc: PairIncident, who: Sequence[str], zone: str) -> str:
         m = inc.metrics

@@ -23,7 +23,7 @@ from config.records import Severity
 from ..events import Event
 from ..geometry import LocalAeqd, distance_to_geometry_m
 from ..lifecycle import Closed, Incident
-from .base import Context, Family
+from .base import Context, Family, FamilySpec
 
 __all__ = ["ExerciseNearBorder", "ExerciseReason"]
 
@@ -37,10 +37,12 @@ class ExerciseReason(StrEnum):
 
 
 class ExerciseNearBorder(Family[Incident]):
-    kind = KIND
-    level = "zone"
-    reasons = ExerciseReason
-    close_words = {ExerciseReason.CLEARED: "no longer predicted"}
+    spec = FamilySpec(
+        KIND,
+        "zone",
+        reasons=(ExerciseReason.CLEARED, Closed.ZONE_INACTIVE),
+        close_words={ExerciseReason.CLEARED: "no longer predicted"},
+    )
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)

@@ -28,6 +28,7 @@ from ..events import Event
 from ..lifecycle import Incident
 from ..tracks import Report
 from ._pairs import AIR, GEOD, PairFamily, PairIncident
+from .base import FamilySpec
 from .close_approach import KIND as CLOSE_APPROACH
 
 __all__ = ["PredictedCloseApproach", "PredictedCloseApproachReason"]
@@ -41,13 +42,16 @@ class PredictedCloseApproachReason(StrEnum):
 
 
 class PredictedCloseApproach(PairFamily):
-    kind = KIND
-    reasons = PredictedCloseApproachReason
-    close_words = {
-        PredictedCloseApproachReason.OCCURRED: "now a close approach",
-        PredictedCloseApproachReason.CLEARED: "no longer predicted",
-    }
-    follows = (CLOSE_APPROACH,)
+    spec = FamilySpec(
+        KIND,
+        "pair",
+        reasons=tuple(PredictedCloseApproachReason),
+        close_words={
+            PredictedCloseApproachReason.OCCURRED: "now a close approach",
+            PredictedCloseApproachReason.CLEARED: "no longer predicted",
+        },
+        follows=(CLOSE_APPROACH,),
+    )
     max_align_s = math.inf  # a prediction starts where its dead reckoning puts the track now
 
     def summary(self, inc: PairIncident, who: Sequence[str], zone: str) -> str:

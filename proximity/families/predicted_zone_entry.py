@@ -24,7 +24,7 @@ from ..cpa import dead_reckon
 from ..events import Event
 from ..lifecycle import Incident, raise_severity
 from ..tracks import Report
-from .base import Family
+from .base import Family, FamilySpec
 from .zone_entry import KIND as ZONE_ENTRY
 
 __all__ = ["PredictedEntryIncident", "PredictedZoneEntry", "PredictedZoneEntryReason"]
@@ -49,15 +49,17 @@ class PredictedEntryIncident(Incident):
 
 
 class PredictedZoneEntry(Family[PredictedEntryIncident]):
-    kind = KIND
-    level = "track"
-    reasons = PredictedZoneEntryReason
-    close_words = {
-        PredictedZoneEntryReason.ENTERED: "entered",
-        PredictedZoneEntryReason.CLEARED: "no longer predicted",
-    }
-    closes_with_zone = True
-    follows = (ZONE_ENTRY,)
+    spec = FamilySpec(
+        KIND,
+        "track",
+        reasons=tuple(PredictedZoneEntryReason),
+        close_words={
+            PredictedZoneEntryReason.ENTERED: "entered",
+            PredictedZoneEntryReason.CLEARED: "no longer predicted",
+        },
+        closes_with_zone=True,
+        follows=(ZONE_ENTRY,),
+    )
 
     def summary(self, inc: PredictedEntryIncident, who: Sequence[str], zone: str) -> str:
         return f"{who[0]} expected to enter {zone} in {inc.metrics['eta_s']:.0f} s"

@@ -27,7 +27,7 @@ from .._integrity import Screen, screen, spoof_clusters
 from ..events import Event
 from ..lifecycle import SEVERITIES, Incident
 from ..tracks import DOMAIN_CODE, Report, ReportBatch
-from .base import Context, Family
+from .base import Context, Family, FamilySpec
 
 __all__ = ["IntegrityIncident", "IntegrityReason", "TrackIntegrity"]
 
@@ -49,10 +49,7 @@ class IntegrityIncident(Incident):
 
 
 class TrackIntegrity(Family[IntegrityIncident]):
-    kind = KIND
-    level = "track"
-    reasons = IntegrityReason
-    close_words = {IntegrityReason.CLEARED: "no longer predicted"}
+    spec = FamilySpec(KIND, "track", reasons=tuple(IntegrityReason), close_words={IntegrityReason.CLEARED: "no longer predicted"})
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)

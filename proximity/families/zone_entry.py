@@ -22,7 +22,7 @@ from ..geometry import geodesic_buffer
 from ..lifecycle import Incident
 from ..tracks import Report, ReportBatch
 from .._zonegrid import ZoneGrid
-from .base import Context, Family
+from .base import Context, Family, FamilySpec
 
 __all__ = ["ZoneEntry", "ZoneEntryIncident", "ZoneEntryReason"]
 
@@ -39,11 +39,9 @@ class ZoneEntryIncident(Incident):
 
 
 class ZoneEntry(Family[ZoneEntryIncident]):
-    kind = KIND
-    level = "track"
-    reasons = ZoneEntryReason
-    close_words = {ZoneEntryReason.EXIT: "left"}
-    closes_with_zone = True
+    spec = FamilySpec(
+        KIND, "track", reasons=tuple(ZoneEntryReason), close_words={ZoneEntryReason.EXIT: "left"}, closes_with_zone=True
+    )
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
