@@ -66,7 +66,7 @@ class Engine:
         ctx = Context(settings, self._tracks, self._zones, self._life, borders)
         self._families: list[Family] = [make(ctx) for make in FAMILIES]
         for fam in self._families:
-            self._life.register(fam, fam.spec.follows)
+            self._life.register(fam, fam.spec.heard())
         self._with_zone = {fam.spec.kind for fam in self._families if fam.spec.closes_with_zone}
         stale = {str(d): float(v) for d, v in settings.stale_after_s.items()}
         self._stale_after = np.array([stale.get(d, math.inf) for d in DOMAIN_CODE], dtype=np.float64)

@@ -15,9 +15,10 @@ same way for every kind:
 * ``Lifecycle``: opens, revises and closes them and makes the events (subjects,
   summary, zone, integrity flag, ``seq``), asking the family of the kind for
   what differs (``proximity.families.base.Family``);
-* ``Closed``: the close reasons the engine applies to any kind (``stale``,
-  ``zone_inactive``, ``end_of_input``); a family types its own reasons the same
-  way (a ``StrEnum`` whose values are the strings in ``Event.close_reason``).
+* ``CloseReason``: a typed close reason, a ``StrEnum`` whose value is the
+  string of ``Event.close_reason`` and whose ``words`` say it in a summary;
+  ``Closed`` holds those the engine gives any kind (``stale``, ``zone_inactive``,
+  ``end_of_input``), each family its own (e.g. ``ZoneEntryReason.EXIT``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence, TypeVar
+from typing import TYPE_CHECKING, Callable, Protocol, Self, Sequence, TypeVar
 
 from config.records import Severity, TrackUpdate
 
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from .zonetable import ZoneTable
 
 __all__ = [
-    "CLOSE_WORDS",
+    "CloseReason",
     "Closed",
     "Incident",
     "IncidentBook",
@@ -54,20 +55,28 @@ Key = tuple[str, int, int]
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
 
 
-class Closed(StrEnum):
+class CloseReason(StrEnum):
+    """Why an incident closed: the value is ``Event.close_reason``, ``words`` how a summary says it.
+
+    Members are written ``NAME = "value", "words"``.
+    """
+
+    _value_: str
+    words: str
+
+    def __new__(cls, value: str, words: str) -> Self:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.words = words
+        return member
+
+
+class Closed(CloseReason):
     """Close reasons the engine gives any kind."""
 
-    STALE = "stale"  # a subject's track stopped reporting
-    ZONE_INACTIVE = "zone_inactive"  # the zone's active window ended
-    END_OF_INPUT = "end_of_input"  # a replay ended with the incident open
-
-
-# The closing words of the summary for the engine's own reasons (a family adds its own).
-CLOSE_WORDS: Mapping[str, str] = {
-    Closed.STALE: "stopped reporting (stale)",
-    Closed.ZONE_INACTIVE: "no longer watched (zone inactive)",
-    Closed.END_OF_INPUT: "still open at the end of the input",
-}
+    STALE = "stale", "stopped reporting (stale)"  # a subject's track stopped reporting
+    ZONE_INACTIVE = "zone_inactive", "no longer watched (zone inactive)"  # the zone's window ended
+    END_OF_INPUT = "end_of_input", "still open at the end of the input"  # a replay ended
 
 
 def raise_severity(severity: Severity, levels: int = 1) -> Severity:
@@ -118,13 +127,11 @@ class KindRules(Protocol):
 
     @property
     def kind(self) -> str: ...
-    @property
-    def close_words(self) -> Mapping[str, str]: ...
 
     def subjects(self, inc: Incident, t_s: float, report: Report | None) -> tuple[Subject, ...]: ...
     def summary(self, inc: Incident, who: Sequence[str], zone: str) -> str: ...
     def closed_summary(self, inc: Incident, who: Sequence[str], zone: str, words: str) -> str: ...
-    def closing(self, inc: Incident, t_s: float, reason: str) -> None: ...
+    def closing(self, inc: Incident, t_s: float, reason: CloseReason) -> None: ...
     def on_opened(self, inc: Incident, t_s: float, report: Report | None) -> list[Event]: ...
 
 
@@ -241,11 +248,11 @@ class Lifecycle:
     def revise(self, inc: Incident, t_s: float, report: Report | None = None) -> Event:
         return self._emit(inc, "update", t_s, None, report)
 
-    def close(self, key: Key, t_s: float, reason: StrEnum, report: Report | None = None) -> Event:
+    def close(self, key: Key, t_s: float, reason: CloseReason, report: Report | None = None) -> Event:
         """The last revision: out of the book, the family's last word on its metrics, then the event."""
         inc = self.book.remove(key)
-        self._rules[inc.kind].closing(inc, t_s, reason.value)
-        return self._emit(inc, "closed", t_s, reason.value, report)
+        self._rules[inc.kind].closing(inc, t_s, reason)
+        return self._emit(inc, "closed", t_s, reason, report)
 
     # -- what an event says ---------------------------------------------------------------
 
@@ -257,7 +264,9 @@ class Lifecycle:
                 return True
         return False
 
-    def subject(self, u: TrackUpdate, slot: int, suspect_until_s: float, at: AlignedTracks | None = None, k: int = 0) -> Subject:
+    def subject(
+        self, u: TrackUpdate, slot: int, suspect_until_s: float, at: AlignedTracks | None = None, k: int = 0
+    ) -> Subject:
         """The track of report ``u``: as reported, or at ``at[k]`` (brought to the event time)."""
         t_s, lat, lon, alt, course = u.t_s, u.lat_deg, u.lon_deg, u.alt_m, u.velocity_heading_deg
         if at is not None:
@@ -289,17 +298,20 @@ class Lifecycle:
     def report_subject(self, report: Report) -> Subject:
         return self.subject(report.update, report.slot, report.suspect_until_s)
 
-    def _emit(self, inc: Incident, state: EventState, t_s: float, reason: str | None, report: Report | None) -> Event:
+    def _emit(
+        self, inc: Incident, state: EventState, t_s: float, reason: CloseReason | None, report: Report | None
+    ) -> Event:
         rules = self._rules[inc.kind]
         tr = self._tracks
-        who = [describe(report.update if report is not None and k == 0 else tr.latest(s)) for k, s in enumerate(inc.slots)]
+        who = [
+            describe(report.update if report is not None and k == 0 else tr.latest(s)) for k, s in enumerate(inc.slots)
+        ]
         zone = self._zones[inc.zone_no] if inc.zone_no is not None else None
         zone_name = zone.name if zone is not None else ""
         if reason is None:
             summary = rules.summary(inc, who, zone_name)
         else:
-            words = rules.close_words.get(reason) or CLOSE_WORDS.get(reason, reason)
-            summary = rules.closed_summary(inc, who, zone_name, words)
+            summary = rules.closed_summary(inc, who, zone_name, reason.words)
         subjects = rules.subjects(inc, t_s, report)
         ev = Event(
             event_id=inc.event_id,
@@ -314,7 +326,7 @@ class Lifecycle:
             zone_name=zone.name if zone is not None else None,
             metrics=dict(inc.metrics),
             integrity_suspect=any(x.suspect for x in subjects),
-            close_reason=reason,
+            close_reason=None if reason is None else reason.value,
             detected_s=self._wall_clock(),
         )
         inc.seq += 1

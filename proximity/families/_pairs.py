@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import ClassVar
 
 import numpy as np
@@ -19,7 +18,7 @@ from pyproj import Geod
 from config.records import Severity
 
 from ..events import Event, Subject
-from ..lifecycle import Incident, raise_severity
+from ..lifecycle import CloseReason, Incident, raise_severity
 from ..tracks import DOMAIN_CODE, SIDE_CODE, AlignedTracks, Report
 from .base import Context, Family
 
@@ -121,7 +120,7 @@ class PairFamily(Family[PairIncident]):
         metrics: dict[str, float],
         *,
         apart: bool,
-        reason: StrEnum,
+        reason: CloseReason,
     ) -> Event | None:
         """One step of an open incident measured by a distance to minimise (``value_m``).
 
@@ -142,7 +141,10 @@ class PairFamily(Family[PairIncident]):
             return self.life.revise(inc, t_s)
         return None
 
-    def open_pair(self, key: tuple[str, int, int], t_s: float, value_m: float, severity: Severity, metrics: dict[str, float]) -> list[Event]:
+    def open_pair(
+        self, key: tuple[str, int, int], t_s: float, value_m: float, severity: Severity, metrics: dict[str, float]
+    ) -> list[Event]:
+        """A new pair incident, measured at ``value_m``, and its open revision."""
         inc = self.life.new(PairIncident, key, t_s, severity, metrics, slots=(key[1], key[2]))
         inc.min_m = inc.reported_min_m = value_m
         return self.life.open(inc, t_s)

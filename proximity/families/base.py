@@ -17,8 +17,9 @@ has a default that does nothing, so a family writes only those it needs:
                                        tracks and ended zones closed their incidents
 ``on_predict(t_s)``                    the ticks that start a ``predict_interval_s``, after
                                        ``on_tick`` of every family
-``on_opened(inc, t_s, report)``        an incident of a kind in ``follows`` opens; the events
-                                       returned come just before its ``open``
+``on_opened(inc, t_s, report)``        an incident of a kind in ``follows`` or ``fulfilled_by``
+                                       opens; the events returned come just before its ``open``
+                                       (default: close the incident it fulfils)
 ``closing(inc, t_s, reason)``          one of its incidents closes (any reason): last metrics
 ``subjects(inc, t_s, report)``         the subjects of a revision (default: the report, else each
                                        track's latest report)
@@ -29,13 +30,14 @@ has a default that does nothing, so a family writes only those it needs:
 
 The class attribute ``spec`` (a ``FamilySpec``) declares the kind: its name in
 ``Event.kind``, its ``level`` (``track``, ``pair``, ``zone`` or ``area``: what
-its subjects are), the close reasons it gives itself (members of a ``StrEnum``
-whose values are the strings of ``Event.close_reason``) with the words a
-summary uses for them, ``closes_with_zone`` (closed as ``zone_inactive`` when
-its zone's window ends) and ``follows``. The families of ``FAMILIES``
-(``proximity.families``) register their kinds (``proximity.events.register_kind``)
-with every close reason they may carry: their own, ``end_of_input``, ``stale``
-for track and pair levels, ``zone_inactive`` when they close with their zone.
+its subjects are), the close reasons it gives itself (members of its own
+``proximity.lifecycle.CloseReason``: the string of ``Event.close_reason`` and
+the words of the summary), ``closes_with_zone`` (closed as ``zone_inactive``
+when its zone's window ends), ``follows`` and ``fulfilled_by``. The families
+of ``FAMILIES`` (``proximity.families``) register their kinds
+(``proximity.events.register_kind``) with every close reason they may carry:
+their own, ``end_of_input``, ``stale`` for track and pair levels,
+``zone_inactive`` when they close with their zone.
 
 A family reads the tracks from ``ctx.tracks`` (``proximity.tracks.TrackTable``:
 numpy columns by slot; ``aligned`` brings tracks to one instant), the zones from
@@ -48,7 +50,6 @@ of them; per-track values as columns of the track table), never callables.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import ClassVar, Generic, Mapping, Sequence, TypeVar
 
 from shapely.geometry import LineString
@@ -56,7 +57,7 @@ from shapely.geometry import LineString
 from config.settings import ProximitySettings
 
 from ..events import Event, KindLevel, KindSpec, Subject
-from ..lifecycle import Closed, Incident, Lifecycle
+from ..lifecycle import Closed, CloseReason, Incident, Lifecycle
 from ..tracks import Report, ReportBatch, TrackTable
 from ..zonetable import ZoneTable
 
@@ -71,10 +72,16 @@ class FamilySpec:
 
     kind: str
     level: KindLevel
-    reasons: tuple[StrEnum, ...] = ()  # the close reasons the family gives itself
-    close_words: Mapping[str, str] = field(default_factory=dict)  # how its summaries say them
+    reasons: tuple[CloseReason, ...] = ()  # the close reasons the family gives itself
     closes_with_zone: bool = False  # closed as zone_inactive when its zone's window ends
     follows: tuple[str, ...] = ()  # kinds whose incidents' opening it hears of (on_opened)
+    # kind -> reason: when an incident of that kind opens, this family's incident with the same
+    # key numbers closes with that reason, just before (a prediction fulfilled)
+    fulfilled_by: Mapping[str, CloseReason] = field(default_factory=dict)
+
+    def heard(self) -> tuple[str, ...]:
+        """The kinds whose openings ``on_opened`` hears of."""
+        return tuple(dict.fromkeys((*self.follows, *self.fulfilled_by)))
 
     def kind_spec(self) -> KindSpec:
         reasons = [r.value for r in self.reasons]
@@ -106,10 +113,6 @@ class Family(Generic[I]):
     def kind(self) -> str:
         return self.spec.kind
 
-    @property
-    def close_words(self) -> Mapping[str, str]:
-        return self.spec.close_words
-
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.settings = ctx.settings
@@ -136,9 +139,13 @@ class Family(Generic[I]):
         return []
 
     def on_opened(self, inc: Incident, t_s: float, report: Report | None) -> list[Event]:
-        return []
+        reason = self.spec.fulfilled_by.get(inc.kind)
+        key = (self.spec.kind, inc.key[1], inc.key[2])
+        if reason is None or key not in self.book:
+            return []
+        return [self.life.close(key, t_s, reason, report)]
 
-    def closing(self, inc: I, t_s: float, reason: str) -> None:
+    def closing(self, inc: I, t_s: float, reason: CloseReason) -> None:
         pass
 
     def stats(self) -> dict[str, int]:

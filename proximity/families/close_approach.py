@@ -12,7 +12,6 @@ the pair stays beyond the threshold times ``1 + hysteresis_margin`` for
 from __future__ import annotations
 
 import math
-from enum import StrEnum
 from typing import Sequence
 
 import numpy as np
@@ -22,6 +21,7 @@ from config.records import Severity
 
 from .._integrity import EARTH_RADIUS_M, SPHERE_SLACK
 from ..events import Event
+from ..lifecycle import CloseReason
 from ..tracks import unit_vectors
 from ._pairs import PairFamily, PairIncident
 from .base import FamilySpec
@@ -31,8 +31,8 @@ __all__ = ["CloseApproach", "CloseApproachReason"]
 KIND = "close_approach"
 
 
-class CloseApproachReason(StrEnum):
-    SEPARATED = "separated"  # beyond the threshold and its margin for min_dwell_s
+class CloseApproachReason(CloseReason):
+    SEPARATED = "separated", "separated"  # beyond the threshold and its margin for min_dwell_s
 
 
 def _chord(dist_m: float) -> float:
@@ -40,15 +40,13 @@ def _chord(dist_m: float) -> float:
 
 
 class CloseApproach(PairFamily):
-    spec = FamilySpec(
-        KIND, "pair", reasons=tuple(CloseApproachReason), close_words={CloseApproachReason.SEPARATED: "separated"}
-    )
+    spec = FamilySpec(KIND, "pair", reasons=tuple(CloseApproachReason))
 
     def summary(self, inc: PairIncident, who: Sequence[str], zone: str) -> str:
         m = inc.metrics
         return f"{who[0]} and {who[1]} {m['distance_m']:.0f} m apart (threshold {m['threshold_m']:.0f} m)"
 
-    def closing(self, inc: PairIncident, t_s: float, reason: str) -> None:
+    def closing(self, inc: PairIncident, t_s: float, reason: CloseReason) -> None:
         if reason == CloseApproachReason.SEPARATED:
             return  # measured at the tick that closes it
         a, b = np.array(inc.slots[:1]), np.array(inc.slots[1:])

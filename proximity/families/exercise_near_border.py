@@ -11,7 +11,6 @@ zone, the distance is then measured exactly
 from __future__ import annotations
 
 import math
-from enum import StrEnum
 from typing import Sequence
 
 import numpy as np
@@ -22,7 +21,7 @@ from config.records import Severity
 
 from ..events import Event
 from ..geometry import LocalAeqd, distance_to_geometry_m
-from ..lifecycle import Closed, Incident
+from ..lifecycle import Closed, CloseReason, Incident
 from .base import Context, Family, FamilySpec
 
 __all__ = ["ExerciseNearBorder", "ExerciseReason"]
@@ -32,17 +31,12 @@ KIND = "exercise_near_border"
 _CHANGE = 0.1
 
 
-class ExerciseReason(StrEnum):
-    CLEARED = "cleared"  # a replaced definition of the zone is no longer near
+class ExerciseReason(CloseReason):
+    CLEARED = "cleared", "no longer predicted"  # a replaced definition of the zone is no longer near
 
 
 class ExerciseNearBorder(Family[Incident]):
-    spec = FamilySpec(
-        KIND,
-        "zone",
-        reasons=(ExerciseReason.CLEARED, Closed.ZONE_INACTIVE),
-        close_words={ExerciseReason.CLEARED: "no longer predicted"},
-    )
+    spec = FamilySpec(KIND, "zone", reasons=(ExerciseReason.CLEARED, Closed.ZONE_INACTIVE))
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)

@@ -14,7 +14,6 @@ survivors get the exact CPA and TCPA on the ellipsoid
 from __future__ import annotations
 
 import math
-from enum import StrEnum
 from typing import Sequence
 
 import numpy as np
@@ -25,8 +24,7 @@ from .._integrity import SPHERE_SLACK
 from .._predict import approach_candidates, movers
 from ..cpa import closest_approach
 from ..events import Event
-from ..lifecycle import Incident
-from ..tracks import Report
+from ..lifecycle import CloseReason
 from ._pairs import AIR, GEOD, PairFamily, PairIncident
 from .base import FamilySpec
 from .close_approach import KIND as CLOSE_APPROACH
@@ -36,9 +34,9 @@ __all__ = ["PredictedCloseApproach", "PredictedCloseApproachReason"]
 KIND = "predicted_close_approach"
 
 
-class PredictedCloseApproachReason(StrEnum):
-    OCCURRED = "occurred"  # the close approach opened
-    CLEARED = "cleared"  # no longer predicted (with margins) for min_dwell_s
+class PredictedCloseApproachReason(CloseReason):
+    OCCURRED = "occurred", "now a close approach"  # the close approach opened
+    CLEARED = "cleared", "no longer predicted"  # not predicted (with margins) for min_dwell_s
 
 
 class PredictedCloseApproach(PairFamily):
@@ -46,11 +44,7 @@ class PredictedCloseApproach(PairFamily):
         KIND,
         "pair",
         reasons=tuple(PredictedCloseApproachReason),
-        close_words={
-            PredictedCloseApproachReason.OCCURRED: "now a close approach",
-            PredictedCloseApproachReason.CLEARED: "no longer predicted",
-        },
-        follows=(CLOSE_APPROACH,),
+        fulfilled_by={CLOSE_APPROACH: PredictedCloseApproachReason.OCCURRED},
     )
     max_align_s = math.inf  # a prediction starts where its dead reckoning puts the track now
 
@@ -60,12 +54,6 @@ class PredictedCloseApproach(PairFamily):
             f"{who[0]} and {who[1]} expected {m['cpa_m']:.0f} m apart in {m['tcpa_s']:.0f} s"
             f" (threshold {m['threshold_m']:.0f} m)"
         )
-
-    def on_opened(self, inc: Incident, t_s: float, report: Report | None) -> list[Event]:
-        key = (KIND, inc.key[1], inc.key[2])
-        if key not in self.book:
-            return []
-        return [self.life.close(key, t_s, PredictedCloseApproachReason.OCCURRED, report)]
 
     def _candidates(self, T: float) -> tuple[np.ndarray, np.ndarray]:
         """Pairs that may come within their threshold within the horizon, and the open predictions."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Sequence
 
 import numpy as np
@@ -22,8 +21,7 @@ import shapely
 from .._predict import movers, path_samples
 from ..cpa import dead_reckon
 from ..events import Event
-from ..lifecycle import Incident, raise_severity
-from ..tracks import Report
+from ..lifecycle import CloseReason, Incident, raise_severity
 from .base import Family, FamilySpec
 from .zone_entry import KIND as ZONE_ENTRY
 
@@ -38,9 +36,9 @@ _SAMPLES_PER_CHUNK = 200_000
 Hits = dict[tuple[int, int], tuple[float, float, float]]
 
 
-class PredictedZoneEntryReason(StrEnum):
-    ENTERED = "entered"  # the zone entry opened
-    CLEARED = "cleared"  # no entry predicted (with margins) for min_dwell_s
+class PredictedZoneEntryReason(CloseReason):
+    ENTERED = "entered", "entered"  # the zone entry opened
+    CLEARED = "cleared", "no longer predicted"  # no entry predicted (with margins) for min_dwell_s
 
 
 @dataclass(slots=True)
@@ -53,22 +51,12 @@ class PredictedZoneEntry(Family[PredictedEntryIncident]):
         KIND,
         "track",
         reasons=tuple(PredictedZoneEntryReason),
-        close_words={
-            PredictedZoneEntryReason.ENTERED: "entered",
-            PredictedZoneEntryReason.CLEARED: "no longer predicted",
-        },
         closes_with_zone=True,
-        follows=(ZONE_ENTRY,),
+        fulfilled_by={ZONE_ENTRY: PredictedZoneEntryReason.ENTERED},
     )
 
     def summary(self, inc: PredictedEntryIncident, who: Sequence[str], zone: str) -> str:
         return f"{who[0]} expected to enter {zone} in {inc.metrics['eta_s']:.0f} s"
-
-    def on_opened(self, inc: Incident, t_s: float, report: Report | None) -> list[Event]:
-        key = (KIND, inc.key[1], inc.key[2])
-        if key not in self.book:
-            return []
-        return [self.life.close(key, t_s, PredictedZoneEntryReason.ENTERED, report)]
 
     def on_predict(self, t_s: float) -> list[Event]:
         T = t_s
@@ -120,7 +108,9 @@ class PredictedZoneEntry(Family[PredictedEntryIncident]):
                 events.append(self.life.revise(inc, T))
         return events
 
-    def _hits(self, idx: np.ndarray, p: np.ndarray, u: np.ndarray, speed: np.ndarray, T: float, horizon_s: float) -> Hits:
+    def _hits(
+        self, idx: np.ndarray, p: np.ndarray, u: np.ndarray, speed: np.ndarray, T: float, horizon_s: float
+    ) -> Hits:
         """First entry (eta, lon, lat) of each track into each zone along its dead-reckoned path."""
         tr = self.tracks
         owner, tau, lon, lat = path_samples(p, u, speed, horizon_s, self.settings.predict_zone_step_m)

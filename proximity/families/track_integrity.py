@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Sequence
 
 import numpy as np
@@ -25,7 +24,7 @@ from config.records import Severity
 
 from .._integrity import Screen, screen, spoof_clusters
 from ..events import Event
-from ..lifecycle import SEVERITIES, Incident
+from ..lifecycle import SEVERITIES, CloseReason, Incident
 from ..tracks import DOMAIN_CODE, Report, ReportBatch
 from .base import Context, Family, FamilySpec
 
@@ -39,8 +38,8 @@ _WORST_KEPT = frozenset({"jump_m", "implied_speed_mps", "two_places_m", "stuck_s
 _COLUMNS = ("stuck_since_s", "jump_from_lon_deg", "jump_from_lat_deg", "jump_from_t_s")
 
 
-class IntegrityReason(StrEnum):
-    CLEARED = "cleared"  # no anomaly for suspect_hold_s
+class IntegrityReason(CloseReason):
+    CLEARED = "cleared", "no longer predicted"  # no anomaly for suspect_hold_s
 
 
 @dataclass(slots=True)
@@ -49,7 +48,7 @@ class IntegrityIncident(Incident):
 
 
 class TrackIntegrity(Family[IntegrityIncident]):
-    spec = FamilySpec(KIND, "track", reasons=tuple(IntegrityReason), close_words={IntegrityReason.CLEARED: "no longer predicted"})
+    spec = FamilySpec(KIND, "track", reasons=tuple(IntegrityReason))
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)

@@ -12,14 +12,13 @@ hysteresis_margin * buffer_m)``, its own grid) on reports spanning
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Sequence
 
 import numpy as np
 
 from ..events import Event
 from ..geometry import geodesic_buffer
-from ..lifecycle import Incident
+from ..lifecycle import CloseReason, Incident
 from ..tracks import Report, ReportBatch
 from .._zonegrid import ZoneGrid
 from .base import Context, Family, FamilySpec
@@ -29,8 +28,8 @@ __all__ = ["ZoneEntry", "ZoneEntryIncident", "ZoneEntryReason"]
 KIND = "zone_entry"
 
 
-class ZoneEntryReason(StrEnum):
-    EXIT = "exit"  # outside the exit margin for min_dwell_s
+class ZoneEntryReason(CloseReason):
+    EXIT = "exit", "left"  # outside the exit margin for min_dwell_s
 
 
 @dataclass(slots=True)
@@ -39,9 +38,7 @@ class ZoneEntryIncident(Incident):
 
 
 class ZoneEntry(Family[ZoneEntryIncident]):
-    spec = FamilySpec(
-        KIND, "track", reasons=tuple(ZoneEntryReason), close_words={ZoneEntryReason.EXIT: "left"}, closes_with_zone=True
-    )
+    spec = FamilySpec(KIND, "track", reasons=tuple(ZoneEntryReason), closes_with_zone=True)
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
@@ -69,7 +66,7 @@ class ZoneEntry(Family[ZoneEntryIncident]):
     def closed_summary(self, inc: ZoneEntryIncident, who: Sequence[str], zone: str, words: str) -> str:
         return f"{who[0]} {words}: {zone}"
 
-    def closing(self, inc: ZoneEntryIncident, t_s: float, reason: str) -> None:
+    def closing(self, inc: ZoneEntryIncident, t_s: float, reason: CloseReason) -> None:
         slot, z = inc.key[1], inc.key[2]
         self._open[slot].remove(z)
         if not self._open[slot]:
