@@ -39,7 +39,7 @@ _COLUMNS = ("stuck_since_s", "jump_from_lon_deg", "jump_from_lat_deg", "jump_fro
 
 
 class IntegrityReason(CloseReason):
-    CLEARED = "cleared", "no longer predicted"  # no anomaly for suspect_hold_s
+    CLEARED = "cleared", "data no longer suspect"  # no anomaly for suspect_hold_s
 
 
 @dataclass(slots=True)
