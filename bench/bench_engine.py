@@ -4,6 +4,13 @@ Run from the repository root (one core is enough; the figures are per core)::
 
     .venv/bin/python bench/bench_engine.py             # everything (about 3-4 minutes)
     .venv/bin/python bench/bench_engine.py --quick     # 10,000 tracks only, no 100,000 run
+    .venv/bin/python bench/bench_engine.py --compare /tmp/base --rounds 8   # against another checkout
+
+``--compare TREE`` runs the same measurement with the engine of another checkout
+of the repository (``git worktree add /tmp/base main``) and with this one, in
+turn, and prints the ratio of their CPU time per report round by round (the
+CPU time of the process, which other work on a shared machine disturbs far less
+than the wall clock); only this script's traffic and timing are used for both.
 
 ``CLOSEWATCH_BENCH_ZONE_FILES`` (paths separated by ``:``) adds GeoJSON zone
 files to the catalogue, as custom zones of the configuration would.
@@ -175,25 +182,29 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def run_engine(engine: Engine, tr: Traffic, t_from_s: float, t_to_s: float, chunk_s: float = 2.0) -> tuple[float, int, int]:
+def run_engine(
+    engine: Engine, tr: Traffic, t_from_s: float, t_to_s: float, chunk_s: float = 2.0
+) -> tuple[float, float, int, int]:
     """Feed the reports of [t_from, t_to) made chunk by chunk; time only the engine.
 
-    Returns (engine seconds, events, reports).
+    Returns (engine seconds, engine CPU seconds of the process, events, reports).
     """
     spent = 0.0
+    cpu = 0.0
     n_events = 0
     n_reports = 0
     t = t_from_s
     while t < t_to_s:
         ups = reports(tr, t, min(t + chunk_s, t_to_s))
         gc.collect()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for i in range(0, len(ups), BATCH):
             n_events += len(engine.process(ups[i : i + BATCH]))
         spent += time.perf_counter() - t0
+        cpu += time.process_time() - c0
         n_reports += len(ups)
         t += chunk_s
-    return spent, n_events, n_reports
+    return spent, cpu, n_events, n_reports
 
 
 def baseline(zones: list[Zone], tr: Traffic, warm: list[TrackUpdate], subset: list[TrackUpdate]) -> float:
@@ -261,14 +272,15 @@ def measure(n: int, *, data_s: float, with_baseline: bool, memory: bool) -> dict
         out["traced_peak_mb"] = peak / 2**20
         del probe, one_each
         gc.collect()
-    t_warm, ev_warm, n_warm = run_engine(engine, tr, 0.0, cycle)
+    _, _, ev_warm, n_warm = run_engine(engine, tr, 0.0, cycle)
     out["warmup_reports"] = n_warm
     out["warmup_events"] = ev_warm
-    dt, n_events, n_timed = run_engine(engine, tr, cycle, cycle + data_s)
+    dt, cpu, n_events, n_timed = run_engine(engine, tr, cycle, cycle + data_s)
     out["timed_reports"] = n_timed
     out["engine_s"] = dt
     out["engine_reports_per_s"] = n_timed / dt
     out["engine_us_per_report"] = dt / n_timed * 1e6
+    out["engine_cpu_us_per_report"] = cpu / n_timed * 1e6
     out["events"] = n_events
     out["live_tracks"] = engine.stats["live_tracks"]
     out["open_incidents"] = engine.stats["open_incidents"]
@@ -286,15 +298,42 @@ def measure(n: int, *, data_s: float, with_baseline: bool, memory: bool) -> dict
     return out
 
 
-def child(n: int, data_s: float, with_baseline: bool, memory: bool) -> dict[str, float | int | str]:
-    """The same measurement in a fresh process (clean RSS, no state shared between sizes)."""
+def child(
+    n: int, data_s: float, with_baseline: bool, memory: bool, tree: str | None = None
+) -> dict[str, float | int | str]:
+    """The same measurement in a fresh process (clean RSS, no state shared between sizes),
+    with the packages of the checkout ``tree`` when given."""
     cmd = [sys.executable, __file__, "--child", str(n), "--data-s", str(data_s)]
     if with_baseline:
         cmd.append("--baseline")
     if memory:
         cmd.append("--memory")
-    res = subprocess.run(cmd, capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    if tree is not None:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (tree, os.environ.get("PYTHONPATH")) if p)
+    res = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
     return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def compare(tree: str, n: int, rounds: int) -> None:
+    """This checkout's engine against the one of ``tree``, in turn, ``rounds`` times."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    print(f"engine of {here} (this) against {tree} (other): {n:,} tracks, 60 s of data, CPU time per report")
+    ratios = []
+    for r in range(rounds):
+        runs = {}
+        for name in ("this", "other") if r % 2 == 0 else ("other", "this"):
+            runs[name] = child(n, 60.0, False, False, here if name == "this" else tree)
+        this, other = runs["this"], runs["other"]
+        ratios.append(float(this["engine_cpu_us_per_report"]) / float(other["engine_cpu_us_per_report"]))
+        print(
+            f"  round {r + 1}: this {this['engine_cpu_us_per_report']:.3f} us/report CPU"
+            f" ({this['engine_us_per_report']:.2f} wall), other {other['engine_cpu_us_per_report']:.3f}"
+            f" ({other['engine_us_per_report']:.2f} wall); this/other {ratios[-1]:.3f};"
+            f" events {this['events']} / {other['events']}"
+        )
+    ratios.sort()
+    print(f"  this/other CPU per report: median {ratios[len(ratios) // 2]:.3f}, range {ratios[0]:.3f}-{ratios[-1]:.3f}")
 
 
 def main() -> None:
@@ -304,9 +343,15 @@ def main() -> None:
     ap.add_argument("--data-s", type=float, default=60.0, help=argparse.SUPPRESS)
     ap.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--memory", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--compare", metavar="TREE", help="another checkout's engine, run in turn with this one")
+    ap.add_argument("--rounds", type=int, default=6, help="with --compare: runs of each (default 6)")
+    ap.add_argument("--tracks", type=int, default=REFERENCE_TRACKS, help="with --compare: live tracks")
     args, _ = ap.parse_known_args()  # run by bench/__main__.py, argv holds its own arguments
     if args.child:
         print(json.dumps(measure(args.child, data_s=args.data_s, with_baseline=args.baseline, memory=args.memory)))
+        return
+    if args.compare:
+        compare(args.compare, args.tracks, args.rounds)
         return
 
     print("closewatch proximity engine benchmark (one process per size, one core)")
@@ -316,7 +361,10 @@ def main() -> None:
         f"\n{REFERENCE_TRACKS:,} live tracks, {main_run['timed_reports']:,} reports over "
         f"{main_run['timed_data_s']:.0f} s of data time, batches of {BATCH}:"
     )
-    print(f"  engine:   {main_run['engine_reports_per_s']:>12,.0f} reports/s  ({main_run['engine_us_per_report']:.2f} us/report)")
+    print(
+        f"  engine:   {main_run['engine_reports_per_s']:>12,.0f} reports/s  ({main_run['engine_us_per_report']:.2f} us/report;"
+        f" CPU {main_run['engine_cpu_us_per_report']:.2f} us/report)"
+    )
     print(
         f"  baseline: {main_run['baseline_reports_per_s']:>12,.0f} reports/s  ({main_run['baseline_us_per_report']:.1f} us/report,"
         f" measured on {main_run['baseline_reports']} reports and extrapolated)"
