@@ -5,12 +5,17 @@ Run from the repository root (one core is enough; the figures are per core)::
     .venv/bin/python bench/bench_engine.py             # everything (about 3-4 minutes)
     .venv/bin/python bench/bench_engine.py --quick     # 10,000 tracks only, no 100,000 run
     .venv/bin/python bench/bench_engine.py --compare /tmp/base --rounds 8   # against another checkout
+    .venv/bin/python bench/bench_engine.py --compare /tmp/base --same-process --tracks 1000
 
 ``--compare TREE`` runs the same measurement with the engine of another checkout
 of the repository (``git worktree add /tmp/base main``) and with this one, in
 turn, and prints the ratio of their CPU time per report round by round (the
 CPU time of the process, which other work on a shared machine disturbs far less
 than the wall clock); only this script's traffic and timing are used for both.
+With ``--same-process`` both engines live in one process (the other checkout's
+``proximity`` and ``config`` loaded beside this one's) and take the same
+two-second chunks of reports in turn: the two share every disturbance, and the
+ratio is steadier still.
 
 ``CLOSEWATCH_BENCH_ZONE_FILES`` (paths separated by ``:``) adds GeoJSON zone
 files to the catalogue, as custom zones of the configuration would.
@@ -45,13 +50,16 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
 import tracemalloc
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import shapely
@@ -315,6 +323,62 @@ def child(
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+def _other_checkout(tree: str) -> tuple[Any, Any, list[Zone], list]:
+    """The ``Engine`` class, ``ProximitySettings`` and catalogue of another checkout, loaded beside ours."""
+    mine = ("config", "proximity")
+    ours = {k: m for k, m in sys.modules.items() if k.split(".")[0] in mine}
+    for k in ours:
+        del sys.modules[k]
+    sys.path.insert(0, tree)
+    try:
+        engine = importlib.import_module("proximity.engine").Engine
+        settings = importlib.import_module("config.settings")
+        zones_mod = importlib.import_module("config.zones")
+        bands = zones_mod.available_border_bands_m()
+        try:
+            zones = zones_mod.load_catalogue(settings.ZoneSettings(border_buffers_m=bands, territorial=True))
+        except Exception:
+            zones = zones_mod.load_catalogue(settings.ZoneSettings(border_buffers_m=bands, territorial=False))
+        borders = [line for _name, line in zones_mod.load_borders()]
+    finally:
+        sys.path.remove(tree)
+        for k in [k for k in sys.modules if k.split(".")[0] in mine]:
+            del sys.modules[k]
+        sys.modules.update(ours)
+    return engine, settings.ProximitySettings, zones, borders
+
+
+def paired(tree: str, n: int, rounds: int, data_s: float = 60.0) -> None:
+    """This checkout's engine and ``tree``'s in one process, fed the same chunks in turn."""
+    zones, borders, _ = catalogue()
+    other = _other_checkout(tree)
+    tr = make_traffic(n)
+    cycle = float(tr.period_s.max())
+    chunks = [(t >= cycle, reports(tr, t, min(t + 2.0, cycle + data_s))) for t in np.arange(0.0, cycle + data_s, 2.0)]
+    n_timed = sum(len(c) for timed, c in chunks if timed)
+    print(f"this engine and {tree}'s in one process: {n:,} tracks, {data_s:.0f} s of data, CPU time per report")
+    ratios = []
+    for r in range(rounds):
+        engines = [Engine(ProximitySettings(), zones, borders=borders), other[0](other[1](), other[2], borders=other[3])]
+        cpu = [0.0, 0.0]
+        events = [0, 0]
+        for k, (timed, ups) in enumerate(chunks):
+            for j in (0, 1) if (k + r) % 2 == 0 else (1, 0):
+                gc.collect()
+                c0 = time.process_time()
+                for i in range(0, len(ups), BATCH):
+                    events[j] += len(engines[j].process(ups[i : i + BATCH]))
+                if timed:
+                    cpu[j] += time.process_time() - c0
+        this, that = (c / n_timed * 1e6 for c in cpu)
+        ratios.append(this / that)
+        print(
+            f"  round {r + 1}: this {this:.3f} us/report CPU, other {that:.3f};"
+            f" this/other {ratios[-1]:.3f}; events {events}"
+        )
+    print(f"  this/other CPU per report: median {statistics.median(ratios):.3f}, range {min(ratios):.3f}-{max(ratios):.3f}")
+
+
 def compare(tree: str, n: int, rounds: int) -> None:
     """This checkout's engine against the one of ``tree``, in turn, ``rounds`` times."""
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -332,8 +396,7 @@ def compare(tree: str, n: int, rounds: int) -> None:
             f" ({other['engine_us_per_report']:.2f} wall); this/other {ratios[-1]:.3f};"
             f" events {this['events']} / {other['events']}"
         )
-    ratios.sort()
-    print(f"  this/other CPU per report: median {ratios[len(ratios) // 2]:.3f}, range {ratios[0]:.3f}-{ratios[-1]:.3f}")
+    print(f"  this/other CPU per report: median {statistics.median(ratios):.3f}, range {min(ratios):.3f}-{max(ratios):.3f}")
 
 
 def main() -> None:
@@ -346,12 +409,16 @@ def main() -> None:
     ap.add_argument("--compare", metavar="TREE", help="another checkout's engine, run in turn with this one")
     ap.add_argument("--rounds", type=int, default=6, help="with --compare: runs of each (default 6)")
     ap.add_argument("--tracks", type=int, default=REFERENCE_TRACKS, help="with --compare: live tracks")
+    ap.add_argument("--same-process", action="store_true", help="with --compare: both engines in one process")
     args, _ = ap.parse_known_args()  # run by bench/__main__.py, argv holds its own arguments
     if args.child:
         print(json.dumps(measure(args.child, data_s=args.data_s, with_baseline=args.baseline, memory=args.memory)))
         return
     if args.compare:
-        compare(args.compare, args.tracks, args.rounds)
+        if args.same_process:
+            paired(args.compare, args.tracks, args.rounds)
+        else:
+            compare(args.compare, args.tracks, args.rounds)
         return
 
     print("closewatch proximity engine benchmark (one process per size, one core)")
