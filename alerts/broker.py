@@ -1,7 +1,7 @@
 """The local single-node Apache Kafka broker (KRaft) for the demo and the tests.
 
 The broker comes from Maven Central: :func:`ensure_kafka_jars` runs
-``mvn dependency:copy-dependencies`` on ``alerts/broker/pom.xml`` once into
+``mvn maven-dependency-plugin:copy-dependencies`` on ``alerts/broker/pom.xml`` once into
 ``$CLOSEWATCH_CACHE/kafka/<version>/lib`` (default cache ``~/.cache/closewatch``),
 and :class:`LocalBroker` runs ``java -cp 'lib/*' kafka.Kafka server.properties``
 bound to 127.0.0.1 on free ports, in combined broker+controller mode (KRaft,
@@ -64,6 +64,9 @@ POM_PATH = Path(__file__).resolve().parent / "broker" / "pom.xml"
 _READY_RE = re.compile(r"\[KafkaRaftServer nodeId=\d+\] Kafka Server started")
 _BIND_RE = re.compile(r"(BindException|Address already in use)")
 _MARKER = ".complete"
+# Named in full: Maven resolves a goal prefix ("dependency:") only with the plugin metadata of
+# Maven Central, so without network it would fail with "No plugin found for prefix", hiding why.
+_DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 
 
 def _pom_kafka_version(pom: Path = POM_PATH) -> str:
@@ -125,7 +128,7 @@ def ensure_kafka_jars(cache_dir: Path | None = None) -> Path:
             "-B",
             "-f",
             str(POM_PATH),
-            "dependency:copy-dependencies",
+            f"{_DEPENDENCY_PLUGIN}:copy-dependencies",
             f"-DoutputDirectory={tmp}",
             "-DincludeScope=runtime",
         ]
@@ -133,17 +136,33 @@ def ensure_kafka_jars(cache_dir: Path | None = None) -> Path:
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             shutil.rmtree(tmp, ignore_errors=True)
-            tail = (proc.stdout + proc.stderr).strip().splitlines()[-20:]
-            raise BrokerError(
-                f"mvn dependency:copy-dependencies failed (exit {proc.returncode}) for {POM_PATH}:\n"
-                + "\n".join(tail)
-            )
+            raise BrokerError(_maven_failure(proc.returncode, proc.stdout + proc.stderr))
         if not any(tmp.glob(f"kafka_2.13-{KAFKA_VERSION}.jar")):
             shutil.rmtree(tmp, ignore_errors=True)
             raise BrokerError(f"Maven ran but kafka_2.13-{KAFKA_VERSION}.jar is not in {tmp}")
         tmp.rename(lib)
         marker.write_text(f"{KAFKA_VERSION}\n", encoding="utf-8")
     return lib
+
+
+def _maven_failure(returncode: int, output: str) -> str:
+    """A first line saying why Maven failed and what to do, then the tail of its output.
+
+    A download that failed (no network, unknown host, a proxy) is named by what the
+    transfer said, e.g. ``Unknown host repo.maven.apache.org``.
+    """
+    text = re.sub(r"\x1b\[[0-9;]*m", "", output).strip()
+    errors = [line[len("[ERROR]"):].strip() for line in text.splitlines() if line.startswith("[ERROR]")]
+    first = next((e for e in errors if e), "").split(" -> [Help")[0]
+    transfer = re.search(r"from/to \S+ \([^)]*\): (?:transfer failed for \S+: )?(.+)$", first)
+    if transfer:
+        head = (
+            f"Maven could not download Apache Kafka {KAFKA_VERSION} from Maven Central ({transfer.group(1)}): "
+            "check the network (a proxy goes in ~/.m2/settings.xml), then run `closewatch kafka fetch`"
+        )
+    else:
+        head = f"Maven failed (exit {returncode}) to fetch Apache Kafka {KAFKA_VERSION} with {POM_PATH}: {first or 'no [ERROR] line'}"
+    return head + "\n" + "\n".join(text.splitlines()[-20:])
 
 
 def java_classpath(lib: Path) -> str:

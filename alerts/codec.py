@@ -2,6 +2,8 @@
 
 * Events: a GeoJSON Feature (RFC 7946) whose geometry is where the event is and
   whose ``properties`` are the event fields; schema ``alerts/schemas/event.v1.json``.
+  :func:`event_to_feature` is the one function that turns an event into GeoJSON;
+  :func:`event_from_feature` reads a value back (the maps take events this way only).
 * Tracks: a flat JSON object with the :class:`~config.records.TrackUpdate` fields;
   schema ``alerts/schemas/track.v1.json``.
 * Dead letters: the :class:`~config.records.DeadLetter` fields, raw bytes as
@@ -25,16 +27,15 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 import re
-from datetime import datetime, timezone
 from importlib import resources
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pydantic_core
 
-from config.records import DeadLetter, TrackUpdate
+from config.records import DOMAINS, SEVERITIES, SIDES, DeadLetter, TrackUpdate
+from config.times import TimeFormatError, format_utc, format_utc_many
 from proximity.events import Event, Subject
 
 from alerts.errors import CodecError
@@ -57,6 +58,7 @@ __all__ = [
     "encode_track",
     "encode_tracks",
     "event_ce_type",
+    "event_from_feature",
     "event_geometry",
     "event_to_feature",
     "iso_utc",
@@ -79,11 +81,12 @@ _ZONE_BORDER_KEYS = ("zone_lon_deg", "zone_lat_deg", "border_lon_deg", "border_l
 
 
 def iso_utc(t_s: float) -> str:
-    """Epoch seconds as ISO 8601 UTC with milliseconds: ``2024-05-01T12:00:00.123Z``."""
-    if not math.isfinite(t_s):
-        raise CodecError(f"time {t_s!r} is not a finite epoch")
-    dt = datetime.fromtimestamp(t_s, tz=timezone.utc)
-    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Epoch seconds as ISO 8601 UTC with milliseconds: ``2024-05-01T12:00:00.123Z``
+    (:func:`config.times.format_utc`; raises :class:`CodecError`)."""
+    try:
+        return format_utc(t_s, "milliseconds")
+    except TimeFormatError as e:
+        raise CodecError(str(e)) from e
 
 
 def _canonical(obj: Any, what: str) -> bytes:
@@ -220,7 +223,7 @@ def encode_events(events: Sequence[Event], source: str = CE_SOURCE) -> list[tupl
     from objects built in key order, :func:`encode_event` where the two could differ.
     """
     stamps = [t for e in events for t in (e.t_s, e.detected_s, *(s.t_s for s in e.subjects)) if t is not None]
-    many = _iso_utc_many(np.array(stamps, dtype=float))
+    many = format_utc_many(np.array(stamps, dtype=float))
     iso: Callable[[float], str] = dict(zip(stamps, many)).__getitem__ if many is not None else iso_utc
     out: list[tuple[bytes, list[tuple[str, bytes]]]] = []
     for e in events:
@@ -258,6 +261,103 @@ def decode_event(value: bytes) -> dict[str, Any]:
     if obj.get("type") != "Feature" or not isinstance(obj.get("properties"), dict):
         raise CodecError("event value: not a GeoJSON Feature with properties")
     return obj
+
+
+_JSON_TYPES: dict[type, str] = {float: "a number", int: "an integer", str: "a string", bool: "a boolean",
+                                list: "an array", dict: "an object"}
+
+
+def _member(obj: Mapping[str, Any], key: str, what: str, kind: type, *, optional: bool = False) -> Any:
+    """``obj[key]`` of the JSON type ``kind`` (``float``: any number, as a float; a boolean is
+    no number); an ``optional`` member may be absent or null."""
+    value = obj.get(key)
+    if value is None:
+        if optional:
+            return None
+        raise CodecError(f"{what}: {key} is null" if key in obj else f"{what}: no {key}")
+    if kind in (float, int):
+        ok = isinstance(value, int if kind is int else (int, float)) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, kind)
+    if not ok:
+        raise CodecError(f"{what}: {key}={value!r} is not {_JSON_TYPES[kind]}")
+    return float(value) if kind is float else value
+
+
+def _choice(obj: Mapping[str, Any], key: str, what: str, allowed: tuple[str, ...]) -> Any:
+    value = _member(obj, key, what, str)
+    if value not in allowed:
+        raise CodecError(f"{what}: {key}={value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _subject_from_json(s: Any, what: str) -> Subject:
+    if not isinstance(s, Mapping):
+        raise CodecError(f"{what} is not an object")
+    track_id = s.get("track_id")
+    if not isinstance(track_id, str) or not track_id:
+        raise CodecError(f"{what} has no track_id")
+    what = f"{what} ({track_id})"
+    if not all(isinstance(s.get(k), (int, float)) and not isinstance(s.get(k), bool) for k in ("lat_deg", "lon_deg")):
+        raise CodecError(f"{what} has no position (lat_deg, lon_deg)")
+    opt_num = {k: _member(s, k, what, float, optional=True) for k in ("alt_m", "speed_mps", "course_deg",
+                                                                        "report_t_s")}
+    opt_str = {k: _member(s, k, what, str, optional=True) for k in ("callsign", "name", "type_code", "country")}
+    return Subject(
+        track_id=track_id,
+        side=_choice(s, "side", what, SIDES),
+        domain=_choice(s, "domain", what, DOMAINS),
+        t_s=_member(s, "t_s", what, float),
+        lat_deg=float(s["lat_deg"]),
+        lon_deg=float(s["lon_deg"]),
+        suspect=_member(s, "suspect", what, bool),
+        **opt_num,
+        **opt_str,
+    )
+
+
+def event_from_feature(feature: Mapping[str, Any]) -> Event:
+    """The event revision a value of the events topic carries: the inverse of :func:`event_to_feature`.
+
+    ``feature`` is the GeoJSON Feature (:func:`event_to_feature`, or a value decoded
+    by :func:`decode_event`). Members a later minor version adds are ignored; a
+    nullable member may be absent. A missing or mistyped member, a major version we
+    do not read, an unknown kind, state or severity raises :class:`CodecError`
+    naming it. The geometry is not read: it follows from the properties.
+    """
+    if not isinstance(feature, Mapping) or feature.get("type") != "Feature":
+        raise CodecError("event value: not a GeoJSON Feature")
+    p = feature.get("properties")
+    if not isinstance(p, Mapping):
+        raise CodecError("event value: a Feature without properties")
+    event_id = p.get("event_id")
+    if not isinstance(event_id, str) or not event_id:
+        raise CodecError(f"event value without event_id (members: {', '.join(sorted(map(str, p)))})")
+    what = f"event {event_id}"
+    version = p.get("schema_version")
+    if not isinstance(version, str) or version.split(".")[0] != str(SCHEMA_MAJOR):
+        raise CodecError(f"{what}: schema_version {version!r} is not {SCHEMA_MAJOR}.x")
+    subjects = _member(p, "subjects", what, list)
+    metrics = _member(p, "metrics", what, dict)
+    try:
+        return Event(
+            event_id=event_id,
+            kind=_member(p, "kind", what, str),
+            state=_member(p, "state", what, str),
+            seq=_member(p, "seq", what, int),
+            t_s=_member(p, "t_s", what, float),
+            severity=_choice(p, "severity", what, SEVERITIES),
+            subjects=tuple(_subject_from_json(s, f"{what}: subject {i}") for i, s in enumerate(subjects)),
+            summary=_member(p, "summary", what, str),
+            zone_id=_member(p, "zone_id", what, str, optional=True),
+            zone_name=_member(p, "zone_name", what, str, optional=True),
+            metrics={str(k): _member(metrics, k, f"{what}: metrics", float) for k in metrics},
+            integrity_suspect=_member(p, "integrity_suspect", what, bool),
+            close_reason=_member(p, "close_reason", what, str, optional=True),
+            detected_s=_member(p, "detected_s", what, float, optional=True),
+        )
+    except ValueError as e:  # the Event's own checks: kind, state, seq, subjects, finite metrics
+        raise CodecError(f"{what}: {e}") from e
 
 
 def event_ce_type(kind: str) -> str:
@@ -349,27 +449,6 @@ def _surely_canonical(value: bytes) -> bool:
     if b"0.0000" in value or b"NaN" in value or b"Infinity" in value:
         return False
     return b"e-" not in value or _EXPONENT.search(value) is None
-_EPOCH_10000_S = 253_402_300_800.0  # 10000-01-01T00:00:00Z: datetime's (and iso_utc's) range ends before
-
-
-def _iso_utc_many(t_s: np.ndarray) -> list[str] | None:
-    """:func:`iso_utc` of many times at once, the same strings; ``None`` if one is out of its range.
-
-    As ``datetime.fromtimestamp``: the fraction of the second rounded half-even to a
-    microsecond (``modf``, times 10**6, rint), then cut to milliseconds.
-    """
-    if t_s.size == 0:
-        return []
-    if not (np.isfinite(t_s).all() and t_s.min() >= 0.0 and t_s.max() < _EPOCH_10000_S):
-        return None
-    frac, whole = np.modf(t_s)
-    us = np.rint(frac * 1e6)
-    carry = us >= 1e6
-    whole = whole + carry
-    us = np.where(carry, us - 1e6, us)
-    ms = whole.astype(np.int64) * 1000 + (us.astype(np.int64) // 1000)
-    text = np.datetime_as_string(ms.astype("datetime64[ms]"), unit="ms")
-    return [t + "Z" for t in text.tolist()]
 
 
 def encode_tracks(updates: Sequence[TrackUpdate], source: str = CE_SOURCE) -> list[tuple[bytes, list[tuple[str, bytes]]]]:
@@ -380,7 +459,7 @@ def encode_tracks(updates: Sequence[TrackUpdate], source: str = CE_SOURCE) -> li
     encoder from dicts already in key order, except where its number format could differ
     from Python's (numbers below 1e-4, non-finite values): those take :func:`encode_track`.
     """
-    times = _iso_utc_many(np.fromiter((u.t_s for u in updates), float, len(updates)))
+    times = format_utc_many(np.fromiter((u.t_s for u in updates), float, len(updates)))
     if times is None:
         times = [iso_utc(u.t_s) for u in updates]  # raises CodecError where iso_utc does
     source_b = source.encode("utf-8")

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Iterator, Mapping, Sequence
 
 from config.settings import KafkaSettings
+from config.times import TimeFormatError, parse_utc
 
 from alerts import codec
 from alerts.errors import AlertsError, CodecError, KafkaUnreachableError
@@ -70,14 +70,12 @@ def parse_bbox(text: str) -> tuple[float, float, float, float]:
 
 
 def parse_since(text: str) -> float:
-    """An ISO 8601 time (``2024-05-01T12:00:00Z``; no zone means UTC) as epoch seconds."""
+    """An ISO 8601 time (``2024-05-01T12:00:00Z``) as epoch seconds; as documented for
+    ``closewatch tail --since``, a time without a zone means UTC."""
     try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
-    except ValueError as e:
-        raise AlertsError(f"time {text!r} is not ISO 8601 (e.g. 2024-05-01T12:00:00Z)") from e
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return dt.timestamp()
+        return parse_utc(text, "--since", naive="utc")
+    except TimeFormatError as e:
+        raise AlertsError(f"{e} (e.g. 2024-05-01T12:00:00Z)") from e
 
 
 def _positions(geometry: Mapping[str, Any]) -> list[tuple[float, float]]:

@@ -33,14 +33,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from config.records import DeadLetter, TrackUpdate
-from config.settings import KafkaSettings
+from config.records import DeadLetter, TrackUpdate, Zone
+from config.kafka_clients import kafka_client_settings
+from config.settings import ConfigError, KafkaSettings
 from proximity.events import Event
 
 from alerts import codec
 from alerts.errors import AlertsError, DeliveryError, KafkaSecurityError, KafkaUnreachableError, SpoolFullError
 from alerts.spool import Record, Spool
-from alerts.transport import RdProducer, SendError, _send_error, security_hint, security_items, tls_probe
+from alerts.transport import RdProducer, SendError, _send_error, security_hint, tls_probe
 
 __all__ = ["KafkaSink", "Record", "TopicSpec", "client_security_config", "topic_specs", "unreachable_error"]
 
@@ -48,15 +49,12 @@ log = logging.getLogger(__name__)
 
 
 def client_security_config(settings: KafkaSettings) -> dict[str, Any]:
-    """kafka-python keyword arguments for the connection: servers, TLS and SASL (PLAIN, SCRAM)."""
-    cfg: dict[str, Any] = {
-        "bootstrap_servers": [s.strip() for s in settings.bootstrap_servers.split(",") if s.strip()],
-        "security_protocol": settings.security_protocol,
-    }
-    names = {"sasl_username": "sasl_plain_username", "sasl_password": "sasl_plain_password",
-             "ssl_key_password": "ssl_password"}
-    cfg.update({names.get(k, k): v for k, v in security_items(settings).items()})
-    return cfg
+    """kafka-python keyword arguments for the connection: servers, TLS and SASL (PLAIN, SCRAM),
+    from :func:`config.kafka_clients.kafka_client_settings`."""
+    try:
+        return kafka_client_settings(settings, "kafka-python")
+    except ConfigError as e:
+        raise AlertsError(str(e)) from e
 
 
 def unreachable_error(settings: KafkaSettings, cause: BaseException) -> KafkaUnreachableError:
@@ -398,6 +396,15 @@ class KafkaSink:
 
     def publish_deadletters(self, letters: Iterable[DeadLetter]) -> int:
         return self.publish_records([self.deadletter_record(d) for d in letters])
+
+    def publish_zones(self, zones: Iterable[Zone]) -> int:
+        """Zones the feeds notified (exercise areas): not published, returns 0.
+
+        The topics of the contract (docs/kafka.md) carry events, tracks and dead
+        letters; a zone reaches subscribers as the ``zone_id`` and ``zone_name`` of
+        the events about it (``exercise_near_border``, ``zone_entry``).
+        """
+        return 0
 
     def publish_records(self, records: Sequence[Record]) -> int:
         if not records:

@@ -22,11 +22,12 @@ import threading
 import time
 from typing import Any, Callable, Mapping, Sequence
 
-from config.settings import KafkaSettings
+from config.kafka_clients import kafka_client_settings
+from config.settings import ConfigError, KafkaSettings
 
 from alerts.errors import AlertsError, KafkaSecurityError
 
-__all__ = ["RdProducer", "SendError", "rdkafka_config", "security_hint", "security_items", "tls_probe"]
+__all__ = ["RdProducer", "SendError", "rdkafka_config", "security_hint", "tls_probe"]
 
 log = logging.getLogger(__name__)
 
@@ -44,44 +45,14 @@ class SendError(AlertsError):
         self.security = security
 
 
-def security_items(settings: KafkaSettings) -> dict[str, Any]:
-    """The TLS and SASL settings in force for ``security_protocol`` (generic names, ``None`` left out).
-
-    Keys: ``sasl_mechanism``, ``sasl_username``, ``sasl_password`` (SASL_*),
-    ``ssl_cafile``, ``ssl_certfile``, ``ssl_keyfile``, ``ssl_key_password`` (SSL, SASL_SSL).
-    """
-    items: dict[str, Any] = {}
-    if settings.security_protocol.startswith("SASL"):
-        if settings.sasl_mechanism is None:
-            raise AlertsError(f"kafka.security_protocol={settings.security_protocol} needs kafka.sasl_mechanism")
-        items.update(sasl_mechanism=settings.sasl_mechanism, sasl_username=settings.sasl_username,
-                     sasl_password=settings.sasl_password)
-    if settings.security_protocol in ("SSL", "SASL_SSL"):
-        items.update(ssl_cafile=settings.ssl_cafile, ssl_certfile=settings.ssl_certfile,
-                     ssl_keyfile=settings.ssl_keyfile, ssl_key_password=settings.ssl_key_password)
-    return {k: v for k, v in items.items() if v is not None}
-
-
-_RDKAFKA_NAMES = {
-    "sasl_mechanism": "sasl.mechanism",
-    "sasl_username": "sasl.username",
-    "sasl_password": "sasl.password",
-    "ssl_cafile": "ssl.ca.location",
-    "ssl_certfile": "ssl.certificate.location",
-    "ssl_keyfile": "ssl.key.location",
-    "ssl_key_password": "ssl.key.password",
-}
-
-
 def rdkafka_config(settings: KafkaSettings) -> dict[str, Any]:
-    """librdkafka settings for the connection: servers, client id, TLS and SASL (PLAIN, SCRAM)."""
-    cfg: dict[str, Any] = {
-        "bootstrap.servers": settings.bootstrap_servers,
-        "client.id": settings.client_id,
-        "security.protocol": settings.security_protocol.lower(),
-    }
-    cfg.update({_RDKAFKA_NAMES[k]: v for k, v in security_items(settings).items()})
-    return cfg
+    """librdkafka settings for the connection: servers, client id, TLS and SASL (PLAIN, SCRAM),
+    from :func:`config.kafka_clients.kafka_client_settings`."""
+    try:
+        cfg = kafka_client_settings(settings, "librdkafka")
+    except ConfigError as e:
+        raise AlertsError(str(e)) from e
+    return {**cfg, "client.id": settings.client_id}
 
 
 # What the TLS libraries say when a handshake is refused, by either side (OpenSSL's wording).

@@ -246,6 +246,9 @@ class MeasuredSink:
     def publish_deadletters(self, letters: Sequence[DeadLetter]) -> None:
         self.sink.publish_deadletters(letters)
 
+    def publish_zones(self, zones: Sequence[Zone]) -> None:
+        self.sink.publish_zones(zones)
+
     def sync(self) -> None:
         self.sink.sync(120)
 

@@ -1,6 +1,6 @@
 """Zone catalogue figures: load time and batch membership against a naive baseline.
 
-Run: ``.venv/bin/python -m bench.zones_catalogue [--points N]``. Prints figures;
+Run: ``.venv/bin/python -m bench.bench_zones [--points N]``. Prints figures;
 asserts nothing. The baseline is one ``Geometry.contains(Point)`` call per point
 and zone on unprepared geometries; the measured path is one
 ``shapely.contains_xy`` call per zone on a batch, with prepared geometries.

@@ -9,8 +9,9 @@ positions: the events it makes again are the same revisions (same
 The file is a pickle written atomically (temporary file, fsync, rename, fsync of
 the folder). It is closewatch's own state in closewatch's own folder; never load
 a checkpoint from elsewhere. A checkpoint is tied to the settings that shape the
-engine (proximity and zones): with other settings it is set aside, with a
-warning, and the run starts afresh.
+engine (proximity and zones), and to the fields of the records it holds: with
+other settings, or after the records changed, it is set aside, with a warning,
+and the run starts afresh.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ import json
 import logging
 import os
 import pickle
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from config.records import TrackUpdate, Zone
 from config.settings import Settings
 from ingest.positions import Positions
 
@@ -47,7 +49,12 @@ class CheckpointStore:
         feeds = sorted((f.name, f.topic or "", f.group_id or "") for f in settings.feeds if f.transport == "kafka")
         name = hashlib.sha256(json.dumps(feeds).encode()).hexdigest()[:16]
         self.path = Path(settings.pipeline.state_dir) / f"checkpoint-{name}.pickle"
-        shape = {"proximity": settings.proximity.model_dump(mode="json"), "zones": settings.zones.model_dump(mode="json")}
+        shape = {
+            "proximity": settings.proximity.model_dump(mode="json"),
+            "zones": settings.zones.model_dump(mode="json"),
+            # The engine keeps records by reference: a pickle of other fields would not load right.
+            "records": {r.__name__: [f.name for f in fields(r)] for r in (TrackUpdate, Zone)},
+        }
         self._fingerprint = hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()
 
     def load(self) -> Checkpoint | None:
@@ -60,7 +67,9 @@ class CheckpointStore:
             log.warning("checkpoint %s unreadable (%s): starting afresh", self.path, e)
             return None
         if saved.get("format") != _FORMAT or saved.get("fingerprint") != self._fingerprint:
-            log.warning("checkpoint %s was made with other proximity/zone settings: starting afresh", self.path)
+            log.warning(
+                "checkpoint %s was made with other proximity/zone settings or records: starting afresh", self.path
+            )
             return None
         return Checkpoint(engine=saved["engine"], positions=saved["positions"])
 

@@ -85,7 +85,7 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
     t.add_argument("--severity", action="append", default=[], help="only these severities (info, warning, critical)")
     t.add_argument("--side", action="append", default=[], help="only events with a subject of this side")
     t.add_argument("--bbox", help="minlon,minlat,maxlon,maxlat: only events with a position inside")
-    t.add_argument("--since", help="only events whose data time is at or after this ISO 8601 time")
+    t.add_argument("--since", help="only events whose data time is at or after this ISO 8601 time (no zone: UTC)")
     t.set_defaults(handler=_tail)
 
 

@@ -16,11 +16,12 @@ import signal
 import sys
 import threading
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from config.kafka_clients import kafka_client_settings
 from config.settings import ConfigError, KafkaSettings, Settings, load_settings
+from config.times import parse_utc
 
 log = logging.getLogger(__name__)
 
@@ -73,17 +74,10 @@ def _consumer(kafka: KafkaSettings) -> Any:
     from kafka import KafkaConsumer
 
     return KafkaConsumer(
-        bootstrap_servers=kafka.bootstrap_servers,
         client_id=f"{kafka.client_id}-map",
         group_id=None,  # every screen reads everything; nothing is committed
         enable_auto_commit=False,
-        security_protocol=kafka.security_protocol,
-        sasl_mechanism=kafka.sasl_mechanism,
-        sasl_plain_username=kafka.sasl_username,
-        sasl_plain_password=kafka.sasl_password,
-        ssl_cafile=kafka.ssl_cafile,
-        ssl_certfile=kafka.ssl_certfile,
-        ssl_keyfile=kafka.ssl_keyfile,
+        **kafka_client_settings(kafka, "kafka-python"),
     )
 
 
@@ -152,6 +146,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                 f"{args.config or '(defaults)'}: map serve reads the Kafka topics: configure [kafka] "
                 "(`closewatch run` serves the map of its own pipeline without Kafka)"
             )
+        kafka_client_settings(settings.kafka, "kafka-python")  # what the consumer will need is there
     except ConfigError as e:
         print(f"closewatch map serve: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -206,15 +201,12 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------ replay
 
 
-def _iso_or_epoch(text: str) -> float:
+def _iso_or_epoch(text: str, option: str) -> float:
+    """Epoch seconds, or an ISO 8601 time with its zone (a ValueError naming ``option``)."""
     try:
         return float(text)
     except ValueError:
-        pass
-    dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if dt.tzinfo is None:
-        raise ValueError(f"{text!r} has no time zone (write ...Z for UTC)")
-    return dt.timestamp()
+        return parse_utc(text, option)
 
 
 def _jsonl(path: Path, convert: Callable[[dict[str, Any]], Any]) -> Iterator[Any]:
@@ -230,9 +222,17 @@ def _jsonl(path: Path, convert: Callable[[dict[str, Any]], Any]) -> Iterator[Any
                 log.warning("%s:%d: line not used: %s", path, n, e)
 
 
+def _event_line(feature: dict[str, Any]) -> dict[str, Any]:
+    """A line of an events file: a value of the events topic, checked to be drawable."""
+    from maps.events import read_event
+
+    read_event(feature)
+    return feature
+
+
 def _cmd_replay(args: argparse.Namespace) -> int:
     from maps.errors import MapsError
-    from maps.features import event_record, track_update
+    from maps.features import track_update
     from maps.replay import render_replay
 
     try:
@@ -240,7 +240,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         if args.start or args.end:
             if not (args.start and args.end):
                 raise ValueError("give both --from and --to")
-            window = (_iso_or_epoch(args.start), _iso_or_epoch(args.end))
+            window = (_iso_or_epoch(args.start, "--from"), _iso_or_epoch(args.end, "--to"))
         bbox = None
         if args.bbox:
             parts = [float(v) for v in args.bbox.split(",")]
@@ -253,7 +253,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         tracks = list(_jsonl(Path(args.tracks), track_update))
-        events = list(_jsonl(Path(args.events), event_record)) if args.events else []
+        events = list(_jsonl(Path(args.events), _event_line)) if args.events else []
         out = render_replay(
             args.out, tracks, events, window, bbox, args.max_points,
             title=args.title, tile_url=settings.map.tile_url,
@@ -274,46 +274,41 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
     p = sub.add_parser("map", help="map pages: offline assets, live map server, replay")
     msub = p.add_subparsers(dest="map_command", metavar="MAP_COMMAND")
 
-    a = msub.add_parser(
-        "assets",
-        help="fetch Leaflet and its plugins from the npm registry into the cache (idempotent)",
-        description="Install the pinned npm packages of maps/package-lock.json into "
-        "$CLOSEWATCH_CACHE/map-assets (default ~/.cache/closewatch/map-assets) with `npm ci`. "
-        "Prints the folder. Runs nothing when the pinned versions are already there.",
-    )
+    def command(name: str, handler: Callable[[argparse.Namespace], int], summary: str, description: str
+                ) -> argparse.ArgumentParser:
+        c = msub.add_parser(name, help=summary, description=description)
+        c.set_defaults(handler=handler)
+        return c
+
+    a = command("assets", _cmd_assets, "fetch Leaflet and its plugins from the npm registry into the cache (idempotent)",
+                "Install the pinned npm packages of maps/package-lock.json into "
+                "$CLOSEWATCH_CACHE/map-assets (default ~/.cache/closewatch/map-assets) with `npm ci`. "
+                "Prints the folder. Runs nothing when the pinned versions are already there.")
     a.add_argument("--dest", help="install here instead of the cache")
     a.add_argument("--force", action="store_true", help="reinstall even when present")
-    a.set_defaults(handler=_cmd_assets)
 
-    s = msub.add_parser(
-        "serve",
-        help="serve the live map, fed from the Kafka tracks and events topics",
-        description="Serve the live operations map (map.host:map.port, 127.0.0.1:8765 by default; "
-        "any other address needs map.token) fed from the [kafka] tracks and events topics. "
-        "Stops on Ctrl-C / SIGTERM.",
-    )
+    s = command("serve", _cmd_serve, "serve the live map, fed from the Kafka tracks and events topics",
+                "Serve the live operations map (map.host:map.port, 127.0.0.1:8765 by default; "
+                "any other address needs map.token) fed from the [kafka] tracks and events topics. "
+                "Stops on Ctrl-C / SIGTERM.")
     s.add_argument("-c", "--config", help="closewatch.toml (needs a [kafka] section)")
     s.add_argument("--host", help="override map.host")
     s.add_argument("--port", type=int, help="override map.port (0: any free port)")
-    s.set_defaults(handler=_cmd_serve)
 
-    r = msub.add_parser(
-        "replay",
-        help="write a self-contained incident replay (HTML) for a time window and area",
-        description="Read track updates and events (JSON Lines: one record or GeoJSON Feature per line; "
-        "unusable lines are reported and skipped) and write one HTML file with a time slider and "
-        "the table of events.",
-    )
+    r = command("replay", _cmd_replay, "write a self-contained incident replay (HTML) for a time window and area",
+                "Read track updates and events (JSON Lines: a track update per line, the events "
+                "as the events topic carries them, one GeoJSON Feature per line, e.g. closewatch-events.jsonl; "
+                "unusable lines are reported and skipped) and write one HTML file with a time slider and "
+                "the table of events.")
     r.add_argument("--tracks", required=True, help="track updates, JSON Lines")
     r.add_argument("--events", help="events, JSON Lines (e.g. closewatch-events.jsonl)")
-    r.add_argument("--from", dest="start", help="window start, ISO 8601 UTC (…Z) or epoch seconds")
+    r.add_argument("--from", dest="start", help="window start, ISO 8601 with a zone (…Z) or epoch seconds")
     r.add_argument("--to", dest="end", help="window end")
     r.add_argument("--bbox", help="area: west,south,east,north in degrees")
     r.add_argument("--max-points", type=int, default=10_000, help="at most this many track positions drawn")
     r.add_argument("--title", default="closewatch incident replay")
     r.add_argument("-o", "--out", default="closewatch-replay.html", help="output HTML file")
     r.add_argument("-c", "--config", help="closewatch.toml (stale times, tile URL)")
-    r.set_defaults(handler=_cmd_replay)
 
     def _usage(_args: argparse.Namespace) -> int:
         p.print_help(sys.stderr)

@@ -10,12 +10,15 @@ order.
 Micro-batches. Track updates are handed to the engine in batches of up to
 ``batch_size`` updates, or whatever arrived within ``max_batch_delay_s`` of wall
 time, whichever comes first; the engine's results do not depend on where the
-batches are cut. Exercise zones from the feeds reach the engine in stream order
-(the batch before them is processed first). Dead letters go to the dead-letter
-sink and are counted per feed and reason.
+batches are cut. Notices from the feeds (exercise areas, NOTAMs) become zones
+(``proximity.notices.zone_from_notice``) and reach the engine and the sinks in
+stream order (the batch before them is processed first); a notice whose area
+cannot be built is a dead letter. Dead letters go to the dead-letter sink and are
+counted per feed and reason.
 
 Sinks receive the engine's events, the normalised tracks and the dead letters,
-in that order, per batch; ``sync`` returns once they are durable (written to
+in that order, per batch, and the zones: the catalogue's at the start, then those the
+feeds notify as they come; ``sync`` returns once they are durable (written to
 disk, acknowledged by the broker, or in the broker sink's on-disk spool).
 
 Kafka-fed runs checkpoint the engine with the input positions it has consumed,
@@ -34,20 +37,22 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Protocol, Sequence
 
-from config.records import DeadLetter, TrackUpdate, Zone
+from config.records import DeadLetter, Notice, TrackUpdate, Zone
 from config.settings import FeedSettings, Settings
 from config.zones import load_borders, load_catalogue
 from closewatch.checkpoint import CheckpointStore
 from ingest import open_feed, open_feeds
 from ingest.positions import KafkaPositions, Positions
 from proximity.engine import Engine
+from proximity.errors import NoticeError
 from proximity.events import Event
+from proximity.notices import zone_from_notice
 
 __all__ = ["Pipeline", "RunSummary", "Sink"]
 
 log = logging.getLogger(__name__)
 
-Item = TrackUpdate | Zone | DeadLetter
+Item = TrackUpdate | Notice | DeadLetter
 
 
 class Sink(Protocol):
@@ -58,6 +63,10 @@ class Sink(Protocol):
     def publish_tracks(self, updates: Sequence[TrackUpdate]) -> None: ...
 
     def publish_deadletters(self, letters: Sequence[DeadLetter]) -> None: ...
+
+    def publish_zones(self, zones: Sequence[Zone]) -> None:
+        """The zones the run watches: the catalogue's when the run starts, then each zone a
+        feed notifies (exercise areas) in stream order, as the engine gets it."""
 
     def sync(self) -> None:
         """Return once everything published is durable: acknowledged, or written to disk."""
@@ -173,6 +182,8 @@ class Pipeline:
         batch: list[TrackUpdate] = []
         letters: list[DeadLetter] = []
         batch_started = time.monotonic()
+        for sink in self.sinks:
+            sink.publish_zones(self.zones)
         try:
             for entry in self._items(stop):
                 if entry is not None:
@@ -189,13 +200,8 @@ class Pipeline:
                     else:
                         self._process(batch, letters)
                         batch, letters = [], []
-                        self.summary.zones_from_feeds += 1
-                        self._emit(self.engine.add_zones([item]), [], [])
+                        self._notice(feed, item)
                         self._handled = dict(self._taken)
-                        for sink in self.sinks:
-                            publish_zones = getattr(sink, "publish_zones", None)
-                            if publish_zones is not None:
-                                publish_zones([item])
                         continue
                 full = len(batch) >= self.batch_size
                 late = bool(batch) and time.monotonic() - batch_started >= self.max_batch_delay_s
@@ -213,6 +219,24 @@ class Pipeline:
         self._checkpoint(force=True)
         self.summary.engine_stats = dict(self.engine.stats)
         return self.summary
+
+    def _notice(self, feed: str, notice: Notice) -> None:
+        """A notified area joins the engine's zones and the sinks' maps (or is a dead letter)."""
+        try:
+            zone = zone_from_notice(notice)
+        except NoticeError as e:
+            log.warning("feed %s: %s", feed, e)
+            _, _, position = (notice.raw_ref or "").rpartition(":")
+            letter = DeadLetter(
+                feed, int(position) if position.isdigit() else 0, repr(notice.area).encode(), f"impossible value: {e}"
+            )
+            self.summary.dead_letters[(feed, letter.reason)] += 1
+            self._emit([], [], [letter])
+            return
+        self.summary.zones_from_feeds += 1
+        self._emit(self.engine.add_zones([zone]), [], [])
+        for sink in self.sinks:
+            sink.publish_zones([zone])
 
     def _process(self, batch: list[TrackUpdate], letters: list[DeadLetter]) -> None:
         if batch or letters:
@@ -258,7 +282,7 @@ class Pipeline:
 def _timed(feed: str, items: Iterable[Item]) -> Iterator[tuple[float, int, str, Item]]:
     """Attach a merge key: data time, for items without one the last seen in their stream.
 
-    A zone notice or dead letter thus keeps its place among the reports around it.
+    A notice or dead letter thus keeps its place among the reports around it.
     """
     last_t = float("-inf")
     for order, item in zip(itertools.count(), items):

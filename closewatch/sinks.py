@@ -2,7 +2,9 @@
 
 The JSON Lines event file holds exactly the values the Kafka events topic would
 carry (one GeoJSON Feature per line, ``alerts.codec``), so a consumer can switch
-between the two without a new parser.
+between the two without a new parser. The map sinks hand the maps the same Feature
+(``alerts.codec.event_to_feature``): the maps read one shape of event, wherever it
+comes from.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pathlib import Path
 from collections import defaultdict
 from typing import IO, Any, Sequence
 
-from alerts.codec import encode_deadletter, encode_event, encode_track
+from alerts.codec import encode_deadletter, encode_event, encode_track, event_to_feature
 from config.records import DeadLetter, TrackUpdate, Zone
 from proximity.events import Event
 
@@ -45,6 +47,9 @@ class JsonlSink:
     def publish_deadletters(self, letters: Sequence[DeadLetter]) -> None:
         self._letters.write(b"".join(encode_deadletter(d) + b"\n" for d in letters))
 
+    def publish_zones(self, zones: Sequence[Zone]) -> None:
+        """Nothing to write: the files carry what the Kafka topics carry, and zones have no topic."""
+
     def sync(self) -> None:
         self.flush()
 
@@ -71,6 +76,9 @@ class _InMemorySink:
     def publish_deadletters(self, letters: Sequence[DeadLetter]) -> None:
         pass
 
+    def publish_zones(self, zones: Sequence[Zone]) -> None:
+        pass
+
     def sync(self) -> None:
         pass
 
@@ -82,15 +90,20 @@ class _InMemorySink:
 
 
 class RecorderSink(_InMemorySink):
-    """Keeps the tracks and events of a run in memory, for the situation map at its end."""
+    """Keeps the tracks, events and zones of a run in memory, for the situation map and the
+    replay at its end. Events are kept as the maps take them: the values of the events topic."""
 
     def __init__(self, max_points_per_track: int = 2000) -> None:
         self.tracks: dict[str, list[TrackUpdate]] = defaultdict(list)
-        self.events: list[Event] = []
+        self.events: list[dict[str, Any]] = []  # alerts.codec.event_to_feature of each revision
+        self.zones: list[Zone] = []  # the catalogue's, then those the feeds notified (exercise areas)
         self.max_points_per_track = max_points_per_track
 
+    def publish_zones(self, zones: Sequence[Zone]) -> None:
+        self.zones.extend(zones)
+
     def publish_events(self, events: Sequence[Event]) -> None:
-        self.events.extend(events)
+        self.events.extend(event_to_feature(e) for e in events)
 
     def publish_tracks(self, updates: Sequence[TrackUpdate]) -> None:
         for u in updates:
@@ -103,12 +116,12 @@ class RecorderSink(_InMemorySink):
 class MapStoreSink(_InMemorySink):
     """Feeds the live map's store (``maps.live.SituationStore``) straight from the pipeline."""
 
-    def __init__(self, store: Any, zones: Sequence[Zone]) -> None:
+    def __init__(self, store: Any) -> None:
         self.store = store
-        self._zones = list(zones)
+        self._zones: list[Zone] = []
 
     def publish_events(self, events: Sequence[Event]) -> None:
-        self.store.apply_events(events)
+        self.store.apply_events([event_to_feature(e) for e in events])
 
     def publish_tracks(self, updates: Sequence[TrackUpdate]) -> None:
         self.store.apply_tracks(updates)
@@ -116,6 +129,6 @@ class MapStoreSink(_InMemorySink):
         self.store.expire(max(u.t_s for u in updates))
 
     def publish_zones(self, zones: Sequence[Zone]) -> None:
-        """Exercise zones notified by the feeds join the catalogue on the map."""
+        """The catalogue, then the exercise zones notified by the feeds, on the map."""
         self._zones.extend(zones)
         self.store.set_zones(self._zones)

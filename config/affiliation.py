@@ -26,7 +26,7 @@ import csv
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
 from config.records import Side
 from config.settings import SidesSettings
@@ -245,29 +245,40 @@ class Affiliation:
         side = self.for_callsign(callsign) or asserted
         return side if side is not None else self.side_of_country(sovereign)
 
-    @staticmethod
-    def _remember(cache: dict, key: object, result: tuple[str | None, Side]) -> None:  # type: ignore[type-arg]
-        if len(cache) > 500_000:
-            cache.clear()
-        cache[key] = result
+    _CACHE_MAX = 500_000
+
+    def _cached(
+        self,
+        cache: dict[Any, tuple[str | None, Side]],
+        key: Any,
+        callsign: str | None,
+        asserted: Side | None,
+        resolve: Callable[[Any, str | None, Side | None], tuple[str | None, Side]],
+    ) -> tuple[str | None, Side]:
+        """``resolve(key, callsign, asserted)``, remembered per identifier when only the
+        identifier decides (no claim by the feed, and no callsign patterns to match)."""
+        if asserted is not None or (callsign is not None and self._has_cs):
+            return resolve(key, callsign, asserted)
+        hit = cache.get(key)
+        if hit is None:
+            hit = resolve(key, callsign, None)
+            if len(cache) >= self._CACHE_MAX:
+                cache.clear()
+            cache[key] = hit
+        return hit
 
     def for_mmsi(
         self, mmsi: int, callsign: str | None = None, asserted: Side | None = None
     ) -> tuple[str | None, Side]:
         """(flag ISO code or None, side) of an AIS station; see the module doc for precedence."""
-        cacheable = asserted is None and (callsign is None or not self._has_cs)
-        if cacheable:
-            hit = self._mmsi_cache.get(mmsi)
-            if hit is not None:
-                return hit
+        return self._cached(self._mmsi_cache, mmsi, callsign, asserted, self._resolve_mmsi)
+
+    def _resolve_mmsi(self, mmsi: int, callsign: str | None, asserted: Side | None) -> tuple[str | None, Side]:
         country, sovereign = None, None
         mid = mid_of_mmsi(mmsi)
         if mid is not None:
             country, sovereign = self._mid.get(mid, (None, None))
-        side = self._side(mmsi in self._nato_mmsi, mmsi in self._russia_mmsi, callsign, asserted, sovereign)
-        if cacheable:
-            self._remember(self._mmsi_cache, mmsi, (country, side))
-        return country, side
+        return country, self._side(mmsi in self._nato_mmsi, mmsi in self._russia_mmsi, callsign, asserted, sovereign)
 
     def country_of_icao(self, address: int) -> str | None:
         """ISO code of the State whose ICAO block holds a 24-bit address, or None."""
@@ -282,21 +293,16 @@ class Affiliation:
         self, address_hex: str, callsign: str | None = None, asserted: Side | None = None
     ) -> tuple[str | None, Side]:
         """(State ISO code or None, side) of an aircraft by its 24-bit address in hex."""
-        cacheable = asserted is None and (callsign is None or not self._has_cs)
-        if cacheable:
-            hit = self._icao_cache.get(address_hex)
-            if hit is not None:
-                return hit
+        return self._cached(self._icao_cache, address_hex, callsign, asserted, self._resolve_icao)
+
+    def _resolve_icao(self, address_hex: str, callsign: str | None, asserted: Side | None) -> tuple[str | None, Side]:
         a = address_hex.strip().lower()
         try:
             value = int(a, 16)
         except ValueError:
             value = -1
         country = self.country_of_icao(value) if 0 <= value <= 0xFFFFFF else None
-        side = self._side(a in self._nato_icao, a in self._russia_icao, callsign, asserted, country)
-        if cacheable:
-            self._remember(self._icao_cache, address_hex, (country, side))
-        return country, side
+        return country, self._side(a in self._nato_icao, a in self._russia_icao, callsign, asserted, country)
 
     def for_other(self, callsign: str | None, asserted: Side | None = None) -> Side:
         """Side of a track known only by callsign (CoT, generic tracks): config, then feed."""

@@ -1,8 +1,10 @@
 """Settings: one TOML file (``closewatch.toml``), validated with pydantic.
 
-Every key has a documented default (see ``docs/configuration.md`` and the
-example ``closewatch.example.toml``), so an empty file is a valid configuration
-that runs the embedded defaults: no Kafka, events to a JSON Lines file.
+Every key has a documented default (``closewatch.example.toml`` lists every
+section and key with it; feeds are described in ``docs/feeds.md``, zones in
+``docs/zones.md``, the engine's thresholds in ``docs/engine.md``), so an empty
+file is a valid configuration that runs the embedded defaults: no Kafka, events
+to a JSON Lines file.
 
 A bad file stops the program with :class:`ConfigError`, whose message names each
 offending key path (``proximity.thresholds.sea_sea_m``) and the reason.
@@ -11,11 +13,12 @@ offending key path (``proximity.thresholds.sea_sea_m``) and the reason.
 from __future__ import annotations
 
 import tomllib
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from config.times import parse_utc
 
 __all__ = [
     "ConfigError",
@@ -109,13 +112,7 @@ class FeedSettings(_Section):
         """``assume_time`` as epoch seconds (None when unset or "receive")."""
         if self.assume_time is None or self.assume_time == "receive":
             return None
-        try:
-            dt = datetime.fromisoformat(self.assume_time.replace("Z", "+00:00"))
-        except ValueError as e:
-            raise ValueError(f"assume_time {self.assume_time!r} is not 'receive' or an ISO 8601 time") from e
-        if dt.tzinfo is None:
-            raise ValueError(f"assume_time {self.assume_time!r} has no time zone (use ...Z)")
-        return dt.astimezone(timezone.utc).timestamp()
+        return parse_utc(self.assume_time, "assume_time")  # a ValueError: reported with the key path
 
 
 class ThresholdSettings(_Section):

@@ -1,7 +1,7 @@
 """The zone catalogue: the committed zones in ``config/data/zones/`` plus custom files.
 
 The catalogue is data, derived offline from Natural Earth by
-``config/derive_zones.py`` (see ``config/data/zones/PROVENANCE.md`` and
+``closewatch/derive_zones.py`` (see ``config/data/zones/PROVENANCE.md`` and
 ``docs/zones.md``). This module only reads it; it imports nothing of closewatch
 but the records, so every room may use it.
 
@@ -40,7 +40,6 @@ import logging
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +49,7 @@ from shapely.geometry.base import BaseGeometry
 
 from config.records import DOMAINS, SEVERITIES, RecordError, Zone
 from config.settings import ZoneSettings
+from config.times import TimeFormatError, format_utc, parse_utc
 
 __all__ = [
     "BORDERS_GEOJSON",
@@ -214,15 +214,10 @@ def _str_list(value: Any, key: str, where: str, default: tuple[str, ...]) -> tup
 def _time_s(value: Any, key: str, where: str) -> float | None:
     if value is None:
         return None
-    if not isinstance(value, str):
-        raise ZoneCatalogueError(f"{where}: {key} must be an ISO 8601 string")
     try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as e:
-        raise ZoneCatalogueError(f"{where}: {key}={value!r} is not ISO 8601") from e
-    if dt.tzinfo is None:
-        raise ZoneCatalogueError(f"{where}: {key}={value!r} has no UTC offset")
-    return dt.timestamp()
+        return parse_utc(value, key)
+    except TimeFormatError as e:
+        raise ZoneCatalogueError(f"{where}: {e}") from e
 
 
 def _zones_from_feature(path: Path, index: int, feat: Any) -> list[Zone]:
@@ -325,7 +320,7 @@ def _select_bands(path: Path, bands_m: Iterable[float]) -> list[Zone]:
     if missing:
         raise ZoneCatalogueError(
             f"{path}: no border buffer band of {', '.join(f'{m:g}' for m in missing)} m in the catalogue "
-            f"(zones.border_buffers_m); regenerate with config/derive_zones.py --bands"
+            f"(zones.border_buffers_m); regenerate with closewatch/derive_zones.py --bands"
         )
     return zones
 
@@ -412,12 +407,6 @@ def load_country_outlines() -> list[CountryOutline]:
 # --------------------------------------------------------------------------- writing
 
 
-def _iso(t_s: float | None) -> str | None:
-    if t_s is None:
-        return None
-    return datetime.fromtimestamp(t_s, tz=UTC).isoformat().replace("+00:00", "Z")
-
-
 def zones_to_geojson(zones: Iterable[Zone]) -> dict[str, Any]:
     """Zones as a GeoJSON FeatureCollection in the zone file format (RFC 7946).
 
@@ -439,9 +428,9 @@ def zones_to_geojson(zones: Iterable[Zone]) -> dict[str, Any]:
             "severity": z.severity,
         }
         if z.active_from_s is not None:
-            props["active_from"] = _iso(z.active_from_s)
+            props["active_from"] = format_utc(z.active_from_s, "auto")
         if z.active_until_s is not None:
-            props["active_until"] = _iso(z.active_until_s)
+            props["active_until"] = format_utc(z.active_until_s, "auto")
         feats.append({"type": "Feature", "properties": props, "geometry": mapping(z.geometry)})
     return {"type": "FeatureCollection", "features": feats}
 

@@ -1,8 +1,8 @@
-"""ingest: bytes from the feeds an operations centre has, to TrackUpdates and exercise Zones.
+"""ingest: bytes from the feeds an operations centre has, to TrackUpdates and Notices.
 
 Public API::
 
-    open_feed(feed, sides, *, stop=None, kafka=None) -> Iterator[TrackUpdate | Zone | DeadLetter]
+    open_feed(feed, sides, *, stop=None, kafka=None) -> Iterator[TrackUpdate | Notice | DeadLetter]
     open_feeds(feeds, sides, stop=None, *, kafka=None) -> Iterator[(feed_name, item)]
     AisDecoder(feed_name, affiliation).decode(lines)        # AIS NMEA (pyais)
     Sbs1Decoder, AircraftJsonDecoder, ModeSDecoder, CotDecoder,

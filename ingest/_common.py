@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import reduce
 from operator import xor
 from typing import Callable
 
 from config.affiliation import Affiliation
+from config.times import Naive, TimeFormatError, parse_utc
 from ingest.stats import FeedStats
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "FPM_TO_MPS",
     "FT_TO_M",
     "KNOTS_TO_MPS",
+    "Rejected",
     "nmea_checksum",
     "iso_epoch_s",
     "plausible_epoch",
@@ -36,6 +37,13 @@ EPOCH_MAX_S = 4_102_444_800.0
 Clock = Callable[[], float]
 
 
+class Rejected(ValueError):
+    """An input unit (line, record, event, feature) that becomes a dead letter.
+
+    The message is the dead letter's reason, ``"<category>: <detail>"`` (docs/feeds.md).
+    """
+
+
 def plausible_epoch(t_s: float) -> bool:
     return EPOCH_MIN_S <= t_s < EPOCH_MAX_S
 
@@ -45,35 +53,21 @@ def nmea_checksum(body: bytes) -> int:
     return reduce(xor, body, 0)
 
 
-def iso_epoch_s(value: object, what: str) -> float:
-    """An ISO 8601 time with a zone (``2020-02-08T18:11:31.863Z``) -> UTC epoch seconds.
+def iso_epoch_s(value: object, what: str, *, naive: Naive = "error") -> float:
+    """An ISO 8601 time with a zone (``2020-02-08T18:11:31.863Z``) -> UTC epoch seconds
+    (:func:`config.times.parse_utc`; ``naive="utc"`` only for formats whose times are UTC
+    by definition).
 
     Raises ValueError whose message is a dead-letter reason ("unparseable timestamp: ...",
     "impossible timestamp: ...").
     """
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"unparseable timestamp: {what}={value!r}")
-    text = value.strip()
     try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"unparseable timestamp: {what}={text[:40]!r}") from None
-    if dt.tzinfo is None:
-        raise ValueError(f"unparseable timestamp: {what}={text[:40]!r} has no time zone")
-    t = dt.timestamp()
+        t = parse_utc(value, what, naive=naive)
+    except TimeFormatError as e:
+        raise ValueError(f"unparseable timestamp: {e}") from None
     if not plausible_epoch(t):
-        raise ValueError(f"impossible timestamp: {what}={text[:40]}")
+        raise ValueError(f"impossible timestamp: {what}={str(value).strip()[:40]}")
     return t
-
-
-def parse_hex_byte(text: bytes) -> int | None:
-    """Two hex digits -> int, None when they are not hex."""
-    if len(text) != 2:
-        return None
-    try:
-        return int(text, 16)
-    except ValueError:
-        return None
 
 
 class DecoderBase:

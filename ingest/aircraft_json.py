@@ -19,8 +19,12 @@ The time of a position is ``now - seen_pos`` (``timestamp + dt`` in a trace). An
 whose position is not newer than the one already emitted (the same position seen again in
 the next poll) yields nothing. A document without ``now`` takes the decoder's clock (see
 docs/feeds.md); without a clock its aircraft are dead letters ("no timestamp").
-``"ground"`` altitude becomes ``alt_m = None``. Registration goes to ``name``, the type
-designator to ``type_code``.
+Altitudes: ``alt_baro`` (dump1090 ``altitude``, trace column 3) is the barometric
+pressure altitude and becomes ``alt_m`` (``alt_ref = "baro"``); ``"ground"`` means on the
+ground and gives ``alt_m = None``. ``alt_geom`` (trace column 10), "geometric (GNSS /
+INS) altitude referenced to the WGS84 ellipsoid" in readsb's words, becomes
+``alt_geom_m``, and ``alt_m`` (``"geom"``) when there is no barometric altitude at all.
+Registration goes to ``name``, the type designator to ``type_code``.
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ import json
 import math
 from typing import Any, Iterable, Iterator, Union
 
-from config.records import DeadLetter, RecordError, TrackUpdate
-from ingest._common import FPM_TO_MPS, FT_TO_M, KNOTS_TO_MPS, DecoderBase, plausible_epoch
+from config.records import DeadLetter, TrackUpdate
+from ingest._aircraft import AircraftState
+from ingest._common import DecoderBase, Rejected, plausible_epoch
 
 __all__ = ["AircraftJsonDecoder"]
 
@@ -39,29 +44,31 @@ Item = Union[TrackUpdate, DeadLetter]
 _HEX = frozenset("0123456789abcdef")
 
 
-class _Bad(ValueError):
-    pass
-
-
-def _num(entry: dict[str, Any], key: str, low: float, high: float) -> float | None:
-    v = entry.get(key)
+def _num(v: Any, key: str, low: float, high: float) -> float | None:
     if v is None:
         return None
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise _Bad(f"malformed record: {key}={v!r} is not a number")
+        raise Rejected(f"malformed record: {key}={v!r} is not a number")
     if not low <= v <= high:
-        raise _Bad(f"impossible value: {key} {v}")
+        raise Rejected(f"impossible value: {key} {v}")
     return float(v)
 
 
 def _alt_ft(v: Any, key: str) -> float | None:
-    if v is None or v == "ground":
+    if v is None:
         return None
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise _Bad(f"malformed record: {key}={v!r} is not a number")
+        raise Rejected(f"malformed record: {key}={v!r} is not a number")
     if not -1500.0 <= v <= 130_000.0:
-        raise _Bad(f"impossible value: {key} {v} ft")
+        raise Rejected(f"impossible value: {key} {v} ft")
     return float(v)
+
+
+def _altitudes(a: AircraftState, baro: Any, baro_key: str, geom: Any) -> None:
+    """Barometric altitude (ft, or ``"ground"``) and geometric height (ft) into ``a``."""
+    a.on_ground = baro == "ground"
+    a.alt_ft = None if a.on_ground else _alt_ft(baro, baro_key)
+    a.alt_geom_ft = _alt_ft(geom, "alt_geom")
 
 
 def _text(v: Any) -> str | None:
@@ -90,38 +97,37 @@ class AircraftJsonDecoder(DecoderBase):
             except (ValueError, UnicodeDecodeError) as e:
                 yield self.stats.dead_letter(pos, raw, f"malformed document: not JSON: {e}")
                 continue
-            if isinstance(doc, dict) and isinstance(doc.get("aircraft"), list):
-                yield from self._snapshot(doc, pos, raw)
-            elif isinstance(doc, dict) and isinstance(doc.get("trace"), list):
-                yield from self._trace(doc, pos, raw)
-            else:
-                yield self.stats.dead_letter(pos, raw, "malformed document: no aircraft[] or trace[]")
+            try:
+                if isinstance(doc, dict) and isinstance(doc.get("aircraft"), list):
+                    yield from self._snapshot(doc, pos)
+                elif isinstance(doc, dict) and isinstance(doc.get("trace"), list):
+                    yield from self._trace(doc, pos)
+                else:
+                    raise Rejected("malformed document: no aircraft[] or trace[]")
+            except Rejected as e:  # the document as a whole (its time, its address)
+                yield self.stats.dead_letter(pos, raw, str(e))
 
-    def _doc_time(self, doc: dict[str, Any], key: str, pos: int, raw: bytes) -> tuple[float | None, str | None]:
+    def _doc_time(self, doc: dict[str, Any], key: str) -> float:
         now = doc.get(key)
         if now is None:
             if self.clock is not None:
-                return self.clock(), None
-            return None, "no timestamp: document has no '" + key + "' and there is no clock"
+                return self.clock()
+            raise Rejected("no timestamp: document has no '" + key + "' and there is no clock")
         if isinstance(now, bool) or not isinstance(now, (int, float)) or not math.isfinite(now):
-            return None, f"unparseable timestamp: {key}={now!r}"
+            raise Rejected(f"unparseable timestamp: {key}={now!r}")
         if not plausible_epoch(float(now)):
-            return None, f"impossible timestamp: {key}={now}"
-        return float(now), None
+            raise Rejected(f"impossible timestamp: {key}={now}")
+        return float(now)
 
-    def _snapshot(self, doc: dict[str, Any], pos: int, raw: bytes) -> Iterator[Item]:
-        now, err = self._doc_time(doc, "now", pos, raw)
-        if err is not None:
-            yield self.stats.dead_letter(pos, raw, err)
-            return
-        assert now is not None
+    def _snapshot(self, doc: dict[str, Any], pos: int) -> Iterator[Item]:
+        now = self._doc_time(doc, "now")
         for i, entry in enumerate(doc["aircraft"], start=1):
             if not isinstance(entry, dict):
                 yield self.stats.dead_letter(pos, json.dumps(entry).encode(), f"malformed record: aircraft #{i} is not an object")
                 continue
             try:
                 update = self._aircraft(entry, now, pos)
-            except _Bad as e:
+            except Rejected as e:
                 yield self.stats.dead_letter(pos, json.dumps(entry).encode(), f"{e} (aircraft #{i})")
                 continue
             if update is not None:
@@ -129,124 +135,78 @@ class AircraftJsonDecoder(DecoderBase):
 
     def _address(self, hex_value: Any) -> str:
         if not isinstance(hex_value, str):
-            raise _Bad(f"malformed record: hex {hex_value!r}")
+            raise Rejected(f"malformed record: hex {hex_value!r}")
         h = hex_value.strip().lower()
         core = h[1:] if h.startswith("~") else h
         if len(core) != 6 or not _HEX.issuperset(core):
-            raise _Bad(f"malformed record: hex {hex_value!r} is not a 24-bit address")
+            raise Rejected(f"malformed record: hex {hex_value!r} is not a 24-bit address")
         return h
 
     def _emit(
-        self,
-        address: str,
-        t_s: float,
-        lat: float,
-        lon: float,
-        alt_ft: float | None,
-        gs_kn: float | None,
-        track: float | None,
-        heading: float | None,
-        vrate_fpm: float | None,
-        callsign: str | None,
-        registration: str | None,
+        self, a: AircraftState, t_s: float, lat: float, lon: float, pos: int, registration: str | None,
         type_code: str | None,
-        pos: int,
     ) -> TrackUpdate | None:
-        last = self._last_t.get(address)
+        last = self._last_t.get(a.address)
         if last is not None and t_s <= last + 1e-3:
             self.stats.ignored["position already seen"] += 1
             return None
-        self._last_t[address] = t_s
-        if address.startswith("~"):
-            country, side = None, self.affiliation.for_other(callsign)
+        self._last_t[a.address] = t_s
+        if a.address.startswith("~"):
+            country, side = None, self.affiliation.for_other(a.callsign)
         else:
-            country, side = self.affiliation.for_icao(address, callsign)
-        try:
-            update = TrackUpdate(
-                "icao:" + address,
-                self.feed,
-                t_s,
-                lat,
-                lon,
-                "air",
-                side,
-                None if alt_ft is None else alt_ft * FT_TO_M,
-                None if gs_kn is None else gs_kn * KNOTS_TO_MPS,
-                track,
-                heading,
-                None if vrate_fpm is None else vrate_fpm * FPM_TO_MPS,
-                country,
-                callsign,
-                registration,
-                type_code,
-                None,
-                f"{self.feed}:{pos}",
-            )
-        except RecordError as e:
-            raise _Bad(f"impossible value: {e}") from e
+            country, side = self.affiliation.for_icao(a.address, a.callsign)
+        update = a.report(self.feed, t_s, lat, lon, side, country, f"{self.feed}:{pos}", registration, type_code)
         self.stats.updates += 1
         return update
 
     def _aircraft(self, e: dict[str, Any], now: float, pos: int) -> TrackUpdate | None:
-        address = self._address(e.get("hex"))
+        a = AircraftState(self._address(e.get("hex")))
         self.stats.messages += 1
-        lat = _num(e, "lat", -90.0, 90.0)
-        lon = _num(e, "lon", -180.0, 180.0)
+        lat = _num(e.get("lat"), "lat", -90.0, 90.0)
+        lon = _num(e.get("lon"), "lon", -180.0, 180.0)
         if lat is None or lon is None:
             self.stats.ignored["no position"] += 1
             return None
-        seen_pos = _num(e, "seen_pos", 0.0, 86_400.0) or 0.0
-        alt = _alt_ft(e["alt_baro"], "alt_baro") if "alt_baro" in e else _alt_ft(e.get("altitude"), "altitude")
-        gs = _num(e, "gs", 0.0, 2000.0) if "gs" in e else _num(e, "speed", 0.0, 2000.0)
-        track = _num(e, "track", 0.0, 360.0)
-        heading = _num(e, "true_heading", 0.0, 360.0)
-        vrate = None
+        seen_pos = _num(e.get("seen_pos"), "seen_pos", 0.0, 86_400.0) or 0.0
+        baro_key = "alt_baro" if "alt_baro" in e else "altitude"
+        _altitudes(a, e.get(baro_key), baro_key, e.get("alt_geom"))
+        gs_key = "gs" if "gs" in e else "speed"
+        a.gs_kn = _num(e.get(gs_key), gs_key, 0.0, 2000.0)
+        a.track_deg = _num(e.get("track"), "track", 0.0, 360.0)
+        a.heading_deg = _num(e.get("true_heading"), "true_heading", 0.0, 360.0)
         for key in ("baro_rate", "geom_rate", "vert_rate"):
-            vrate = _num(e, key, -100_000.0, 100_000.0)
-            if vrate is not None:
+            a.vrate_fpm = _num(e.get(key), key, -100_000.0, 100_000.0)
+            if a.vrate_fpm is not None:
                 break
-        return self._emit(
-            address, now - seen_pos, lat, lon, alt, gs, track, heading, vrate,
-            _text(e.get("flight")), _text(e.get("r")), _text(e.get("t")), pos,
-        )
+        a.callsign = _text(e.get("flight"))
+        return self._emit(a, now - seen_pos, lat, lon, pos, _text(e.get("r")), _text(e.get("t")))
 
-    def _trace(self, doc: dict[str, Any], pos: int, raw: bytes) -> Iterator[Item]:
-        t0, err = self._doc_time(doc, "timestamp", pos, raw)
-        if err is not None:
-            yield self.stats.dead_letter(pos, raw, err)
-            return
-        assert t0 is not None
-        try:
-            address = self._address(doc.get("icao"))
-        except _Bad as e:
-            yield self.stats.dead_letter(pos, raw, str(e))
-            return
+    def _trace(self, doc: dict[str, Any], pos: int) -> Iterator[Item]:
+        t0 = self._doc_time(doc, "timestamp")
+        address = self._address(doc.get("icao"))
         registration, type_code = _text(doc.get("r")), _text(doc.get("t"))
-        callsign: str | None = None
+        a = AircraftState(address)  # each row says all it knows: its values replace the last row's
         for i, row in enumerate(doc["trace"], start=1):
             if not isinstance(row, list) or len(row) < 8:
                 yield self.stats.dead_letter(pos, json.dumps(row).encode(), f"malformed record: trace row #{i}")
                 continue
             try:
-                fields = dict(zip(("dt", "lat", "lon", "alt", "gs", "track", "flags", "vrate"), row))
-                dt = _num(fields, "dt", 0.0, 10 * 86_400.0)
-                lat = _num(fields, "lat", -90.0, 90.0)
-                lon = _num(fields, "lon", -180.0, 180.0)
-                alt = _alt_ft(fields["alt"], "alt")
-                gs = _num(fields, "gs", 0.0, 2000.0)
-                track = _num(fields, "track", 0.0, 360.0)
-                vrate = _num(fields, "vrate", -100_000.0, 100_000.0)
+                dt = _num(row[0], "dt", 0.0, 10 * 86_400.0)
+                lat = _num(row[1], "lat", -90.0, 90.0)
+                lon = _num(row[2], "lon", -180.0, 180.0)
+                _altitudes(a, row[3], "alt", row[10] if len(row) > 10 else None)
+                a.gs_kn = _num(row[4], "gs", 0.0, 2000.0)
+                a.track_deg = _num(row[5], "track", 0.0, 360.0)
+                a.vrate_fpm = _num(row[7], "vrate", -100_000.0, 100_000.0)
                 details = row[8] if len(row) > 8 else None
                 if isinstance(details, dict) and _text(details.get("flight")):
-                    callsign = _text(details.get("flight"))
+                    a.callsign = _text(details.get("flight"))
                 self.stats.messages += 1
                 if dt is None or lat is None or lon is None:
                     self.stats.ignored["no position"] += 1
                     continue
-                update = self._emit(
-                    address, t0 + dt, lat, lon, alt, gs, track, None, vrate, callsign, registration, type_code, pos
-                )
-            except _Bad as e:
+                update = self._emit(a, t0 + dt, lat, lon, pos, registration, type_code)
+            except Rejected as e:
                 yield self.stats.dead_letter(pos, json.dumps(row).encode(), f"{e} (trace row #{i})")
                 continue
             if update is not None:

@@ -23,7 +23,10 @@ real feed, on one decode path shared by every transport:
   parse or lies outside 1990-2100 is a dead letter ("unparseable timestamp",
   "impossible timestamp").
 * **Messages.** Position reports 1, 2, 3 (Class A), 18 (Class B), 19 (Class B
-  extended), 27 (long range) become ``sea`` tracks; 9 (SAR aircraft) an ``air`` track.
+  extended), 27 (long range) become ``sea`` tracks; 9 (SAR aircraft) an ``air`` track
+  whose altitude (m) is ``alt_m`` with ``alt_ref`` from the altitude sensor bit (Table
+  52: GNSS ``"geom"`` or barometric ``"baro"``); the standard names no vertical datum
+  for the GNSS altitude, so ``alt_geom_m`` (ellipsoid height) stays None.
   Static data 5 and 24 (A: name; B: ship type, callsign, dimensions) and the static
   part of 19 are kept per MMSI and merged into that ship's later updates. Type 21
   (aid to navigation) is not a track: counted as ignored; so are the other types.
@@ -46,10 +49,8 @@ from typing import Any, Iterable, Iterator, Union
 from pyais.exceptions import InvalidNMEAMessageException, MissingPayloadException, UnknownMessageException
 from pyais.messages import AISSentence
 
-from config.affiliation import Affiliation
-from config.records import DeadLetter, Domain, TrackUpdate
-from ingest._common import EPOCH_MAX_S, EPOCH_MIN_S, KNOTS_TO_MPS, Clock, DecoderBase
-from ingest.stats import FeedStats
+from config.records import AltRef, DeadLetter, Domain, TrackUpdate
+from ingest._common import EPOCH_MAX_S, EPOCH_MIN_S, KNOTS_TO_MPS, DecoderBase, nmea_checksum
 
 __all__ = ["AisDecoder", "ShipStatic", "encode_nmea"]
 
@@ -158,17 +159,8 @@ class AisDecoder(DecoderBase):
 
     framing = "lines"
 
-    def __init__(
-        self,
-        feed_name: str,
-        affiliation: Affiliation | None = None,
-        *,
-        clock: Clock | None = None,
-        stats: FeedStats | None = None,
-        max_group_lines: int = 64,
-        max_ships: int = 500_000,
-    ) -> None:
-        super().__init__(feed_name, affiliation, clock=clock, stats=stats)
+    def __init__(self, *args: Any, max_group_lines: int = 64, max_ships: int = 500_000, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.max_group_lines = max_group_lines
         self.max_ships = max_ships
         self._static: dict[int, ShipStatic] = {}
@@ -177,6 +169,8 @@ class AisDecoder(DecoderBase):
         self._pghp_base: dict[bytes, float | None] = {}
         self._pending_tag: _Tag | None = None
         self._pending_pghp: tuple[float | None, str | None, str | None] | None = None
+        self._receivers: dict[bytes, str] = {}
+        self._ref_prefix = self.feed + ":"
 
     # -- public ----------------------------------------------------------------------
 
@@ -403,9 +397,18 @@ class AisDecoder(DecoderBase):
         if base is None or not (0 <= mi < 60 and 0 <= s <= 60 and 0 <= ms < 1000):
             self._pending_pghp = None
             return "unparseable timestamp: $PGHP date/time " + b",".join(fields[2:9]).decode("ascii", "replace")
-        pss = fields[11].decode("ascii", "replace") if len(fields) > 11 and fields[11] else None
+        pss = self._receiver(fields[11]) if len(fields) > 11 and fields[11] else None
         self._pending_pghp = (base + mi * 60 + s + ms / 1000.0, pss, None)
         return None
+
+    def _receiver(self, raw: bytes) -> str:
+        """A receiver id as text (a feed has few: decoded once each)."""
+        name = self._receivers.get(raw)
+        if name is None:
+            if len(self._receivers) > 4096:
+                self._receivers.clear()
+            name = self._receivers[raw] = raw.decode("ascii", "replace")
+        return name
 
     @staticmethod
     def _parse_trailer(trailer: bytes) -> tuple[float | None, str | None, str | None]:
@@ -489,6 +492,7 @@ class AisDecoder(DecoderBase):
             return
         domain: Domain = "sea"
         alt_m: float | None = None
+        alt_ref: AltRef | None = None
         heading: float | None = None
         speed_kn = msg.speed
         course = msg.course
@@ -503,7 +507,11 @@ class AisDecoder(DecoderBase):
         elif mt == 9:
             domain = "air"
             alt = msg.alt
-            alt_m = None if alt is None or alt == 4095 else float(alt)
+            if alt is not None and alt != 4095:
+                alt_m = float(alt)
+                # ITU-R M.1371-5 Table 52 "altitude sensor" (0 GNSS, 1 barometric): the
+                # first of the 8 bits after the time stamp, which pyais calls reserved_1.
+                alt_ref = "baro" if (msg.reserved_1 or 0) & 0x80 else "geom"
             speed_kn = None if speed_kn is None or speed_kn == 1023 else speed_kn
             if course is not None and course >= 360.0:
                 if course != 360.0:
@@ -536,24 +544,24 @@ class AisDecoder(DecoderBase):
         country, side = self.affiliation.for_mmsi(mmsi, callsign)
         stats.updates += 1
         yield TrackUpdate(
-            f"ais:{mmsi}",
-            self.feed,
-            t_s,
-            lat,
-            lon,
-            domain,
-            side,
-            alt_m,
-            None if speed_kn is None else speed_kn * KNOTS_TO_MPS,
-            course,
-            heading,
-            None,
-            country,
-            callsign,
-            name,
-            type_code,
-            receiver,
-            f"{self.feed}:{pos}",
+            track_id=f"ais:{mmsi}",
+            source=self.feed,
+            t_s=t_s,
+            lat_deg=lat,
+            lon_deg=lon,
+            domain=domain,
+            side=side,
+            alt_m=alt_m,
+            alt_ref=alt_ref,
+            speed_mps=None if speed_kn is None else speed_kn * KNOTS_TO_MPS,
+            course_deg=course,
+            heading_deg=heading,
+            country=country,
+            callsign=callsign,
+            name=name,
+            type_code=type_code,
+            receiver=receiver,
+            raw_ref=self._ref_prefix + str(pos),
         )
 
     @staticmethod
@@ -596,7 +604,7 @@ class AisDecoder(DecoderBase):
 
 
 def _nmea_cs(body: bytes) -> str:
-    return f"{reduce(xor, body, 0):02X}"
+    return f"{nmea_checksum(body):02X}"
 
 
 def encode_nmea(

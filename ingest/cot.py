@@ -22,7 +22,8 @@ events.
   ``sea``; ``G`` ground, ``F`` SOF -> ``land``; ``P`` space and ``X`` other are ignored.
 * ``time`` is the update's time; an event whose ``stale`` is before its ``time`` is a
   dead letter. ``hae``, ``ce``, ``le`` of 9999999 mean "unknown" (CoT convention) and
-  become None; ``hae`` is the altitude (m, height above the WGS 84 ellipsoid).
+  become None; ``hae`` (m, height above the WGS 84 ellipsoid) is ``alt_geom_m`` and
+  ``alt_m`` (``alt_ref = "geom"``).
   ``track@course`` (deg true) and ``track@speed`` (m/s) give course and speed.
 * ``track_id = "cot:<uid>"``; ``detail/contact@callsign`` is the callsign.
 """
@@ -38,7 +39,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from config.records import DeadLetter, Domain, RecordError, Side, TrackUpdate
-from ingest._common import DecoderBase, iso_epoch_s
+from ingest._common import DecoderBase, Rejected, iso_epoch_s
 
 __all__ = ["CotDecoder", "parse_cot_time"]
 
@@ -57,32 +58,32 @@ _AFFILIATION: dict[str, Side] = {
 _DIMENSION: dict[str, Domain] = {"A": "air", "S": "sea", "U": "sea", "G": "land", "F": "land"}
 
 
-class _Bad(ValueError):
-    pass
-
-
 def parse_cot_time(text: str | None, what: str) -> float:
-    """CoT xs:dateTime (``2020-02-08T18:11:31.863Z``) -> epoch seconds (UTC)."""
+    """CoT xs:dateTime (``2020-02-08T18:11:31.863Z``) -> epoch seconds (UTC).
+
+    CoT times are Zulu time by definition of the format: one written without ``Z``
+    is read as UTC; one with another offset is converted.
+    """
     if not text:
-        raise _Bad(f"unparseable timestamp: event has no {what}")
+        raise Rejected(f"unparseable timestamp: event has no {what}")
     try:
-        return iso_epoch_s(text, what)
+        return iso_epoch_s(text, what, naive="utc")
     except ValueError as e:
-        raise _Bad(str(e)) from None
+        raise Rejected(str(e)) from None
 
 
 def _float(el: Element, key: str, *, required: bool = False) -> float | None:
     v = el.get(key)
     if v is None or v == "":
         if required:
-            raise _Bad(f"malformed event: {el.tag} has no {key}")
+            raise Rejected(f"malformed event: {el.tag} has no {key}")
         return None
     try:
         f = float(v)
     except ValueError as e:
-        raise _Bad(f"malformed event: {el.tag}@{key}={v[:20]!r} is not a number") from e
+        raise Rejected(f"malformed event: {el.tag}@{key}={v[:20]!r} is not a number") from e
     if not math.isfinite(f):
-        raise _Bad(f"malformed event: {el.tag}@{key}={v[:20]!r} is not finite")
+        raise Rejected(f"malformed event: {el.tag}@{key}={v[:20]!r} is not finite")
     return None if f == _UNKNOWN else f
 
 
@@ -136,7 +137,7 @@ class CotDecoder(DecoderBase):
             self.stats.lines += 1
             try:
                 update = self._event(event)
-            except _Bad as e:
+            except Rejected as e:
                 yield self.stats.dead_letter(self.position, event, str(e))
                 continue
             if update is not None:
@@ -146,10 +147,10 @@ class CotDecoder(DecoderBase):
         try:
             ev = fromstring(raw)
         except (ParseError, DefusedXmlException, ValueError) as e:
-            raise _Bad(f"malformed event: {type(e).__name__}: {e}") from e
+            raise Rejected(f"malformed event: {type(e).__name__}: {e}") from e
         uid, cot_type = ev.get("uid"), ev.get("type")
         if not uid or not cot_type:
-            raise _Bad("malformed event: no uid or type")
+            raise Rejected("malformed event: no uid or type")
         atoms = cot_type.split("-")
         self.stats.messages += 1
         if atoms[0] != "a" or len(atoms) < 3:
@@ -158,26 +159,26 @@ class CotDecoder(DecoderBase):
         asserted = _AFFILIATION.get(atoms[1])
         domain = _DIMENSION.get(atoms[2])
         if asserted is None:
-            raise _Bad(f"malformed event: type {cot_type!r} has no known affiliation")
+            raise Rejected(f"malformed event: type {cot_type!r} has no known affiliation")
         if domain is None:
             self.stats.ignored[f"dimension {atoms[2]}"] += 1
             return None
         t_s = parse_cot_time(ev.get("time"), "time")
         stale = ev.get("stale")
         if stale is not None and parse_cot_time(stale, "stale") < t_s:
-            raise _Bad(f"impossible value: stale {stale} before time {ev.get('time')}")
+            raise Rejected(f"impossible value: stale {stale} before time {ev.get('time')}")
         point = ev.find("point")
         if point is None:
-            raise _Bad("malformed event: no point")
+            raise Rejected("malformed event: no point")
         lat = _float(point, "lat", required=True)
         lon = _float(point, "lon", required=True)
         if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            raise _Bad(f"impossible value: point lat {point.get('lat')}, lon {point.get('lon')}")
+            raise Rejected(f"impossible value: point lat {point.get('lat')}, lon {point.get('lon')}")
         hae = _float(point, "hae")
         for key in ("ce", "le"):
             err = _float(point, key)
             if err is not None and err < 0:
-                raise _Bad(f"impossible value: point@{key} {err}")
+                raise Rejected(f"impossible value: point@{key} {err}")
         callsign = None
         course = speed = None
         detail = ev.find("detail")
@@ -190,32 +191,29 @@ class CotDecoder(DecoderBase):
                 course = _float(track, "course")
                 speed = _float(track, "speed")
                 if course is not None and not 0 <= course <= 360:
-                    raise _Bad(f"impossible value: track@course {course}")
+                    raise Rejected(f"impossible value: track@course {course}")
                 if speed is not None and not 0 <= speed <= 1500:
-                    raise _Bad(f"impossible value: track@speed {speed} m/s")
+                    raise Rejected(f"impossible value: track@speed {speed} m/s")
         side = self.affiliation.for_other(callsign, asserted)
         try:
             update = TrackUpdate(
-                "cot:" + uid,
-                self.feed,
-                t_s,
-                lat,
-                lon,
-                domain,
-                side,
-                hae,
-                speed,
-                course,
-                None,
-                None,
-                None,
-                callsign,
-                None,
-                cot_type,
-                None,
-                f"{self.feed}:{self.position}",
+                track_id="cot:" + uid,
+                source=self.feed,
+                t_s=t_s,
+                lat_deg=lat,
+                lon_deg=lon,
+                domain=domain,
+                side=side,
+                alt_m=hae,
+                alt_ref=None if hae is None else "geom",
+                alt_geom_m=hae,
+                speed_mps=speed,
+                course_deg=course,
+                callsign=callsign,
+                type_code=cot_type,
+                raw_ref=f"{self.feed}:{self.position}",
             )
         except RecordError as e:
-            raise _Bad(f"impossible value: {e}") from e
+            raise Rejected(f"impossible value: {e}") from e
         self.stats.updates += 1
         return update

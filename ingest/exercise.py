@@ -1,4 +1,4 @@
-"""Exercise notifications to time-bounded exercise Zones.
+"""Exercise notifications and NOTAMs to :class:`config.records.Notice` records.
 
 Two formats, both documented in docs/feeds.md:
 
@@ -15,9 +15,11 @@ Two formats, both documented in docs/feeds.md:
   Q) line's centre and radius (NM; 999 means "the whole FIR" and is not an area); the
   window from B) and C) (``yyMMddhhmm`` UTC; ``PERM`` means no end; ``EST`` is dropped).
 
-Circles are geodesic and margins are built in a local azimuthal equidistant projection
-(``ingest._geo``), never in degrees. Each input unit is one document (a file, an HTTP
-body, a Kafka record); ``position`` counts features or NOTAMs.
+A notice keeps its area as the feed gives it: a centre and a radius stay a
+:class:`~config.records.CircleArea`, a polygon a :class:`~config.records.PolygonArea`
+(edges straight in lon/lat for GeoJSON, geodesics for NOTAMs), with the feed's margin
+beside it; ``proximity.notices`` builds the zone's geometry. Each input unit is one
+document (a file, an HTTP body, a Kafka record); ``position`` counts features or NOTAMs.
 """
 
 from __future__ import annotations
@@ -27,29 +29,36 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator, Union
 
-from shapely.geometry import MultiPolygon, Polygon, shape
+from shapely.geometry import Polygon, shape
 
 from config.affiliation import country_of_location
-from config.records import DOMAINS, SEVERITIES, SIDES, DeadLetter, RecordError, Side, Zone
-from ingest._common import DecoderBase, iso_epoch_s
-from ingest._geo import MAX_RADIUS_M, GeoError, geodesic_buffer, geodesic_circle
+from config.records import (
+    DOMAINS,
+    MAX_NOTICE_MARGIN_M,
+    SEVERITIES,
+    SIDES,
+    CircleArea,
+    DeadLetter,
+    Notice,
+    NoticeArea,
+    PolygonArea,
+    RecordError,
+    Side,
+)
+from ingest._common import DecoderBase, Rejected, iso_epoch_s
 
 __all__ = ["ExerciseGeoJsonDecoder", "NotamDecoder"]
 
-Item = Union[Zone, DeadLetter]
+Item = Union[Notice, DeadLetter]
 
 NM_M = 1852.0
-
-
-class _Bad(ValueError):
-    pass
 
 
 def _iso_time(value: Any, key: str) -> float:
     try:
         return iso_epoch_s(value, key)
     except ValueError as e:
-        raise _Bad(str(e)) from None
+        raise Rejected(str(e)) from None
 
 
 def _watch_sides(own: Side) -> tuple[Side, ...]:
@@ -89,117 +98,111 @@ class ExerciseGeoJsonDecoder(DecoderBase):
                 self.position += 1
                 self.stats.lines += 1
                 try:
-                    zone = self._feature(f)
-                except _Bad as e:
+                    notice = self._feature(f)
+                except Rejected as e:
                     yield self.stats.dead_letter(self.position, json.dumps(f).encode(), str(e))
                     continue
                 self.stats.messages += 1
-                self.stats.zones += 1
-                yield zone
+                self.stats.notices += 1
+                yield notice
 
-    def _feature(self, f: Any) -> Zone:
+    def _feature(self, f: Any) -> Notice:
         if not isinstance(f, dict) or f.get("type") != "Feature":
-            raise _Bad("malformed feature: not a GeoJSON Feature")
+            raise Rejected("malformed feature: not a GeoJSON Feature")
         props = f.get("properties")
         if not isinstance(props, dict):
-            raise _Bad("malformed feature: no properties")
+            raise Rejected("malformed feature: no properties")
         fid = f.get("id", props.get("id"))
         if not isinstance(fid, (str, int)) or isinstance(fid, bool) or str(fid).strip() == "":
-            raise _Bad("malformed feature: no id")
+            raise Rejected("malformed feature: no id")
         fid = str(fid).strip()
         name = props.get("name") or fid
         if not isinstance(name, (str, int, float)):
-            raise _Bad(f"malformed feature: name {name!r}")
+            raise Rejected(f"malformed feature: name {name!r}")
         start = _iso_time(props.get("start"), "start")
         end = None if props.get("end") is None else _iso_time(props.get("end"), "end")
         if "end" not in props:
-            raise _Bad("malformed feature: no end (null means until further notice)")
+            raise Rejected("malformed feature: no end (null means until further notice)")
         if end is not None and end < start:
-            raise _Bad("impossible value: end before start")
+            raise Rejected("impossible value: end before start")
         country = props.get("country")
         if country is not None and (not isinstance(country, str) or len(country) != 2 or not country.isalpha()):
-            raise _Bad(f"malformed feature: country {country!r} is not ISO 3166-1 alpha-2")
+            raise Rejected(f"malformed feature: country {country!r} is not ISO 3166-1 alpha-2")
         country = country.upper() if country else None
         side = props.get("side")
         if side is None:
             side = self.affiliation.side_of_country(country)
         if side not in SIDES:
-            raise _Bad(f"malformed feature: side {side!r} is not one of {SIDES}")
+            raise Rejected(f"malformed feature: side {side!r} is not one of {SIDES}")
         notification = props.get("notification", "notified")
         if notification not in ("notified", "snap"):
-            raise _Bad(f"malformed feature: notification {notification!r} is not 'notified' or 'snap'")
+            raise Rejected(f"malformed feature: notification {notification!r} is not 'notified' or 'snap'")
         scale = props.get("scale", {})
         if not isinstance(scale, dict) or any(
             k not in ("troops", "aircraft", "ships") or isinstance(v, bool) or not isinstance(v, int) or v < 0
             for k, v in scale.items()
         ):
-            raise _Bad(f"malformed feature: scale {scale!r} (troops, aircraft, ships: counts)")
+            raise Rejected(f"malformed feature: scale {scale!r} (troops, aircraft, ships: counts)")
         domains = props.get("domains", list(DOMAINS))
         if not isinstance(domains, list) or not domains or any(d not in DOMAINS for d in domains):
-            raise _Bad(f"malformed feature: domains {domains!r}")
+            raise Rejected(f"malformed feature: domains {domains!r}")
         watch = props.get("watch_sides", list(_watch_sides(side)))
         if not isinstance(watch, list) or not watch or any(s not in SIDES for s in watch):
-            raise _Bad(f"malformed feature: watch_sides {watch!r}")
+            raise Rejected(f"malformed feature: watch_sides {watch!r}")
         severity = props.get("severity", "critical" if notification == "snap" else "warning")
         if severity not in SEVERITIES:
-            raise _Bad(f"malformed feature: severity {severity!r}")
+            raise Rejected(f"malformed feature: severity {severity!r}")
         buffer_m = props.get("buffer_m", 0.0)
-        if isinstance(buffer_m, bool) or not isinstance(buffer_m, (int, float)) or not 0 <= buffer_m <= MAX_RADIUS_M:
-            raise _Bad(f"malformed feature: buffer_m {buffer_m!r}")
+        if isinstance(buffer_m, bool) or not isinstance(buffer_m, (int, float)) or not 0 <= buffer_m <= MAX_NOTICE_MARGIN_M:
+            raise Rejected(f"malformed feature: buffer_m {buffer_m!r} (0 to {MAX_NOTICE_MARGIN_M:.0f} m)")
         geom = f.get("geometry")
         if not isinstance(geom, dict):
-            raise _Bad("malformed feature: no geometry")
+            raise Rejected("malformed feature: no geometry")
         radius_m = props.get("radius_m")
+        area: NoticeArea
         try:
             if geom.get("type") == "Point":
                 lon, lat = (float(x) for x in geom.get("coordinates", [])[:2])
                 if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-                    raise _Bad(f"impossible value: point {lon}, {lat}")
+                    raise Rejected(f"impossible value: point {lon}, {lat}")
                 if isinstance(radius_m, bool) or not isinstance(radius_m, (int, float)):
-                    raise _Bad("malformed feature: a Point needs radius_m")
-                area = geodesic_circle(lon, lat, float(radius_m))
+                    raise Rejected("malformed feature: a Point needs radius_m")
+                area = CircleArea(lon_deg=lon, lat_deg=lat, radius_m=float(radius_m))
             elif geom.get("type") in ("Polygon", "MultiPolygon"):
-                area = shape(geom)
-                if not area.is_valid or area.is_empty:
-                    raise _Bad("malformed feature: invalid polygon")
-                minx, miny, maxx, maxy = area.bounds
+                polygon = shape(geom)
+                if not polygon.is_valid or polygon.is_empty:
+                    raise Rejected("malformed feature: invalid polygon")
+                minx, miny, maxx, maxy = polygon.bounds
                 if not (-180 <= minx and maxx <= 180 and -90 <= miny and maxy <= 90):
-                    raise _Bad("impossible value: polygon outside lon/lat range")
+                    raise Rejected("impossible value: polygon outside lon/lat range")
+                area = PolygonArea(geometry=polygon, edges="lonlat")  # RFC 7946 section 3.1.1
             else:
-                raise _Bad(f"malformed feature: geometry {geom.get('type')!r} is not Point, Polygon or MultiPolygon")
-            area = geodesic_buffer(area, float(buffer_m))
-        except _Bad:
+                raise Rejected(f"malformed feature: geometry {geom.get('type')!r} is not Point, Polygon or MultiPolygon")
+        except Rejected:
             raise
-        except Exception as e:  # shapely/pyproj reject malformed coordinates in many ways
-            raise _Bad(f"malformed feature: geometry: {type(e).__name__}: {e}") from e
-        if not isinstance(area, (Polygon, MultiPolygon)):
-            raise _Bad("malformed feature: geometry is not an area")
-        properties = {
-            "feed": self.feed,
-            "side": side,
-            "country": country,
-            "scale": dict(scale),
-            "notification": notification,
-            "source": "exercise-geojson",
-        }
-        if radius_m is not None:
-            properties["radius_m"] = float(radius_m)
+        except Exception as e:  # shapely and the record reject malformed coordinates in many ways
+            raise Rejected(f"malformed feature: geometry: {type(e).__name__}: {e}") from e
         try:
-            return Zone(
-                zone_id=f"exercise:{fid}",
-                name=str(name),
+            return Notice(
+                notice_id=f"exercise:{fid}",
                 kind="exercise",
-                geometry=area,
-                buffer_m=float(buffer_m),
+                name=str(name),
+                area=area,
+                margin_m=float(buffer_m),
+                active_from_s=start,
+                active_until_s=end,
                 sides=tuple(watch),
                 domains=tuple(domains),
                 severity=severity,
-                active_from_s=start,
-                active_until_s=end,
-                properties=properties,
+                issuer_country=country,
+                issuer_side=side,
+                declared=dict(scale),
+                source=self.feed,
+                raw_ref=f"{self.feed}:{self.position}",
+                properties={"format": "exercise-geojson", "notification": notification},
             )
         except RecordError as e:
-            raise _Bad(f"impossible value: {e}") from e
+            raise Rejected(f"impossible value: {e}") from e
 
 
 # -- NOTAM ---------------------------------------------------------------------------
@@ -221,7 +224,7 @@ _AREA_SUBJECTS = frozenset(("RA", "RD", "RM", "RP", "RR", "RT", "WE", "WM", "WT"
 def _dms(deg: str, minutes: str, seconds: str | None, hemi: str) -> float:
     v = int(deg) + int(minutes) / 60.0 + (float(seconds) / 3600.0 if seconds else 0.0)
     if int(minutes) >= 60 or (seconds and float(seconds) >= 60):
-        raise _Bad(f"impossible value: coordinate {deg}{minutes}{seconds or ''}{hemi}")
+        raise Rejected(f"impossible value: coordinate {deg}{minutes}{seconds or ''}{hemi}")
     return -v if hemi in "SW" else v
 
 
@@ -232,12 +235,12 @@ def _notam_time(text: str, item: str) -> float | None:
     try:
         dt = datetime.strptime(t, "%y%m%d%H%M").replace(tzinfo=timezone.utc)
     except ValueError as e:
-        raise _Bad(f"unparseable timestamp: {item}) {text.strip()[:20]!r}") from e
+        raise Rejected(f"unparseable timestamp: {item}) {text.strip()[:20]!r}") from e
     return dt.timestamp()
 
 
 class NotamDecoder(DecoderBase):
-    """Decode ICAO NOTAMs (one or more per unit) into exercise Zones."""
+    """Decode ICAO NOTAMs (one or more per unit) into notices of their areas."""
 
     framing = "documents"
 
@@ -260,15 +263,15 @@ class NotamDecoder(DecoderBase):
                 self.position += 1
                 self.stats.lines += 1
                 try:
-                    zone = self._notam(chunk)
-                except _Bad as e:
+                    notice = self._notam(chunk)
+                except Rejected as e:
                     yield self.stats.dead_letter(self.position, chunk.encode(), str(e))
                     continue
-                if zone is not None:
-                    self.stats.zones += 1
-                    yield zone
+                if notice is not None:
+                    self.stats.notices += 1
+                    yield notice
 
-    def _notam(self, text: str) -> Zone | None:
+    def _notam(self, text: str) -> Notice | None:
         head = _NOTAM_START.match(text)
         assert head is not None
         notam_id, kind = head.group(1), head.group(2)
@@ -281,10 +284,10 @@ class NotamDecoder(DecoderBase):
             items.setdefault(m.group(1), body[m.end() : nxt.start() if nxt else len(body)].strip())
         for need in ("Q", "A", "B", "E"):
             if need not in items:
-                raise _Bad(f"malformed NOTAM: {notam_id} has no {need}) item")
+                raise Rejected(f"malformed NOTAM: {notam_id} has no {need}) item")
         q = _QLINE.match(items["Q"].replace(" ", ""))
         if q is None:
-            raise _Bad(f"malformed NOTAM: {notam_id} Q) line {items['Q'][:60]!r}")
+            raise Rejected(f"malformed NOTAM: {notam_id} Q) line {items['Q'][:60]!r}")
         self.stats.messages += 1
         code = q.group("code")
         if kind == "C":
@@ -297,67 +300,68 @@ class NotamDecoder(DecoderBase):
         end = _notam_time(items["C"], "C") if "C" in items else None
         assert start is not None
         if end is not None and end < start:
-            raise _Bad(f"impossible value: {notam_id} C) before B)")
+            raise Rejected(f"impossible value: {notam_id} C) before B)")
         area = self._area(items["E"], q)
         location = items["A"].split()[0] if items["A"].split() else q.group("fir")
         country = country_of_location(location) or country_of_location(q.group("fir"))
         side = self.affiliation.side_of_country(country)
         try:
-            return Zone(
-                zone_id=f"notam:{notam_id}",
+            return Notice(
+                notice_id=f"notam:{notam_id}",
+                kind="notam",
                 name=f"NOTAM {notam_id} {code} {location}",
-                kind="exercise",
-                geometry=area,
-                buffer_m=0.0,
+                area=area,
+                active_from_s=start,
+                active_until_s=end,
                 sides=_watch_sides(side),
                 domains=("air",),
                 severity="warning",
-                active_from_s=start,
-                active_until_s=end,
+                issuer_country=country,
+                issuer_side=side,
+                source=self.feed,
+                raw_ref=f"{self.feed}:{self.position}",
                 properties={
-                    "feed": self.feed,
-                    "source": "notam",
+                    "format": "notam",
                     "notam_id": notam_id,
                     "q_code": code,
                     "fir": q.group("fir"),
                     "location": location,
-                    "side": side,
-                    "country": country,
                     "lower_ft": int(q.group("lower")) * 100,
                     "upper_ft": int(q.group("upper")) * 100,
                     "text": items["E"][:500],
                 },
             )
         except RecordError as e:
-            raise _Bad(f"impossible value: {e}") from e
+            raise Rejected(f"impossible value: {e}") from e
 
-    def _area(self, e_text: str, q: re.Match[str]) -> Polygon:
+    def _area(self, e_text: str, q: re.Match[str]) -> NoticeArea:
+        """E) polygon (geodesic edges, ICAO), else E) centre and radius, else Q) centre and radius."""
         e_upper = e_text.upper()
         points = []
         for m in _COORD.finditer(e_upper):
             lat = _dms(m["latd"], m["latm"], m["lats"], m["ns"])
             lon = _dms(m["lond"], m["lonm"], m["lons"], m["ew"])
             if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-                raise _Bad(f"impossible value: coordinate {m.group(0)}")
+                raise Rejected(f"impossible value: coordinate {m.group(0)}")
             points.append((lon, lat))
         r = _RADIUS.search(e_upper)
         try:
             if r is not None and len(points) >= 1 and len(points) < 3:
                 value, unit = float(r.group(1)), r.group(2)
                 radius_m = value * {"NM": NM_M, "KM": 1000.0, "M": 1.0}[unit]
-                return geodesic_circle(points[0][0], points[0][1], radius_m)
+                return CircleArea(lon_deg=points[0][0], lat_deg=points[0][1], radius_m=radius_m)
             if len(points) >= 3:
                 if points[0] != points[-1]:
                     points.append(points[0])
                 poly = Polygon(points)
                 if not poly.is_valid or poly.area == 0:
-                    raise _Bad("malformed NOTAM: E) polygon is not a valid area")
-                return poly
+                    raise Rejected("malformed NOTAM: E) polygon is not a valid area")
+                return PolygonArea(geometry=poly, edges="geodesic")
             radius_nm = int(q.group("radius"))
             if radius_nm == 999 or radius_nm == 0:
-                raise _Bad("malformed NOTAM: no area in E) and the Q) radius is 999 (whole FIR) or 0")
+                raise Rejected("malformed NOTAM: no area in E) and the Q) radius is 999 (whole FIR) or 0")
             lat = _dms(q.group("lat")[:2], q.group("lat")[2:4], None, q.group("lat")[4])
             lon = _dms(q.group("lon")[:3], q.group("lon")[3:5], None, q.group("lon")[5])
-            return geodesic_circle(lon, lat, radius_nm * NM_M)
-        except GeoError as e:
-            raise _Bad(f"malformed NOTAM: area: {e}") from e
+            return CircleArea(lon_deg=lon, lat_deg=lat, radius_m=radius_nm * NM_M)
+        except RecordError as e:
+            raise Rejected(f"malformed NOTAM: area: {e}") from e

@@ -1,9 +1,9 @@
 """Open configured feeds: transport + decoder + pacing, as iterators of items.
 
-``open_feed`` yields :class:`config.records.TrackUpdate`, :class:`config.records.Zone`
-(exercise areas) and :class:`config.records.DeadLetter` items in feed order;
-``open_feeds`` runs several feeds at once (one thread each) and merges their items in
-arrival order as ``(feed name, item)`` pairs.
+``open_feed`` yields :class:`config.records.TrackUpdate`, :class:`config.records.Notice`
+(notified areas: exercises, NOTAMs) and :class:`config.records.DeadLetter` items in feed
+order; ``open_feeds`` runs several feeds at once (one thread each) and merges their
+items in arrival order as ``(feed name, item)`` pairs.
 
 Pacing (file replay): ``speed`` 0 yields as fast as possible; ``speed`` k sleeps so that
 items come out at the original data-time spacing divided by k (the first timed item
@@ -24,8 +24,9 @@ import time
 from typing import Any, Iterable, Iterator, Mapping, Protocol, Sequence, Union
 
 from config.affiliation import Affiliation
-from config.records import DeadLetter, TrackUpdate, Zone
-from config.settings import FeedSettings, KafkaSettings, SidesSettings
+from config.records import DeadLetter, Notice, TrackUpdate
+from config.kafka_clients import kafka_client_settings
+from config.settings import ConfigError, FeedSettings, KafkaSettings, SidesSettings
 from ingest._common import Clock
 from ingest.aircraft_json import AircraftJsonDecoder
 from ingest.ais import AisDecoder
@@ -51,7 +52,7 @@ __all__ = ["DECODERS", "Decoder", "FeedItem", "make_clock", "make_decoder", "ope
 
 log = logging.getLogger(__name__)
 
-FeedItem = Union[TrackUpdate, Zone, DeadLetter]
+FeedItem = Union[TrackUpdate, Notice, DeadLetter]
 
 LIVE_TRANSPORTS = frozenset(("follow", "tcp", "udp", "http", "kafka"))
 
@@ -137,24 +138,19 @@ def _units(
             bootstrap_servers=bootstrap,
             group_id=feed.group_id,
             start_from=feed.start_from,
-            client_config=_kafka_client_config(kafka) if kafka is not None and not feed.bootstrap_servers else None,
+            client_config=_kafka_client_config(feed, kafka) if kafka is not None and not feed.bootstrap_servers else None,
             positions=positions,
         )
     raise FeedConfigError(f"feed {feed.name}: transport {t!r} is not available")
 
 
-def _kafka_client_config(kafka: KafkaSettings) -> dict[str, object]:
-    cfg: dict[str, object] = {"security_protocol": kafka.security_protocol, "client_id": kafka.client_id}
-    if kafka.sasl_mechanism:
-        cfg.update(
-            sasl_mechanism=kafka.sasl_mechanism,
-            sasl_plain_username=kafka.sasl_username,
-            sasl_plain_password=kafka.sasl_password,
-        )
-    for key in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
-        if getattr(kafka, key):
-            cfg[key] = getattr(kafka, key)
-    return cfg
+def _kafka_client_config(feed: FeedSettings, kafka: KafkaSettings) -> dict[str, object]:
+    """The ``[kafka]`` cluster, TLS and SASL settings for the feed's consumer (kafka-python)."""
+    try:
+        cfg = kafka_client_settings(kafka, "kafka-python")
+    except ConfigError as e:
+        raise FeedConfigError(f"feed {feed.name}: {e}") from e
+    return {**cfg, "client_id": kafka.client_id}
 
 
 def _paced(items: Iterator[FeedItem], speed: float, stop: threading.Event | None) -> Iterator[FeedItem]:

@@ -14,8 +14,12 @@ airborne positions come from even/odd CPR frame pairs (within 10 s) and then fro
 last accepted position (locally unambiguous decoding); pyModeS holds the first
 positions of an aircraft back until three of them agree, so the first update of an
 aircraft comes a few frames after its first position frame. Identification (TC 1-4),
-airborne velocity (TC 19: ground speed, track, vertical rate) and altitudes (DF 4/20,
-positions) are merged per aircraft into every position update.
+airborne velocity (TC 19: ground speed, track, vertical rate, GNSS minus barometric
+altitude) and altitudes are merged per aircraft into every position update. Altitudes:
+the pressure altitude of DF 4/20 replies and TC 9-18 positions is ``alt_m``
+(``alt_ref = "baro"``); the GNSS height above the ellipsoid of TC 20-22 positions, or
+the pressure altitude plus TC 19's difference, is ``alt_geom_m`` (and ``alt_m`` when no
+pressure altitude is known).
 
 Dead letters: a line that is not one of the formats, hex that is not a Mode S frame
 (pyModeS error), a DF 11/17/18 frame whose CRC fails ("checksum mismatch"), a time that
@@ -28,26 +32,17 @@ from typing import Any, Iterable, Iterator, Union
 
 from pyModeS import PipeDecoder
 
-from config.records import DeadLetter, RecordError, TrackUpdate
-from ingest._common import FPM_TO_MPS, FT_TO_M, KNOTS_TO_MPS, DecoderBase, plausible_epoch
+from config.records import DeadLetter, TrackUpdate
+from ingest._aircraft import AircraftState
+from ingest._common import FT_TO_M, DecoderBase, Rejected, plausible_epoch
 
 __all__ = ["ModeSDecoder"]
 
 Item = Union[TrackUpdate, DeadLetter]
 
 _HEXCHARS = frozenset("0123456789abcdefABCDEF")
-
-
-class _State:
-    __slots__ = ("callsign", "alt_ft", "gs_kn", "track_deg", "vrate_fpm", "heading_deg")
-
-    def __init__(self) -> None:
-        self.callsign: str | None = None
-        self.alt_ft: float | None = None
-        self.gs_kn: float | None = None
-        self.track_deg: float | None = None
-        self.vrate_fpm: float | None = None
-        self.heading_deg: float | None = None
+# pyModeS gives the GNSS height of TC 20-22 (whole metres on the air) as int(metres * this).
+_PYMODES_FT_PER_M = 3.28084
 
 
 class ModeSDecoder(DecoderBase):
@@ -58,7 +53,7 @@ class ModeSDecoder(DecoderBase):
     def __init__(self, *args: Any, surface_ref: tuple[float, float] | str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._pipe = PipeDecoder(surface_ref=surface_ref)
-        self._state: dict[str, _State] = {}
+        self._state: dict[str, AircraftState] = {}
 
     def _split(self, line: bytes) -> tuple[float | None, str | None, str | None]:
         """-> (time or None, hex frame, error)."""
@@ -127,13 +122,21 @@ class ModeSDecoder(DecoderBase):
             if st is None:
                 if len(self._state) > 200_000:
                     self._state.pop(next(iter(self._state)))
-                st = self._state[address] = _State()
+                st = self._state[address] = AircraftState(address)
             cs = d.get("callsign")
             if isinstance(cs, str) and cs.strip("_ #"):
                 st.callsign = cs.strip("_ #")
             alt = d.get("altitude")
             if isinstance(alt, (int, float)) and -1500 <= alt <= 130_000:
-                st.alt_ft = float(alt)
+                if 20 <= (d.get("typecode") or 0) <= 22:
+                    # GNSS height above the ellipsoid (DO-260B), sent in whole metres.
+                    st.alt_geom_ft = round(alt / _PYMODES_FT_PER_M) / FT_TO_M
+                else:
+                    st.alt_ft = float(alt)  # pressure altitude (Mode C/S code, TC 9-18)
+                    st.alt_geom_ft = None  # derived from TC 19's difference from now on
+            diff = d.get("geo_minus_baro")
+            if isinstance(diff, (int, float)):
+                st.geom_minus_baro_ft = float(diff)
             gs, trk, vr, hdg = d.get("groundspeed"), d.get("track"), d.get("vertical_rate"), d.get("heading")
             if isinstance(gs, (int, float)) and 0 <= gs <= 2000:
                 st.gs_kn = float(gs)
@@ -148,28 +151,9 @@ class ModeSDecoder(DecoderBase):
                 continue
             country, side = self.affiliation.for_icao(address, st.callsign)
             try:
-                update = TrackUpdate(
-                    "icao:" + address,
-                    self.feed,
-                    t_s,
-                    float(lat),
-                    float(lon),
-                    "air",
-                    side,
-                    None if st.alt_ft is None else st.alt_ft * FT_TO_M,
-                    None if st.gs_kn is None else st.gs_kn * KNOTS_TO_MPS,
-                    st.track_deg,
-                    st.heading_deg,
-                    None if st.vrate_fpm is None else st.vrate_fpm * FPM_TO_MPS,
-                    country,
-                    st.callsign,
-                    None,
-                    None,
-                    None,
-                    f"{self.feed}:{pos}",
-                )
-            except RecordError as e:
-                yield stats.dead_letter(pos, raw, f"impossible value: {e}", received_s)
+                update = st.report(self.feed, t_s, float(lat), float(lon), side, country, f"{self.feed}:{pos}")
+            except Rejected as e:
+                yield stats.dead_letter(pos, raw, str(e), received_s)
                 continue
             stats.updates += 1
             yield update

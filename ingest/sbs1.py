@@ -20,6 +20,10 @@ Time: the "generated" date and time fields (6 and 7, ``yyyy/mm/dd`` and
 transports, or a configured assumed time); else a position line is a dead letter
 ("no timestamp"). Units: feet -> metres, knots -> m/s, ft/min -> m/s.
 
+Altitude (field 12) is the barometric pressure altitude of the Mode C/S replies and
+ADS-B airborne positions (``alt_ref = "baro"``; dump1090-fa started with ``--gnss``
+writes GNSS heights there instead, which the line cannot tell).
+
 Bad input (wrong field count, a hex ident that is not 24-bit hex, numbers that do not
 parse, latitude outside +-90, an altitude outside -1,500..130,000 ft, a speed above
 2,000 kn, a date that does not parse) is a dead letter; nothing stops the stream.
@@ -29,12 +33,11 @@ from __future__ import annotations
 
 import calendar
 import logging
-from typing import Iterable, Iterator, Union
+from typing import Any, Callable, Iterable, Iterator, Union
 
-from config.affiliation import Affiliation
-from config.records import DeadLetter, RecordError, TrackUpdate
-from ingest._common import EPOCH_MAX_S, EPOCH_MIN_S, FPM_TO_MPS, FT_TO_M, KNOTS_TO_MPS, Clock, DecoderBase
-from ingest.stats import FeedStats
+from config.records import DeadLetter, TrackUpdate
+from ingest._aircraft import AircraftState
+from ingest._common import EPOCH_MAX_S, EPOCH_MIN_S, DecoderBase, Rejected
 
 __all__ = ["Sbs1Decoder"]
 
@@ -50,30 +53,21 @@ class _Impossible(ValueError):
     """A number that parses but lies outside its field's range."""
 
 
-def _ranged(text: bytes, low: float, high: float, what: str) -> float:
-    v = float(text)
-    if not low <= v <= high:
-        raise _Impossible(f"impossible value: {what} {v}")
-    return v
+def _ranged(low: float, high: float, what: str) -> Callable[[bytes], float]:
+    """A parser of one numeric field that refuses values outside ``[low, high]``."""
+
+    def parse(text: bytes) -> float:
+        v = float(text)
+        if not low <= v <= high:
+            raise _Impossible(f"impossible value: {what} {v}")
+        return v
+
+    return parse
 
 
-_ALT_FT = (-1500.0, 130_000.0, "altitude (ft)")
-_GS_KN = (0.0, 2000.0, "ground speed (kn)")
-_TRACK_DEG = (0.0, 360.0, "track (deg)")
-
-
-class _Aircraft:
-    __slots__ = ("track_id", "hex", "callsign", "alt_ft", "gs_kn", "track_deg", "vrate_fpm", "squawk")
-
-    def __init__(self, hex_lower: str) -> None:
-        self.hex = hex_lower
-        self.track_id = "icao:" + hex_lower
-        self.callsign: str | None = None
-        self.alt_ft: float | None = None
-        self.gs_kn: float | None = None
-        self.track_deg: float | None = None
-        self.vrate_fpm: float | None = None
-        self.squawk: str | None = None
+_alt_ft = _ranged(-1500.0, 130_000.0, "altitude (ft)")
+_gs_kn = _ranged(0.0, 2000.0, "ground speed (kn)")
+_track_deg = _ranged(0.0, 360.0, "track (deg)")
 
 
 class Sbs1Decoder(DecoderBase):
@@ -81,27 +75,17 @@ class Sbs1Decoder(DecoderBase):
 
     framing = "lines"
 
-    def __init__(
-        self,
-        feed_name: str,
-        affiliation: Affiliation | None = None,
-        *,
-        clock: Clock | None = None,
-        stats: FeedStats | None = None,
-        max_aircraft: int = 200_000,
-    ) -> None:
-        super().__init__(feed_name, affiliation, clock=clock, stats=stats)
+    def __init__(self, *args: Any, max_aircraft: int = 200_000, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.max_aircraft = max_aircraft
-        self._aircraft: dict[bytes, _Aircraft] = {}
+        self._aircraft: dict[bytes, AircraftState] = {}
         self._days: dict[bytes, float | None] = {}
         self._minutes: dict[tuple[bytes, bytes], float | None] = {}
 
     def aircraft_state(self, hex_ident: str) -> dict[str, object] | None:
         """What is merged so far for one aircraft (for inspection and tests)."""
         a = self._aircraft.get(hex_ident.upper().encode()) or self._aircraft.get(hex_ident.lower().encode())
-        if a is None:
-            return None
-        return {s: getattr(a, s) for s in _Aircraft.__slots__}
+        return None if a is None else a.as_dict()
 
     def _day(self, date: bytes) -> float | None:
         day = self._days.get(date, False)
@@ -195,19 +179,19 @@ class Sbs1Decoder(DecoderBase):
                     continue
                 if len(aircraft) >= self.max_aircraft:
                     aircraft.pop(next(iter(aircraft)))
-                a = aircraft[key] = _Aircraft(key.decode().lower())
+                a = aircraft[key] = AircraftState(key.decode().lower())
             try:
                 if kind != b"3" and kind != b"2":
                     if kind == b"4":
                         if f[12]:
-                            a.gs_kn = _ranged(f[12], *_GS_KN)
+                            a.gs_kn = _gs_kn(f[12])
                         if f[13]:
-                            a.track_deg = _ranged(f[13], *_TRACK_DEG)
+                            a.track_deg = _track_deg(f[13])
                         if f[16]:
                             a.vrate_fpm = float(f[16])
                     elif kind == b"5" or kind == b"7":
                         if f[11]:
-                            a.alt_ft = _ranged(f[11], *_ALT_FT)
+                            a.alt_ft = _alt_ft(f[11])
                     elif kind == b"1":
                         cs = f[10].strip()
                         if cs:
@@ -216,7 +200,7 @@ class Sbs1Decoder(DecoderBase):
                         if f[17]:
                             a.squawk = f[17].decode("ascii", "replace")
                         if f[11]:
-                            a.alt_ft = _ranged(f[11], *_ALT_FT)
+                            a.alt_ft = _alt_ft(f[11])
                     elif kind != b"8":
                         yield dead(pos, raw, f"malformed line: transmission type {kind[:4]!r}")
                         continue
@@ -224,12 +208,12 @@ class Sbs1Decoder(DecoderBase):
                     continue
                 # Position (2 surface, 3 airborne).
                 if f[11]:
-                    a.alt_ft = _ranged(f[11], *_ALT_FT)
+                    a.alt_ft = _alt_ft(f[11])
                 if kind == b"2":
                     if f[12]:
-                        a.gs_kn = _ranged(f[12], *_GS_KN)
+                        a.gs_kn = _gs_kn(f[12])
                     if f[13]:
-                        a.track_deg = _ranged(f[13], *_TRACK_DEG)
+                        a.track_deg = _track_deg(f[13])
                 stats.messages += 1
                 lat_s, lon_s = f[14], f[15]
                 if not lat_s or not lon_s:
@@ -265,32 +249,11 @@ class Sbs1Decoder(DecoderBase):
             if not EPOCH_MIN_S <= t_s < EPOCH_MAX_S:
                 yield dead(pos, raw, f"impossible timestamp: {t_s}")
                 continue
-            callsign = a.callsign
-            country, side = affiliation.for_icao(a.hex, callsign)
-            gs, vr, alt_ft = a.gs_kn, a.vrate_fpm, a.alt_ft
+            country, side = affiliation.for_icao(a.address, a.callsign)
             try:
-                update = TrackUpdate(
-                    a.track_id,
-                    feed,
-                    t_s,
-                    lat,
-                    lon,
-                    "air",
-                    side,
-                    None if alt_ft is None else alt_ft * FT_TO_M,
-                    None if gs is None else gs * KNOTS_TO_MPS,
-                    a.track_deg,
-                    None,
-                    None if vr is None else vr * FPM_TO_MPS,
-                    country,
-                    callsign,
-                    None,
-                    None,
-                    None,
-                    ref_prefix + str(pos),
-                )
-            except RecordError as e:
-                yield dead(pos, raw, f"impossible value: {e}", received_s)
+                update = a.report(feed, t_s, lat, lon, side, country, ref_prefix + str(pos))
+            except Rejected as e:
+                yield dead(pos, raw, str(e), received_s)
                 continue
             stats.updates += 1
             yield update

@@ -29,14 +29,14 @@ log = logging.getLogger(__name__)
 class FeedStats:
     """Counters of one feed. Not thread-safe by itself: one decoder, one thread."""
 
-    __slots__ = ("feed", "lines", "messages", "updates", "zones", "dead", "ignored", "_loud_at")
+    __slots__ = ("feed", "lines", "messages", "updates", "notices", "dead", "ignored", "_loud_at")
 
     def __init__(self, feed: str) -> None:
         self.feed = feed
         self.lines = 0  # input units seen (lines, datagram lines, records)
         self.messages = 0  # protocol messages decoded (an AIS message may span lines)
         self.updates = 0  # TrackUpdates produced
-        self.zones = 0  # exercise Zones produced
+        self.notices = 0  # Notices produced (exercise areas, NOTAMs)
         self.dead: Counter[str] = Counter()  # dead letters per reason category
         self.ignored: Counter[str] = Counter()  # valid input that is not a track (why)
         self._loud_at = 10
@@ -49,7 +49,7 @@ class FeedStats:
         """Count and build a dead letter; log loudly when the feed has produced only errors."""
         category = reason.split(":", 1)[0]
         self.dead[category] += 1
-        if self.messages == 0 and self.updates == 0 and self.zones == 0:
+        if self.messages == 0 and self.updates == 0 and self.notices == 0:
             total = self.dead_total
             if total >= self._loud_at:
                 self._loud_at *= 10
@@ -63,7 +63,7 @@ class FeedStats:
 
     def close(self) -> None:
         """Log the feed's summary; an ERROR when it produced nothing but errors."""
-        if self.dead and self.messages == 0 and self.updates == 0 and self.zones == 0:
+        if self.dead and self.messages == 0 and self.updates == 0 and self.notices == 0:
             log.error(
                 "feed %s produced nothing but errors: %d dead letters (%s), no valid message",
                 self.feed,
@@ -72,12 +72,12 @@ class FeedStats:
             )
         else:
             log.info(
-                "feed %s: %d lines, %d messages, %d updates, %d zones, %d dead letters",
+                "feed %s: %d lines, %d messages, %d updates, %d notices, %d dead letters",
                 self.feed,
                 self.lines,
                 self.messages,
                 self.updates,
-                self.zones,
+                self.notices,
                 self.dead_total,
             )
 
@@ -87,7 +87,7 @@ class FeedStats:
             "lines": self.lines,
             "messages": self.messages,
             "updates": self.updates,
-            "zones": self.zones,
+            "notices": self.notices,
             "dead_letters": dict(self.dead),
             "ignored": dict(self.ignored),
         }

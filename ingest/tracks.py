@@ -8,8 +8,10 @@ those of :class:`config.records.TrackUpdate` (documented in docs/feeds.md):
 * required: ``track_id`` (namespaced ``ais:``/``icao:``/``cot:``/``ext:``; a bare id
   becomes ``ext:<id>``), ``lat_deg``, ``lon_deg``, ``domain`` (air/sea/land), and the
   time as ``t_s`` (UTC epoch seconds) or ``time`` (ISO 8601 with a zone);
-* optional: ``alt_m``, ``speed_mps``, ``course_deg``, ``heading_deg``, ``vrate_mps``,
-  ``side``, ``country``, ``callsign``, ``name``, ``type_code``, ``receiver``; unknown
+* optional: ``alt_m``, ``alt_ref`` (``baro``/``geom``: what ``alt_m`` is), ``alt_geom_m``
+  (height above the WGS 84 ellipsoid), ``speed_mps``, ``course_deg``, ``heading_deg``,
+  ``vrate_mps``, ``side``, ``country``, ``callsign``, ``name``, ``type_code``,
+  ``receiver``; unknown
   members are ignored (forward compatibility), ``null`` or an empty CSV cell is None.
 
 ``source`` and ``raw_ref`` are set by closewatch (feed name, feed:line). Side: the
@@ -26,36 +28,32 @@ import json
 import math
 from typing import Any, Iterable, Iterator, Union
 
-from config.records import DOMAINS, SIDES, DeadLetter, RecordError, Side, TrackUpdate
-from ingest._common import DecoderBase, iso_epoch_s, plausible_epoch
+from config.records import ALT_REFS, DOMAINS, SIDES, DeadLetter, RecordError, Side, TrackUpdate
+from ingest._common import DecoderBase, Rejected, iso_epoch_s, plausible_epoch
 
 __all__ = ["TRACK_FIELDS", "TracksCsvDecoder", "TracksJsonlDecoder"]
 
 Item = Union[TrackUpdate, DeadLetter]
 
-_FLOATS = ("alt_m", "speed_mps", "course_deg", "heading_deg", "vrate_mps")
-_TEXTS = ("country", "callsign", "name", "type_code", "receiver")
+_FLOATS = ("alt_m", "alt_geom_m", "speed_mps", "course_deg", "heading_deg", "vrate_mps")
+_TEXTS = ("alt_ref", "country", "callsign", "name", "type_code", "receiver")
 TRACK_FIELDS = ("track_id", "t_s", "time", "lat_deg", "lon_deg", "domain", "side", *_FLOATS, *_TEXTS)
-
-
-class _Bad(ValueError):
-    pass
 
 
 def _number(rec: dict[str, Any], key: str, required: bool = False) -> float | None:
     v = rec.get(key)
     if v is None or v == "":
         if required:
-            raise _Bad(f"malformed record: no {key}")
+            raise Rejected(f"malformed record: no {key}")
         return None
     if isinstance(v, bool):
-        raise _Bad(f"malformed record: {key}={v!r} is not a number")
+        raise Rejected(f"malformed record: {key}={v!r} is not a number")
     try:
         f = float(v)
     except (TypeError, ValueError) as e:
-        raise _Bad(f"malformed record: {key}={str(v)[:30]!r} is not a number") from e
+        raise Rejected(f"malformed record: {key}={str(v)[:30]!r} is not a number") from e
     if not math.isfinite(f):
-        raise _Bad(f"impossible value: {key}={v!r}")
+        raise Rejected(f"impossible value: {key}={v!r}")
     return f
 
 
@@ -75,7 +73,7 @@ class _TrackRecords(DecoderBase):
     def _update(self, rec: dict[str, Any], pos: int) -> TrackUpdate:
         track_id = _text(rec, "track_id")
         if not track_id:
-            raise _Bad("malformed record: no track_id")
+            raise Rejected("malformed record: no track_id")
         if ":" not in track_id:
             track_id = "ext:" + track_id
         if rec.get("t_s") not in (None, ""):
@@ -84,25 +82,25 @@ class _TrackRecords(DecoderBase):
             try:
                 t_s = iso_epoch_s(str(rec["time"]), "time")
             except ValueError as e:
-                raise _Bad(str(e)) from None
+                raise Rejected(str(e)) from None
         elif self.clock is not None:
             t_s = self.clock()
         else:
-            raise _Bad("no timestamp: no t_s or time and no clock")
+            raise Rejected("no timestamp: no t_s or time and no clock")
         assert t_s is not None
         if not plausible_epoch(t_s):
-            raise _Bad(f"impossible timestamp: {t_s}")
+            raise Rejected(f"impossible timestamp: {t_s}")
         lat = _number(rec, "lat_deg", True)
         lon = _number(rec, "lon_deg", True)
         assert lat is not None and lon is not None
         if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            raise _Bad(f"impossible value: lat {lat}, lon {lon}")
+            raise Rejected(f"impossible value: lat {lat}, lon {lon}")
         domain = _text(rec, "domain")
         if domain not in DOMAINS:
-            raise _Bad(f"malformed record: domain {domain!r} is not one of {DOMAINS}")
+            raise Rejected(f"malformed record: domain {domain!r} is not one of {DOMAINS}")
         given = _text(rec, "side")
         if given is not None and given not in SIDES:
-            raise _Bad(f"malformed record: side {given!r} is not one of {SIDES}")
+            raise Rejected(f"malformed record: side {given!r} is not one of {SIDES}")
         asserted: Side | None = None if given in (None, "unknown") else given  # type: ignore[assignment]
         callsign = _text(rec, "callsign")
         scheme, _, ident = track_id.partition(":")
@@ -114,43 +112,35 @@ class _TrackRecords(DecoderBase):
         else:
             country, side = None, self.affiliation.for_other(callsign, asserted)
         country = _text(rec, "country") or country
-        alt, speed, course, heading, vrate = (_number(rec, k) for k in _FLOATS)
+        alt, alt_geom, speed, course, heading, vrate = (_number(rec, k) for k in _FLOATS)
+        alt_ref = _text(rec, "alt_ref")
+        if alt_ref is not None and alt_ref not in ALT_REFS:
+            raise Rejected(f"malformed record: alt_ref {alt_ref!r} is not one of {ALT_REFS}")
         try:
             return TrackUpdate(
-                track_id,
-                self.feed,
-                t_s,
-                lat,
-                lon,
-                domain,  # type: ignore[arg-type]
-                side,
-                alt,
-                speed,
-                course,
-                heading,
-                vrate,
-                country,
-                callsign,
-                _text(rec, "name"),
-                _text(rec, "type_code"),
-                _text(rec, "receiver"),
-                f"{self.feed}:{pos}",
+                track_id=track_id,
+                source=self.feed,
+                t_s=t_s,
+                lat_deg=lat,
+                lon_deg=lon,
+                domain=domain,  # type: ignore[arg-type]
+                side=side,
+                alt_m=alt,
+                alt_ref=alt_ref,  # type: ignore[arg-type]  # one of ALT_REFS, checked above
+                alt_geom_m=alt_geom,
+                speed_mps=speed,
+                course_deg=course,
+                heading_deg=heading,
+                vrate_mps=vrate,
+                country=country,
+                callsign=callsign,
+                name=_text(rec, "name"),
+                type_code=_text(rec, "type_code"),
+                receiver=_text(rec, "receiver"),
+                raw_ref=f"{self.feed}:{pos}",
             )
         except RecordError as e:
-            raise _Bad(f"impossible value: {e}") from e
-
-    def _one(self, rec: dict[str, Any], pos: int, raw: bytes) -> Item:
-        try:
-            update = self._update(rec, pos)
-        except _Bad as e:
-            return self.stats.dead_letter(pos, raw, str(e))
-        self.stats.messages += 1
-        self.stats.updates += 1
-        return update
-
-
-class TracksJsonlDecoder(_TrackRecords):
-    """One JSON object per line."""
+            raise Rejected(f"impossible value: {e}") from e
 
     def decode(self, lines: Iterable[bytes], *, final: bool = True) -> Iterator[Item]:
         for raw in lines:
@@ -160,14 +150,33 @@ class TracksJsonlDecoder(_TrackRecords):
                 self.stats.ignored["blank line"] += 1
                 continue
             try:
-                rec = json.loads(raw)
-            except (ValueError, UnicodeDecodeError) as e:
-                yield self.stats.dead_letter(self.position, raw, f"malformed line: not JSON: {e}")
+                rec = self._record(raw)
+                if rec is None:
+                    continue
+                update = self._update(rec, self.position)
+            except Rejected as e:
+                yield self.stats.dead_letter(self.position, raw, str(e))
                 continue
-            if not isinstance(rec, dict):
-                yield self.stats.dead_letter(self.position, raw, "malformed line: not a JSON object")
-                continue
-            yield self._one(rec, self.position, raw)
+            self.stats.messages += 1
+            self.stats.updates += 1
+            yield update
+
+    def _record(self, raw: bytes) -> dict[str, Any] | None:
+        """The fields of one line (``None``: a line that holds no record, such as a header)."""
+        raise NotImplementedError
+
+
+class TracksJsonlDecoder(_TrackRecords):
+    """One JSON object per line."""
+
+    def _record(self, raw: bytes) -> dict[str, Any] | None:
+        try:
+            rec = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise Rejected(f"malformed line: not JSON: {e}") from None
+        if not isinstance(rec, dict):
+            raise Rejected("malformed line: not a JSON object")
+        return rec
 
 
 class TracksCsvDecoder(_TrackRecords):
@@ -177,32 +186,19 @@ class TracksCsvDecoder(_TrackRecords):
         super().__init__(*args, **kwargs)
         self._header: list[str] | None = None
 
-    def decode(self, lines: Iterable[bytes], *, final: bool = True) -> Iterator[Item]:
-        for raw in lines:
-            self.position += 1
-            self.stats.lines += 1
-            if not raw.strip():
-                self.stats.ignored["blank line"] += 1
-                continue
-            try:
-                row = next(csv.reader([raw.decode("utf-8")]))
-            except (csv.Error, UnicodeDecodeError, StopIteration) as e:
-                yield self.stats.dead_letter(self.position, raw, f"malformed line: {e}")
-                continue
-            if self._header is None:
-                header = [c.strip() for c in row]
-                missing = {"track_id", "lat_deg", "lon_deg", "domain"} - set(header)
-                if missing or not ({"t_s", "time"} & set(header) or self.clock is not None):
-                    yield self.stats.dead_letter(
-                        self.position, raw, f"malformed header: missing {sorted(missing) or 't_s or time'}"
-                    )
-                    continue
-                self._header = header
-                self.stats.ignored["header"] += 1
-                continue
-            if len(row) != len(self._header):
-                yield self.stats.dead_letter(
-                    self.position, raw, f"malformed line: {len(row)} cells, the header has {len(self._header)}"
-                )
-                continue
-            yield self._one(dict(zip(self._header, row)), self.position, raw)
+    def _record(self, raw: bytes) -> dict[str, Any] | None:
+        try:
+            row = next(csv.reader([raw.decode("utf-8")]))
+        except (csv.Error, UnicodeDecodeError, StopIteration) as e:
+            raise Rejected(f"malformed line: {e}") from None
+        if self._header is None:
+            header = [c.strip() for c in row]
+            missing = {"track_id", "lat_deg", "lon_deg", "domain"} - set(header)
+            if missing or not ({"t_s", "time"} & set(header) or self.clock is not None):
+                raise Rejected(f"malformed header: missing {sorted(missing) or 't_s or time'}")
+            self._header = header
+            self.stats.ignored["header"] += 1
+            return None
+        if len(row) != len(self._header):
+            raise Rejected(f"malformed line: {len(row)} cells, the header has {len(self._header)}")
+        return dict(zip(self._header, row))

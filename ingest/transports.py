@@ -384,7 +384,9 @@ def kafka_units(
 
     Lines: each record value's lines (a raw feed line per record, or several); documents:
     each value whole. ``max_idle_polls`` ends the iterator after that many empty polls in
-    a row (tests); None reads until ``stop``.
+    a row (tests); None reads until ``stop``. ``client_config``: further kafka-python
+    settings of the consumer (the ``[kafka]`` section's cluster, TLS and SASL, from
+    :func:`config.kafka_clients.kafka_client_settings`; its servers replace ``bootstrap_servers``).
 
     Without ``positions`` offsets are committed automatically (kafka-python's periodic
     auto-commit). With ``positions`` (a running pipeline) nothing is committed but what
@@ -410,12 +412,12 @@ def kafka_units(
                     consumer.seek(tp, offset)
 
     try:
+        connection: dict[str, object] = {"bootstrap_servers": bootstrap_servers, **(client_config or {})}
         consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap_servers,
             group_id=group_id,
             auto_offset_reset=start_from,
             enable_auto_commit=positions is None,
-            **(client_config or {}),
+            **connection,
         )
         consumer.subscribe([topic], listener=_SeekToCheckpoint())
     except KafkaError as e:

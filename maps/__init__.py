@@ -5,9 +5,10 @@
 * :mod:`maps.render` - the static situation map (one self-contained HTML file);
 * :mod:`maps.features` - tracks, zones and events as GeoJSON (RFC 7946) features.
 
-``maps`` imports only ``config`` and ``proximity`` (types), never ``alerts`` or
-``ingest``: events arrive as :class:`proximity.events.Event` objects or as the
-decoded GeoJSON dicts of the Kafka event topic.
+``maps`` imports ``config``, the event contract of ``alerts`` (``alerts.codec``) and
+the types of ``proximity``, never ``ingest``: events arrive in one shape, the value of
+the Kafka events topic (the GeoJSON Feature of :func:`alerts.codec.event_to_feature`),
+whether they come from Kafka, a JSON Lines file or the pipeline itself.
 """
 
 from maps.errors import AssetsError, MapInputError, MapServerError, MapsError

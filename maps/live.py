@@ -24,18 +24,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from config.records import TrackUpdate, Zone
-from config.settings import Settings
+from config.settings import ProximitySettings, Settings
+from config.times import format_utc
 from maps.errors import MapInputError
-from maps.features import (
-    event_features,
-    event_record,
-    feature_collection,
-    iso_utc,
-    track_feature,
-    track_update,
-    trail_feature,
-    zone_feature,
-)
+from maps.events import EventFeature, event_features, read_event
+from maps.features import feature_collection, track_feature, track_update, trail_feature, zone_feature
 from proximity.events import Event
 
 __all__ = ["LAYERS", "SituationStore", "Snapshot"]
@@ -43,7 +36,7 @@ __all__ = ["LAYERS", "SituationStore", "Snapshot"]
 log = logging.getLogger(__name__)
 
 LAYERS = ("tracks", "trails", "events", "zones")
-_DEFAULT_STALE_AFTER_S = {"air": 120.0, "sea": 900.0, "land": 600.0}
+_STALE_AFTER_S = {str(k): v for k, v in ProximitySettings().stale_after_s.items()}
 _CLOSED_MEMORY = 10_000
 
 
@@ -80,14 +73,14 @@ class SituationStore:
             raise ValueError("trail_points must be at least 2")
         self._lock = threading.Lock()
         self._zones = list(zones)
-        self._stale_after_s = dict(stale_after_s or _DEFAULT_STALE_AFTER_S)
+        self._stale_after_s = {**_STALE_AFTER_S, **(stale_after_s or {})}
         self._trail_points = trail_points
         self._trail_window_s = trail_window_s
         self._feed_stale_after_s = feed_stale_after_s
         self._clock = clock
         self._last: dict[str, TrackUpdate] = {}
         self._trails: dict[str, deque[TrackUpdate]] = {}
-        self._open: dict[str, dict[str, Any]] = {}
+        self._open: dict[str, Event] = {}
         self._closed: OrderedDict[str, int] = OrderedDict()
         self._data_time_s: float | None = None
         self._last_input_wall_s: float | None = None
@@ -134,37 +127,38 @@ class SituationStore:
             self._touch(bool(converted))
         return taken
 
-    def apply_events(self, events: Iterable[Event | Mapping[str, Any]]) -> int:
-        """Take event revisions (``Event`` objects or decoded topic messages):
-        the highest ``seq`` of an incident wins; ``closed`` removes it."""
+    def apply_events(self, events: Iterable[EventFeature]) -> int:
+        """Take event revisions, values of the events topic (``EventFeature``): the
+        highest ``seq`` of an incident wins; ``closed`` removes it. A value that cannot
+        be drawn is logged and skipped."""
         taken = 0
-        records = []
-        for obj in events:
+        revisions = []
+        for feature in events:
             try:
-                records.append(event_record(obj))
+                revisions.append(read_event(feature))
             except MapInputError as e:
                 log.warning("event not drawn: %s", e)
         with self._lock:
-            for rec in records:
-                eid = rec["event_id"]
+            for rev in revisions:
+                eid = rev.event_id
                 closed_seq = self._closed.get(eid)
-                if closed_seq is not None and rec["seq"] <= closed_seq:
+                if closed_seq is not None and rev.seq <= closed_seq:
                     continue
                 have = self._open.get(eid)
-                if have is not None and rec["seq"] < have["seq"]:
+                if have is not None and rev.seq < have.seq:
                     continue
-                if rec["state"] == "closed":
+                if rev.state == "closed":
                     self._open.pop(eid, None)
-                    self._closed[eid] = rec["seq"]
+                    self._closed[eid] = rev.seq
                     self._closed.move_to_end(eid)
                     while len(self._closed) > _CLOSED_MEMORY:
                         self._closed.popitem(last=False)
                 else:
-                    self._open[eid] = rec
-                if self._data_time_s is None or rec["t_s"] > self._data_time_s:
-                    self._data_time_s = rec["t_s"]
+                    self._open[eid] = rev
+                if self._data_time_s is None or rev.t_s > self._data_time_s:
+                    self._data_time_s = rev.t_s
                 taken += 1
-            self._touch(bool(records))
+            self._touch(bool(revisions))
         return taken
 
     def expire(self, now_s: float) -> list[str]:
@@ -174,7 +168,7 @@ class SituationStore:
             gone = [
                 tid
                 for tid, u in self._last.items()
-                if now_s - u.t_s > self._stale_after_s.get(u.domain, _DEFAULT_STALE_AFTER_S[u.domain])
+                if now_s - u.t_s > self._stale_after_s[u.domain]
             ]
             for tid in gone:
                 del self._last[tid]
@@ -205,7 +199,7 @@ class SituationStore:
         layers = {
             "tracks": feature_collection(track_feature(u) for u in last),
             "trails": feature_collection(trail_feats),
-            "events": feature_collection(f for rec in events for f in event_features(rec)),
+            "events": feature_collection(f for e in events for f in event_features(e)),
             "zones": feature_collection(zone_feature(z) for z in shown_zones),
         }
         return Snapshot(version, now_s, layers)
@@ -235,7 +229,7 @@ class SituationStore:
                 "tracks": len(self._last),
                 "open_events": len(self._open),
                 "data_time_s": self._data_time_s,
-                "data_time": iso_utc(self._data_time_s),
+                "data_time": format_utc(self._data_time_s) if self._data_time_s is not None else None,
                 "feed_age_s": age,
                 "feed_stale": age is None or age > self._feed_stale_after_s,
                 "feed_stale_after_s": self._feed_stale_after_s,

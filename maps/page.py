@@ -19,13 +19,16 @@ import folium
 from branca.element import Element, Figure, MacroElement
 from folium.template import Template
 from folium.utilities import JsCode
+from shapely.geometry.base import BaseGeometry
 
 from maps.assets import AssetStore, localise
 from maps.errors import AssetsError
+from maps.features import feature_collection, outline_features
 
 __all__ = [
     "DEFAULT_BOUNDS",
     "PageSetup",
+    "add_outlines",
     "base_map",
     "bounds_of",
     "geojson_layer",
@@ -101,6 +104,13 @@ def geojson_layer(
         style=JsCode("closewatch.style"),
         point_to_layer=JsCode("closewatch.pointToLayer"),
     )
+
+
+def add_outlines(m: folium.Map, outlines: BaseGeometry | Mapping[str, Any] | None) -> None:
+    """Country outlines as the base of a map without tiles (not switchable)."""
+    feats = outline_features(outlines)
+    if feats:
+        geojson_layer(feature_collection(feats), "Country outlines", control=False).add_to(m)
 
 
 class PageSetup(MacroElement):

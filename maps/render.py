@@ -2,7 +2,7 @@
 sheet and icon inlined) that opens from ``file://`` with no network.
 
 Layers (each switchable in the layer control): country outlines (base, not
-switchable), zones by kind (exercise zones only while active at the data time),
+switchable), zones by kind (exercise zones active at some time of the data shown),
 track trails, tracks (icon by domain rotated to heading, coloured by side,
 labels at closer zooms), events (markers; for a close approach the line between
 the two tracks and their predicted positions at the closest point of approach).
@@ -18,23 +18,13 @@ import folium
 from shapely.geometry.base import BaseGeometry
 
 from config.records import TrackUpdate, Zone
+from config.times import format_utc
 from maps.assets import AssetStore
-from maps.errors import MapInputError
-from maps.features import (
-    event_features,
-    event_positions,
-    event_record,
-    feature_collection,
-    iso_utc,
-    outline_features,
-    track_feature,
-    trail_feature,
-    zone_feature,
-)
-from maps.page import PageSetup, base_map, bounds_of, geojson_layer, write_page
-from proximity.events import Event
+from maps.events import EventFeature, event_features, event_positions, latest_revisions
+from maps.features import feature_collection, group_tracks, thin, track_feature, trail_feature, zone_feature
+from maps.page import PageSetup, add_outlines, base_map, bounds_of, geojson_layer, write_page
 
-__all__ = ["latest_revisions", "render_situation_map", "situation_map"]
+__all__ = ["render_situation_map"]
 
 log = logging.getLogger(__name__)
 
@@ -47,53 +37,40 @@ _ZONE_LAYER_NAMES = {
 }
 
 
-def latest_revisions(events: Sequence[Event | Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The last revision (highest ``seq``) of each incident, as plain records,
-    in the order the incidents first appeared."""
-    latest: dict[str, dict[str, Any]] = {}
-    for obj in events:
-        rec = event_record(obj)
-        have = latest.get(rec["event_id"])
-        if have is None or rec["seq"] >= have["seq"]:
-            latest[rec["event_id"]] = rec
-    return list(latest.values())
-
-
-def _thin(updates: Sequence[TrackUpdate], max_points: int) -> list[TrackUpdate]:
-    if len(updates) <= max_points:
-        return list(updates)
-    step = len(updates) / (max_points - 1)
-    picked = [updates[int(i * step)] for i in range(max_points - 1)]
-    return picked + [updates[-1]]
-
-
-def situation_map(
+def render_situation_map(
+    path: str | Path,
     *,
     zones: Sequence[Zone],
     tracks: Mapping[str, Sequence[TrackUpdate]],
-    events: Sequence[Event | Mapping[str, Any]],
+    events: Sequence[EventFeature],
     outlines: BaseGeometry | Mapping[str, Any] | None = None,
     title: str = "closewatch situation",
     now_s: float | None = None,
     tile_url: str | None = None,
     max_trail_points: int = 500,
-) -> folium.Map:
-    """Build the folium map of :func:`render_situation_map` without writing it."""
-    ordered: dict[str, list[TrackUpdate]] = {}
-    for track_id, updates in tracks.items():
-        if not updates:
-            continue
-        seq = sorted(updates, key=lambda u: u.t_s)
-        for u in seq:
-            if u.track_id != track_id:
-                raise MapInputError(f"tracks[{track_id!r}] holds an update of {u.track_id!r}")
-        ordered[track_id] = seq
-    revisions = latest_revisions(events)
-    if now_s is None:
-        times = [s[-1].t_s for s in ordered.values()] + [r["t_s"] for r in revisions]
-        now_s = max(times) if times else None
+    store: AssetStore | None = None,
+) -> Path:
+    """Write a self-contained situation map to ``path`` and return it.
 
-    shown_zones = [z for z in zones if z.kind != "exercise" or now_s is None or z.is_active(now_s)]
+    ``tracks`` maps a track id to its updates (any order; the latest is the
+    position shown, all of them the trail, thinned to ``max_trail_points``).
+    ``events`` are values of the events topic (``EventFeature``), several revisions
+    of an incident each (the latest is drawn). ``now_s`` is the data time (default:
+    the latest of the tracks and events). ``outlines`` are country outlines for the
+    tile-less base map. Raises :class:`~maps.errors.AssetsError` when the offline
+    assets are not installed (``closewatch map assets``).
+    """
+    ordered = group_tracks(tracks)
+    revisions = latest_revisions(events)
+    first_s = [s[0].t_s for s in ordered.values()] + [r.t_s for r in revisions]
+    if now_s is None:
+        times = [s[-1].t_s for s in ordered.values()] + [r.t_s for r in revisions]
+        now_s = max(times) if times else None
+    start_s = min(first_s, default=now_s)
+
+    # exercise areas active at some time of the data shown (the trails, the incidents)
+    shown_zones = [z for z in zones if z.kind != "exercise" or start_s is None or now_s is None
+                   or z.is_active_between(start_s, now_s)]
     last_points = [(s[-1].lon_deg, s[-1].lat_deg) for s in ordered.values()]
     event_points = [p for r in revisions for p in event_positions(r)]
     bounds = bounds_of(last_points + event_points)
@@ -105,18 +82,16 @@ def situation_map(
         bounds = bounds_of(zone_pts)
 
     subtitle = (
-        f"Data time {iso_utc(now_s) or 'n/a'} · {len(ordered)} tracks · "
-        f"{sum(1 for r in revisions if r['state'] != 'closed')} open events"
+        f"Data time {format_utc(now_s) if now_s is not None else 'n/a'} · {len(ordered)} tracks · "
+        f"{sum(1 for r in revisions if r.state != 'closed')} open events"
     )
     m = base_map(bounds, tile_url=tile_url, title=title)
-    outlines_fc = outline_features(outlines)
-    if outlines_fc:
-        geojson_layer(feature_collection(outlines_fc), "Country outlines", control=False).add_to(m)
+    add_outlines(m, outlines)
     for kind, layer_name in _ZONE_LAYER_NAMES.items():
         feats = [zone_feature(z) for z in shown_zones if z.kind == kind]
         if feats:
             geojson_layer(feature_collection(feats), layer_name).add_to(m)
-    trails = [t for t in (trail_feature(tid, _thin(s, max_trail_points)) for tid, s in ordered.items()) if t]
+    trails = [t for t in (trail_feature(tid, thin(s, max_trail_points)) for tid, s in ordered.items()) if t]
     geojson_layer(feature_collection(trails), "Track trails").add_to(m)
     geojson_layer(feature_collection(track_feature(s[-1]) for s in ordered.values()), "Tracks").add_to(m)
     ev_feats = [f for r in revisions for f in event_features(r)]
@@ -131,33 +106,6 @@ def situation_map(
             "zoneKinds": sorted({z.kind for z in shown_zones}) or None,
         }
     ).add_to(m)
-    return m
-
-
-def render_situation_map(
-    path: str | Path,
-    *,
-    zones: Sequence[Zone],
-    tracks: Mapping[str, Sequence[TrackUpdate]],
-    events: Sequence[Event | Mapping[str, Any]],
-    outlines: BaseGeometry | Mapping[str, Any] | None = None,
-    title: str = "closewatch situation",
-    now_s: float | None = None,
-    tile_url: str | None = None,
-    store: AssetStore | None = None,
-) -> Path:
-    """Write a self-contained situation map to ``path`` and return it.
-
-    ``tracks`` maps a track id to its updates (any order; the latest is the
-    position shown, all of them the trail). ``events`` may hold several
-    revisions of an incident (the latest is drawn) as ``Event`` objects or
-    decoded topic messages. ``outlines`` are country outlines for the tile-less
-    base map. Raises :class:`~maps.errors.AssetsError` when the offline assets
-    are not installed (``closewatch map assets``).
-    """
-    m = situation_map(
-        zones=zones, tracks=tracks, events=events, outlines=outlines, title=title, now_s=now_s, tile_url=tile_url
-    )
     out = Path(path)
     write_page(m, out, mode="inline", store=store)
     return out

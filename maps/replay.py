@@ -30,27 +30,20 @@ from folium.utilities import JsCode
 from shapely.geometry.base import BaseGeometry
 
 from config.records import TrackUpdate, Zone
+from config.settings import ProximitySettings
+from config.times import format_utc
 from maps.assets import AssetStore
 from maps.errors import MapInputError
-from maps.features import (
-    event_features,
-    event_positions,
-    event_record,
-    feature_collection,
-    iso_utc,
-    outline_features,
-    track_feature,
-    trail_feature,
-    zone_feature,
-)
-from maps.page import PageSetup, base_map, bounds_of, geojson_layer, write_page
+from maps.events import EventFeature, event_features, event_positions, read_event
+from maps.features import feature_collection, group_tracks, thin, track_feature, trail_feature, zone_feature
+from maps.page import PageSetup, add_outlines, base_map, bounds_of, geojson_layer, write_page
 from proximity.events import Event
 
-__all__ = ["Downsampling", "render_replay", "replay_map"]
+__all__ = ["Downsampling", "render_replay"]
 
 log = logging.getLogger(__name__)
 
-_DEFAULT_STALE_AFTER_S = {"air": 120.0, "sea": 900.0, "land": 600.0}
+_STALE_AFTER_S = {str(k): v for k, v in ProximitySettings().stale_after_s.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,32 +65,11 @@ class Downsampling:
         )
 
 
-def _group(tracks: Mapping[str, Sequence[TrackUpdate]] | Iterable[TrackUpdate]) -> dict[str, list[TrackUpdate]]:
-    out: dict[str, list[TrackUpdate]] = defaultdict(list)
-    if isinstance(tracks, Mapping):
-        for tid, ups in tracks.items():
-            for u in ups:
-                if u.track_id != tid:
-                    raise MapInputError(f"tracks[{tid!r}] holds an update of {u.track_id!r}")
-                out[tid].append(u)
-    else:
-        for u in tracks:
-            out[u.track_id].append(u)
-    return out
-
-
 def _inside(lon: float, lat: float, bbox: tuple[float, float, float, float] | None) -> bool:
     if bbox is None:
         return True
     west, south, east, north = bbox
     return south <= lat <= north and west <= lon <= east
-
-
-def _thin(updates: list[TrackUpdate], budget: int) -> list[TrackUpdate]:
-    if len(updates) <= budget:
-        return updates
-    step = (len(updates) - 1) / (budget - 1)
-    return [updates[round(i * step)] for i in range(budget)]
 
 
 def _downsample(groups: dict[str, list[TrackUpdate]], max_points: int) -> tuple[dict[str, list[TrackUpdate]], Downsampling]:
@@ -108,10 +80,13 @@ def _downsample(groups: dict[str, list[TrackUpdate]], max_points: int) -> tuple[
         raise MapInputError(
             f"max_points={max_points} cannot keep the first and last position of {len(groups)} tracks"
         )
-    out = {tid: _thin(ups, max(2, int(max_points * len(ups) / total))) for tid, ups in groups.items()}
+    out = {tid: thin(ups, max(2, int(max_points * len(ups) / total))) for tid, ups in groups.items()}
     drawn = sum(len(v) for v in out.values())
     thinned = sum(1 for tid in groups if len(out[tid]) < len(groups[tid]))
     return out, Downsampling(total, drawn, len(groups), thinned)
+
+
+_SLIDER_HEIGHT_PX = 160  # the time slider (and its margin) at the bottom of the map: the data is fitted above it
 
 
 def _ms(t_s: float) -> int:
@@ -146,42 +121,42 @@ class _ReplaySetup(MacroElement):
         self.report_html = report_html
 
 
-def _event_table(incidents: list[list[dict[str, Any]]], window_end_s: float, note: str, head: str) -> str:
+def _event_table(incidents: list[list[Event]], window_end_s: float, note: str, head: str) -> str:
     def cell(v: Any) -> str:
         return f"<td>{html.escape(str(v)) if v is not None else '–'}</td>"
 
-    def metric_min(revs: list[dict[str, Any]], key: str) -> float | None:
-        vals = [r["metrics"][key] for r in revs if key in r["metrics"]]
+    def metric_min(revs: list[Event], key: str) -> float | None:
+        vals = [r.metrics[key] for r in revs if key in r.metrics]
         return min(vals) if vals else None
 
     rows = []
     for revs in incidents:
         first, last = revs[0], revs[-1]
-        closed = last["t_s"] if last["state"] == "closed" else None
+        closed = last.t_s if last.state == "closed" else None
         dist = metric_min(revs, "distance_m")
         cpa = metric_min(revs, "cpa_m")
         vsep = metric_min(revs, "vertical_sep_m")
-        subjects = ", ".join(str(s.get("name") or s.get("callsign") or s["track_id"]) for s in first["subjects"])
-        duration = (closed if closed is not None else window_end_s) - first["t_s"]
+        subjects = ", ".join(s.name or s.callsign or s.track_id for s in first.subjects)
+        duration = (closed if closed is not None else window_end_s) - first.t_s
         where = event_positions(first)
         lat = sum(p[1] for p in where) / len(where)
         lon = sum(p[0] for p in where) / len(where)
         rows.append(
-            f'<tr data-t-ms="{_ms(first["t_s"])}" data-lat="{lat:.6f}" data-lon="{lon:.6f}" '
-            f'data-event-id="{html.escape(first["event_id"])}">'
-            + cell(iso_utc(first["t_s"]))
-            + cell(iso_utc(closed) if closed is not None else "open at end")
+            f'<tr data-t-ms="{_ms(first.t_s)}" data-lat="{lat:.6f}" data-lon="{lon:.6f}" '
+            f'data-event-id="{html.escape(first.event_id)}">'
+            + cell(format_utc(first.t_s))
+            + cell(format_utc(closed) if closed is not None else "open at end")
             + cell(f"{duration / 60:.1f} min")
-            + cell(first["kind"].replace("_", " "))
-            + cell(max((r["severity"] for r in revs), key=("info", "warning", "critical").index))
+            + cell(first.kind.replace("_", " "))
+            + cell(max((r.severity for r in revs), key=("info", "warning", "critical").index))
             + cell(subjects)
-            + cell(last["zone_name"] or last["zone_id"])
+            + cell(last.zone_name or last.zone_id)
             + cell(f"{dist:,.0f} m" if dist is not None else None)
             + cell(f"{cpa:,.0f} m" if cpa is not None else None)
             + cell(f"{vsep:,.0f} m" if vsep is not None else None)
             + cell(len(revs))
-            + cell("suspect" if any(r["integrity_suspect"] for r in revs) else "ok")
-            + cell(last["summary"])
+            + cell("suspect" if any(r.integrity_suspect for r in revs) else "ok")
+            + cell(last.summary)
             + "</tr>"
         )
     headers = ["Opened (UTC)", "Closed (UTC)", "Duration", "Kind", "Severity", "Subjects", "Zone",
@@ -211,88 +186,33 @@ _REPORT_CSS = """
 """
 
 
-def replay_map(
-    tracks: Mapping[str, Sequence[TrackUpdate]] | Iterable[TrackUpdate],
-    events: Sequence[Event | Mapping[str, Any]],
-    window: tuple[float, float] | None = None,
-    bbox: tuple[float, float, float, float] | None = None,
-    max_points: int = 10_000,
-    *,
-    zones: Sequence[Zone] = (),
-    outlines: BaseGeometry | Mapping[str, Any] | None = None,
-    title: str = "closewatch incident replay",
-    tile_url: str | None = None,
-    stale_after_s: Mapping[str, float] | None = None,
-) -> tuple[folium.Map, Downsampling]:
-    """Build the replay map of :func:`render_replay` without writing it."""
-    stale = dict(stale_after_s or _DEFAULT_STALE_AFTER_S)
-    groups = _group(tracks)
-    records = sorted((event_record(e) for e in events), key=lambda r: (r["t_s"], r["seq"]))
-    all_t = [u.t_s for ups in groups.values() for u in ups] + [r["t_s"] for r in records]
-    if window is None:
-        if not all_t:
-            raise MapInputError("nothing to replay: no tracks and no events, and no window given")
-        window = (min(all_t), max(all_t))
-    start_s, end_s = window
-    if end_s < start_s:
-        raise MapInputError(f"replay window ends ({iso_utc(end_s)}) before it starts ({iso_utc(start_s)})")
-    if bbox is not None:
-        west, south, east, north = bbox
-        if not (west < east and south < north):
-            raise MapInputError(f"bbox {bbox} is not (west, south, east, north)")
-
-    kept: dict[str, list[TrackUpdate]] = {}
-    for tid, ups in groups.items():
-        sel = sorted((u for u in ups if start_s <= u.t_s <= end_s and _inside(u.lon_deg, u.lat_deg, bbox)),
-                     key=lambda u: u.t_s)
-        if sel:
-            kept[tid] = sel
-    kept, ds = _downsample(kept, max_points)
-
-    incidents_by_id: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in records:
-        if start_s <= r["t_s"] <= end_s and any(_inside(lon, lat, bbox) for lon, lat in event_positions(r)):
-            incidents_by_id[r["event_id"]].append(r)
-    incidents = list(incidents_by_id.values())
-
-    # tracks: each kept position from its time to the next one
+def _timelines(kept: Mapping[str, list[TrackUpdate]], incidents: list[list[Event]], end_s: float,
+               stale_after_s: Mapping[str, float]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The features of the two timelines, each with its ``start``/``end`` (ms): every kept
+    position of a track from its time to the next one (the last until the track goes stale
+    or the window ends); every revision of an incident until the next one (a closed revision
+    ends it)."""
     track_feats = []
-    for tid, ups in kept.items():
+    for ups in kept.values():
         for i, u in enumerate(ups):
-            until = ups[i + 1].t_s if i + 1 < len(ups) else min(u.t_s + stale[u.domain], end_s)
+            until = ups[i + 1].t_s if i + 1 < len(ups) else min(u.t_s + stale_after_s[u.domain], end_s)
             f = track_feature(u)
             f["properties"].update(start=_ms(u.t_s), end=_ms(max(until, u.t_s)), endExclusive=i + 1 < len(ups))
             track_feats.append(f)
-    # events: each revision until the next one; a closed revision ends the incident
     event_feats = []
     for revs in incidents:
         for i, r in enumerate(revs):
-            if r["state"] == "closed":
+            if r.state == "closed":
                 break
-            until = revs[i + 1]["t_s"] if i + 1 < len(revs) else end_s
+            until = revs[i + 1].t_s if i + 1 < len(revs) else end_s
             for f in event_features(r):
-                f["properties"].update(start=_ms(r["t_s"]), end=_ms(until), endExclusive=i + 1 < len(revs))
+                f["properties"].update(start=_ms(r.t_s), end=_ms(until), endExclusive=i + 1 < len(revs))
                 event_feats.append(f)
+    return track_feats, event_feats
 
-    pts = [(u.lon_deg, u.lat_deg) for ups in kept.values() for u in ups]
-    pts += [p for revs in incidents for p in event_positions(revs[0])]
-    bounds = bounds_of(pts)
-    if bounds is None and bbox is not None:
-        bounds = ((bbox[1], bbox[0]), (bbox[3], bbox[2]))
-    m = base_map(bounds, tile_url=tile_url, title=title)
-    m.height = (72.0, "%")
-    outlines_fc = outline_features(outlines)
-    if outlines_fc:
-        geojson_layer(feature_collection(outlines_fc), "Country outlines", control=False).add_to(m)
-    zone_feats = [zone_feature(z) for z in zones
-                  if z.kind != "exercise" or (
-                      (z.active_from_s is None or z.active_from_s <= end_s)
-                      and (z.active_until_s is None or z.active_until_s >= start_s))]
-    if zone_feats:
-        geojson_layer(feature_collection(zone_feats), "Zones").add_to(m)
-    paths = [f for f in (trail_feature(tid, ups) for tid, ups in kept.items()) if f]
-    geojson_layer(feature_collection(paths), "Track paths (whole window)").add_to(m)
 
+def _add_timelines(m: folium.Map, track_feats: list[dict[str, Any]], event_feats: list[dict[str, Any]],
+                   start_s: float, end_s: float) -> folium.plugins.TimelineSlider:
     hooks: dict[str, Any] = {
         "point_to_layer": JsCode("closewatch.pointToLayer"),
         "on_each_feature": JsCode("closewatch.onEachFeature"),
@@ -317,24 +237,13 @@ def replay_map(
         "function (t) { return moment.utc(Number(t)).format('YYYY-MM-DD HH:mm:ss') + ' UTC'; }"
     )
     slider.add_timelines(tl_tracks, tl_events).add_to(m)
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
-
-    where = "whole area" if bbox is None else "area W {:.3f} S {:.3f} E {:.3f} N {:.3f}".format(*bbox)
-    subtitle = f"{iso_utc(start_s)} – {iso_utc(end_s)} · {where}"
-    PageSetup(bounds, {"title": title, "subtitle": subtitle, "tiles": bool(tile_url),
-                       "legendPosition": "topleft", "legendCollapsed": True}).add_to(m)
-    head = f"Events {iso_utc(start_s)} – {iso_utc(end_s)}, {where}: {len(incidents)}"
-    _ReplaySetup(slider, _event_table(incidents, end_s, ds.sentence(), head)).add_to(m)
-    root = m.get_root()
-    assert isinstance(root, Figure)
-    root.header.add_child(Element(_REPORT_CSS), name="closewatch_report_css")
-    return m, ds
+    return slider
 
 
 def render_replay(
     path: str | Path,
     tracks: Mapping[str, Sequence[TrackUpdate]] | Iterable[TrackUpdate],
-    events: Sequence[Event | Mapping[str, Any]],
+    events: Sequence[EventFeature],
     window: tuple[float, float] | None = None,
     bbox: tuple[float, float, float, float] | None = None,
     max_points: int = 10_000,
@@ -348,10 +257,65 @@ def render_replay(
 ) -> Path:
     """Write the replay of ``window`` (epoch seconds ``(start, end)``, default: all
     the data) and ``bbox`` (``(west, south, east, north)`` degrees, default: all) to
-    ``path``; at most ``max_points`` track positions are drawn. Events may be
-    ``Event`` objects or decoded topic messages, several revisions each."""
-    m, ds = replay_map(tracks, events, window, bbox, max_points, zones=zones, outlines=outlines, title=title,
-                       tile_url=tile_url, stale_after_s=stale_after_s)
+    ``path``; at most ``max_points`` track positions are drawn. ``events`` are values
+    of the events topic (``EventFeature``), several revisions of an incident each.
+    ``stale_after_s`` per domain (default: ``proximity.stale_after_s``'s) ends a track's
+    last position."""
+    stale = dict(stale_after_s or _STALE_AFTER_S)
+    groups = group_tracks(tracks)
+    records = sorted((read_event(e) for e in events), key=lambda r: (r.t_s, r.seq))
+    all_t = [u.t_s for ups in groups.values() for u in ups] + [r.t_s for r in records]
+    if window is None:
+        if not all_t:
+            raise MapInputError("nothing to replay: no tracks and no events, and no window given")
+        window = (min(all_t), max(all_t))
+    start_s, end_s = window
+    if end_s < start_s:
+        raise MapInputError(f"replay window ends ({format_utc(end_s)}) before it starts ({format_utc(start_s)})")
+    if bbox is not None:
+        west, south, east, north = bbox
+        if not (west < east and south < north):
+            raise MapInputError(f"bbox {bbox} is not (west, south, east, north)")
+
+    kept: dict[str, list[TrackUpdate]] = {}
+    for tid, ups in groups.items():
+        sel = [u for u in ups if start_s <= u.t_s <= end_s and _inside(u.lon_deg, u.lat_deg, bbox)]
+        if sel:
+            kept[tid] = sel
+    kept, ds = _downsample(kept, max_points)
+
+    incidents_by_id: dict[str, list[Event]] = defaultdict(list)
+    for r in records:
+        if start_s <= r.t_s <= end_s and any(_inside(lon, lat, bbox) for lon, lat in event_positions(r)):
+            incidents_by_id[r.event_id].append(r)
+    incidents = list(incidents_by_id.values())
+
+    pts = [(u.lon_deg, u.lat_deg) for ups in kept.values() for u in ups]
+    pts += [p for revs in incidents for p in event_positions(revs[0])]
+    bounds = bounds_of(pts)
+    if bounds is None and bbox is not None:
+        bounds = ((bbox[1], bbox[0]), (bbox[3], bbox[2]))
+    m = base_map(bounds, tile_url=tile_url, title=title)
+    m.height = (72.0, "%")
+    add_outlines(m, outlines)
+    zone_feats = [zone_feature(z) for z in zones if z.kind != "exercise" or z.is_active_between(start_s, end_s)]
+    if zone_feats:
+        geojson_layer(feature_collection(zone_feats), "Zones").add_to(m)
+    paths = [f for f in (trail_feature(tid, ups) for tid, ups in kept.items()) if f]
+    geojson_layer(feature_collection(paths), "Track paths (whole window)").add_to(m)
+    slider = _add_timelines(m, *_timelines(kept, incidents, end_s, stale), start_s, end_s)
+    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+
+    where = "whole area" if bbox is None else "area W {:.3f} S {:.3f} E {:.3f} N {:.3f}".format(*bbox)
+    subtitle = f"{format_utc(start_s)} – {format_utc(end_s)} · {where}"
+    PageSetup(bounds, {"title": title, "subtitle": subtitle, "tiles": bool(tile_url),
+                       "legendPosition": "topleft", "legendCollapsed": True,
+                       "fitPaddingBottom": _SLIDER_HEIGHT_PX}).add_to(m)
+    head = f"Events {format_utc(start_s)} – {format_utc(end_s)}, {where}: {len(incidents)}"
+    _ReplaySetup(slider, _event_table(incidents, end_s, ds.sentence(), head)).add_to(m)
+    root = m.get_root()
+    assert isinstance(root, Figure)
+    root.header.add_child(Element(_REPORT_CSS), name="closewatch_report_css")
     out = Path(path)
     write_page(m, out, mode="inline", store=store)
     log.info("replay: %s", ds.sentence())

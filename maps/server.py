@@ -39,9 +39,8 @@ from config.records import Zone
 from config.settings import MapSettings
 from maps.assets import AssetStore
 from maps.errors import MapServerError
-from maps.features import feature_collection, outline_features
 from maps.live import LAYERS, SituationStore
-from maps.page import PageSetup, base_map, bounds_of, geojson_layer, write_page
+from maps.page import PageSetup, add_outlines, base_map, bounds_of, write_page
 
 __all__ = ["LiveMapServer", "live_map", "serve_live_map"]
 
@@ -107,9 +106,7 @@ def live_map(
         pts += [(minx, miny), (maxx, maxy)]
     bounds = bounds_of(pts)
     m = base_map(bounds, tile_url=tile_url, title=title)
-    outlines_fc = outline_features(outlines)
-    if outlines_fc:
-        geojson_layer(feature_collection(outlines_fc), "Country outlines", control=False).add_to(m)
+    add_outlines(m, outlines)
     interval_ms = int(refresh_s * 1000)
     realtimes = []
     for layer in ("zones", "trails", "tracks", "events"):

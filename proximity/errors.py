@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ProximityError", "ZoneIndexError"]
+__all__ = ["NoticeError", "ProximityError", "ZoneIndexError"]
 
 
 class ProximityError(Exception):
@@ -11,3 +11,7 @@ class ProximityError(Exception):
 
 class ZoneIndexError(ProximityError):
     """A zone's geometry could not be indexed (invalid, or outside lon/lat bounds)."""
+
+
+class NoticeError(ProximityError):
+    """A notice's area could not be built as a zone within the stated error."""

@@ -45,10 +45,13 @@ from pyproj import Geod
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
+from .errors import ProximityError
+
 __all__ = [
     "WGS84",
     "GeometryError",
     "LocalAeqd",
+    "densify_geodesic_edges",
     "distance_to_geometry_m",
     "geodesic_buffer",
     "geodesic_circle",
@@ -67,7 +70,7 @@ _BUDGET_SHARE = 0.25
 _MAX_PIECE_M = 200_000.0
 
 
-class GeometryError(ValueError):
+class GeometryError(ProximityError, ValueError):
     """A geometry cannot be built or measured as asked (input, tolerance)."""
 
 
@@ -253,6 +256,36 @@ def _as_area(geom: BaseGeometry) -> Polygon | MultiPolygon:
 
 
 # --------------------------------------------------------------------------- public API
+
+
+def densify_geodesic_edges(geom_lonlat: BaseGeometry, *, max_error_m: float) -> Polygon | MultiPolygon:
+    """The polygon(s) whose edges are geodesics between the vertices of ``geom_lonlat``.
+
+    Shapely draws an edge straight in lon/lat; a geodesic between the same vertices
+    bows poleward of it, by about ``s**2 * tan(lat) / (8 R)`` for an east-west edge of
+    length ``s`` (about 110 m for one degree of longitude at 55 degrees N). Vertices
+    are inserted along the geodesics until every straight lon/lat edge lies within
+    ``max_error_m`` of its geodesic, so ``shapely.contains_xy`` answers for the
+    geodesic polygon except within ``max_error_m`` of its boundary.
+    """
+    if not (max_error_m > 0 and math.isfinite(max_error_m)):
+        raise GeometryError(f"max_error_m={max_error_m!r} must be positive")
+    _check_lonlat(geom_lonlat)
+    parts = [p for p in shapely.get_parts(geom_lonlat)]
+    if not parts or any(p.geom_type != "Polygon" for p in parts):
+        raise GeometryError(f"a {geom_lonlat.geom_type} is not a polygon")
+    _, ymin, _, ymax = geom_lonlat.bounds
+    steepest = math.tan(math.radians(min(89.0, max(abs(ymin), abs(ymax)) + 1.0)))
+    seg_m = min(_MAX_PIECE_M, math.sqrt(8.0 * _EARTH_RADIUS_M * max_error_m / max(steepest, 0.05)))
+
+    def ring(coords: np.ndarray) -> np.ndarray:
+        lon, lat = _geodesic_densify(coords[:, 0], coords[:, 1], seg_m)
+        return np.column_stack([lon, lat])
+
+    polys = [
+        Polygon(ring(np.asarray(p.exterior.coords)), [ring(np.asarray(r.coords)) for r in p.interiors]) for p in parts
+    ]
+    return _as_area(MultiPolygon(polys) if len(polys) > 1 else polys[0])
 
 
 def geodesic_length_m(geom: BaseGeometry) -> float:

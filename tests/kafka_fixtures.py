@@ -13,7 +13,8 @@ from typing import Callable, Iterator
 
 import pytest
 
-from alerts.broker import LocalBroker
+from alerts.broker import BrokerTls, LocalBroker
+from alerts.tls import LocalPki, make_local_pki
 
 _topic_counter = itertools.count()
 
@@ -48,3 +49,16 @@ def topic_prefix(request: pytest.FixtureRequest) -> str:
     """A topic-name prefix unique to the test (several tests share one broker)."""
     name = "".join(c if c.isalnum() else "-" for c in request.node.name)[:40]
     return f"t{next(_topic_counter)}-{name}"
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> LocalPki:
+    """A throwaway CA, broker and client certificates; the client key is encrypted (PEM with a password)."""
+    return make_local_pki(tmp_path_factory.mktemp("pki"), client_key_password="client-key-Secret")
+
+
+@pytest.fixture(scope="session")
+def tls_broker(tmp_path_factory: pytest.TempPathFactory, pki: LocalPki) -> Iterator[LocalBroker]:
+    """A started broker whose only client listener is SSL with mutual TLS (client certificate required)."""
+    tls = BrokerTls.from_pki(pki, client_auth="required")
+    yield from _running(LocalBroker(tmp_path_factory.mktemp("kafka-tls"), tls=tls), "TLS broker")

@@ -261,7 +261,9 @@
   function setupMap(map, options) {
     var opts = options || {};
     var container = map.getContainer();
-    if (opts.bounds) map.fitBounds(opts.bounds, { animate: false, maxZoom: opts.fitMaxZoom || 10 });
+    // fitPaddingBottom: pixels at the bottom kept clear of the data (the replay's time slider)
+    if (opts.bounds) map.fitBounds(opts.bounds, { animate: false, maxZoom: opts.fitMaxZoom || 10,
+                                                  paddingBottomRight: [0, opts.fitPaddingBottom || 0] });
     container.classList.add("cw-map");
     if (!opts.tiles) container.classList.add("cw-no-tiles");
     function zoomClass() {

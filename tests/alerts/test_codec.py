@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
+from spoil import DELETE, spoilt
 
 from alerts import CodecError
 from alerts.codec import (
@@ -21,6 +22,7 @@ from alerts.codec import (
     encode_events,
     encode_track,
     encode_tracks,
+    event_from_feature,
     event_to_feature,
     iso_utc,
     load_schema,
@@ -246,16 +248,17 @@ def test_batch_encoding_refuses_what_one_by_one_refuses(track_factory):
 
 _subjects = st.lists(st.builds(
     Subject,
-    track_id=st.from_regex(r"(ais|icao):[0-9a-z]{1,9}", fullmatch=True),
+    track_id=st.from_regex(r"(ais|icao|cot):[0-9a-z]{1,9}", fullmatch=True),
     side=st.sampled_from(["nato", "russia", "other", "unknown"]),
     domain=st.sampled_from(["air", "sea", "land"]),
     t_s=st.floats(min_value=0, max_value=2e9),
     lat_deg=st.floats(min_value=-90, max_value=90),
     lon_deg=st.floats(min_value=-180, max_value=180),
-    alt_m=_small,
-    callsign=_text,
-    name=_text,
+    alt_m=_small, speed_mps=_small, course_deg=_small, callsign=_text, name=_text, type_code=_text, country=_text,
+    suspect=st.booleans(), report_t_s=st.one_of(st.none(), st.floats(min_value=0, max_value=2e9)),
 ), min_size=1, max_size=3)
+
+
 _metrics = st.dictionaries(st.text(min_size=1, max_size=8), st.floats(allow_nan=False, allow_infinity=False),
                            max_size=6)
 
@@ -269,3 +272,58 @@ def test_batch_encoding_of_events_gives_the_bytes_of_one_by_one(event_factory, d
               for i, (subjects, metrics, summary, detected) in enumerate(drawn)]
     assert encode_events(events, "urn:test") == [(encode_event(e), cloudevents_headers(e, "urn:test"))
                                                  for e in events]
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_subjects, _metrics, st.sampled_from(["open", "update", "closed"]), st.integers(0, 10_000),
+       st.one_of(st.none(), st.text(max_size=10)), st.one_of(st.none(), st.floats(0, 2e9)), st.booleans())
+def test_the_value_gives_back_the_event(event_factory, subjects, metrics, state, seq, zone, detected, suspect):
+    """event_from_feature inverts event_to_feature, also through the canonical bytes."""
+    ev = event_factory(f"zone_entry-{seq:016x}", seq, kind="zone_entry", state=state, subjects=tuple(subjects),
+                       metrics=metrics, zone_id=zone, zone_name=zone, detected_s=detected,
+                       integrity_suspect=suspect, close_reason="left" if state == "closed" else None)
+    assert event_from_feature(event_to_feature(ev)) == ev
+    assert event_from_feature(decode_event(encode_event(ev))) == ev
+
+
+def test_zone_level_event_without_subjects_gives_back_the_event(event_factory):
+    metrics = {"distance_to_border_m": 20685.3, "zone_lon_deg": 28.1476, "zone_lat_deg": 57.8554,
+               "border_lon_deg": 27.7993, "border_lat_deg": 57.8611}
+    ev = event_factory("exercise_near_border-1", kind="exercise_near_border", subjects=(), metrics=metrics,
+                       zone_id="exercise:pskov-snap-1")
+    assert event_from_feature(event_to_feature(ev)) == ev
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "match"),
+    [
+        ("type", "FeatureCollection", "not a GeoJSON Feature"),
+        ("properties", None, "without properties"),
+        ("properties.event_id", DELETE, "without event_id"),
+        ("properties.schema_version", "2.0", r"schema_version '2\.0' is not 1\.x"),
+        ("properties.kind", "teleport", "kind 'teleport'"),
+        ("properties.state", "gone", "state 'gone'"),
+        ("properties.severity", "loud", "severity='loud' is not one of info, warning, critical"),
+        ("properties.seq", 1.5, "seq=1.5 is not an integer"),
+        ("properties.t_s", "2024-05-01T12:00:00Z", r"t_s='2024.*' is not a number"),
+        ("properties.t_s", True, "t_s=True is not a number"),
+        ("properties.summary", DELETE, "no summary"),
+        ("properties.metrics", {"distance_m": "far"}, r"metrics: distance_m='far' is not a number"),
+        ("properties.subjects", [], "needs at least one subject"),
+        ("properties.subjects.0.lat_deg", DELETE, r"subject 0 \(ais:273123456\) has no position"),
+        ("properties.subjects.1.track_id", "", "subject 1 has no track_id"),
+        ("properties.subjects.0.side", "blue", "side='blue' is not one of"),
+    ],
+)
+def test_a_value_that_is_not_an_event_is_named(event_factory, path, value, match):
+    feature = spoilt(event_to_feature(event_factory()), {path: value})
+    with pytest.raises(CodecError, match=match):
+        event_from_feature(feature)
+
+
+def test_members_of_a_later_minor_version_are_ignored_and_nullable_ones_may_be_absent(event_factory):
+    ev = event_factory()
+    feature = spoilt(event_to_feature(ev), {"properties.schema_version": "1.7", "properties.risk_score": 0.3,
+                                            "properties.subjects.0.heading_deg": 12.0,
+                                            "properties.zone_name": DELETE, "properties.subjects.1.country": DELETE})
+    assert event_from_feature(feature) == ev

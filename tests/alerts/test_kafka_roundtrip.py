@@ -141,6 +141,7 @@ def _cli(*args: str, cwd: Path | None = None, timeout: float = 120) -> subproces
                           text=True, timeout=timeout, env=env)
 
 
+@pytest.mark.slow
 def test_tail_prints_filtered_events_for_people_and_scripts(kafka_broker, topic_prefix, event_factory,
                                                             subject_factory, tmp_path):
     settings = _settings(kafka_broker, topic_prefix)

@@ -1,6 +1,7 @@
 """TLS from the config, against a local broker whose only client listener is SSL with mutual TLS.
 
-The certificates are made for the test (a throwaway CA, ``alerts.tls``). Both
+The certificates are made for the test (a throwaway CA, ``alerts.tls``; the broker and
+certificates are the ``tls_broker`` and ``pki`` fixtures of tests/kafka_fixtures.py). Both
 Kafka clients are exercised: librdkafka sends (``KafkaSink``), kafka-python
 creates the topics and reads back (``subscribe``).
 """
@@ -8,30 +9,18 @@ creates the topics and reads back (``subscribe``).
 from __future__ import annotations
 
 import json
-from typing import Iterator
 
 import pytest
 from kafka import KafkaConsumer
 
 from alerts import KafkaSecurityError
-from alerts.broker import BrokerTls, LocalBroker
+from alerts.broker import LocalBroker
 from alerts.consumer import subscribe
 from alerts.producer import KafkaSink, client_security_config
 from alerts.tls import LocalPki, make_local_pki
 from config.settings import KafkaSettings
 
 pytestmark = pytest.mark.kafka
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> LocalPki:
-    return make_local_pki(tmp_path_factory.mktemp("pki"), client_key_password="client-key-Secret")
-
-
-@pytest.fixture(scope="module")
-def tls_broker(tmp_path_factory: pytest.TempPathFactory, pki: LocalPki, broker_runner) -> Iterator[LocalBroker]:
-    tls = BrokerTls.from_pki(pki, client_auth="required")
-    yield from broker_runner(LocalBroker(tmp_path_factory.mktemp("kafka-tls"), tls=tls), "TLS broker")
 
 
 def _settings(broker: LocalBroker, pki: LocalPki, prefix: str = "tls", **kw: object) -> KafkaSettings:

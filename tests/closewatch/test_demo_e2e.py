@@ -130,6 +130,7 @@ def test_scenario_without_kafka_writes_expected_events_to_json_lines(scenario):
 
 
 @pytest.mark.kafka
+@pytest.mark.slow
 def test_scenario_through_real_kafka_gives_expected_events(scenario, kafka_broker, tmp_path):
     settings = load_settings(scenario["config"])
     topic_suffix = tmp_path.name.replace("_", "-")

@@ -60,3 +60,108 @@ def test_dead_letter_needs_a_reason():
     assert DeadLetter("ais", 3, b"!AIVDM,bad", "checksum").position == 3
     with pytest.raises(RecordError, match="ais:3 has no reason"):
         DeadLetter("ais", 3, b"x", "")
+
+
+def test_track_update_is_built_with_keywords_only():
+    with pytest.raises(TypeError):
+        TrackUpdate("ais:273123456", "f", 1.7e9, 59.9, 26.5, "sea")  # type: ignore[misc]
+
+
+def test_altitude_reference():
+    u = _update(domain="air", alt_m=9000.0, alt_ref="baro", alt_geom_m=9120.0)
+    assert (u.alt_m, u.alt_ref, u.alt_geom_m) == (9000.0, "baro", 9120.0)
+    assert _update(alt_m=300.0).alt_ref is None  # a generic feed need not say
+    with pytest.raises(RecordError, match="alt_ref 'qnh'"):
+        _update(alt_m=300.0, alt_ref="qnh")
+    with pytest.raises(RecordError, match="alt_ref 'geom' needs an alt_m"):
+        _update(alt_ref="geom", alt_geom_m=300.0)
+    with pytest.raises(RecordError, match="alt_geom_m=50000.0"):
+        _update(alt_geom_m=50_000.0)
+    with pytest.raises(RecordError, match="alt_m=nan"):
+        _update(alt_m=float("nan"))
+
+
+def _notice(area=None, **kw):
+    from config.records import CircleArea, Notice
+
+    base = dict(notice_id="exercise:a", kind="exercise", name="A", source="f",
+                area=area or CircleArea(lon_deg=28.4, lat_deg=57.85, radius_m=15_000.0))
+    base.update(kw)
+    return Notice(**base)
+
+
+def test_notice_keeps_the_area_as_given():
+    from config.records import CircleArea, PolygonArea
+
+    n = _notice(margin_m=500.0, declared={"troops": 3_500, "battle_tanks": 40}, issuer_country="RU",
+                issuer_side="russia", issued_s=1.7e9)
+    assert n.area == CircleArea(lon_deg=28.4, lat_deg=57.85, radius_m=15_000.0)
+    assert (n.margin_m, n.sides, n.domains, n.severity) == (500.0, ("nato", "russia", "other", "unknown"),
+                                                            ("air", "sea", "land"), "warning")
+    assert n.declared["battle_tanks"] == 40
+    p = PolygonArea(geometry=box(20, 55, 21, 56), edges="geodesic")
+    assert _notice(p).area.edges == "geodesic"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        n.margin_m = 0.0  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: _notice(notice_id="a"), "not namespaced"),
+        (lambda: _notice(kind="rumour"), "kind 'rumour'"),
+        (lambda: _notice(margin_m=-1.0), "margin_m=-1.0"),
+        (lambda: _notice(margin_m=200_000.0), "margin_m=200000.0"),
+        (lambda: _notice(sides=("blue",)), "side 'blue'"),
+        (lambda: _notice(sides=()), "concerns no side"),
+        (lambda: _notice(severity="loud"), "severity 'loud'"),
+        (lambda: _notice(active_from_s=2.0, active_until_s=1.0), "ends before it starts"),
+        (lambda: _notice(issuer_country="Russia"), "issuer_country 'Russia'"),
+        (lambda: _notice(declared={"troops": -1}), "declared 'troops'"),
+        (lambda: _notice(declared={"troops": True}), "declared 'troops'"),
+        (lambda: _notice(area=Point(1, 2)), "area is a Point"),
+        (lambda: _notice(_circle(179.95, 10.0, 10_000.0)), "antimeridian"),
+        (lambda: _notice(_circle(0.0, 89.0, 200_000.0)), "pole"),
+        (lambda: _notice(_circle(30.0, 60.0, 900_000.0), margin_m=100_000.0 + 1), "margin_m"),
+        (lambda: _notice(_circle(30.0, 60.0, 950_000.0), margin_m=90_000.0), "radius plus margin"),
+        (lambda: _circle(30.0, 60.0, 0.0), "radius_m=0.0"),
+        (lambda: _circle(30.0, 91.0, 10.0), "lat_deg=91.0"),
+        (lambda: _polygon(LineString([(0, 0), (1, 1)])), "need a polygon"),
+        (lambda: _polygon(box(0, 0, 1, 1), edges="rhumb"), "edges 'rhumb'"),
+        (lambda: _polygon(box(170, 0, 190, 1)), "not lon/lat"),
+        (lambda: _notice(_polygon(box(179.5, 0, 180, 1)), margin_m=50_000.0), "antimeridian"),
+    ],
+)
+def test_notice_rejects_out_of_domain_values(make, message):
+    with pytest.raises(RecordError, match=message):
+        make()
+
+
+def _circle(lon, lat, r):
+    from config.records import CircleArea
+
+    return CircleArea(lon_deg=lon, lat_deg=lat, radius_m=r)
+
+
+def _polygon(g, **kw):
+    from config.records import PolygonArea
+
+    return PolygonArea(geometry=g, **kw)
+
+
+def test_track_update_init_matches_its_fields():
+    """TrackUpdate's hand-written __init__ (speed) takes exactly the fields, keyword-only, with their defaults."""
+    import inspect
+
+    params = list(inspect.signature(TrackUpdate.__init__).parameters.values())[1:]
+    assert [(p.name, p.kind, p.default) for p in params] == [
+        (f.name, inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default)
+        for f in dataclasses.fields(TrackUpdate)
+    ]
+    given = dict(track_id="ext:a", source="s", t_s=1.7e9, lat_deg=1.0, lon_deg=2.0, domain="air", side="nato",
+                 alt_m=3.0, alt_ref="geom", alt_geom_m=4.0, speed_mps=5.0, course_deg=6.0, heading_deg=7.0,
+                 vrate_mps=8.0, country="FI", callsign="C", name="N", type_code="70", receiver="r", raw_ref="s:1")
+    assert set(given) == {f.name for f in dataclasses.fields(TrackUpdate)}
+    u = TrackUpdate(**given)
+    assert dataclasses.asdict(u) == given  # every field set from its own keyword
+    assert dataclasses.replace(u, lat_deg=60.0).lat_deg == 60.0 and u.lat_deg == 1.0

@@ -8,9 +8,13 @@ from pathlib import Path
 import pytest
 
 from config.records import DeadLetter, TrackUpdate
-from ingest._common import FPM_TO_MPS, FT_TO_M, KNOTS_TO_MPS
 from ingest.aircraft_json import AircraftJsonDecoder
 from ingest.modes import ModeSDecoder
+
+# Units written out here, not imported from the code under test.
+FT_TO_M = 0.3048  # international foot
+KNOTS_TO_MPS = 1852.0 / 3600.0  # international nautical mile per hour
+FPM_TO_MPS = 0.3048 / 60.0
 
 T0 = 1_700_000_000.0
 
@@ -122,3 +126,86 @@ def test_mode_s_cpr_pair_avr_and_bad_frames() -> None:
     ]
     _, dls = _split(ModeSDecoder("m").decode([b"*8D40621D58C382D690C8AC2863A7;"]))
     assert dls[0].reason.startswith("no timestamp")
+
+
+# -- altitudes: barometric and geometric kept apart -----------------------------------
+
+
+def test_readsb_barometric_and_geometric_altitudes() -> None:
+    doc = {
+        "now": T0,
+        "aircraft": [
+            {"hex": "154a12", "alt_baro": 30000, "alt_geom": 30425, "lat": 59.5, "lon": 24.0},
+            {"hex": "154a13", "alt_geom": 1200, "lat": 59.5, "lon": 24.1},  # no barometric altitude
+            {"hex": "154a14", "alt_baro": "ground", "alt_geom": 150, "lat": 59.5, "lon": 24.2},
+            {"hex": "154a15", "lat": 59.5, "lon": 24.3},
+            {"hex": "154a16", "alt_baro": 5000, "alt_geom": "high", "lat": 59.5, "lon": 24.4},
+        ],
+    }
+    ups, dls = _split(AircraftJsonDecoder("readsb").decode([json.dumps(doc).encode()]))
+    got = [(u.alt_m, u.alt_ref, u.alt_geom_m) for u in ups]
+    assert got == [
+        (pytest.approx(30000 * 0.3048), "baro", pytest.approx(30425 * 0.3048)),
+        (pytest.approx(1200 * 0.3048), "geom", pytest.approx(1200 * 0.3048)),
+        (None, None, pytest.approx(150 * 0.3048)),  # on the ground: nothing to compare
+        (None, None, None),
+    ]
+    assert [x.reason for x in dls] == ["malformed record: alt_geom='high' is not a number (aircraft #5)"]
+
+
+@pytest.mark.realdata
+def test_readsb_trace_geometric_altitude_column(shared_data: Path) -> None:
+    doc = json.loads((shared_data / "adsb" / "readsb_trace_full_ac671b.json").read_bytes())
+    ups, _ = _split(AircraftJsonDecoder("trace").decode([json.dumps(doc).encode()]))
+    rows = {doc["timestamp"] + r[0]: r for r in doc["trace"]}
+    for u in ups:
+        row = rows[u.t_s]
+        baro = None if row[3] in (None, "ground") else row[3] * 0.3048
+        geom = row[10] * 0.3048 if len(row) > 10 and row[10] is not None else None
+        assert u.alt_geom_m == pytest.approx(geom)
+        assert u.alt_m == pytest.approx(baro if baro is not None or row[3] == "ground" else geom)
+        assert u.alt_ref == ("baro" if baro is not None else None if row[3] == "ground" or geom is None else "geom")
+    assert any(u.alt_geom_m is not None for u in ups)
+
+
+@pytest.mark.realdata
+def test_raw_mode_s_geometric_height_from_the_velocity_difference(shared_data: Path) -> None:
+    """TC 19 carries GNSS minus barometric altitude: the decoder adds it to the pressure altitude."""
+    import pyModeS
+
+    lines = (shared_data / "adsb" / "sample_data_adsb.csv").read_bytes().splitlines()
+    decoder = ModeSDecoder("modes")
+    baro_ft = diff_ft = None
+    checked = 0
+    for line in lines:
+        frame = line.split(b",")[1].decode().strip('"')
+        d = pyModeS.decode(frame)
+        if d.get("typecode") == 19 and d.get("geo_minus_baro") is not None:
+            diff_ft = d["geo_minus_baro"]
+        if 9 <= (d.get("typecode") or 0) <= 18 and d.get("altitude") is not None:
+            baro_ft = d["altitude"]
+        ups, _ = _split(decoder.decode([line], final=False))
+        for u in ups:
+            assert (u.alt_ref, u.alt_m) == ("baro", pytest.approx(baro_ft * 0.3048))
+            assert u.alt_geom_m == pytest.approx((baro_ft + diff_ft) * 0.3048)
+            checked += 1
+    assert checked > 900
+
+
+def _tc20_frame(even: bool, height_m: int) -> str:
+    """The classic CPR pair (ICAO 40621D) as TC 20 airborne positions with a GNSS height."""
+    from pyModeS.util import crc
+
+    classic = "8D40621D58C382D690C8AC2863A7" if even else "8D40621D58C386435CC412692AD6"
+    me = int(classic[8:22], 16)
+    me = (me & ~(0x1F << 51) & ~(0xFFF << 36)) | (20 << 51) | (height_m << 36)  # TC, then ALT (metres)
+    data = classic[:8] + f"{me:014X}"
+    return data + f"{crc(data + '000000'):06X}"
+
+
+def test_raw_mode_s_gnss_height_positions() -> None:
+    """DO-260B TC 20-22: the altitude field is the GNSS height above the ellipsoid in metres."""
+    lines = [f"{T0 + i},{_tc20_frame(i % 2 == 0, 1234)}".encode() for i in range(7)]
+    ups, dls = _split(ModeSDecoder("m").decode(lines))
+    assert dls == [] and ups
+    assert {(u.alt_m, u.alt_ref, u.alt_geom_m) for u in ups} == {(1234.0, "geom", 1234.0)}

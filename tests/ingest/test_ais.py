@@ -13,8 +13,10 @@ import pytest
 from config.affiliation import Affiliation
 from config.records import DeadLetter, TrackUpdate
 from config.settings import SidesSettings
-from ingest._common import KNOTS_TO_MPS
 from ingest.ais import AisDecoder, encode_nmea
+
+# Written out here, not imported from the code under test.
+KNOTS_TO_MPS = 1852.0 / 3600.0  # international nautical mile per hour
 
 T0 = 1_700_000_000.0
 
@@ -134,6 +136,29 @@ def test_round_trip_with_each_timestamp_style(style: str) -> None:
     assert (u.track_id, u.country, u.side, u.domain) == ("ais:273123456", "RU", "russia", "sea")
 
 
+# Written by hand (checksums worked out apart from the code): what a receiver sends.
+_SENTENCE = rb"!AIVDM,1,1,,B,15N4cJ`005Jrek0H@9n`DW5608EP,0*13"  # type 1, MMSI 367078250
+_WRITTEN = [
+    b"\\s:r003669945,c:1241544035*79\\" + _SENTENCE,  # NMEA 4.0 tag block, UNIX seconds
+    b"\\c:1241544035123,s:rx1*32\\" + _SENTENCE,  # ... milliseconds
+    b"$PGHP,1,2009,5,5,17,20,35,123,,,rx2,1,13*20",  # Gatehouse wrapper before the sentence
+    _SENTENCE,
+    _SENTENCE + b",b003669794,1241544036",  # USCG NAIS trailer
+]
+
+
+def test_time_and_receiver_of_hand_written_lines() -> None:
+    _, ups, dls = _run(_WRITTEN)
+    assert dls == []
+    assert [(u.track_id, u.t_s, u.receiver) for u in ups] == [
+        ("ais:367078250", 1_241_544_035.0, "r003669945"),
+        ("ais:367078250", pytest.approx(1_241_544_035.123), "rx1"),
+        ("ais:367078250", pytest.approx(1_241_544_035.123), "rx2"),
+        ("ais:367078250", 1_241_544_036.0, "b003669794"),
+    ]
+    assert (ups[0].lat_deg, ups[0].lon_deg) == (pytest.approx(42.38415), pytest.approx(-71.059467))
+
+
 def test_tag_block_milliseconds_and_pghp_milliseconds() -> None:
     _, ups, _ = _run(encode_nmea(_pos(), T0 + 0.25, timestamp="tag"))
     assert ups[0].t_s == pytest.approx(T0 + 0.25)
@@ -250,6 +275,20 @@ def test_type_9_sar_aircraft_is_air_with_altitude() -> None:
     msg.update(alt=4095, speed=1023)
     _, ups, _ = _run(encode_nmea(msg, T0))
     assert (ups[0].alt_m, ups[0].speed_mps) == (None, None)
+
+
+def test_type_9_altitude_sensor() -> None:
+    """ITU-R M.1371-5 Table 52: the altitude sensor bit says GNSS (0) or barometric (1)."""
+    msg = {"type": 9, "mmsi": 111230100, "lat": 60.1, "lon": 25.0, "alt": 300}
+    gnss = b"!AIVDO,1,1,,A,91b4tU1;001jL>0RHsH000000000,0*59"  # pyais.encode_dict(msg)
+    baro = b"!AIVDO,1,1,,A,91b4tU1;001jL>0RHsH000800000,0*51"  # ... with the sensor bit set
+    _, ups, dls = _run([gnss, baro], clock=lambda: T0)
+    assert dls == []
+    assert [(u.alt_m, u.alt_ref, u.alt_geom_m) for u in ups] == [(300.0, "geom", None), (300.0, "baro", None)]
+    _, ups, _ = _run(encode_nmea({**msg, "alt": 4095}, T0))
+    assert (ups[0].alt_m, ups[0].alt_ref) == (None, None)
+    _, ups, _ = _run(encode_nmea({"type": 1, "mmsi": 273123456, "lat": 60.0, "lon": 25.0}, T0))
+    assert (ups[0].alt_m, ups[0].alt_ref, ups[0].alt_geom_m) == (None, None, None)
 
 
 def test_type_27_long_range() -> None:

@@ -51,6 +51,8 @@ def test_fields_and_placeholders() -> None:
     assert (u.track_id, u.domain, u.side, u.callsign) == ("cot:u1", "air", "russia", "BEAR 1")
     assert (u.t_s, u.alt_m, u.course_deg, u.speed_mps) == (1_714_564_800.0, 3000.0, 270.5, 200.0)
     assert (ups[1].domain, ups[1].side, ups[1].alt_m) == ("sea", "other", None)
+    # point@hae is the height above the WGS 84 ellipsoid
+    assert (u.alt_ref, u.alt_geom_m, ups[1].alt_ref, ups[1].alt_geom_m) == ("geom", 3000.0, None, None)
 
 
 def test_callsign_pattern_wins_over_cot_affiliation() -> None:
@@ -95,3 +97,11 @@ def test_space_and_bits_are_not_tracks() -> None:
     d = CotDecoder("c")
     ups, dls = _split(d.decode([_event(type_="a-f-P"), _event(type_="b-m-p-s-m")]))
     assert ups == [] and dls == [] and d.stats.ignored == {"dimension P": 1, "not a track (b-m-p)": 1}
+
+
+def test_cot_times_are_zulu_by_definition() -> None:
+    """CoT times are UTC: one written without ``Z`` is UTC, one with an offset is converted."""
+    raw = [_event("z1", time="2024-05-01T12:00:00", stale="2024-05-01T12:05:00"),
+           _event("z2", time="2024-05-01T14:00:00+02:00", stale="2024-05-01T14:05:00+02:00")]
+    ups, dls = _split(CotDecoder("c").decode(raw))
+    assert dls == [] and [u.t_s for u in ups] == [1_714_564_800.0, 1_714_564_800.0]

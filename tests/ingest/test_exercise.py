@@ -1,22 +1,19 @@
-"""Exercise notifications: the GeoJSON format and ICAO NOTAMs, as geodesic Zones."""
+"""Exercise notifications: the GeoJSON format and ICAO NOTAMs, as notices with their areas
+as the feed gives them (the zones built from them: tests/proximity/test_notices.py)."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from pyproj import Geod
-from shapely.geometry import Point
 
-from config.records import DeadLetter, Zone
+from config.records import CircleArea, DeadLetter, Notice, PolygonArea
 from ingest.exercise import ExerciseGeoJsonDecoder, NotamDecoder
-
-GEOD = Geod(ellps="WGS84")
 
 
 def _split(out):
     out = list(out)
-    return [o for o in out if isinstance(o, Zone)], [o for o in out if isinstance(o, DeadLetter)]
+    return [o for o in out if isinstance(o, Notice)], [o for o in out if isinstance(o, DeadLetter)]
 
 
 def _feature(fid="zapad-25", geometry=None, **props):
@@ -27,37 +24,37 @@ def _feature(fid="zapad-25", geometry=None, **props):
             "properties": {k: v for k, v in base.items() if v is not ...}}
 
 
-def test_point_with_radius_is_a_geodesic_circle() -> None:
+def test_point_with_radius_is_a_centre_and_a_radius() -> None:
     zones, dls = _split(ExerciseGeoJsonDecoder("ex").decode([json.dumps(_feature()).encode()]))
     assert dls == []
     (z,) = zones
-    assert (z.zone_id, z.kind, z.name, z.severity) == ("exercise:zapad-25", "exercise", "Zapad-2025", "warning")
+    assert (z.notice_id, z.kind, z.name, z.severity) == ("exercise:zapad-25", "exercise", "Zapad-2025", "warning")
     assert z.active_from_s == 1_757_635_200.0 and z.active_until_s == 1_758_067_199.0
     assert z.sides == ("nato", "other", "unknown")  # Belarus is with Russia by default
-    assert z.properties["scale"] == {"troops": 13_000, "aircraft": 50, "ships": 0}
-    assert z.properties["side"] == "russia" and z.properties["country"] == "BY"
-    dists = [GEOD.inv(28.0, 55.0, x, y)[2] for x, y in z.geometry.exterior.coords]
-    assert max(abs(d - 30_000) for d in dists) < 0.01  # vertices on the geodesic circle
-    assert z.geometry.contains(Point(28.0, 55.26)) and not z.geometry.contains(Point(28.0, 55.28))
+    assert z.declared == {"troops": 13_000, "aircraft": 50, "ships": 0}
+    assert z.issuer_side == "russia" and z.issuer_country == "BY"
+    assert z.area == CircleArea(lon_deg=28.0, lat_deg=55.0, radius_m=30_000.0) and z.margin_m == 0.0
+    assert (z.source, z.raw_ref, z.issued_s) == ("ex", "ex:1", None)
+    assert z.properties == {"format": "exercise-geojson", "notification": "notified"}
 
 
 def test_polygon_with_margin_snap_and_open_end() -> None:
-    poly = {"type": "Polygon", "coordinates": [[[20.0, 55.0], [21.0, 55.0], [21.0, 55.5], [20.0, 55.5], [20.0, 55.0]]]}
+    ring = [[20.0, 55.0], [21.0, 55.0], [21.0, 55.5], [20.0, 55.5], [20.0, 55.0]]
+    poly = {"type": "Polygon", "coordinates": [ring]}
     f = _feature("snap-1", poly, radius_m=..., country=..., side="russia", notification="snap", end=None,
                  buffer_m=5_000, domains=["sea", "air"])
     (z,), _ = _split(ExerciseGeoJsonDecoder("ex").decode([json.dumps({"type": "FeatureCollection", "features": [f]}).encode()]))
     assert z.severity == "critical" and z.active_until_s is None and z.domains == ("sea", "air")
-    assert z.buffer_m == 5_000
-    # 5 km south of the southern edge is on the boundary (within 0.1 % of the margin)
-    lon, lat, _ = GEOD.fwd(20.5, 55.0, 180.0, 5_000)
-    assert z.geometry.exterior.distance(Point(lon, lat)) < 0.001 * 5_000 / 111_000
-    assert z.geometry.contains(Point(20.5, 54.97)) and not z.geometry.contains(Point(20.5, 54.94))
+    assert z.margin_m == 5_000
+    assert isinstance(z.area, PolygonArea) and z.area.edges == "lonlat"  # RFC 7946: straight in lon/lat
+    assert [list(c) for c in z.area.geometry.exterior.coords] == ring
+    assert (z.issuer_side, z.issuer_country, z.properties["notification"]) == ("russia", None, "snap")
 
 
 def test_json_lines_of_features() -> None:
     lines = b"\n".join(json.dumps(_feature(f"f{i}")).encode() for i in range(3))
     zones, _ = _split(ExerciseGeoJsonDecoder("ex").decode([lines]))
-    assert [z.zone_id for z in zones] == ["exercise:f0", "exercise:f1", "exercise:f2"]
+    assert [z.notice_id for z in zones] == ["exercise:f0", "exercise:f1", "exercise:f2"]
 
 
 @pytest.mark.parametrize(
@@ -72,13 +69,17 @@ def test_json_lines_of_features() -> None:
         ({"radius_m": 5_000_000}, "malformed feature"),
         ({"country": "Belarus"}, "malformed feature"),
         ({"end": ...}, "malformed feature"),
+        ({"buffer_m": 150_000}, "malformed feature: buffer_m"),
+        ({"geometry": {"type": "Point", "coordinates": [179.9, 10.0]}}, "impossible value"),  # over the antimeridian
     ],
 )
 def test_bad_features_are_dead_letters(change, reason) -> None:
-    bad = _feature("bad", **change)
+    change = dict(change)
+    geometry = change.pop("geometry", None)
+    bad = _feature("bad", geometry, **change)
     fc = {"type": "FeatureCollection", "features": [_feature("a"), bad, _feature("b")]}
     zones, dls = _split(ExerciseGeoJsonDecoder("ex").decode([json.dumps(fc).encode()]))
-    assert [z.zone_id for z in zones] == ["exercise:a", "exercise:b"]
+    assert [z.notice_id for z in zones] == ["exercise:a", "exercise:b"]
     assert len(dls) == 1 and dls[0].position == 2 and dls[0].reason.startswith(reason)
 
 
@@ -106,25 +107,25 @@ E) MISSILE, GUN OR ROCKET FIRING.)
 """
 
 
-def test_notams_become_zones() -> None:
+def test_notams_become_notices() -> None:
     d = NotamDecoder("notam")
     zones, dls = _split(d.decode([NOTAMS]))
     assert dls == [] and d.stats.ignored == {"not an area NOTAM (QMR)": 1}
     a, b, c = zones
-    assert (a.zone_id, a.active_from_s, a.active_until_s) == ("notam:A1234/24", 1_717_221_600.0, 1_717_264_800.0)
-    assert a.properties["country"] == "FI" and a.sides == ("russia", "other", "unknown")
+    assert (a.notice_id, a.active_from_s, a.active_until_s) == ("notam:A1234/24", 1_717_221_600.0, 1_717_264_800.0)
+    assert a.issuer_country == "FI" and a.sides == ("russia", "other", "unknown")
     assert (a.properties["lower_ft"], a.properties["upper_ft"]) == (0, 20_000)
-    centre = (25.2, 60.2)  # 601200N 0251200E
-    dists = [GEOD.inv(*centre, x, y)[2] for x, y in a.geometry.exterior.coords]
-    assert max(abs(x - 10 * 1852) for x in dists) < 0.01  # E) radius 10 NM, not the Q) 25 NM
-    # Kaliningrad (UMK) is Russia, its polygon from E); "EST" dropped from C)
-    assert b.properties["country"] == "RU" and b.sides == ("nato", "other", "unknown")
-    assert b.geometry.bounds == pytest.approx((20.0, 54.5, 21.0, 54.8333333))
+    assert (a.kind, a.domains, a.raw_ref) == ("notam", ("air",), "notam:1")
+    # E) radius 10 NM around 601200N 0251200E, not the Q) 25 NM
+    assert a.area == CircleArea(lon_deg=25.2, lat_deg=60.2, radius_m=10 * 1852.0)
+    # Kaliningrad (UMK) is Russia, its polygon from E) (ICAO: geodesic edges); "EST" dropped from C)
+    assert b.issuer_country == "RU" and b.sides == ("nato", "other", "unknown")
+    assert isinstance(b.area, PolygonArea) and b.area.edges == "geodesic"
+    assert b.area.geometry.bounds == pytest.approx((20.0, 54.5, 21.0, 54.8333333))
     assert b.active_until_s == 1_717_372_740.0
     # no area in E): the Q) line's centre and radius (10 NM); PERM: no end
     assert c.active_until_s is None and c.properties["q_code"] == "QWMLW"
-    dists = [GEOD.inv(23.0, 55.0, x, y)[2] for x, y in c.geometry.exterior.coords]
-    assert max(abs(x - 10 * 1852) for x in dists) < 0.01
+    assert c.area == CircleArea(lon_deg=23.0, lat_deg=55.0, radius_m=10 * 1852.0)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from config.records import DeadLetter, TrackUpdate, Zone
+from config.records import DeadLetter, Notice, TrackUpdate
 from ingest import (
     AircraftJsonDecoder,
     AisDecoder,
@@ -78,7 +78,7 @@ def _mutate(seed: bytes, data: st.DataObject) -> bytes:
 
 def _check(out: list[Any]) -> None:
     for item in out:
-        assert isinstance(item, (TrackUpdate, Zone, DeadLetter)), item
+        assert isinstance(item, (TrackUpdate, Notice, DeadLetter)), item
         if isinstance(item, DeadLetter):
             assert item.reason and item.position >= 1
             assert item.reason.split(":")[0] in CATEGORIES, item.reason

@@ -7,8 +7,12 @@ from pathlib import Path
 import pytest
 
 from config.records import DeadLetter, TrackUpdate
-from ingest._common import FPM_TO_MPS, FT_TO_M, KNOTS_TO_MPS
 from ingest.sbs1 import Sbs1Decoder
+
+# Units written out here, not imported from the code under test.
+FT_TO_M = 0.3048  # international foot
+KNOTS_TO_MPS = 1852.0 / 3600.0  # international nautical mile per hour
+FPM_TO_MPS = 0.3048 / 60.0
 
 T0 = 1_700_000_000.0
 
@@ -121,3 +125,9 @@ def test_position_without_lat_lon_updates_altitude_only() -> None:
 def test_times_without_zero_padding() -> None:
     _, ups, _ = _run([_msg(3, "4B1908", "2024/5/1", "9:05:03.250", lat="46.9", lon="7.4")])
     assert ups[0].t_s == 1_714_554_303.25
+
+
+def test_altitude_is_barometric() -> None:
+    _, ups, _ = _run([_msg(3, "4B1908", "2024/05/01", "12:00:00", alt="2525", lat="46.9", lon="7.4"),
+                      _msg(3, "4B1909", "2024/05/01", "12:00:00", lat="46.9", lon="7.4")])
+    assert [(u.alt_m, u.alt_ref, u.alt_geom_m) for u in ups] == [(pytest.approx(769.62), "baro", None), (None, None, None)]

@@ -39,6 +39,15 @@ def test_tracks_v1_value_round_trips() -> None:
     assert (u.source, u.raw_ref) == ("k", "k:1")
 
 
+def test_altitude_reference_fields() -> None:
+    ups, dls = _split(TracksJsonlDecoder("k").decode([
+        _tracks_v1(alt_ref="baro", alt_geom_m=9120.5), _tracks_v1(), _tracks_v1(alt_ref="qnh"),
+        _tracks_v1(alt_m=None, alt_ref="geom"),
+    ]))
+    assert [(u.alt_m, u.alt_ref, u.alt_geom_m) for u in ups] == [(9000.0, "baro", 9120.5), (9000.0, None, None)]
+    assert [x.reason.split(":")[0] for x in dls] == ["malformed record", "impossible value"]
+
+
 def test_time_iso_bare_id_and_tables() -> None:
     line = json.dumps({"track_id": "boat7", "time": "2024-05-01T12:00:00Z", "lat_deg": 59, "lon_deg": 24,
                        "domain": "sea"}).encode()
@@ -91,3 +100,8 @@ def test_csv() -> None:
     assert [(x.position, x.reason.split(":")[0]) for x in dls] == [(5, "malformed line"), (6, "impossible value")]
     _, dls = _split(TracksCsvDecoder("csv").decode([b"id,lat,lon"]))
     assert dls[0].reason.startswith("malformed header")
+
+
+def test_a_time_without_a_zone_is_a_dead_letter_naming_the_field() -> None:
+    ups, dls = _split(TracksJsonlDecoder("j").decode([_tracks_v1(t_s=None, time="2024-05-01T12:00:00")]))
+    assert ups == [] and dls[0].reason == "unparseable timestamp: time='2024-05-01T12:00:00' has no UTC offset (write …Z for UTC)"

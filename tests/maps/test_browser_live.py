@@ -12,7 +12,6 @@ from browser_fixtures import screenshot
 from maps.assets import AssetStore
 from maps.live import SituationStore
 from maps.server import LiveMapServer
-from proximity.events import Event, Subject
 
 pytestmark = pytest.mark.browser
 
@@ -53,7 +52,7 @@ def _marker_box(page: Any, track_id: str) -> dict[str, float]:
     return box
 
 
-def test_live_map_updates_in_place(guarded_page: Any, live: Any, situation: Any) -> None:
+def test_live_map_updates_in_place(guarded_page: Any, live: Any, situation: Any, engagement: Any) -> None:
     server, store, clock = live
     page, log = guarded_page
     page.goto(server.url)
@@ -109,25 +108,21 @@ def test_live_map_updates_in_place(guarded_page: Any, live: Any, situation: Any)
     assert page.locator(".cw-track").count() == store.status()["tracks"]
     wait_until(page, f"document.querySelector('.cw-count-tracks').textContent === '{store.status()['tracks']}'")
 
-    # an event appears, its popup shows the metrics
-    a, b = store.snapshot().layers["tracks"]["features"][:2]
-    subj = [Subject(f["properties"]["id"], f["properties"]["side"], f["properties"]["domain"], land.t_s,
-                    f["geometry"]["coordinates"][1], f["geometry"]["coordinates"][0], speed_mps=7.0, course_deg=10.0)
-            for f in (a, b)]
-    ev = Event("predicted_close_approach-0003", "predicted_close_approach", "open", 0, land.t_s + 601.0, "warning",
-               tuple(subj), "predicted", metrics={"cpa_m": 1234.0, "tcpa_s": 420.0, "distance_m": 5000.0})
-    store.apply_events([ev])
-    marker = page.locator('.cw-event[data-id="predicted_close_approach-0003"]')
+    # an event appears, its popup shows the metrics: the aircraft meet (the engine's next events)
+    close = engagement.revisions("close_approach")
+    store.apply_events([close[0]])
+    marker = page.locator(f'.cw-event[data-id="{close[0]["id"]}"]')
     marker.wait_for()
     marker.click()
     rows = page.locator(".leaflet-popup .cw-popup-rows")
     rows.wait_for()
     text = rows.text_content() or ""
-    assert "Closest approach (CPA)1,234 m (0.67 NM)" in text and "Time to CPA7 min 00 s" in text
+    d = close[0]["properties"]["metrics"]["distance_m"]
+    assert f"Distance{d:,.0f} m ({d / 1852:.2f} NM)" in text and "Vertical separation656 ft (200 m)" in text
     page.keyboard.press("Escape")
 
     # closing it removes it
-    store.apply_events([replace(ev, state="closed", seq=1)])
+    store.apply_events([close[-1]])
     marker.wait_for(state="detached")
 
 
@@ -146,14 +141,14 @@ def test_filters_injection_and_stale_feed(guarded_page: Any, live: Any, situatio
     page.uncheck('input[data-filter="domain-sea"]')
     assert [page.locator('.cw-track[data-domain="sea"]').nth(i).is_visible() for i in range(2)] == [False, False]
     assert page.locator('.cw-track[data-id="icao:4b1a2c"]').is_visible()
-    page.uncheck('input[data-filter="kind-close_approach"]')
-    assert not page.locator('.cw-event[data-kind="close_approach"]').is_visible()
+    page.uncheck('input[data-filter="kind-predicted_close_approach"]')
+    assert not page.locator('.cw-event[data-kind="predicted_close_approach"]').is_visible()
     assert not page.locator(".cw-event-line").is_visible()
     assert page.locator('.cw-event[data-kind="zone_entry"]').is_visible()
     screenshot(page, "live-map-filtered")
-    for f in ("side-nato", "domain-sea", "kind-close_approach"):
+    for f in ("side-nato", "domain-sea", "kind-predicted_close_approach"):
         page.check(f'input[data-filter="{f}"]')
-    assert nato.is_visible() and page.locator('.cw-event[data-kind="close_approach"]').is_visible()
+    assert nato.is_visible() and page.locator('.cw-event[data-kind="predicted_close_approach"]').is_visible()
 
     # the injection string shows as text, in the popup, the label and the panel
     page.click('.cw-track[data-id="ais:273123456"]')

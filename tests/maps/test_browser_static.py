@@ -49,10 +49,10 @@ def test_static_map_opens_offline_and_draws_every_track(guarded_page: Any, situa
     assert title.text_content() == situation.injection
     assert page.locator('.leaflet-popup img').count() == 0
     page.keyboard.press("Escape")
-    page.click('.cw-event[data-id="zone_entry-0002"]')
+    page.click(f'.cw-event[data-id="{situation.event_id("zone_entry")}"]')
     rows = page.locator(".leaflet-popup .cw-popup-rows")
     rows.wait_for()
-    assert situation.injection + " entered the zone" in (rows.text_content() or "")
+    assert f"({situation.injection}) entered Russian territorial sea" in (rows.text_content() or "")
     assert page.locator("img[src='x']").count() == 0
     assert page.evaluate("document.body.innerHTML").count("<img src=\"x\"") == 0
     assert dialogs == []

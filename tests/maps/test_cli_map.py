@@ -30,17 +30,23 @@ def test_replay_from_jsonl_skips_bad_lines(situation: Any, asset_store: AssetSto
     lines.insert(3, "{not json")
     tracks.write_text("\n".join(lines) + "\n")
     events = tmp_path / "events.jsonl"
-    events.write_text(json.dumps(situation.events[1]) + "\n")
+    # the events file as the pipeline writes it (one value of the events topic a line), and a line
+    # in another shape: the bare fields of an event are not an event value
+    lines = [json.dumps(f) for f in situation.events]
+    lines.insert(1, json.dumps(situation.events[0]["properties"]))
+    events.write_text("\n".join(lines) + "\n")
     out = tmp_path / "replay.html"
     with caplog.at_level(logging.WARNING):
         code = main(["map", "replay", "--tracks", str(tracks), "--events", str(events), "--from",
                      "2024-05-01T10:30:00Z", "--to", "2024-05-01T10:40:00Z", "--bbox", "20,55,30,62",
-                     "--max-points", "100", "-o", str(out)])
+                     "--max-points", "1000", "-o", str(out)])
     assert code == 0
     assert f"{tracks}:4: line not used" in caplog.text
+    assert f"{events}:2: line not used: event value: not a GeoJSON Feature" in caplog.text
     page = out.read_text()
     check_offline(page, "replay")
-    assert "All 30 positions of 5 tracks are drawn" in page and 'data-event-id="zone_entry-0002"' in page
+    assert f"All {situation.positions()} positions of 5 tracks are drawn" in page
+    assert f'data-event-id="{situation.event_id("zone_entry")}"' in page
 
 
 @pytest.mark.parametrize(

@@ -30,8 +30,8 @@ def test_snapshot_has_last_positions_trails_events_and_active_zones(situation: A
     last = situation.tracks["icao:4b1a2c"][-1]
     assert tracks["icao:4b1a2c"]["geometry"]["coordinates"] == [last.lon_deg, last.lat_deg]
     assert all(len(f["geometry"]["coordinates"]) == 4 for f in snap.layers["trails"]["features"])
-    assert {f["properties"]["id"] for f in snap.layers["events"]["features"]} >= {"close_approach-0001",
-                                                                                  "zone_entry-0002"}
+    assert {f["properties"]["id"] for f in snap.layers["events"]["features"]} >= {
+        situation.event_id("predicted_close_approach"), situation.event_id("zone_entry")}
     zone_ids = {f["properties"]["id"] for f in snap.layers["zones"]["features"]}
     assert "zone:ex-active" in zone_ids and "zone:ex-expired" not in zone_ids
     assert snap.data_time_s == situation.t0_s
@@ -39,14 +39,14 @@ def test_snapshot_has_last_positions_trails_events_and_active_zones(situation: A
     assert (status["tracks"], status["open_events"]) == (5, 2)
 
 
-def test_older_reports_and_revisions_do_not_win(situation: Any) -> None:
+def test_older_reports_and_revisions_do_not_win(situation: Any, engagement: Any) -> None:
     store = _fed(situation)
     old = situation.tracks["icao:4b1a2c"][0]
     assert store.apply_tracks([old]) == 0
-    ev = situation.events[0]
-    store.apply_events([replace(ev, seq=2, state="closed")])
+    opened, closed = engagement.revisions("predicted_close_approach")
+    store.apply_events([closed])
     assert store.status()["open_events"] == 1
-    store.apply_events([replace(ev, seq=1, state="update")])  # late, older than the close
+    store.apply_events([opened])  # late, older than the close
     assert store.status()["open_events"] == 1
 
 

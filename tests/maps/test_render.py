@@ -1,4 +1,4 @@
-"""The static situation map and the GeoJSON it draws from."""
+"""The static situation map and the GeoJSON it draws from (events made by the real engine and codec)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ from typing import Any
 
 import pytest
 from pyproj import Geod
+from spoil import DELETE, spoilt
 
+from alerts.codec import decode_event, encode_event, event_from_feature
 from maps.assets import AssetStore
 from maps.errors import MapInputError
-from maps.features import event_features, event_record, track_feature
+from maps.events import event_features, latest_revisions, read_event
+from maps.features import track_feature
 from maps.page import check_offline
-from maps.render import latest_revisions, render_situation_map
+from maps.render import render_situation_map
 
 
 def embedded_features(page: str) -> list[dict[str, Any]]:
@@ -38,8 +41,9 @@ def test_page_is_self_contained_and_draws_the_situation(situation: Any, asset_st
         by_layer.setdefault(f["properties"]["layer"], []).append(f["properties"]["id"])
     assert sorted(by_layer["track"]) == sorted(situation.tracks)
     assert len(by_layer["trail"]) == 5
-    assert sorted(by_layer["event"]) == ["close_approach-0001", "zone_entry-0002"]
-    assert by_layer["event_line"] == ["close_approach-0001:line"]
+    predicted = situation.event_id("predicted_close_approach")
+    assert sorted(by_layer["event"]) == sorted([predicted, situation.event_id("zone_entry")])
+    assert by_layer["event_line"] == [f"{predicted}:line"]
     assert len(by_layer["cpa"]) == 2
     # exercise zones only while active at the data time
     assert "zone:ex-active" in by_layer["zone"] and "zone:ex-expired" not in by_layer["zone"]
@@ -61,63 +65,83 @@ def test_track_feature_carries_heading_and_units(situation: Any) -> None:
     assert rows["Time"] == "2024-05-01T10:40:00Z"
 
 
-def test_event_object_and_topic_dict_give_the_same_record(situation: Any) -> None:
-    ev = situation.events[0]
-    as_dict = {"type": "Feature", "geometry": None,
-               "properties": {**event_record(ev), "t_s": "2024-05-01T10:40:00Z"}}
-    assert event_record(as_dict) == event_record(ev)
+def test_the_situation_events_are_values_of_the_events_topic(engagement: Any) -> None:
+    """The map fixtures are what the engine emits, as the schema of the topic describes it."""
+    from jsonschema import Draft202012Validator
+
+    from alerts.codec import load_schema
+
+    validator = Draft202012Validator(load_schema("event.v1.json"))
+    kinds = [e["properties"]["kind"] for e in engagement.events]
+    assert set(kinds) == {"zone_entry", "predicted_close_approach", "close_approach"}
+    for event in engagement.events:
+        validator.validate(event)
+
+
+def test_the_maps_draw_the_topic_value_and_take_nothing_else(situation: Any) -> None:
+    feature = situation.revisions("predicted_close_approach")[0]
+    event = event_from_feature(feature)
+    # the bytes on the topic (or a line of the JSON Lines file) draw the same as the value in process
+    assert event_features(read_event(decode_event(encode_event(event)))) == event_features(read_event(feature))
+    # other shapes of an event are refused, naming why
+    with pytest.raises(MapInputError, match="not a GeoJSON Feature"):
+        read_event(feature["properties"])
+    with pytest.raises(MapInputError, match="not a GeoJSON Feature"):
+        read_event(event)  # type: ignore[arg-type]
 
 
 def test_close_approach_draws_line_and_predicted_cpa_points(situation: Any) -> None:
-    ev = situation.events[0]
+    ev = read_event(situation.revisions("predicted_close_approach")[0])
     feats = {f["properties"]["layer"]: f for f in event_features(ev)}
     assert set(feats) == {"event", "event_line", "cpa"}
     rows = dict(feats["event"]["properties"]["popup"]["rows"])
-    assert rows["Closest approach (CPA)"] == "850 m (0.46 NM)"
-    assert rows["Time to CPA"] == "2 min 30 s"
+    cpa_m, tcpa_s = ev.metrics["cpa_m"], ev.metrics["tcpa_s"]
+    assert rows["Closest approach (CPA)"] == f"{cpa_m:,.0f} m ({cpa_m / 1852:.2f} NM)"
+    assert rows["Time to CPA"] == f"{int(round(tcpa_s)) // 60} min {int(round(tcpa_s)) % 60:02d} s"
+    assert feats["event_line"]["geometry"]["coordinates"] == [[s.lon_deg, s.lat_deg] for s in ev.subjects]
+    # each subject reaches its predicted position along its course at its speed (geodesic)
     geod = Geod(ellps="WGS84")
     cpas = [f for f in event_features(ev) if f["properties"]["layer"] == "cpa"]
     for f, s in zip(cpas, ev.subjects):
         az, _baz, dist = geod.inv(s.lon_deg, s.lat_deg, *f["geometry"]["coordinates"])
-        assert dist == pytest.approx(120.0 * 150.0, abs=0.01)
+        assert dist == pytest.approx(s.speed_mps * tcpa_s, abs=0.01)
         assert az % 360 == pytest.approx(s.course_deg, abs=1e-6)
 
 
-def test_latest_revision_wins(situation: Any) -> None:
-    ev = situation.events[0]
-    from dataclasses import replace
-
-    closed = replace(ev, state="closed", seq=3, close_reason="separation restored")
-    recs = latest_revisions([ev, closed, situation.events[1]])
-    assert [(r["event_id"], r["state"]) for r in recs] == [("close_approach-0001", "closed"),
-                                                          ("zone_entry-0002", "update")]
+def test_latest_revision_wins(engagement: Any) -> None:
+    recs = latest_revisions(engagement.events)
+    assert [(r.kind, r.state) for r in recs] == [("zone_entry", "open"), ("predicted_close_approach", "closed"),
+                                                 ("close_approach", "closed")]
+    assert [r.seq for r in recs] == [0, 1, len(engagement.revisions("close_approach")) - 1]
 
 
 @pytest.mark.parametrize(
-    ("bad", "match"),
+    ("change", "match"),
     [
-        ({"properties": {}}, "event_id"),
-        ({"event_id": "x", "kind": "teleport"}, "kind"),
-        ({"event_id": "x", "kind": "zone_entry", "t_s": 1.0, "subjects": [{"track_id": "ais:1"}]}, "position"),
-        ({"event_id": "x", "kind": "zone_entry", "t_s": "yesterday",
-          "subjects": [{"track_id": "ais:1", "lat_deg": 1, "lon_deg": 2}]}, "ISO 8601"),
-        ({"event_id": "x", "kind": "zone_entry", "subjects": [{"track_id": "ais:1", "lat_deg": 1, "lon_deg": 2}]},
-         "time"),
+        ({"properties.event_id": DELETE}, "event_id"),
+        ({"properties.kind": "teleport"}, "kind"),
+        ({"properties.subjects.0.lat_deg": DELETE}, "position"),
+        ({"properties.t_s": "yesterday"}, "t_s='yesterday' is not a number"),
+        ({"properties.t_s": DELETE}, "no t_s"),
+        ({"type": "Point"}, "not a GeoJSON Feature"),
     ],
 )
-def test_bad_event_dicts_are_named(bad: dict[str, Any], match: str) -> None:
+def test_bad_event_values_are_named(situation: Any, change: dict[str, Any], match: str) -> None:
     with pytest.raises(MapInputError, match=match):
-        event_record(bad)
+        read_event(spoilt(situation.revisions("zone_entry")[0], change))
+
+
+def test_a_zone_level_event_needs_its_zone_and_border_positions(near_border: dict[str, Any]) -> None:
+    with pytest.raises(MapInputError, match="no subjects and no zone/border position"):
+        read_event(spoilt(near_border, {"properties.metrics.border_lat_deg": DELETE}))
 
 
 def test_engine_cpa_positions_are_used_and_not_listed_as_metrics(situation: Any) -> None:
-    from dataclasses import replace
-
-    ev = situation.events[0]
-    cpa = {"cpa_a_lon_deg": 25.8, "cpa_a_lat_deg": 59.66, "cpa_b_lon_deg": 25.81, "cpa_b_lat_deg": 59.67}
-    feats = event_features(replace(ev, metrics={**ev.metrics, **cpa}))
+    ev = read_event(situation.revisions("predicted_close_approach")[0])
+    feats = event_features(ev)
     points = [f["geometry"]["coordinates"] for f in feats if f["properties"]["layer"] == "cpa"]
-    assert points == [[25.8, 59.66], [25.81, 59.67]]
+    m = ev.metrics
+    assert points == [[m["cpa_a_lon_deg"], m["cpa_a_lat_deg"]], [m["cpa_b_lon_deg"], m["cpa_b_lat_deg"]]]
     rows = dict(feats[0]["properties"]["popup"]["rows"])
     assert not any(k.startswith("cpa_a") or k.startswith("cpa_b") for k in rows)
 
@@ -131,15 +155,11 @@ def test_situation_map_draws_country_outlines(situation: Any, asset_store: Asset
     assert len(outlines) == 1 and outlines[0]["geometry"]["type"] == "Polygon"
 
 
-def test_exercise_near_border_event_is_drawn_from_zone_to_border():
-    from maps.features import event_features
-    from proximity.events import Event
-
-    metrics = {"distance_to_border_m": 20685.3, "zone_lon_deg": 28.1476, "zone_lat_deg": 57.8554,
-               "border_lon_deg": 27.7993, "border_lat_deg": 57.8611}
-    e = Event("exercise_near_border-1", "exercise_near_border", "open", 0, 1_773_137_400.0, "warning", (),
-              "exercise 20.7 km from the border", zone_id="exercise:pskov-snap-1", metrics=metrics)
-    marker, line = event_features(e)
-    assert marker["geometry"]["coordinates"] == [28.1476, 57.8554]
-    assert line["geometry"]["coordinates"] == [[28.1476, 57.8554], [27.7993, 57.8611]]
-    assert "20685" in str(marker["properties"]["popup"]).replace(",", "")
+def test_exercise_near_border_event_is_drawn_from_zone_to_border(near_border: dict[str, Any]) -> None:
+    ev = read_event(near_border)
+    m = ev.metrics
+    marker, line = event_features(ev)
+    assert marker["geometry"]["coordinates"] == [m["zone_lon_deg"], m["zone_lat_deg"]]
+    assert line["geometry"]["coordinates"] == [[m["zone_lon_deg"], m["zone_lat_deg"]],
+                                               [m["border_lon_deg"], m["border_lat_deg"]]]
+    assert f"{m['distance_to_border_m']:g}" in str(marker["properties"]["popup"]).replace(",", "")

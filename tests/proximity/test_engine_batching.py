@@ -119,7 +119,7 @@ def test_scenario_exercises_every_rule(scenario):
         assert [r["t_s"] for r in revs] == sorted(r["t_s"] for r in revs)
 
 
-@pytest.mark.parametrize("how", ["one_by_one", "random", "fixed_97"])
+@pytest.mark.parametrize("how", [pytest.param("one_by_one", marks=pytest.mark.slow), "random", "fixed_97"])
 def test_events_do_not_depend_on_the_batching(scenario, how):
     reports, zones = scenario
     whole, stats_whole = _run(ProximitySettings(), zones, reports, [len(reports)])

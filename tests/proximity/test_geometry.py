@@ -84,6 +84,7 @@ def test_buffer_of_a_polygon_contains_it_and_its_surroundings() -> None:
     assert not area.contains(Point(lon_out, lat_out))
 
 
+@pytest.mark.slow
 def test_buffer_of_a_real_coast_matches_geographiclib() -> None:
     """Estonia's islands and bays, 12 NM: the polygon path behind the territorial zones."""
     estonia = next(o for o in load_country_outlines() if o.code == "EE").geometry

@@ -1,0 +1,157 @@
+"""Event revisions on the map pages: the one shape they come in, and what is drawn of them.
+
+Events reach the maps in one shape, the contract of the Kafka events topic: the
+GeoJSON Feature of :func:`alerts.codec.event_to_feature` (``EventFeature``),
+whether they come from the topic, a JSON Lines file or the pipeline itself.
+:func:`read_event` decodes it (:func:`alerts.codec.event_from_feature`);
+:func:`event_features` is what a map draws of a revision (features with the
+properties described in :mod:`maps.features`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+from pyproj import Geod
+
+from alerts.codec import event_from_feature
+from alerts.errors import CodecError
+from config.times import format_utc
+from maps.errors import MapInputError
+from maps.features import FT_PER_M, format_duration, popup_rows
+from proximity.events import Event, Subject
+
+__all__ = [
+    "CLOSE_APPROACH_KINDS",
+    "EventFeature",
+    "event_features",
+    "event_positions",
+    "latest_revisions",
+    "read_event",
+]
+
+CLOSE_APPROACH_KINDS = ("close_approach", "predicted_close_approach")
+# Predicted positions at the closest point of approach when the engine gives them
+# (metrics of the event topic, WGS 84 degrees; "a" is the first subject).
+_CPA_KEYS = (("cpa_a_lon_deg", "cpa_a_lat_deg"), ("cpa_b_lon_deg", "cpa_b_lat_deg"))
+# A zone-level event (no subjects) is drawn from the zone's point nearest the border to the border.
+_ZONE_BORDER_KEYS = ("zone_lon_deg", "zone_lat_deg", "border_lon_deg", "border_lat_deg")
+_GEOD = Geod(ellps="WGS84")
+
+EventFeature = Mapping[str, Any]
+"""An event revision as the maps take it: the value of the events topic, a GeoJSON Feature
+(:func:`alerts.codec.event_to_feature`, or the value decoded by :func:`alerts.codec.decode_event`)."""
+
+
+def read_event(feature: EventFeature) -> Event:
+    """The event revision of ``feature`` (:func:`alerts.codec.event_from_feature`), with a
+    place to draw it; raises :class:`~maps.errors.MapInputError` naming what is wrong."""
+    try:
+        e = event_from_feature(feature)
+    except CodecError as err:
+        raise MapInputError(str(err)) from err
+    if not e.subjects and not all(k in e.metrics for k in _ZONE_BORDER_KEYS):
+        raise MapInputError(f"event {e.event_id}: no subjects and no zone/border position in its metrics")
+    return e
+
+
+def latest_revisions(events: Iterable[EventFeature]) -> list[Event]:
+    """The last revision (highest ``seq``) of each incident, decoded (:func:`read_event`),
+    in the order the incidents first appeared."""
+    latest: dict[str, Event] = {}
+    for feature in events:
+        e = read_event(feature)
+        have = latest.get(e.event_id)
+        if have is None or e.seq >= have.seq:
+            latest[e.event_id] = e
+    return list(latest.values())
+
+
+_METRIC_FORMATS: dict[str, tuple[str, Any]] = {
+    "distance_m": ("Distance", lambda v: f"{v:,.0f} m ({v / 1852:.2f} NM)"),
+    "cpa_m": ("Closest approach (CPA)", lambda v: f"{v:,.0f} m ({v / 1852:.2f} NM)"),
+    "tcpa_s": ("Time to CPA", format_duration),
+    "vertical_sep_m": ("Vertical separation", lambda v: f"{v * FT_PER_M:,.0f} ft ({v:,.0f} m)"),
+    "eta_s": ("Time to entry", format_duration),
+    "depth_m": ("Depth inside zone", lambda v: f"{v:,.0f} m"),
+}
+
+
+def _metric_rows(metrics: Mapping[str, float]) -> list[tuple[str, str]]:
+    rows = []
+    positions = {k for pair in _CPA_KEYS for k in pair}
+    for k in sorted((k for k in metrics if k not in positions), key=lambda k: (k not in _METRIC_FORMATS, k)):
+        v = metrics[k]
+        label, fmt = _METRIC_FORMATS.get(k, (k, lambda x: f"{x:g}"))
+        rows.append((label, fmt(v)))
+    return rows
+
+
+def _subject_label(s: Subject) -> str:
+    return s.name or s.callsign or s.track_id
+
+
+def event_positions(e: Event) -> list[tuple[float, float]]:
+    """Where an event is: its subjects' (lon, lat), or for a zone-level event the zone's
+    point nearest the border and the border's."""
+    if e.subjects:
+        return [(s.lon_deg, s.lat_deg) for s in e.subjects]
+    m = e.metrics
+    return [(m["zone_lon_deg"], m["zone_lat_deg"]), (m["border_lon_deg"], m["border_lat_deg"])]
+
+
+def event_features(e: Event) -> list[dict[str, Any]]:
+    """What the map draws of an event revision (:func:`read_event`): its marker; for a
+    close approach (or a zone-level event) the line between its two subjects (the zone and
+    the border), and the two predicted positions at the closest point of approach when the
+    engine gives them (metrics ``cpa_a_lon_deg``, ...)."""
+    subs = e.subjects
+    where = event_positions(e)
+    pair = e.kind in CLOSE_APPROACH_KINDS and len(subs) >= 2
+    lon, lat = _GEOD.npts(*where[0], *where[1], 1)[0] if pair else where[0]
+    title = e.kind.replace("_", " ").capitalize()
+    rows: list[tuple[str, Any]] = [("Summary", e.summary), ("State", f"{e.state} (rev. {e.seq})"),
+                                   ("Severity", e.severity)]
+    rows += _metric_rows(e.metrics)
+    rows += [("Zone", e.zone_name or e.zone_id), ("Time", format_utc(e.t_s))]
+    rows += [(f"Subject {i + 1}", f"{_subject_label(s)} ({s.side}, {s.domain})") for i, s in enumerate(subs)]
+    if e.integrity_suspect:
+        rows.append(("Integrity", "SUSPECT: a subject's data failed an integrity check"))
+    if e.close_reason:
+        rows.append(("Closed", e.close_reason))
+    rows.append(("Event", e.event_id))
+    popup = {"title": title, "rows": popup_rows(rows)}
+    base = {"event_id": e.event_id, "kind": e.kind, "severity": e.severity, "state": e.state, "t_s": e.t_s,
+            "suspect": e.integrity_suspect}
+    feats: list[dict[str, Any]] = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [float(lon), float(lat)]},
+            "properties": {**base, "id": e.event_id, "layer": "event", "label": title, "popup": popup},
+        }
+    ]
+    if subs and not pair:
+        return feats
+    feats.append(
+        {
+            "type": "Feature",
+            "geometry": {"type": "LineString", "coordinates": [list(where[0]), list(where[1])]},
+            "properties": {**base, "id": f"{e.event_id}:line", "layer": "event_line", "popup": popup},
+        }
+    )
+    m = e.metrics
+    if not all(k in m for pair_keys in _CPA_KEYS for k in pair_keys):
+        return feats
+    tcpa = m.get("tcpa_s")
+    cpa_rows = popup_rows([("In", format_duration(tcpa) if tcpa is not None else None), ("Event", e.event_id)])
+    for s, (lon_key, lat_key) in zip(subs[:2], _CPA_KEYS):
+        feats.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [m[lon_key], m[lat_key]]},
+                "properties": {**base, "id": f"{e.event_id}:cpa:{s.track_id}", "layer": "cpa", "side": s.side,
+                               "popup": {"title": f"Predicted position at CPA: {_subject_label(s)}",
+                                         "rows": cpa_rows}},
+            }
+        )
+    return feats
