@@ -52,9 +52,36 @@ def _line(event: Any, **where: Any) -> str:
     return json.dumps({**where, "event": event.canonical()}, sort_keys=True)
 
 
+class _EventSink:
+    """A sink that keeps the engine's events as they are (``Event`` objects) and nothing else."""
+
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+
+    def publish_events(self, events: Sequence[Any]) -> None:
+        self.events.extend(events)
+
+    def publish_tracks(self, updates: Sequence[Any]) -> None:
+        pass
+
+    def publish_deadletters(self, letters: Sequence[Any]) -> None:
+        pass
+
+    def publish_zones(self, zones: Sequence[Any]) -> None:
+        pass
+
+    def sync(self) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def _pipeline_events(config_text: str | None = None, config_path: Path | None = None) -> list[str]:
     from closewatch.pipeline import Pipeline
-    from closewatch.sinks import RecorderSink
     from config.settings import load_settings
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -62,7 +89,7 @@ def _pipeline_events(config_text: str | None = None, config_path: Path | None = 
             config_path = Path(tmp) / "closewatch.toml"
             config_path.write_text(config_text or "", encoding="utf-8")
         settings = load_settings(config_path)
-        sink = RecorderSink()
+        sink = _EventSink()
         pipeline = Pipeline(settings, [sink])
         summary = pipeline.run()
         lines = [_line(e) for e in sink.events]
