@@ -52,32 +52,17 @@ def _line(event: Any, **where: Any) -> str:
     return json.dumps({**where, "event": event.canonical()}, sort_keys=True)
 
 
-class _EventSink:
-    """A sink that keeps the engine's events as they are (``Event`` objects) and nothing else."""
+def _event_sink() -> Any:
+    """A recorder sink that keeps the engine's events as they are (``Event`` objects)."""
+    from closewatch.sinks import RecorderSink
 
-    def __init__(self) -> None:
-        self.events: list[Any] = []
+    class EventSink(RecorderSink):
+        def publish_events(self, events: Sequence[Any]) -> None:
+            self.engine_events.extend(events)
 
-    def publish_events(self, events: Sequence[Any]) -> None:
-        self.events.extend(events)
-
-    def publish_tracks(self, updates: Sequence[Any]) -> None:
-        pass
-
-    def publish_deadletters(self, letters: Sequence[Any]) -> None:
-        pass
-
-    def publish_zones(self, zones: Sequence[Any]) -> None:
-        pass
-
-    def sync(self) -> None:
-        pass
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
+    sink = EventSink()
+    sink.engine_events = []
+    return sink
 
 
 def _pipeline_events(config_text: str | None = None, config_path: Path | None = None) -> list[str]:
@@ -89,10 +74,10 @@ def _pipeline_events(config_text: str | None = None, config_path: Path | None = 
             config_path = Path(tmp) / "closewatch.toml"
             config_path.write_text(config_text or "", encoding="utf-8")
         settings = load_settings(config_path)
-        sink = _EventSink()
+        sink = _event_sink()
         pipeline = Pipeline(settings, [sink])
         summary = pipeline.run()
-        lines = [_line(e) for e in sink.events]
+        lines = [_line(e) for e in sink.engine_events]
         lines.append(json.dumps({"stats": summary.engine_stats}, sort_keys=True))
     return lines
 
