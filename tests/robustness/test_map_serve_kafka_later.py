@@ -17,7 +17,7 @@ import pytest
 
 from alerts.broker import LocalBroker, find_free_port
 from alerts.producer import KafkaSink
-from browser_fixtures import screenshot
+from browser_fixtures import screenshot, wait_until
 from config.records import TrackUpdate
 from config.settings import KafkaSettings
 from maps.health import FEED_HEALTH_CE_TYPE
@@ -105,8 +105,8 @@ def test_page_shows_no_connection_then_recovers_by_itself(tmp_path: Path, guarde
         sink.publish_events([_event(updates)])
         sink.flush()
         line.wait_for(state="detached", timeout=60_000)
-        page.wait_for_function("document.querySelectorAll('.cw-track').length === 2", timeout=30_000)
-        page.wait_for_function("document.querySelectorAll('.cw-event').length === 1", timeout=30_000)
+        wait_until(page, "document.querySelectorAll('.cw-track').length === 2", 30)
+        wait_until(page, "document.querySelectorAll('.cw-event').length === 1", 30)
         assert not page.locator(BANNER).is_visible()
         screenshot(page, "map-serve-kafka-recovered")
 
@@ -131,7 +131,7 @@ def test_page_shows_no_connection_then_recovers_by_itself(tmp_path: Path, guarde
         sink.publish_tracks(later)
         sink.flush()
         line.wait_for(state="detached", timeout=60_000)
-        page.wait_for_function("document.querySelectorAll('.cw-track').length === 2", timeout=30_000)
+        wait_until(page, "document.querySelectorAll('.cw-track').length === 2", 30)
         sink.close()
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -15,7 +15,7 @@ from typing import Any, Iterator
 import pytest
 
 from alerts.tls import LocalPki, make_local_pki
-from browser_fixtures import CHROMIUM, CHROMIUM_ARGS, screenshot
+from browser_fixtures import launch_browser, screenshot, wait_until
 from config.settings import MapSettings
 from maps.assets import AssetStore
 from maps.errors import MapServerError
@@ -213,26 +213,22 @@ def test_login_sets_a_session_cookie_not_the_token_and_redirects_to_the_clean_ur
     assert get(port, headers={"Cookie": f"{SESSION_COOKIE}={cookie.value}"}).status == 200
 
 
-def test_rebinding_page_refused_in_chromium(open_server: LiveMapServer, tmp_path: Path) -> None:
+def test_rebinding_page_refused_in_chromium(open_server: LiveMapServer, browser: Any) -> None:
     """DNS rebinding as a browser meets it: a name of the attacker resolving to 127.0.0.1."""
-    from playwright.sync_api import sync_playwright
-
     port = open_server.port
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                     args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP rebind.evil.example 127.0.0.1"])
-        try:
-            page = browser.new_page()
-            resp = page.goto(f"http://rebind.evil.example:{port}/")
-            assert resp is not None and resp.status == 421
-            assert resp.headers["content-security-policy"] == CSP
-            assert page.locator(".leaflet-container").count() == 0
-            screenshot(page, "live-map-rebinding-refused")
-            resp = page.goto(f"http://localhost:{port}/")
-            assert resp is not None and resp.status == 200
-            page.locator(".leaflet-container").wait_for()
-        finally:
-            browser.close()
+    rebinding = launch_browser(browser, "--host-resolver-rules=MAP rebind.evil.example 127.0.0.1")
+    try:
+        page = rebinding.new_page()
+        resp = page.goto(f"http://rebind.evil.example:{port}/")
+        assert resp is not None and resp.status == 421
+        assert resp.headers["content-security-policy"] == CSP
+        assert page.locator(".leaflet-container").count() == 0
+        screenshot(page, "live-map-rebinding-refused")
+        resp = page.goto(f"http://localhost:{port}/")
+        assert resp is not None and resp.status == 200
+        page.locator(".leaflet-container").wait_for()
+    finally:
+        rebinding.close()
 
 
 @pytest.fixture(scope="module")
@@ -274,33 +270,28 @@ def test_https_from_the_settings(pki: LocalPki, asset_store: AssetStore, situati
         server.stop()
 
 
-def test_https_page_in_chromium(pki: LocalPki, asset_store: AssetStore, situation: Any) -> None:
+def test_https_page_in_chromium(pki: LocalPki, asset_store: AssetStore, situation: Any, browser: Any) -> None:
     """The live page over HTTPS, logged in with the token, in Chromium (certificate errors ignored
     for this test only: the throwaway CA is not in Chromium's store)."""
-    from playwright.sync_api import sync_playwright
-
     store = SituationStore(situation.zones)
     for ups in situation.tracks.values():
         store.apply_tracks(ups)
     settings = MapSettings(port=0, token=TOKEN, refresh_s=0.5, tls_certfile=str(pki.broker_cert),
                            tls_keyfile=str(pki.broker_key))
     server = serve_live_map(store, settings, assets=asset_store, zones=situation.zones)
+    insecure = launch_browser(browser, "--ignore-certificate-errors")
     try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                         args=[*CHROMIUM_ARGS, "--ignore-certificate-errors"])
-            try:
-                page = browser.new_page(viewport={"width": 1280, "height": 860})
-                errors: list[str] = []
-                page.on("pageerror", lambda e: errors.append(str(e)))
-                page.goto(f"https://localhost:{server.port}/?token={TOKEN}")
-                assert page.url == f"https://localhost:{server.port}/"
-                page.wait_for_function("document.querySelectorAll('.cw-track').length === 5", timeout=20_000)
-                screenshot(page, "live-map-https")
-                assert errors == []
-            finally:
-                browser.close()
+        page = insecure.new_page(viewport={"width": 1280, "height": 860})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(f"https://localhost:{server.port}/?token={TOKEN}")
+        assert page.url == f"https://localhost:{server.port}/"
+        wait_until(page, "document.querySelectorAll('.cw-track').length === 5", 20)
+        screenshot(page, "live-map-https")
+        assert errors == []
     finally:
+        insecure.close()
         server.stop()
 
 
