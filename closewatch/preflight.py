@@ -21,7 +21,6 @@ Every problem is reported, each with its key path, as :class:`~config.settings.C
 
 from __future__ import annotations
 
-import logging
 import os
 import tempfile
 from pathlib import Path
@@ -30,8 +29,6 @@ from config.settings import ConfigError, Settings, load_settings
 from config.tlsfiles import TlsFileError, check_client_files, server_context
 
 __all__ = ["check_settings", "load_checked"]
-
-log = logging.getLogger(__name__)
 
 
 def load_checked(path: str | Path | None, *, run: bool = True) -> Settings:
