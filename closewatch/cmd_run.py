@@ -83,6 +83,7 @@ def _load(path: Path | None) -> Settings | None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from closewatch.checkpoint import CheckpointError
     from closewatch.pipeline import Pipeline
 
     settings = _load(args.config)
@@ -106,6 +107,11 @@ def _run(args: argparse.Namespace) -> int:
             pipeline = Pipeline(settings, sinks)
         except ZoneCatalogueError as e:
             print(f"zones: {e}", file=sys.stderr)
+            return EXIT_USAGE
+        except CheckpointError as e:
+            print(f"pipeline.state_dir: {e}", file=sys.stderr)
+            print("  (a checkpoint closewatch did not write is never read: see docs/operations.md, Checkpoints)",
+                  file=sys.stderr)
             return EXIT_USAGE
         server = None
         if args.serve_map:

@@ -102,11 +102,8 @@ class Pipeline:
         self.settings = settings
         self.sinks = list(sinks)
         self.zones = load_catalogue(settings.zones)
-        self.engine = engine or Engine(
-            settings.proximity,
-            self.zones,
-            borders=[line for _name, line in load_borders()],
-        )
+        borders = [line for _name, line in load_borders()]
+        self.engine = engine or Engine(settings.proximity, self.zones, borders=borders)
         self.batch_size = settings.pipeline.batch_size
         self.max_batch_delay_s = settings.pipeline.max_batch_delay_s
         self.summary = RunSummary()
@@ -119,7 +116,7 @@ class Pipeline:
         kafka_feeds = [f.name for f in settings.feeds if f.transport == "kafka"]
         if kafka_feeds:
             self._checkpoints = CheckpointStore(settings)
-            saved = self._checkpoints.load()
+            saved = self._checkpoints.load(borders=borders)  # CheckpointError: refused
             if saved is not None:
                 log.info("resuming from checkpoint %s", self._checkpoints.path)
                 self.engine = saved.engine
