@@ -9,7 +9,7 @@ event_id and seq, same content).
 
 The test waits for conditions, not for time, so a loaded machine only makes it
 slower: the second half of the input is produced only after the kill, and the
-kill comes once events are on the topic and a checkpoint was written after them.
+kill comes once events are on the topic and a checkpoint was written and its offsets committed.
 """
 
 from __future__ import annotations
@@ -26,15 +26,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
-from kafka.errors import KafkaError
 
 from alerts.codec import encode_track
 from closewatch.scenario.baltic import write_scenario
 from config.records import TrackUpdate
 from config.settings import SidesSettings, load_settings
 from ingest import open_feed
+from kafka_fixtures import group_lag, read_topic
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -88,46 +88,14 @@ def _start(config: Path, log: Path) -> subprocess.Popen[bytes]:
     )
 
 
-def _events(bootstrap: str, topic: str, timeout_s: float = 120.0) -> list[dict[str, Any]]:
-    """Every event on ``topic`` up to its current end (read until the end offsets, not until a pause)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        deadline = time.monotonic() + timeout_s
-        partitions: set[int] | None = None
-        while not partitions and time.monotonic() < deadline:
-            partitions = consumer.partitions_for_topic(topic)
-            if not partitions:
-                time.sleep(0.2)
-        if not partitions:
-            return []
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
-        out = []
-        while any(consumer.position(tp) < ends[tp] for tp in tps):
-            assert time.monotonic() < deadline, f"{topic}: not read to its end within {timeout_s} s"
-            for records in consumer.poll(timeout_ms=500).values():
-                for r in records:
-                    props = json.loads(r.value)["properties"]
-                    props.pop("detected_s")
-                    props.pop("detected_at")
-                    out.append(props)
-        return out
-    finally:
-        consumer.close()
-
-
-def _group_lag(bootstrap: str, group: str, topic: str, end: int) -> int:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        offsets = admin.list_group_offsets(group).get(group, {})
-    except KafkaError:  # the group (or its coordinator) is not there yet: nothing committed
-        return end
-    finally:
-        admin.close()
-    committed = sum(o.offset for tp, o in offsets.items() if tp.topic == topic)
-    return end - committed
+def _events(bootstrap: str, topic: str) -> list[dict[str, Any]]:
+    out = []
+    for value, _ in read_topic(bootstrap, topic):
+        props = json.loads(value)["properties"]
+        props.pop("detected_s")
+        props.pop("detected_at")
+        out.append(props)
+    return out
 
 
 def _run_until_caught_up(config: Path, log: Path, bootstrap: str, group: str, topic: str, end: int) -> None:
@@ -135,7 +103,7 @@ def _run_until_caught_up(config: Path, log: Path, bootstrap: str, group: str, to
     try:
         deadline = time.monotonic() + 600  # a loaded machine is slow, not wrong
         while time.monotonic() < deadline:
-            if _group_lag(bootstrap, group, topic, end) == 0:
+            if group_lag(bootstrap, group, topic, end) == 0:
                 break
             assert proc.poll() is None, log.read_text()
             time.sleep(0.3)
@@ -179,7 +147,7 @@ def test_sigkill_mid_stream_then_restart_gives_the_clean_runs_events(kafka_broke
     feeder = threading.Thread(target=produce, daemon=True)
     feeder.start()
     try:
-        # Kill it hard once it has published events and written a checkpoint after them.
+        # Kill it hard once it has published events and committed a checkpoint.
         deadline = time.monotonic() + 600
         before_kill: list[dict[str, Any]] = []
         while not before_kill:
@@ -187,12 +155,13 @@ def test_sigkill_mid_stream_then_restart_gives_the_clean_runs_events(kafka_broke
             assert proc.poll() is None, crash_log.read_text()[-3000:]
             time.sleep(0.5)
             before_kill = _events(bootstrap, f"{topic_prefix}.crash")
-        seen = time.time()
-        state = tmp_path / "state-crash"
-        while not any(p.stat().st_mtime > seen for p in state.glob("checkpoint-*.npz")):
-            assert time.monotonic() < deadline, f"no checkpoint after the first events: {crash_log.read_text()[-3000:]}"
+        # offsets are committed only after a checkpoint: one was written, with input behind it
+        while group_lag(bootstrap, "crash", topic_in, 0) >= 0 or not list(
+            (tmp_path / "state-crash").glob("checkpoint-*.npz")
+        ):
+            assert time.monotonic() < deadline, f"no checkpoint committed: {crash_log.read_text()[-3000:]}"
             assert proc.poll() is None, crash_log.read_text()[-3000:]
-            time.sleep(0.1)
+            time.sleep(0.2)
         assert not produced.is_set(), "the input was produced before the kill: the kill was not mid-stream"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(30)
