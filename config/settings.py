@@ -12,15 +12,17 @@ offending key path (``proximity.thresholds.sea_sea_m``) and the reason.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from config.times import parse_utc
 
 __all__ = [
+    "ClassificationSettings",
     "ConfigError",
     "FeedSettings",
     "KafkaSettings",
@@ -85,6 +87,9 @@ class FeedSettings(_Section):
     assume_time: str | None = None
     # follow: read the file from its start instead of only what is appended.
     from_start: bool = False
+    # ais-nmea: the same message (payload) heard again within this much data time, by
+    # another receiver, is one report (counted as a duplicate); 0 keeps every copy.
+    dedup_window_s: float = Field(default=5.0, ge=0, le=3600)
     # kafka: the cluster (default: bootstrap_servers of the [kafka] section), the consumer
     # group, and where a new group starts reading.
     bootstrap_servers: str | None = None
@@ -144,8 +149,10 @@ class ProximitySettings(_Section):
         default_factory=lambda: dict(_DEFAULT_STALE_AFTER_S)
     )
     thresholds: ThresholdSettings = Field(default_factory=ThresholdSettings)
-    # ICAO type designators whose presence raises an event's severity.
-    watch_types: tuple[str, ...] = ("TU95", "TU160", "TU22", "SU24", "SU34", "IL20", "A50")
+    # ICAO type designators whose presence raises an event's severity. Default: the types
+    # marked "watch" in config/data/classification/military_types.csv (bombers, strike and
+    # reconnaissance types: TU95, T160, TU22, SU24, SU34, IL20, A50...).
+    watch_types: tuple[str, ...] = Field(default_factory=lambda: _default_watch_types())
     # Pairs of opposing tracks are compared at every multiple of this data time.
     pair_interval_s: PositiveFloat = 5.0
     # At a pair tick every track is dead-reckoned from its last report to the tick
@@ -232,6 +239,80 @@ class SidesSettings(_Section):
     russia_callsign_patterns: tuple[str, ...] = ()
 
 
+def _default_watch_types() -> tuple[str, ...]:
+    from config.classification import watch_types  # the table imports this module
+
+    return watch_types()
+
+
+_HEX6 = re.compile(r"[0-9a-fA-F]{6}")
+
+
+class ClassificationSettings(_Section):
+    """Who operates a track (military, state, civil): lists and patterns that override the
+    tables of config/data/classification (see config/classification.py for the precedence).
+
+    MMSI and ICAO address lists, and regular expressions matched case-insensitively against
+    the whole callsign or ship name. A track listed twice, a pattern that does not compile
+    or an address that is not 24-bit hex is an error naming the key.
+    """
+
+    military_mmsi: tuple[int, ...] = ()
+    state_mmsi: tuple[int, ...] = ()
+    civil_mmsi: tuple[int, ...] = ()
+    military_icao: tuple[str, ...] = ()
+    state_icao: tuple[str, ...] = ()
+    civil_icao: tuple[str, ...] = ()
+    military_callsign_patterns: tuple[str, ...] = ()
+    state_callsign_patterns: tuple[str, ...] = ()
+    civil_callsign_patterns: tuple[str, ...] = ()
+    military_name_patterns: tuple[str, ...] = ()
+    state_name_patterns: tuple[str, ...] = ()
+    civil_name_patterns: tuple[str, ...] = ()
+
+    @field_validator("military_mmsi", "state_mmsi", "civil_mmsi")
+    @classmethod
+    def _mmsi(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        for m in v:
+            if not 0 < m <= 999_999_999:
+                raise ValueError(f"{m} is not an MMSI (1 to 999999999)")
+        return v
+
+    @field_validator("military_icao", "state_icao", "civil_icao")
+    @classmethod
+    def _icao(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for a in v:
+            if not _HEX6.fullmatch(a.strip()):
+                raise ValueError(f"{a!r} is not a 24-bit ICAO address (six hex digits)")
+        return tuple(a.strip().lower() for a in v)
+
+    @field_validator(
+        "military_callsign_patterns", "state_callsign_patterns", "civil_callsign_patterns",
+        "military_name_patterns", "state_name_patterns", "civil_name_patterns",
+    )
+    @classmethod
+    def _patterns(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for p in v:
+            if not p.strip():
+                raise ValueError("an empty pattern matches nothing useful")
+            try:
+                re.compile(p)
+            except re.error as e:
+                raise ValueError(f"{p!r} is not a regular expression: {e}") from e
+        return v
+
+    @model_validator(mode="after")
+    def _listed_once(self) -> "ClassificationSettings":
+        for kind in ("mmsi", "icao"):
+            seen: dict[object, str] = {}
+            for category in ("military", "state", "civil"):
+                for ident in getattr(self, f"{category}_{kind}"):
+                    if ident in seen and seen[ident] != category:
+                        raise ValueError(f"{ident} is listed as both {seen[ident]} and {category} ({kind})")
+                    seen[ident] = category
+        return self
+
+
 class KafkaSettings(_Section):
     bootstrap_servers: str = Field(min_length=1)
     events_topic: str = "closewatch.events.v1"
@@ -301,6 +382,7 @@ class Settings(_Section):
     proximity: ProximitySettings = Field(default_factory=ProximitySettings)
     zones: ZoneSettings = Field(default_factory=ZoneSettings)
     sides: SidesSettings = Field(default_factory=SidesSettings)
+    classification: ClassificationSettings = Field(default_factory=ClassificationSettings)
     kafka: KafkaSettings | None = None
     sinks: SinkSettings = Field(default_factory=SinkSettings)
     map: MapSettings = Field(default_factory=MapSettings)
