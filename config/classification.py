@@ -62,11 +62,11 @@ import bisect
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, NamedTuple
+from typing import Literal, NamedTuple
 
 from config._tables import csv_rows
 from config.records import CATEGORIES, Category
-from config.settings import ClassificationSettings
+from config.settings import LISTED_CATEGORIES, ClassificationSettings
 
 __all__ = [
     "DATA_DIR",
@@ -270,17 +270,15 @@ _AIRLINE = re.compile(r"[A-Z]{3}\d[0-9A-Z]{0,4}")
 _CACHE_MAX = 200_000
 
 
-_LISTED: tuple[Category, ...] = ("military", "state", "civil")  # the configured lists, in key order
-
-
-def _pattern_table(settings: ClassificationSettings, what: str) -> tuple[tuple[Category, re.Pattern[str]], ...]:
+def _pattern_table(
+    settings: ClassificationSettings, what: Literal["callsign", "name"]
+) -> tuple[tuple[Category, re.Pattern[str]], ...]:
     """(category, the patterns joined) for the configured ``<category>_<what>_patterns``."""
     out: list[tuple[Category, re.Pattern[str]]] = []
-    for category in _LISTED:
-        patterns: Iterable[str] = getattr(settings, f"{category}_{what}_patterns")
-        parts = [f"(?:{p.strip()})" for p in patterns]
-        if parts:
-            out.append((category, re.compile("|".join(parts), re.IGNORECASE)))
+    for category in LISTED_CATEGORIES:
+        pattern = settings.pattern(category, what)
+        if pattern is not None:
+            out.append((category, pattern))
     return tuple(out)
 
 
@@ -291,7 +289,7 @@ class Classifier:
         settings = settings if settings is not None else ClassificationSettings()
         self._mmsi: dict[int, Category] = {}
         self._icao: dict[str, Category] = {}
-        for category in _LISTED:
+        for category in LISTED_CATEGORIES:
             for m in getattr(settings, f"{category}_mmsi"):
                 self._mmsi[m] = category
             for a in getattr(settings, f"{category}_icao"):

@@ -56,8 +56,7 @@ Item = Union[TrackUpdate, DeadLetter]
 
 _FLOATS = ("alt_m", "alt_geom_m", "speed_mps", "course_deg", "heading_deg", "vrate_mps")
 _TEXTS = ("alt_ref", "country", "callsign", "name", "type_code", "receiver")
-_QUALITY_CODES = ("adsb_version", "nic", "nac_p", "nac_v", "sil", "gva", "nuc_p")
-_QUALITY = ("accuracy_high", "raim", *_QUALITY_CODES, "gnss_ok_before_s")
+_QUALITY = ("accuracy_high", "raim", "adsb_version", "nic", "nac_p", "nac_v", "sil", "gva", "nuc_p", "gnss_ok_before_s")
 TRACK_FIELDS = ("track_id", "t_s", "time", "lat_deg", "lon_deg", "domain", "side", *_FLOATS, *_TEXTS,
                 "category", "category_source", "nav_status", "on_ground", "quality", *_QUALITY)
 _BOOLEANS = {True: True, False: False, "true": True, "false": False, "1": True, "0": False}
@@ -107,8 +106,11 @@ def _quality(rec: dict[str, Any]) -> PositionQuality | None:
         raise Rejected(f"malformed record: quality={str(nested)[:30]!r} is not an object")
     q = nested if nested is not None else rec
     try:
-        return position_quality(_flag(q, "accuracy_high"), _flag(q, "raim"), *(_code(q, k) for k in _QUALITY_CODES),
-                                _number(q, "gnss_ok_before_s"))
+        return position_quality(
+            accuracy_high=_flag(q, "accuracy_high"), raim=_flag(q, "raim"), adsb_version=_code(q, "adsb_version"),
+            nic=_code(q, "nic"), nac_p=_code(q, "nac_p"), nac_v=_code(q, "nac_v"), sil=_code(q, "sil"),
+            gva=_code(q, "gva"), nuc_p=_code(q, "nuc_p"), gnss_ok_before_s=_number(q, "gnss_ok_before_s"),
+        )
     except RecordError as e:
         raise Rejected(f"impossible value: {e}") from e
 

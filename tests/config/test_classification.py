@@ -172,10 +172,11 @@ def test_cot_callsign_pattern_and_prefix() -> None:
 @pytest.mark.parametrize(
     "section, message",
     [
-        ({"military_icao": ["43C6G1"]}, "classification.military_icao: Value error, '43C6G1' is not a 24-bit"),
-        ({"state_callsign_patterns": ["RFF("]}, "classification.state_callsign_patterns: Value error, 'RFF(' is not a"),
-        ({"civil_name_patterns": ["  "]}, "classification.civil_name_patterns: Value error, an empty pattern"),
-        ({"military_mmsi": [0]}, "classification.military_mmsi: Value error, 0 is not an MMSI"),
+        ({"military_icao": ["43C6G1"]}, "classification.military_icao.0: Value error, '43C6G1' is not a 24-bit"),
+        ({"state_callsign_patterns": ["RFF("]}, "classification.state_callsign_patterns.0: Value error, 'RFF(' is not"),
+        ({"civil_name_patterns": ["  "]}, "classification.civil_name_patterns.0: Value error, empty pattern"),
+        ({"military_mmsi": [0]}, "classification.military_mmsi.0: Input should be greater than or equal to 1"),
+        ({"state_name_patterns": ["A", "(?i)B"]}, "state_name_patterns do not compile together"),
         ({"military_mmsi": [273123456], "civil_mmsi": [273123456]}, "273123456 is listed as both military and civil"),
         ({"militray_mmsi": [1]}, "classification.militray_mmsi: unknown key"),
     ],
