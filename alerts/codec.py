@@ -68,7 +68,7 @@ __all__ = [
 ]
 
 SCHEMA_MAJOR = 1
-SCHEMA_VERSION = f"{SCHEMA_MAJOR}.1"  # 1.1: subjects carry report_t_s
+SCHEMA_VERSION = f"{SCHEMA_MAJOR}.2"  # 1.1: subjects carry report_t_s; 1.2: close_approach metric min_t_s
 CE_SPECVERSION = "1.0"
 CE_SOURCE = "urn:closewatch"
 EVENT_CONTENT_TYPE = "application/geo+json"  # RFC 7946 section 12

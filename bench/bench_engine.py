@@ -325,6 +325,8 @@ def child(
 
 def _other_checkout(tree: str) -> tuple[Any, Any, list[Zone], list]:
     """The ``Engine`` class, ``ProximitySettings`` and catalogue of another checkout, loaded beside ours."""
+    if not os.path.isfile(os.path.join(tree, "proximity", "engine.py")):
+        raise SystemExit(f"--compare {tree}: not a checkout of closewatch (no proximity/engine.py)")
     mine = ("config", "proximity")
     ours = {k: m for k, m in sys.modules.items() if k.split(".")[0] in mine}
     for k in ours:
