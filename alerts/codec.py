@@ -70,7 +70,8 @@ __all__ = [
 ]
 
 SCHEMA_MAJOR = 1
-SCHEMA_VERSION = f"{SCHEMA_MAJOR}.1"  # events and dead letters; 1.1: subjects carry report_t_s
+# Events and dead letters: 1.1: subjects carry report_t_s; 1.2: close_approach metric min_t_s
+SCHEMA_VERSION = f"{SCHEMA_MAJOR}.2"
 # Track values: 1.2 adds alt_ref, alt_geom_m, category, category_source, nav_status, on_ground
 # and quality (1.0 and 1.1 track values have the same members).
 TRACK_SCHEMA_VERSION = f"{SCHEMA_MAJOR}.2"
