@@ -52,12 +52,14 @@ from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 from alerts.codec import encode_event, encode_track
 from alerts.errors import CodecError
+from config.classification import Classifier
 from config.records import DeadLetter, FeedHealth, Notice, TrackUpdate, Zone
 from config.settings import FeedSettings, Settings
 from config.zones import load_borders, load_catalogue
 from closewatch.checkpoint import CheckpointError, CheckpointStore
 from closewatch.engine_guard import EngineGuard
 from ingest import open_feed, open_feeds
+from ingest import stats as ingest_stats
 from ingest.positions import KafkaPositions, Positions
 from proximity.engine import Engine
 from proximity.errors import NoticeError
@@ -110,6 +112,8 @@ class RunSummary:
     updates_per_feed: Counter[str] = field(default_factory=Counter)
     events_per_kind: Counter[str] = field(default_factory=Counter)
     engine_stats: dict[str, int] = field(default_factory=dict)
+    # Copies of one message heard by several receivers, merged into one report (AIS), per feed.
+    duplicates_per_feed: Counter[str] = field(default_factory=Counter)
     dead_letters_per_stage: Counter[str] = field(default_factory=Counter)
     feed_health: dict[str, FeedHealth] = field(default_factory=dict)  # the latest record of each feed
     stopped: bool = False  # ended by ``stop`` (SIGTERM), not by its feeds
@@ -191,13 +195,15 @@ class Pipeline:
 
     def _replay(self, feeds: Sequence[FeedSettings], stop: threading.Event) -> Iterator[tuple[str, Item] | None]:
         speed = max(f.speed for f in feeds)
+        classifier = Classifier(self.settings.classification)
         streams = [
             _timed(
                 f.name,
                 _given_up_on_failure(
                     f.name,
                     lambda f=f: open_feed(  # type: ignore[misc]
-                        f.model_copy(update={"speed": 0.0}), self.settings.sides, stop=stop, kafka=self.settings.kafka
+                        f.model_copy(update={"speed": 0.0}), self.settings.sides, stop=stop, kafka=self.settings.kafka,
+                        classifier=classifier,
                     ),
                 ),
             )
@@ -227,6 +233,7 @@ class Pipeline:
             kafka=self.settings.kafka,
             idle_s=self.max_batch_delay_s,
             positions=self._positions,
+            classification=self.settings.classification,
         )
 
     # -- the run ---------------------------------------------------------------------------
@@ -288,6 +295,10 @@ class Pipeline:
                 sink.sync()
         self._checkpoint(force=True)
         self.summary.engine_stats = dict(self.engine.stats)
+        for name in {f.name for f in self.settings.feeds}:
+            counted = ingest_stats.get(name)
+            if counted is not None and counted.duplicates:
+                self.summary.duplicates_per_feed[name] = counted.duplicates
         return self.summary
 
     def _count(self, letter: DeadLetter) -> None:

@@ -380,7 +380,8 @@ def _get_strings(spec: Any, arrays: Mapping[str, np.ndarray], what: str) -> list
 
 
 def _field_kinds(cls: type) -> list[tuple[str, str]]:
-    """(name, "float" | "text") of each field of a record of numbers and texts."""
+    """(name, "float" | "text" | "json") of each field of a record: numbers as a float column,
+    texts as a string column, anything else (integers, booleans, nested records) as JSON texts."""
     hints = typing.get_type_hints(cls)
     out = []
     for f in dataclasses.fields(cls):
@@ -391,9 +392,18 @@ def _field_kinds(cls: type) -> list[tuple[str, str]]:
             out.append((f.name, "float"))
         elif base is str or typing.get_origin(base) is typing.Literal:
             out.append((f.name, "text"))
+        elif base in (int, bool) or (isinstance(base, type) and dataclasses.is_dataclass(base)):
+            out.append((f.name, "json"))
         else:
             raise StateError(f"{cls.__name__}.{f.name}: a {tp} has no column form")
     return out
+
+
+def _plain(value: Any) -> Any:
+    """A field value as JSON (a nested record as an object of its fields)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return value
 
 
 def _put_reports(arrays: _Arrays, updates: np.ndarray) -> dict[str, Any]:
@@ -411,6 +421,9 @@ def _put_reports(arrays: _Arrays, updates: np.ndarray) -> dict[str, Any]:
             col = np.array([0.0 if v is None else v for v in values], np.float64).reshape(n)
             columns[name] = {"float": [arrays.put(f"reports.{name}", col)["$array"],
                                        arrays.put(f"reports.{name}.present", have)["$array"]]}
+        elif kind == "json":
+            texts = [None if v is None else json.dumps(_plain(v), sort_keys=True, allow_nan=False) for v in values]
+            columns[name] = _put_strings(arrays, f"reports.{name}", texts)
         else:
             columns[name] = _put_strings(arrays, f"reports.{name}", values)
     return {"present": arrays.put("reports.present", present), "fields": kinds, "columns": columns}
@@ -420,6 +433,7 @@ def _get_reports(spec: Any, arrays: Mapping[str, np.ndarray], n: int) -> np.ndar
     fields = [tuple(f) for f in spec.get("fields", [])] if isinstance(spec, dict) else []
     if fields != _field_kinds(TrackUpdate):
         raise StateError(f"state reports: fields {fields} are not those of TrackUpdate {_field_kinds(TrackUpdate)}")
+    hints = typing.get_type_hints(TrackUpdate)
     present = _from_json(spec["present"], arrays)
     if present.dtype != np.bool_ or present.shape != (n,):
         raise StateError("state reports: 'present' does not fit the track table")
@@ -438,6 +452,13 @@ def _get_reports(spec: Any, arrays: Mapping[str, np.ndarray], n: int) -> np.ndar
             values[name] = _get_strings(col, arrays, f"reports.{name}")
             if len(values[name]) != n:
                 raise StateError(f"state reports.{name}: {len(values[name])} values for {n} slots")
+            if kind == "json":
+                hint = hints[name]
+                try:
+                    values[name] = [None if v is None else _typed(hint, json.loads(v), f"reports.{name}")
+                                    for v in values[name]]
+                except ValueError as e:
+                    raise StateError(f"state reports.{name}: not JSON: {e}") from None
     out = np.empty(n, object)
     for i in np.nonzero(present)[0].tolist():
         try:
