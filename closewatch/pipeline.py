@@ -42,6 +42,7 @@ from config.records import DeadLetter, Notice, TrackUpdate, Zone
 from config.settings import FeedSettings, Settings
 from config.zones import load_borders, load_catalogue
 from closewatch.checkpoint import CheckpointStore
+from closewatch.rules import build_rules
 from ingest import open_feed, open_feeds
 from ingest import stats as ingest_stats
 from ingest.positions import KafkaPositions, Positions
@@ -91,6 +92,10 @@ class RunSummary:
     engine_stats: dict[str, int] = field(default_factory=dict)
     # Copies of one message heard by several receivers, merged into one report (AIS), per feed.
     duplicates_per_feed: Counter[str] = field(default_factory=Counter)
+    # Incidents the rule profile did not raise, by (kind, reason) (proximity.rules).
+    suppressed: dict[tuple[str, str], int] = field(default_factory=dict)
+    context_events: int = 0  # of those, revisions written as context events (--explain)
+    profile: str = ""  # the rule profile, name@version
 
 
 class Pipeline:
@@ -110,6 +115,7 @@ class Pipeline:
             settings.proximity,
             self.zones,
             borders=[line for _name, line in load_borders()],
+            rules=build_rules(settings),
         )
         self.batch_size = settings.pipeline.batch_size
         self.max_batch_delay_s = settings.pipeline.max_batch_delay_s
@@ -225,6 +231,8 @@ class Pipeline:
                 sink.sync()
         self._checkpoint(force=True)
         self.summary.engine_stats = dict(self.engine.stats)
+        self.summary.suppressed = self.engine.suppressed
+        self.summary.profile = self.engine.rules.profile.label
         for name in {f.name for f in self.settings.feeds}:
             counted = ingest_stats.get(name)
             if counted is not None and counted.duplicates:
@@ -277,6 +285,13 @@ class Pipeline:
     def _emit(self, events: Sequence[Event], updates: Sequence[TrackUpdate], letters: Sequence[DeadLetter]) -> None:
         self.summary.events += len(events)
         self.summary.events_per_kind.update(e.kind for e in events)
+        context = self.engine.take_context()
+        if context:
+            self.summary.context_events += len(context)
+            for sink in self.sinks:
+                publish = getattr(sink, "publish_context", None)
+                if publish is not None:
+                    publish(context)
         for sink in self.sinks:
             if events:
                 sink.publish_events(events)
