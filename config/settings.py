@@ -407,6 +407,10 @@ class RuleSettings(_Section):
     passage_min_speed_mps: float = Field(default=1.0, ge=0, le=20)
     passage_off_course_s: float = Field(default=1_800.0, gt=0, le=86_400)
     passage_min_straightness: float = Field(default=0.6, gt=0, le=1)
+    # Port areas: "default" the committed ports (config/data/ports), "none" custom ones only;
+    # custom_ports: GeoJSON files of port or anchorage polygons.
+    ports: Literal["default", "none"] = "default"
+    custom_ports: tuple[str, ...] = ()
 
 
 class KafkaSettings(_Section):
