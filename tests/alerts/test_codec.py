@@ -94,7 +94,7 @@ def test_properties_carry_every_event_field(event_factory):
         assert p[name] == getattr(ev, name), name
     assert p["time"] == "2024-05-01T12:00:03.000Z"
     assert p["detected_at"] == "2024-05-01T12:00:01.500Z"
-    assert p["schema_version"] == "1.2"
+    assert p["schema_version"] == "1.3"
     assert p["subjects"][0]["callsign"] == "UBAA" and p["subjects"][1]["course_deg"] == 181.0
     assert p["subjects"][0]["time"] == "2024-05-01T12:00:00.000Z"
 
@@ -114,14 +114,14 @@ def test_schema_1_2_who_where_and_which_rule_round_trip(event_factory, subject_f
     assert [(s["category"], s["stationary"], s["in_port"]) for s in p["subjects"]] == [
         ("civil", True, True), ("military", False, False)]
     assert event_from_feature(feature) == ev
-    # a 1.1 value (without these members) still reads, with their defaults
+    # a 1.2 value (without these members) still reads, with their defaults
     older = json.loads(json.dumps(feature))
     for k in ("rule", "integrity_reasons", "suppressed"):
         del older["properties"][k]
     for s in older["properties"]["subjects"]:
         for k in ("category", "stationary", "in_port"):
             del s[k]
-    older["properties"]["schema_version"] = "1.1"
+    older["properties"]["schema_version"] = "1.2"
     validators["event"].validate(older)
     back = event_from_feature(older)
     assert back.rule is None and back.integrity_reasons == () and back.subjects[1].category == "unknown"
