@@ -112,3 +112,31 @@ def test_custom_port_files_load_and_bad_ones_name_the_key(tmp_path):
         check_settings(Settings(rules=RuleSettings(custom_ports=(str(bad),))), "t.toml", run=False)
     with pytest.raises(ConfigError, match=r"rules\.profile"):
         check_settings(Settings(rules=RuleSettings(profile="navy")), "t.toml", run=False)
+
+
+def test_run_explain_writes_context_events_and_the_summary_counts(tmp_path, capsys, monkeypatch):
+    from alerts.codec import encode_track
+    from closewatch.cli import main
+
+    feed = tmp_path / "tracks.jsonl"
+    feed.write_bytes(b"".join(encode_track(u) + b"\n" for u in _harbour_pair("civil", "civil")))
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[[feeds]]\nname = "t"\nformat = "tracks-jsonl"\ntransport = "file"\npath = "{feed}"\n'
+                   f'[sinks]\nevents_jsonl = "{tmp_path}/e.jsonl"\ndeadletter_jsonl = "{tmp_path}/d.jsonl"\n'
+                   f'context_jsonl = "{tmp_path}/ctx.jsonl"\n', encoding="utf-8")
+    assert main(["run", "-c", str(cfg), "--explain", "ais:273000001"]) == 0
+    out = capsys.readouterr().out
+    assert "rule profile: military@1" in out
+    # the close approach, and the Russian ship's entry into German territorial waters: in port
+    assert ("not raised (incidents by kind and reason): 2 (close_approach in_port: 1, "
+            "zone_entry in_port: 1)") in out
+    assert (tmp_path / "e.jsonl").read_text() == ""
+    context = [json.loads(line)["properties"] for line in (tmp_path / "ctx.jsonl").read_text().splitlines()]
+    ca = [c for c in context if c["kind"] == "close_approach"]
+    assert [c["state"] for c in ca] == ["open", "closed"]
+    assert {c["suppressed"] for c in context} == {"in_port"}
+    assert "context events (--explain): " in out
+    assert main(["run", "-c", str(cfg), "--profile", "all-traffic"]) == 0
+    assert "rule profile: all-traffic@1" in capsys.readouterr().out
+    assert (tmp_path / "e.jsonl").read_text().count('"state":"open"') == 2  # both raised
+    assert main(["run", "-c", str(cfg), "--profile", "navy"]) == 2
