@@ -91,6 +91,13 @@ def track_stationary(u: TrackUpdate) -> bool:
     return (u.domain == "sea" and u.nav_status in (1, 5)) or (u.domain == "air" and u.on_ground is True)
 
 
+def _operator(u: TrackUpdate) -> str | None:
+    """Who operates the track and how that was decided; None (no row) when not known."""
+    if u.category == "unknown" and u.category_source is None:
+        return None
+    return f"{u.category} ({u.category_source})" if u.category_source else u.category
+
+
 def _status(u: TrackUpdate) -> str | None:
     if u.on_ground is not None and u.domain == "air":
         return "on the ground" if u.on_ground else "airborne"
@@ -131,7 +138,7 @@ def track_feature(u: TrackUpdate, *, stale: bool = False) -> dict[str, Any]:
                         ("Callsign", u.callsign),
                         ("Type", u.type_code),
                         ("Side", u.side),
-                        ("Operator", f"{u.category} ({u.category_source})" if u.category_source else u.category),
+                        ("Operator", _operator(u)),
                         ("Status", _status(u)),
                         ("Domain", u.domain),
                         ("Country", u.country),

@@ -425,9 +425,12 @@
     // The first view fits the traffic (the page opens on the zone catalogue): once, at the
     // first update that brings tracks.
     var fitted = false;
+    var opening = map.getCenter().toString() + "/" + map.getZoom();
     (opts.realtimes || []).forEach(function (rt) {
       rt.on("update", function (ev) {
         if (fitted) return;
+        // the operator has moved the map already: the view is theirs
+        if (map.getCenter().toString() + "/" + map.getZoom() !== opening) { fitted = true; return; }
         var pts = [];
         Object.keys(ev.features || {}).forEach(function (id) {
           var f = ev.features[id];

@@ -94,3 +94,4 @@ def test_live_page_fits_the_traffic_and_filters_by_operator(guarded_page: Any, l
     screenshot(page, "who-live-filtered")
     page.check('input[data-filter="category-military"]')
     wait_until(page, "!!document.querySelector('.cw-track[data-id=\"ais:273000001\"]').offsetParent")
+    page.goto("about:blank")  # stop polling before the server stops
