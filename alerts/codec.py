@@ -70,8 +70,9 @@ __all__ = [
 ]
 
 SCHEMA_MAJOR = 1
-# Events and dead letters: 1.1: subjects carry report_t_s; 1.2: close_approach metric min_t_s
-SCHEMA_VERSION = f"{SCHEMA_MAJOR}.2"
+# Events and dead letters: 1.1: subjects carry report_t_s; 1.2: close_approach metric min_t_s;
+# 1.3: kinds shadowing, intercept, bomber_sortie
+SCHEMA_VERSION = f"{SCHEMA_MAJOR}.3"
 # Track values: 1.2 adds alt_ref, alt_geom_m, category, category_source, nav_status, on_ground
 # and quality (1.0 and 1.1 track values have the same members).
 TRACK_SCHEMA_VERSION = f"{SCHEMA_MAJOR}.2"

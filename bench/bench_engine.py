@@ -19,6 +19,10 @@ ratio is steadier still.
 
 ``CLOSEWATCH_BENCH_ZONE_FILES`` (paths separated by ``:``) adds GeoJSON zone
 files to the catalogue, as custom zones of the configuration would.
+``CLOSEWATCH_BENCH_MILITARY_SHARE`` (default 0: every track of unknown category and
+type) makes that share of the tracks military, their aircraft typed (F16, SU27 35 %
+each, IL20, P8 10 %, TU95, B52 5 %): the traffic the shadowing, intercept and
+bomber_sortie families work on (drawn last: the rest of the traffic is the same).
 
 Traffic: synthetic tracks on straight courses over the region of the zone
 catalogue (the NATO/Russia borders from the Barents Sea to Belarus): 40 %
@@ -129,6 +133,13 @@ class Traffic:
     side: np.ndarray
     period_s: np.ndarray
     phase_s: np.ndarray
+    category: list[str] | None = None  # None: every track of unknown category, no type
+    type_code: list[str | None] | None = None
+
+
+# CLOSEWATCH_BENCH_MILITARY_SHARE: the share of tracks that are military (default 0: all unknown);
+# their aircraft are, in turn, fighters, ISR aircraft and bombers (1 in 20), their ships warships.
+MILITARY_SHARE = float(os.environ.get("CLOSEWATCH_BENCH_MILITARY_SHARE", "0"))
 
 
 def make_traffic(n: int, seed: int = 1) -> Traffic:
@@ -154,7 +165,13 @@ def make_traffic(n: int, seed: int = 1) -> Traffic:
     phase = rng.uniform(0, 1, n) * period
     prefix = np.array(["icao", "ais", "ext"])[domain]
     ids = [f"{p}:{k:08x}" for p, k in zip(prefix.tolist(), range(n))]
-    return Traffic(ids, lon, lat, rng.uniform(0, 360, n), speed, alt, domain, side, period, phase)
+    tr = Traffic(ids, lon, lat, rng.uniform(0, 360, n), speed, alt, domain, side, period, phase)
+    if MILITARY_SHARE > 0:  # drawn last: the traffic above is the same with or without it
+        mil = rng.random(n) < MILITARY_SHARE
+        kinds = rng.choice(np.array(["F16", "SU27", "IL20", "P8", "TU95", "B52"]), n, p=[0.35, 0.35, 0.1, 0.1, 0.05, 0.05])
+        tr.category = np.where(mil, "military", "unknown").tolist()
+        tr.type_code = [str(k) if m and d == 0 else None for k, m, d in zip(kinds.tolist(), mil.tolist(), domain.tolist())]
+    return tr
 
 
 def reports(tr: Traffic, t_from_s: float, t_to_s: float) -> list[TrackUpdate]:
@@ -196,6 +213,8 @@ def reports(tr: Traffic, t_from_s: float, t_to_s: float) -> list[TrackUpdate]:
                 alt_m=None if dom != "air" else float(tr.alt[o]),
                 speed_mps=float(tr.speed[o]),
                 course_deg=c,
+                category="unknown" if tr.category is None else tr.category[o],  # type: ignore[arg-type]
+                type_code=None if tr.type_code is None else tr.type_code[o],
             )
         )
     return ups
