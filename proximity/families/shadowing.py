@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -92,6 +92,14 @@ class Shadowing(_KeepingStation):
         self._min_v = np.array([sh.air_min_speed_mps, sh.sea_min_speed_mps, math.inf])
         # (NATO slot, Russian slot) -> [since when matching in the band (NaN: not), seen beyond the join]
         self._watch: dict[tuple[int, int], list[float]] = {}
+
+    def get_state(self) -> dict[str, Any]:
+        rows = [(a, b, w[0], w[1]) for (a, b), w in self._watch.items()]
+        return {"watch": np.array(rows, np.float64).reshape(-1, 4)}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        rows = np.asarray(state["watch"], np.float64).reshape(-1, 4).tolist()
+        self._watch = {(int(a), int(b)): [since, far] for a, b, since, far in rows}
 
     # -- what its events say ---------------------------------------------------------------
 
