@@ -90,7 +90,8 @@ SCHEMA_MAJOR = 1
 # 1.3: events may name their cut texts (truncated) and carry rule, integrity_reasons and
 # suppressed (context events), subjects category, stationary and in_port; dead letters carry
 # their stage and raw_bytes; feed_health records join the dead-letter topic
-SCHEMA_VERSION = f"{SCHEMA_MAJOR}.3"
+# 1.4: kinds shadowing, intercept, bomber_sortie
+SCHEMA_VERSION = f"{SCHEMA_MAJOR}.4"
 # Track values: 1.2 adds alt_ref, alt_geom_m, category, category_source, nav_status, on_ground
 # and quality (1.0 and 1.1 track values have the same members).
 TRACK_SCHEMA_VERSION = f"{SCHEMA_MAJOR}.2"

@@ -132,6 +132,9 @@ class EventFilter:
         return True
 
 
+_COUNTS = frozenset(("escorts", "interceptors"))  # metrics that count tracks
+
+
 def _fmt_metric(name: str, value: float) -> str:
     if name.endswith("_t_s") and isinstance(value, (int, float)):
         # a time (UTC epoch seconds) as the time of day, to the tenth of a second: min_t=12:00:02.7Z
@@ -146,10 +149,13 @@ def _fmt_metric(name: str, value: float) -> str:
         return f"{name[:-2]}={value / 1000:.2f}km" if abs(value) >= 1000 else f"{name[:-2]}={value:.0f}m"
     if name.endswith("_s"):
         return f"{name}={value:.0f}"
+    if name in _COUNTS:
+        return f"{name}={value:.0f}"
     return f"{name}={value:.1f}" if isinstance(value, float) else f"{name}={value}"
 
 
-_KEY_METRICS = ("distance_m", "min_distance_m", "min_t_s", "cpa_m", "tcpa_s", "vertical_sep_m", "eta_s")
+_KEY_METRICS = ("distance_m", "min_distance_m", "min_t_s", "cpa_m", "tcpa_s", "vertical_sep_m", "eta_s",
+                "join_distance_m", "closest_m", "duration_s", "escorts", "interceptors")
 
 
 def format_event_line(feature: Mapping[str, Any]) -> str:

@@ -19,6 +19,10 @@ ratio is steadier still.
 
 ``CLOSEWATCH_BENCH_ZONE_FILES`` (paths separated by ``:``) adds GeoJSON zone
 files to the catalogue, as custom zones of the configuration would.
+``CLOSEWATCH_BENCH_MILITARY_SHARE`` (default 0: every track of unknown category and
+type) makes that share of the tracks military, their aircraft typed (F16, SU27 35 %
+each, IL20, P8 10 %, TU95, B52 5 %): the traffic the shadowing, intercept and
+bomber_sortie families work on (drawn last: the rest of the traffic is the same).
 
 Traffic: synthetic tracks on straight courses over the region of the zone
 catalogue (the NATO/Russia borders from the Barents Sea to Belarus): 40 %
@@ -131,6 +135,13 @@ class Traffic:
     phase_s: np.ndarray
     # who operates each track (a generator of its own, so the traffic is the same with or without)
     category: np.ndarray | None = None
+    type_code: list[str | None] | None = None  # None: no type
+
+
+# CLOSEWATCH_BENCH_MILITARY_SHARE: the share of tracks that are military with a type (default 0: the
+# categories below, no type); their aircraft are, in turn, fighters, ISR aircraft and bombers (1 in
+# 20), their ships warships.
+MILITARY_SHARE = float(os.environ.get("CLOSEWATCH_BENCH_MILITARY_SHARE", "0"))
 
 
 def make_traffic(n: int, seed: int = 1) -> Traffic:
@@ -158,7 +169,13 @@ def make_traffic(n: int, seed: int = 1) -> Traffic:
     ids = [f"{p}:{k:08x}" for p, k in zip(prefix.tolist(), range(n))]
     crng = np.random.default_rng(seed + 1_000)
     category = crng.choice(np.array(["military", "state", "civil", "unknown"]), n, p=[0.05, 0.02, 0.80, 0.13])
-    return Traffic(ids, lon, lat, rng.uniform(0, 360, n), speed, alt, domain, side, period, phase, category)
+    tr = Traffic(ids, lon, lat, rng.uniform(0, 360, n), speed, alt, domain, side, period, phase, category)
+    if MILITARY_SHARE > 0:  # drawn last: the traffic above is the same with or without it
+        mil = rng.random(n) < MILITARY_SHARE
+        kinds = rng.choice(np.array(["F16", "SU27", "IL20", "P8", "TU95", "B52"]), n, p=[0.35, 0.35, 0.1, 0.1, 0.05, 0.05])
+        tr.category = np.where(mil, "military", category)
+        tr.type_code = [str(k) if m and d == 0 else None for k, m, d in zip(kinds.tolist(), mil.tolist(), domain.tolist())]
+    return tr
 
 
 def reports(tr: Traffic, t_from_s: float, t_to_s: float) -> list[TrackUpdate]:
@@ -201,6 +218,7 @@ def reports(tr: Traffic, t_from_s: float, t_to_s: float) -> list[TrackUpdate]:
                 speed_mps=float(tr.speed[o]),
                 course_deg=c,
                 category="unknown" if tr.category is None else tr.category[o],
+                type_code=None if tr.type_code is None else tr.type_code[o],
             )
         )
     return ups

@@ -160,6 +160,64 @@ class ThresholdSettings(_Section):
     air_surface_max_alt_m: PositiveFloat | None = 3_000.0
 
 
+Band = tuple[PositiveFloat, PositiveFloat]
+
+
+def _ordered_band(band: Band, key: str) -> None:
+    if not band[0] < band[1]:
+        raise ValueError(f"{key}: the lower limit {band[0]} must be below the upper {band[1]}")
+
+
+class ShadowingSettings(_Section):
+    """``shadowing`` and ``intercept`` (docs/engine.md): a track keeping station on one of the other side."""
+
+    # The distance band kept (lower, upper limit), by domain: ships 2-20 km, aircraft 1-30 km.
+    sea_band_m: Band = (2_000.0, 20_000.0)
+    air_band_m: Band = (1_000.0, 30_000.0)
+    # How long the band and a matching course and speed must hold before a shadowing opens.
+    sea_min_s: PositiveFloat = 1_200.0
+    air_min_s: PositiveFloat = 300.0
+    # Matching: courses within this many degrees, speeds within this fraction of the faster one.
+    course_tolerance_deg: float = Field(default=30.0, gt=0, le=90)
+    speed_tolerance: float = Field(default=0.25, gt=0, lt=1)
+    # Slower tracks keep station on nothing (a ship at anchor, an aircraft on the ground).
+    sea_min_speed_mps: float = Field(default=1.0, ge=0)
+    air_min_speed_mps: float = Field(default=40.0, ge=0)
+    # An intercept: a fighter of one side, seen farther than this first, joins a bomber, ISR or
+    # maritime patrol aircraft of the other within it on a matching course and speed.
+    intercept_join_m: PositiveFloat = 2_000.0
+    # An open incident closes (parted) when the band or the match is lost for this long.
+    part_s: float = Field(default=120.0, ge=0)
+
+    @model_validator(mode="after")
+    def _bands(self) -> "ShadowingSettings":
+        _ordered_band(self.sea_band_m, "sea_band_m")
+        _ordered_band(self.air_band_m, "air_band_m")
+        if self.intercept_join_m >= self.air_band_m[1]:
+            raise ValueError("intercept_join_m must be below the upper limit of air_band_m")
+        return self
+
+
+def _default_sortie_types() -> tuple[str, ...]:
+    from config.classification import military_types  # the table imports this module
+
+    return tuple(d for d, t in military_types().items() if t.role == "bomber")
+
+
+class SortieSettings(_Section):
+    """``bomber_sortie`` (docs/engine.md): a heavy bomber near a border or territorial airspace."""
+
+    # ICAO type designators watched (default: the bombers of military_types.csv: TU95, T160,
+    # TU160, TU22, TU22M, B52, B1, B2); add other watch-list types here.
+    types: tuple[str, ...] = Field(default_factory=lambda: _default_sortie_types())
+    # A sortie is open while the aircraft is within this distance of a border line or of the
+    # territorial airspace of a state of the other side.
+    border_distance_m: PositiveFloat = 200_000.0
+    # Escorts (same side) and interceptors (other side): aircraft within this distance on a
+    # matching course and speed (the tolerances of [proximity.shadowing]).
+    escort_m: PositiveFloat = 10_000.0
+
+
 _DEFAULT_STALE_AFTER_S: dict[Literal["air", "sea", "land"], float] = {"air": 120.0, "sea": 900.0, "land": 600.0}
 # Fastest plausible ground speeds: supersonic military aircraft, fast patrol craft, road vehicles.
 _DEFAULT_MAX_SPEED_MPS: dict[Literal["air", "sea", "land"], float] = {"air": 700.0, "sea": 30.0, "land": 70.0}
@@ -234,6 +292,8 @@ class ProximitySettings(_Section):
     spoof_circle_tolerance_m: PositiveFloat = 500.0
     # Tracks dead (stale) for this long are forgotten and their memory reused.
     forget_after_s: PositiveFloat = 3_600.0
+    shadowing: ShadowingSettings = Field(default_factory=ShadowingSettings)
+    sortie: SortieSettings = Field(default_factory=SortieSettings)
 
     @model_validator(mode="after")
     def _bounded_prediction(self) -> "ProximitySettings":

@@ -24,6 +24,7 @@ from proximity.events import Event, Subject
 
 __all__ = [
     "CLOSE_APPROACH_KINDS",
+    "PAIR_LINE_KINDS",
     "EventFeature",
     "drawable_events",
     "event_features",
@@ -35,6 +36,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CLOSE_APPROACH_KINDS = ("close_approach", "predicted_close_approach")
+# kinds drawn as the line between their two subjects (a bomber_sortie is drawn at the bomber)
+PAIR_LINE_KINDS = (*CLOSE_APPROACH_KINDS, "shadowing", "intercept")
 # Predicted positions at the closest point of approach when the engine gives them
 # (metrics of the event topic, WGS 84 degrees; "a" is the first subject).
 _CPA_KEYS = (("cpa_a_lon_deg", "cpa_a_lat_deg"), ("cpa_b_lon_deg", "cpa_b_lat_deg"))
@@ -131,12 +134,12 @@ def event_positions(e: Event) -> list[tuple[float, float]]:
 
 def event_features(e: Event) -> list[dict[str, Any]]:
     """What the map draws of an event revision (:func:`read_event`): its marker; for a
-    close approach (or a zone-level event) the line between its two subjects (the zone and
-    the border), and the two predicted positions at the closest point of approach when the
+    close approach, a shadowing or an intercept (or a zone-level event) the line between its
+    two subjects (the zone and the border; a bomber sortie's marker is at the bomber), and the two predicted positions at the closest point of approach when the
     engine gives them (metrics ``cpa_a_lon_deg``, ...)."""
     subs = e.subjects
     where = event_positions(e)
-    pair = e.kind in CLOSE_APPROACH_KINDS and len(subs) >= 2
+    pair = e.kind in PAIR_LINE_KINDS and len(subs) >= 2
     lon, lat = _GEOD.npts(*where[0], *where[1], 1)[0] if pair else where[0]
     title = e.kind.replace("_", " ").capitalize()
     rows: list[tuple[str, Any]] = [("Summary", e.summary), ("State", f"{e.state} (rev. {e.seq})"),

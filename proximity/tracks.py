@@ -19,14 +19,38 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from config.classification import military_types
 from config.records import TrackUpdate
 
 from .cpa import dead_reckon
 
-__all__ = ["DOMAIN_CODE", "SIDE_CODE", "AlignedTracks", "Report", "ReportBatch", "TrackTable", "unit_vectors"]
+__all__ = [
+    "CATEGORY_CODE",
+    "DOMAIN_CODE",
+    "ROLE_CODE",
+    "SIDE_CODE",
+    "AlignedTracks",
+    "Report",
+    "ReportBatch",
+    "TrackTable",
+    "unit_vectors",
+]
 
 DOMAIN_CODE = {"air": 0, "sea": 1, "land": 2}
 SIDE_CODE = {"nato": 0, "russia": 1, "other": 2, "unknown": 3}
+CATEGORY_CODE = {"military": 0, "state": 1, "civil": 2, "unknown": 3}
+# the role of a military aircraft type (config/data/classification/military_types.csv); 0: none known
+ROLE_CODE = {
+    role: k
+    for k, role in enumerate(
+        ("", "bomber", "fighter", "isr", "maritime_patrol", "tanker", "transport", "helicopter", "uav", "trainer")
+    )
+}
+_ROLE_OF_TYPE = {d: ROLE_CODE[t.role] for d, t in military_types().items()}
+
+
+def _role_of(type_code: str | None) -> int:
+    return 0 if type_code is None else _ROLE_OF_TYPE.get(type_code.upper(), 0)
 
 # the columns of a report, written by ``TrackTable.assign``
 _REPORT_COLUMNS = ("t_s", "lat_deg", "lon_deg", "alt_m", "speed_mps", "course_deg", "vrate_mps")
@@ -83,6 +107,8 @@ class TrackTable:
         for name in ("domain", "side"):
             self._columns[name] = (np.int8, 0)
         self._columns["live"] = (np.bool_, False)
+        self._columns["category"] = (np.int8, CATEGORY_CODE["unknown"])
+        self._columns["role"] = (np.int8, 0)
         self._data: dict[str, np.ndarray] = {name: np.empty(0, dtype) for name, (dtype, _) in self._columns.items()}
         self.xyz = np.empty((0, 3))
         self.update = np.empty(0, object)
@@ -101,6 +127,8 @@ class TrackTable:
     domain: np.ndarray
     side: np.ndarray
     live: np.ndarray
+    category: np.ndarray  # CATEGORY_CODE of the latest report
+    role: np.ndarray  # ROLE_CODE of the latest report's type (0: not a military type known by role)
 
     def _bind(self) -> None:
         for name, col in self._data.items():
@@ -187,7 +215,10 @@ class TrackTable:
         self.domain[slots] = batch.domain[last]
         self.side[slots] = batch.side[last]
         self.xyz[slots] = unit_vectors(batch.lon_deg[last], batch.lat_deg[last])
-        self.update[slots] = batch.updates[last]
+        latest = batch.updates[last]
+        self.update[slots] = latest
+        self.category[slots] = np.fromiter((CATEGORY_CODE[u.category] for u in latest), np.int8, latest.size)
+        self.role[slots] = np.fromiter((_role_of(u.type_code) for u in latest), np.int8, latest.size)
         self.live[slots] = True
 
     def aligned(self, slots: np.ndarray, t_s: float | np.ndarray, max_age_s: float) -> AlignedTracks:

@@ -448,6 +448,47 @@ def _close_approach(
     }
 
 
+def _shadowing(a: ScenarioTrack, b: ScenarioTrack, interval_s: int, band_m: tuple[float, float], hold_s: float,
+               part_s: float, course_deg: float = 30.0, speed_frac: float = 0.25, margin: float = 0.1,
+               min_speed_mps: float = 40.0) -> dict[str, object] | None:
+    """A shadowing from the scenario's kinematics: the band and a matching course and speed held since
+    ``since`` for ``hold_s`` (opens), then lost (with the margin) for ``part_s`` (parted)."""
+
+    def judge(t: float, m: float) -> tuple[float, bool]:
+        la, lo, _, va, ca = a.state(t)
+        lb, lob, _, vb, cb = b.state(t)
+        _, _, d = _GEOD.inv(lo, la, lob, lb)
+        dc = abs((ca - cb + 180.0) % 360.0 - 180.0)
+        ok = min(va, vb) >= min_speed_mps and dc <= course_deg * m and abs(va - vb) <= speed_frac * m * max(va, vb)
+        return d, ok
+
+    start = max(a.waypoints[0].t_s, b.waypoints[0].t_s)
+    end = min(a.waypoints[-1].t_s, b.waypoints[-1].t_s, DURATION_S)
+    t = math.ceil(start / interval_s) * interval_s
+    since = open_t = lost = parted = None
+    while t <= end:
+        d, ok = judge(t, 1.0)
+        if open_t is None:
+            in_band = ok and band_m[0] <= d <= band_m[1]
+            since = (since if since is not None else t) if in_band else None
+            if since is not None and t - since >= hold_s:
+                open_t = t
+        else:
+            d, ok = judge(t, 1.0 + margin)
+            if ok and d <= band_m[1] * (1.0 + margin):
+                lost = None
+            else:
+                lost = t if lost is None else lost
+                if t - lost >= part_s:
+                    parted = t
+                    break
+        t += interval_s
+    if open_t is None:
+        return None
+    return {"kind": "shadowing", "subjects": sorted([a.track_id, b.track_id]), "since_after_t0_s": since,
+            "open_after_t0_s": open_t, "parted_after_t0_s": parted}
+
+
 def _enu_m(lat0: float, lon0: float, lat: float, lon: float) -> tuple[float, float]:
     """East/north metres of (lat, lon) from (lat0, lon0), from the geodesic azimuth and distance."""
     az, _, d = _GEOD.inv(lon0, lat0, lon, lat)
@@ -560,6 +601,10 @@ def expected_incidents(
     rus, fin = by_id["ais:273456780"], by_id["ais:230987650"]
     air = _close_approach(il20, eufi, SBS_INTERVAL_S, 9_260.0, 305.0)
     sea = _close_approach(rus, fin, AIS_INTERVAL_S, 1_852.0, None)
+    # The Eurofighter joins the Il-20 and keeps station on it: a shadowing (SBS-1 carries no aircraft
+    # type, so the engine cannot know a fighter and an ISR aircraft: no intercept). The defaults of
+    # config.settings.ShadowingSettings: 1-30 km, 5 minutes, 30 degrees, 25 %, 120 s to part.
+    shadow = _shadowing(eufi, il20, SBS_INTERVAL_S, (1_000.0, 30_000.0), 300.0, 120.0)
     mi8 = by_id["icao:1515b7"]
     entry_t = exit_t = None
     min_border_m = math.inf
@@ -608,7 +653,7 @@ def expected_incidents(
         "t0_s": T0_S,
         "report_interval_s": {"ais": AIS_INTERVAL_S, "sbs1": SBS_INTERVAL_S},
         "predict_interval_s": predict_tick_s,
-        "incidents": [air, sea, zone, exercise, *predicted],
+        "incidents": [air, sea, zone, exercise, *([shadow] if shadow else []), *predicted],
         "dead_letters": {"baltic-ais": len(CORRUPT_AIS), "baltic-adsb": len(CORRUPT_SBS)},
     }
 

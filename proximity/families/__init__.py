@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from ..events import register_kind
 from .base import Context, Family
+from .bomber_sortie import BomberSortie
 from .close_approach import CloseApproach
 from .exercise_near_border import ExerciseNearBorder
 from .predicted_close_approach import PredictedCloseApproach
 from .predicted_zone_entry import PredictedZoneEntry
+from .shadowing import Intercept, Shadowing
 from .track_integrity import TrackIntegrity
 from .zone_entry import ZoneEntry
 
@@ -27,6 +29,9 @@ FAMILIES: tuple[type[Family], ...] = (
     CloseApproach,
     PredictedCloseApproach,
     PredictedZoneEntry,
+    Shadowing,
+    Intercept,
+    BomberSortie,
 )
 
 for _family in FAMILIES:

@@ -78,3 +78,13 @@ def test_line_shows_the_minimum_of_a_close_approach_and_when(event_factory):
                                                          "min_t_s": 1_714_564_800.0 + 2.71, "threshold_m": 9_260.0})
     line = format_event_line(event_to_feature(ev))
     assert "distance=4.85km min_distance=1.27km min_t=12:00:02.7Z" in line
+
+
+def test_line_of_the_instruments_kinds(event_factory):
+    # schema 1.3: a sortie counts its escorts and interceptors; an intercept shows where the fighter joined
+    ev = event_factory(kind="bomber_sortie", metrics={"distance_m": 84_210.0, "closest_m": 80_010.0,
+                                                      "duration_s": 1_830.0, "escorts": 1.0, "interceptors": 2.0})
+    line = format_event_line(event_to_feature(ev))
+    assert "bomber_sortie" in line and "distance=84.21km closest=80.01km duration_s=1830 escorts=1 interceptors=2" in line
+    ev = event_factory(kind="intercept", metrics={"distance_m": 1_900.0, "join_distance_m": 1_900.0, "duration_s": 0.0})
+    assert "distance=1.90km join_distance=1.90km duration_s=0" in format_event_line(event_to_feature(ev))

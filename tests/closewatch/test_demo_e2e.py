@@ -80,6 +80,10 @@ def _check_against_expected(features: list[dict[str, Any]]) -> None:
             assert last["close_reason"] == "zone_inactive"
             assert last["t_s"] == pytest.approx(T0_S + inc["closed_after_t0_s"], abs=interval["land"])
             assert opened["metrics"]["distance_to_border_m"] == pytest.approx(inc["distance_to_border_m"], rel=0.01)
+        elif inc["kind"] == "shadowing":
+            assert last["close_reason"] == "parted"
+            assert abs(last["t_s"] - T0_S - inc["parted_after_t0_s"]) <= interval[domain]
+            assert [s["track_id"] for s in opened["subjects"]][0] == "icao:3f6b21"  # the Eurofighter shadows
         elif inc["kind"] == "predicted_zone_entry":
             predicted_entry = opened["metrics"]["entry_t_s"] - T0_S
             assert abs(predicted_entry - inc["predicted_entry_after_t0_s"]) <= predict_s, (k, predicted_entry)

@@ -45,7 +45,7 @@ def test_every_military_block_lies_in_its_states_allocation() -> None:
 
 
 def test_watch_types_are_a_view_of_the_type_table() -> None:
-    assert set(watch_types()) == {"TU95", "T160", "TU160", "TU22", "SU24", "SU34", "IL20", "A50"}
+    assert set(watch_types()) == {"TU95", "T160", "TU160", "TU22", "TU22M", "SU24", "SU34", "IL20", "A50"}
     assert Settings().proximity.watch_types == watch_types()
     # the setting still replaces the view when it is given
     own = parse_settings({"proximity": {"watch_types": ["B52"]}})
