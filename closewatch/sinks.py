@@ -18,20 +18,36 @@ from alerts.codec import encode_deadletter, encode_event, encode_track, event_to
 from config.records import DeadLetter, TrackUpdate, Zone
 from proximity.events import Event
 
-__all__ = ["JsonlSink", "MapStoreSink", "RecorderSink"]
+__all__ = ["JsonlSink", "MapStoreSink", "OutputExistsError", "RecorderSink"]
+
+
+class OutputExistsError(FileExistsError):
+    """A run's output file already holds an earlier run's lines (and appending was not asked for)."""
 
 
 class JsonlSink:
-    """Events, dead letters and (optionally) tracks appended to JSON Lines files, fsynced at each flush.
+    """Events, dead letters and (optionally) tracks written to JSON Lines files, fsynced at each flush.
 
-    Each line is the value the matching Kafka topic would carry (``alerts.codec``).
+    Each line is the value the matching Kafka topic would carry (``alerts.codec``). A run
+    never adds to an earlier run's file silently: a file that exists and is not empty is
+    :class:`OutputExistsError` (naming it and ``--append``) unless ``append`` is true.
     """
 
     def __init__(
-        self, events_path: str | Path, deadletter_path: str | Path, tracks_path: str | Path | None = None
+        self,
+        events_path: str | Path,
+        deadletter_path: str | Path,
+        tracks_path: str | Path | None = None,
+        *,
+        append: bool = False,
     ) -> None:
         paths = [Path(events_path), Path(deadletter_path)] + ([Path(tracks_path)] if tracks_path else [])
         for p in paths:
+            if not append and p.exists() and p.stat().st_size > 0:
+                raise OutputExistsError(
+                    f"{p} holds an earlier run's output; closewatch does not add to it silently: "
+                    "move it away, name another file in [sinks], or pass --append to add to it"
+                )
             p.parent.mkdir(parents=True, exist_ok=True)
         self._files: list[IO[bytes]] = [p.open("ab") for p in paths]
         self._events, self._letters = self._files[0], self._files[1]
