@@ -16,14 +16,15 @@ import heapq
 import itertools
 import json
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import BinaryIO, Callable, Iterable, Iterator, Sequence
 
+from config.affiliation import Affiliation
 from config.records import DeadLetter, Notice, TrackUpdate
 from config.settings import FeedSettings, Settings
-from ingest import open_feed
-from ingest.feeds import DECODERS
+from ingest.feeds import DECODERS, make_clock, make_decoder
+from ingest.transports import file_units
 
-__all__ = ["FeedFileError", "feed_for", "merged_items", "sniff_format"]
+__all__ = ["FeedFileError", "feed_for", "merged_items", "sniff_format", "unit_count"]
 
 Item = TrackUpdate | Notice | DeadLetter
 
@@ -35,9 +36,8 @@ class FeedFileError(ValueError):
 
 
 def _first_line(path: Path) -> bytes:
-    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rb") as f:  # type: ignore[operator]
+        with _open(path) as f:
             for line in f:
                 line = line.strip()
                 if line:
@@ -102,12 +102,46 @@ def _timed(order_base: int, items: Iterable[Item]) -> Iterator[tuple[float, int,
         yield last_t, n, item
 
 
-def merged_items(feeds: Sequence[FeedSettings], settings: Settings) -> Iterator[tuple[str, Item]]:
+def _open(path: Path) -> BinaryIO:
+    """A recording's bytes (``.gz`` decompressed)."""
+    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")  # type: ignore[return-value]
+
+
+def unit_count(feed: FeedSettings) -> int:
+    """How many units (lines, or documents) the recording of ``feed`` holds: a progress bar's total."""
+    path = Path(feed.path or "")
+    files = sorted(c for c in path.iterdir() if c.is_file()) if path.is_dir() else [path]
+    if make_decoder(feed, Affiliation(Settings().sides)).framing != "lines":
+        return len(files)
+    n = 0
+    for f in files:
+        with _open(f) as fh:
+            last = b"\n"
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                n += chunk.count(b"\n")
+                last = chunk[-1:]
+            n += last != b"\n"
+    return n
+
+
+def merged_items(
+    feeds: Sequence[FeedSettings], settings: Settings, *, on_unit: Callable[[], None] | None = None
+) -> Iterator[tuple[str, Item]]:
     """``(feed name, item)`` of every recording, merged by data time (ties: stream order, then the
-    feeds' order), as ``closewatch run`` merges file feeds."""
+    feeds' order), as ``closewatch run`` merges file feeds. ``on_unit`` is called for each line
+    (or document) read."""
+    affiliation = Affiliation(settings.sides)
+
+    def units(feed: FeedSettings, framing: str) -> Iterator[bytes]:
+        for unit in file_units(feed.path or "", framing):  # type: ignore[arg-type]
+            if on_unit is not None:
+                on_unit()
+            yield unit
+
     streams = []
     for k, feed in enumerate(feeds):
-        items = open_feed(feed.model_copy(update={"speed": 0.0}), settings.sides, kafka=settings.kafka)
+        decoder = make_decoder(feed, affiliation, clock=make_clock(feed))
+        items = decoder.decode(units(feed, decoder.framing))
         streams.append(((t, k, n, feed.name, item) for t, n, item in _timed(0, items)))
     for _t, _k, _n, name, item in heapq.merge(*streams, key=lambda e: e[0]):
         yield name, item

@@ -46,6 +46,7 @@ class Progress:
         self._every_s = every_s
         self._start = time.monotonic()
         self._last_log = self._start
+        self._started = False
         is_tty = tty if tty is not None else bool(getattr(self._stream, "isatty", lambda: False)())
         self._bar: Any = None
         if is_tty:
@@ -53,6 +54,12 @@ class Progress:
                              dynamic_ncols=True, leave=True, mininterval=0.2)
 
     def update(self, n: float = 1.0) -> None:
+        """Count ``n`` more; the clock of the rate starts at the first call (set-up time is not work)."""
+        if not self._started:
+            self._started = True
+            self._start = self._last_log = time.monotonic()
+            if self._bar is not None:
+                self._bar.reset(total=self.total)
         self.n += n
         if self._bar is not None:
             self._bar.update(n)

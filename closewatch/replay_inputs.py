@@ -38,7 +38,8 @@ from config.settings import Settings
 from config.zones import load_catalogue
 from proximity.events import Event
 
-__all__ = ["ReplayInput", "from_archive", "from_files", "from_kafka", "recorded_settings"]
+__all__ = ["ReplayInput", "from_archive", "from_files", "from_input_archive", "from_kafka", "recorded_settings",
+           "value_t_s"]
 
 log = logging.getLogger(__name__)
 
@@ -165,18 +166,35 @@ def from_archive(archive: Archive, window: Window, settings: Settings | None = N
                        recorded, notes, skipped, tracks.num_rows, run)
 
 
+def from_input_archive(archive: Archive, window: Window, settings: Settings, start_s: float) -> ReplayInput:
+    """A report's own input (``input/``): one run's tracks and zones, run with ``settings`` from the
+    lead-in start the report recorded (no search for open incidents: the report did it)."""
+    skipped: list[ArchiveFileError] = []
+    zones = archive.read("zones", errors=skipped)
+    catalogue = zones_from_table(zones.filter(pc.equal(zones.column("origin"), "catalogue")))
+    stop_s = window.to_s + tail_s(settings.proximity)
+    tracks = archive.read("tracks", start_s, stop_s, errors=skipped)
+    return ReplayInput(f"report input {archive.root}", settings, catalogue,
+                       _archive_items(archive, start_s, stop_s, skipped, tracks), start_s, None, [], skipped,
+                       tracks.num_rows)
+
+
 # -- Kafka -------------------------------------------------------------------------------------
 
 
-def _value_t_s(value: bytes) -> float | None:
+def value_t_s(value: bytes) -> float | None:
+    """The data time of a value of the tracks or events topic (``t_s``), or a dead letter's ``received_s``."""
     try:
         obj = json.loads(value)
     except ValueError:
         return None
     if not isinstance(obj, dict):
         return None
-    t = obj.get("t_s", (obj.get("properties") or {}).get("t_s") if isinstance(obj.get("properties"), dict) else None)
-    return float(t) if isinstance(t, (int, float)) and not isinstance(t, bool) else None
+    props = obj.get("properties")
+    for t in (obj.get("t_s"), props.get("t_s") if isinstance(props, dict) else None, obj.get("received_s")):
+        if isinstance(t, (int, float)) and not isinstance(t, bool):
+            return float(t)
+    return None
 
 
 def _notices(settings: Settings) -> list[Notice]:
@@ -199,7 +217,7 @@ def from_kafka(settings: Settings, window: Window, *, max_lead_in_s: float | Non
     cap = settings.archive.max_lead_in_s if max_lead_in_s is None else max_lead_in_s
     stop_s = window.to_s + tail_s(p)
     recorded: list[Event] = []
-    for r in read_by_data_time(kafka, kafka.events_topic, window.from_s - lead_in_s(p) - cap, stop_s, _value_t_s):
+    for r in read_by_data_time(kafka, kafka.events_topic, window.from_s - lead_in_s(p) - cap, stop_s, value_t_s):
         try:
             recorded.append(event_from_feature(decode_event(r.value)))
         except AlertsError as e:
@@ -210,7 +228,7 @@ def from_kafka(settings: Settings, window: Window, *, max_lead_in_s: float | Non
 
     def items() -> Iterator[Item]:
         yield from notices
-        for r in read_by_data_time(kafka, kafka.tracks_topic, start_s, stop_s, _value_t_s, sizes=sizes):
+        for r in read_by_data_time(kafka, kafka.tracks_topic, start_s, stop_s, value_t_s, sizes=sizes):
             try:
                 yield track_update(json.loads(r.value))
             except (ValueError, MapInputError) as e:

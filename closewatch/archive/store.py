@@ -41,7 +41,7 @@ import pyarrow.parquet as pq
 from closewatch.archive.errors import ArchiveError, ArchiveFileError, ArchiveNotFoundError
 from closewatch.archive.schema import SCHEMAS, TABLES, geo_metadata, geometry_types
 
-__all__ = ["HOURLY", "Archive", "RunRecord", "hour_key", "hour_of", "locate_archive", "new_run_id"]
+__all__ = ["HOURLY", "Archive", "RunRecord", "hour_key", "hour_of", "locate_archive", "new_run_id", "write_table_file"]
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,32 @@ class RunRecord:
                 "closewatch_version": self.closewatch_version, "settings": self.settings}
 
 
+def write_table_file(path: Path, table_name: str, table: pa.Table) -> Path:
+    """One (Geo)Parquet file of a ``table_name`` table at ``path``: rows of tracks in Z-order, the
+    GeoParquet metadata, zstd; written to a hidden temporary name, fsynced, renamed, the folder fsynced."""
+    folder = path.parent
+    if table_name == "tracks" and table.num_rows > 1:
+        lon = table.column("lon_deg").to_numpy()
+        lat = table.column("lat_deg").to_numpy()
+        table = table.take(pa.array(np.argsort(_morton(lon, lat), kind="stable")))
+    metadata = dict(table.schema.metadata or {})
+    if table_name != "deadletters":
+        metadata[b"geo"] = json.dumps(geo_metadata(table, geometry_types(table_name, table))).encode()
+    table = table.replace_schema_metadata(metadata)
+    tmp = folder / f".{path.name}.tmp"
+    try:
+        with tmp.open("wb") as f:
+            pq.write_table(table, f, compression=_COMPRESSION, row_group_size=_ROW_GROUP, write_statistics=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(folder)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
 class Archive:
     """An archive folder: write parts, read tables by time, keep it within its retention."""
 
@@ -176,28 +202,7 @@ class Archive:
                 raise ArchiveError(f"a part of {table_name} needs its hour")
             folder = folder / f"hour={hour_key(hour)}"
         folder.mkdir(parents=True, exist_ok=True)
-        if table_name == "tracks" and table.num_rows > 1:
-            lon = table.column("lon_deg").to_numpy()
-            lat = table.column("lat_deg").to_numpy()
-            table = table.take(pa.array(np.argsort(_morton(lon, lat), kind="stable")))
-        metadata = dict(table.schema.metadata or {})
-        if table_name != "deadletters":
-            metadata[b"geo"] = json.dumps(geo_metadata(table, geometry_types(table_name, table))).encode()
-        table = table.replace_schema_metadata(metadata)
-        path = self._next_part(folder, run_id)
-        tmp = folder / f".{path.name}.tmp"
-        try:
-            with tmp.open("wb") as f:
-                pq.write_table(table, f, compression=_COMPRESSION, row_group_size=_ROW_GROUP,
-                               write_statistics=True)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-            _fsync_dir(folder)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        return path
+        return write_table_file(self._next_part(folder, run_id), table_name, table)
 
     def write_run(self, record: RunRecord) -> Path:
         folder = self.root / "runs"
@@ -232,11 +237,13 @@ class Archive:
         columns: Sequence[str] | None = None,
         errors: list[ArchiveFileError] | None = None,
         files: Sequence[Path] | None = None,
+        where: Sequence[tuple[str, str, Any]] = (),
     ) -> pa.Table:
         """Rows of ``table_name`` with ``start_s <= t_s < end_s`` (zones: every row), sorted by
         run and arrival, without the duplicates a crash during compaction can leave.
 
-        A file that cannot be read is skipped: it is appended to ``errors`` when given, else
+        ``where``: more row filters (``("event_id", "=", "...")``, pyarrow's form). A file that
+        cannot be read is skipped: it is appended to ``errors`` when given, else
         :class:`ArchiveFileError` is raised naming it.
         """
         schema = SCHEMAS[table_name]
@@ -248,7 +255,7 @@ class Archive:
                 hi = hour_of(end_s) if end_s is not None else (have[-1] if have else -1)
                 hours = [h for h in have if lo <= h <= hi]
             files = self.part_files(table_name, hours)
-        filters: list[tuple[str, str, Any]] = []
+        filters: list[tuple[str, str, Any]] = list(where)
         if table_name in HOURLY:
             if start_s is not None:
                 filters.append(("t_s", ">=", start_s))
