@@ -54,12 +54,6 @@ def build_sinks(settings: Settings, stack: ExitStack, *, append: bool = False, k
     """Kafka when configured, else the JSON Lines files (the embedded default); and the archive
     (``[archive]``, on by default). ``append``: add to an earlier run's JSON Lines files."""
     sinks: list = []
-    if settings.archive.enabled:
-        from closewatch.archive import ArchiveSink
-
-        archive = ArchiveSink(settings.archive, run_settings=settings, kind=kind)
-        stack.callback(archive.close)
-        sinks.append(archive)
     if settings.kafka is not None:
         from alerts.producer import KafkaSink
 
@@ -69,6 +63,12 @@ def build_sinks(settings: Settings, stack: ExitStack, *, append: bool = False, k
         sinks.append(kafka)
     else:
         sinks.append(_jsonl_sink(settings, stack, append))
+    if settings.archive.enabled:  # last: a run refused for its files leaves no run in the archive
+        from closewatch.archive import ArchiveSink
+
+        archive = ArchiveSink(settings.archive, run_settings=settings, kind=kind)
+        stack.callback(archive.close)
+        sinks.append(archive)
     return sinks
 
 

@@ -32,7 +32,7 @@ import pyarrow as pa
 from closewatch import __version__
 from closewatch.archive.errors import ArchiveWriteError
 from closewatch.archive.schema import deadletters_table, events_table, tracks_table, zones_table
-from closewatch.archive.store import HOURLY, Archive, RunRecord, hour_of, new_run_id
+from closewatch.archive.store import HOURLY, Archive, RunRecord, hour_key, new_run_id
 from config.records import DeadLetter, TrackUpdate, Zone
 from config.settings import ArchiveSettings
 from proximity.events import Event
@@ -235,6 +235,10 @@ class ArchiveSink:
     def _buffer_by_hour(self, name: str, table: pa.Table, t_s: np.ndarray) -> None:
         hours = np.floor(t_s / 3600.0).astype(np.int64)
         for h in np.unique(hours).tolist():
+            if self._expired(int(h)):
+                log.warning("archive: %d %s rows of %s not written: older than the retention",
+                            int((hours == h).sum()), name, hour_key(int(h)))
+                continue
             part = table if hours.size and (hours == h).all() else table.filter(pa.array(hours == h))
             key = (name, int(h))
             self._buffers[key].append(part)
@@ -243,11 +247,18 @@ class ArchiveSink:
                 self._write(key)
             self._new_hour(int(h))
 
+    def _expired(self, hour: int) -> bool:
+        days = self.settings.retention_days
+        return days is not None and self._newest_hour is not None and hour + 1 <= self._newest_hour + 1 - days * 24
+
     def _new_hour(self, hour: int) -> None:
         if self._newest_hour is not None and hour <= self._newest_hour:
             return
         self._newest_hour = hour
         self.archive.apply_retention(self.settings.retention_days, hour)
+        for key in [k for k in self._buffers if k[1] is not None and self._expired(k[1])]:
+            self._buffers.pop(key)
+            self._buffered_rows.pop(key, None)
         # hours the data clock left two hours ago are done: merge this run's parts of them
         for name in HOURLY:
             for h in sorted(self._hours_written[name]):

@@ -151,7 +151,8 @@ class Archive:
         return self.root / table
 
     def exists(self) -> bool:
-        return any((self.root / t).is_dir() for t in TABLES)
+        """The folder holds an archive (a table's folder, or the run records)."""
+        return any((self.root / t).is_dir() for t in (*TABLES, "runs"))
 
     def require(self) -> "Archive":
         """This archive, or :class:`ArchiveNotFoundError` when the folder holds none."""
