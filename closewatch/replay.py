@@ -53,6 +53,7 @@ from proximity.notices import zone_from_notice
 
 __all__ = [
     "IncidentSpan",
+    "InputContinues",
     "ReplayError",
     "ReplayResult",
     "Window",
@@ -66,7 +67,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Item = TrackUpdate | Notice | Zone | DeadLetter
+class InputContinues:
+    """Yielded by a source whose input goes on beyond what it could read (an unreadable archive
+    file): the replay does not take the end of what it read for the end of the input."""
+
+
+Item = TrackUpdate | Notice | Zone | DeadLetter | InputContinues
 
 
 class ReplayError(Exception):
@@ -149,13 +155,20 @@ def incident_spans(events: Iterable[Event]) -> dict[str, IncidentSpan]:
 def lead_in_start(
     window: Window, settings: ProximitySettings, recorded: Sequence[Event] | None, max_lead_in_s: float
 ) -> tuple[float, list[str]]:
-    """Where the replay's input starts, and notes on incidents it cannot reopen as they were."""
+    """Where the replay's input starts, and notes on incidents it cannot reopen as they were.
+
+    ``recorded`` are the revisions raised at the time from ``window.from_s - lead_in_s -
+    max_lead_in_s`` on; an incident whose opening is not among them opened before that.
+    """
     base = lead_in_s(settings)
     start = window.from_s - base
     if not recorded:
         return start, []
     floor = start - max_lead_in_s
     spans = incident_spans(recorded)
+    for s in spans.values():
+        if s.first_seq > 0:
+            s.opened_s = -math.inf  # opened before the revisions read
     must_open = [s for s in spans.values() if s.open_at(window.from_s)]
     while True:
         pull = [s.opened_s - base for s in must_open if s.opened_s - base < start]
@@ -166,14 +179,11 @@ def lead_in_start(
             break
         must_open = [s for s in spans.values() if s.open_at(start) or s.open_at(window.from_s)]
     notes = []
-    for s in sorted(spans.values(), key=lambda s: s.opened_s):
+    for s in sorted(spans.values(), key=lambda s: (s.opened_s, s.event_id)):
         if s.open_at(window.from_s) and s.opened_s - base < start:
-            notes.append(
-                f"{s.event_id} ({s.kind}) opened at data time {s.opened_s:.3f}, more than the lead-in before "
-                f"{start:.3f} (max_lead_in_s): it reopens in the replay under another id"
-            )
-        elif s.open_at(window.from_s) and s.first_seq > 0:
-            notes.append(f"{s.event_id} ({s.kind}): its opening revision is not among the recorded events")
+            when = "before the revisions read" if math.isinf(s.opened_s) else f"at data time {s.opened_s:.3f}"
+            notes.append(f"{s.event_id} ({s.kind}) opened {when}, more than max_lead_in_s before the window's "
+                         f"lead-in: it reopens in the replay under another id")
     return start, notes
 
 
@@ -306,6 +316,9 @@ def run_replay(
                 kept.append(zone)
             watched.append(zone)
             emit(engine.add_zones([zone]))
+        elif isinstance(item, InputContinues):
+            ended = False
+            break
         else:
             letters += 1
     flush()

@@ -32,7 +32,7 @@ from closewatch.archive.errors import ArchiveFileError
 from closewatch.archive.schema import TRACK_FIELDS, events_from_table, tracks_from_table, zones_from_table
 from closewatch.archive.store import Archive, RunRecord
 from closewatch.feedfiles import feed_for, merged_items
-from closewatch.replay import Item, ReplayError, Window, lead_in_s, lead_in_start, tail_s
+from closewatch.replay import InputContinues, Item, ReplayError, Window, lead_in_s, lead_in_start, tail_s
 from config.records import Notice, Zone
 from config.settings import Settings
 from config.zones import load_catalogue
@@ -138,6 +138,8 @@ def _archive_items(archive: Archive, start_s: float, stop_s: float, skipped: lis
         if more.num_rows:
             yield from tracks_from_table(more)
             return
+    if skipped:
+        yield InputContinues()  # what could not be read may go on: not the end of the input
 
 
 def from_archive(archive: Archive, window: Window, settings: Settings | None = None, *,
