@@ -112,12 +112,16 @@ def _area(positions: Sequence[tuple[float, float]], margin_m: float) -> tuple[fl
 
 
 def _positions(e: Event) -> list[tuple[float, float]]:
-    feature = event_to_feature(e)
-    geometry = feature["geometry"]
+    """Every position of a revision: its geometry's (the topic's GeoJSON) and its subjects'."""
+    geometry = event_to_feature(e)["geometry"]
     coords = geometry["coordinates"]
-    flat: list[Any] = {"Point": [coords], "LineString": coords, "MultiPoint": coords}.get(
-        geometry["type"], [c for line in coords for c in line])
-    return [(float(c[0]), float(c[1])) for c in flat] + [(s.lon_deg, s.lat_deg) for s in e.subjects]
+    if geometry["type"] == "Point":
+        points = [coords]
+    elif geometry["type"] == "MultiLineString":
+        points = [c for line in coords for c in line]
+    else:
+        points = list(coords)
+    return [(float(c[0]), float(c[1])) for c in points] + [(s.lon_deg, s.lat_deg) for s in e.subjects]
 
 
 # -- series for the figures -------------------------------------------------------------------------
