@@ -206,7 +206,7 @@ def plot_zone_distance(s: ZoneDistanceSeries, stem: Path) -> list[Path]:
     ax.axhline(0.0, color="#d81b60", linewidth=1, label="zone edge")
     ax.axhline(s.exit_margin_m / 1000.0, color="#d81b60", linestyle=":", linewidth=1,
                label="exit margin (closes beyond, after the dwell)")
-    first_pred = True
+    first_pred = first_rev = True
     for r in s.revisions:
         colour = _SEVERITY_COLOURS[r.severity]
         if r.kind == "predicted_zone_entry" and "entry_t_s" in r.metrics:
@@ -214,7 +214,9 @@ def plot_zone_distance(s: ZoneDistanceSeries, stem: Path) -> list[Path]:
                     linestyle="none", label="predicted entry" if first_pred else None)
             first_pred = False
         else:
-            ax.axvline(_dt(r.t_s), color=colour, linewidth=0.8, alpha=0.7)
+            ax.axvline(_dt(r.t_s), color=colour, linewidth=0.8, alpha=0.7,
+                       label="zone entry revision (open, update, close)" if first_rev else None)
+            first_rev = False
     ax.set_ylabel("distance to the zone edge (km)")
     ax.set_title(f"zone edge: {s.label}", fontsize=10)
     _time_axis(ax)
