@@ -218,8 +218,8 @@ def _times(t_s: np.ndarray) -> pa.Array:
 
 
 def _floats(values: Sequence[float | None]) -> pa.Array:
-    """A float column; ``None`` is null (numpy turns it into NaN, arrow back into null)."""
-    return pa.array(np.array(values, dtype=np.float64), pa.float64(), from_pandas=True)
+    """A float column; ``None`` is null."""
+    return pa.array(values, pa.float64())
 
 
 # -- tracks ----------------------------------------------------------------------------------

@@ -6,8 +6,8 @@ the archive falling behind without limit). The writer thread turns each batch in
 Arrow table, buffers the rows by table and UTC hour, and writes a part file when a buffer
 reaches ``part_rows`` rows, every ``flush_interval_s`` seconds, at each ``sync`` and at
 ``close``. When an hour is done (the data time is two hours past it) and at ``close``, the
-run's parts of each hour are merged into one file; retention runs at the start and at
-each new hour.
+run's small parts of each hour (under half ``part_rows``) are merged into one file;
+retention runs at the start and at each new hour.
 
 What is durable (``sync``): ``sync`` returns once every record published before it is in
 a closed, fsynced part file whose name is in its fsynced folder. After ``kill -9`` the
@@ -264,7 +264,7 @@ class ArchiveSink:
             for h in sorted(self._hours_written[name]):
                 if h < hour - 1 and (name, h) not in self._compacted:
                     self._write((name, h))
-                    self.archive.compact(name, self.run_id, h)
+                    self.archive.compact(name, self.run_id, h, below_rows=self._small)
                     self._compacted.add((name, h))
 
     def _write(self, key: tuple[str, int | None]) -> None:
@@ -288,5 +288,10 @@ class ArchiveSink:
         for name in HOURLY:
             for h in sorted(self._hours_written[name]):
                 if (name, h) not in self._compacted:
-                    self.archive.compact(name, self.run_id, h)
+                    self.archive.compact(name, self.run_id, h, below_rows=self._small)
         self.archive.compact("zones", self.run_id)
+
+    @property
+    def _small(self) -> int:
+        """Parts under this many rows are merged; larger ones stay as written."""
+        return max(2, self.settings.part_rows // 2)

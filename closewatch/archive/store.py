@@ -337,8 +337,10 @@ class Archive:
             log.info("archive retention (%g days): deleted %d hour partitions", retention_days, len(gone))
         return gone
 
-    def compact(self, table_name: str, run_id: str, hour: int | None = None) -> Path | None:
-        """Merge the run's part files of one partition into one file (then delete them).
+    def compact(self, table_name: str, run_id: str, hour: int | None = None, *,
+                below_rows: int | None = None) -> Path | None:
+        """Merge the run's part files of one partition (those under ``below_rows`` rows, when
+        given: large parts stay as they are) into one file, then delete them.
 
         The merged file is durable before the small ones go; a crash in between leaves both,
         and :meth:`read` drops the duplicate rows (same run and arrival).
@@ -350,6 +352,8 @@ class Archive:
             folder = folder / f"hour={hour_key(hour)}"
         parts = [p for p in sorted(folder.glob(f"part-{run_id}-*.parquet"))
                  if (m := _PART.match(p.name)) and m.group("run") == run_id]
+        if below_rows is not None:
+            parts = [p for p in parts if pq.read_metadata(p).num_rows < below_rows]
         if len(parts) < 2:
             return None
         table = self.read(table_name, files=parts)
