@@ -83,9 +83,7 @@ def _catalogue(archive: Archive, run: RunRecord | None, settings: Settings, skip
                ) -> list[Zone]:
     """The run's archived catalogue (the zones it watched from its start), else the configuration's."""
     if run is not None:
-        zones = archive.read("zones", errors=skipped)
-        mine = zones.filter(pc.and_(pc.equal(zones.column("run_id"), run.run_id),
-                                    pc.equal(zones.column("origin"), "catalogue")))
+        mine = archive.read("zones", errors=skipped, where=[("run_id", "=", run.run_id), ("origin", "=", "catalogue")])
         if mine.num_rows:
             return zones_from_table(mine)
     return load_catalogue(settings.zones)
@@ -114,11 +112,10 @@ def _archive_items(archive: Archive, start_s: float, stop_s: float, skipped: lis
     reports after ``stop_s`` (the rest of their hour, or of the next hour that has any)."""
     tracks = _first_of_duplicates(tracks)
     run_ids = list(dict.fromkeys(tracks.column("run_id").to_pylist()))
-    zones_tab = archive.read("zones", errors=skipped)
-    feed = zones_tab.filter(pc.and_(pc.equal(zones_tab.column("origin"), "feed"),
-                                    pc.is_in(zones_tab.column("run_id"), pa.array(run_ids, pa.string()))))
     updates = tracks_from_table(tracks)
-    if feed.num_rows:
+    feed = archive.read("zones", errors=skipped, where=[("origin", "=", "feed"), ("run_id", "in", run_ids)]) \
+        if run_ids else None
+    if feed is not None and feed.num_rows:
         order = {r: i for i, r in enumerate(sorted(set(run_ids)))}
         track_keys = _stream_keys(tracks.column("run_id"), tracks.column("arrival"), order)
         zone_keys = _stream_keys(feed.column("run_id"), feed.column("arrival"), order)
@@ -172,8 +169,7 @@ def from_input_archive(archive: Archive, window: Window, settings: Settings, sta
     """A report's own input (``input/``): one run's tracks and zones, run with ``settings`` from the
     lead-in start the report recorded (no search for open incidents: the report did it)."""
     skipped: list[ArchiveFileError] = []
-    zones = archive.read("zones", errors=skipped)
-    catalogue = zones_from_table(zones.filter(pc.equal(zones.column("origin"), "catalogue")))
+    catalogue = zones_from_table(archive.read("zones", errors=skipped, where=[("origin", "=", "catalogue")]))
     stop_s = window.to_s + tail_s(settings.proximity)
     tracks = archive.read("tracks", start_s, stop_s, errors=skipped)
     return ReplayInput(f"report input {archive.root}", settings, catalogue,
