@@ -50,7 +50,8 @@ def write_events_csv(events: Sequence[Event], path: Path) -> Path:
 
 def write_tracks_geojson(updates: Iterable[TrackUpdate], path: Path) -> Path:
     """A FeatureCollection: per track a LineString of its positions (a Point if it has one) with
-    ``track_id``, its first and last times, and ``reports``: every report's fields in time order."""
+    ``track_id``, ``times_s`` (the time of each position) and the track's last report (``last``);
+    every field of every report is in the GeoParquet beside it."""
     by_track: dict[str, list[TrackUpdate]] = {}
     for u in updates:
         by_track.setdefault(u.track_id, []).append(u)
@@ -64,8 +65,7 @@ def write_tracks_geojson(updates: Iterable[TrackUpdate], path: Path) -> Path:
             "type": "Feature",
             "id": tid,
             "geometry": geometry,
-            "properties": {"track_id": tid, "first_t_s": ups[0].t_s, "last_t_s": ups[-1].t_s,
-                           "reports": [track_to_json(u) for u in ups]},
+            "properties": {"track_id": tid, "times_s": [u.t_s for u in ups], "last": track_to_json(ups[-1])},
         })
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}, sort_keys=True,

@@ -73,7 +73,9 @@ log = logging.getLogger(__name__)
 REPORT_FORMAT = "closewatch-report/1"
 _GEOD = Geod(ellps="WGS84")
 _AREA_MARGIN_M = 50_000.0  # an incident report's map: the incident's positions and this much around
-_MAX_FIGURES = 30
+_MAX_FIGURES = 12  # separation and zone-edge figures of a window report: the most severe incidents first
+_MAX_TIMELINE = 40  # incidents on the timeline (the rest are in events.csv)
+_ZONE_POINTS = 240  # reports per zone-edge figure, evenly spread (each distance is an exact geodesic)
 _UNSIGNED = ("manifest.json", "manifest.sig")
 _INPUT_RUN = "report"
 
@@ -174,14 +176,22 @@ def separation_series(a: Sequence[TrackUpdate], b: Sequence[TrackUpdate], start_
 
 def zone_distance_series(updates: Sequence[TrackUpdate], zone: Zone, start_s: float, end_s: float
                          ) -> tuple[list[float], list[float]]:
-    """(t, signed metres to the zone's edge; negative inside) at a track's reports in the window."""
+    """(t, signed metres to the zone's edge; negative inside) at a track's reports in the window
+    (at most ``_ZONE_POINTS`` of them, evenly spread)."""
     import shapely
 
     ups = [u for u in sorted(updates, key=lambda u: u.t_s) if start_s <= u.t_s < end_s]
+    if len(ups) > _ZONE_POINTS:
+        ups = [ups[int(i)] for i in np.unique(np.linspace(0, len(ups) - 1, _ZONE_POINTS).round().astype(int))]
     inside = shapely.contains_xy(zone.geometry, [u.lon_deg for u in ups], [u.lat_deg for u in ups])
     edge = zone.geometry.boundary
     dist = [distance_to_geometry_m(u.lon_deg, u.lat_deg, edge) for u in ups]
     return [u.t_s for u in ups], [-d if i else d for d, i in zip(dist, inside)]
+
+
+def _rank(span: Any) -> int:
+    """How loud an incident got: its highest severity's rank."""
+    return max(("info", "warning", "critical").index(r.severity) for r in span.revisions)
 
 
 def _slug(text: str) -> str:
@@ -430,8 +440,13 @@ def build_report(
     scope = [spans[i] for i in dict.fromkeys(e.event_id for e in result.carried_in + result.events)]
     if event_id is not None and event_id in spans and spans[event_id] not in scope:
         scope.insert(0, spans[event_id])
+    ranked = sorted(scope, key=lambda s: (s.event_id != event_id, -_rank(s), s.opened_s, s.event_id))
+    shown = sorted(ranked[:_MAX_TIMELINE], key=lambda s: (s.opened_s, s.event_id))
     rows = [IncidentRow(f"{s.kind.replace('_', ' ')}: {' / '.join(s.track_ids) or s.zone_id}", s.revisions,
-                        s.event_id == event_id) for s in scope]
+                        s.event_id == event_id) for s in shown]
+    if len(scope) > len(shown):
+        notes.append(f"the timeline shows {len(shown)} of the {len(scope)} incidents (the most severe); "
+                     "events.csv lists them all")
     figures: list[tuple[str, str]] = []
     what = f"incident {event_id}" if event_id is not None else "window"
     if rows:
@@ -439,7 +454,7 @@ def build_report(
         figures.append(("Timeline of the incidents' revisions", "timeline.png"))
     pairs: dict[tuple[str, ...], list[Event]] = {}
     entries: dict[tuple[str, str], list[Event]] = {}
-    focus = [spans[event_id]] if event_id is not None and event_id in spans else scope
+    focus = [spans[event_id]] if event_id is not None and event_id in spans else ranked
     for s in focus:
         if s.kind in ("close_approach", "predicted_close_approach") and len(s.track_ids) == 2:
             pairs.setdefault(s.track_ids, [])
@@ -451,7 +466,13 @@ def build_report(
         if s.track_ids and s.zone_id and (s.track_ids[0], s.zone_id) in entries:
             entries[(s.track_ids[0], s.zone_id)].extend(s.revisions)
     th = settings.proximity
-    for (a, b), revs in list(pairs.items())[:_MAX_FIGURES]:
+    budget = _MAX_FIGURES if event_id is None else len(pairs) + len(entries)
+    if len(pairs) + len(entries) > budget:
+        notes.append(f"figures of {budget} of the {len(pairs) + len(entries)} close approaches and zone entries "
+                     "(the most severe); a report of one of them (EVENT_ID) has its own")
+    pairs = dict(list(pairs.items())[:budget])
+    entries = dict(list(entries.items())[:max(0, budget - len(pairs))])
+    for (a, b), revs in pairs.items():
         if a not in by_track or b not in by_track:
             continue
         t, dist, vsep = separation_series(by_track[a], by_track[b], window.from_s, window.to_s, settings)
@@ -465,7 +486,7 @@ def build_report(
             sorted(revs, key=lambda r: r.t_s)), out / stem)
         figures.append((f"Separation of {a} and {b}", f"{stem}.png"))
     zones_by_id = {z.zone_id: z for z in result.zones}
-    for (tid, zid), revs in list(entries.items())[:_MAX_FIGURES]:
+    for (tid, zid), revs in entries.items():
         zone = zones_by_id.get(zid)
         if zone is None or tid not in by_track:
             continue
