@@ -13,7 +13,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from closewatch.cli_args import parse_box, parse_duration, parse_when
+from closewatch.cli_args import parse_box, parse_duration, parse_speed, parse_when
 from config.settings import ConfigError, Settings, load_settings
 
 __all__ = ["add_parser", "open_input", "print_result"]
@@ -46,7 +46,7 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
                    help="run with this configuration (default: the one the live run recorded in the archive)")
     r.add_argument("--archive", type=Path, help="the archive folder (default: from the configuration, or here)")
     pace = r.add_mutually_exclusive_group()
-    pace.add_argument("--speed", type=float, help="play the window at this many data seconds per second")
+    pace.add_argument("--speed", type=parse_speed, help="play the window at this many data seconds per second")
     pace.add_argument("--max", action="store_true", help="as fast as possible (the default)")
     r.add_argument("--out", type=Path, help="write events.jsonl, events.csv, carried-in.jsonl, replay.json here")
     r.add_argument("--compare", action="store_true",

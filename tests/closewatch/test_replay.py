@@ -201,3 +201,53 @@ def test_lead_in_reaches_back_to_reopen_incidents_open_at_the_start(live_demo: L
     assert any("close_approach" in n and "reopens" in n for n in held.notes)
     short = run_replay(held.settings, held.zones, held.items, w, start_s=held.start_s)
     assert canonical_lines(short.events) != canonical_lines(want)
+
+
+class _Clock:
+    """time.monotonic and time.sleep of the replay: sleeping moves this clock, nothing else does."""
+
+    def __init__(self) -> None:
+        self.now_s = 1000.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now_s
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now_s += seconds
+
+
+@pytest.mark.slow
+def test_speed_paces_the_window_not_the_lead_in(live_demo: LiveDemo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--speed 300: a report at data time t in the window waits until (t - from) / 300 s after the
+    window's first report; the lead-in runs at full speed; the revisions are the live run's."""
+    import closewatch.replay as replay_mod
+
+    clock = _Clock()
+    monkeypatch.setattr(replay_mod, "time", clock)
+    w = _window(live_demo, ACROSS_THE_HOUR)
+    inp = from_archive(Archive(live_demo.archive), w)
+    paced: list[tuple[float, int]] = []  # (clock, updates) at each batch the engine got
+
+    class Probe:
+        def update(self, n: int) -> None:
+            paced.append((clock.now_s, n))
+
+    result = run_replay(inp.settings, inp.zones, inp.items, w, start_s=inp.start_s, speed=300.0,
+                        progress=Probe())  # type: ignore[arg-type]
+    assert canonical_lines(result.events) == canonical_lines(_live_in(live_demo, w))
+    assert clock.slept and all(s > 0 for s in clock.slept)
+    elapsed = clock.now_s - 1000.0
+    span = ACROSS_THE_HOUR[1] - ACROSS_THE_HOUR[0]
+    assert span / 300.0 - 1.0 <= elapsed <= span / 300.0 + 1.0  # the last report of the window, seconds apart
+    assert paced[0][0] == 1000.0  # the lead-in's first batch went without waiting
+
+
+def test_cli_refuses_a_speed_that_is_no_speed(tmp_path: Path) -> None:
+    for bad in ("0", "-2", "nan", "inf", "fast"):
+        proc = _cli(["replay", "--from", "2026-03-10T10:00:00Z", "--to", "2026-03-10T11:00:00Z", "--speed", bad],
+                    tmp_path)
+        assert proc.returncode == 2 and "is not a speed" in proc.stderr, (bad, proc.stderr)
+    proc = _cli(["replay", "--from", "nan", "--to", "2026-03-10T11:00:00Z"], tmp_path)
+    assert proc.returncode == 2 and "--from: 'nan' is not a time" in proc.stderr, proc.stderr
