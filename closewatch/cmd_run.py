@@ -14,7 +14,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Sequence
 
-from closewatch.sinks import JsonlSink, MapStoreSink, OutputExistsError, RecorderSink
+from closewatch.sinks import JsonlSink, MapStoreSink, OutputExistsError, RecorderSink, holds_output
 from config.settings import ConfigError, KafkaSettings, Settings, load_settings
 
 __all__ = ["add_parser", "build_sinks", "country_outlines"]
@@ -311,4 +311,10 @@ def _config_check(args: argparse.Namespace) -> int:
     if not settings.feeds:
         print(f"{args.file}: note: no [[feeds]]: `closewatch run` has nothing to read "
               "(fine for `closewatch map serve`)", file=sys.stderr)
+    if settings.kafka is None and not any(f.transport == "kafka" for f in settings.feeds):
+        for key in ("events_jsonl", "deadletter_jsonl", "tracks_jsonl"):
+            path = getattr(settings.sinks, key)
+            if path and holds_output(path):
+                print(f"{args.file}: note: sinks.{key}: {path} holds an earlier run's output: `closewatch run` "
+                      "refuses to add to it without --append", file=sys.stderr)
     return EXIT_OK

@@ -18,11 +18,17 @@ from alerts.codec import encode_deadletter, encode_event, encode_track, event_to
 from config.records import DeadLetter, TrackUpdate, Zone
 from proximity.events import Event
 
-__all__ = ["JsonlSink", "MapStoreSink", "OutputExistsError", "RecorderSink"]
+__all__ = ["JsonlSink", "MapStoreSink", "OutputExistsError", "RecorderSink", "holds_output"]
 
 
 class OutputExistsError(FileExistsError):
     """A run's output file already holds an earlier run's lines (and appending was not asked for)."""
+
+
+def holds_output(path: str | Path) -> bool:
+    """Whether ``path`` holds an earlier run's lines (a file that is not empty): a run refuses it without ``--append``."""
+    p = Path(path)
+    return p.is_file() and p.stat().st_size > 0
 
 
 class JsonlSink:
@@ -43,7 +49,7 @@ class JsonlSink:
     ) -> None:
         paths = [Path(events_path), Path(deadletter_path)] + ([Path(tracks_path)] if tracks_path else [])
         for p in paths:
-            if not append and p.exists() and p.stat().st_size > 0:
+            if not append and holds_output(p):
                 raise OutputExistsError(
                     f"{p} holds an earlier run's output; closewatch does not add to it silently: "
                     "move it away, name another file in [sinks], or pass --append to add to it"

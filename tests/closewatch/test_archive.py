@@ -275,6 +275,10 @@ def test_run_refuses_to_append_and_names_the_flag(tmp_path: Path) -> None:
                    f'[sinks]\nevents_jsonl = "{tmp_path / "e.jsonl"}"\ndeadletter_jsonl = "{tmp_path / "d.jsonl"}"\n'
                    f'[archive]\npath = "{tmp_path / "archive"}"\n')
     (tmp_path / "e.jsonl").write_text("{}\n")
+    check = subprocess.run([sys.executable, "-m", "closewatch", "config", "check", str(cfg)], capture_output=True,
+                           text=True, cwd=tmp_path)
+    assert check.returncode == 0 and f"sinks.events_jsonl: {tmp_path / 'e.jsonl'} holds an earlier run's output" \
+        in check.stderr and "--append" in check.stderr, check.stderr
     run = [sys.executable, "-m", "closewatch", "run", "-c", str(cfg)]
     refused = subprocess.run(run, capture_output=True, text=True, cwd=tmp_path)
     assert refused.returncode == 2 and "e.jsonl" in refused.stderr and "--append" in refused.stderr
