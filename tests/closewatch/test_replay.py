@@ -251,3 +251,27 @@ def test_cli_refuses_a_speed_that_is_no_speed(tmp_path: Path) -> None:
         assert proc.returncode == 2 and "is not a speed" in proc.stderr, (bad, proc.stderr)
     proc = _cli(["replay", "--from", "nan", "--to", "2026-03-10T11:00:00Z"], tmp_path)
     assert proc.returncode == 2 and "--from: 'nan' is not a time" in proc.stderr, proc.stderr
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_a_real_recording_replays_as_its_live_run(shared_data: Path, tmp_path: Path) -> None:
+    """The Danish Maritime Authority sample (five minutes of the Kattegat with Russian-flagged
+    ships): its live run raises close approaches and zone entries; the replays of the whole run
+    and of a window inside open incidents give its revisions."""
+    from config.settings import ArchiveSettings, FeedSettings, SinkSettings
+
+    path = shared_data / "ais" / "dma_aisabnormal_ais-sample.txt.gz"
+    settings = Settings(
+        feeds=(FeedSettings(name="dma", format="ais-nmea", path=str(path)),),
+        sinks=SinkSettings(events_jsonl=str(tmp_path / "e.jsonl"), deadletter_jsonl=str(tmp_path / "d.jsonl")),
+        archive=ArchiveSettings(path=str(tmp_path / "archive")),
+    )
+    live = run_live(settings)
+    assert {e.kind for e in live} >= {"close_approach", "zone_entry"}
+    first, last = min(e.t_s for e in live), max(e.t_s for e in live)
+    for w in (Window(first - 60.0, last + 60.0), Window(first + 120.0, first + 210.0)):
+        inp = from_archive(Archive(tmp_path / "archive"), w)
+        result = run_replay(inp.settings, inp.zones, inp.items, w, start_s=inp.start_s, notes=inp.notes)
+        assert canonical_lines(result.events) == canonical_lines([e for e in live if w.contains(e)])
+    assert result.carried_in  # the inner window starts inside incidents
