@@ -93,7 +93,7 @@ def _first_of_duplicates(tracks: pa.Table) -> pa.Table:
     """Rows of several runs: a row equal in every field to one of an earlier run is read once."""
     if tracks.num_rows == 0 or len(pc.unique(tracks.column("run_id"))) < 2:
         return tracks
-    frame = tracks.select(list(TRACK_FIELDS)).to_pandas()
+    frame = tracks.select(list(TRACK_FIELDS)).flatten().to_pandas()  # the quality struct as columns
     repeated = frame.duplicated(keep="first").to_numpy()
     if repeated.any():
         log.info("archive: %d track rows repeated by a later run read once", int(repeated.sum()))

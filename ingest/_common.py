@@ -7,6 +7,7 @@ from operator import xor
 from typing import Callable
 
 from config.affiliation import Affiliation
+from config.classification import Classifier
 from config.times import Naive, TimeFormatError, parse_utc
 from ingest.stats import FeedStats
 
@@ -71,7 +72,7 @@ def iso_epoch_s(value: object, what: str, *, naive: Naive = "error") -> float:
 
 
 class DecoderBase:
-    """What every decoder holds: feed name, affiliation, clock, counters, position.
+    """What every decoder holds: feed name, affiliation, classifier, clock, counters, position.
 
     ``position`` is the 1-based number of the last input unit (line, record) seen since
     the decoder was made; it keeps counting across ``decode`` calls (reconnects).
@@ -84,9 +85,11 @@ class DecoderBase:
         *,
         clock: Clock | None = None,
         stats: FeedStats | None = None,
+        classifier: Classifier | None = None,
     ) -> None:
         self.feed = feed_name
         self.affiliation = affiliation if affiliation is not None else Affiliation()
+        self.classifier = classifier if classifier is not None else Classifier()
         self.clock = clock
         self.stats = stats if stats is not None else FeedStats(feed_name)
         self.position = 0

@@ -25,6 +25,19 @@ ground and gives ``alt_m = None``. ``alt_geom`` (trace column 10), "geometric (G
 INS) altitude referenced to the WGS84 ellipsoid" in readsb's words, becomes
 ``alt_geom_m``, and ``alt_m`` (``"geom"``) when there is no barometric altitude at all.
 Registration goes to ``name``, the type designator to ``type_code``.
+
+Who and how good (readsb ``README-json.md``, dump1090 ``README-json.md``): ``category``
+from :class:`config.classification.Classifier` with readsb's ``dbFlags`` (bit 0: military,
+from the receiver's aircraft database; a trace file carries it at the top level), the
+address, the callsign and ``t``; ``on_ground`` is ``True`` for ``"ground"``, ``False`` for
+a numeric altitude, ``None`` without one; the position-quality categories ``version``
+(ADS-B version), ``nic``, ``nac_p``, ``nac_v``, ``sil``, ``gva`` and dump1090's ``nucp``
+(version 0), and ``gpsOkBefore`` (set by readsb while an aircraft's GNSS position is
+degraded: the time it was last good) become the report's ``quality``
+(:class:`config.records.PositionQuality`: ``adsb_version``, ``nic``, ``nac_p``,
+``nac_v``, ``sil``, ``gva``, ``nuc_p``, ``gnss_ok_before_s``). In a trace row they come
+from its details object (column 9) when the row has one, and hold for the rows after it.
+A code out of its range (``nic`` 12) makes the entry a dead letter ("impossible value").
 """
 
 from __future__ import annotations
@@ -66,9 +79,47 @@ def _alt_ft(v: Any, key: str) -> float | None:
 
 def _altitudes(a: AircraftState, baro: Any, baro_key: str, geom: Any) -> None:
     """Barometric altitude (ft, or ``"ground"``) and geometric height (ft) into ``a``."""
-    a.on_ground = baro == "ground"
-    a.alt_ft = None if a.on_ground else _alt_ft(baro, baro_key)
+    ground = baro == "ground"
+    a.on_ground = True if ground else (None if baro is None else False)
+    a.alt_ft = None if ground else _alt_ft(baro, baro_key)
     a.alt_geom_ft = _alt_ft(geom, "alt_geom")
+
+
+# Position-quality members (readsb README-json.md) -> (AircraftState attribute, highest code).
+_QUALITY = (("version", "adsb_version", 7), ("nic", "nic", 11), ("nac_p", "nac_p", 11), ("nac_v", "nac_v", 4),
+            ("sil", "sil", 3), ("gva", "gva", 3), ("nucp", "nuc_p", 9))
+
+
+def _code(v: Any, key: str, high: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v):
+        raise Rejected(f"malformed record: {key}={v!r} is not a whole number")
+    if not 0 <= v <= high:
+        raise Rejected(f"impossible value: {key} {v} (a code 0..{high})")
+    return int(v)
+
+
+def _quality(a: AircraftState, e: dict[str, Any]) -> None:
+    """The position-quality members of an entry (or a trace row's details) into ``a``."""
+    changed = False
+    for key, attr, high in _QUALITY:
+        v = e.get(key)
+        if v is not None:
+            setattr(a, attr, _code(v, key, high))
+            changed = True
+    ok = e.get("gpsOkBefore")
+    if ok is not None:
+        a.gnss_ok_before_s = _num(ok, "gpsOkBefore", 631_152_000.0, 4_102_444_800.0)
+        changed = True
+    if changed:
+        a.quality_changed()
+
+
+def _db_flags(v: Any) -> int | None:
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise Rejected(f"malformed record: dbFlags={v!r} is not a bit field")
+    return v
 
 
 def _text(v: Any) -> str | None:
@@ -144,7 +195,7 @@ class AircraftJsonDecoder(DecoderBase):
 
     def _emit(
         self, a: AircraftState, t_s: float, lat: float, lon: float, pos: int, registration: str | None,
-        type_code: str | None,
+        type_code: str | None, db_flags: int | None = None,
     ) -> TrackUpdate | None:
         last = self._last_t.get(a.address)
         if last is not None and t_s <= last + 1e-3:
@@ -154,8 +205,10 @@ class AircraftJsonDecoder(DecoderBase):
         if a.address.startswith("~"):
             country, side = None, self.affiliation.for_other(a.callsign)
         else:
-            country, side = self.affiliation.for_icao(a.address, a.callsign)
-        update = a.report(self.feed, t_s, lat, lon, side, country, f"{self.feed}:{pos}", registration, type_code)
+            country, side = self.affiliation.for_icao(a.address, a.callsign, None, t_s)
+        category, source = self.classifier.aircraft(a.address, a.callsign, type_code, db_flags)
+        update = a.report(self.feed, t_s, lat, lon, side, country, f"{self.feed}:{pos}", registration, type_code,
+                          category, source)
         self.stats.updates += 1
         return update
 
@@ -179,12 +232,15 @@ class AircraftJsonDecoder(DecoderBase):
             if a.vrate_fpm is not None:
                 break
         a.callsign = _text(e.get("flight"))
-        return self._emit(a, now - seen_pos, lat, lon, pos, _text(e.get("r")), _text(e.get("t")))
+        _quality(a, e)
+        return self._emit(a, now - seen_pos, lat, lon, pos, _text(e.get("r")), _text(e.get("t")),
+                          _db_flags(e.get("dbFlags")))
 
     def _trace(self, doc: dict[str, Any], pos: int) -> Iterator[Item]:
         t0 = self._doc_time(doc, "timestamp")
         address = self._address(doc.get("icao"))
         registration, type_code = _text(doc.get("r")), _text(doc.get("t"))
+        db_flags = _db_flags(doc.get("dbFlags"))
         a = AircraftState(address)  # each row says all it knows: its values replace the last row's
         for i, row in enumerate(doc["trace"], start=1):
             if not isinstance(row, list) or len(row) < 8:
@@ -199,13 +255,15 @@ class AircraftJsonDecoder(DecoderBase):
                 a.track_deg = _num(row[5], "track", 0.0, 360.0)
                 a.vrate_fpm = _num(row[7], "vrate", -100_000.0, 100_000.0)
                 details = row[8] if len(row) > 8 else None
-                if isinstance(details, dict) and _text(details.get("flight")):
-                    a.callsign = _text(details.get("flight"))
+                if isinstance(details, dict):
+                    if _text(details.get("flight")):
+                        a.callsign = _text(details.get("flight"))
+                    _quality(a, details)
                 self.stats.messages += 1
                 if dt is None or lat is None or lon is None:
                     self.stats.ignored["no position"] += 1
                     continue
-                update = self._emit(a, t0 + dt, lat, lon, pos, registration, type_code)
+                update = self._emit(a, t0 + dt, lat, lon, pos, registration, type_code, db_flags)
             except Rejected as e:
                 yield self.stats.dead_letter(pos, json.dumps(row).encode(), f"{e} (trace row #{i})")
                 continue

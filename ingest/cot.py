@@ -26,6 +26,10 @@ events.
   ``alt_m`` (``alt_ref = "geom"``).
   ``track@course`` (deg true) and ``track@speed`` (m/s) give course and speed.
 * ``track_id = "cot:<uid>"``; ``detail/contact@callsign`` is the callsign.
+* ``category`` from the type tree (:class:`config.classification.Classifier`): function
+  ``M`` of the air dimension (``a-u-A-M-F``) is military, ``C`` civil; ``S-C``
+  combatant ships, ``S-X`` non-military ships, ``G-U`` ground units, ``G-E-V-C`` civilian
+  vehicles... (``config/data/classification/cot_types.csv``).
 """
 
 from __future__ import annotations
@@ -195,6 +199,7 @@ class CotDecoder(DecoderBase):
                 if speed is not None and not 0 <= speed <= 1500:
                     raise Rejected(f"impossible value: track@speed {speed} m/s")
         side = self.affiliation.for_other(callsign, asserted)
+        category, category_source = self.classifier.cot(cot_type, callsign)
         try:
             update = TrackUpdate(
                 track_id="cot:" + uid,
@@ -212,6 +217,8 @@ class CotDecoder(DecoderBase):
                 callsign=callsign,
                 type_code=cot_type,
                 raw_ref=f"{self.feed}:{self.position}",
+                category=category,
+                category_source=category_source,
             )
         except RecordError as e:
             raise Rejected(f"impossible value: {e}") from e

@@ -24,6 +24,14 @@ Altitude (field 12) is the barometric pressure altitude of the Mode C/S replies 
 ADS-B airborne positions (``alt_ref = "baro"``; dump1090-fa started with ``--gnss``
 writes GNSS heights there instead, which the line cannot tell).
 
+On the ground (``on_ground``): field 22 ("IsOnGround", the squat switch or the air/ground
+state of the message: ``-1`` true, ``0`` false; ``1`` is read as true too) when the line
+fills it; otherwise a surface position (type 2) says on the ground and an airborne
+position (type 3) says airborne. The SBS-1 format carries no position-quality indicators
+(NIC, NACp, SIL): those fields of the record stay None. ``category`` comes from
+:class:`config.classification.Classifier` (address block, callsign); the side is judged
+at the line's time.
+
 Bad input (wrong field count, a hex ident that is not 24-bit hex, numbers that do not
 parse, latitude outside +-90, an altitude outside -1,500..130,000 ft, a speed above
 2,000 kn, a date that does not parse) is a dead letter; nothing stops the stream.
@@ -46,6 +54,7 @@ log = logging.getLogger(__name__)
 SbsItem = Union[TrackUpdate, DeadLetter]
 
 _HEX = frozenset(b"0123456789abcdefABCDEF")
+_ON_GROUND = {b"-1": True, b"1": True, b"0": False}  # field 22
 _OTHER_KINDS = frozenset((b"SEL", b"ID", b"AIR", b"STA", b"CLK"))
 
 
@@ -146,6 +155,7 @@ class Sbs1Decoder(DecoderBase):
         dead = stats.dead_letter
         aircraft = self._aircraft
         affiliation = self.affiliation
+        classifier = self.classifier
         clock = self.clock
         feed = self.feed
         ref_prefix = feed + ":"
@@ -180,6 +190,9 @@ class Sbs1Decoder(DecoderBase):
                 if len(aircraft) >= self.max_aircraft:
                     aircraft.pop(next(iter(aircraft)))
                 a = aircraft[key] = AircraftState(key.decode().lower())
+            ground = _ON_GROUND.get(f[21]) if f[21] else None
+            if ground is not None:
+                a.on_ground = ground
             try:
                 if kind != b"3" and kind != b"2":
                     if kind == b"4":
@@ -209,6 +222,8 @@ class Sbs1Decoder(DecoderBase):
                 # Position (2 surface, 3 airborne).
                 if f[11]:
                     a.alt_ft = _alt_ft(f[11])
+                if ground is None:
+                    a.on_ground = kind == b"2"  # surface position, else airborne
                 if kind == b"2":
                     if f[12]:
                         a.gs_kn = _gs_kn(f[12])
@@ -249,9 +264,10 @@ class Sbs1Decoder(DecoderBase):
             if not EPOCH_MIN_S <= t_s < EPOCH_MAX_S:
                 yield dead(pos, raw, f"impossible timestamp: {t_s}")
                 continue
-            country, side = affiliation.for_icao(a.address, a.callsign)
+            country, side = affiliation.for_icao(a.address, a.callsign, None, t_s)
+            category, source = classifier.aircraft(a.address, a.callsign)
             try:
-                update = a.report(feed, t_s, lat, lon, side, country, ref_prefix + str(pos))
+                update = a.report(feed, t_s, lat, lon, side, country, ref_prefix + str(pos), None, None, category, source)
             except Rejected as e:
                 yield dead(pos, raw, str(e), received_s)
                 continue

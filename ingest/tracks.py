@@ -11,14 +11,21 @@ those of :class:`config.records.TrackUpdate` (documented in docs/feeds.md):
 * optional: ``alt_m``, ``alt_ref`` (``baro``/``geom``: what ``alt_m`` is), ``alt_geom_m``
   (height above the WGS 84 ellipsoid), ``speed_mps``, ``course_deg``, ``heading_deg``,
   ``vrate_mps``, ``side``, ``country``, ``callsign``, ``name``, ``type_code``,
-  ``receiver``; unknown
+  ``receiver``, ``category`` and ``category_source``, ``nav_status``, ``on_ground``,
+  and the position quality (:class:`config.records.PositionQuality`) as the object
+  ``quality`` (JSON Lines, as the Kafka value has it) or its members by name,
+  ``accuracy_high``, ``raim``, ``adsb_version``, ``nic``, ``nac_p``, ``nac_v``, ``sil``,
+  ``gva``, ``nuc_p``, ``gnss_ok_before_s`` (both formats); booleans ``true``/``false``,
+  in CSV also ``1``/``0``; unknown
   members are ignored (forward compatibility), ``null`` or an empty CSV cell is None.
 
 ``source`` and ``raw_ref`` are set by closewatch (feed name, feed:line). Side: the
 configured lists and callsign patterns first, then the ``side`` given in the record,
-then the MID/ICAO tables for ``ais:``/``icao:`` ids; ``country`` as given, else from the
-tables. CSV: the first non-blank line is the header; a cell may be quoted but may not
-hold a line break.
+then the MID/ICAO tables for ``ais:``/``icao:`` ids, judged at the record's time;
+``country`` as given, else from the tables. Category: the configured lists and patterns
+first, then the ``category`` given in the record (with its ``category_source``, else
+``feed``), then the tables (:class:`config.classification.Classifier`). CSV: the first
+non-blank line is the header; a cell may be quoted but may not hold a line break.
 """
 
 from __future__ import annotations
@@ -28,7 +35,19 @@ import json
 import math
 from typing import Any, Iterable, Iterator, Union
 
-from config.records import ALT_REFS, DOMAINS, SIDES, DeadLetter, RecordError, Side, TrackUpdate
+from config.classification import Decision
+from config.records import (
+    ALT_REFS,
+    CATEGORIES,
+    DOMAINS,
+    SIDES,
+    DeadLetter,
+    PositionQuality,
+    RecordError,
+    Side,
+    TrackUpdate,
+    position_quality,
+)
 from ingest._common import DecoderBase, Rejected, iso_epoch_s, plausible_epoch
 
 __all__ = ["TRACK_FIELDS", "TracksCsvDecoder", "TracksJsonlDecoder"]
@@ -37,7 +56,10 @@ Item = Union[TrackUpdate, DeadLetter]
 
 _FLOATS = ("alt_m", "alt_geom_m", "speed_mps", "course_deg", "heading_deg", "vrate_mps")
 _TEXTS = ("alt_ref", "country", "callsign", "name", "type_code", "receiver")
-TRACK_FIELDS = ("track_id", "t_s", "time", "lat_deg", "lon_deg", "domain", "side", *_FLOATS, *_TEXTS)
+_QUALITY = ("accuracy_high", "raim", "adsb_version", "nic", "nac_p", "nac_v", "sil", "gva", "nuc_p", "gnss_ok_before_s")
+TRACK_FIELDS = ("track_id", "t_s", "time", "lat_deg", "lon_deg", "domain", "side", *_FLOATS, *_TEXTS,
+                "category", "category_source", "nav_status", "on_ground", "quality", *_QUALITY)
+_BOOLEANS = {True: True, False: False, "true": True, "false": False, "1": True, "0": False}
 
 
 def _number(rec: dict[str, Any], key: str, required: bool = False) -> float | None:
@@ -55,6 +77,42 @@ def _number(rec: dict[str, Any], key: str, required: bool = False) -> float | No
     if not math.isfinite(f):
         raise Rejected(f"impossible value: {key}={v!r}")
     return f
+
+
+def _code(rec: dict[str, Any], key: str) -> int | None:
+    """A coded indicator (``nic``, ``nav_status``...): a whole number; its range is the record's."""
+    f = _number(rec, key)
+    if f is None:
+        return None
+    if f != int(f):
+        raise Rejected(f"malformed record: {key}={rec[key]!r} is not a whole number")
+    return int(f)
+
+
+def _flag(rec: dict[str, Any], key: str) -> bool | None:
+    v = rec.get(key)
+    if v is None or v == "":
+        return None
+    flag = _BOOLEANS.get(v.strip().lower() if isinstance(v, str) else v)
+    if flag is None or (not isinstance(v, (bool, str))):
+        raise Rejected(f"malformed record: {key}={str(v)[:30]!r} is not true or false")
+    return flag
+
+
+def _quality(rec: dict[str, Any]) -> PositionQuality | None:
+    """The position quality of a record: its ``quality`` object, or the members by name."""
+    nested = rec.get("quality")
+    if nested is not None and not isinstance(nested, dict):
+        raise Rejected(f"malformed record: quality={str(nested)[:30]!r} is not an object")
+    q = nested if nested is not None else rec
+    try:
+        return position_quality(
+            accuracy_high=_flag(q, "accuracy_high"), raim=_flag(q, "raim"), adsb_version=_code(q, "adsb_version"),
+            nic=_code(q, "nic"), nac_p=_code(q, "nac_p"), nac_v=_code(q, "nac_v"), sil=_code(q, "sil"),
+            gva=_code(q, "gva"), nuc_p=_code(q, "nuc_p"), gnss_ok_before_s=_number(q, "gnss_ok_before_s"),
+        )
+    except RecordError as e:
+        raise Rejected(f"impossible value: {e}") from e
 
 
 def _text(rec: dict[str, Any], key: str) -> str | None:
@@ -103,14 +161,25 @@ class _TrackRecords(DecoderBase):
             raise Rejected(f"malformed record: side {given!r} is not one of {SIDES}")
         asserted: Side | None = None if given in (None, "unknown") else given  # type: ignore[assignment]
         callsign = _text(rec, "callsign")
+        name, type_code = _text(rec, "name"), _text(rec, "type_code")
+        category = _text(rec, "category")
+        if category is not None and category not in CATEGORIES:
+            raise Rejected(f"malformed record: category {category!r} is not one of {CATEGORIES}")
+        claimed: Decision | None = None
+        if category is not None and category != "unknown":
+            claimed = (category, _text(rec, "category_source") or "feed")  # type: ignore[assignment]
         scheme, _, ident = track_id.partition(":")
         country: str | None
+        classifier = self.classifier
         if scheme == "ais" and ident.isdigit():
-            country, side = self.affiliation.for_mmsi(int(ident), callsign, asserted)
+            country, side = self.affiliation.for_mmsi(int(ident), callsign, asserted, t_s)
+            decided = classifier.ais(int(ident), type_code, name, callsign, claimed)
         elif scheme == "icao":
-            country, side = self.affiliation.for_icao(ident, callsign, asserted)
+            country, side = self.affiliation.for_icao(ident, callsign, asserted, t_s)
+            decided = classifier.aircraft(ident.strip().lower(), callsign, type_code, None, claimed)
         else:
             country, side = None, self.affiliation.for_other(callsign, asserted)
+            decided = classifier.other(callsign, name, type_code, claimed)
         country = _text(rec, "country") or country
         alt, alt_geom, speed, course, heading, vrate = (_number(rec, k) for k in _FLOATS)
         alt_ref = _text(rec, "alt_ref")
@@ -134,10 +203,15 @@ class _TrackRecords(DecoderBase):
                 vrate_mps=vrate,
                 country=country,
                 callsign=callsign,
-                name=_text(rec, "name"),
-                type_code=_text(rec, "type_code"),
+                name=name,
+                type_code=type_code,
                 receiver=_text(rec, "receiver"),
                 raw_ref=f"{self.feed}:{pos}",
+                category=decided[0],
+                category_source=decided[1],
+                nav_status=_code(rec, "nav_status"),
+                on_ground=_flag(rec, "on_ground"),
+                quality=_quality(rec),
             )
         except RecordError as e:
             raise Rejected(f"impossible value: {e}") from e

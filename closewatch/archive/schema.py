@@ -3,9 +3,12 @@
 Four tables, each written as Parquet files (``closewatch.archive.store``):
 
 * ``tracks``: every normalised :class:`~config.records.TrackUpdate`, one row each, all
-  its fields, plus ``run_id`` and ``arrival`` (the order in which the run's engine got
-  the updates: replays follow it), ``time`` (``t_s`` as a UTC timestamp, for SQL),
-  ``geometry`` (the position as a WKB Point) and ``bbox`` (its covering box);
+  its fields in typed columns (floats as DOUBLE, ``nav_status`` INT8, ``on_ground``
+  BOOLEAN, ``quality`` a struct of the :class:`~config.records.PositionQuality` members,
+  null when the record has none; texts as strings), plus ``run_id`` and ``arrival`` (the
+  order in which the run's engine got the updates: replays follow it), ``time`` (``t_s``
+  as a UTC timestamp, for SQL), ``geometry`` (the position as a WKB Point) and ``bbox``
+  (its covering box);
 * ``events``: every event revision: ``value`` is the exact value of the Kafka events
   topic (``alerts.codec``: canonical JSON, the record of truth, read back with
   ``alerts.codec.event_from_feature``), beside it the fields as columns for queries,
@@ -39,11 +42,13 @@ import shapely
 from shapely.geometry import shape
 
 from alerts.codec import decode_event, encode_events, event_from_feature, event_geometry
-from config.records import DeadLetter, TrackUpdate, Zone
+from config.records import DeadLetter, PositionQuality, TrackUpdate, Zone
 from proximity.events import Event
 
 __all__ = [
     "GEOPARQUET_VERSION",
+    "QUALITY_FIELDS",
+    "QUALITY_TYPE",
     "TABLES",
     "deadletters_table",
     "events_from_table",
@@ -70,8 +75,20 @@ BBOX_TYPE = pa.struct([("xmin", pa.float64()), ("ymin", pa.float64()), ("xmax", 
 _TIME_TYPE = pa.timestamp("us", tz="UTC")
 
 
+# PositionQuality as a struct (its members by name, as the ``quality`` object of a track value
+# in alerts.codec): one column per record field, and a null struct is exactly ``None``.
+QUALITY_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(PositionQuality))
+QUALITY_TYPE = pa.struct(
+    [(name, pa.bool_() if name in ("accuracy_high", "raim") else pa.float64() if name == "gnss_ok_before_s"
+      else pa.int8()) for name in QUALITY_FIELDS]
+)
+_TYPED_FIELDS: dict[str, pa.DataType] = {"nav_status": pa.int8(), "on_ground": pa.bool_(), "quality": QUALITY_TYPE}
+
+
 def _track_type(name: str) -> pa.DataType:
-    return pa.float64() if name in _FLOAT_FIELDS else pa.string()
+    if name in _FLOAT_FIELDS:
+        return pa.float64()
+    return _TYPED_FIELDS.get(name, pa.string())
 
 
 TRACKS_SCHEMA = pa.schema(
@@ -234,7 +251,12 @@ def tracks_table(updates: Sequence[TrackUpdate], run_id: str, first_arrival: int
     }
     for name in TRACK_FIELDS:
         values = list(map(operator.attrgetter(name), updates))
-        columns[name] = _floats(values) if name in _FLOAT_FIELDS else pa.array(values, pa.string())
+        if name in _FLOAT_FIELDS:
+            columns[name] = _floats(values)
+        elif name == "quality":
+            columns[name] = _quality_array(values)
+        else:
+            columns[name] = pa.array(values, _track_type(name))
     lon = columns["lon_deg"].to_numpy(zero_copy_only=False)
     lat = columns["lat_deg"].to_numpy(zero_copy_only=False)
     columns["time"] = _times(columns["t_s"].to_numpy(zero_copy_only=False))
@@ -243,9 +265,37 @@ def tracks_table(updates: Sequence[TrackUpdate], run_id: str, first_arrival: int
     return pa.Table.from_pydict(columns, schema=TRACKS_SCHEMA)
 
 
+def _quality_array(values: list[PositionQuality | None]) -> pa.Array:
+    """The ``quality`` struct column: each distinct instance made once, then taken per row (the
+    decoders share one instance per set of values, so a batch holds a handful)."""
+    keys = list(map(id, values))
+    distinct = dict(zip(keys, values))  # by identity: the objects live through this call
+    place = {k: i for i, k in enumerate(distinct)}
+    rows = [None if q is None else {f: getattr(q, f) for f in QUALITY_FIELDS} for q in distinct.values()]
+    return pa.array(rows, QUALITY_TYPE).take(pa.array(list(map(place.__getitem__, keys)), pa.int32()))
+
+
+def _qualities(column: pa.ChunkedArray) -> list[PositionQuality | None]:
+    """The ``quality`` column back as records, one shared instance per set of values (exact: a
+    null struct is ``None``, a struct of nulls a ``PositionQuality()``)."""
+    made: dict[tuple[Any, ...], PositionQuality] = {}
+    out: list[PositionQuality | None] = []
+    for row in column.to_pylist():
+        if row is None:
+            out.append(None)
+            continue
+        key = tuple(row.values())
+        q = made.get(key)
+        if q is None:
+            q = made[key] = PositionQuality(**row)
+        out.append(q)
+    return out
+
+
 def tracks_from_table(table: pa.Table) -> list[TrackUpdate]:
     """The updates of ``tracks`` rows, in row order (exact: every field as written)."""
-    cols = [table.column(name).to_pylist() for name in TRACK_FIELDS]
+    cols = [_qualities(table.column(name)) if name == "quality" else table.column(name).to_pylist()
+            for name in TRACK_FIELDS]
     make = TrackUpdate
     names = TRACK_FIELDS
     return [make(**dict(zip(names, row))) for row in zip(*cols)]

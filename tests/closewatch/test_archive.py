@@ -23,7 +23,7 @@ from closewatch.archive.schema import (deadletters_table, events_from_table, let
                                        tracks_from_table, zones_from_table, zones_table)
 from closewatch.archive.store import hour_key, locate_archive
 from closewatch.sinks import JsonlSink, OutputExistsError
-from config.records import DeadLetter, TrackUpdate, Zone
+from config.records import DeadLetter, PositionQuality, TrackUpdate, Zone, position_quality
 from config.settings import ArchiveSettings, Settings
 from proximity.events import Event, Subject
 
@@ -39,11 +39,24 @@ def _updates(n: int = 500, t0: float = T, step_s: float = 1.5) -> list[TrackUpda
             speed_mps=5.25 if i % 3 else None, course_deg=90.0 if i % 3 else None, heading_deg=None,
             alt_m=None, country="FI" if i % 5 else None, name="PATROL" if i % 4 else None, type_code="35",
             receiver="rx1", raw_ref=f"ais:{i + 1}",
+            category="military" if i % 2 else "civil", category_source="ais_type_35" if i % 2 else None,
+            nav_status=(0, 1, 5, None, 14)[i % 5], quality=_QUALITIES[i % len(_QUALITIES)],
         ))
     out.append(TrackUpdate(track_id="icao:4b1a2c", source="sbs1", t_s=t0 + 10.125, lat_deg=59.9, lon_deg=25.1,
                            domain="air", side="russia", alt_m=8500.0, alt_ref="baro", alt_geom_m=8620.5,
-                           vrate_mps=-2.5, callsign="RFF7051", type_code="IL20"))
+                           vrate_mps=-2.5, callsign="RFF7051", type_code="IL20", category="military",
+                           category_source="callsign_prefix:RFF", on_ground=False,
+                           quality=position_quality(adsb_version=2, nic=8, nac_p=9, nac_v=1, sil=3, gva=2,
+                                                    gnss_ok_before_s=T - 0.5)))
+    out.append(TrackUpdate(track_id="icao:4b1a2d", source="adsb", t_s=t0 + 11.0, lat_deg=59.8, lon_deg=25.0,
+                           domain="air", side="unknown", on_ground=True, quality=position_quality(nuc_p=0)))
     return out
+
+
+# None, AIS flags (False is a value, not None), and a PositionQuality of no values: a null struct
+# and a struct of nulls are different rows
+_QUALITIES = (None, position_quality(accuracy_high=True, raim=False), position_quality(accuracy_high=False),
+              PositionQuality())
 
 
 def _event(seq: int = 0, t_s: float = T + 30.0) -> Event:
@@ -76,7 +89,15 @@ def test_round_trips_are_exact(tmp_path: Path) -> None:
     sink.publish_deadletters([letter])
     sink.close()
     archive = Archive(tmp_path / "archive")
-    assert tracks_from_table(archive.read("tracks")) == ups
+    back_ups = tracks_from_table(archive.read("tracks"))
+    assert back_ups == ups
+    # exact to the type: an int code stays an int, a flag a bool, a quality of no values is no None
+    assert [(type(u.nav_status), type(u.on_ground), u.quality is None) for u in back_ups] == \
+        [(type(u.nav_status), type(u.on_ground), u.quality is None) for u in ups]
+    assert {type(q.gnss_ok_before_s) for q in (u.quality for u in back_ups) if q is not None} == {float, type(None)}
+    schema = archive.read("tracks").schema
+    assert (str(schema.field("nav_status").type), str(schema.field("on_ground").type)) == ("int8", "bool")
+    assert schema.field("quality").type.field("nic").type == "int8"
     assert events_from_table(archive.read("events")) == [_event(0), _event(1, T + 60.0)]
     assert letters_from_table(archive.read("deadletters")) == [letter]
     zones = archive.read("zones")
@@ -125,6 +146,8 @@ def test_files_are_geoparquet_1_1_that_others_read(tmp_path: Path) -> None:
         f"SELECT count(*), count(DISTINCT hour) FROM read_parquet('{root}/tracks/*/*.parquet', hive_partitioning = true)"
         " WHERE bbox.xmin BETWEEN 24.05 AND 24.15 AND bbox.ymin BETWEEN 59.0 AND 60.0").fetchone()
     assert n == len(frame) and hours >= 1
+    assert con.execute(f"SELECT track_id FROM read_parquet('{root}/tracks/*/*.parquet') WHERE quality.nic = 8"
+                       " AND NOT on_ground").fetchall() == [("icao:4b1a2c",)]
     events = geopandas.read_parquet(root / "events")
     assert list(events["event_id"]) == [_event().event_id] and events.geometry.iloc[0].geom_type == "LineString"
 
@@ -146,7 +169,7 @@ def test_rows_go_to_their_utc_hour(tmp_path: Path) -> None:
 
 def test_each_sync_is_durable_and_close_merges_the_parts(tmp_path: Path) -> None:
     sink = _sink(tmp_path)
-    ups = _updates(299, t0=T - 1800.0)  # 300 updates within one hour
+    ups = _updates(298, t0=T - 1800.0)  # 300 updates within one hour
     for i in range(0, 300, 50):
         sink.publish_tracks(ups[i:i + 50])
         sink.sync()

@@ -68,7 +68,11 @@ def test_a_real_recording_imports_exactly(shared_data: Path, tmp_path: Path) -> 
     settings = Settings()
     decoded = [item for _n, item in merged_items([feed_for(f"ais-nmea:{path}", settings)], settings)]
     archive = Archive(tmp_path / "a")
-    assert tracks_from_table(archive.read("tracks")) == [i for i in decoded if isinstance(i, TrackUpdate)]
+    back = tracks_from_table(archive.read("tracks"))
+    assert back == [i for i in decoded if isinstance(i, TrackUpdate)]
+    # the decoders' context and quality are in it, typed (not only Nones)
+    assert len({u.nav_status for u in back} - {None}) > 3 and any(u.quality is not None for u in back)
+    assert {u.quality.accuracy_high for u in back if u.quality is not None} == {True, False}
     letters = letters_from_table(archive.read("deadletters"))
     assert [(d.position, d.reason) for d in letters] == \
         [(d.position, d.reason) for d in decoded if isinstance(d, DeadLetter)]
