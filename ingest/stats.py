@@ -7,6 +7,10 @@ A dead letter's reason reads ``"<category>: <detail>"``; counts are kept per cat
 (the text before the first colon), so "checksum mismatch: expected 3F, computed 2A" and
 "checksum mismatch: expected 11, computed 7C" count as one reason.
 
+Decoder state is bounded (pending AIS fragments, ship static data, merged SBS-1
+aircraft): what a decoder drops to stay within its cap is counted per kind in
+``evicted`` (:meth:`FeedStats.evict`), and reaches the run's summary.
+
 A feed that yields nothing but dead letters is reported loudly: an ERROR log line after
 its 10th, 100th, 1,000th... consecutive rejection with no valid message at all, and
 again when the feed closes.
@@ -29,7 +33,8 @@ log = logging.getLogger(__name__)
 class FeedStats:
     """Counters of one feed. Not thread-safe by itself: one decoder, one thread."""
 
-    __slots__ = ("feed", "lines", "messages", "updates", "notices", "duplicates", "dead", "ignored", "_loud_at")
+    __slots__ = ("feed", "lines", "messages", "updates", "notices", "duplicates", "dead", "ignored", "evicted",
+                 "_loud_at")
 
     def __init__(self, feed: str) -> None:
         self.feed = feed
@@ -40,6 +45,7 @@ class FeedStats:
         self.duplicates = 0  # copies of one message heard by several receivers, merged into one report
         self.dead: Counter[str] = Counter()  # dead letters per reason category
         self.ignored: Counter[str] = Counter()  # valid input that is not a track (why)
+        self.evicted: Counter[str] = Counter()  # decoder state dropped to stay within its cap (what)
         self._loud_at = 10
 
     @property
@@ -61,6 +67,12 @@ class FeedStats:
                     ", ".join(f"{k}: {v}" for k, v in self.dead.most_common(3)),
                 )
         return DeadLetter(self.feed, position, bytes(raw), reason, received_s)
+
+    def evict(self, what: str, n: int = 1) -> None:
+        """The decoder dropped ``n`` pieces of its state of kind ``what`` to stay within its cap."""
+        if not self.evicted[what]:
+            log.warning("feed %s: decoder state full: dropping the oldest %s to make room", self.feed, what)
+        self.evicted[what] += n
 
     def close(self) -> None:
         """Log the feed's summary; an ERROR when it produced nothing but errors."""
@@ -93,6 +105,7 @@ class FeedStats:
             "duplicates": self.duplicates,
             "dead_letters": dict(self.dead),
             "ignored": dict(self.ignored),
+            "evicted": dict(self.evicted),
         }
 
     def __repr__(self) -> str:

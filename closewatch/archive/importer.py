@@ -64,7 +64,7 @@ def jsonl_kind(path: Path) -> str | None:
         return None
     if obj.get("type") == "Feature" and isinstance(obj.get("properties"), dict) and "event_id" in obj["properties"]:
         return "events"
-    if "schema_version" in obj and "raw_base64" in obj:
+    if "schema_version" in obj and "raw_base64" in obj or obj.get("record") == "feed_health":
         return "deadletters"
     if "schema_version" in obj and "track_id" in obj:
         return "tracks"
@@ -127,9 +127,13 @@ def _track(obj: dict[str, Any]) -> TrackUpdate:
     return track_update(obj)
 
 
-def _letter(obj: dict[str, Any]) -> DeadLetter:
+def _letter(obj: dict[str, Any]) -> DeadLetter | None:
+    """The dead letter of a dead-letter value; None for a feed health record (they share the
+    dead-letter file and topic; the archive keeps dead letters only)."""
+    if obj.get("record") == "feed_health" or "state" in obj and "raw_base64" not in obj:
+        return None
     return DeadLetter(str(obj["feed"]), int(obj["position"]), base64.b64decode(obj["raw_base64"]), str(obj["reason"]),
-                      obj.get("received_s"))
+                      obj.get("received_s"), obj.get("stage", "decode"))
 
 
 def _import_jsonl(path: Path, kind: str, batches: _Batches, progress: Progress) -> None:
@@ -139,7 +143,8 @@ def _import_jsonl(path: Path, kind: str, batches: _Batches, progress: Progress) 
             batches.track(u)
     elif kind == "deadletters":
         for d in _jsonl_records(path, _letter, counts, progress):
-            batches.letter(d)
+            if d is not None:
+                batches.letter(d)
     else:
         chunk = []
         for e in _jsonl_records(path, _event, counts, progress):
@@ -227,7 +232,8 @@ def import_kafka(settings: Settings, start_s: float | None, end_s: float | None,
                     if kind == "tracks":
                         batches.track(_track(obj))
                     elif kind == "deadletters":
-                        batches.letter(_letter(obj))
+                        if (letter := _letter(obj)) is not None:
+                            batches.letter(letter)
                     else:
                         chunk.append(_event(decode_event(r.value)))
                 except (ValueError, TypeError, KeyError, AlertsError) as e:

@@ -15,7 +15,8 @@ Four tables, each written as Parquet files (``closewatch.archive.store``):
   ``track_ids``, ``metrics`` (a map), ``geometry`` (where the event is, as the topic's
   GeoJSON geometry) and ``bbox``;
 * ``deadletters``: every dead letter, ``raw`` as the exact bytes; plain Parquet (no
-  geometry). ``t_s`` is the data time of the stream when it was dead-lettered;
+  geometry), ``stage`` where it failed. ``t_s`` is the data time of the stream when it was
+  dead-lettered (feed health records are not archived: they are about the process);
 * ``zones``: the zones the run watched: the catalogue's at its start (``origin``
   ``catalogue``) and each zone a feed notified (``feed``) with the data time and the
   position in the track stream (``arrival``) at which the engine got it.
@@ -129,6 +130,7 @@ DEADLETTERS_SCHEMA = pa.schema(
         ("feed", pa.string()),
         ("position", pa.int64()),
         ("reason", pa.string()),
+        ("stage", pa.string()),
         ("received_s", pa.float64()),
         ("t_s", pa.float64()),
         ("time", _TIME_TYPE),
@@ -362,6 +364,7 @@ def deadletters_table(letters: Sequence[DeadLetter], data_t_s: Sequence[float], 
             "feed": [d.feed for d in letters],
             "position": [d.position for d in letters],
             "reason": [d.reason for d in letters],
+            "stage": [d.stage for d in letters],
             "received_s": _floats([d.received_s for d in letters]),
             "t_s": t,
             "time": _times(t),
@@ -372,8 +375,8 @@ def deadletters_table(letters: Sequence[DeadLetter], data_t_s: Sequence[float], 
 
 
 def letters_from_table(table: pa.Table) -> list[DeadLetter]:
-    rows = zip(*(table.column(c).to_pylist() for c in ("feed", "position", "raw", "reason", "received_s")))
-    return [DeadLetter(feed, position, raw, reason, received) for feed, position, raw, reason, received in rows]
+    columns = ("feed", "position", "raw", "reason", "received_s", "stage")
+    return [DeadLetter(*row) for row in zip(*(table.column(c).to_pylist() for c in columns))]
 
 
 # -- zones -----------------------------------------------------------------------------------

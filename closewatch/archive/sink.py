@@ -33,7 +33,7 @@ from closewatch import __version__
 from closewatch.archive.errors import ArchiveWriteError
 from closewatch.archive.schema import deadletters_table, events_table, tracks_table, zones_table
 from closewatch.archive.store import HOURLY, Archive, RunRecord, hour_key, new_run_id
-from config.records import DeadLetter, TrackUpdate, Zone
+from config.records import DeadLetter, FeedHealth, TrackUpdate, Zone
 from config.settings import ArchiveSettings
 from proximity.events import Event
 
@@ -128,6 +128,13 @@ class ArchiveSink:
         self._zone_calls += 1
         if zones:
             self._put(("zones", self._counts["tracks"], origin, list(zones)))
+
+    def publish_feed_health(self, records: Sequence[FeedHealth]) -> None:
+        """Not archived: feed health is about the process, not the data (the dead-letter
+        topic or file keeps it)."""
+
+    def push(self) -> None:
+        """Nothing to hand on: the writer thread writes a part every ``flush_interval_s`` itself."""
 
     def sync(self) -> None:
         """Return once everything published so far is in closed, fsynced files."""

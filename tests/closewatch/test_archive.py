@@ -86,7 +86,8 @@ def test_round_trips_are_exact(tmp_path: Path) -> None:
     sink.publish_tracks(ups[200:])
     sink.publish_events([_event(0), _event(1, T + 60.0)])
     letter = DeadLetter("ais", 17, b"!AIVDM,\xff\x00broken", "bad checksum", received_s=None)
-    sink.publish_deadletters([letter])
+    refused = DeadLetter("ais", 18, b'{"track_id": "ais:1"}', "engine: no", received_s=T, stage="engine")
+    sink.publish_deadletters([letter, refused])
     sink.close()
     archive = Archive(tmp_path / "archive")
     back_ups = tracks_from_table(archive.read("tracks"))
@@ -99,7 +100,7 @@ def test_round_trips_are_exact(tmp_path: Path) -> None:
     assert (str(schema.field("nav_status").type), str(schema.field("on_ground").type)) == ("int8", "bool")
     assert schema.field("quality").type.field("nic").type == "int8"
     assert events_from_table(archive.read("events")) == [_event(0), _event(1, T + 60.0)]
-    assert letters_from_table(archive.read("deadletters")) == [letter]
+    assert letters_from_table(archive.read("deadletters")) == [letter, refused]
     zones = archive.read("zones")
     assert zones.column("arrival").to_pylist() == [200] and zones.column("origin").to_pylist() == ["feed"]
     back = zones_from_table(zones)[0]
