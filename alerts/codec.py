@@ -45,7 +45,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pydantic_core
 
-from config.records import DOMAINS, SEVERITIES, SIDES, DeadLetter, FeedHealth, PositionQuality, TrackUpdate
+from config.records import CATEGORIES, DOMAINS, SEVERITIES, SIDES, DeadLetter, FeedHealth, PositionQuality, TrackUpdate
 from config.times import TimeFormatError, format_utc, format_utc_many
 from proximity.events import Event, Subject
 
@@ -87,8 +87,9 @@ __all__ = [
 
 SCHEMA_MAJOR = 1
 # Events and dead letters: 1.1: subjects carry report_t_s; 1.2: close_approach metric min_t_s;
-# 1.3: events may name their cut texts (truncated), dead letters carry their stage and raw_bytes,
-# feed_health records join the dead-letter topic
+# 1.3: events may name their cut texts (truncated) and carry rule, integrity_reasons and
+# suppressed (context events), subjects category, stationary and in_port; dead letters carry
+# their stage and raw_bytes; feed_health records join the dead-letter topic
 SCHEMA_VERSION = f"{SCHEMA_MAJOR}.3"
 # Track values: 1.2 adds alt_ref, alt_geom_m, category, category_source, nav_status, on_ground
 # and quality (1.0 and 1.1 track values have the same members).
@@ -196,15 +197,18 @@ def _subject_to_json(s: Subject, iso: Callable[[float], str], cut: list[str], k:
     return {
         "alt_m": s.alt_m,
         "callsign": _cut(s.callsign, f"subjects[{k}].callsign", cut),
+        "category": s.category,
         "country": _cut(s.country, f"subjects[{k}].country", cut),
         "course_deg": s.course_deg,
         "domain": s.domain,
+        "in_port": s.in_port,
         "lat_deg": s.lat_deg,
         "lon_deg": s.lon_deg,
         "name": _cut(s.name, f"subjects[{k}].name", cut),
         "report_t_s": s.report_t_s,
         "side": s.side,
         "speed_mps": s.speed_mps,
+        "stationary": s.stationary,
         "suspect": s.suspect,
         "t_s": s.t_s,
         "time": iso(s.t_s),
@@ -223,15 +227,18 @@ def _feature(event: Event, iso: Callable[[float], str]) -> dict[str, Any]:
         "detected_at": iso(event.detected_s) if event.detected_s is not None else None,
         "detected_s": event.detected_s,
         "event_id": event.event_id,
+        "integrity_reasons": list(event.integrity_reasons),
         "integrity_suspect": event.integrity_suspect,
         "kind": event.kind,
         "metrics": {k: float(v) for k, v in sorted(event.metrics.items())},
+        "rule": event.rule,
         "schema_version": SCHEMA_VERSION,
         "seq": event.seq,
         "severity": event.severity,
         "state": event.state,
         "subjects": subjects,
         "summary": _cut(event.summary, "summary", cut),
+        "suppressed": event.suppressed,
         "t_s": event.t_s,
         "time": iso(event.t_s),
         "zone_id": event.zone_id,
@@ -353,6 +360,10 @@ def _subject_from_json(s: Any, what: str) -> Subject:
         lat_deg=float(s["lat_deg"]),
         lon_deg=float(s["lon_deg"]),
         suspect=_member(s, "suspect", what, bool),
+        # since 1.2; absent in earlier values
+        category=_choice(s, "category", what, CATEGORIES) if s.get("category") is not None else "unknown",
+        stationary=_member(s, "stationary", what, bool, optional=True) or False,
+        in_port=_member(s, "in_port", what, bool, optional=True) or False,
         **opt_num,
         **opt_str,
     )
@@ -397,9 +408,19 @@ def event_from_feature(feature: Mapping[str, Any]) -> Event:
             integrity_suspect=_member(p, "integrity_suspect", what, bool),
             close_reason=_member(p, "close_reason", what, str, optional=True),
             detected_s=_member(p, "detected_s", what, float, optional=True),
+            rule=_member(p, "rule", what, str, optional=True),
+            integrity_reasons=tuple(_reasons(p, what)),
+            suppressed=_member(p, "suppressed", what, str, optional=True),
         )
     except ValueError as e:  # the Event's own checks: kind, state, seq, subjects, finite metrics
         raise CodecError(f"{what}: {e}") from e
+
+
+def _reasons(p: Mapping[str, Any], what: str) -> list[str]:
+    reasons = _member(p, "integrity_reasons", what, list, optional=True) or []
+    if not all(isinstance(r, str) for r in reasons):
+        raise CodecError(f"{what}: integrity_reasons={reasons!r} is not an array of strings")
+    return reasons
 
 
 def event_ce_type(kind: str) -> str:

@@ -153,12 +153,20 @@ _KEY_METRICS = ("distance_m", "min_distance_m", "min_t_s", "cpa_m", "tcpa_s", "v
 
 
 def format_event_line(feature: Mapping[str, Any]) -> str:
-    """One readable line per revision: time, kind, state, seq, severity, subjects, key metrics, zone."""
+    """One readable line per revision: time, kind, state, seq, severity, subjects (side, category,
+    stationary or in port), key metrics, zone, integrity (with its reasons), the rule that raised it."""
     p = feature.get("properties") or {}
     subjects = []
     for s in p.get("subjects") or []:
         label = s.get("callsign") or s.get("name")
-        tag = f"{s.get('track_id')}[{s.get('side')}]"
+        who = [str(s.get("side"))]
+        if s.get("category") not in (None, "unknown"):
+            who.append(str(s["category"]))
+        if s.get("in_port"):
+            who.append("in-port")
+        if s.get("stationary"):
+            who.append("stationary")
+        tag = f"{s.get('track_id')}[{','.join(who)}]"
         subjects.append(f"{tag}({label})" if label else tag)
     metrics = p.get("metrics") or {}
     shown = [_fmt_metric(k, metrics[k]) for k in _KEY_METRICS if k in metrics]
@@ -175,9 +183,14 @@ def format_event_line(feature: Mapping[str, Any]) -> str:
     if p.get("zone_name") or p.get("zone_id"):
         parts.append(f"zone={p.get('zone_name') or p.get('zone_id')}")
     if p.get("integrity_suspect"):
-        parts.append("INTEGRITY-SUSPECT")
+        reasons = p.get("integrity_reasons") or []
+        parts.append("INTEGRITY-SUSPECT" + (f"({','.join(map(str, reasons))})" if reasons else ""))
     if p.get("close_reason"):
         parts.append(f"closed:{p['close_reason']}")
+    if p.get("suppressed"):
+        parts.append(f"NOT-RAISED:{p['suppressed']}")
+    if p.get("rule"):
+        parts.append(f"rule={p['rule']}")
     parts.append(f"id={p.get('event_id', '?')}")
     return "  ".join(parts)
 

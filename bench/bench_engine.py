@@ -129,6 +129,8 @@ class Traffic:
     side: np.ndarray
     period_s: np.ndarray
     phase_s: np.ndarray
+    # who operates each track (a generator of its own, so the traffic is the same with or without)
+    category: np.ndarray | None = None
 
 
 def make_traffic(n: int, seed: int = 1) -> Traffic:
@@ -154,7 +156,9 @@ def make_traffic(n: int, seed: int = 1) -> Traffic:
     phase = rng.uniform(0, 1, n) * period
     prefix = np.array(["icao", "ais", "ext"])[domain]
     ids = [f"{p}:{k:08x}" for p, k in zip(prefix.tolist(), range(n))]
-    return Traffic(ids, lon, lat, rng.uniform(0, 360, n), speed, alt, domain, side, period, phase)
+    crng = np.random.default_rng(seed + 1_000)
+    category = crng.choice(np.array(["military", "state", "civil", "unknown"]), n, p=[0.05, 0.02, 0.80, 0.13])
+    return Traffic(ids, lon, lat, rng.uniform(0, 360, n), speed, alt, domain, side, period, phase, category)
 
 
 def reports(tr: Traffic, t_from_s: float, t_to_s: float) -> list[TrackUpdate]:
@@ -196,6 +200,7 @@ def reports(tr: Traffic, t_from_s: float, t_to_s: float) -> list[TrackUpdate]:
                 alt_m=None if dom != "air" else float(tr.alt[o]),
                 speed_mps=float(tr.speed[o]),
                 course_deg=c,
+                category="unknown" if tr.category is None else tr.category[o],
             )
         )
     return ups
@@ -456,18 +461,30 @@ def _other_checkout(tree: str) -> tuple[Any, Any, list[Zone], list]:
     return engine, settings.ProximitySettings, zones, borders
 
 
-def paired(tree: str, n: int, rounds: int, data_s: float = 60.0) -> None:
-    """This checkout's engine and ``tree``'s in one process, fed the same chunks in turn."""
+def paired(tree: str, n: int, rounds: int, data_s: float = 60.0, profile: str | None = None) -> None:
+    """This checkout's engine and ``tree``'s in one process, fed the same chunks in turn.
+
+    ``profile``: this checkout's engine judges incidents with that rule profile (the other
+    engine, older, raises everything).
+    """
     zones, borders, _ = catalogue()
+    rules = None
+    if profile is not None:
+        from closewatch.rules import build_rules
+        from config.settings import RuleSettings, Settings
+
+        rules = build_rules(Settings(rules=RuleSettings(profile=profile)))
     other = _other_checkout(tree)
     tr = make_traffic(n)
     cycle = float(tr.period_s.max())
     chunks = [(t >= cycle, reports(tr, t, min(t + 2.0, cycle + data_s))) for t in np.arange(0.0, cycle + data_s, 2.0)]
     n_timed = sum(len(c) for timed, c in chunks if timed)
-    print(f"this engine and {tree}'s in one process: {n:,} tracks, {data_s:.0f} s of data, CPU time per report")
+    print(f"this engine (profile {profile or 'all-traffic'}) and {tree}'s in one process: {n:,} tracks,"
+          f" {data_s:.0f} s of data, CPU time per report")
     ratios = []
     for r in range(rounds):
-        engines = [Engine(ProximitySettings(), zones, borders=borders), other[0](other[1](), other[2], borders=other[3])]
+        engines = [Engine(ProximitySettings(), zones, borders=borders, rules=rules),
+                   other[0](other[1](), other[2], borders=other[3])]
         cpu = [0.0, 0.0]
         events = [0, 0]
         for k, (timed, ups) in enumerate(chunks):
@@ -518,13 +535,15 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=6, help="with --compare: runs of each (default 6)")
     ap.add_argument("--tracks", type=int, default=REFERENCE_TRACKS, help="with --compare: live tracks")
     ap.add_argument("--same-process", action="store_true", help="with --compare: both engines in one process")
+    ap.add_argument("--profile", help="with --same-process: this engine's rule profile (military, all-traffic, ...;"
+                    " default: the engine's, all-traffic), with the port areas")
     args, _ = ap.parse_known_args()  # run by bench/__main__.py, argv holds its own arguments
     if args.child:
         print(json.dumps(measure(args.child, data_s=args.data_s, with_baseline=args.baseline, memory=args.memory)))
         return
     if args.compare:
         if args.same_process:
-            paired(args.compare, args.tracks, args.rounds)
+            paired(args.compare, args.tracks, args.rounds, profile=args.profile)
         else:
             compare(args.compare, args.tracks, args.rounds)
         return

@@ -50,6 +50,7 @@ from config.records import TrackUpdate, Zone
 from config.settings import Settings
 from ingest.positions import Positions
 from proximity.engine import Engine
+from proximity.rules import Rules
 from proximity.state import EngineState, StateError
 
 __all__ = ["Checkpoint", "CheckpointError", "CheckpointStore", "check_state_dir", "read_state_file",
@@ -216,7 +217,13 @@ class CheckpointStore:
         }
         self._fingerprint = hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()
 
-    def load(self, *, borders: Sequence[Any] = (), wall_clock: Callable[[], float] | None = None) -> Checkpoint | None:
+    def load(
+        self,
+        *,
+        borders: Sequence[Any] = (),
+        wall_clock: Callable[[], float] | None = None,
+        rules: Rules | None = None,
+    ) -> Checkpoint | None:
         """The saved engine and positions; None when there is none or it is set aside (see module doc).
 
         Raises :class:`CheckpointError` when the folder or the file is refused.
@@ -238,7 +245,7 @@ class CheckpointStore:
             positions = {
                 feed: {(str(t), int(p)): int(o) for t, p, o in entries} for feed, entries in doc["positions"].items()
             }
-            kwargs: dict[str, Any] = {"borders": borders}
+            kwargs: dict[str, Any] = {"borders": borders, "rules": rules}
             if wall_clock is not None:
                 kwargs["wall_clock"] = wall_clock
             engine = Engine.from_state(self._settings.proximity, EngineState(doc["engine"], arrays), **kwargs)

@@ -21,7 +21,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from closewatch.sinks import JsonlSink, MapStoreSink, OutputExistsError, RecorderSink, holds_output
+from closewatch.sinks import ContextFileSink, JsonlSink, MapStoreSink, OutputExistsError, RecorderSink, holds_output
 from config.settings import ConfigError, KafkaSettings, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -46,6 +46,16 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
         action="store_true",
         help="serve the live map of this pipeline ([map] host/port) while it runs, and after a replay ends",
     )
+    run.add_argument(
+        "--explain",
+        action="append",
+        default=[],
+        metavar="TRACK_ID",
+        help="write the incidents of this track that the rule profile does not raise as context events "
+        "([sinks] context_jsonl); repeatable; adds to [rules] explain",
+    )
+    run.add_argument("--profile", help="the rule profile (a name in config/data/profiles or a .toml path); "
+                     "overrides [rules] profile")
     run.set_defaults(handler=_run)
 
     demo = sub.add_parser("demo", help="the Baltic demo: scenario -> pipeline -> Kafka -> map")
@@ -73,6 +83,10 @@ def build_sinks(settings: Settings, stack: ExitStack, *, append: bool = False, k
         sinks.append(kafka)
     else:
         sinks.append(_jsonl_sink(settings, stack, append))
+    if settings.rules.explain:
+        context = ContextFileSink(settings.sinks.context_jsonl)
+        stack.callback(context.close)
+        sinks.append(context)
     if settings.archive.enabled:  # last: a run refused for its files leaves no run in the archive
         from closewatch.archive import ArchiveSink
 
@@ -129,6 +143,22 @@ def _run(args: argparse.Namespace) -> int:
         settings = settings.model_copy(
             update={"feeds": tuple(f.model_copy(update={"speed": args.speed}) for f in settings.feeds)}
         )
+    if args.explain or args.profile:
+        rules = settings.rules.model_copy(
+            update={
+                "explain": (*settings.rules.explain, *args.explain),
+                **({"profile": args.profile} if args.profile else {}),
+            }
+        )
+        settings = settings.model_copy(update={"rules": rules})
+        if args.profile:
+            from closewatch.rules import load_profile
+
+            try:
+                load_profile(args.profile)
+            except ConfigError as e:
+                print(e, file=sys.stderr)
+                return EXIT_USAGE
     if not settings.feeds:
         print("no feeds configured: add [[feeds]] to the configuration (see README)", file=sys.stderr)
         return EXIT_USAGE
@@ -258,6 +288,15 @@ def _print_summary(summary, settings: Settings) -> None:  # type: ignore[no-unty
     print(f"track updates: {summary.updates} ({', '.join(f'{k}: {v}' for k, v in sorted(summary.updates_per_feed.items()))})")
     kinds = ", ".join(f"{k}: {v}" for k, v in sorted(summary.events_per_kind.items())) or "none"
     print(f"event revisions: {summary.events} ({kinds})")
+    if summary.profile:
+        print(f"rule profile: {summary.profile}")
+    dup = sum(summary.duplicates_per_feed.values())
+    if summary.suppressed or dup:
+        per = ", ".join(f"{kind} {reason}: {n}" for (kind, reason), n in sorted(summary.suppressed.items()))
+        per = ", ".join(x for x in (per, f"duplicate reports: {dup}" if dup else "") if x)
+        print(f"not raised (incidents by kind and reason): {sum(summary.suppressed.values())} ({per})")
+    if summary.context_events:
+        print(f"context events (--explain): {summary.context_events} -> {settings.sinks.context_jsonl}")
     if summary.duplicates_per_feed:
         per_feed = ", ".join(f"{k}: {v}" for k, v in sorted(summary.duplicates_per_feed.items()))
         print(f"duplicates (one message heard by several receivers): {sum(summary.duplicates_per_feed.values())} "

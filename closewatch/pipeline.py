@@ -58,6 +58,7 @@ from config.settings import FeedSettings, Settings
 from config.zones import load_borders, load_catalogue
 from closewatch.checkpoint import CheckpointError, CheckpointStore
 from closewatch.engine_guard import EngineGuard
+from closewatch.rules import build_rules
 from ingest import open_feed, open_feeds
 from ingest import stats as ingest_stats
 from ingest.positions import KafkaPositions, Positions
@@ -127,6 +128,10 @@ class RunSummary:
     def all_rejected(self) -> bool:
         """Input came, and not one record of it was used."""
         return self.updates == 0 and self.zones_from_feeds == 0 and sum(self.dead_letters.values()) > 0
+    # Incidents the rule profile did not raise, by (kind, reason) (proximity.rules).
+    suppressed: dict[tuple[str, str], int] = field(default_factory=dict)
+    context_events: int = 0  # of those, revisions written as context events (--explain)
+    profile: str = ""  # the rule profile, name@version
 
 
 class Pipeline:
@@ -143,6 +148,7 @@ class Pipeline:
         self.sinks = list(sinks)
         self.zones = load_catalogue(settings.zones)
         borders = [line for _name, line in load_borders()]
+        rules = build_rules(settings)
         self.batch_size = settings.pipeline.batch_size
         self.max_batch_delay_s = settings.pipeline.max_batch_delay_s
         self.summary = RunSummary()
@@ -156,7 +162,7 @@ class Pipeline:
         kafka_feeds = [f.name for f in settings.feeds if f.transport == "kafka"]
         if kafka_feeds:
             self._checkpoints = CheckpointStore(settings)
-            saved = self._checkpoints.load(borders=borders)  # CheckpointError: refused
+            saved = self._checkpoints.load(borders=borders, rules=rules)  # CheckpointError: refused
             if saved is not None:
                 log.info("resuming from checkpoint %s", self._checkpoints.path)
             for name in kafka_feeds:
@@ -167,7 +173,7 @@ class Pipeline:
         elif saved is not None:
             self.engine = saved.engine
         else:
-            self.engine = Engine(settings.proximity, self.zones, borders=borders)
+            self.engine = Engine(settings.proximity, self.zones, borders=borders, rules=rules)
         self._guard = EngineGuard(self.engine, encode=encode_track)
         # records a sink could not take, reported from its own threads (Kafka delivery)
         self._rejected: queue.SimpleQueue[DeadLetter] = queue.SimpleQueue()
@@ -295,6 +301,8 @@ class Pipeline:
                 sink.sync()
         self._checkpoint(force=True)
         self.summary.engine_stats = dict(self.engine.stats)
+        self.summary.suppressed = self.engine.suppressed
+        self.summary.profile = self.engine.rules.profile.label
         for name in {f.name for f in self.settings.feeds}:
             counted = ingest_stats.get(name)
             if counted is not None and counted.duplicates:
@@ -420,6 +428,13 @@ class Pipeline:
             letters = [*letters, refused]
         self.summary.events += len(events)
         self.summary.events_per_kind.update(e.kind for e in events)
+        context = self.engine.take_context()
+        if context:
+            self.summary.context_events += len(context)
+            for sink in self.sinks:
+                publish = getattr(sink, "publish_context", None)
+                if publish is not None:
+                    publish(context)
         for sink in self.sinks:
             if events:
                 sink.publish_events(events)

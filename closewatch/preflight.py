@@ -9,6 +9,8 @@ numbers, regular expressions, ICAO addresses), it checks what the schema cannot 
   folder of a file not there yet exists), Kafka feeds have a cluster;
 * zone files: the catalogue and every custom zone file load (:func:`config.zones.load_catalogue`);
 * the affiliation tables load with the ``[sides]`` overrides;
+* the rule profile (``[rules] profile``) is found and every rule in it is well formed, and the
+  custom port files (``[rules] custom_ports``) load;
 * TLS files: the Kafka client's CA, certificate and key, and the map server's
   certificate and key load into a TLS context (a wrong password or a key that does
   not match its certificate is found here);
@@ -46,11 +48,30 @@ def check_settings(settings: Settings, source: str, *, run: bool = True) -> None
         problems += _feed_problems(settings)
         problems += _output_problems(settings)
     problems += _zone_problems(settings)
+    problems += _rules_problems(settings)
     problems += _affiliation_problems(settings)
     problems += _kafka_tls_problems(settings)
     problems += _map_tls_problems(settings)
     if problems:
         raise ConfigError("\n  ".join([f"{source}: invalid configuration", *problems]))
+
+
+def _rules_problems(settings: Settings) -> list[str]:
+    """The rule profile loads and checks (``[rules] profile``)."""
+    from closewatch.rules import load_profile
+    from config.ports import PortFileError, load_custom_ports
+
+    problems = []
+    try:
+        load_profile(settings.rules.profile)
+    except ConfigError as e:
+        problems.append(str(e))
+    for k, path in enumerate(settings.rules.custom_ports):
+        try:
+            load_custom_ports(path)
+        except PortFileError as e:
+            problems.append(f"rules.custom_ports.{k}: {e}")
+    return problems
 
 
 def _feed_problems(settings: Settings) -> list[str]:

@@ -25,7 +25,7 @@ from alerts.codec import encode_deadletter, encode_event, encode_track, event_to
 from config.records import DeadLetter, FeedHealth, TrackUpdate, Zone
 from proximity.events import Event
 
-__all__ = ["JsonlSink", "MapStoreSink", "OutputExistsError", "RecorderSink", "holds_output"]
+__all__ = ["ContextFileSink", "JsonlSink", "MapStoreSink", "OutputExistsError", "RecorderSink", "holds_output"]
 
 
 class OutputExistsError(FileExistsError):
@@ -36,6 +36,7 @@ def holds_output(path: str | Path) -> bool:
     """Whether ``path`` holds an earlier run's lines (a file that is not empty): a run refuses it without ``--append``."""
     p = Path(path)
     return p.is_file() and p.stat().st_size > 0
+
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +150,31 @@ class _InMemorySink:
 
     def close(self) -> None:
         pass
+
+
+class ContextFileSink(_InMemorySink):
+    """Context events (revisions of incidents the rule profile did not raise, for the tracks an
+    analyst asked about: ``closewatch run --explain``) appended to a JSON Lines file, apart from
+    the alerts. Each line is the event's GeoJSON Feature with ``suppressed`` saying why."""
+
+    def __init__(self, path: str | Path) -> None:
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        self._file = p.open("ab")
+
+    def publish_context(self, events: Sequence[Event]) -> None:
+        self._file.write(b"".join(encode_event(e) + b"\n" for e in events))
+
+    def sync(self) -> None:
+        self.flush()
+
+    def flush(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        self.flush()
+        self._file.close()
 
 
 class RecorderSink(_InMemorySink):

@@ -31,6 +31,7 @@ __all__ = [
     "MapSettings",
     "PipelineSettings",
     "ProximitySettings",
+    "RuleSettings",
     "Settings",
     "SidesSettings",
     "SinkSettings",
@@ -384,6 +385,35 @@ class ClassificationSettings(_Section):
         return _joined(getattr(self, key), key)
 
 
+class RuleSettings(_Section):
+    """What is raised and how loud (docs/engine.md, "Rule profiles" and "The context of a report")."""
+
+    # A committed profile by name (config/data/profiles: military, all-traffic) or a .toml path.
+    profile: str = Field(default="military", min_length=1)
+    # Track ids (ais:<MMSI>, icao:<hex>, cot:<uid>) whose incidents that the profile does not
+    # raise are written as context events (closewatch run --explain adds to it).
+    explain: tuple[Annotated[str, Field(min_length=1)], ...] = ()
+    # A ship slower than moored_max_speed_mps for moored_after_s is stationary (as is one whose AIS
+    # navigational status says at anchor or moored).
+    moored_max_speed_mps: float = Field(default=0.5 * 1852.0 / 3600.0, ge=0, le=5)
+    moored_after_s: float = Field(default=600.0, ge=0, le=86_400)
+    # An aircraft below ground_max_alt_m with no speed (at most ground_max_speed_mps, or none) is on
+    # the ground, as is one that says so (on-ground flag, surface position).
+    ground_max_alt_m: float = Field(default=150.0, ge=-500, le=3_000)
+    ground_max_speed_mps: float = Field(default=0.5, ge=0, le=50)
+    # Innocent passage (UNCLOS art. 18: continuous and expeditious): a track in a territorial zone
+    # slower than passage_min_speed_mps for passage_stop_s is stopped; one whose net distance over
+    # the distance run falls below passage_min_straightness after passage_off_course_s loiters.
+    passage_stop_s: float = Field(default=900.0, gt=0, le=86_400)
+    passage_min_speed_mps: float = Field(default=1.0, ge=0, le=20)
+    passage_off_course_s: float = Field(default=1_800.0, gt=0, le=86_400)
+    passage_min_straightness: float = Field(default=0.6, gt=0, le=1)
+    # Port areas: "default" the committed ports (config/data/ports), "none" custom ones only;
+    # custom_ports: GeoJSON files of port or anchorage polygons.
+    ports: Literal["default", "none"] = "default"
+    custom_ports: tuple[str, ...] = ()
+
+
 class KafkaSettings(_Section):
     bootstrap_servers: BootstrapServers = Field(min_length=1)
     events_topic: str = "closewatch.events.v1"
@@ -431,6 +461,8 @@ class SinkSettings(_Section):
     flush_interval_s: float = Field(default=1.0, gt=0, le=3600)
     # ... and fsync the files then (and at every sync), so a power cut loses nothing synced.
     fsync: bool = True
+    # context events (incidents not raised, of the tracks of [rules] explain / run --explain)
+    context_jsonl: str = "closewatch-context.jsonl"
 
 
 def _host(value: str) -> str:
@@ -513,6 +545,7 @@ class Settings(_Section):
     zones: ZoneSettings = Field(default_factory=ZoneSettings)
     sides: SidesSettings = Field(default_factory=SidesSettings)
     classification: ClassificationSettings = Field(default_factory=ClassificationSettings)
+    rules: RuleSettings = Field(default_factory=RuleSettings)
     kafka: KafkaSettings | None = None
     sinks: SinkSettings = Field(default_factory=SinkSettings)
     map: MapSettings = Field(default_factory=MapSettings)

@@ -96,6 +96,16 @@ _METRIC_FORMATS: dict[str, tuple[str, Any]] = {
 }
 
 
+def _who(s: Any) -> str:
+    """Side, operator, domain and where: ``russia, military, sea, moored`` ."""
+    parts = [s.side, *([s.category] if s.category != "unknown" else []), s.domain]
+    if s.stationary:
+        parts.append("stationary")
+    if s.in_port:
+        parts.append("in port")
+    return ", ".join(parts)
+
+
 def _metric_rows(metrics: Mapping[str, float]) -> list[tuple[str, str]]:
     rows = []
     positions = {k for pair in _CPA_KEYS for k in pair}
@@ -133,9 +143,12 @@ def event_features(e: Event) -> list[dict[str, Any]]:
                                    ("Severity", e.severity)]
     rows += _metric_rows(e.metrics)
     rows += [("Zone", e.zone_name or e.zone_id), ("Time", format_utc(e.t_s))]
-    rows += [(f"Subject {i + 1}", f"{_subject_label(s)} ({s.side}, {s.domain})") for i, s in enumerate(subs)]
+    rows += [(f"Subject {i + 1}", f"{_subject_label(s)} ({_who(s)})") for i, s in enumerate(subs)]
     if e.integrity_suspect:
-        rows.append(("Integrity", "SUSPECT: a subject's data failed an integrity check"))
+        why = f" ({', '.join(e.integrity_reasons)})" if e.integrity_reasons else ""
+        rows.append(("Integrity", f"SUSPECT: a subject's data failed an integrity check{why}"))
+    if e.rule:
+        rows.append(("Rule", e.rule))
     if e.close_reason:
         rows.append(("Closed", e.close_reason))
     rows.append(("Event", e.event_id))

@@ -30,6 +30,7 @@ __all__ = [
     "popup_rows",
     "thin",
     "track_feature",
+    "track_stationary",
     "track_update",
     "trail_feature",
     "zone_feature",
@@ -75,6 +76,36 @@ def _track_label(u: TrackUpdate) -> str:
     return (u.name or u.callsign or u.track_id).strip() or u.track_id
 
 
+# ITU-R M.1371-5, Table 45 (navigational status): the ones a watch officer reads as "not under way"
+_NAV_STATUS = {0: "under way using engine", 1: "at anchor", 2: "not under command", 3: "restricted manoeuvrability",
+               4: "constrained by draught", 5: "moored", 6: "aground", 7: "engaged in fishing",
+               8: "under way sailing"}
+
+
+def track_stationary(u: TrackUpdate) -> bool:
+    """Moored or anchored (AIS navigational status 1 or 5) or on the ground, as the report says.
+
+    The engine also counts a ship slow for ``[rules] moored_after_s`` (``proximity.rules``); a
+    single report cannot show that, so the map dims only what the report itself says.
+    """
+    return (u.domain == "sea" and u.nav_status in (1, 5)) or (u.domain == "air" and u.on_ground is True)
+
+
+def _operator(u: TrackUpdate) -> str | None:
+    """Who operates the track and how that was decided; None (no row) when not known."""
+    if u.category == "unknown" and u.category_source is None:
+        return None
+    return f"{u.category} ({u.category_source})" if u.category_source else u.category
+
+
+def _status(u: TrackUpdate) -> str | None:
+    if u.on_ground is not None and u.domain == "air":
+        return "on the ground" if u.on_ground else "airborne"
+    if u.nav_status is None:
+        return None
+    return _NAV_STATUS.get(u.nav_status, f"navigational status {u.nav_status}")
+
+
 def track_feature(u: TrackUpdate, *, stale: bool = False) -> dict[str, Any]:
     """The last known position of a track: a Point with what the popup shows."""
     rotation = u.heading_deg if u.heading_deg is not None else u.course_deg
@@ -92,6 +123,8 @@ def track_feature(u: TrackUpdate, *, stale: bool = False) -> dict[str, Any]:
             "layer": "track",
             "domain": u.domain,
             "side": u.side,
+            "category": u.category,
+            "stationary": track_stationary(u),
             "label": _track_label(u),
             "rotation_deg": rotation,
             "t_s": u.t_s,
@@ -105,6 +138,8 @@ def track_feature(u: TrackUpdate, *, stale: bool = False) -> dict[str, Any]:
                         ("Callsign", u.callsign),
                         ("Type", u.type_code),
                         ("Side", u.side),
+                        ("Operator", _operator(u)),
+                        ("Status", _status(u)),
                         ("Domain", u.domain),
                         ("Country", u.country),
                         ("Speed", speed),

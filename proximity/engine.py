@@ -17,6 +17,12 @@ processed (the rules in full: ``docs/engine.md``):
 3. Between ticks, the reports go to every family's ``screen`` (against each
    track's previous report), into the track table, then to every family's
    ``on_reports``; the events are ordered by the report that caused them.
+   Before the families see them, each report gets its context (stationary, in
+   a port: ``proximity.rules.Rules.report_context``).
+4. The rule profile (``proximity.rules``) judges every incident as it opens:
+   the revisions of one it does not raise are counted by kind and reason
+   (``suppressed``) and kept apart as *context* events for the tracks listed
+   in ``rules.explain`` (``take_context``); they are never returned.
 
 Ticks are placed by data time and everything else runs per report in arrival
 order: the events do not depend on how the input is cut into batches.
@@ -38,6 +44,7 @@ from config.settings import ProximitySettings
 from .events import Event
 from .families import FAMILIES, Context, Family
 from .lifecycle import Closed, Lifecycle
+from .rules import Rules
 from .tracks import DOMAIN_CODE, ReportBatch, TrackTable
 from .zonetable import ZoneTable
 
@@ -59,12 +66,17 @@ class Engine:
         *,
         borders: Sequence[LineString] = (),
         wall_clock: Callable[[], float] = time.time,
+        rules: Rules | None = None,
     ) -> None:
         self._s = settings
         self._tracks = TrackTable()
         self._zones = ZoneTable()
+        self._rules = rules if rules is not None else Rules()  # default: all-traffic, today's behaviour
+        for name, dtype, fill in (("stationary", np.bool_, False), ("in_port", np.bool_, False),
+                                  ("slow_since_s", np.float64, math.nan)):
+            self._tracks.add_column(name, dtype, fill)
         watch = frozenset(t.upper() for t in settings.watch_types)
-        self._life = Lifecycle(self._tracks, self._zones, watch, wall_clock)
+        self._life = Lifecycle(self._tracks, self._zones, watch, wall_clock, self._rules)
         self._book = self._life.book
         ctx = Context(settings, self._tracks, self._zones, self._life, borders)
         self._families: list[Family] = [make(ctx) for make in FAMILIES]
@@ -84,6 +96,7 @@ class Engine:
         self._n_expired = 0
         self._n_forgotten = 0
         self._pending: list[Event] = []
+        self._context: list[Event] = []
         self._pending.extend(self.add_zones(zones))
 
     # -- public API -----------------------------------------------------------------
@@ -101,7 +114,37 @@ class Engine:
             "forgotten_tracks": self._n_forgotten,
             **{k: v for fam in self._families for k, v in fam.stats().items()},
             "zones": len(self._zones),
+            "suppressed": sum(self._life.suppressed.values()),
+            **{f"suppressed.{kind}.{reason}": n for (kind, reason), n in sorted(self._life.suppressed.items())},
         }
+
+    @property
+    def suppressed(self) -> dict[tuple[str, str], int]:
+        """Incidents the rule profile did not raise, by (kind, reason), each counted once."""
+        return dict(sorted(self._life.suppressed.items()))
+
+    @property
+    def rules(self) -> Rules:
+        return self._rules
+
+    def take_context(self) -> list[Event]:
+        """The context events since the last call: revisions of incidents not raised whose
+        subjects include a track of ``rules.explain`` (each with ``suppressed`` set)."""
+        out, self._context = self._context, []
+        return out
+
+    def _raised(self, events: list[Event]) -> list[Event]:
+        """The raised events; those of incidents not raised go to the context (if explained) or nowhere."""
+        if not any(e.suppressed is not None for e in events):
+            return events
+        explain = self._rules.explained
+        out = []
+        for e in events:
+            if e.suppressed is None:
+                out.append(e)
+            elif explain([x.track_id for x in e.subjects]):
+                self._context.append(e)
+        return out
 
     @property
     def zones(self) -> tuple[Zone, ...]:
@@ -118,7 +161,7 @@ class Engine:
         events: list[Event] = []
         for fam in self._families:
             events.extend(fam.on_zones(added, self._data_t_s))
-        return events
+        return self._raised(events)
 
     def process(self, updates: Sequence[TrackUpdate]) -> list[Event]:
         """One micro-batch of reports, in arrival order; returns the events it caused."""
@@ -126,6 +169,10 @@ class Engine:
         n = len(updates)
         if n == 0:
             return events
+        return self._raised(self._process(updates, events))
+
+    def _process(self, updates: Sequence[TrackUpdate], events: list[Event]) -> list[Event]:
+        n = len(updates)
         self._n_updates += n
         tracks = self._tracks
         slots = tracks.slots_for([u.track_id for u in updates])
@@ -178,12 +225,14 @@ class Engine:
         *,
         borders: Sequence[LineString] = (),
         wall_clock: Callable[[], float] = time.time,
+        rules: Rules | None = None,
     ) -> "Engine":
-        """The engine that exported ``state``, going on where it stood (its settings and border
-        lines given again; raises ``proximity.state.StateError`` naming what does not fit)."""
+        """The engine that exported ``state``, going on where it stood (its settings, border
+        lines and rule profile given again; raises ``proximity.state.StateError`` naming what
+        does not fit)."""
         from .state import import_state
 
-        return import_state(settings, state, borders=borders, wall_clock=wall_clock)
+        return import_state(settings, state, borders=borders, wall_clock=wall_clock, rules=rules)
 
     def snapshot(self) -> "EngineSnapshot":
         """A copy in memory of what processing changes, for :meth:`rollback`."""
@@ -207,15 +256,26 @@ class Engine:
             events.extend(self._tick(T, predict=False))
         for key in sorted(self._book.open):
             events.append(self._life.close(key, T, Closed.END_OF_INPUT))
-        return events
+        return self._raised(events)
 
     # -- reports and ticks ----------------------------------------------------------
 
     def _reports(self, batch: ReportBatch) -> list[Event]:
-        """Reports between two ticks: screened, stored, then each family's state machines."""
+        """Reports between two ticks: their context, screened, stored, then each family's state machines."""
+        tr = self._tracks
+        slow_since = tr.column("slow_since_s")
+        ctx = self._rules.report_context(
+            batch.slots, batch.updates, batch.t_s, batch.lon_deg, batch.lat_deg, batch.cols["alt_m"],
+            batch.speed_mps, batch.domain, slow_since[batch.slots],
+        )
+        batch.stationary, batch.in_port = ctx.stationary, ctx.in_port
         for fam in self._families:
             fam.screen(batch)
-        self._tracks.assign(batch)
+        tr.assign(batch)
+        last, slots = batch.last, batch.last_slots
+        tr.column("stationary")[slots] = ctx.stationary[last]
+        tr.column("in_port")[slots] = ctx.in_port[last]
+        slow_since[slots] = ctx.slow_since_s[last]
         tagged: list[tuple[int, Event]] = []
         for fam in self._families:
             tagged.extend(fam.on_reports(batch))

@@ -20,7 +20,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Mapping
 
-from config.records import Domain, Severity, Side
+from config.records import Category, Domain, Severity, Side
 
 __all__ = [
     "EVENT_KINDS",
@@ -135,6 +135,9 @@ class Subject:
     country: str | None = None
     suspect: bool = False  # its data failed an integrity check
     report_t_s: float | None = None
+    category: Category = "unknown"  # military, state, civil, unknown (config.classification)
+    stationary: bool = False  # moored or anchored, or on the ground (proximity.rules)
+    in_port: bool = False  # inside a port area (proximity.rules)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +147,10 @@ class Event:
     ``metrics`` holds the numbers that explain it, units in the names
     (``distance_m``, ``cpa_m``, ``tcpa_s``, ``vertical_sep_m``, ``eta_s``);
     treat it as read-only. ``integrity_suspect`` is true when any subject's data
-    is suspect: the event is still raised, flagged.
+    is suspect: the event is still raised, flagged, with ``integrity_reasons``
+    (and its severity capped by the rule profile). ``rule`` names the profile
+    rule that raised it; ``suppressed`` is set only on a *context* event (an
+    incident the profile did not raise, written for an analyst who asked).
     """
 
     event_id: str
@@ -161,6 +167,12 @@ class Event:
     integrity_suspect: bool = False
     close_reason: str | None = None
     detected_s: float | None = None
+    # the rule that raised it: "<profile>@<version>/<rule id>" (proximity.rules)
+    rule: str | None = None
+    # what made a subject suspect (track_integrity anomalies: jump, two_places, stuck, spoofing)
+    integrity_reasons: tuple[str, ...] = ()
+    # set on context events only: why the profile did not raise it (proximity.rules.SUPPRESS_REASONS)
+    suppressed: str | None = None
 
     def __post_init__(self) -> None:
         spec = kind_spec(self.kind)

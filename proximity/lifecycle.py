@@ -24,6 +24,7 @@ same way for every kind:
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Callable, Protocol, Self, Sequence, TypeVar
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Callable, Protocol, Self, Sequence, TypeVar
 from config.records import Severity, TrackUpdate
 
 from .events import Event, EventState, Subject, derive_event_id
+from .rules import Party, Rule, Rules
 from .tracks import AlignedTracks, Report, TrackTable
 
 if TYPE_CHECKING:
@@ -103,6 +105,11 @@ class Incident:
     metrics: dict[str, float]
     seq: int = 0  # of the next revision
     pending_since_s: float | None = None  # since when the closing condition holds
+    # the rule profile's verdict: ``muted`` says why it is not raised (None: raised by rule ``rule``)
+    muted: str | None = None
+    rule: str | None = None  # the id of the profile's rule that decided
+    # a track-level incident in a territorial zone: is the track in innocent passage?
+    innocent_passage: bool | None = None
 
     @property
     def kind(self) -> str:
@@ -188,7 +195,12 @@ class Lifecycle:
     """Opens, revises and closes incidents, and makes their events."""
 
     def __init__(
-        self, tracks: TrackTable, zones: ZoneTable, watch_types: frozenset[str], wall_clock: Callable[[], float]
+        self,
+        tracks: TrackTable,
+        zones: ZoneTable,
+        watch_types: frozenset[str],
+        wall_clock: Callable[[], float],
+        rules: Rules | None = None,
     ) -> None:
         self.book = IncidentBook()
         self._tracks = tracks
@@ -197,6 +209,9 @@ class Lifecycle:
         self._wall_clock = wall_clock
         self._rules: dict[str, KindRules] = {}
         self._followers: dict[str, list[KindRules]] = {}
+        self.profile = rules if rules is not None else Rules()
+        # incidents the profile did not raise, by (kind, reason), counted once each
+        self.suppressed: Counter[tuple[str, str]] = Counter()
 
     def register(self, rules: KindRules, follows: Sequence[str] = ()) -> None:
         """The family of ``rules.kind``; it hears of every incident of ``follows`` that opens."""
@@ -238,7 +253,17 @@ class Lifecycle:
         return inc
 
     def open(self, inc: Incident, t_s: float, report: Report | None = None) -> list[Event]:
-        """The first revision; the families that follow its kind speak first (e.g. a prediction it fulfils)."""
+        """The first revision; the families that follow its kind speak first (e.g. a prediction it fulfils).
+
+        The rule profile judges the incident here: one it does not raise is counted
+        (``suppressed``) and its revisions carry ``suppressed`` (context events, which
+        the engine keeps apart) until a later revision finds it raised.
+        """
+        verdict = self.profile.judge(inc.kind, self.parties(inc, report), self._zone_kind(inc))
+        inc.rule = verdict.rule.id if verdict.rule is not None else None
+        if not verdict.raised:
+            inc.muted = verdict.reason
+            self.suppressed[(inc.kind, verdict.reason or "suppressed_by_rule")] += 1
         events: list[Event] = []
         for follower in self._followers.get(inc.kind, ()):
             events.extend(follower.on_opened(inc, t_s, report))
@@ -256,6 +281,22 @@ class Lifecycle:
 
     # -- what an event says ---------------------------------------------------------------
 
+    def parties(self, inc: Incident, report: Report | None = None) -> list[Party]:
+        """The subjects as the rule profile sees them (the report's context for the first, when given)."""
+        tr = self._tracks
+        stat, port = tr.column("stationary"), tr.column("in_port")
+        out = []
+        for k, s in enumerate(inc.slots):
+            if report is not None and k == 0:
+                u, st, ip = report.update, report.stationary, report.in_port
+            else:
+                u, st, ip = tr.latest(s), bool(stat[s]), bool(port[s])
+            out.append(Party(u.category, u.side, st, ip, inc.innocent_passage))
+        return out
+
+    def _zone_kind(self, inc: Incident) -> str | None:
+        return self._zones[inc.zone_no].kind if inc.zone_no is not None else None
+
     def watched(self, slots: Sequence[int]) -> bool:
         """A subject's type is one of ``watch_types``."""
         for s in slots:
@@ -265,14 +306,27 @@ class Lifecycle:
         return False
 
     def subject(
-        self, u: TrackUpdate, slot: int, suspect_until_s: float, at: AlignedTracks | None = None, k: int = 0
+        self,
+        u: TrackUpdate,
+        slot: int,
+        suspect_until_s: float,
+        at: AlignedTracks | None = None,
+        k: int = 0,
+        context: tuple[bool, bool] | None = None,
     ) -> Subject:
-        """The track of report ``u``: as reported, or at ``at[k]`` (brought to the event time)."""
+        """The track of report ``u``: as reported, or at ``at[k]`` (brought to the event time).
+
+        ``context``: (stationary, in port) of the report; None: the track's latest.
+        """
         t_s, lat, lon, alt, course = u.t_s, u.lat_deg, u.lon_deg, u.alt_m, u.velocity_heading_deg
         if at is not None:
             t_s, lat, lon = float(at.t_s[k]), float(at.lat_deg[k]), float(at.lon_deg[k])
             alt = None if math.isnan(at.alt_m[k]) else float(at.alt_m[k])
             course = None if math.isnan(at.course_deg[k]) else float(at.course_deg[k])
+        if context is None:
+            stationary, in_port = bool(self._tracks.column("stationary")[slot]), bool(self._tracks.column("in_port")[slot])
+        else:
+            stationary, in_port = context
         return Subject(
             track_id=u.track_id,
             side=u.side,
@@ -289,6 +343,9 @@ class Lifecycle:
             country=u.country,
             suspect=bool(suspect_until_s >= u.t_s),
             report_t_s=u.t_s,
+            category=u.category,
+            stationary=stationary,
+            in_port=in_port,
         )
 
     def latest_subject(self, slot: int, at: AlignedTracks | None = None, k: int = 0) -> Subject:
@@ -296,7 +353,9 @@ class Lifecycle:
         return self.subject(self._tracks.latest(slot), slot, float(self._tracks.suspect_until_s[slot]), at, k)
 
     def report_subject(self, report: Report) -> Subject:
-        return self.subject(report.update, report.slot, report.suspect_until_s)
+        return self.subject(
+            report.update, report.slot, report.suspect_until_s, context=(report.stationary, report.in_port)
+        )
 
     def _emit(
         self, inc: Incident, state: EventState, t_s: float, reason: CloseReason | None, report: Report | None
@@ -313,22 +372,53 @@ class Lifecycle:
         else:
             summary = rules.closed_summary(inc, who, zone_name, reason.words)
         subjects = rules.subjects(inc, t_s, report)
+        if inc.muted is not None:
+            # not raised so far: judged again at each revision (a track's category or context changed)
+            verdict = self.profile.judge(inc.kind, self.parties(inc, report), self._zone_kind(inc))
+            if verdict.raised:
+                inc.muted = None
+                inc.rule = verdict.rule.id if verdict.rule is not None else None
+                if state == "update":
+                    state = "open"  # the first revision a consumer sees
+        suspect = any(x.suspect for x in subjects)
+        profile = self.profile
+        rule = profile.rule(inc.rule)
         ev = Event(
             event_id=inc.event_id,
             kind=inc.kind,
             state=state,
             seq=inc.seq,
             t_s=t_s,
-            severity=inc.severity,
+            severity=profile.severity(inc.kind, inc.severity, rule, watched=self._rule_watch(inc, rule), suspect=suspect),
             subjects=subjects,
             summary=summary,
             zone_id=zone.zone_id if zone is not None else None,
             zone_name=zone.name if zone is not None else None,
             metrics=dict(inc.metrics),
-            integrity_suspect=any(x.suspect for x in subjects),
+            integrity_suspect=suspect,
             close_reason=None if reason is None else reason.value,
             detected_s=self._wall_clock(),
+            rule=f"{profile.profile.label}/{inc.rule}" if inc.rule is not None else None,
+            integrity_reasons=self._integrity_reasons(inc, subjects) if suspect else (),
+            suppressed=inc.muted,
         )
-        inc.seq += 1
+        if inc.muted is None:
+            inc.seq += 1
         return ev
+
+    def _rule_watch(self, inc: Incident, r: Rule | None) -> bool:
+        """Whether the watch list matters to the severity its rule sets (asked only then)."""
+        return r is not None and (r.severity != "kind" or r.max_severity is not None) and self.watched(inc.slots)
+
+    def _integrity_reasons(self, inc: Incident, subjects: Sequence[Subject]) -> tuple[str, ...]:
+        """The anomalies that made the subjects suspect (the open ``track_integrity`` incidents' flags)."""
+        found: set[str] = set()
+        for s, subj in zip(inc.slots, subjects):
+            if subj.suspect:
+                flagged = self.book.get(("track_integrity", s, -1))
+                flags = getattr(flagged, "flags", None) if flagged is not None else None
+                if not flags and inc.kind == "track_integrity":
+                    flags = getattr(inc, "flags", None)
+                found |= set(flags) if flags else {"suspect"}
+        return tuple(sorted(found))
 

@@ -63,6 +63,8 @@ class Report(NamedTuple):
     update: TrackUpdate
     slot: int
     suspect_until_s: float  # the track's integrity suspicion as judged on this report (NaN: none)
+    stationary: bool = False  # moored, anchored or on the ground (proximity.rules)
+    in_port: bool = False  # inside a port area (proximity.rules)
 
 
 class TrackTable:
@@ -260,6 +262,9 @@ class ReportBatch:
         self.last = slots.size - 1 - rev_first  # the index of its last report
         # slot -> (suspicion before the batch, [(i, suspicion from report i on)])
         self._suspect: dict[int, tuple[float, list[tuple[int, float]]]] = {}
+        # each report's context (proximity.rules.Rules.report_context): stationary, in a port
+        self.stationary = np.zeros(slots.size, bool)
+        self.in_port = np.zeros(slots.size, bool)
 
     @staticmethod
     def columns(updates: Sequence[TrackUpdate], t_s: np.ndarray) -> dict[str, np.ndarray]:
@@ -296,4 +301,4 @@ class ReportBatch:
             for j, value in noted[1]:
                 if j <= i:
                     until = value
-        return Report(self.updates[i], slot, until)
+        return Report(self.updates[i], slot, until, bool(self.stationary[i]), bool(self.in_port[i]))

@@ -25,6 +25,15 @@
     exercise_near_border: "Exercise near border"
   };
   var DOMAIN_NAMES = { air: "Aircraft", sea: "Vessel", land: "Land unit" };
+  // Who operates a track: the outline of its glyph (military heavy, state dashed, civil thin).
+  var CATEGORY_STROKES = {
+    military: { color: "#000000", width: 2.0, dash: null },
+    state: { color: "#000000", width: 1.6, dash: "3 2" },
+    civil: { color: "#10161c", width: 0.6, dash: null },
+    unknown: { color: "#10161c", width: 1.0, dash: "1 1.5" }
+  };
+  var CATEGORY_NAMES = { military: "Military (heavy outline)", state: "State: coast guard, border guard, police (dashed)",
+                         civil: "Civil (thin outline)", unknown: "Unknown (dotted)" };
   // Glyphs in a 24x24 box centred on 0,0, pointing north (rotated to the heading).
   var GLYPHS = {
     air: "M0,-11 L1.6,-6 L1.6,-2 L10,3 L10,5 L1.6,2.5 L1.2,8 L4,10 L4,11.5 L0,10.5 L-4,11.5 L-4,10 L-1.2,8 " +
@@ -70,6 +79,12 @@
 
   /* ------------------------------------------------------------ tracks */
 
+  function strokeAttrs(category) {
+    var st = pick(CATEGORY_STROKES, category, CATEGORY_STROKES.unknown);
+    return '" stroke="' + st.color + '" stroke-width="' + st.width + '"' +
+      (st.dash ? ' stroke-dasharray="' + st.dash + '"' : "") + ' stroke-linejoin="round"';
+  }
+
   function glyphSvg(p) {
     var color = pick(SIDE_COLORS, p.side, SIDE_COLORS.unknown);
     var hasHeading = finite(p.rotation_deg);
@@ -77,12 +92,14 @@
     var rot = hasHeading ? p.rotation_deg : 0;
     return '<svg class="cw-glyph" viewBox="-12 -12 24 24" width="26" height="26" ' +
       'style="transform: rotate(' + rot + 'deg)"><path d="' + shape + '" fill="' + color +
-      '" stroke="#10161c" stroke-width="1.1" stroke-linejoin="round"/></svg>';
+      strokeAttrs(p.category) + "/></svg>";
   }
 
   function trackIcon(p) {
     var cls = "cw-track cw-side-" + (pick(SIDE_COLORS, p.side, null) ? p.side : "unknown") +
-      " cw-domain-" + (pick(GLYPHS, p.domain, null) ? p.domain : "land") + (p.stale ? " cw-stale" : "");
+      " cw-domain-" + (pick(GLYPHS, p.domain, null) ? p.domain : "land") +
+      " cw-category-" + (pick(CATEGORY_STROKES, p.category, null) ? p.category : "unknown") +
+      (p.stationary ? " cw-stationary" : "") + (p.stale ? " cw-stale" : "");
     return L.divIcon({ className: cls, html: glyphSvg(p), iconSize: [26, 26], iconAnchor: [13, 13],
                        popupAnchor: [0, -12], tooltipAnchor: [12, 0] });
   }
@@ -97,6 +114,8 @@
     node.dataset.layer = p.layer;
     if (p.side) node.dataset.side = p.side;
     if (p.domain) node.dataset.domain = p.domain;
+    if (p.category) node.dataset.category = p.category;
+    if (p.layer === "track") node.dataset.stationary = p.stationary ? "true" : "false";
     if (p.kind) node.dataset.kind = p.kind;
     node.dataset.rotation = finite(p.rotation_deg) ? String(p.rotation_deg) : "";
   }
@@ -143,6 +162,7 @@
     var cls = "";
     if (pick(SIDE_COLORS, p.side, null)) cls += " cw-side-" + p.side;
     if (pick(GLYPHS, p.domain, null)) cls += " cw-domain-" + p.domain;
+    if (pick(CATEGORY_STROKES, p.category, null)) cls += " cw-category-" + p.category;
     if (pick(KIND_NAMES, p.kind, null)) cls += " cw-kind-" + p.kind;
     return cls;
   }
@@ -229,6 +249,13 @@
       section("Track (rotated to heading)", Object.keys(GLYPHS).map(function (d) {
         return { svg: '<svg viewBox="-12 -12 24 24" width="16" height="16"><path d="' + GLYPHS[d] +
                  '" fill="#cfd8dc" stroke="#10161c"/></svg>', text: DOMAIN_NAMES[d] };
+      }).concat([
+        { svg: '<svg viewBox="-12 -12 24 24" width="16" height="16" opacity="0.4"><path d="' + GLYPHS.sea +
+               '" fill="#cfd8dc" stroke="#10161c"/></svg>', text: "Moored, anchored or on the ground (dimmed)" }
+      ]));
+      section("Operator (outline)", Object.keys(CATEGORY_STROKES).map(function (c) {
+        return { svg: '<svg viewBox="-12 -12 24 24" width="16" height="16"><path d="' + GLYPHS.land +
+                 '" fill="#cfd8dc' + strokeAttrs(c) + "/></svg>", text: CATEGORY_NAMES[c] };
       }));
       section("Zone", (opts.zoneKinds || Object.keys(ZONE_COLORS)).map(function (k) {
         return { svg: '<svg width="16" height="12"><rect x="1" y="1" width="14" height="10" fill="' +
@@ -318,6 +345,8 @@
   var FILTERS = [
     { group: "side", title: "Side", values: Object.keys(SIDE_COLORS), names: SIDE_NAMES },
     { group: "domain", title: "Domain", values: Object.keys(DOMAIN_NAMES), names: DOMAIN_NAMES },
+    { group: "category", title: "Operator", values: Object.keys(CATEGORY_STROKES),
+      names: { military: "Military", state: "State", civil: "Civil", unknown: "Unknown" } },
     { group: "kind", title: "Event kind", values: Object.keys(KIND_NAMES), names: KIND_NAMES }
   ];
 
@@ -392,6 +421,28 @@
     selectHandlers.push(showSelected);
     updateHandlers.push(function (feature) {
       if (feature.properties && feature.properties.id === selectedId) showSelected(feature);
+    });
+    // The first view fits the traffic (the page opens on the zone catalogue): once, at the
+    // first update that brings tracks.
+    var fitted = false;
+    var opening = map.getCenter().toString() + "/" + map.getZoom();
+    (opts.realtimes || []).forEach(function (rt) {
+      rt.on("update", function (ev) {
+        if (fitted) return;
+        // the operator has moved the map already: the view is theirs
+        if (map.getCenter().toString() + "/" + map.getZoom() !== opening) { fitted = true; return; }
+        var pts = [];
+        Object.keys(ev.features || {}).forEach(function (id) {
+          var f = ev.features[id];
+          if (f && f.properties && f.properties.layer === "track" && f.geometry && f.geometry.coordinates) {
+            pts.push([f.geometry.coordinates[1], f.geometry.coordinates[0]]);
+          }
+        });
+        if (pts.length) {
+          fitted = true;
+          map.fitBounds(L.latLngBounds(pts).pad(0.2), { animate: false, maxZoom: 11 });
+        }
+      });
     });
     (opts.realtimes || []).forEach(function (rt) {
       rt.on("update", function (ev) {

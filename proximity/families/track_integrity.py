@@ -1,5 +1,7 @@
 """``track_integrity``: a track whose data is suspect (implausible kinematics, spoofing).
 
+An aircraft on the ground (``proximity.rules``) is never "stuck".
+
 Every report is screened against its track's previous report, vectorised
 (``proximity._integrity.screen``): a jump faster than its domain allows, one
 identity at two places, a position stuck while the track reports speed. The
@@ -32,6 +34,7 @@ __all__ = ["IntegrityIncident", "IntegrityReason", "TrackIntegrity"]
 
 KIND = "track_integrity"
 _GEOD = Geod(ellps="WGS84")
+_AIR = DOMAIN_CODE["air"]
 # metrics that keep the worst value seen; the others show the latest
 _WORST_KEPT = frozenset({"jump_m", "implied_speed_mps", "two_places_m", "stuck_s", "spoof_cluster_tracks"})
 # per-track state of the screens (columns of the track table)
@@ -99,6 +102,9 @@ class TrackIntegrity(Family[IntegrityIncident]):
     def on_reports(self, batch: ReportBatch) -> list[tuple[int, Event]]:
         scr, self._screened = self._screened, None
         assert scr is not None
+        # an aircraft on the ground (proximity.rules: on-ground flag, surface position, or low
+        # with no speed) is parked or taxiing, not stuck
+        scr.stuck &= ~(batch.stationary & (batch.domain == _AIR))
         out: list[tuple[int, Event]] = []
         for i in np.nonzero(scr.jump | scr.stuck)[0].tolist():
             out.extend((i, e) for e in self._anomaly(batch, i, scr))

@@ -7,14 +7,25 @@ closing revision of the entry (``exit``): the track must be farther outside
 than the exit margin (the zone grown by ``max(zone_exit_margin_m,
 hysteresis_margin * buffer_m)``, its own grid) on reports spanning
 ``min_dwell_s``. Rules: docs/engine.md.
+
+In a ``territorial`` zone the family also follows the track's passage
+(UNCLOS art. 18: continuous and expeditious; docs/engine.md, "Innocent
+passage"): the entry starts as innocent passage; it is no longer when the
+track has been slower than ``passage_min_speed_mps`` for ``passage_stop_s``
+(stopped), or when, after ``passage_off_course_s`` inside, the net distance
+from its entry point is under ``passage_min_straightness`` of the distance it
+ran (loitering, off a direct course). The rule profile may raise an entry only
+then (``not_innocent_passage``): the incident is revised, which raises it.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
+from pyproj import Geod
 
 from ..events import Event
 from ..geometry import geodesic_buffer
@@ -26,6 +37,7 @@ from .base import Context, Family, FamilySpec
 __all__ = ["ZoneEntry", "ZoneEntryIncident", "ZoneEntryReason"]
 
 KIND = "zone_entry"
+_GEOD = Geod(ellps="WGS84")
 
 
 class ZoneEntryReason(CloseReason):
@@ -35,6 +47,13 @@ class ZoneEntryReason(CloseReason):
 @dataclass(slots=True)
 class ZoneEntryIncident(Incident):
     last_inside_t_s: float = 0.0  # time of the last report inside the zone
+    # passage through a territorial zone (NaN when not followed)
+    entry_lon_deg: float = math.nan
+    entry_lat_deg: float = math.nan
+    last_lon_deg: float = math.nan
+    last_lat_deg: float = math.nan
+    run_m: float = 0.0  # distance run inside, report to report
+    slow_since_s: float = math.nan  # since when slower than passage_min_speed_mps
 
 
 class ZoneEntry(Family[ZoneEntryIncident]):
@@ -42,6 +61,9 @@ class ZoneEntry(Family[ZoneEntryIncident]):
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
+        self.rules = ctx.life.profile.context
+        # only a profile that asks about innocent passage has it followed
+        self._follow_passage = any(r.not_innocent_passage for r in ctx.life.profile.profile.rules)
         self._margin_m: list[float] = []  # exit margin by zone number
         self._outer = ZoneGrid()  # each zone grown by its exit margin
         self._open: dict[int, list[int]] = {}  # slot -> zones of its open entries, in order of entry
@@ -111,6 +133,9 @@ class ZoneEntry(Family[ZoneEntryIncident]):
                     assert isinstance(inc, ZoneEntryIncident)
                     inc.settle()
                     inc.last_inside_t_s = ti
+                    if inc.innocent_passage and self._passage(inc, batch.updates[i]) and inc.muted is not None:
+                        # judged again: the profile may raise it now
+                        events.append((i, self.life.revise(inc, ti, batch.report(i, self.tracks))))
             open_z = self._open.get(slot)
             if not open_z:
                 continue
@@ -126,12 +151,41 @@ class ZoneEntry(Family[ZoneEntryIncident]):
                     events.append((i, self.life.close(inc.key, ti, ZoneEntryReason.EXIT, batch.report(i, self.tracks))))
         return events
 
+    def _passage(self, inc: ZoneEntryIncident, u: Any) -> bool:
+        """Follow a track through a territorial zone; True when its passage stops being innocent."""
+        r = self.rules
+        t = u.t_s
+        inc.run_m += float(_GEOD.inv(inc.last_lon_deg, inc.last_lat_deg, u.lon_deg, u.lat_deg)[2])
+        inc.last_lon_deg, inc.last_lat_deg = u.lon_deg, u.lat_deg
+        slow = u.speed_mps is not None and u.speed_mps < r.passage_min_speed_mps
+        if not slow:
+            inc.slow_since_s = math.nan
+        elif math.isnan(inc.slow_since_s):
+            inc.slow_since_s = t
+        stopped = slow and t - inc.slow_since_s >= r.passage_stop_s
+        loiter = False
+        if t - inc.opened_t_s >= r.passage_off_course_s and inc.run_m > 0:
+            net_m = float(_GEOD.inv(inc.entry_lon_deg, inc.entry_lat_deg, u.lon_deg, u.lat_deg)[2])
+            loiter = net_m < r.passage_min_straightness * inc.run_m
+        if stopped or loiter:
+            inc.innocent_passage = False
+            inc.metrics["passage_stopped"] = float(stopped)
+            inc.metrics["passage_run_m"] = inc.run_m
+            return True
+        return False
+
     def _enter(self, slot: int, z: int, report: Report) -> list[Event]:
         zone = self.zones[z]
         t_s = report.update.t_s
         metrics = {"buffer_m": zone.buffer_m, "exit_margin_m": self._margin_m[z]}
         inc = self.life.new(ZoneEntryIncident, (KIND, slot, z), t_s, zone.severity, metrics, slots=(slot,), zone_no=z)
         inc.last_inside_t_s = t_s
+        if zone.kind == "territorial" and self._follow_passage:
+            u = report.update
+            inc.innocent_passage = True
+            inc.entry_lon_deg = inc.last_lon_deg = u.lon_deg
+            inc.entry_lat_deg = inc.last_lat_deg = u.lat_deg
+            self._passage(inc, u)
         self._open.setdefault(slot, []).append(z)
         self.tracks.column("open_zone_entries")[slot] += 1
         return self.life.open(inc, t_s, report)

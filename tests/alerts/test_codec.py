@@ -14,6 +14,7 @@ from jsonschema import Draft202012Validator
 from spoil import DELETE, spoilt
 
 from alerts import CodecError
+from alerts.consumer import format_event_line
 from alerts.codec import (
     cloudevents_headers,
     deadletter_headers,
@@ -96,6 +97,41 @@ def test_properties_carry_every_event_field(event_factory):
     assert p["schema_version"] == "1.3"
     assert p["subjects"][0]["callsign"] == "UBAA" and p["subjects"][1]["course_deg"] == 181.0
     assert p["subjects"][0]["time"] == "2024-05-01T12:00:00.000Z"
+
+
+def test_schema_1_2_who_where_and_which_rule_round_trip(event_factory, subject_factory, validators):
+    from dataclasses import replace
+
+    subs = (replace(subject_factory("ais:211000001", side="nato"), category="civil", stationary=True, in_port=True),
+            replace(subject_factory("ais:273000001"), category="military", suspect=True))
+    ev = replace(event_factory(subjects=subs, integrity_suspect=True), rule="military@1/close-military-civil",
+                 integrity_reasons=("jump", "spoofing"))
+    feature = event_to_feature(ev)
+    validators["event"].validate(feature)
+    p = feature["properties"]
+    assert p["rule"] == "military@1/close-military-civil" and p["integrity_reasons"] == ["jump", "spoofing"]
+    assert p["suppressed"] is None
+    assert [(s["category"], s["stationary"], s["in_port"]) for s in p["subjects"]] == [
+        ("civil", True, True), ("military", False, False)]
+    assert event_from_feature(feature) == ev
+    # a 1.2 value (without these members) still reads, with their defaults
+    older = json.loads(json.dumps(feature))
+    for k in ("rule", "integrity_reasons", "suppressed"):
+        del older["properties"][k]
+    for s in older["properties"]["subjects"]:
+        for k in ("category", "stationary", "in_port"):
+            del s[k]
+    older["properties"]["schema_version"] = "1.2"
+    validators["event"].validate(older)
+    back = event_from_feature(older)
+    assert back.rule is None and back.integrity_reasons == () and back.subjects[1].category == "unknown"
+    # a context event says why it was not raised
+    ctx = replace(ev, suppressed="in_port", rule=None)
+    assert event_to_feature(ctx)["properties"]["suppressed"] == "in_port"
+    assert "NOT-RAISED:in_port" in format_event_line(event_to_feature(ctx))
+    line = format_event_line(feature)
+    assert "[nato,civil,in-port,stationary]" in line and "[russia,military]" in line
+    assert "INTEGRITY-SUSPECT(jump,spoofing)" in line and "rule=military@1/close-military-civil" in line
 
 
 def test_subject_report_time_is_carried_beside_the_position_time(event_factory, subject_factory, validators):

@@ -48,8 +48,31 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
+# The record predates the rule profiles (proximity.rules): an event is compared on the fields the
+# record holds. The fields added with the profiles are left out only where they hold what the
+# all-traffic profile (today's behaviour) gives: raised by its one rule, nothing suppressed; the
+# subjects' category and context and the integrity reasons describe, they change nothing.
+_ALL_TRAFFIC_RULE = "all-traffic@1/everything"
+
+
+def _recorded_fields(d: dict[str, Any]) -> dict[str, Any]:
+    if d.get("rule") == _ALL_TRAFFIC_RULE:
+        del d["rule"]
+    if d.get("suppressed") is None:
+        d.pop("suppressed", None)
+    d.pop("integrity_reasons", None)
+    for s in d["subjects"]:
+        for k in ("category", "stationary", "in_port"):
+            s.pop(k, None)
+    return d
+
+
+def _stats(stats: dict[str, int]) -> str:
+    return json.dumps({"stats": {k: v for k, v in stats.items() if not (k == "suppressed" and v == 0)}}, sort_keys=True)
+
+
 def _line(event: Any, **where: Any) -> str:
-    return json.dumps({**where, "event": event.canonical()}, sort_keys=True)
+    return json.dumps({**where, "event": _recorded_fields(event.canonical())}, sort_keys=True)
 
 
 def _event_sink() -> Any:
@@ -74,11 +97,13 @@ def _pipeline_events(config_text: str | None = None, config_path: Path | None = 
             config_path = Path(tmp) / "closewatch.toml"
             config_path.write_text(config_text or "", encoding="utf-8")
         settings = load_settings(config_path)
+        # the record is of the behaviour before rule profiles: the all-traffic profile
+        settings = settings.model_copy(update={"rules": settings.rules.model_copy(update={"profile": "all-traffic"})})
         sink = _event_sink()
         pipeline = Pipeline(settings, [sink])
         summary = pipeline.run()
         lines = [_line(e) for e in sink.engine_events]
-        lines.append(json.dumps({"stats": summary.engine_stats}, sort_keys=True))
+        lines.append(_stats(summary.engine_stats))
     return lines
 
 
@@ -108,7 +133,7 @@ def traffic(n_tracks: int = 1_000, data_s: float = 300.0) -> list[str]:
             lines.extend(_line(e) for e in engine.process(ups[i : i + BATCH]))
         t += 2.0
     lines.extend(_line(e) for e in engine.finish())
-    lines.append(json.dumps({"stats": engine.stats}, sort_keys=True))
+    lines.append(_stats(engine.stats))
     return lines
 
 
@@ -139,7 +164,8 @@ class _Recorder:
                 where = {"test": recorder.test, "engine": engine.__dict__.get("_golden_no", -1), "call": name}
                 recorder.lines.extend(_line(e, **where) for e in events)
                 if name == "finish":
-                    recorder.lines.append(json.dumps({**where, "stats": engine.stats}, sort_keys=True))
+                    stats = {k: v for k, v in engine.stats.items() if not (k == "suppressed" and v == 0)}
+                    recorder.lines.append(json.dumps({**where, "stats": stats}, sort_keys=True))
                 return events
 
             return call

@@ -125,7 +125,7 @@ def test_per_kind_records_hold_plain_data_only():
     from proximity.families.zone_entry import ZoneEntryIncident
 
     plain = {"str", "float", "int", "Key", "tuple[int, ...]", "int | None", "Severity", "dict[str, float]",
-             "float | None", "set[str]"}
+             "float | None", "set[str]", "str | None", "bool | None"}
     for cls in (Incident, PairIncident, PredictedEntryIncident, IntegrityIncident, ZoneEntryIncident):
         assert {str(f.type) for f in fields(cls)} <= plain, cls
 

@@ -23,6 +23,7 @@ import pytest
 from pyproj import Geod
 
 from closewatch.checkpoint import CheckpointError, CheckpointStore, read_state_file
+from closewatch.rules import build_rules
 from config.records import TrackUpdate, Zone
 from config.settings import Settings, parse_settings
 from proximity.engine import Engine
@@ -95,6 +96,22 @@ def test_a_checkpoint_read_back_goes_on_with_the_events_of_a_run_that_never_stop
     rest = _canonical(saved.engine.process(reports[130:]) + saved.engine.finish())
     whole = Engine(settings.proximity, [_zone()])
     assert first + rest == _canonical(whole.process(reports) + whole.finish())
+
+
+def test_a_checkpoint_read_back_keeps_the_runs_rule_profile(tmp_path):
+    """The profile is configuration, not state: the run gives it again and the engine goes on under it."""
+    settings = _settings(tmp_path / "state")
+    rules = build_rules(settings)  # the default profile of a run: military
+    reports = _reports()
+    whole = Engine(settings.proximity, [_zone()], rules=build_rules(settings))
+    clean = _canonical(whole.process(reports) + whole.finish())
+    assert whole.suppressed  # the civil ships' encounter is counted, not raised
+    eng = Engine(settings.proximity, [_zone()], rules=rules)
+    first = _canonical(eng.process(reports[:130]))
+    CheckpointStore(settings).save(eng, {"in": {("t", 0): 65}})
+    saved = CheckpointStore(settings).load(rules=build_rules(settings))
+    assert saved is not None and saved.engine.rules.profile.label == rules.profile.label
+    assert first + _canonical(saved.engine.process(reports[130:]) + saved.engine.finish()) == clean
 
 
 class _Payload:
