@@ -241,12 +241,13 @@ def run_replay(
     ``finish_if_ended=False`` never closes at the end of the input (for a re-run of a
     replay that did not end).
     """
+    from closewatch.rules import build_rules
     from config.zones import load_borders
 
     p = settings.proximity
     if borders is None:
         borders = [line for _name, line in load_borders()]
-    engine = Engine(p, list(zones), borders=borders)
+    engine = Engine(p, list(zones), borders=borders, rules=build_rules(settings))  # the live run's rules
     watched = list(zones)
     stop_tail = window.to_s + tail_s(p)
     trigger = math.ceil(window.to_s / p.pair_interval_s) * p.pair_interval_s
