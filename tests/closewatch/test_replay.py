@@ -259,13 +259,14 @@ def test_a_real_recording_replays_as_its_live_run(shared_data: Path, tmp_path: P
     """The Danish Maritime Authority sample (five minutes of the Kattegat with Russian-flagged
     ships): its live run raises close approaches and zone entries; the replays of the whole run
     and of a window inside open incidents give its revisions."""
-    from config.settings import ArchiveSettings, FeedSettings, SinkSettings
+    from config.settings import ArchiveSettings, FeedSettings, RuleSettings, SinkSettings
 
     path = shared_data / "ais" / "dma_aisabnormal_ais-sample.txt.gz"
     settings = Settings(
         feeds=(FeedSettings(name="dma", format="ais-nmea", path=str(path)),),
         sinks=SinkSettings(events_jsonl=str(tmp_path / "e.jsonl"), deadletter_jsonl=str(tmp_path / "d.jsonl")),
         archive=ArchiveSettings(path=str(tmp_path / "archive")),
+        rules=RuleSettings(profile="all-traffic"),  # civil ships: the military profile raises nothing here
     )
     live = run_live(settings)
     assert {e.kind for e in live} >= {"close_approach", "zone_entry"}
