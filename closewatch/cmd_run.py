@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import signal
 import sys
 import tempfile
@@ -20,7 +21,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from closewatch.sinks import ContextFileSink, JsonlSink, MapStoreSink, RecorderSink
+from closewatch.sinks import ContextFileSink, JsonlSink, MapStoreSink, OutputExistsError, RecorderSink, holds_output
 from config.settings import ConfigError, KafkaSettings, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
     run = sub.add_parser("run", help="run the pipeline over the feeds of a configuration")
     run.add_argument("-c", "--config", type=Path, help="closewatch.toml (default: embedded defaults)")
     run.add_argument("--speed", type=float, help="replay speed factor for file feeds (0: as fast as possible)")
+    run.add_argument("--append", action="store_true",
+                     help="add to the JSON Lines files of an earlier run instead of refusing to (Kafka-fed runs always do)")
     run.add_argument("--map", type=Path, help="also write the situation map (HTML) here at the end")
     run.add_argument(
         "--serve-map",
@@ -67,8 +70,9 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
     check.set_defaults(handler=_config_check)
 
 
-def build_sinks(settings: Settings, stack: ExitStack) -> list:
-    """Kafka when configured, else the JSON Lines files (the embedded default)."""
+def build_sinks(settings: Settings, stack: ExitStack, *, append: bool = False, kind: str = "run") -> list:
+    """Kafka when configured, else the JSON Lines files (the embedded default); and the archive
+    (``[archive]``, on by default). ``append``: add to an earlier run's JSON Lines files."""
     sinks: list = []
     if settings.kafka is not None:
         from alerts.producer import KafkaSink
@@ -78,18 +82,24 @@ def build_sinks(settings: Settings, stack: ExitStack) -> list:
         stack.callback(kafka.close)
         sinks.append(kafka)
     else:
-        sinks.append(_jsonl_sink(settings, stack))
+        sinks.append(_jsonl_sink(settings, stack, append))
     if settings.rules.explain:
         context = ContextFileSink(settings.sinks.context_jsonl)
         stack.callback(context.close)
         sinks.append(context)
+    if settings.archive.enabled:  # last: a run refused for its files leaves no run in the archive
+        from closewatch.archive import ArchiveSink
+
+        archive = ArchiveSink(settings.archive, run_settings=settings, kind=kind)
+        stack.callback(archive.close)
+        sinks.append(archive)
     return sinks
 
 
-def _jsonl_sink(settings: Settings, stack: ExitStack) -> JsonlSink:
+def _jsonl_sink(settings: Settings, stack: ExitStack, append: bool = False) -> JsonlSink:
     """The JSON Lines files of ``[sinks]``, closed with ``stack``."""
     s = settings.sinks
-    jsonl = JsonlSink(s.events_jsonl, s.deadletter_jsonl, s.tracks_jsonl, fsync=s.fsync)
+    jsonl = JsonlSink(s.events_jsonl, s.deadletter_jsonl, s.tracks_jsonl, append=append, fsync=s.fsync)
     stack.callback(jsonl.close)
     return jsonl
 
@@ -158,11 +168,16 @@ def _run(args: argparse.Namespace) -> int:
 
     with ExitStack() as stack:
         recorder = RecorderSink() if args.map else None
+        # A Kafka-fed run resumes from its checkpoint: its files go on.
+        append = args.append or any(f.transport == "kafka" for f in settings.feeds)
         try:
-            sinks = build_sinks(settings, stack) + ([recorder] if recorder else [])
+            sinks = build_sinks(settings, stack, append=append) + ([recorder] if recorder else [])
             pipeline = Pipeline(settings, sinks)
         except ZoneCatalogueError as e:
             print(f"zones: {e}", file=sys.stderr)
+            return EXIT_USAGE
+        except OutputExistsError as e:
+            print(e, file=sys.stderr)
             return EXIT_USAGE
         except CheckpointError as e:
             print(f"pipeline.state_dir: {e}", file=sys.stderr)
@@ -357,6 +372,8 @@ def _demo(args: argparse.Namespace) -> int:
     for p in (settings.sinks.events_jsonl, settings.sinks.deadletter_jsonl, settings.sinks.tracks_jsonl):
         if p:
             Path(p).unlink(missing_ok=True)
+    if settings.archive.enabled and (Path(settings.archive.path) / "runs").is_dir():
+        shutil.rmtree(settings.archive.path)  # the demo's own archive, in its own folder: a fresh one
     print(f"scenario written to {out} (AIS: {paths['ais'].name}, SBS-1: {paths['sbs'].name})")
     with ExitStack() as stack:
         bootstrap = None
@@ -381,7 +398,7 @@ def _demo(args: argparse.Namespace) -> int:
         if bootstrap:
             settings = settings.model_copy(update={"kafka": KafkaSettings(bootstrap_servers=bootstrap)})
         with ExitStack() as sink_stack:
-            sinks = build_sinks(settings, sink_stack)
+            sinks = build_sinks(settings, sink_stack, kind="demo")
             if settings.kafka is not None:
                 sinks.append(_jsonl_sink(settings, sink_stack))  # the demo also leaves the events in a file
             recorder = RecorderSink()
@@ -434,4 +451,10 @@ def _config_check(args: argparse.Namespace) -> int:
     if not settings.feeds:
         print(f"{args.file}: note: no [[feeds]]: `closewatch run` has nothing to read "
               "(fine for `closewatch map serve`)", file=sys.stderr)
+    if settings.kafka is None and not any(f.transport == "kafka" for f in settings.feeds):
+        for key in ("events_jsonl", "deadletter_jsonl", "tracks_jsonl"):
+            path = getattr(settings.sinks, key)
+            if path and holds_output(path):
+                print(f"{args.file}: note: sinks.{key}: {path} holds an earlier run's output: `closewatch run` "
+                      "refuses to add to it without --append", file=sys.stderr)
     return EXIT_OK

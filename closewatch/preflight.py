@@ -15,7 +15,7 @@ numbers, regular expressions, ICAO addresses), it checks what the schema cannot 
   certificate and key load into a TLS context (a wrong password or a key that does
   not match its certificate is found here);
 * the output files and folders of a run (JSON Lines sinks without Kafka, the spool, the
-  state folder of Kafka-fed runs) can be created.
+  state folder of Kafka-fed runs, the archive) can be created.
 
 Every problem is reported, each with its key path, as :class:`~config.settings.ConfigError`
 (exit code 2). Relative paths are taken from the working directory, as the run takes them.
@@ -135,6 +135,8 @@ def _output_problems(settings: Settings) -> list[str]:
         outputs.append(("kafka.spool_dir", settings.kafka.spool_dir, True))
     if any(f.transport == "kafka" for f in settings.feeds):
         outputs.append(("pipeline.state_dir", settings.pipeline.state_dir, True))
+    if settings.archive.enabled:
+        outputs.append(("archive.path", settings.archive.path, True))
     problems = []
     for key, path, folder in outputs:
         why = _creatable(path, folder=folder) if path else None

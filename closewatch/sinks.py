@@ -25,15 +25,28 @@ from alerts.codec import encode_deadletter, encode_event, encode_track, event_to
 from config.records import DeadLetter, FeedHealth, TrackUpdate, Zone
 from proximity.events import Event
 
-__all__ = ["ContextFileSink", "JsonlSink", "MapStoreSink", "RecorderSink"]
+__all__ = ["ContextFileSink", "JsonlSink", "MapStoreSink", "OutputExistsError", "RecorderSink", "holds_output"]
+
+
+class OutputExistsError(FileExistsError):
+    """A run's output file already holds an earlier run's lines (and appending was not asked for)."""
+
+
+def holds_output(path: str | Path) -> bool:
+    """Whether ``path`` holds an earlier run's lines (a file that is not empty): a run refuses it without ``--append``."""
+    p = Path(path)
+    return p.is_file() and p.stat().st_size > 0
+
 
 log = logging.getLogger(__name__)
 
 
 class JsonlSink:
-    """Events, dead letters and (optionally) tracks appended to JSON Lines files.
+    """Events, dead letters and (optionally) tracks written to JSON Lines files.
 
-    Each line is the value the matching Kafka topic would carry (``alerts.codec``).
+    Each line is the value the matching Kafka topic would carry (``alerts.codec``). A run
+    never adds to an earlier run's file silently: a file that exists and is not empty is
+    :class:`OutputExistsError` (naming it and ``--append``) unless ``append`` is true.
     ``push`` (every ``[sinks] flush_interval_s`` of a run) hands the lines to the
     operating system, so a process killed with ``kill -9`` loses nothing pushed;
     with ``fsync`` (``[sinks] fsync``, the default) ``push``, ``sync`` and
@@ -46,10 +59,16 @@ class JsonlSink:
         deadletter_path: str | Path,
         tracks_path: str | Path | None = None,
         *,
+        append: bool = False,
         fsync: bool = True,
     ) -> None:
         paths = [Path(events_path), Path(deadletter_path)] + ([Path(tracks_path)] if tracks_path else [])
         for p in paths:
+            if not append and holds_output(p):
+                raise OutputExistsError(
+                    f"{p} holds an earlier run's output; closewatch does not add to it silently: "
+                    "move it away, name another file in [sinks], or pass --append to add to it"
+                )
             p.parent.mkdir(parents=True, exist_ok=True)
         self._files: list[IO[bytes]] = [p.open("ab") for p in paths]
         self._events, self._letters = self._files[0], self._files[1]

@@ -23,6 +23,7 @@ from config.hosts import canonical_host, is_loopback_host, split_host_port
 from config.times import parse_utc
 
 __all__ = [
+    "ArchiveSettings",
     "ClassificationSettings",
     "ConfigError",
     "FeedSettings",
@@ -577,6 +578,26 @@ class PipelineSettings(_Section):
     checkpoint_interval_s: PositiveFloat = 1.0
 
 
+class ArchiveSettings(_Section):
+    """The archive of every track update, event revision and dead letter (docs/archive.md)."""
+
+    enabled: bool = True
+    # A folder of GeoParquet files partitioned by UTC hour (created when missing).
+    path: str = "closewatch-archive"
+    # Delete whole hour partitions older than this many days before the newest data
+    # archived (the data clock); None: keep everything.
+    retention_days: PositiveFloat | None = None
+    # A part file is written when this many rows of one table and hour wait, every
+    # flush_interval_s, and whenever the run makes its sinks durable.
+    part_rows: int = Field(default=200_000, ge=1)
+    flush_interval_s: PositiveFloat = 10.0
+    # Batches waiting for the writer thread; when full, the run waits (bounded memory).
+    queue_batches: int = Field(default=64, ge=1)
+    # Replay: how far before a window the lead-in may reach back to reopen the incidents
+    # that were open when the window starts (docs/archive.md, "Replay").
+    max_lead_in_s: float = Field(default=6 * 3600.0, ge=0)
+
+
 class Settings(_Section):
     feeds: tuple[FeedSettings, ...] = ()
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
@@ -588,6 +609,7 @@ class Settings(_Section):
     kafka: KafkaSettings | None = None
     sinks: SinkSettings = Field(default_factory=SinkSettings)
     map: MapSettings = Field(default_factory=MapSettings)
+    archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
 
     @model_validator(mode="after")
     def _unique_feed_names(self) -> "Settings":

@@ -407,6 +407,9 @@ tracks_jsonl = "{out_dir / 'tracks.jsonl'}"
 
 [map]
 output = "{out_dir / 'map.html'}"
+
+[archive]
+path = "{out_dir / 'archive'}"
 """
 
 

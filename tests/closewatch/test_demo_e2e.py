@@ -181,7 +181,7 @@ def test_scenario_through_real_kafka_gives_expected_events(scenario, kafka_broke
     # The same events, byte for byte but for the detection time, as the JSON Lines run.
     jsonl_path = tmp_path / "events.jsonl"
     jsonl_settings = settings.model_copy(
-        update={"kafka": None, "sinks": settings.sinks.model_copy(update={"events_jsonl": str(jsonl_path), "deadletter_jsonl": str(tmp_path / "dl.jsonl")})}
+        update={"kafka": None, "sinks": settings.sinks.model_copy(update={"events_jsonl": str(jsonl_path), "deadletter_jsonl": str(tmp_path / "dl.jsonl"), "tracks_jsonl": None})}
     )
     with ExitStack() as stack:
         Pipeline(jsonl_settings, build_sinks(jsonl_settings, stack)).run()

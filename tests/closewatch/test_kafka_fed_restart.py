@@ -68,6 +68,9 @@ max_batch_delay_s = 0.02
 [zones]
 territorial = false
 
+[archive]
+path = "{state}/archive"
+
 [kafka]
 bootstrap_servers = "{bootstrap}"
 events_topic = "{events}"

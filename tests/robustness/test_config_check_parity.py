@@ -82,6 +82,10 @@ def _cases(tmp: Path, sample: Path, pki: LocalPki) -> dict[str, tuple[bytes, str
                                      f"sinks.events_jsonl: {a_file}/events.jsonl: {a_file} is not a folder"),
         "events file is a folder": (t(f'[sinks]\nevents_jsonl = "{a_dir}"\n' + feed).encode(),
                                     f"sinks.events_jsonl: {a_dir}: is a folder, not a file"),
+        "archive folder is a file": (t(f'[archive]\npath = "{a_file}"\n' + feed).encode(),
+                                     f"archive.path: {a_file}: exists and is not a folder"),
+        "archive retention inf": (t("[archive]\nretention_days = inf\n" + feed).encode(),
+                                  "archive.retention_days: Input should be a finite number"),
         "SASL without user": (t('[kafka]\nbootstrap_servers = "127.0.0.1:9092"\nsecurity_protocol = "SASL_PLAINTEXT"\n'
                                 'sasl_mechanism = "PLAIN"\n' + feed).encode(), "needs sasl_username, sasl_password"),
         "bad bootstrap server": (t('[kafka]\nbootstrap_servers = "127.0.0.1:99999"\n' + feed).encode(),
