@@ -656,7 +656,7 @@ class KafkaSink:
             self._inflight.clear()
             log.warning("Kafka at %s unreachable (%s): spooling %d in-flight and all new records to %s",
                         self.settings.bootstrap_servers, reason, len(moved) + lost_tracks,
-                        self._spool.directory if self._spool else "(no spool)")
+                        self._spool.directory if self._spool is not None else "(no spool)")
             try:
                 self._spool_locked(moved, dropped_tracks=lost_tracks)
             except AlertsError:
