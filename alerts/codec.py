@@ -495,6 +495,8 @@ def deadletter_to_json(letter: DeadLetter) -> dict[str, Any]:
         "feed": letter.feed,
         "position": letter.position,
         "reason": letter.reason,
+        "detail": letter.detail,
+        "file": letter.file,
         "received_s": letter.received_s,
         "received_at": iso_utc(letter.received_s) if letter.received_s is not None else None,
         "raw_base64": base64.b64encode(letter.raw).decode("ascii"),

@@ -83,10 +83,20 @@ class RunSummary:
     updates: int = 0
     events: int = 0
     zones_from_feeds: int = 0
-    dead_letters: Counter[tuple[str, str]] = field(default_factory=Counter)
+    dead_letters: Counter[tuple[str, str]] = field(default_factory=Counter)  # (feed, reason) -> count
+    # (feed, reason) -> the first dead letter's detail (or the start of its raw bytes): one example each
+    dead_letter_examples: dict[tuple[str, str], str] = field(default_factory=dict)
     updates_per_feed: Counter[str] = field(default_factory=Counter)
     events_per_kind: Counter[str] = field(default_factory=Counter)
     engine_stats: dict[str, int] = field(default_factory=dict)
+
+    def count_dead_letter(self, letter: DeadLetter) -> None:
+        key = (letter.feed, letter.reason)
+        self.dead_letters[key] += 1
+        if key not in self.dead_letter_examples:
+            where = f"{letter.file}:{letter.position}" if letter.file else f"#{letter.position}"
+            what = letter.detail if letter.detail is not None else repr(letter.raw[:60])
+            self.dead_letter_examples[key] = f"{what[:160]} ({where})"
 
 
 class Pipeline:
@@ -196,7 +206,7 @@ class Pipeline:
                         self.summary.updates_per_feed[feed] += 1
                     elif isinstance(item, DeadLetter):
                         letters.append(item)
-                        self.summary.dead_letters[(item.feed, item.reason)] += 1
+                        self.summary.count_dead_letter(item)
                     else:
                         self._process(batch, letters)
                         batch, letters = [], []
@@ -228,9 +238,10 @@ class Pipeline:
             log.warning("feed %s: %s", feed, e)
             _, _, position = (notice.raw_ref or "").rpartition(":")
             letter = DeadLetter(
-                feed, int(position) if position.isdigit() else 0, repr(notice.area).encode(), f"impossible value: {e}"
+                feed, int(position) if position.isdigit() else 0, repr(notice.area).encode(), "impossible value",
+                detail=str(e),
             )
-            self.summary.dead_letters[(feed, letter.reason)] += 1
+            self.summary.count_dead_letter(letter)
             self._emit([], [], [letter])
             return
         self.summary.zones_from_feeds += 1

@@ -27,11 +27,15 @@ __all__ = [
     "ALT_REFS",
     "DOMAINS",
     "EDGE_KINDS",
+    "MAX_ID_CHARS",
     "MAX_NOTICE_MARGIN_M",
+    "MAX_NOTICE_NAME_CHARS",
     "MAX_NOTICE_RADIUS_M",
+    "MAX_TEXT_CHARS",
     "NOTICE_KINDS",
     "SEVERITIES",
     "SIDES",
+    "TRACK_BOUNDS",
     "ZONE_KINDS",
     "AltRef",
     "CircleArea",
@@ -66,6 +70,27 @@ ALT_REFS: tuple[AltRef, ...] = ("baro", "geom")
 # What a frozen record's own __init__ sets its fields with (TrackUpdate, on the hot path).
 _SETATTR = object.__setattr__
 
+#: The inclusive range of each optional number of a :class:`TrackUpdate`. Speeds up to
+#: 1,500 m/s (Mach 4.4 at altitude); altitudes from the Dead Sea shore to 40 km (above
+#: any aircraft or balloon); a vertical rate no faster than the fastest ground speed.
+TRACK_BOUNDS: dict[str, tuple[float, float]] = {
+    "alt_m": (-500.0, 40_000.0),
+    "alt_geom_m": (-500.0, 40_000.0),
+    "speed_mps": (0.0, 1500.0),
+    "course_deg": (0.0, 360.0),
+    "heading_deg": (0.0, 360.0),
+    "vrate_mps": (-1500.0, 1500.0),
+}
+#: The longest ``track_id`` (scheme included), characters: a UUID or an ATAK
+#: ``ANDROID-<serial>`` uid fits many times over.
+MAX_ID_CHARS = 128
+#: The longest free text of a :class:`TrackUpdate` (``callsign``, ``name``, ``type_code``,
+#: ``country``, ``receiver``), characters. AIS names hold 20, callsigns 7 (ITU-R
+#: M.1371-5); ICAO flight identifications 8; CoT callsigns are free but short.
+MAX_TEXT_CHARS = 64
+#: The longest :attr:`Notice.name`, characters.
+MAX_NOTICE_NAME_CHARS = 200
+
 
 class RecordError(ValueError):
     """A record was constructed with a value outside its domain."""
@@ -73,6 +98,10 @@ class RecordError(ValueError):
 
 def _out_of_range(name: str, value: float, low: float, high: float) -> NoReturn:
     raise RecordError(f"{name}={value!r} is outside [{low}, {high}]")
+
+
+def _too_long(name: str, text: str) -> NoReturn:
+    raise RecordError(f"{name} has {len(text)} characters, more than {MAX_TEXT_CHARS}")
 
 
 def _check_scope(
@@ -126,6 +155,9 @@ class TrackUpdate:
 
     The two kinds differ by hundreds of metres with the weather and the altitude:
     compare like with like.
+
+    Every number is finite and within :data:`TRACK_BOUNDS`; ``track_id`` has at most
+    :data:`MAX_ID_CHARS` characters and each free text at most :data:`MAX_TEXT_CHARS`.
     """
 
     track_id: str
@@ -202,9 +234,11 @@ class TrackUpdate:
 
     def __post_init__(self) -> None:
         # Written out rather than looped: every decoded report passes here. A NaN fails
-        # every comparison, so ``not low <= v <= high`` rejects it too.
+        # every comparison, so ``not low <= v <= high`` rejects it too (and +-inf).
         if ":" not in self.track_id:
             raise RecordError(f"track_id {self.track_id!r} is not namespaced (scheme:id)")
+        if len(self.track_id) > MAX_ID_CHARS:
+            raise RecordError(f"track_id has {len(self.track_id)} characters, more than {MAX_ID_CHARS}")
         if not math.isfinite(self.t_s):
             raise RecordError(f"t_s={self.t_s!r} is not a finite epoch time")
         if not -90.0 <= self.lat_deg <= 90.0:
@@ -224,6 +258,9 @@ class TrackUpdate:
         v = self.heading_deg
         if v is not None and not 0.0 <= v <= 360.0:
             _out_of_range("heading_deg", v, 0.0, 360.0)
+        v = self.vrate_mps
+        if v is not None and not -1500.0 <= v <= 1500.0:
+            _out_of_range("vrate_mps", v, -1500.0, 1500.0)
         v = self.alt_m
         if v is not None and not -500.0 <= v <= 40_000.0:
             _out_of_range("alt_m", v, -500.0, 40_000.0)
@@ -232,6 +269,21 @@ class TrackUpdate:
         v = self.alt_geom_m
         if v is not None and not -500.0 <= v <= 40_000.0:
             _out_of_range("alt_geom_m", v, -500.0, 40_000.0)
+        t = self.callsign
+        if t is not None and len(t) > MAX_TEXT_CHARS:
+            _too_long("callsign", t)
+        t = self.name
+        if t is not None and len(t) > MAX_TEXT_CHARS:
+            _too_long("name", t)
+        t = self.type_code
+        if t is not None and len(t) > MAX_TEXT_CHARS:
+            _too_long("type_code", t)
+        t = self.country
+        if t is not None and len(t) > MAX_TEXT_CHARS:
+            _too_long("country", t)
+        t = self.receiver
+        if t is not None and len(t) > MAX_TEXT_CHARS:
+            _too_long("receiver", t)
 
     @property
     def velocity_heading_deg(self) -> float | None:
@@ -292,8 +344,13 @@ class Zone:
 class DeadLetter:
     """Input that could not be used, kept with the reason so nothing is lost silently.
 
-    ``position`` is where it was in the feed: the 1-based line (or datagram,
-    message, record) number since the feed was opened; ``raw`` the bytes as read.
+    ``reason`` is a stable category a consumer can count and filter on
+    (``"checksum mismatch"``, ``"bad field"``; docs/feeds.md lists them), ``detail`` what
+    exactly was wrong with this input (``"course_deg=-121 is outside [0, 360]"``;
+    ``None`` when the category says it all). ``position`` is where it was: the 1-based
+    line (or datagram, message, record) number since the feed was opened, or, in a feed
+    that reads a folder, in the file ``file`` (its name within the folder; ``None`` for
+    every other feed). ``raw`` holds the bytes as read.
     """
 
     feed: str
@@ -301,10 +358,17 @@ class DeadLetter:
     raw: bytes
     reason: str
     received_s: float | None = None
+    detail: str | None = None
+    file: str | None = None
 
     def __post_init__(self) -> None:
         if not self.reason:
             raise RecordError(f"dead letter from {self.feed}:{self.position} has no reason")
+
+    @property
+    def text(self) -> str:
+        """Reason and detail in one line, for people: ``"bad field: course_deg=-121 ..."``."""
+        return self.reason if self.detail is None else f"{self.reason}: {self.detail}"
 
 
 # -- notices: areas notified by a feed, as the feed gives them ---------------------------
@@ -435,9 +499,13 @@ class Notice:
     properties: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        what = f"notice {self.notice_id}"
+        what = f"notice {self.notice_id[:MAX_ID_CHARS]}"
         if ":" not in self.notice_id:
-            raise RecordError(f"notice_id {self.notice_id!r} is not namespaced (kind:id)")
+            raise RecordError(f"notice_id {self.notice_id[:MAX_ID_CHARS]!r} is not namespaced (kind:id)")
+        if len(self.notice_id) > MAX_ID_CHARS:
+            raise RecordError(f"notice_id has {len(self.notice_id)} characters, more than {MAX_ID_CHARS}")
+        if len(self.name) > MAX_NOTICE_NAME_CHARS:
+            raise RecordError(f"{what}: name has {len(self.name)} characters, more than {MAX_NOTICE_NAME_CHARS}")
         if self.kind not in NOTICE_KINDS:
             raise RecordError(f"{what}: kind {self.kind!r} is not one of {NOTICE_KINDS}")
         if not isinstance(self.area, (CircleArea, PolygonArea)):

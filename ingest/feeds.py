@@ -21,18 +21,20 @@ import logging
 import queue
 import threading
 import time
+from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Protocol, Sequence, Union
 
 from config.affiliation import Affiliation
 from config.records import DeadLetter, Notice, TrackUpdate
 from config.kafka_clients import kafka_client_settings
 from config.settings import ConfigError, FeedSettings, KafkaSettings, SidesSettings
-from ingest._common import Clock
+from ingest._common import DEFAULT_LIMITS, Clock, Limits
 from ingest.aircraft_json import AircraftJsonDecoder
 from ingest.ais import AisDecoder
 from ingest.cot import CotDecoder
 from ingest.errors import FeedConfigError, IngestError
 from ingest.exercise import ExerciseGeoJsonDecoder, NotamDecoder
+from ingest.folders import read_folder
 from ingest.modes import ModeSDecoder
 from ingest.positions import KafkaPositions
 from ingest.sbs1 import Sbs1Decoder
@@ -76,8 +78,11 @@ class Decoder(Protocol):
     stats: FeedStats
     position: int
     framing: Framing
+    limits: Limits
 
     def decode(self, units: Iterable[bytes], *, final: bool = True) -> Iterator[Any]: ...
+
+    def begin_file(self, name: str) -> None: ...
 
 
 def make_clock(feed: FeedSettings) -> Clock | None:
@@ -99,8 +104,30 @@ def make_decoder(
     cls = DECODERS.get(feed.format)
     if cls is None:
         raise FeedConfigError(f"feed {feed.name}: format {feed.format!r} has no decoder")
-    decoder: Decoder = cls(feed.name, affiliation, clock=clock, stats=stats or FeedStats(feed.name))
+    limits = Limits(feed.max_line_bytes, feed.max_document_bytes, feed.max_json_depth)
+    decoder: Decoder = cls(feed.name, affiliation, clock=clock, stats=stats or FeedStats(feed.name), limits=limits)
     return decoder
+
+
+def _decoded(
+    feed: FeedSettings,
+    decoder: Decoder,
+    affiliation: Affiliation,
+    stop: threading.Event | None,
+    kafka: KafkaSettings | None,
+    positions: KafkaPositions | None,
+) -> Iterator[FeedItem]:
+    """The decoder's items from the feed's transport; a file feed on a folder reads its
+    files in data-time order (:mod:`ingest.folders`)."""
+    if feed.transport == "file" and feed.path is not None and Path(feed.path).is_dir():
+        probe_stats = f"{feed.name} (looking for the first data time of a file)"
+        return read_folder(
+            Path(feed.path),
+            decoder,
+            lambda: make_decoder(feed, affiliation, clock=make_clock(feed), stats=FeedStats(probe_stats)),
+            stop,
+        )
+    return decoder.decode(_units(feed, decoder.framing, stop, kafka, positions, decoder.limits))
 
 
 def _units(
@@ -109,23 +136,24 @@ def _units(
     stop: threading.Event | None,
     kafka: KafkaSettings | None,
     positions: KafkaPositions | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Iterator[bytes]:
     t = feed.transport
     if t == "file":
         assert feed.path is not None  # FeedSettings checks what each transport needs
-        return file_units(feed.path, framing, stop)
+        return file_units(feed.path, framing, stop, limits)
     if t == "follow":
         assert feed.path is not None
-        return follow_units(feed.path, framing, stop, from_start=feed.from_start)
+        return follow_units(feed.path, framing, stop, from_start=feed.from_start, limits=limits)
     if t == "tcp":
         assert feed.host is not None and feed.port is not None
-        return tcp_units(feed.host, feed.port, framing, stop)
+        return tcp_units(feed.host, feed.port, framing, stop, read_timeout_s=feed.read_timeout_s, limits=limits)
     if t == "udp":
         assert feed.port is not None
         return udp_units(feed.port, framing, stop, host=feed.host or "127.0.0.1")
     if t == "http":
         assert feed.url is not None
-        return http_units(feed.url, feed.poll_interval_s, stop)
+        return http_units(feed.url, feed.poll_interval_s, stop, limits=limits)
     if t == "kafka":
         assert feed.topic is not None
         bootstrap = feed.bootstrap_servers or (kafka.bootstrap_servers if kafka is not None else None)
@@ -194,7 +222,7 @@ def open_feed(
     aff = affiliation if affiliation is not None else Affiliation(sides)
     stats = register(FeedStats(feed.name))
     decoder = make_decoder(feed, aff, clock=make_clock(feed), stats=stats)
-    items: Iterator[FeedItem] = decoder.decode(_units(feed, decoder.framing, stop, kafka, positions))
+    items: Iterator[FeedItem] = _decoded(feed, decoder, aff, stop, kafka, positions)
     if feed.transport == "file" and feed.speed > 0:
         items = _paced(items, feed.speed, stop)
     try:

@@ -34,7 +34,7 @@ from pyModeS import PipeDecoder
 
 from config.records import DeadLetter, TrackUpdate
 from ingest._aircraft import AircraftState
-from ingest._common import FT_TO_M, DecoderBase, Rejected, plausible_epoch
+from ingest._common import FT_TO_M, NO_TIME_HINT, DecoderBase, Rejected, oversized, plausible_epoch, shown
 
 __all__ = ["ModeSDecoder"]
 
@@ -69,17 +69,21 @@ class ModeSDecoder(DecoderBase):
         try:
             t = float(parts[0])
         except ValueError:
-            return None, None, f"unparseable timestamp: {parts[0][:30]!r}"
+            return None, None, f"unparseable timestamp: {shown(parts[0], 30)}"
         if not plausible_epoch(t):
-            return None, None, f"impossible timestamp: {parts[0][:30]}"
+            return None, None, f"impossible timestamp: {shown(parts[0], 30)} is outside 1990-2099"
         return t, parts[1], None
 
     def decode(self, lines: Iterable[bytes], *, final: bool = True) -> Iterator[Item]:
         stats = self.stats
+        max_line = self.limits.max_line_bytes
         for raw in lines:
             self.position += 1
             pos = self.position
             stats.lines += 1
+            if len(raw) > max_line:
+                yield stats.dead_letter(pos, raw[:max_line], oversized(max_line, "line", "max_line_bytes"))
+                continue
             if not raw.strip():
                 stats.ignored["blank line"] += 1
                 continue
@@ -92,12 +96,12 @@ class ModeSDecoder(DecoderBase):
                 continue
             assert frame is not None
             if len(frame) not in (14, 28) or not _HEXCHARS.issuperset(frame):
-                yield stats.dead_letter(pos, raw, f"malformed line: {frame[:30]!r} is not a 56- or 112-bit frame")
+                yield stats.dead_letter(pos, raw, f"malformed line: {shown(frame, 30)} is not a 56- or 112-bit frame")
                 continue
             received_s = None
             if t_s is None:
                 if self.clock is None:
-                    yield stats.dead_letter(pos, raw, "no timestamp: AVR frame and no clock")
+                    yield stats.dead_letter(pos, raw, f"no timestamp: an AVR frame carries none; {NO_TIME_HINT}")
                     continue
                 t_s = received_s = self.clock()
             try:
@@ -151,7 +155,7 @@ class ModeSDecoder(DecoderBase):
                 continue
             country, side = self.affiliation.for_icao(address, st.callsign)
             try:
-                update = st.report(self.feed, t_s, float(lat), float(lon), side, country, f"{self.feed}:{pos}")
+                update = st.report(self.feed, t_s, float(lat), float(lon), side, country, f"{self.ref_prefix}{pos}")
             except Rejected as e:
                 yield stats.dead_letter(pos, raw, str(e), received_s)
                 continue

@@ -3,9 +3,10 @@
 Every decoder owns one :class:`FeedStats`; :func:`open_feed` registers it here under the
 feed's name so the CLI and the pipeline can report them (:func:`snapshot`).
 
-A dead letter's reason reads ``"<category>: <detail>"``; counts are kept per category
-(the text before the first colon), so "checksum mismatch: expected 3F, computed 2A" and
-"checksum mismatch: expected 11, computed 7C" count as one reason.
+A decoder states a dead letter's reason as ``"<category>: <detail>"``; the dead letter
+keeps the category as its ``reason`` and the rest as its ``detail``, and counts are kept
+per category, so "checksum mismatch: expected 3F, computed 2A" and "checksum mismatch:
+expected 11, computed 7C" count as one reason.
 
 A feed that yields nothing but dead letters is reported loudly: an ERROR log line after
 its 10th, 100th, 1,000th... consecutive rejection with no valid message at all, and
@@ -25,11 +26,14 @@ __all__ = ["FeedStats", "get", "register", "registry", "reset", "snapshot"]
 
 log = logging.getLogger(__name__)
 
+# A dead letter's detail is cut to this many characters (the raw bytes keep the rest).
+_MAX_DETAIL_CHARS = 500
+
 
 class FeedStats:
     """Counters of one feed. Not thread-safe by itself: one decoder, one thread."""
 
-    __slots__ = ("feed", "lines", "messages", "updates", "notices", "dead", "ignored", "_loud_at")
+    __slots__ = ("feed", "lines", "messages", "updates", "notices", "dead", "ignored", "file", "_loud_at")
 
     def __init__(self, feed: str) -> None:
         self.feed = feed
@@ -39,6 +43,7 @@ class FeedStats:
         self.notices = 0  # Notices produced (exercise areas, NOTAMs)
         self.dead: Counter[str] = Counter()  # dead letters per reason category
         self.ignored: Counter[str] = Counter()  # valid input that is not a track (why)
+        self.file: str | None = None  # the file being read, in a feed that reads a folder
         self._loud_at = 10
 
     @property
@@ -46,8 +51,11 @@ class FeedStats:
         return sum(self.dead.values())
 
     def dead_letter(self, position: int, raw: bytes, reason: str, received_s: float | None = None) -> DeadLetter:
-        """Count and build a dead letter; log loudly when the feed has produced only errors."""
-        category = reason.split(":", 1)[0]
+        """Count and build a dead letter (``reason``: ``"<category>: <detail>"`` or a bare
+        category); log loudly when the feed has produced only errors."""
+        category, _, detail = reason.partition(": ")
+        if len(detail) > _MAX_DETAIL_CHARS:
+            detail = detail[:_MAX_DETAIL_CHARS] + "…"
         self.dead[category] += 1
         if self.messages == 0 and self.updates == 0 and self.notices == 0:
             total = self.dead_total
@@ -59,7 +67,7 @@ class FeedStats:
                     total,
                     ", ".join(f"{k}: {v}" for k, v in self.dead.most_common(3)),
                 )
-        return DeadLetter(self.feed, position, bytes(raw), reason, received_s)
+        return DeadLetter(self.feed, position, bytes(raw), category, received_s, detail or None, self.file)
 
     def close(self) -> None:
         """Log the feed's summary; an ERROR when it produced nothing but errors."""

@@ -80,7 +80,7 @@ def test_bad_features_are_dead_letters(change, reason) -> None:
     fc = {"type": "FeatureCollection", "features": [_feature("a"), bad, _feature("b")]}
     zones, dls = _split(ExerciseGeoJsonDecoder("ex").decode([json.dumps(fc).encode()]))
     assert [z.notice_id for z in zones] == ["exercise:a", "exercise:b"]
-    assert len(dls) == 1 and dls[0].position == 2 and dls[0].reason.startswith(reason)
+    assert len(dls) == 1 and dls[0].position == 2 and dls[0].text.startswith(reason)
 
 
 NOTAMS = b"""(A1234/24 NOTAMN
@@ -144,7 +144,7 @@ def test_notams_become_notices() -> None:
 )
 def test_bad_notams(text: bytes, reason: str) -> None:
     zones, dls = _split(NotamDecoder("n").decode([text]))
-    assert zones == [] and len(dls) == 1 and dls[0].reason.startswith(reason)
+    assert zones == [] and len(dls) == 1 and dls[0].text.startswith(reason)
 
 
 def test_cancellation_is_counted_not_a_zone() -> None:
