@@ -381,25 +381,6 @@ MAX_NOTICE_RADIUS_M = 1_000_000.0
 #: The widest margin around a notified polygon, metres (``proximity.notices`` builds
 #: margins up to this within its error bound).
 MAX_NOTICE_MARGIN_M = 100_000.0
-# Below the WGS 84 polar radius, so the angular size estimated on a sphere is never short.
-_SPHERE_M = 6_356_000.0
-
-
-def _reaches_pole_or_antimeridian(lon_deg: float, lat_deg: float, radius_m: float) -> bool:
-    """Whether points within ``radius_m`` of (lon, lat) may reach +-89.9 deg or cross +-180 deg.
-
-    Estimated on a sphere with a 1 % margin: a validity check, not a geometry.
-    """
-    sigma = 1.01 * radius_m / _SPHERE_M  # angular radius, radians
-    if abs(lat_deg) + math.degrees(sigma) >= 89.9:
-        return True
-    # Half the longitude span of a spherical cap: sin(half) = sin(sigma) / cos(lat),
-    # with the cap's poleward latitude for cos(lat) (larger, so never short).
-    poleward = math.radians(abs(lat_deg)) + sigma
-    half_width_deg = math.degrees(math.asin(min(1.0, math.sin(sigma) / math.cos(poleward))))
-    return not (-180.0 < lon_deg - half_width_deg and lon_deg + half_width_deg < 180.0)
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CircleArea:
     """A notified circle as the feed gives it: a centre and a geodesic radius.
@@ -516,15 +497,6 @@ class Notice:
             a = self.area
             if a.radius_m + self.margin_m > MAX_NOTICE_RADIUS_M:
                 raise RecordError(f"{what}: radius plus margin exceeds {MAX_NOTICE_RADIUS_M:.0f} m")
-            if _reaches_pole_or_antimeridian(a.lon_deg, a.lat_deg, a.radius_m + self.margin_m):
-                raise RecordError(f"{what}: the circle reaches a pole or crosses the antimeridian")
-        else:
-            minx, miny, maxx, maxy = self.area.geometry.bounds
-            if self.margin_m > 0 and any(
-                _reaches_pole_or_antimeridian(lon, lat, self.margin_m)
-                for lon, lat in ((minx, miny), (minx, maxy), (maxx, miny), (maxx, maxy))
-            ):
-                raise RecordError(f"{what}: the margin reaches a pole or crosses the antimeridian")
         if not self.sides or not self.domains:
             raise RecordError(f"{what}: concerns no side or no domain")
         _check_scope(what, self.sides, self.domains, self.severity, self.active_from_s, self.active_until_s)

@@ -70,7 +70,9 @@ def test_json_lines_of_features() -> None:
         ({"country": "Belarus"}, "malformed feature"),
         ({"end": ...}, "malformed feature"),
         ({"buffer_m": 150_000}, "malformed feature: buffer_m"),
-        ({"geometry": {"type": "Point", "coordinates": [179.9, 10.0]}}, "impossible value"),  # over the antimeridian
+        ({"geometry": {"type": "Point", "coordinates": [10**400, 10.0]}}, "impossible value: longitude is an integer"),
+        ({"start": "2099-01-01T00:00:00Z", "end": None}, "impossible timestamp: start is 2099-01-01T00:00Z"),
+        ({"buffer_m": 10**400}, "malformed feature: buffer_m an integer of 401 digits"),
     ],
 )
 def test_bad_features_are_dead_letters(change, reason) -> None:
