@@ -4,6 +4,18 @@ Run from the repository root (one core is enough; the figures are per core)::
 
     .venv/bin/python bench/bench_engine.py             # everything (about 3-4 minutes)
     .venv/bin/python bench/bench_engine.py --quick     # 10,000 tracks only, no 100,000 run
+    .venv/bin/python bench/bench_engine.py --compare /tmp/base --rounds 8   # against another checkout
+    .venv/bin/python bench/bench_engine.py --compare /tmp/base --same-process --tracks 1000
+
+``--compare TREE`` runs the same measurement with the engine of another checkout
+of the repository (``git worktree add /tmp/base main``) and with this one, in
+turn, and prints the ratio of their CPU time per report round by round (the
+CPU time of the process, which other work on a shared machine disturbs far less
+than the wall clock); only this script's traffic and timing are used for both.
+With ``--same-process`` both engines live in one process (the other checkout's
+``proximity`` and ``config`` loaded beside this one's) and take the same
+two-second chunks of reports in turn: the two share every disturbance, and the
+ratio is steadier still.
 
 ``CLOSEWATCH_BENCH_ZONE_FILES`` (paths separated by ``:``) adds GeoJSON zone
 files to the catalogue, as custom zones of the configuration would.
@@ -38,13 +50,16 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
 import tracemalloc
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import shapely
@@ -175,25 +190,29 @@ def rss_mb() -> float:
     return float("nan")
 
 
-def run_engine(engine: Engine, tr: Traffic, t_from_s: float, t_to_s: float, chunk_s: float = 2.0) -> tuple[float, int, int]:
+def run_engine(
+    engine: Engine, tr: Traffic, t_from_s: float, t_to_s: float, chunk_s: float = 2.0
+) -> tuple[float, float, int, int]:
     """Feed the reports of [t_from, t_to) made chunk by chunk; time only the engine.
 
-    Returns (engine seconds, events, reports).
+    Returns (engine seconds, engine CPU seconds of the process, events, reports).
     """
     spent = 0.0
+    cpu = 0.0
     n_events = 0
     n_reports = 0
     t = t_from_s
     while t < t_to_s:
         ups = reports(tr, t, min(t + chunk_s, t_to_s))
         gc.collect()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for i in range(0, len(ups), BATCH):
             n_events += len(engine.process(ups[i : i + BATCH]))
         spent += time.perf_counter() - t0
+        cpu += time.process_time() - c0
         n_reports += len(ups)
         t += chunk_s
-    return spent, n_events, n_reports
+    return spent, cpu, n_events, n_reports
 
 
 def baseline(zones: list[Zone], tr: Traffic, warm: list[TrackUpdate], subset: list[TrackUpdate]) -> float:
@@ -261,14 +280,15 @@ def measure(n: int, *, data_s: float, with_baseline: bool, memory: bool) -> dict
         out["traced_peak_mb"] = peak / 2**20
         del probe, one_each
         gc.collect()
-    t_warm, ev_warm, n_warm = run_engine(engine, tr, 0.0, cycle)
+    _, _, ev_warm, n_warm = run_engine(engine, tr, 0.0, cycle)
     out["warmup_reports"] = n_warm
     out["warmup_events"] = ev_warm
-    dt, n_events, n_timed = run_engine(engine, tr, cycle, cycle + data_s)
+    dt, cpu, n_events, n_timed = run_engine(engine, tr, cycle, cycle + data_s)
     out["timed_reports"] = n_timed
     out["engine_s"] = dt
     out["engine_reports_per_s"] = n_timed / dt
     out["engine_us_per_report"] = dt / n_timed * 1e6
+    out["engine_cpu_us_per_report"] = cpu / n_timed * 1e6
     out["events"] = n_events
     out["live_tracks"] = engine.stats["live_tracks"]
     out["open_incidents"] = engine.stats["open_incidents"]
@@ -286,15 +306,97 @@ def measure(n: int, *, data_s: float, with_baseline: bool, memory: bool) -> dict
     return out
 
 
-def child(n: int, data_s: float, with_baseline: bool, memory: bool) -> dict[str, float | int | str]:
-    """The same measurement in a fresh process (clean RSS, no state shared between sizes)."""
+def child(
+    n: int, data_s: float, with_baseline: bool, memory: bool, tree: str | None = None
+) -> dict[str, float | int | str]:
+    """The same measurement in a fresh process (clean RSS, no state shared between sizes),
+    with the packages of the checkout ``tree`` when given."""
     cmd = [sys.executable, __file__, "--child", str(n), "--data-s", str(data_s)]
     if with_baseline:
         cmd.append("--baseline")
     if memory:
         cmd.append("--memory")
-    res = subprocess.run(cmd, capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    if tree is not None:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (tree, os.environ.get("PYTHONPATH")) if p)
+    res = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
     return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def _other_checkout(tree: str) -> tuple[Any, Any, list[Zone], list]:
+    """The ``Engine`` class, ``ProximitySettings`` and catalogue of another checkout, loaded beside ours."""
+    mine = ("config", "proximity")
+    ours = {k: m for k, m in sys.modules.items() if k.split(".")[0] in mine}
+    for k in ours:
+        del sys.modules[k]
+    sys.path.insert(0, tree)
+    try:
+        engine = importlib.import_module("proximity.engine").Engine
+        settings = importlib.import_module("config.settings")
+        zones_mod = importlib.import_module("config.zones")
+        bands = zones_mod.available_border_bands_m()
+        try:
+            zones = zones_mod.load_catalogue(settings.ZoneSettings(border_buffers_m=bands, territorial=True))
+        except Exception:
+            zones = zones_mod.load_catalogue(settings.ZoneSettings(border_buffers_m=bands, territorial=False))
+        borders = [line for _name, line in zones_mod.load_borders()]
+    finally:
+        sys.path.remove(tree)
+        for k in [k for k in sys.modules if k.split(".")[0] in mine]:
+            del sys.modules[k]
+        sys.modules.update(ours)
+    return engine, settings.ProximitySettings, zones, borders
+
+
+def paired(tree: str, n: int, rounds: int, data_s: float = 60.0) -> None:
+    """This checkout's engine and ``tree``'s in one process, fed the same chunks in turn."""
+    zones, borders, _ = catalogue()
+    other = _other_checkout(tree)
+    tr = make_traffic(n)
+    cycle = float(tr.period_s.max())
+    chunks = [(t >= cycle, reports(tr, t, min(t + 2.0, cycle + data_s))) for t in np.arange(0.0, cycle + data_s, 2.0)]
+    n_timed = sum(len(c) for timed, c in chunks if timed)
+    print(f"this engine and {tree}'s in one process: {n:,} tracks, {data_s:.0f} s of data, CPU time per report")
+    ratios = []
+    for r in range(rounds):
+        engines = [Engine(ProximitySettings(), zones, borders=borders), other[0](other[1](), other[2], borders=other[3])]
+        cpu = [0.0, 0.0]
+        events = [0, 0]
+        for k, (timed, ups) in enumerate(chunks):
+            for j in (0, 1) if (k + r) % 2 == 0 else (1, 0):
+                gc.collect()
+                c0 = time.process_time()
+                for i in range(0, len(ups), BATCH):
+                    events[j] += len(engines[j].process(ups[i : i + BATCH]))
+                if timed:
+                    cpu[j] += time.process_time() - c0
+        this, that = (c / n_timed * 1e6 for c in cpu)
+        ratios.append(this / that)
+        print(
+            f"  round {r + 1}: this {this:.3f} us/report CPU, other {that:.3f};"
+            f" this/other {ratios[-1]:.3f}; events {events}"
+        )
+    print(f"  this/other CPU per report: median {statistics.median(ratios):.3f}, range {min(ratios):.3f}-{max(ratios):.3f}")
+
+
+def compare(tree: str, n: int, rounds: int) -> None:
+    """This checkout's engine against the one of ``tree``, in turn, ``rounds`` times."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    print(f"engine of {here} (this) against {tree} (other): {n:,} tracks, 60 s of data, CPU time per report")
+    ratios = []
+    for r in range(rounds):
+        runs = {}
+        for name in ("this", "other") if r % 2 == 0 else ("other", "this"):
+            runs[name] = child(n, 60.0, False, False, here if name == "this" else tree)
+        this, other = runs["this"], runs["other"]
+        ratios.append(float(this["engine_cpu_us_per_report"]) / float(other["engine_cpu_us_per_report"]))
+        print(
+            f"  round {r + 1}: this {this['engine_cpu_us_per_report']:.3f} us/report CPU"
+            f" ({this['engine_us_per_report']:.2f} wall), other {other['engine_cpu_us_per_report']:.3f}"
+            f" ({other['engine_us_per_report']:.2f} wall); this/other {ratios[-1]:.3f};"
+            f" events {this['events']} / {other['events']}"
+        )
+    print(f"  this/other CPU per report: median {statistics.median(ratios):.3f}, range {min(ratios):.3f}-{max(ratios):.3f}")
 
 
 def main() -> None:
@@ -304,9 +406,19 @@ def main() -> None:
     ap.add_argument("--data-s", type=float, default=60.0, help=argparse.SUPPRESS)
     ap.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--memory", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--compare", metavar="TREE", help="another checkout's engine, run in turn with this one")
+    ap.add_argument("--rounds", type=int, default=6, help="with --compare: runs of each (default 6)")
+    ap.add_argument("--tracks", type=int, default=REFERENCE_TRACKS, help="with --compare: live tracks")
+    ap.add_argument("--same-process", action="store_true", help="with --compare: both engines in one process")
     args, _ = ap.parse_known_args()  # run by bench/__main__.py, argv holds its own arguments
     if args.child:
         print(json.dumps(measure(args.child, data_s=args.data_s, with_baseline=args.baseline, memory=args.memory)))
+        return
+    if args.compare:
+        if args.same_process:
+            paired(args.compare, args.tracks, args.rounds)
+        else:
+            compare(args.compare, args.tracks, args.rounds)
         return
 
     print("closewatch proximity engine benchmark (one process per size, one core)")
@@ -316,7 +428,10 @@ def main() -> None:
         f"\n{REFERENCE_TRACKS:,} live tracks, {main_run['timed_reports']:,} reports over "
         f"{main_run['timed_data_s']:.0f} s of data time, batches of {BATCH}:"
     )
-    print(f"  engine:   {main_run['engine_reports_per_s']:>12,.0f} reports/s  ({main_run['engine_us_per_report']:.2f} us/report)")
+    print(
+        f"  engine:   {main_run['engine_reports_per_s']:>12,.0f} reports/s  ({main_run['engine_us_per_report']:.2f} us/report;"
+        f" CPU {main_run['engine_cpu_us_per_report']:.2f} us/report)"
+    )
     print(
         f"  baseline: {main_run['baseline_reports_per_s']:>12,.0f} reports/s  ({main_run['baseline_us_per_report']:.1f} us/report,"
         f" measured on {main_run['baseline_reports']} reports and extrapolated)"

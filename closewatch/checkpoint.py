@@ -33,7 +33,7 @@ __all__ = ["Checkpoint", "CheckpointStore"]
 
 log = logging.getLogger(__name__)
 
-_FORMAT = 1
+_FORMAT = 2  # 2: the engine of event families (proximity.families)
 
 
 @dataclass
@@ -63,7 +63,7 @@ class CheckpointStore:
                 saved = pickle.load(f)
         except FileNotFoundError:
             return None
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError) as e:
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError) as e:
             log.warning("checkpoint %s unreadable (%s): starting afresh", self.path, e)
             return None
         if saved.get("format") != _FORMAT or saved.get("fingerprint") != self._fingerprint:

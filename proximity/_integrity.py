@@ -20,7 +20,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from ._tracks import TrackTable, unit_vectors
+from .tracks import TrackTable, unit_vectors
 
 __all__ = ["Screen", "SpoofCluster", "haversine_m", "screen", "spoof_clusters"]
 
@@ -97,7 +97,7 @@ def screen(
     # report continues the track's period from the state
     since_sorted = np.where(st, np.nan, t[order])
     carry = first & st
-    since_sorted[carry] = tracks.stuck_since_s[ss[carry]]
+    since_sorted[carry] = tracks.column("stuck_since_s")[ss[carry]]
     since_sorted[first & ~known[order]] = t[order][first & ~known[order]]
     valid = ~np.isnan(since_sorted)
     pos = np.where(valid, np.arange(slots.size), 0)

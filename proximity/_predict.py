@@ -12,8 +12,9 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ._integrity import EARTH_RADIUS_M, SPHERE_SLACK
+from .tracks import TrackTable
 
-__all__ = ["approach_candidates", "path_samples", "sphere_motion", "sphere_position"]
+__all__ = ["approach_candidates", "movers", "path_samples", "sphere_motion", "sphere_position"]
 
 
 def sphere_motion(lon_deg: np.ndarray, lat_deg: np.ndarray, course_deg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -25,6 +26,22 @@ def sphere_motion(lon_deg: np.ndarray, lat_deg: np.ndarray, course_deg: np.ndarr
     north = np.stack((-sp * cl, -sp * sl, cp), axis=-1)
     u = np.sin(crs)[:, None] * east + np.cos(crs)[:, None] * north
     return p, u
+
+
+def movers(tracks: TrackTable, idx: np.ndarray, t_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Of the slots ``idx``, those with a usable velocity: (slots, unit position and direction
+    vectors dead-reckoned on the sphere to ``t_s``, speeds)."""
+    tr = tracks
+    speed = tr.speed_mps[idx]
+    course = tr.course_deg[idx]
+    usable = ~np.isnan(speed) & (~np.isnan(course) | (speed == 0))
+    idx = idx[usable]
+    speed = speed[usable]
+    course = np.nan_to_num(course[usable])
+    p, u = sphere_motion(tr.lon_deg[idx], tr.lat_deg[idx], course)
+    th = (speed * (t_s - tr.t_s[idx]) / EARTH_RADIUS_M)[:, None]
+    p, u = np.cos(th) * p + np.sin(th) * u, -np.sin(th) * p + np.cos(th) * u
+    return idx, p, u, speed
 
 
 def sphere_position(p: np.ndarray, u: np.ndarray, dist_m: np.ndarray) -> np.ndarray:

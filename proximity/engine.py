@@ -1,23 +1,22 @@
 """The proximity engine: ``TrackUpdate``s in, the few ``Event``s an operator must see out.
 
-How one micro-batch is processed (the rules in full: ``docs/engine.md``):
+The engine keeps the clock and the shared state and runs the event families
+(``proximity.families``) in the order of ``FAMILIES``. How one micro-batch is
+processed (the rules in full: ``docs/engine.md``):
 
 1. Reports older than their track's last accepted report are dropped and
    counted (``out_of_order_dropped``).
 2. The batch is cut at the *ticks*: every multiple of ``pair_interval_s`` of
    data time. When the data time (the running maximum of the reports' ``t_s``)
    passes a tick, the tick runs first, on the state left by all earlier
-   reports: stale tracks expire, zone and exercise windows open and close,
-   integrity suspicions clear and spoofing patterns are searched, every live
-   opposing track is dead-reckoned from its last report to the tick time (at most
-   ``align_max_age_s``) and every pair of them is compared at that one instant
-   (KD-tree on unit-sphere vectors, then exact WGS 84 geodesics), and on every
-   ``predict_interval_s`` the predictions run from the tracks at the tick time.
-   If the data time jumps over several ticks at once, only the last runs.
-3. Between ticks, every report is screened for implausible kinematics and
-   answered for zone membership at once (numpy, ``ZoneGrid``); then the few
-   reports that are flagged, inside a zone or of a track with an open zone
-   incident step through the incidents' state machines in arrival order.
+   reports: stale tracks expire (their incidents close, ``stale``), incidents
+   bound to a zone whose window ended close (``zone_inactive``), then every
+   family's ``on_tick`` (exercise zones, integrity and spoofing, close
+   approaches at one instant) and, on every ``predict_interval_s``, its
+   ``on_predict``. If the data time jumps over several ticks, only the last runs.
+3. Between ticks, the reports go to every family's ``screen`` (against each
+   track's previous report), into the track table, then to every family's
+   ``on_reports``; the events are ordered by the report that caused them.
 
 Ticks are placed by data time and everything else runs per report in arrival
 order: the events do not depend on how the input is cut into batches.
@@ -28,75 +27,23 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections import deque
-from typing import Callable, Final, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
-import shapely
-from pyproj import Geod
-from scipy.spatial import cKDTree
 from shapely.geometry import LineString
-from shapely.geometry.base import BaseGeometry
 
-from config.records import Severity, TrackUpdate, Zone
+from config.records import TrackUpdate, Zone
 from config.settings import ProximitySettings
 
-from ._incidents import Incident, IncidentBook, Key
-from ._integrity import EARTH_RADIUS_M, SPHERE_SLACK, Screen, screen, spoof_clusters
-from ._predict import approach_candidates, path_samples, sphere_motion, sphere_position
-from ._tracks import DOMAIN_CODE, SIDE_CODE, Positions, TrackTable, unit_vectors
-from ._zonegrid import ZoneGrid
-from .cpa import closest_approach, dead_reckon
-from .events import Event, EventKind, Subject, derive_event_id
-from .geometry import LocalAeqd, distance_to_geometry_m, geodesic_buffer
+from .events import Event
+from .families import FAMILIES, Context, Family
+from .lifecycle import Closed, Lifecycle
+from .tracks import DOMAIN_CODE, ReportBatch, TrackTable
+from .zonetable import ZoneTable
 
 __all__ = ["Engine"]
 
 log = logging.getLogger(__name__)
-
-_GEOD = Geod(ellps="WGS84")
-_SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
-_NATO = SIDE_CODE["nato"]
-_RUSSIA = SIDE_CODE["russia"]
-_AIR = DOMAIN_CODE["air"]
-_ZONE: Final = "zone_entry"
-_PZONE: Final = "predicted_zone_entry"
-_PAIR: Final = "close_approach"
-_PPAIR: Final = "predicted_close_approach"
-_INTEG: Final = "track_integrity"
-_EXER: Final = "exercise_near_border"
-# Entry into a zone along a dead-reckoned path is refined to this fraction of a sample step.
-_BISECTIONS = 12
-# Zone-entry prediction samples this many path points at a time (memory bound).
-_SAMPLES_PER_CHUNK = 200_000
-# An exercise zone's distance to the border changed enough to revise its incident.
-_EXERCISE_CHANGE = 0.1
-
-# integrity metrics that keep the worst value seen; the others show the latest
-_WORST_KEPT = frozenset({"jump_m", "implied_speed_mps", "two_places_m", "stuck_s", "spoof_cluster_tracks"})
-_CLOSE_WORDS = {
-    "exit": "left",
-    "stale": "stopped reporting (stale)",
-    "zone_inactive": "no longer watched (zone inactive)",
-    "end_of_input": "still open at the end of the input",
-    "separated": "separated",
-    "occurred": "now a close approach",
-    "entered": "entered",
-    "cleared": "no longer predicted",
-}
-
-
-def _raise(severity: Severity, levels: int = 1) -> Severity:
-    return _SEVERITIES[max(0, min(_SEVERITIES.index(severity) + levels, len(_SEVERITIES) - 1))]
-
-
-def _describe(u: TrackUpdate) -> str:
-    extra = [x for x in (u.callsign or u.name, u.type_code) if x]
-    return f"{u.track_id} ({', '.join(extra)})" if extra else u.track_id
-
-
-def _chord(dist_m: float) -> float:
-    return 2.0 * math.sin(min(dist_m * SPHERE_SLACK / (2.0 * EARTH_RADIUS_M), math.pi / 2))
 
 
 class Engine:
@@ -111,43 +58,18 @@ class Engine:
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._s = settings
-        self._wall_clock = wall_clock
-        self._borders = [b for b in borders if not b.is_empty]
         self._tracks = TrackTable()
-        per_domain = list(DOMAIN_CODE)
+        self._zones = ZoneTable()
+        watch = frozenset(t.upper() for t in settings.watch_types)
+        self._life = Lifecycle(self._tracks, self._zones, watch, wall_clock)
+        self._book = self._life.book
+        ctx = Context(settings, self._tracks, self._zones, self._life, borders)
+        self._families: list[Family] = [make(ctx) for make in FAMILIES]
+        for fam in self._families:
+            self._life.register(fam, fam.spec.heard())
+        self._with_zone = {fam.spec.kind for fam in self._families if fam.spec.closes_with_zone}
         stale = {str(d): float(v) for d, v in settings.stale_after_s.items()}
-        self._stale_after = np.array([stale.get(d, math.inf) for d in per_domain], dtype=np.float64)
-        vmax = {str(d): float(v) for d, v in settings.max_speed_mps.items()}
-        self._max_speed = np.array([vmax.get(d, math.inf) for d in per_domain], dtype=np.float64)
-        th = settings.thresholds
-        # lateral threshold by (domain a, domain b): air, sea, land
-        self._lat_thr = np.array(
-            [
-                [th.air_air_lateral_m, th.air_sea_m, th.land_any_m],
-                [th.air_sea_m, th.sea_sea_m, th.land_any_m],
-                [th.land_any_m, th.land_any_m, th.land_any_m],
-            ]
-        )
-        self._watch = frozenset(t.upper() for t in settings.watch_types)
-        # zones, numbered in order of arrival
-        self._zones: list[Zone] = []
-        self._zone_no: dict[str, int] = {}
-        self._zone_side_bits = np.zeros(0, np.int64)
-        self._zone_domain_bits = np.zeros(0, np.int64)
-        self._zone_from = np.zeros(0)
-        self._zone_until = np.zeros(0)
-        self._zone_margin_m: list[float] = []
-        self._zone_geoms = np.empty(0, object)
-        self._grid = ZoneGrid()
-        self._outer = ZoneGrid()
-        # exercise zone number -> (distance to border m, zone point, border point) when near
-        self._exercise_near: dict[int, tuple[float, float, float, float, float]] = {}
-        self._zone_added_t_s: dict[int, float] = {}  # data time when each zone was (re)defined
-        # incidents
-        self._book = IncidentBook()
-        self._zone_open: dict[int, list[int]] = {}  # slot -> zones with an open zone_entry
-        self._zone_open_count = np.zeros(self._tracks.update.size, np.int32)
-        self._jumps: deque[tuple[float, int, float, float]] = deque()  # (t, slot, lon, lat)
+        self._stale_after = np.array([stale.get(d, math.inf) for d in DOMAIN_CODE], dtype=np.float64)
         # data clock
         self._data_t_s: float | None = None
         self._tick_k: int | None = None
@@ -158,7 +80,6 @@ class Engine:
         self._n_dropped = 0
         self._n_expired = 0
         self._n_forgotten = 0
-        self._n_flagged = 0
         self._pending: list[Event] = []
         self._pending.extend(self.add_zones(zones))
 
@@ -166,7 +87,7 @@ class Engine:
 
     @property
     def stats(self) -> dict[str, int]:
-        """Counters since construction (the first five are the documented minimum)."""
+        """Counters since construction (the first five are the documented minimum), the families' own."""
         return {
             "updates": self._n_updates,
             "out_of_order_dropped": self._n_dropped,
@@ -175,59 +96,26 @@ class Engine:
             "open_incidents": len(self._book),
             "known_tracks": self._tracks.n_known,
             "forgotten_tracks": self._n_forgotten,
-            "integrity_flags": self._n_flagged,
+            **{k: v for fam in self._families for k, v in fam.stats().items()},
             "zones": len(self._zones),
         }
 
     @property
     def zones(self) -> tuple[Zone, ...]:
-        return tuple(self._zones)
+        return tuple(self._zones.zones)
 
     def add_zones(self, zones: Sequence[Zone]) -> list[Event]:
         """Watch more zones (a zone with a known ``zone_id`` replaces the old one).
 
-        Returns the ``exercise_near_border`` events of exercise zones that are
-        active at the current data time (later ones open at the tick that finds
-        them active).
+        Returns the events of zones that apply at once, such as the
+        ``exercise_near_border`` of an exercise zone active at the current data
+        time (later ones open at the tick that finds them active).
         """
-        added: list[int] = []
-        for zone in zones:
-            margin = max(self._s.zone_exit_margin_m, self._s.hysteresis_margin * zone.buffer_m)
-            side_bits = sum(1 << SIDE_CODE[s] for s in zone.sides)
-            dom_bits = sum(1 << DOMAIN_CODE[d] for d in zone.domains)
-            z = self._zone_no.get(zone.zone_id)
-            if z is None:
-                z = len(self._zones)
-                self._zone_no[zone.zone_id] = z
-                self._zones.append(zone)
-                self._zone_margin_m.append(margin)
-                self._zone_side_bits = np.append(self._zone_side_bits, side_bits)
-                self._zone_domain_bits = np.append(self._zone_domain_bits, dom_bits)
-                self._zone_from = np.append(self._zone_from, -math.inf)
-                self._zone_until = np.append(self._zone_until, math.inf)
-                self._zone_geoms = np.append(self._zone_geoms, np.empty(1, object))
-            else:
-                self._zones[z] = zone
-                self._zone_margin_m[z] = margin
-                self._zone_side_bits[z] = side_bits
-                self._zone_domain_bits[z] = dom_bits
-            self._zone_from[z] = -math.inf if zone.active_from_s is None else zone.active_from_s
-            self._zone_until[z] = math.inf if zone.active_until_s is None else zone.active_until_s
-            shapely.prepare(zone.geometry)
-            self._zone_geoms[z] = zone.geometry
-            self._grid.set_zone(z, zone.geometry)
-            outer = geodesic_buffer(zone.geometry, margin, max_error_m=0.02 * margin) if margin > 0 else zone.geometry
-            self._outer.set_zone(z, outer)
-            self._exercise_near.pop(z, None)
-            self._zone_added_t_s[z] = -math.inf if self._data_t_s is None else self._data_t_s
-            if zone.kind == "exercise" and self._borders:
-                near = self._border_distance(zone.geometry)
-                if near is not None:
-                    self._exercise_near[z] = near
-            added.append(z)
-        if self._data_t_s is None:
-            return []
-        return self._exercises(self._data_t_s, only=added)
+        added = self._zones.add(zones)
+        events: list[Event] = []
+        for fam in self._families:
+            events.extend(fam.on_zones(added, self._data_t_s))
+        return events
 
     def process(self, updates: Sequence[TrackUpdate]) -> list[Event]:
         """One micro-batch of reports, in arrival order; returns the events it caused."""
@@ -238,12 +126,8 @@ class Engine:
         self._n_updates += n
         tracks = self._tracks
         slots = tracks.slots_for([u.track_id for u in updates])
-        if self._zone_open_count.size < tracks.update.size:
-            grown = np.zeros(tracks.update.size, np.int32)
-            grown[: self._zone_open_count.size] = self._zone_open_count
-            self._zone_open_count = grown
         t = np.fromiter((u.t_s for u in updates), float, n)
-        keep = self._in_order(slots, t)
+        keep = tracks.in_order(slots, t)
         if not keep.all():
             self._n_dropped += int(n - np.count_nonzero(keep))
             idx = np.nonzero(keep)[0]
@@ -255,17 +139,7 @@ class Engine:
             n = idx.size
         upd = np.empty(n, object)
         upd[:] = updates
-        cols = {
-            "t_s": t,
-            "lat_deg": np.fromiter((u.lat_deg for u in updates), float, n),
-            "lon_deg": np.fromiter((u.lon_deg for u in updates), float, n),
-            "alt_m": np.array([u.alt_m for u in updates], dtype=float),
-            "speed_mps": np.array([u.speed_mps for u in updates], dtype=float),
-            "course_deg": np.array([u.velocity_heading_deg for u in updates], dtype=float),
-            "vrate_mps": np.array([u.vrate_mps for u in updates], dtype=float),
-            "domain": np.fromiter((DOMAIN_CODE[u.domain] for u in updates), np.int8, n),
-            "side": np.fromiter((SIDE_CODE[u.side] for u in updates), np.int8, n),
-        }
+        cols = ReportBatch.columns(updates, t)
         # where the data time passes a tick, the tick runs before that report
         P = self._s.pair_interval_s
         need = np.ceil(t / P).astype(np.int64) - 1
@@ -279,8 +153,7 @@ class Engine:
             if run[a] > prev[a]:
                 self._tick_k = int(run[a])
                 events.extend(self._tick(self._tick_k * P))
-            seg = slice(a, b)
-            events.extend(self._apply(slots[seg], upd[seg], {k: v[seg] for k, v in cols.items()}))
+            events.extend(self._reports(ReportBatch(slots[a:b], upd[a:b], {k: v[a:b] for k, v in cols.items()})))
             t_seg = float(t[a:b].max())
             if self._data_t_s is None or t_seg > self._data_t_s:
                 self._data_t_s = t_seg
@@ -295,416 +168,47 @@ class Engine:
         if self._last_tick_t_s is None or T > self._last_tick_t_s:
             events.extend(self._tick(T, predict=False))
         for key in sorted(self._book.open):
-            events.append(self._close(key, T, "end_of_input"))
+            events.append(self._life.close(key, T, Closed.END_OF_INPUT))
         return events
 
-    # -- per report -----------------------------------------------------------------
+    # -- reports and ticks ----------------------------------------------------------
 
-    def _in_order(self, slots: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """Which reports are not older than their track's last accepted one."""
-        last = self._tracks.t_s[slots]
-        keep = ~(t < last)  # a new track has NaN: kept
-        order = np.argsort(slots, kind="stable")
-        ss = slots[order]
-        same = ss[1:] == ss[:-1]
-        if same.any():
-            member = np.zeros(ss.size, bool)
-            member[1:] |= same
-            member[:-1] |= same
-            running: dict[int, float] = {}
-            for i in order[member].tolist():
-                s = int(slots[i])
-                prev = running.get(s)
-                if prev is None:
-                    prev = last[i] if not math.isnan(last[i]) else -math.inf
-                if t[i] < prev:
-                    keep[i] = False
-                else:
-                    keep[i] = True
-                    running[s] = float(t[i])
-        return keep
-
-    def _apply(self, slots: np.ndarray, upd: np.ndarray, cols: dict[str, np.ndarray]) -> list[Event]:
-        s = self._s
-        n = slots.size
-        lon, lat, t = cols["lon_deg"], cols["lat_deg"], cols["t_s"]
-        # 1. kinematics against each track's previous report
-        scr = screen(
-            self._tracks,
-            slots,
-            lon,
-            lat,
-            t,
-            cols["speed_mps"],
-            cols["domain"],
-            max_speed_mps=self._max_speed,
-            jump_tolerance_m=s.jump_tolerance_m,
-            stuck_radius_m=s.stuck_radius_m,
-            stuck_min_s=s.stuck_min_s,
-            stuck_min_speed_mps=s.stuck_min_speed_mps,
-        )
-        cols["stuck_since_s"] = scr.stuck_since_s
-        # 2. track state: the last report per slot
-        rev_unique, rev_first = np.unique(slots[::-1], return_index=True)
-        last = n - 1 - rev_first
-        self._tracks.assign(rev_unique, upd[last], {k: v[last] for k, v in cols.items()})
-        # 3. zone membership of every report
-        pi = np.empty(0, np.int64)
-        zi = np.empty(0, np.int32)
-        if self._zones:
-            pi, zi = self._grid.query(lon, lat)
-            if pi.size:
-                ok = self._applicable(zi, cols["side"][pi], cols["domain"][pi], t[pi])
-                pi, zi = pi[ok], zi[ok]
-        flagged = scr.jump | scr.stuck
-        watched = (self._zone_open_count[slots] > 0) | flagged
-        if pi.size:
-            watched[pi] = True
-            watched |= np.isin(slots, slots[pi])
-        oi = np.nonzero(watched)[0]
-        if oi.size == 0:
-            return []
-        inside: dict[int, list[int]] = {}
-        for i, z in zip(pi.tolist(), zi.tolist()):
-            inside.setdefault(i, []).append(z)
-        outer: dict[int, set[int]] = {}
-        if self._zones:
-            po, zo = self._outer.query(lon[oi], lat[oi])
-            for i, z in zip(oi[po].tolist(), zo.tolist()):
-                outer.setdefault(i, set()).add(z)
-        # 4. the state machines, report by report
-        events: list[Event] = []
-        dwell = s.min_dwell_s
-        for i in oi.tolist():
-            slot = int(slots[i])
-            ti = float(t[i])
-            u: TrackUpdate = upd[i]
-            if flagged[i]:
-                events.extend(self._anomaly(slot, u, i, scr))
-            ins = inside.get(i, ())
-            for z in ins:
-                inc = self._book.get((_ZONE, slot, z))
-                if inc is None:
-                    if self._book.get((_PZONE, slot, z)) is not None:
-                        events.append(self._close((_PZONE, slot, z), ti, "entered", u))
-                    events.append(self._open_zone(slot, z, u))
-                else:
-                    inc.pending_since_s = None
-                    inc.last_inside_t_s = ti
-            open_z = self._zone_open.get(slot)
-            if not open_z:
-                continue
-            band = outer.get(i, set())
-            for z in list(open_z):
-                if z in ins:
-                    continue
-                inc = self._book.open[(_ZONE, slot, z)]
-                if z in band:
-                    inc.pending_since_s = None
-                    continue
-                if inc.pending_since_s is None:
-                    inc.pending_since_s = ti
-                if ti - inc.pending_since_s >= dwell:
-                    events.append(self._close((_ZONE, slot, z), ti, "exit", u))
-        return events
-
-    def _applicable(self, z: np.ndarray, side: np.ndarray, domain: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """Zone ``z[i]`` watches a track of ``side[i]``/``domain[i]`` at time ``t[i]``."""
-        return (
-            ((self._zone_side_bits[z] >> side.astype(np.int64)) & 1).astype(bool)
-            & ((self._zone_domain_bits[z] >> domain.astype(np.int64)) & 1).astype(bool)
-            & (t >= self._zone_from[z])
-            & (t <= self._zone_until[z])
-        )
-
-    # -- events -------------------------------------------------------------------------
-
-    def _subject(self, u: TrackUpdate, slot: int, at: Positions | None = None, k: int = 0) -> Subject:
-        """The track of report ``u``: as reported, or at ``at[k]`` (brought to the event time)."""
-        t_s, lat, lon, alt, course = u.t_s, u.lat_deg, u.lon_deg, u.alt_m, u.velocity_heading_deg
-        if at is not None:
-            t_s, lat, lon = float(at.t_s[k]), float(at.lat_deg[k]), float(at.lon_deg[k])
-            alt = None if math.isnan(at.alt_m[k]) else float(at.alt_m[k])
-            course = None if math.isnan(at.course_deg[k]) else float(at.course_deg[k])
-        return Subject(
-            track_id=u.track_id,
-            side=u.side,
-            domain=u.domain,
-            t_s=t_s,
-            lat_deg=lat,
-            lon_deg=lon,
-            alt_m=alt,
-            speed_mps=u.speed_mps,
-            course_deg=course,
-            callsign=u.callsign,
-            name=u.name,
-            type_code=u.type_code,
-            country=u.country,
-            suspect=bool(self._tracks.suspect_until_s[slot] >= u.t_s),
-            report_t_s=u.t_s,
-        )
-
-    def _watched_type(self, slots: tuple[int, ...]) -> bool:
-        for s in slots:
-            code = self._tracks.latest(s).type_code
-            if code is not None and code.upper() in self._watch:
-                return True
-        return False
-
-    def _emit(
-        self,
-        inc: Incident,
-        state: str,
-        t_s: float,
-        summary: str,
-        *,
-        reason: str | None = None,
-        report: TrackUpdate | None = None,
-    ) -> Event:
-        tr = self._tracks
-        if report is not None:
-            subjects: tuple[Subject, ...] = (self._subject(report, inc.slots[0]),)
-        elif inc.kind in (_PAIR, _PPAIR):
-            # the positions compared: both tracks at the event time
-            at = self._positions_at(np.array(inc.slots, np.int64), t_s, inc.kind)
-            subjects = tuple(self._subject(tr.latest(s), s, at, k) for k, s in enumerate(inc.slots))
-        else:
-            subjects = tuple(self._subject(tr.latest(s), s) for s in inc.slots)
-        zone = self._zones[inc.zone_no] if inc.zone_no is not None else None
-        ev = Event(
-            event_id=inc.event_id,
-            kind=inc.kind,
-            state=state,  # type: ignore[arg-type]
-            seq=inc.seq,
-            t_s=t_s,
-            severity=inc.severity,
-            subjects=subjects,
-            summary=summary,
-            zone_id=zone.zone_id if zone is not None else None,
-            zone_name=zone.name if zone is not None else None,
-            metrics=dict(inc.metrics),
-            integrity_suspect=any(x.suspect for x in subjects),
-            close_reason=reason,
-            detected_s=self._wall_clock(),
-        )
-        inc.seq += 1
-        return ev
-
-    def _new(
-        self,
-        key: Key,
-        kind: EventKind,
-        t_s: float,
-        severity: Severity,
-        metrics: dict[str, float],
-        *,
-        zone_no: int | None = None,
-    ) -> Incident:
-        slots: tuple[int, ...] = {_PAIR: key[1:], _PPAIR: key[1:], _EXER: ()}.get(kind, (key[1],))
-        ids = tuple(self._tracks.ids[s] or "" for s in slots)
-        zone_id = self._zones[zone_no].zone_id if zone_no is not None else None
-        inc = Incident(
-            kind=kind,
-            event_id=derive_event_id(kind, ids, zone_id, t_s),
-            opened_t_s=t_s,
-            slots=slots,
-            zone_no=zone_no,
-            severity=_raise(severity) if self._watched_type(slots) else severity,
-            metrics=metrics,
-        )
-        self._book.add(key, inc)
-        return inc
-
-    def _summary(self, inc: Incident, state: str, reason: str | None, report: TrackUpdate | None = None) -> str:
-        tr = self._tracks
-        who = [_describe(report if report is not None and k == 0 else tr.latest(s)) for k, s in enumerate(inc.slots)]
-        zone = self._zones[inc.zone_no].name if inc.zone_no is not None else ""
-        m = inc.metrics
-        if state == "closed":
-            what = _CLOSE_WORDS.get(reason or "", reason or "closed")
-            if inc.kind == _ZONE:
-                return f"{who[0]} {what}: {zone}"
-            if inc.kind == _EXER:
-                return f"exercise {zone} near the border: {what}"
-            return f"{inc.kind.replace('_', ' ')} {' / '.join(who)}: {what}"
-        if inc.kind == _ZONE:
-            return f"{who[0]} entered {zone}"
-        if inc.kind == _PZONE:
-            return f"{who[0]} expected to enter {zone} in {m['eta_s']:.0f} s"
-        if inc.kind == _PAIR:
-            return f"{who[0]} and {who[1]} {m['distance_m']:.0f} m apart (threshold {m['threshold_m']:.0f} m)"
-        if inc.kind == _PPAIR:
-            return (
-                f"{who[0]} and {who[1]} expected {m['cpa_m']:.0f} m apart in {m['tcpa_s']:.0f} s"
-                f" (threshold {m['threshold_m']:.0f} m)"
-            )
-        if inc.kind == _INTEG:
-            return f"{who[0]} data suspect: {', '.join(sorted(inc.flags))}"
-        return f"exercise {zone} {m['distance_to_border_m'] / 1000:.1f} km from the border"
-
-    def _open(self, inc: Incident, t_s: float, report: TrackUpdate | None = None) -> Event:
-        return self._emit(inc, "open", t_s, self._summary(inc, "open", None, report), report=report)
-
-    def _revise(self, inc: Incident, t_s: float, report: TrackUpdate | None = None) -> Event:
-        return self._emit(inc, "update", t_s, self._summary(inc, "update", None, report), report=report)
-
-    def _close(self, key: Key, t_s: float, reason: str, report: TrackUpdate | None = None) -> Event:
-        inc = self._book.remove(key)
-        if inc.kind == _ZONE:
-            slot, z = key[1], key[2]
-            self._zone_open[slot].remove(z)
-            if not self._zone_open[slot]:
-                del self._zone_open[slot]
-            self._zone_open_count[slot] -= 1
-            inc.metrics["dwell_s"] = inc.last_inside_t_s - inc.opened_t_s
-        elif inc.kind == _PAIR and reason != "separated":
-            a, b = np.array(inc.slots[:1]), np.array(inc.slots[1:])
-            dist, _, vsep = self._pair_geometry(a, b, self._positions_at(a, t_s), self._positions_at(b, t_s))
-            inc.min_m = min(inc.min_m, float(dist[0]))
-            inc.metrics.update(distance_m=float(dist[0]), min_distance_m=inc.min_m)
-            if not math.isnan(vsep[0]):
-                inc.metrics["vertical_sep_m"] = float(vsep[0])
-        return self._emit(inc, "closed", t_s, self._summary(inc, "closed", reason, report), reason=reason, report=report)
-
-    # -- zone incidents -------------------------------------------------------------------
-
-    def _open_zone(self, slot: int, z: int, u: TrackUpdate) -> Event:
-        zone = self._zones[z]
-        inc = self._new(
-            (_ZONE, slot, z),
-            _ZONE,
-            u.t_s,
-            zone.severity,
-            {"buffer_m": zone.buffer_m, "exit_margin_m": self._zone_margin_m[z]},
-            zone_no=z,
-        )
-        inc.last_inside_t_s = u.t_s
-        self._zone_open.setdefault(slot, []).append(z)
-        self._zone_open_count[slot] += 1
-        return self._open(inc, u.t_s, u)
-
-    # -- integrity ---------------------------------------------------------------------------
-
-    def _anomaly(self, slot: int, u: TrackUpdate, i: int, scr: Screen) -> list[Event]:
-        """A flagged report: check it exactly, then open or revise the track's integrity incident."""
-        s = self._s
-        tr = self._tracks
-        found: dict[str, dict[str, float]] = {}
-        if scr.jump[i]:
-            plon, plat, pt = float(scr.prev_lon_deg[i]), float(scr.prev_lat_deg[i]), float(scr.prev_t_s[i])
-            d = float(_GEOD.inv(plon, plat, u.lon_deg, u.lat_deg)[2])
-            dt = u.t_s - pt
-            vmax = float(self._max_speed[DOMAIN_CODE[u.domain]])
-            if d > vmax * dt + s.jump_tolerance_m:
-                implied = d / max(dt, 1.0)
-                jf_t = float(tr.jump_from_t_s[slot])
-                back = False
-                if not math.isnan(jf_t):
-                    d_back = float(_GEOD.inv(tr.jump_from_lon_deg[slot], tr.jump_from_lat_deg[slot], u.lon_deg, u.lat_deg)[2])
-                    back = d_back <= vmax * (u.t_s - jf_t) + s.jump_tolerance_m
-                if dt < 1.0 or back:
-                    found["two_places"] = {"two_places_m": d}
-                else:
-                    found["jump"] = {"jump_m": d, "implied_speed_mps": implied, "max_speed_mps": vmax}
-                tr.jump_from_lon_deg[slot] = plon
-                tr.jump_from_lat_deg[slot] = plat
-                tr.jump_from_t_s[slot] = pt
-                self._jumps.append((u.t_s, slot, u.lon_deg, u.lat_deg))
-        if scr.stuck[i]:
-            found["stuck"] = {"stuck_s": u.t_s - float(scr.stuck_since_s[i]), "reported_speed_mps": u.speed_mps or 0.0}
-        if not found:
-            return []
-        self._n_flagged += 1
-        tr.suspect_until_s[slot] = u.t_s + s.suspect_hold_s
-        return self._flag(slot, u.t_s, found, "warning", report=u)
-
-    def _flag(
-        self, slot: int, t_s: float, found: dict[str, dict[str, float]], severity: Severity, report: TrackUpdate | None
-    ) -> list[Event]:
-        key = (_INTEG, slot, -1)
-        inc = self._book.get(key)
-        if inc is None:
-            inc = self._new(key, _INTEG, t_s, severity, {})
-            fresh = True
-        else:
-            fresh = False
-        new_flags = set(found) - inc.flags
-        for metrics in found.values():
-            for k, v in metrics.items():
-                inc.metrics[k] = max(inc.metrics.get(k, v), v) if k in _WORST_KEPT else v
-        inc.flags |= set(found)
-        if severity != inc.severity and _SEVERITIES.index(severity) > _SEVERITIES.index(inc.severity):
-            inc.severity = severity
-            new_flags.add("severity")
-        if fresh:
-            return [self._open(inc, t_s, report)]
-        if new_flags:
-            return [self._revise(inc, t_s, report)]
-        return []
-
-    def _integrity_tick(self, T: float) -> list[Event]:
-        s = self._s
-        events: list[Event] = []
-        while self._jumps and self._jumps[0][0] < T - s.spoof_window_s:
-            self._jumps.popleft()
-        if len(self._jumps) >= s.spoof_min_tracks:
-            arr = np.array(self._jumps)
-            clusters = spoof_clusters(
-                arr[:, 1].astype(np.int64),
-                arr[:, 2],
-                arr[:, 3],
-                min_tracks=s.spoof_min_tracks,
-                link_m=s.spoof_link_m,
-                point_radius_m=s.spoof_point_radius_m,
-                circle_tolerance_m=s.spoof_circle_tolerance_m,
-            )
-            for c in clusters:
-                found = {
-                    "spoofing": {
-                        "spoof_cluster_tracks": float(len(c.slots)),
-                        "spoof_radius_m": c.radius_m,
-                        "spoof_centre_lon_deg": c.centre_lon_deg,
-                        "spoof_centre_lat_deg": c.centre_lat_deg,
-                    }
-                }
-                for slot in c.slots:
-                    if not self._tracks.live[slot]:
-                        continue
-                    self._tracks.suspect_until_s[slot] = max(self._tracks.suspect_until_s[slot], T + s.suspect_hold_s)
-                    events.extend(self._flag(slot, T, found, "critical", None))
-        for key in self._book.of_kind(_INTEG):
-            if self._tracks.suspect_until_s[key[1]] < T:
-                events.append(self._close(key, T, "cleared"))
-        return events
-
-    # -- ticks --------------------------------------------------------------------------------
+    def _reports(self, batch: ReportBatch) -> list[Event]:
+        """Reports between two ticks: screened, stored, then each family's state machines."""
+        for fam in self._families:
+            fam.screen(batch)
+        self._tracks.assign(batch)
+        tagged: list[tuple[int, Event]] = []
+        for fam in self._families:
+            tagged.extend(fam.on_reports(batch))
+        tagged.sort(key=lambda x: x[0])  # by report; stable: by family for one report
+        return [e for _, e in tagged]
 
     def _tick(self, T: float, predict: bool = True) -> list[Event]:
         self._last_tick_t_s = T
-        events: list[Event] = []
-        events.extend(self._expire(T))
-        for z in np.nonzero(self._zone_until < T)[0].tolist():
+        events = self._expire(T)
+        for z in self._zones.ended_before(T):
+            until_s = float(self._zones.until_s[z])
             for key in self._book.of_zone(z):
-                if key[0] in (_ZONE, _PZONE):
-                    events.append(self._close(key, float(self._zone_until[z]), "zone_inactive"))
-        events.extend(self._exercises(T))
-        events.extend(self._integrity_tick(T))
-        events.extend(self._pairs(T))
+                if key[0] in self._with_zone:
+                    events.append(self._life.close(key, until_s, Closed.ZONE_INACTIVE))
+        for fam in self._families:
+            events.extend(fam.on_tick(T))
         if predict:
             k = int(math.floor(T / self._s.predict_interval_s))
             if self._last_predict_k is None or k > self._last_predict_k:
                 self._last_predict_k = k
-                events.extend(self._predict_pairs(T))
-                events.extend(self._predict_zones(T))
+                for fam in self._families:
+                    events.extend(fam.on_predict(T))
         self._forget(T)
         return events
 
     def _expire(self, T: float) -> list[Event]:
+        """Tracks silent for longer than ``stale_after_s``: no longer live, their incidents closed."""
         tr = self._tracks
         n = tr.n
         age_s: np.ndarray = T - tr.t_s[:n]
-        dead = tr.live[:n] & (age_s > self._stale_after[tr.domain[:n]])
-        idx = np.nonzero(dead)[0]
+        idx = np.nonzero(tr.live[:n] & (age_s > self._stale_after[tr.domain[:n]]))[0]
         if idx.size == 0:
             return []
         tr.live[idx] = False
@@ -712,11 +216,12 @@ class Engine:
         events: list[Event] = []
         for slot in idx.tolist():
             for key in self._book.of_slot(slot):
-                if key in self._book.open:
-                    events.append(self._close(key, T, "stale"))
+                if key in self._book:
+                    events.append(self._life.close(key, T, Closed.STALE))
         return events
 
     def _forget(self, T: float) -> None:
+        """Tracks dead for ``forget_after_s``: their slots are reused."""
         tr = self._tracks
         n = tr.n
         age_s: np.ndarray = T - tr.t_s[:n]
@@ -724,415 +229,3 @@ class Engine:
         if old.size:
             self._n_forgotten += int(old.size)
             tr.free(old)
-
-    # -- exercises near the border ---------------------------------------------------------------
-
-    def _border_distance(self, area: BaseGeometry) -> tuple[float, float, float, float, float] | None:
-        """Distance from an area to the nearest border line, if within the limit, with the two points."""
-        limit = self._s.exercise_border_distance_m
-        c = area.centroid
-        aeqd = LocalAeqd(c.x, c.y)
-        minx, miny, maxx, maxy = area.bounds
-        pad_lat = limit * 1.5 / 111_000.0
-        pad_lon = pad_lat / max(math.cos(math.radians(max(abs(miny), abs(maxy)) + pad_lat)), 0.05)
-        lines = [
-            shapely.clip_by_rect(b, minx - pad_lon, miny - pad_lat, maxx + pad_lon, maxy + pad_lat)
-            for b in self._borders
-        ]
-        lines = [g for g in lines if not g.is_empty]
-        if not lines:
-            return None
-        border = shapely.union_all(lines)
-        if border.intersects(area):
-            p = shapely.intersection(border, area).representative_point()
-            return (0.0, p.x, p.y, p.x, p.y)
-        a_xy = aeqd.forward_geometry(area)
-        b_xy = aeqd.forward_geometry(border)
-        (ax, ay), (bx, by) = shapely.shortest_line(a_xy, b_xy).coords
-        (za_lon, zb_lon), (za_lat, zb_lat) = aeqd.inverse(np.array([ax, bx]), np.array([ay, by]))
-        d = distance_to_geometry_m(float(za_lon), float(za_lat), border)
-        if d > limit:
-            return None
-        return (d, float(za_lon), float(za_lat), float(zb_lon), float(zb_lat))
-
-    def _exercises(self, T: float, only: Sequence[int] | None = None) -> list[Event]:
-        events: list[Event] = []
-        zones = only if only is not None else sorted(set(self._exercise_near) | {k[2] for k in self._book.of_kind(_EXER)})
-        for z in zones:
-            key = (_EXER, -1, z)
-            inc = self._book.get(key)
-            near = self._exercise_near.get(z)
-            active = self._zones[z].is_active(T)
-            if inc is not None and near is None:
-                events.append(self._close(key, T, "cleared"))
-            elif inc is not None and not active:
-                events.append(self._close(key, min(T, float(self._zone_until[z])), "zone_inactive"))
-            elif near is not None and active:
-                d, zlon, zlat, blon, blat = near
-                metrics = {
-                    "distance_to_border_m": d,
-                    "limit_m": self._s.exercise_border_distance_m,
-                    "zone_lon_deg": zlon,
-                    "zone_lat_deg": zlat,
-                    "border_lon_deg": blon,
-                    "border_lat_deg": blat,
-                }
-                sev: Severity = "critical" if d == 0.0 else "warning"
-                if inc is None:
-                    # from when it is both known and active
-                    t_open = max(float(self._zone_from[z]), self._zone_added_t_s.get(z, -math.inf), -math.inf)
-                    t_open = T if math.isinf(t_open) else min(t_open, T)
-                    inc = self._new(key, _EXER, t_open, sev, metrics, zone_no=z)
-                    events.append(self._open(inc, t_open))
-                elif abs(d - inc.metrics["distance_to_border_m"]) > _EXERCISE_CHANGE * max(inc.metrics["distance_to_border_m"], 1_000.0) or sev != inc.severity:
-                    inc.metrics = metrics
-                    inc.severity = sev
-                    events.append(self._revise(inc, T))
-        return events
-
-    # -- close approaches ---------------------------------------------------------------------
-
-    def _thresholds(
-        self, a: np.ndarray, b: np.ndarray, alt_a: np.ndarray, alt_b: np.ndarray, slack: float = 1.0
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Lateral threshold (0: cannot be close) and vertical separation (NaN: not air-air) of pairs.
-
-        ``slack`` widens the altitude ceiling of air-surface pairs (hysteresis).
-        """
-        tr = self._tracks
-        da, db = tr.domain[a], tr.domain[b]
-        thr = self._lat_thr[da, db]
-        air_air = (da == _AIR) & (db == _AIR)
-        vsep = np.where(air_air, np.abs(alt_a - alt_b), np.nan)
-        ceiling = self._s.thresholds.air_surface_max_alt_m
-        if ceiling is not None:
-            with np.errstate(invalid="ignore"):
-                high = ((da == _AIR) & (alt_a > ceiling * slack)) | ((db == _AIR) & (alt_b > ceiling * slack))
-            thr = np.where(high & ~air_air, 0.0, thr)
-        return thr, vsep
-
-    def _positions_at(self, slots: np.ndarray, T: float, kind: str = _PAIR) -> Positions:
-        """Tracks brought to data time T: by at most ``align_max_age_s`` for a close approach
-        (a measured separation), without limit for a prediction's start state."""
-        max_age_s = self._s.align_max_age_s if kind == _PAIR else math.inf
-        return self._tracks.positions_at(slots, T, max_age_s)
-
-    def _pair_geometry(
-        self, a: np.ndarray, b: np.ndarray, pa: Positions, pb: Positions
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Geodesic distance, lateral thresholds and vertical separation of pairs of slots
-        (``a[i]``, ``b[i]``) at positions ``pa[i]``, ``pb[i]``."""
-        _, _, dist = _GEOD.inv(pa.lon_deg, pa.lat_deg, pb.lon_deg, pb.lat_deg)
-        thr, vsep = self._thresholds(a, b, pa.alt_m, pb.alt_m)
-        return np.asarray(dist, float), thr, vsep
-
-    def _opposing(self) -> tuple[np.ndarray, np.ndarray]:
-        tr = self._tracks
-        n = tr.n
-        live = tr.live[:n]
-        return np.nonzero(live & (tr.side[:n] == _NATO))[0], np.nonzero(live & (tr.side[:n] == _RUSSIA))[0]
-
-    def _with_open(self, kind: str, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Candidate pairs plus every open incident of ``kind``, unique and sorted."""
-        keys = self._book.of_kind(kind)
-        if keys:
-            arr = np.array([k[1:] for k in keys], np.int64)
-            a = np.concatenate((a, arr[:, 0]))
-            b = np.concatenate((b, arr[:, 1]))
-        m = self._tracks.n + 1
-        key = np.unique(a * m + b)
-        return key // m, key % m
-
-    def _pairs(self, T: float) -> list[Event]:
-        tr = self._tracks
-        nato, rus = self._opposing()
-        s = self._s
-        margin = s.hysteresis_margin
-        vthr = s.thresholds.air_air_vertical_m
-        # every opposing track at the tick time (open incidents are between live tracks)
-        opp = np.concatenate((nato, rus))
-        at = self._positions_at(opp, T)
-        cand_a = np.empty(0, np.int64)
-        cand_b = np.empty(0, np.int64)
-        if nato.size and rus.size:
-            xyz = tr.xyz[opp]
-            xyz[at.moved] = unit_vectors(at.lon_deg[at.moved], at.lat_deg[at.moved])
-            chord = _chord(float(self._lat_thr.max()) * (1.0 + margin))
-            found = cKDTree(xyz[: nato.size]).sparse_distance_matrix(
-                cKDTree(xyz[nato.size :]), chord, output_type="ndarray"
-            )
-            cand_a, cand_b = nato[found["i"]], rus[found["j"]]
-        cand_a, cand_b = self._with_open(_PAIR, cand_a, cand_b)
-        if cand_a.size == 0:
-            return []
-        row = np.full(tr.n, -1, np.int64)
-        row[opp] = np.arange(opp.size)
-        # an open incident whose track is no longer on an opposing side is still measured
-        extra = np.setdiff1d(np.union1d(cand_a, cand_b), opp)
-        if extra.size:
-            at = Positions(*(np.concatenate(c) for c in zip(at, self._positions_at(extra, T))))
-            row[extra] = opp.size + np.arange(extra.size)
-        pa = Positions(*(col[row[cand_a]] for col in at))
-        pb = Positions(*(col[row[cand_b]] for col in at))
-        dist, thr, vsep = self._pair_geometry(cand_a, cand_b, pa, pb)
-        thr_band, _ = self._thresholds(cand_a, cand_b, pa.alt_m, pb.alt_m, 1 + margin)
-        with np.errstate(invalid="ignore"):
-            close = (dist < thr) & ~(vsep >= vthr)
-            separated = (dist > thr_band * (1 + margin)) | (vsep > vthr * (1 + margin))
-            critical = (dist < thr * s.critical_fraction) & ~(vsep >= vthr * s.critical_fraction)
-        events: list[Event] = []
-        for j in range(cand_a.size):
-            key = (_PAIR, int(cand_a[j]), int(cand_b[j]))
-            inc = self._book.get(key)
-            if inc is None and not close[j]:
-                continue
-            d = float(dist[j])
-            metrics = {"distance_m": d, "threshold_m": float(thr_band[j] if inc is not None else thr[j])}
-            if not math.isnan(vsep[j]):
-                metrics.update(vertical_sep_m=float(vsep[j]), vertical_threshold_m=vthr)
-            sev: Severity = "critical" if critical[j] else "warning"
-            if inc is None:
-                pkey = (_PPAIR, key[1], key[2])
-                if self._book.get(pkey) is not None:
-                    events.append(self._close(pkey, T, "occurred"))
-                inc = self._new(key, _PAIR, T, sev, {**metrics, "min_distance_m": d})
-                inc.min_m = inc.reported_min_m = d
-                events.append(self._open(inc, T))
-                continue
-            if self._watched_type(inc.slots):
-                sev = _raise(sev)
-            inc.min_m = min(inc.min_m, d)
-            inc.metrics = {**metrics, "min_distance_m": inc.min_m}
-            if separated[j]:
-                if inc.pending_since_s is None:
-                    inc.pending_since_s = T
-                if T - inc.pending_since_s >= s.min_dwell_s:
-                    events.append(self._close(key, T, "separated"))
-                continue
-            inc.pending_since_s = None
-            if d < inc.reported_min_m * (1.0 - s.update_min_change) or sev != inc.severity:
-                inc.severity = sev
-                inc.reported_min_m = min(inc.reported_min_m, d)
-                events.append(self._revise(inc, T))
-        return events
-
-    # -- predictions ---------------------------------------------------------------------------
-
-    def _movers(self, idx: np.ndarray, T: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Of the slots ``idx``, those with a usable velocity; their unit vectors dead-reckoned to T."""
-        tr = self._tracks
-        speed = tr.speed_mps[idx]
-        course = tr.course_deg[idx]
-        usable = ~np.isnan(speed) & (~np.isnan(course) | (speed == 0))
-        idx = idx[usable]
-        speed = speed[usable]
-        course = np.nan_to_num(course[usable])
-        p, u = sphere_motion(tr.lon_deg[idx], tr.lat_deg[idx], course)
-        th = (speed * (T - tr.t_s[idx]) / EARTH_RADIUS_M)[:, None]
-        p, u = np.cos(th) * p + np.sin(th) * u, -np.sin(th) * p + np.cos(th) * u
-        return idx, p, u, speed
-
-    def _exact_at(self, idx: np.ndarray, T: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Exact dead-reckoned (lon, lat, course, speed) of slots at data time T: a prediction's start."""
-        at = self._positions_at(idx, T, _PPAIR)
-        return at.lon_deg, at.lat_deg, np.nan_to_num(at.course_deg), self._tracks.speed_mps[idx]
-
-    def _predict_pairs(self, T: float) -> list[Event]:
-        s = self._s
-        tr = self._tracks
-        H = s.horizon_s
-        margin = s.hysteresis_margin
-        vthr = s.thresholds.air_air_vertical_m
-        nato, rus = self._opposing()
-        na, pa, ua, va = self._movers(nato, T)
-        ru, pb, ub, vb = self._movers(rus, T)
-        ia, ib, lower_m = approach_candidates(
-            pa, ua, va, pb, ub, vb,
-            horizon_s=H * (1 + margin),
-            step_s=s.predict_step_s,
-            radius_m=float(self._lat_thr.max()) * (1 + margin),
-        )
-        ca, cb = na[ia], ru[ib]
-        # the pair's own threshold at the lowest altitudes they can reach, and for
-        # aircraft pairs the vertical separation they can lose within the horizon
-        reach_s = H * (1 + margin) + (T - np.minimum(tr.t_s[ca], tr.t_s[cb]))
-        climb_a = np.nan_to_num(np.abs(tr.vrate_mps[ca])) * reach_s
-        climb_b = np.nan_to_num(np.abs(tr.vrate_mps[cb])) * reach_s
-        thr_low, _ = self._thresholds(ca, cb, tr.alt_m[ca] - climb_a, tr.alt_m[cb] - climb_b, 1 + margin)
-        with np.errstate(invalid="ignore"):
-            apart = (tr.domain[ca] == _AIR) & (tr.domain[cb] == _AIR) & (
-                np.abs(tr.alt_m[ca] - tr.alt_m[cb]) - climb_a - climb_b > vthr * (1 + margin)
-            )
-        keep = (lower_m <= thr_low * (1 + margin) * SPHERE_SLACK) & ~apart
-        a, b = self._with_open(_PPAIR, ca[keep], cb[keep])
-        if a.size == 0:
-            return []
-        # an open prediction whose track lost its velocity is re-checked as not predicted
-        with np.errstate(invalid="ignore"):
-            usable = np.ones(a.size, bool)
-            for x in (a, b):
-                usable &= ~np.isnan(tr.speed_mps[x]) & (~np.isnan(tr.course_deg[x]) | (tr.speed_mps[x] == 0))
-        la, pha, ca, sa = self._exact_at(a, T)
-        lb, phb, cb, sb = self._exact_at(b, T)
-        sa, sb = np.nan_to_num(sa), np.nan_to_num(sb)
-        cpa = closest_approach(la, pha, ca, sa, lb, phb, cb, sb, H * (1 + margin))
-        _, _, now = _GEOD.inv(la, pha, lb, phb)
-        now = np.asarray(now, float)
-        ahead_a = T - tr.t_s[a] + cpa.tcpa_s
-        ahead_b = T - tr.t_s[b] + cpa.tcpa_s
-        alt_a = tr.alt_m[a] + np.nan_to_num(tr.vrate_mps[a]) * ahead_a
-        alt_b = tr.alt_m[b] + np.nan_to_num(tr.vrate_mps[b]) * ahead_b
-        thr, vsep = self._thresholds(a, b, alt_a, alt_b)
-        thr_band, _ = self._thresholds(a, b, alt_a, alt_b, 1 + margin)
-        with np.errstate(invalid="ignore"):
-            approaching = usable & (cpa.tcpa_s > 0)
-            predicted = approaching & (cpa.tcpa_s <= H) & (cpa.cpa_m < thr) & ~(vsep >= vthr)
-            holding = approaching & (cpa.cpa_m <= thr_band * (1 + margin)) & ~(vsep > vthr * (1 + margin))
-            critical = cpa.cpa_m < thr * s.critical_fraction
-        events: list[Event] = []
-        for j in range(a.size):
-            key = (_PPAIR, int(a[j]), int(b[j]))
-            inc = self._book.get(key)
-            if inc is None and not predicted[j]:
-                continue
-            if inc is None and self._book.get((_PAIR, key[1], key[2])) is not None:
-                continue  # already a close approach
-            metrics = {
-                "cpa_m": float(cpa.cpa_m[j]),
-                "tcpa_s": float(cpa.tcpa_s[j]),
-                "cpa_t_s": T + float(cpa.tcpa_s[j]),
-                "cpa_a_lon_deg": float(cpa.a_lon_deg[j]),
-                "cpa_a_lat_deg": float(cpa.a_lat_deg[j]),
-                "cpa_b_lon_deg": float(cpa.b_lon_deg[j]),
-                "cpa_b_lat_deg": float(cpa.b_lat_deg[j]),
-                "distance_m": float(now[j]),
-                "threshold_m": float(thr[j]),
-            }
-            if not math.isnan(vsep[j]):
-                metrics.update(vertical_sep_at_cpa_m=float(vsep[j]), vertical_threshold_m=vthr)
-            sev: Severity = "warning" if critical[j] else "info"
-            if inc is None:
-                inc = self._new(key, _PPAIR, T, sev, metrics)
-                inc.min_m = inc.reported_min_m = metrics["cpa_m"]
-                events.append(self._open(inc, T))
-                continue
-            if self._watched_type(inc.slots):
-                sev = _raise(sev)
-            if not holding[j]:
-                inc.metrics = metrics
-                if inc.pending_since_s is None:
-                    inc.pending_since_s = T
-                if T - inc.pending_since_s >= s.min_dwell_s:
-                    events.append(self._close(key, T, "cleared"))
-                continue
-            inc.pending_since_s = None
-            inc.metrics = metrics
-            if metrics["cpa_m"] < inc.reported_min_m * (1.0 - s.update_min_change) or sev != inc.severity:
-                inc.severity = sev
-                inc.reported_min_m = min(inc.reported_min_m, metrics["cpa_m"])
-                events.append(self._revise(inc, T))
-        return events
-
-    def _predict_zones(self, T: float) -> list[Event]:
-        s = self._s
-        tr = self._tracks
-        if not self._zones:
-            return []
-        H = s.horizon_s
-        H2 = H * (1 + s.hysteresis_margin)
-        live = np.nonzero(tr.live[: tr.n] & (tr.speed_mps[: tr.n] >= s.predict_min_speed_mps))[0]
-        idx, p, u, speed = self._movers(live, T)
-        hits: dict[tuple[int, int], tuple[float, float, float]] = {}
-        # in chunks of about _SAMPLES_PER_CHUNK path points, to bound the memory
-        per_track = np.ceil(speed * H2 / s.predict_zone_step_m) + 1
-        chunk_of = (np.cumsum(per_track) // _SAMPLES_PER_CHUNK).astype(np.int64)
-        for c in np.unique(chunk_of).tolist():
-            sel_c = chunk_of == c
-            hits.update(self._zone_hits(idx[sel_c], p[sel_c], u[sel_c], speed[sel_c], T, H2))
-        events: list[Event] = []
-        keys = sorted(set(self._book.of_kind(_PZONE)) | {(_PZONE, sl, z) for sl, z in hits})
-        for key in keys:
-            inc = self._book.get(key)
-            hit = hits.get((key[1], key[2]))
-            zone = self._zones[key[2]]
-            if hit is not None:
-                eta, elon, elat = hit
-                metrics = {
-                    "eta_s": eta,
-                    "entry_t_s": T + eta,
-                    "entry_lon_deg": elon,
-                    "entry_lat_deg": elat,
-                    "speed_mps": float(tr.speed_mps[key[1]]),
-                    "course_deg": float(tr.course_deg[key[1]]),
-                }
-                sev = _raise(zone.severity, -1)
-                if inc is None:
-                    if eta > H:
-                        continue
-                    inc = self._new(key, _PZONE, T, sev, metrics, zone_no=key[2])
-                    inc.reported_t_s = T + eta
-                    events.append(self._open(inc, T))
-                    continue
-                inc.pending_since_s = None
-                inc.metrics = metrics
-                if abs(T + eta - inc.reported_t_s) > max(60.0, 0.25 * eta):
-                    inc.reported_t_s = T + eta
-                    events.append(self._revise(inc, T))
-                continue
-            assert inc is not None
-            if inc.pending_since_s is None:
-                inc.pending_since_s = T
-            if T - inc.pending_since_s >= s.min_dwell_s:
-                events.append(self._close(key, T, "cleared"))
-        return events
-
-    def _zone_hits(
-        self, idx: np.ndarray, p: np.ndarray, u: np.ndarray, speed: np.ndarray, T: float, horizon_s: float
-    ) -> dict[tuple[int, int], tuple[float, float, float]]:
-        """First entry (eta, lon, lat) of each track into each zone along its dead-reckoned path."""
-        tr = self._tracks
-        owner, tau, lon, lat = path_samples(p, u, speed, horizon_s, self._s.predict_zone_step_m)
-        si, zi = self._grid.query(lon, lat)
-        if si.size:
-            o = owner[si]
-            ok = self._applicable(zi, tr.side[idx[o]], tr.domain[idx[o]], T + tau[si])
-            si, zi, o = si[ok], zi[ok], o[ok]
-        if si.size == 0:
-            return {}
-        # the earliest sample of each (track, zone): samples run by track, then time
-        _, first = np.unique(o.astype(np.int64) * len(self._zones) + zi, return_index=True)
-        # a track inside a zone now is not predicted into it (nor one with its zone_entry open)
-        first = first[tau[si[first]] > 0]
-        slots = idx[o[first]]
-        zones = zi[first]
-        entry_open = np.fromiter(
-            ((_ZONE, sl, z) in self._book.open for sl, z in zip(slots.tolist(), zones.tolist())), bool, first.size
-        )
-        first, slots, zones = first[~entry_open], slots[~entry_open], zones[~entry_open]
-        if first.size == 0:
-            return {}
-        # bracket the entry between the sample before (outside) and the first inside
-        return self._refine_entry(slots, zones, tau[si[first] - 1], tau[si[first]], T)
-
-    def _refine_entry(
-        self, slots: np.ndarray, z: np.ndarray, lo: np.ndarray, hi: np.ndarray, T: float
-    ) -> dict[tuple[int, int], tuple[float, float, float]]:
-        """Bisect each (track, zone) between a time outside and one inside, dead-reckoning exactly."""
-        tr = self._tracks
-        lon0, lat0 = tr.lon_deg[slots], tr.lat_deg[slots]
-        course = tr.course_deg[slots]
-        speed = tr.speed_mps[slots]
-        dt0 = T - tr.t_s[slots]
-        geoms = self._zone_geoms[z]
-        lo, hi = lo.copy(), hi.copy()
-        for _ in range(_BISECTIONS):
-            mid = (lo + hi) / 2
-            lon, lat, _ = dead_reckon(lon0, lat0, course, speed, dt0 + mid)
-            inside = shapely.intersects_xy(geoms, lon, lat)
-            hi = np.where(inside, mid, hi)
-            lo = np.where(inside, lo, mid)
-        lon, lat, _ = dead_reckon(lon0, lat0, course, speed, dt0 + hi)
-        return {
-            (int(sl), int(zz)): (float(h), float(x), float(y))
-            for sl, zz, h, x, y in zip(slots.tolist(), z.tolist(), hi.tolist(), lon.tolist(), lat.tolist())
-        }

@@ -7,6 +7,10 @@ rises by one at each revision. Ids are derived from the incident's identity
 same ids. ``t_s`` is the data time of the revision; ``detected_s`` is the wall
 clock when closewatch emitted it and is the only field that differs between
 two runs over the same input (:meth:`Event.canonical` leaves it out).
+
+The kinds are not listed here: each event family of ``proximity.families``
+registers its own (``register_kind``, a ``KindSpec``), and ``EVENT_KINDS`` is
+the registered ones, in the order the engine runs their families.
 """
 
 from __future__ import annotations
@@ -25,31 +29,82 @@ __all__ = [
     "Event",
     "EventKind",
     "EventState",
+    "KindLevel",
+    "KindSpec",
     "Subject",
     "derive_event_id",
+    "event_kinds",
+    "kind_spec",
+    "register_kind",
 ]
 
-EventKind = Literal[
-    "zone_entry",
-    "predicted_zone_entry",
-    "close_approach",
-    "predicted_close_approach",
-    "track_integrity",
-    "exercise_near_border",
-]
+# The name of a kind of event (``Event.kind``): one of ``EVENT_KINDS``. A plain ``str``, so that
+# an event family adds a kind by registering it (``register_kind``), not by editing a list here.
+EventKind = str
 EventState = Literal["open", "update", "closed"]
+# What a kind's incidents are about: a track, a pair of tracks, a zone or an area (the last two
+# have no track subjects).
+KindLevel = Literal["track", "pair", "zone", "area"]
 
-EVENT_KINDS: tuple[EventKind, ...] = (
-    "zone_entry",
-    "predicted_zone_entry",
-    "close_approach",
-    "predicted_close_approach",
-    "track_integrity",
-    "exercise_near_border",
-)
 EVENT_STATES: tuple[EventState, ...] = ("open", "update", "closed")
-# Kinds about a zone rather than tracks: their events may have no subjects.
-ZONE_LEVEL_KINDS: tuple[EventKind, ...] = ("exercise_near_border",)
+
+
+@dataclass(frozen=True, slots=True)
+class KindSpec:
+    """A kind of event as a consumer sees it: its name, what it is about, how it may close."""
+
+    name: str
+    level: KindLevel
+    close_reasons: tuple[str, ...]  # every ``close_reason`` its closing revisions may carry
+
+    @property
+    def subjectless(self) -> bool:
+        """Its events may have no subjects (zone- and area-level kinds)."""
+        return self.level in ("zone", "area")
+
+
+_KINDS: dict[str, KindSpec] = {}
+_loaded = False
+
+
+def register_kind(spec: KindSpec) -> KindSpec:
+    """Make a kind known (each event family registers its own; ``proximity.families``)."""
+    known = _KINDS.get(spec.name)
+    if known is not None and known != spec:
+        raise ValueError(f"event kind {spec.name!r} is registered already, as {known}")
+    _KINDS[spec.name] = spec
+    return spec
+
+
+def event_kinds() -> dict[str, KindSpec]:
+    """Every registered kind, in the order of registration (the engine's families)."""
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        import proximity.families  # noqa: F401  (its families register their kinds)
+    return dict(_KINDS)
+
+
+def kind_spec(name: str) -> KindSpec | None:
+    """The registered kind ``name``, None if there is none."""
+    spec = _KINDS.get(name)
+    if spec is None and not _loaded:
+        spec = event_kinds().get(name)
+    return spec
+
+
+# The registered kinds, and those about a zone rather than tracks (their events may have no
+# subjects), computed when read: ``from proximity.events import EVENT_KINDS`` works as before.
+EVENT_KINDS: tuple[EventKind, ...]
+ZONE_LEVEL_KINDS: tuple[EventKind, ...]
+
+
+def __getattr__(name: str) -> tuple[EventKind, ...]:
+    if name == "EVENT_KINDS":
+        return tuple(event_kinds())
+    if name == "ZONE_LEVEL_KINDS":
+        return tuple(k for k, spec in event_kinds().items() if spec.level == "zone")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,13 +163,14 @@ class Event:
     detected_s: float | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in EVENT_KINDS:
-            raise ValueError(f"event kind {self.kind!r} is not one of {EVENT_KINDS}")
+        spec = kind_spec(self.kind)
+        if spec is None:
+            raise ValueError(f"event kind {self.kind!r} is not one of {tuple(event_kinds())}")
         if self.state not in EVENT_STATES:
             raise ValueError(f"event state {self.state!r} is not one of {EVENT_STATES}")
         if self.seq < 0:
             raise ValueError(f"event seq {self.seq} is negative")
-        if not self.subjects and self.kind not in ZONE_LEVEL_KINDS:
+        if not self.subjects and not spec.subjectless:
             raise ValueError(f"a {self.kind} event needs at least one subject")
         for k, v in self.metrics.items():
             if not math.isfinite(v):

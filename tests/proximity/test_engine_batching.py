@@ -144,3 +144,19 @@ def test_a_replay_finds_the_same_event_ids(scenario):
     half = len(reports) // 2
     again, _ = _run(ProximitySettings(), zones, reports, [half, len(reports) - half])
     assert {json.loads(e)["event_id"] for e in first} == {json.loads(e)["event_id"] for e in again}
+
+
+def test_an_engine_restored_from_its_pickle_goes_on_with_the_same_events(scenario):
+    """The checkpoint of a Kafka-fed run pickles the engine: its state is data, restored whole."""
+    import pickle
+
+    reports, zones = scenario
+    whole, stats_whole = _run(ProximitySettings(), zones, reports, [len(reports)])
+    half = len(reports) // 2
+    eng = Engine(ProximitySettings(), zones, borders=[BORDER])
+    events = eng.process(reports[:half])
+    eng = pickle.loads(pickle.dumps(eng, protocol=pickle.HIGHEST_PROTOCOL))
+    events += eng.process(reports[half:])
+    events += eng.finish()
+    assert [json.dumps(e.canonical(), sort_keys=True) for e in events] == whole
+    assert eng.stats == stats_whole

@@ -66,6 +66,7 @@ def test_a_jump_flags_the_track_and_its_other_events(upd, at, circle_zone):
     integ = _kind(events, "track_integrity")
     assert [(e.state, e.close_reason) for e in integ] == [("closed", "cleared")]
     assert integ[0].t_s >= jumped.t_s + 600
+    assert integ[0].summary == "track integrity icao:155001: data no longer suspect"
 
 
 def test_positions_stuck_while_reporting_speed(upd, at):

@@ -1,0 +1,33 @@
+"""The event families: one module per kind of event, each a ``Family`` (``proximity.families.base``).
+
+``FAMILIES`` lists them in the order the engine runs them: at one tick, and for
+one report, the events of a family earlier in the list come first. A family
+that looks at another's incidents when it runs (a prediction skips a pair
+whose close approach is open) comes after it. Their kinds are registered here,
+in that order (``proximity.events.EVENT_KINDS``).
+"""
+
+from __future__ import annotations
+
+from ..events import register_kind
+from .base import Context, Family
+from .close_approach import CloseApproach
+from .exercise_near_border import ExerciseNearBorder
+from .predicted_close_approach import PredictedCloseApproach
+from .predicted_zone_entry import PredictedZoneEntry
+from .track_integrity import TrackIntegrity
+from .zone_entry import ZoneEntry
+
+__all__ = ["FAMILIES", "Context", "Family"]
+
+FAMILIES: tuple[type[Family], ...] = (
+    ExerciseNearBorder,
+    TrackIntegrity,
+    ZoneEntry,
+    CloseApproach,
+    PredictedCloseApproach,
+    PredictedZoneEntry,
+)
+
+for _family in FAMILIES:
+    register_kind(_family.spec.kind_spec())

@@ -1,0 +1,151 @@
+"""What pair-level families share: the opposing tracks, thresholds by pair of domains, one step of a
+measured incident, and subjects brought to the event time.
+
+A pair incident's key is ``(kind, NATO slot, Russian slot)``; its subjects are
+both tracks dead-reckoned to the event time (``align_max_age_s``: by at most
+that for a measured separation, without limit for a prediction's start).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+from pyproj import Geod
+
+from config.records import Severity
+
+from ..events import Event, Subject
+from ..lifecycle import CloseReason, Incident, raise_severity
+from ..tracks import DOMAIN_CODE, SIDE_CODE, AlignedTracks, Report
+from .base import Context, Family
+
+__all__ = ["GEOD", "PairFamily", "PairIncident"]
+
+GEOD = Geod(ellps="WGS84")
+_NATO = SIDE_CODE["nato"]
+_RUSSIA = SIDE_CODE["russia"]
+AIR = DOMAIN_CODE["air"]
+
+
+@dataclass(slots=True)
+class PairIncident(Incident):
+    min_m: float = math.inf  # smallest distance (or CPA) seen
+    reported_min_m: float = math.inf  # smallest distance (or CPA) reported
+
+
+class PairFamily(Family[PairIncident]):
+    """A family whose incidents are a NATO track and a Russian track."""
+
+    # how far a track may be dead-reckoned to the event time; None: settings.align_max_age_s
+    max_align_s: ClassVar[float | None] = None
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        th = ctx.settings.thresholds
+        # lateral threshold by (domain a, domain b): air, sea, land
+        self.lateral_m = np.array(
+            [
+                [th.air_air_lateral_m, th.air_sea_m, th.land_any_m],
+                [th.air_sea_m, th.sea_sea_m, th.land_any_m],
+                [th.land_any_m, th.land_any_m, th.land_any_m],
+            ]
+        )
+        self.vertical_m = th.air_air_vertical_m
+        self._max_age_s = ctx.settings.align_max_age_s if self.max_align_s is None else self.max_align_s
+
+    def aligned(self, slots: np.ndarray, t_s: float) -> AlignedTracks:
+        """The tracks brought to data time ``t_s`` (docs/engine.md, "Tracks at one instant")."""
+        return self.tracks.aligned(slots, t_s, self._max_age_s)
+
+    def subjects(self, inc: PairIncident, t_s: float, report: Report | None) -> tuple[Subject, ...]:
+        # the positions compared: both tracks at the event time
+        at = self.aligned(np.array(inc.slots, np.int64), t_s)
+        return tuple(self.life.latest_subject(s, at, k) for k, s in enumerate(inc.slots))
+
+    def opposing(self) -> tuple[np.ndarray, np.ndarray]:
+        """The live NATO and the live Russian tracks."""
+        tr = self.tracks
+        n = tr.n
+        live = tr.live[:n]
+        return np.nonzero(live & (tr.side[:n] == _NATO))[0], np.nonzero(live & (tr.side[:n] == _RUSSIA))[0]
+
+    def with_open(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate pairs plus every open incident of this kind, unique and sorted."""
+        keys = self.book.of_kind(self.spec.kind)
+        if keys:
+            arr = np.array([k[1:] for k in keys], np.int64)
+            a = np.concatenate((a, arr[:, 0]))
+            b = np.concatenate((b, arr[:, 1]))
+        m = self.tracks.n + 1
+        key = np.unique(a * m + b)
+        return key // m, key % m
+
+    def thresholds(
+        self, a: np.ndarray, b: np.ndarray, alt_a: np.ndarray, alt_b: np.ndarray, slack: float = 1.0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Lateral threshold (0: cannot be close) and vertical separation (NaN: not air-air) of pairs.
+
+        ``slack`` widens the altitude ceiling of air-surface pairs (hysteresis).
+        """
+        tr = self.tracks
+        da, db = tr.domain[a], tr.domain[b]
+        thr = self.lateral_m[da, db]
+        air_air = (da == AIR) & (db == AIR)
+        vsep = np.where(air_air, np.abs(alt_a - alt_b), np.nan)
+        ceiling = self.settings.thresholds.air_surface_max_alt_m
+        if ceiling is not None:
+            with np.errstate(invalid="ignore"):
+                high = ((da == AIR) & (alt_a > ceiling * slack)) | ((db == AIR) & (alt_b > ceiling * slack))
+            thr = np.where(high & ~air_air, 0.0, thr)
+        return thr, vsep
+
+    def separation(
+        self, a: np.ndarray, b: np.ndarray, pa: AlignedTracks, pb: AlignedTracks
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Geodesic distance, lateral thresholds and vertical separation of pairs of slots
+        (``a[i]``, ``b[i]``) at positions ``pa[i]``, ``pb[i]``."""
+        _, _, dist = GEOD.inv(pa.lon_deg, pa.lat_deg, pb.lon_deg, pb.lat_deg)
+        thr, vsep = self.thresholds(a, b, pa.alt_m, pb.alt_m)
+        return np.asarray(dist, float), thr, vsep
+
+    def follow(
+        self,
+        inc: PairIncident,
+        t_s: float,
+        value_m: float,
+        severity: Severity,
+        metrics: dict[str, float],
+        *,
+        apart: bool,
+        reason: CloseReason,
+    ) -> Event | None:
+        """One step of an open incident measured by a distance to minimise (``value_m``).
+
+        Closes with ``reason`` once ``apart`` held for ``min_dwell_s``; else revises it
+        when the distance fell by ``update_min_change`` of the last reported one, or
+        the severity changed (raised one level for a watched type).
+        """
+        s = self.settings
+        if self.life.watched(inc.slots):
+            severity = raise_severity(severity)
+        inc.metrics = metrics
+        if apart:
+            return self.life.close(inc.key, t_s, reason) if inc.dwelt(t_s, s.min_dwell_s) else None
+        inc.settle()
+        if value_m < inc.reported_min_m * (1.0 - s.update_min_change) or severity != inc.severity:
+            inc.severity = severity
+            inc.reported_min_m = min(inc.reported_min_m, value_m)
+            return self.life.revise(inc, t_s)
+        return None
+
+    def open_pair(
+        self, key: tuple[str, int, int], t_s: float, value_m: float, severity: Severity, metrics: dict[str, float]
+    ) -> list[Event]:
+        """A new pair incident, measured at ``value_m``, and its open revision."""
+        inc = self.life.new(PairIncident, key, t_s, severity, metrics, slots=(key[1], key[2]))
+        inc.min_m = inc.reported_min_m = value_m
+        return self.life.open(inc, t_s)
+
