@@ -256,6 +256,8 @@ def _ring_to_lonlat(ring_xy: np.ndarray, proj: LocalAeqd) -> np.ndarray:
     """A projected ring in lon/lat, its longitudes unwrapped: no step of 180 degrees or more
     between neighbours, the first within 180 degrees of the projection's centre."""
     lon, lat = proj.inverse(ring_xy[:, 0], ring_xy[:, 1])
+    if abs(lon[0] - proj.lon0) <= 180.0 and bool(np.all(np.abs(np.diff(lon)) < 180.0)):
+        return np.column_stack([lon, lat])  # nothing to unwrap (every ring away from +-180 and the poles)
     first = proj.lon0 + (lon[0] - proj.lon0 + 180.0) % 360.0 - 180.0
     steps = (np.diff(lon) + 180.0) % 360.0 - 180.0
     return np.column_stack([np.concatenate([[first], first + np.cumsum(steps)]), lat])
@@ -352,6 +354,8 @@ def densify_geodesic_edges(geom_lonlat: BaseGeometry, *, max_error_m: float) -> 
 
     def ring(coords: np.ndarray) -> np.ndarray:
         lon, lat = _geodesic_densify(coords[:, 0], coords[:, 1], seg_m)
+        if bool(np.all(np.abs(np.diff(lon)) < 180.0)):
+            return np.column_stack([lon, lat])
         steps = (np.diff(lon) + 180.0) % 360.0 - 180.0  # each geodesic the short way round
         lon = np.concatenate([[lon[0]], lon[0] + np.cumsum(steps)])
         if abs(lon[-1] - lon[0]) > 1e-9:

@@ -348,3 +348,35 @@ def test_a_compressed_file_is_followed_as_it_grows(tmp_path: Path) -> None:
             break
     stop.set()
     assert [u.t_s for u in got] == [T0 + 10 * i for i in range(6)]
+
+
+def test_a_folder_out_of_time_order_closes_its_incident_stale_when_the_track_went_stale(tmp_path: Path) -> None:
+    """Two ships of opposite sides meet in the earlier file; the later file (first by name)
+    holds other traffic a week on. The incident closes ``stale`` at the last report plus
+    the sea's stale time (900 s), not a week later; no report is dropped as out of order."""
+    from closewatch.pipeline import Pipeline
+    from closewatch.sinks import RecorderSink
+    from config.settings import parse_settings
+
+    folder = tmp_path / "week"
+    folder.mkdir()
+    meet = []
+    for i in range(6):
+        for mmsi, lon in ((273000001, 20.0), (230000001, 20.005)):  # Russian and Finnish ships 300 m apart
+            meet += encode_nmea({"type": 1, "mmsi": mmsi, "lat": 59.0, "lon": lon, "speed": 0.5, "course": 0},
+                                T0 + 10 * i)
+    (folder / "2-meeting.nmea").write_bytes(b"\n".join(meet) + b"\n")
+    later = _ais_lines(230000009, T0 + 7 * 86_400.0, 3)
+    (folder / "1-a-week-later.nmea").write_bytes(b"\n".join(later) + b"\n")
+    settings = parse_settings({
+        "feeds": [{"name": "ais", "format": "ais-nmea", "path": str(folder)}],
+        "zones": {"catalogue": "none"},
+        "sinks": _sinks(tmp_path),
+    })
+    sink = RecorderSink()
+    summary = Pipeline(settings, [sink]).run()
+    pairs = [e["properties"] for e in sink.events if e["properties"]["kind"] == "close_approach"]
+    assert [(p["state"], p["close_reason"]) for p in pairs] == [("open", None), ("closed", "stale")]
+    closed_at = pairs[-1]["t_s"]
+    assert closed_at == T0 + 50 + 900.0  # the last report of the pair, plus stale_after_s for sea
+    assert summary.engine_stats["out_of_order_dropped"] == 0
