@@ -287,7 +287,11 @@ def _lonlat_polygon(rings: list[np.ndarray], polygon_xy: BaseGeometry, proj: Loc
         exterior = exterior.copy()
         exterior[-1] = exterior[0]  # the same point: only rounding parted them
         return Polygon(exterior, holes)
-    held = [lat for lat in (90.0, -90.0) if polygon_xy.covers(Point(*(float(v[0]) for v in proj.forward(np.zeros(1), np.full(1, lat)))))]
+    held = []
+    for lat in (90.0, -90.0):
+        x, y = proj.forward(np.zeros(1), np.full(1, lat))
+        if polygon_xy.covers(Point(float(x[0]), float(y[0]))):
+            held.append(lat)
     if len(held) != 1:
         raise GeometryError("an outline winds around the Earth but holds no pole, or both")
     pole = held[0]

@@ -111,7 +111,7 @@ def test_bad_jsonl_lines(line: bytes, reason: str) -> None:
 def test_a_bad_optional_field_is_dropped_and_the_report_kept(change: dict, detail: str) -> None:
     ups, dls = _split(TracksJsonlDecoder("j").decode([_tracks_v1(**change)]))
     (u,) = ups
-    assert (u.track_id, u.lat_deg, u.alt_m if "alt_m" not in change else 0.0) == ("icao:154a12", 59.5, 9000.0 if "alt_m" not in change else 0.0)
+    assert (u.track_id, u.lat_deg, u.speed_mps if "speed_mps" not in change else 230.0) == ("icao:154a12", 59.5, 230.0)
     key = next(iter(change))
     assert getattr(u, key) in (None, "russia")  # the bad value dropped (side falls back on the tables)
     assert [(x.reason, x.detail, x.position) for x in dls] == [("bad field", f"{detail} (dropped, the rest kept)", 1)]
