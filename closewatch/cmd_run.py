@@ -74,9 +74,12 @@ def _jsonl_sink(settings: Settings, stack: ExitStack) -> JsonlSink:
 
 
 def _load(path: Path | None) -> Settings | None:
-    """The settings of ``path``, or None after printing why they are invalid (exit code 2)."""
+    """The settings of ``path`` checked as a run needs them (``closewatch.preflight``: the same
+    check for ``run`` and ``config check``), or None after printing why not (exit code 2)."""
+    from closewatch.preflight import load_checked
+
     try:
-        return load_settings(path)
+        return load_checked(path)
     except ConfigError as e:
         print(e, file=sys.stderr)
         return None
@@ -305,8 +308,12 @@ def _print_incidents(settings: Settings, recorder: RecorderSink) -> None:
 
 
 def _config_check(args: argparse.Namespace) -> int:
+    """Everything `run` checks before it opens a feed (the same function), without side effects."""
     settings = _load(args.file)
     if settings is None:
         return EXIT_USAGE
     print(f"{args.file}: valid ({len(settings.feeds)} feeds, kafka: {'yes' if settings.kafka else 'no, JSON Lines'})")
+    if not settings.feeds:
+        print(f"{args.file}: note: no [[feeds]]: `closewatch run` has nothing to read "
+              "(fine for `closewatch map serve`)", file=sys.stderr)
     return EXIT_OK

@@ -13,7 +13,7 @@ the tables when they know it):
    (``nato_members.csv``), Russia, and Belarus as configured.
 
 Callsign patterns are regular expressions matched case-insensitively against the whole
-callsign (``RFF\d+``, ``RSD\d{3}``); a malformed pattern is an :class:`AffiliationError`.
+callsign (``RFF\d+``, ``RSD\d{3}``); the settings refuse a malformed one (``SidesSettings``).
 
 Lookups are cached per identifier: feeds repeat the same few thousand ships and
 aircraft millions of times.
@@ -23,10 +23,9 @@ from __future__ import annotations
 
 import bisect
 import csv
-import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from config.records import Side
 from config.settings import SidesSettings
@@ -147,21 +146,6 @@ def mid_of_mmsi(mmsi: int) -> int | None:
     return None
 
 
-def _compile_patterns(patterns: Iterable[str], key: str) -> re.Pattern[str] | None:
-    parts = []
-    for p in patterns:
-        if not p or not p.strip():
-            raise AffiliationError(f"sides.{key}: empty callsign pattern")
-        try:
-            re.compile(p)
-        except re.error as e:
-            raise AffiliationError(f"sides.{key}: {p!r} is not a regular expression: {e}") from e
-        parts.append(f"(?:{p.strip()})")
-    if not parts:
-        return None
-    return re.compile("|".join(parts), re.IGNORECASE)
-
-
 class Affiliation:
     """Country and side for MMSIs, ICAO addresses and callsigns (see module doc)."""
 
@@ -175,24 +159,15 @@ class Affiliation:
         self._blocks = blocks
         self._nato_mmsi = frozenset(sides.nato_mmsi)
         self._russia_mmsi = frozenset(sides.russia_mmsi)
-        self._nato_icao = frozenset(self._norm_icao(a, "nato_icao") for a in sides.nato_icao)
-        self._russia_icao = frozenset(self._norm_icao(a, "russia_icao") for a in sides.russia_icao)
-        both = (self._nato_mmsi & self._russia_mmsi) | (self._nato_icao & self._russia_icao)
-        if both:
-            raise AffiliationError(f"sides: listed as both nato and russia: {sorted(map(str, both))}")
-        self._nato_cs = _compile_patterns(sides.nato_callsign_patterns, "nato_callsign_patterns")
-        self._russia_cs = _compile_patterns(sides.russia_callsign_patterns, "russia_callsign_patterns")
+        # SidesSettings has checked and normalised them (six lower-case hex digits, patterns that compile)
+        self._nato_icao = frozenset(sides.nato_icao)
+        self._russia_icao = frozenset(sides.russia_icao)
+        self._nato_cs = sides.callsign_pattern("nato")
+        self._russia_cs = sides.callsign_pattern("russia")
         self._has_cs = self._nato_cs is not None or self._russia_cs is not None
         self._mmsi_cache: dict[int, tuple[str | None, Side]] = {}
         self._icao_cache: dict[str, tuple[str | None, Side]] = {}
         self._cs_cache: dict[str, Side | None] = {}
-
-    @staticmethod
-    def _norm_icao(address: str, key: str) -> str:
-        a = address.strip().lower()
-        if len(a) != 6 or any(c not in "0123456789abcdef" for c in a):
-            raise AffiliationError(f"sides.{key}: {address!r} is not a 24-bit hex address")
-        return a
 
     # -- country -> side -------------------------------------------------------------
 

@@ -12,12 +12,14 @@ offending key path (``proximity.thresholds.sea_sea_m``) and the reason.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from config.hosts import canonical_host, is_loopback_host, split_host_port
 from config.times import parse_utc
 
 __all__ = [
@@ -42,8 +44,9 @@ class ConfigError(Exception):
 
 
 class _Section(BaseModel):
-    # A misspelt key is an error, not a silently ignored default.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A misspelt key is an error, not a silently ignored default; inf and nan are no numbers
+    # of a configuration (TOML has them: ``horizon_s = inf``).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -60,6 +63,27 @@ FeedFormat = Literal[
     "tracks-csv",
 ]
 Transport = Literal["file", "follow", "tcp", "udp", "http", "kafka"]
+
+
+def _servers(servers: str) -> str:
+    """``host:port,host:port``: each a host name or address with an optional port."""
+    for entry in servers.split(","):
+        if not entry.strip():
+            raise ValueError(f"{servers!r} has an empty entry")
+        split_host_port(entry)  # a ValueError naming the entry
+    return servers
+
+
+BootstrapServers = Annotated[str, AfterValidator(_servers)]
+
+
+def _check_key_pair(prefix: str, certfile: str | None, keyfile: str | None, password: str | None) -> None:
+    """A certificate comes with its key (``<prefix>certfile`` and ``<prefix>keyfile``), a key
+    password with a key."""
+    if (certfile is None) != (keyfile is None):
+        raise ValueError(f"a certificate needs both {prefix}certfile and {prefix}keyfile")
+    if password is not None and keyfile is None:
+        raise ValueError(f"{prefix}key_password is set but {prefix}keyfile is not")
 
 
 class FeedSettings(_Section):
@@ -87,7 +111,7 @@ class FeedSettings(_Section):
     from_start: bool = False
     # kafka: the cluster (default: bootstrap_servers of the [kafka] section), the consumer
     # group, and where a new group starts reading.
-    bootstrap_servers: str | None = None
+    bootstrap_servers: BootstrapServers | None = None
     group_id: str = "closewatch-ingest"
     start_from: Literal["earliest", "latest"] = "latest"
     # What a decoder takes before it parses anything: a longer line (or CoT event), a
@@ -102,6 +126,8 @@ class FeedSettings(_Section):
 
     @model_validator(mode="after")
     def _transport_needs(self) -> "FeedSettings":
+        if self.url is not None and not re.match(r"https?://[^/?#\s]+", self.url, re.IGNORECASE):
+            raise ValueError(f"url {self.url!r} is not an http:// or https:// URL")
         needs = {
             "file": ("path",),
             "follow": ("path",),
@@ -143,8 +169,13 @@ _DEFAULT_STALE_AFTER_S: dict[Literal["air", "sea", "land"], float] = {"air": 120
 _DEFAULT_MAX_SPEED_MPS: dict[Literal["air", "sea", "land"], float] = {"air": 700.0, "sea": 30.0, "land": 70.0}
 
 
+# Prediction work grows with horizon_s / predict_step_s samples per pair of tracks.
+_MAX_PREDICT_SAMPLES = 10_000
+
+
 class ProximitySettings(_Section):
-    horizon_s: PositiveFloat = 900.0
+    # How far ahead predictions look (at most a day: dead reckoning means nothing further).
+    horizon_s: float = Field(default=900.0, gt=0, le=86_400)
     # Hysteresis: an event closes only when separation exceeds threshold * (1 + margin)
     # and the condition has held for min_dwell_s.
     hysteresis_margin: float = Field(default=0.1, ge=0, le=1)
@@ -176,7 +207,7 @@ class ProximitySettings(_Section):
     predict_step_s: PositiveFloat = 60.0
     # Zone-entry prediction: the path is sampled at least every predict_zone_step_m,
     # then the entry is refined to about a metre.
-    predict_zone_step_m: PositiveFloat = 5_000.0
+    predict_zone_step_m: float = Field(default=5_000.0, ge=100)
     # Tracks slower than this are not dead-reckoned into zones.
     predict_min_speed_mps: float = Field(default=0.5, ge=0)
     # exercise_near_border: an active exercise zone closer than this to a border line.
@@ -206,6 +237,15 @@ class ProximitySettings(_Section):
     # Tracks dead (stale) for this long are forgotten and their memory reused.
     forget_after_s: PositiveFloat = 3_600.0
 
+    @model_validator(mode="after")
+    def _bounded_prediction(self) -> "ProximitySettings":
+        samples = self.horizon_s / self.predict_step_s
+        if samples > _MAX_PREDICT_SAMPLES:
+            raise ValueError(
+                f"horizon_s / predict_step_s = {samples:,.0f} samples a pair; at most {_MAX_PREDICT_SAMPLES:,}"
+            )
+        return self
+
 
 class ZoneSettings(_Section):
     """Which zones to watch (see docs/zones.md)."""
@@ -228,21 +268,67 @@ class ZoneSettings(_Section):
         return self
 
 
+def _icao_address(value: str) -> str:
+    a = value.strip().lower()
+    if len(a) != 6 or any(c not in "0123456789abcdef" for c in a):
+        raise ValueError(f"{value!r} is not a 24-bit ICAO address (six hexadecimal digits)")
+    return a
+
+
+def _callsign_pattern(value: str) -> str:
+    p = value.strip()
+    if not p:
+        raise ValueError("empty callsign pattern")
+    try:
+        re.compile(p)
+    except re.error as e:
+        raise ValueError(f"{value!r} is not a regular expression: {e}") from e
+    return p
+
+
+# ITU-R M.585: a Maritime Mobile Service Identity has nine digits.
+Mmsi = Annotated[int, Field(ge=1, le=999_999_999)]
+IcaoAddress = Annotated[str, AfterValidator(_icao_address)]  # normalised to lower case
+CallsignPattern = Annotated[str, AfterValidator(_callsign_pattern)]
+
+
 class SidesSettings(_Section):
     """Affiliation overrides; tables in config/data decide the rest."""
 
     belarus: Literal["russia", "other"] = "russia"
-    nato_mmsi: tuple[int, ...] = ()
-    russia_mmsi: tuple[int, ...] = ()
-    nato_icao: tuple[str, ...] = ()
-    russia_icao: tuple[str, ...] = ()
+    nato_mmsi: tuple[Mmsi, ...] = ()
+    russia_mmsi: tuple[Mmsi, ...] = ()
+    nato_icao: tuple[IcaoAddress, ...] = ()
+    russia_icao: tuple[IcaoAddress, ...] = ()
     # Regular expressions matched case-insensitively against the whole callsign ("RFF\d+").
-    nato_callsign_patterns: tuple[str, ...] = ()
-    russia_callsign_patterns: tuple[str, ...] = ()
+    nato_callsign_patterns: tuple[CallsignPattern, ...] = ()
+    russia_callsign_patterns: tuple[CallsignPattern, ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "SidesSettings":
+        both = sorted({str(m) for m in set(self.nato_mmsi) & set(self.russia_mmsi)}
+                      | (set(self.nato_icao) & set(self.russia_icao)))
+        if both:
+            raise ValueError(f"listed as both nato and russia: {', '.join(both)}")
+        for side in ("nato", "russia"):
+            self.callsign_pattern(side)  # the patterns compile together too (a flag like (?i) mid-way does not)
+        return self
+
+    def callsign_pattern(self, side: Literal["nato", "russia"]) -> re.Pattern[str] | None:
+        """The ``<side>_callsign_patterns`` as one case-insensitive pattern (None: none configured);
+        a ValueError names the key when they do not compile together."""
+        patterns = self.nato_callsign_patterns if side == "nato" else self.russia_callsign_patterns
+        if not patterns:
+            return None
+        try:
+            return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+        except re.error as e:
+            hint = " (a global flag such as (?i) must not be used: matching ignores case already)" if "flag" in str(e) else ""
+            raise ValueError(f"{side}_callsign_patterns do not compile together: {e}{hint}") from e
 
 
 class KafkaSettings(_Section):
-    bootstrap_servers: str = Field(min_length=1)
+    bootstrap_servers: BootstrapServers = Field(min_length=1)
     events_topic: str = "closewatch.events.v1"
     tracks_topic: str = "closewatch.tracks.v1"
     deadletter_topic: str = "closewatch.deadletter.v1"
@@ -263,6 +349,15 @@ class KafkaSettings(_Section):
     spool_dir: str = ".closewatch/spool"
     spool_max_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
 
+    @model_validator(mode="after")
+    def _security(self) -> "KafkaSettings":
+        if self.security_protocol.startswith("SASL"):
+            missing = [k for k in ("sasl_mechanism", "sasl_username", "sasl_password") if getattr(self, k) is None]
+            if missing:
+                raise ValueError(f"security_protocol {self.security_protocol} needs {', '.join(missing)}")
+        _check_key_pair("ssl_", self.ssl_certfile, self.ssl_keyfile, self.ssl_key_password)
+        return self
+
 
 class SinkSettings(_Section):
     """Where events and dead letters go when Kafka is not configured."""
@@ -273,22 +368,44 @@ class SinkSettings(_Section):
     tracks_jsonl: str | None = None
 
 
+def _host(value: str) -> str:
+    canonical_host(value)  # a ValueError says what is wrong
+    return value.strip()
+
+
+def _allowed_host(value: str) -> str:
+    split_host_port(value)
+    return value.strip()
+
+
 class MapSettings(_Section):
     output: str = "closewatch-map.html"
-    host: str = "127.0.0.1"
+    host: Annotated[str, AfterValidator(_host)] = "127.0.0.1"
     port: int = Field(default=8765, ge=0, le=65535)
-    token: str | None = None
+    # The bearer token (RFC 6750 b64token syntax, at least 16 characters); required when
+    # host is not a loopback address.
+    token: str | None = Field(default=None, min_length=16, pattern=r"^[A-Za-z0-9\-._~+/]+=*$")
+    # Host header values the server answers to besides 127.0.0.1, localhost and [::1] (and the
+    # address it listens on): the names operators type ("map.ops.example", "map.ops.example:8443").
+    # Any other Host is refused (421), which defeats DNS rebinding.
+    allowed_hosts: tuple[Annotated[str, AfterValidator(_allowed_host)], ...] = ()
+    # HTTPS: the server's certificate chain and private key (PEM), and the key's password if
+    # it is encrypted. None: plain HTTP.
+    tls_certfile: str | None = None
+    tls_keyfile: str | None = None
+    tls_key_password: str | None = None
     tile_url: str | None = None  # None: no tiles, country outlines only (air-gapped)
     refresh_s: PositiveFloat = 2.0  # how often the live page polls the server
     # no input for this long (wall clock): the live page shows a stale-feed warning
     feed_stale_after_s: PositiveFloat = 30.0
-    trail_points: int = Field(default=20, ge=2)  # positions in a live track's trail
+    trail_points: int = Field(default=20, ge=2, le=10_000)  # positions in a live track's trail
     trail_window_s: PositiveFloat = 600.0  # and at most this far back
 
     @model_validator(mode="after")
     def _token_off_loopback(self) -> "MapSettings":
-        if self.host not in ("127.0.0.1", "localhost", "::1") and not self.token:
+        if not is_loopback_host(self.host) and not self.token:
             raise ValueError(f"host {self.host!r} is not loopback: set map.token")
+        _check_key_pair("tls_", self.tls_certfile, self.tls_keyfile, self.tls_key_password)
         return self
 
 
@@ -296,7 +413,7 @@ class PipelineSettings(_Section):
     """How a run hands work on: micro-batches, and checkpoints for Kafka-fed runs."""
 
     # A batch goes to the engine at this many updates, or after this much wall time.
-    batch_size: int = Field(default=4096, ge=1)
+    batch_size: int = Field(default=4096, ge=1, le=1_000_000)
     max_batch_delay_s: PositiveFloat = 0.05
     # Kafka-fed runs: the engine's state and the input positions are checkpointed here
     # (after the sinks acknowledged) so a restart, even after kill -9, resumes exactly.
@@ -348,10 +465,23 @@ def load_settings(path: str | Path | None) -> Settings:
         return Settings()
     p = Path(path)
     try:
-        with p.open("rb") as f:
-            data = tomllib.load(f)
+        raw = p.read_bytes()
     except FileNotFoundError as e:
         raise ConfigError(f"{p}: no such configuration file") from e
+    except IsADirectoryError as e:
+        raise ConfigError(f"{p}: is a directory, not a configuration file") from e
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read the configuration: {e.strerror or e}") from e
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        column = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        raise ConfigError(
+            f"{p}: not UTF-8 text (TOML files are UTF-8): byte 0x{raw[e.start]:02x} at line {line}, column {column}"
+        ) from e
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{p}: not valid TOML: {e}") from e
     return parse_settings(data, str(p))

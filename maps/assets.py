@@ -196,6 +196,8 @@ class AssetStore:
     def resolve_url_path(self, url_path: str) -> Path | None:
         """The file behind ``/assets/<url_path>``, or ``None`` when it is not one of
         ours (unknown package, traversal, not a file)."""
+        if len(url_path) > 1024 or any(ord(c) < 0x20 or c in "\\\x7f" for c in url_path):
+            return None  # a NUL, a control character or a backslash names no file of ours
         package, _, rest = url_path.partition("/")
         if package == "_closewatch":
             base = STATIC_DIR
@@ -203,8 +205,11 @@ class AssetStore:
             base = self.root / "node_modules" / package
         else:
             return None
-        target = (base / rest).resolve()
-        if not target.is_relative_to(base.resolve()) or not target.is_file():
+        try:
+            target = (base / rest).resolve()
+            if not target.is_relative_to(base.resolve()) or not target.is_file():
+                return None
+        except (OSError, ValueError):  # a name too long for the file system, ...
             return None
         return target
 

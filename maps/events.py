@@ -10,6 +10,7 @@ properties described in :mod:`maps.features`).
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Iterable, Mapping
 
 from pyproj import Geod
@@ -24,11 +25,14 @@ from proximity.events import Event, Subject
 __all__ = [
     "CLOSE_APPROACH_KINDS",
     "EventFeature",
+    "drawable_events",
     "event_features",
     "event_positions",
     "latest_revisions",
     "read_event",
 ]
+
+log = logging.getLogger(__name__)
 
 CLOSE_APPROACH_KINDS = ("close_approach", "predicted_close_approach")
 # Predicted positions at the closest point of approach when the engine gives them
@@ -55,12 +59,25 @@ def read_event(feature: EventFeature) -> Event:
     return e
 
 
+def drawable_events(events: Iterable[EventFeature]) -> tuple[list[Event], int]:
+    """The revisions of ``events`` that can be drawn (:func:`read_event`), in order, and how
+    many could not (each logged with the reason): one bad value does not stop a map."""
+    out: list[Event] = []
+    skipped = 0
+    for feature in events:
+        try:
+            out.append(read_event(feature))
+        except MapInputError as e:
+            skipped += 1
+            log.warning("event not drawn: %s", e)
+    return out, skipped
+
+
 def latest_revisions(events: Iterable[EventFeature]) -> list[Event]:
     """The last revision (highest ``seq``) of each incident, decoded (:func:`read_event`),
-    in the order the incidents first appeared."""
+    in the order the incidents first appeared; values that cannot be drawn are logged and left out."""
     latest: dict[str, Event] = {}
-    for feature in events:
-        e = read_event(feature)
+    for e in drawable_events(events)[0]:
         have = latest.get(e.event_id)
         if have is None or e.seq >= have.seq:
             latest[e.event_id] = e

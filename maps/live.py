@@ -11,6 +11,11 @@ Time: tracks expire on *data* time (``expire(now_s)``, the pipeline's clock, so 
 replay behaves like a live feed); the feed is *stale* when nothing arrived for
 ``feed_stale_after_s`` of *wall-clock* time (``clock``), which the page shows as
 a warning.
+
+Health, shown in the page's banner: the state of the connection the store is fed
+through (:meth:`SituationStore.set_connection`: ``map serve``'s Kafka consumer) and
+each feed's ``feed_health`` record (:meth:`SituationStore.apply_feed_health`,
+:mod:`maps.health`).
 """
 
 from __future__ import annotations
@@ -27,7 +32,8 @@ from config.records import TrackUpdate, Zone
 from config.settings import ProximitySettings, Settings
 from config.times import format_utc
 from maps.errors import MapInputError
-from maps.events import EventFeature, event_features, read_event
+from maps.events import EventFeature, drawable_events, event_features
+from maps.health import FeedHealth, read_feed_health
 from maps.features import feature_collection, track_feature, track_update, trail_feature, zone_feature
 from proximity.events import Event
 
@@ -38,6 +44,7 @@ log = logging.getLogger(__name__)
 LAYERS = ("tracks", "trails", "events", "zones")
 _STALE_AFTER_S = {str(k): v for k, v in ProximitySettings().stale_after_s.items()}
 _CLOSED_MEMORY = 10_000
+_FEEDS_MEMORY = 1_000  # feed_health of at most this many feeds (the oldest change forgotten first)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +93,8 @@ class SituationStore:
         self._last_input_wall_s: float | None = None
         self._version = 0
         self._cache: dict[str, tuple[int, bytes]] = {}
+        self._connection: dict[str, Any] | None = None
+        self._feeds: OrderedDict[str, FeedHealth] = OrderedDict()
 
     @classmethod
     def from_settings(cls, settings: Settings, zones: Sequence[Zone] = ()) -> "SituationStore":
@@ -132,12 +141,7 @@ class SituationStore:
         highest ``seq`` of an incident wins; ``closed`` removes it. A value that cannot
         be drawn is logged and skipped."""
         taken = 0
-        revisions = []
-        for feature in events:
-            try:
-                revisions.append(read_event(feature))
-            except MapInputError as e:
-                log.warning("event not drawn: %s", e)
+        revisions, _skipped = drawable_events(events)
         with self._lock:
             for rev in revisions:
                 eid = rev.event_id
@@ -178,6 +182,41 @@ class SituationStore:
             if self._data_time_s is None or now_s > self._data_time_s:
                 self._data_time_s = now_s
         return gone
+
+    def set_connection(self, name: str, connected: bool, error: str | None = None, *,
+                       since_s: float | None = None) -> None:
+        """The state of the connection that feeds the store (``name``: what the page calls it,
+        e.g. "Kafka 127.0.0.1:9092"): connected, or not since ``since_s`` (UTC epoch seconds,
+        default now), with the ``error``. The time is kept while the state stays."""
+        with self._lock:
+            have = self._connection
+            if have is not None and have["connected"] == connected:
+                since_s = have["since_s"]
+            elif since_s is None:
+                since_s = self._clock()
+            self._connection = {"name": name, "connected": connected, "since_s": since_s,
+                                "error": None if connected else error}
+
+    def apply_feed_health(self, records: Iterable[FeedHealth | Mapping[str, Any]]) -> int:
+        """Take ``feed_health`` records (:mod:`maps.health`); the latest ``since_s`` of a feed wins.
+        A record that does not fit is logged and skipped. Returns how many were taken."""
+        taken = 0
+        for record in records:
+            try:
+                h = record if isinstance(record, FeedHealth) else read_feed_health(record)
+            except MapInputError as e:
+                log.warning("feed health not shown: %s", e)
+                continue
+            with self._lock:
+                have = self._feeds.get(h.feed)
+                if have is not None and h.since_s < have.since_s:
+                    continue
+                self._feeds[h.feed] = h
+                self._feeds.move_to_end(h.feed)
+                while len(self._feeds) > _FEEDS_MEMORY:
+                    self._feeds.popitem(last=False)
+            taken += 1
+        return taken
 
     def _touch(self, changed: bool) -> None:
         self._last_input_wall_s = self._clock()
@@ -220,7 +259,8 @@ class SituationStore:
         return body
 
     def status(self) -> dict[str, Any]:
-        """Counts, data time and feed staleness for the page's panel and banner."""
+        """Counts, data time, feed staleness, the connection and the feeds' health (by name)
+        for the page's panel and banner."""
         with self._lock:
             wall = self._clock()
             age = None if self._last_input_wall_s is None else max(0.0, wall - self._last_input_wall_s)
@@ -233,4 +273,6 @@ class SituationStore:
                 "feed_age_s": age,
                 "feed_stale": age is None or age > self._feed_stale_after_s,
                 "feed_stale_after_s": self._feed_stale_after_s,
+                "connection": dict(self._connection) if self._connection is not None else None,
+                "feeds": [self._feeds[name].to_json() for name in sorted(self._feeds)],
             }

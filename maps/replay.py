@@ -16,11 +16,12 @@ and an area, to review an incident and share it.
 from __future__ import annotations
 
 import html
+import json
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, Mapping, Sequence
 
 import folium
 import folium.plugins
@@ -34,12 +35,12 @@ from config.settings import ProximitySettings
 from config.times import format_utc
 from maps.assets import AssetStore
 from maps.errors import MapInputError
-from maps.events import EventFeature, event_features, event_positions, read_event
+from maps.events import EventFeature, drawable_events, event_features, event_positions
 from maps.features import feature_collection, group_tracks, thin, track_feature, trail_feature, zone_feature
 from maps.page import PageSetup, add_outlines, base_map, bounds_of, geojson_layer, write_page
 from proximity.events import Event
 
-__all__ = ["Downsampling", "render_replay"]
+__all__ = ["Downsampling", "JsonLines", "read_jsonl", "render_replay"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,85 @@ class Downsampling:
             f"{self.tracks_thinned:,} of {self.tracks:,} tracks thinned to every n-th position "
             "(first and last positions kept)."
         )
+
+
+MAX_LINE_BYTES = 4 * 1024 * 1024  # an event value is at most Kafka's message size (1 MB by default)
+_WARN_LINES = 10  # lines named one by one in the log, per file; the rest are counted
+_JSON_NAMES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false",
+               type(None): "null"}
+
+
+@dataclass
+class JsonLines:
+    """What :func:`read_jsonl` made of a file: the values used, and the lines that were not."""
+
+    path: Path
+    items: list[Any] = field(default_factory=list)
+    lines: int = 0
+    skipped: int = 0
+    first_skipped: str | None = None  # "line N: reason"
+
+    def sentence(self) -> str | None:
+        """One line for the operator and the page, or None when every line was used."""
+        if not self.skipped:
+            return None
+        return (f"{self.path.name}: {self.skipped:,} of {self.lines:,} lines not used "
+                f"(first: {self.first_skipped})")
+
+
+def _lines(f: BinaryIO) -> Iterator[tuple[bytes | None, int]]:
+    """Lines of ``f`` with their numbers; a line longer than :data:`MAX_LINE_BYTES` is read past
+    in pieces and given as None."""
+    n = 0
+    while True:
+        line = f.readline(MAX_LINE_BYTES + 1)
+        if not line:
+            return
+        n += 1
+        if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+            while line and not line.endswith(b"\n"):
+                line = f.readline(MAX_LINE_BYTES)
+            yield None, n
+        else:
+            yield line, n
+
+
+def read_jsonl(path: str | Path, convert: Callable[[dict[str, Any]], Any]) -> JsonLines:
+    """The JSON objects of a JSON Lines file, each passed through ``convert``. A line that is not
+    UTF-8, not JSON, not an object, too long, nested too deeply or refused by ``convert``
+    (:class:`MapInputError`, ``ValueError``, ``TypeError``) is skipped with a warning naming the
+    file and the line (the first few one by one, then counted); blank lines are ignored.
+    ``OSError`` (a missing file) is the caller's."""
+    p = Path(path)
+    out = JsonLines(p)
+    with p.open("rb") as f:
+        for raw, n in _lines(f):
+            if raw is not None and not raw.strip():
+                continue
+            out.lines += 1
+            try:
+                if raw is None:
+                    raise MapInputError(f"longer than {MAX_LINE_BYTES:,} bytes")
+                value = json.loads(raw.decode("utf-8"))
+                if not isinstance(value, dict):
+                    raise MapInputError(f"not a JSON object but {_JSON_NAMES.get(type(value), 'a value')}")
+                out.items.append(convert(value))
+            except UnicodeDecodeError as e:
+                reason = f"not UTF-8 (byte 0x{e.object[e.start]:02x} at column {e.start + 1})"
+            except RecursionError:
+                reason = "nested too deeply"
+            except (MapInputError, ValueError, TypeError, AttributeError, KeyError) as e:
+                reason = str(e) or type(e).__name__
+            else:
+                continue
+            out.skipped += 1
+            if out.first_skipped is None:
+                out.first_skipped = f"line {n}: {reason}"
+            if out.skipped <= _WARN_LINES:
+                log.warning("%s:%d: line not used: %s", p, n, reason)
+    if out.skipped > _WARN_LINES:
+        log.warning("%s: %d more lines not used", p, out.skipped - _WARN_LINES)
+    return out
 
 
 def _inside(lon: float, lat: float, bbox: tuple[float, float, float, float] | None) -> bool:
@@ -254,16 +334,21 @@ def render_replay(
     tile_url: str | None = None,
     stale_after_s: Mapping[str, float] | None = None,
     store: AssetStore | None = None,
+    notes: Sequence[str] = (),
 ) -> Path:
     """Write the replay of ``window`` (epoch seconds ``(start, end)``, default: all
     the data) and ``bbox`` (``(west, south, east, north)`` degrees, default: all) to
     ``path``; at most ``max_points`` track positions are drawn. ``events`` are values
-    of the events topic (``EventFeature``), several revisions of an incident each.
+    of the events topic (``EventFeature``), several revisions of an incident each (one
+    that cannot be drawn is logged, left out and counted on the page).
     ``stale_after_s`` per domain (default: ``proximity.stale_after_s``'s) ends a track's
-    last position."""
+    last position. ``notes`` (e.g. input lines that were not used) are shown above the
+    table of events."""
     stale = dict(stale_after_s or _STALE_AFTER_S)
     groups = group_tracks(tracks)
-    records = sorted((read_event(e) for e in events), key=lambda r: (r.t_s, r.seq))
+    drawn, undrawable = drawable_events(events)
+    records = sorted(drawn, key=lambda r: (r.t_s, r.seq))
+    notes = [*notes, *([f"{undrawable:,} event values could not be drawn"] if undrawable else [])]
     all_t = [u.t_s for ups in groups.values() for u in ups] + [r.t_s for r in records]
     if window is None:
         if not all_t:
@@ -312,7 +397,7 @@ def render_replay(
                        "legendPosition": "topleft", "legendCollapsed": True,
                        "fitPaddingBottom": _SLIDER_HEIGHT_PX}).add_to(m)
     head = f"Events {format_utc(start_s)} – {format_utc(end_s)}, {where}: {len(incidents)}"
-    _ReplaySetup(slider, _event_table(incidents, end_s, ds.sentence(), head)).add_to(m)
+    _ReplaySetup(slider, _event_table(incidents, end_s, ds.sentence() + "".join(f" {n}." for n in notes), head)).add_to(m)
     root = m.get_root()
     assert isinstance(root, Figure)
     root.header.add_child(Element(_REPORT_CSS), name="closewatch_report_css")

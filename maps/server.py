@@ -4,69 +4,108 @@ The page (:func:`live_map`) polls one GeoJSON endpoint per layer with folium's
 Realtime plugin (leaflet-realtime), ``remove_missing=True`` so stale tracks and
 closed events vanish, and ``closewatch.updateFeature`` so a moved track's marker
 moves, rotates and gets its new popup and label without the operator losing
-zoom or pan. A status endpoint feeds the counts and the stale-feed warning.
+zoom or pan. A status endpoint feeds the counts and the banner (no connection to
+Kafka, feeds restarting or failed, a stale feed).
 
-Endpoints: ``/`` the page, ``/assets/<package>/<file>`` the offline scripts and
-style sheets, ``/api/{tracks,trails,events,zones}`` GeoJSON (RFC 7946),
-``/api/status`` JSON.
+Endpoints (GET and HEAD only): ``/`` the page, ``/assets/<package>/<file>`` the
+offline scripts and style sheets, ``/api/{tracks,trails,events,zones}`` GeoJSON
+(RFC 7946), ``/api/status`` JSON.
 
-Safety: bound to 127.0.0.1 unless told otherwise; any other address needs a
-token (``map.token``), accepted as ``Authorization: Bearer <token>``, as
-``?token=<token>`` on the page (which then sets an HttpOnly cookie and drops the
-token from the address bar) or as that cookie. Every response carries a
-Content-Security-Policy that lets the page load and fetch from this server only.
+Safety, for a page that operators open from other machines:
+
+* **Host allow-list** (DNS rebinding): only ``Host`` values naming this server are
+  answered: ``127.0.0.1``, ``localhost``, ``[::1]``, the address it listens on, and
+  ``[map] allowed_hosts``; any other gets 421 Misdirected Request (RFC 9110 section
+  15.5.20), a request with no or several ``Host`` headers 400.
+* **Token** (``[map] token``, required off loopback): the Bearer scheme of RFC 6750
+  (section 2.1, scheme case-insensitive as RFC 9110 section 11.1 says):
+  ``Authorization: Bearer <token>``; or, for a browser, one login at ``/?token=<token>``
+  that sets an HttpOnly, SameSite=Strict session cookie (a random value, never the
+  token; 12 hours) and redirects to the clean URL. A token anywhere else (a bare
+  ``Authorization: <token>``, ``?token=`` on another path) is refused.
+* **Headers on every response**, errors and malformed requests included:
+  Content-Security-Policy (this server only, no framing), X-Content-Type-Options,
+  Referrer-Policy, X-Frame-Options, Cross-Origin-Opener/Resource-Policy,
+  Cache-Control ``no-store`` (assets: private, one hour), HSTS over HTTPS.
+* **HTTPS** from ``[map] tls_certfile``/``tls_keyfile`` (TLS 1.2 or later).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
-import ipaddress
 import json
 import logging
+import re
+import secrets
+import ssl
 import threading
+import time
+from collections import OrderedDict
 from typing import Any, Awaitable, Callable, Mapping, Sequence
 
 import folium
 import folium.plugins
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestHandler
 from branca.element import MacroElement
 from folium.template import Template
 from folium.utilities import JsCode
 from shapely.geometry.base import BaseGeometry
 
+from config.hosts import LOOPBACK_NAMES, canonical_host, is_loopback_host, split_host_port
 from config.records import Zone
 from config.settings import MapSettings
+from config.tlsfiles import TlsFileError, server_context
 from maps.assets import AssetStore
 from maps.errors import MapServerError
 from maps.live import LAYERS, SituationStore
 from maps.page import PageSetup, add_outlines, base_map, bounds_of, write_page
 
-__all__ = ["LiveMapServer", "live_map", "serve_live_map"]
+__all__ = ["CSP", "SESSION_COOKIE", "LiveMapServer", "live_map", "security_headers", "serve_live_map", "tls_context"]
 
 log = logging.getLogger(__name__)
 
-TOKEN_COOKIE = "closewatch_map_token"
+SESSION_COOKIE = "closewatch_map_session"
+SESSION_TTL_S = 12 * 3600.0
+MAX_SESSIONS = 1_000  # the oldest login is forgotten first
 CSP = (
     "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; base-uri 'none'; "
     "form-action 'none'; frame-ancestors 'none'"
 )
-_SECURITY_HEADERS = {
-    "Content-Security-Policy": CSP,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
 _LAYER_NAMES = {"zones": "Zones", "trails": "Track trails", "tracks": "Tracks", "events": "Open events"}
+# RFC 6750 section 2.1: credentials = "Bearer" 1*SP b64token
+_BEARER = re.compile(r"([A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*) +([A-Za-z0-9\-._~+/]+=*)")
+_MAX_PATH = 2048
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
+def security_headers(*, tls: bool) -> dict[str, str]:
+    """The headers every response of the map server carries."""
+    headers = {
+        "Content-Security-Policy": CSP,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "X-Frame-Options": "DENY",
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Cross-Origin-Resource-Policy": "same-origin",
+        "Server": "closewatch",
+    }
+    if tls:
+        headers["Strict-Transport-Security"] = "max-age=31536000"
+    return headers
+
+
+def tls_context(settings: MapSettings) -> ssl.SSLContext | None:
+    """The HTTPS context of ``[map] tls_certfile``/``tls_keyfile`` (None: plain HTTP);
+    :class:`~maps.errors.MapServerError` names the file and the reason."""
+    if settings.tls_certfile is None or settings.tls_keyfile is None:
+        return None
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+        return server_context(settings.tls_certfile, settings.tls_keyfile, settings.tls_key_password)
+    except TlsFileError as e:
+        raise MapServerError(f"map.tls_{e.role}: {e}") from e
 
 
 class _LiveSetup(MacroElement):
@@ -131,13 +170,78 @@ def live_map(
     return m
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+def _text(status: int, text: str, headers: Mapping[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, text=f"closewatch map: {text}\n", headers=headers)
+
+
+class _Sessions:
+    """Browser sessions opened by a ``?token=`` login: random ids, expiring, at most
+    :data:`MAX_SESSIONS` (used from the server's event loop only)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._expiry: OrderedDict[str, float] = OrderedDict()
+
+    def open(self) -> str:
+        sid = secrets.token_urlsafe(32)
+        self._expiry[sid] = self._clock() + SESSION_TTL_S
+        while len(self._expiry) > MAX_SESSIONS:
+            self._expiry.popitem(last=False)
+        return sid
+
+    def valid(self, sid: str) -> bool:
+        until = self._expiry.get(sid)
+        if until is None:
+            return False
+        if until < self._clock():
+            del self._expiry[sid]
+            return False
+        return True
+
+
+class _SecureRequestHandler(RequestHandler):
+    """aiohttp's connection handler, whose own error responses (a request line too long,
+    bytes that are not HTTP) carry the security headers too."""
+
+    __slots__ = ("_cw_headers",)
+
+    def __init__(self, manager: web.Server, *, headers: Mapping[str, str], **kwargs: Any) -> None:
+        super().__init__(manager, **kwargs)
+        self._cw_headers = headers
+
+    def handle_error(self, request: web.BaseRequest, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        resp = super().handle_error(request, status, exc, message)
+        resp.headers.update(self._cw_headers)
+        resp.headers.setdefault("Cache-Control", "no-store")
+        return resp
+
+    def log_exception(self, *args: Any, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info")
+        if isinstance(exc, HttpProcessingError):  # bytes from the network that are not HTTP: no traceback
+            log.warning("map server: malformed request refused: %s", str(exc.message)[:200])
+        else:
+            super().log_exception(*args, **kwargs)
+
+
+class _Server(web.Server):
+    """A low-level aiohttp server whose connections are :class:`_SecureRequestHandler`."""
+
+    def __init__(self, handler: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]], *,
+                 loop: asyncio.AbstractEventLoop, headers: Mapping[str, str], **kwargs: Any) -> None:
+        super().__init__(handler, loop=loop, **kwargs)
+        self._cw_args = dict(kwargs, loop=loop, headers=headers)
+
+    def __call__(self) -> RequestHandler:
+        return _SecureRequestHandler(self, **self._cw_args)
 
 
 class LiveMapServer:
     """Serves the live map of ``store`` from a background thread.
 
     ``port=0`` picks a free port (tests); :attr:`url` is where to point a browser.
+    ``allowed_hosts``: ``Host`` values answered besides the loopback names and the address
+    listened on (``name`` or ``name:port``); ``tls``: an HTTPS context (:func:`tls_context`).
     Use as a context manager or call :meth:`start`/:meth:`stop`.
     """
 
@@ -154,14 +258,27 @@ class LiveMapServer:
         tile_url: str | None = None,
         title: str = "closewatch live map",
         assets: AssetStore | None = None,
+        allowed_hosts: Sequence[str] = (),
+        tls: ssl.SSLContext | None = None,
     ) -> None:
-        if not is_loopback(host) and not token:
+        if not is_loopback_host(host) and not token:
             raise MapServerError(f"map server on {host!r} (not loopback) needs a token: set map.token")
+        if not is_loopback_host(host) and tls is None:
+            log.warning("map server on %s without HTTPS: the token and the picture cross the network in clear "
+                        "(set map.tls_certfile and map.tls_keyfile)", host)
         self.store = store
         self.host = host
         self.port = port
         self.token = token
+        self.tls = tls
         self.assets = assets or AssetStore()
+        self._headers = security_headers(tls=tls is not None)
+        self._sessions = _Sessions()
+        try:
+            names = {*LOOPBACK_NAMES, canonical_host(host)} - {"0.0.0.0", "::"}
+            self._allowed = [(n, None) for n in names] + [split_host_port(h) for h in allowed_hosts]
+        except ValueError as e:
+            raise MapServerError(f"map.allowed_hosts: {e}") from e
         self.page = write_page(
             live_map(refresh_s=refresh_s, zones=zones, outlines=outlines, tile_url=tile_url, title=title),
             None,
@@ -169,72 +286,105 @@ class LiveMapServer:
             store=self.assets,
         ).encode()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
+        self._runner: web.BaseRunner | None = None
         self._thread: threading.Thread | None = None
 
     # ----------------------------------------------------------- HTTP
 
-    def _authorised(self, request: web.Request) -> bool:
-        if not self.token:
-            return True
-        given = [
-            request.headers.get("Authorization", "").removeprefix("Bearer ").strip(),
-            request.cookies.get(TOKEN_COOKIE, ""),
-            request.query.get("token", ""),
-        ]
-        return any(g and hmac.compare_digest(g.encode(), self.token.encode()) for g in given)
-
-    @web.middleware
-    async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not self._authorised(request):
-            resp: web.StreamResponse = web.Response(status=401, text="closewatch map: token required\n")
-        else:
-            try:
-                resp = await handler(request)
-            except web.HTTPException as e:
-                e.headers.update(_SECURITY_HEADERS)
-                raise
-        resp.headers.update(_SECURITY_HEADERS)
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        """Every request: dispatched, and whatever comes out (an error too) gets the headers."""
+        try:
+            resp = self._dispatch(request)
+        except Exception:  # a bug must not answer without the headers, nor take the server down
+            log.exception("map server: %s %s failed", request.method, request.path_qs[:200])
+            resp = _text(500, "internal error")
+        resp.headers.update(self._headers)
+        resp.headers.setdefault("Cache-Control", "no-store")
         return resp
 
-    async def _page(self, request: web.Request) -> web.StreamResponse:
-        if self.token and "token" in request.query:
-            # keep the token out of the address bar and history: cookie, then redirect
-            resp = web.Response(status=303, headers={"Location": "/"})
-            resp.set_cookie(TOKEN_COOKIE, self.token, httponly=True, samesite="Strict", path="/")
-            return resp
-        return web.Response(body=self.page, content_type="text/html", charset="utf-8",
-                            headers={"Cache-Control": "no-store"})
+    def _host_allowed(self, request: web.BaseRequest) -> web.Response | None:
+        values = request.headers.getall("Host", [])
+        if len(values) != 1:
+            return _text(400, "one Host header is required")
+        try:
+            name, port = split_host_port(values[0])
+        except ValueError:
+            return _text(400, "malformed Host header")
+        for allowed_name, allowed_port in self._allowed:
+            if name == allowed_name and port in (None, allowed_port or self.port):
+                return None
+        return _text(421, f"this server does not answer to Host {values[0][:100]!r} (map.allowed_hosts)")
 
-    async def _asset(self, request: web.Request) -> web.StreamResponse:
-        path = self.assets.resolve_url_path(request.match_info["path"])
-        if path is None:
-            raise web.HTTPNotFound()
-        return web.FileResponse(path, headers={"Cache-Control": "max-age=3600"})
+    def _refusal(self, status: int, text: str, error: str | None = None) -> web.Response:
+        challenge = 'Bearer realm="closewatch map"' + (f', error="{error}"' if error else "")
+        return _text(status, text, {"WWW-Authenticate": challenge})
 
-    async def _layer(self, request: web.Request) -> web.StreamResponse:
-        layer = request.match_info["layer"]
+    def _unauthorised(self, request: web.BaseRequest) -> web.Response | None:
+        """None when the request may go on, else the 401/400 to answer (RFC 6750 section 3)."""
+        if not self.token:
+            return None
+        if "token" in request.query:
+            return self._refusal(400, "a token in a URL is accepted only as the login at /?token=...",
+                                 "invalid_request")
+        header = request.headers.get("Authorization")
+        if header is not None:
+            m = _BEARER.fullmatch(header.strip())
+            if m is None or m.group(1).lower() != "bearer":
+                return self._refusal(401, "Authorization must be 'Bearer <token>'", "invalid_request")
+            if hmac.compare_digest(m.group(2).encode(), self.token.encode()):
+                return None
+            return self._refusal(401, "wrong token", "invalid_token")
+        sid = request.cookies.get(SESSION_COOKIE)
+        if sid and self._sessions.valid(sid):
+            return None
+        return self._refusal(401, "token required: open /?token=<token> once, or send Authorization: Bearer")
+
+    def _login(self, request: web.BaseRequest) -> web.Response:
+        """``/?token=``: a session cookie (never the token itself), then the clean URL."""
+        given = request.query.getall("token")
+        assert self.token is not None
+        if len(given) != 1 or not hmac.compare_digest(given[0].encode(), self.token.encode()):
+            return self._refusal(401, "wrong token", "invalid_token")
+        resp = web.Response(status=303, headers={"Location": "/"})
+        resp.set_cookie(SESSION_COOKIE, self._sessions.open(), httponly=True, samesite="Strict", path="/",
+                        max_age=int(SESSION_TTL_S), secure=self.tls is not None)
+        return resp
+
+    def _dispatch(self, request: web.BaseRequest) -> web.Response | web.FileResponse:
+        refused = self._host_allowed(request)
+        if refused is not None:
+            return refused
+        if request.method not in ("GET", "HEAD"):
+            return _text(405, "only GET and HEAD", {"Allow": "GET, HEAD"})
+        path = request.path
+        if len(request.raw_path) > _MAX_PATH:
+            return _text(414, "path too long")
+        if path == "/" and self.token and "token" in request.query:
+            return self._login(request)
+        refused = self._unauthorised(request)
+        if refused is not None:
+            return refused
+        if path == "/":
+            return web.Response(body=self.page, content_type="text/html", charset="utf-8")
+        if path.startswith("/assets/"):
+            found = self.assets.resolve_url_path(path.removeprefix("/assets/"))
+            if found is None:
+                return _text(404, "not found")
+            return web.FileResponse(found, headers={"Cache-Control": "private, max-age=3600"})
+        layer = path.removeprefix("/api/") if path.startswith("/api/") else None
         if layer == "status":
-            body = json.dumps(self.store.status()).encode()
-            return web.Response(body=body, content_type="application/json", headers={"Cache-Control": "no-store"})
-        if layer not in LAYERS:
-            raise web.HTTPNotFound()
-        return web.Response(body=self.store.layer_json(layer), content_type="application/geo+json",
-                            headers={"Cache-Control": "no-store"})
-
-    def _app(self) -> web.Application:
-        app = web.Application(middlewares=[self._guard])
-        app.router.add_get("/", self._page)
-        app.router.add_get("/assets/{path:.+}", self._asset)
-        app.router.add_get("/api/{layer}", self._layer)
-        return app
+            return web.Response(body=json.dumps(self.store.status(), allow_nan=False).encode(),
+                                content_type="application/json")
+        if layer in LAYERS:
+            return web.Response(body=self.store.layer_json(layer), content_type="application/geo+json")
+        return _text(404, "not found")
 
     # ----------------------------------------------------------- lifecycle
 
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}/"
 
     def start(self) -> "LiveMapServer":
         if self._thread is not None:
@@ -244,9 +394,10 @@ class LiveMapServer:
         failure: list[BaseException] = []
 
         async def startup() -> None:
-            runner = web.AppRunner(self._app(), access_log=None)
+            server = _Server(self._handle, loop=loop, headers=self._headers, access_log=None)
+            runner = web.ServerRunner(server)
             await runner.setup()
-            site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
+            site = web.TCPSite(runner, self.host, self.port, reuse_address=True, ssl_context=self.tls)
             await site.start()
             self._runner = runner
             self.port = int(runner.addresses[0][1])
@@ -300,13 +451,15 @@ def serve_live_map(
     zones: Sequence[Zone] = (),
     outlines: BaseGeometry | Mapping[str, Any] | None = None,
     assets: AssetStore | None = None,
+    host: str | None = None,
     port: int | None = None,
 ) -> LiveMapServer:
-    """Start the live map for a running pipeline (``closewatch run``) with the
-    ``[map]`` settings; the caller stops it (``server.stop()``)."""
+    """Start the live map with the ``[map]`` settings (``host``/``port`` override them); the
+    caller stops it (``server.stop()``). Used by ``closewatch run --serve-map`` and
+    ``closewatch map serve``."""
     return LiveMapServer(
         store,
-        host=settings.host,
+        host=settings.host if host is None else host,
         port=settings.port if port is None else port,
         token=settings.token,
         refresh_s=settings.refresh_s,
@@ -314,5 +467,6 @@ def serve_live_map(
         outlines=outlines,
         tile_url=settings.tile_url,
         assets=assets,
+        allowed_hosts=settings.allowed_hosts,
+        tls=tls_context(settings),
     ).start()
-

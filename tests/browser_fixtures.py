@@ -7,6 +7,10 @@ Playwright for Python; Playwright's own browser download is never used).
   requests to any host but 127.0.0.1 / localhost / ::1 are aborted (and make the
   test fail at teardown); console errors and uncaught page errors are collected
   and fail the test at teardown too.
+* ``wait_until(page, expression)``: polls a JavaScript expression (``wait_for_function``
+  would evaluate a string with eval, which the pages' Content-Security-Policy forbids);
+* ``launch_browser(browser, *args)``: another Chromium with extra flags from the session's
+  Playwright (a second ``sync_playwright()`` cannot run beside the first);
 * ``screenshot(page, name)``: saves ``artifacts/screenshots/<name>.png`` (the CI
   artefact folder, documented in docs/maps.md).
 """
@@ -14,6 +18,7 @@ Playwright for Python; Playwright's own browser download is never used).
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -103,3 +108,18 @@ def screenshot(page: Any, name: str) -> Path:
     out = SCREENSHOT_DIR / f"{name}.png"
     page.screenshot(path=str(out))
     return out
+
+
+def wait_until(page: Any, expression: str, timeout_s: float = 10.0) -> None:
+    """Poll a JS expression with page.evaluate until it is true (an AssertionError after ``timeout_s``)."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true after {timeout_s} s: {expression}")
+        page.wait_for_timeout(100)
+
+
+def launch_browser(browser: Any, *extra_args: str) -> Any:
+    """Another headless Chromium with ``extra_args`` (``--host-resolver-rules=...``,
+    ``--ignore-certificate-errors``), for one test; the caller closes it."""
+    return browser.browser_type.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args], headless=True)

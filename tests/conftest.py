@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 # Shared fixtures kept in their own modules (importable through pythonpath = ["tests"]).
-pytest_plugins = ["kafka_fixtures", "browser_fixtures"]
+pytest_plugins = ["kafka_fixtures", "browser_fixtures", "map_fixtures"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"

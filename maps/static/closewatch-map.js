@@ -41,6 +41,10 @@
   function finite(v) {
     return typeof v === "number" && isFinite(v);
   }
+  // HH:MM:SS UTC of epoch seconds
+  function utcTime(s) {
+    return finite(s) ? new Date(s * 1000).toISOString().slice(11, 19) + " UTC" : "an unknown time";
+  }
   function el(tag, cls, text) {
     var node = document.createElement(tag);
     if (cls) node.className = cls;
@@ -399,9 +403,38 @@
       });
     });
 
-    function setStale(stale, text) {
-      container.classList.toggle("cw-feed-stale", stale);
-      banner.textContent = stale ? text : "";
+    // One line per problem, worst first; names and errors come from feeds: textContent only.
+    function setBanner(lines) {
+      container.classList.toggle("cw-feed-stale", lines.length > 0);
+      banner.textContent = "";
+      lines.forEach(function (line) {
+        var div = el("div", "cw-banner-line cw-banner-" + line.level, line.text);
+        div.dataset.kind = line.kind;
+        banner.appendChild(div);
+      });
+    }
+    function healthLines(s) {
+      var lines = [];
+      var c = s.connection;
+      var down = !!(c && !c.connected);
+      if (down) {
+        lines.push({ kind: "connection", level: "alert", text: "No connection to " + c.name + " since " +
+          utcTime(c.since_s) + " (retrying)" + (c.error ? ": " + c.error : "") +
+          ". The picture is not being updated." });
+      }
+      (s.feeds || []).forEach(function (f) {
+        if (f.state === "running") return;
+        var text = "Feed " + f.feed + (f.state === "failed" ? " failed" : " restarting") + " since " +
+          utcTime(f.since_s) + (finite(f.last_data_s) ? ", last data " + utcTime(f.last_data_s) : ", no data yet") +
+          (f.error ? ": " + f.error : "");
+        lines.push({ kind: "feed", level: f.state === "failed" ? "alert" : "warn", text: text });
+      });
+      if (s.feed_stale && !down) {
+        var age = finite(s.feed_age_s) ? Math.round(s.feed_age_s) + " s" : "never";
+        lines.push({ kind: "stale", level: "warn",
+          text: "Data feed stale: last update " + age + " ago. The picture may be out of date." });
+      }
+      return lines;
     }
     function poll() {
       fetch(opts.statusUrl, { cache: "no-store", credentials: "same-origin" })
@@ -413,11 +446,11 @@
           refs.tracks.textContent = String(s.tracks);
           refs.events.textContent = String(s.open_events);
           refs.dataTime.textContent = "Data time " + (s.data_time || "n/a");
-          var age = finite(s.feed_age_s) ? Math.round(s.feed_age_s) + " s" : "never";
-          setStale(!!s.feed_stale, "Data feed stale: last update " + age + " ago. The picture may be out of date.");
+          setBanner(healthLines(s));
         })
         .catch(function () {
-          setStale(true, "Map server unreachable: the picture is not being updated.");
+          setBanner([{ kind: "server", level: "alert",
+            text: "Map server unreachable: the picture is not being updated." }]);
         });
     }
     poll();

@@ -35,8 +35,11 @@ def test_ssl_without_sasl_has_no_credentials():
 
 
 def test_sasl_without_mechanism_is_a_clear_error():
+    with pytest.raises(ValueError, match="needs sasl_mechanism"):  # the settings refuse it
+        KafkaSettings(bootstrap_servers="k:9092", security_protocol="SASL_PLAINTEXT")
+    unchecked = KafkaSettings(bootstrap_servers="k:9092").model_copy(update={"security_protocol": "SASL_PLAINTEXT"})
     with pytest.raises(AlertsError, match="kafka.sasl_mechanism"):
-        client_security_config(KafkaSettings(bootstrap_servers="k:9092", security_protocol="SASL_PLAINTEXT"))
+        client_security_config(unchecked)
 
 
 def test_topic_specs_follow_the_settings():

@@ -37,8 +37,11 @@ def test_only_the_settings_in_force_for_the_protocol() -> None:
 
 
 def test_sasl_without_a_mechanism_is_a_configuration_error() -> None:
+    with pytest.raises(ValueError, match="needs sasl_mechanism"):  # the settings refuse it
+        KafkaSettings(bootstrap_servers="k:1", security_protocol="SASL_PLAINTEXT")
+    unchecked = KafkaSettings(bootstrap_servers="k:1").model_copy(update={"security_protocol": "SASL_PLAINTEXT"})
     with pytest.raises(ConfigError, match=r"kafka\.security_protocol=SASL_PLAINTEXT needs kafka\.sasl_mechanism"):
-        kafka_client_settings(KafkaSettings(bootstrap_servers="k:1", security_protocol="SASL_PLAINTEXT"), "librdkafka")
+        kafka_client_settings(unchecked, "librdkafka")
 
 
 def test_every_client_of_a_run_is_built_from_the_one_function(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -47,7 +47,8 @@ def test_duplicate_feed_names_rejected():
 def test_map_off_loopback_needs_token():
     with pytest.raises(ConfigError, match="map: .*set map.token"):
         parse_settings({"map": {"host": "0.0.0.0"}})
-    assert parse_settings({"map": {"host": "0.0.0.0", "token": "s3cret"}}).map.token == "s3cret"
+    token = "s3cret-s3cret-s3cret"
+    assert parse_settings({"map": {"host": "0.0.0.0", "token": token}}).map.token == token
 
 
 def test_invalid_toml_and_missing_file(tmp_path):
@@ -61,7 +62,8 @@ def test_invalid_toml_and_missing_file(tmp_path):
 
 def test_cli_config_check_exit_codes(tmp_path):
     good = tmp_path / "good.toml"
-    good.write_text('[[feeds]]\nname = "ais"\nformat = "ais-nmea"\npath = "x.nmea"\n')
+    (tmp_path / "x.nmea").write_text("")
+    good.write_text(f'[[feeds]]\nname = "ais"\nformat = "ais-nmea"\npath = "{tmp_path / "x.nmea"}"\n')
     bad = tmp_path / "bad.toml"
     bad.write_text("[kafka]\nbootstrap_servers = \"127.0.0.1:9092\"\npartitions = 0\n")
     ok = subprocess.run([sys.executable, "-m", "closewatch", "config", "check", str(good)], capture_output=True, text=True)

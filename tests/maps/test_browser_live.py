@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any, Iterator
 
 import pytest
-from browser_fixtures import screenshot
+from browser_fixtures import screenshot, wait_until
 
 from maps.assets import AssetStore
 from maps.live import SituationStore
@@ -34,16 +34,6 @@ def live(situation: Any, asset_store: AssetStore) -> Iterator[tuple[LiveMapServe
     with LiveMapServer(store, refresh_s=0.4, zones=situation.zones, assets=asset_store,
                        title="closewatch live map (test)") as server:
         yield server, store, clock
-
-
-def wait_until(page: Any, expression: str, timeout_s: float = 10.0) -> None:
-    """Poll a JS expression with page.evaluate (wait_for_function evaluates a
-    string with eval, which the page's Content-Security-Policy forbids)."""
-    deadline = time.monotonic() + timeout_s
-    while not page.evaluate(expression):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not true after {timeout_s} s: {expression}")
-        page.wait_for_timeout(100)
 
 
 def _marker_box(page: Any, track_id: str) -> dict[str, float]:
@@ -175,11 +165,11 @@ def test_token_cookie_flow_in_the_browser(guarded_page: Any, situation: Any, ass
     for updates in situation.tracks.values():
         store.apply_tracks(updates)
     page, log = guarded_page
-    with LiveMapServer(store, refresh_s=0.4, token="s3cret-token", assets=asset_store) as server:
+    with LiveMapServer(store, refresh_s=0.4, token="s3cret-token-0123", assets=asset_store) as server:
         resp = page.goto(server.url)
         assert resp is not None and resp.status == 401
         assert log.console_errors == ["Failed to load resource: the server responded with a status of 401 (Unauthorized)"]
         log.console_errors.clear()  # the refusal above was the point
-        page.goto(server.url + "?token=s3cret-token")
+        page.goto(server.url + "?token=s3cret-token-0123")
         assert page.url == server.url  # token gone from the address bar
         wait_until(page, "document.querySelectorAll('.cw-track').length === 5")

@@ -52,11 +52,11 @@ def test_endpoints_and_headers(server: LiveMapServer) -> None:
 
 
 def test_token_required_and_accepted(situation: Any, asset_store: AssetStore) -> None:
-    with LiveMapServer(SituationStore(), token="t0ken", assets=asset_store) as srv:
+    with LiveMapServer(SituationStore(), token="t0ken-t0ken-t0ken", assets=asset_store) as srv:
         assert _get(srv.url + "api/status")[0] == 401
         assert _get(srv.url + "api/status", {"Authorization": "Bearer wrong"})[0] == 401
-        assert _get(srv.url + "api/status", {"Authorization": "Bearer t0ken"})[0] == 200
-        assert _get(srv.url + "api/status", {"Cookie": "closewatch_map_token=t0ken"})[0] == 200
+        assert _get(srv.url + "api/status", {"Authorization": "Bearer t0ken-t0ken-t0ken"})[0] == 200
+        assert _get(srv.url + "api/status", {"Cookie": "closewatch_map_token=t0ken-t0ken-t0ken"})[0] == 401
 
 
 def test_not_loopback_without_token_is_refused(asset_store: AssetStore) -> None:

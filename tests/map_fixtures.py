@@ -1,4 +1,4 @@
-"""Fixtures of the map tests: the offline assets and a small, known situation.
+"""Fixtures of the map tests (tests/maps, tests/robustness): the offline assets and a small, known situation.
 
 The situation is made here (not copied from the feed samples): five tracks of every
 domain and side near the Estonia–Russia border, each reporting every 10 s along its
