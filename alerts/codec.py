@@ -5,7 +5,8 @@
   :func:`event_to_feature` is the one function that turns an event into GeoJSON;
   :func:`event_from_feature` reads a value back (the maps take events this way only).
 * Tracks: a flat JSON object with the :class:`~config.records.TrackUpdate` fields;
-  schema ``alerts/schemas/track.v1.json``.
+  schema ``alerts/schemas/track.v1.json`` (its own minor version,
+  :data:`TRACK_SCHEMA_VERSION`).
 * Dead letters: the :class:`~config.records.DeadLetter` fields, raw bytes as
   base64 plus a printable text form; schema ``alerts/schemas/deadletter.v1.json``.
 
@@ -34,7 +35,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pydantic_core
 
-from config.records import DOMAINS, SEVERITIES, SIDES, DeadLetter, TrackUpdate
+from config.records import DOMAINS, SEVERITIES, SIDES, DeadLetter, PositionQuality, TrackUpdate
 from config.times import TimeFormatError, format_utc, format_utc_many
 from proximity.events import Event, Subject
 
@@ -47,6 +48,7 @@ __all__ = [
     "JSON_CONTENT_TYPE",
     "SCHEMA_MAJOR",
     "SCHEMA_VERSION",
+    "TRACK_SCHEMA_VERSION",
     "cloudevents_headers",
     "deadletter_headers",
     "deadletter_to_json",
@@ -68,7 +70,11 @@ __all__ = [
 ]
 
 SCHEMA_MAJOR = 1
-SCHEMA_VERSION = f"{SCHEMA_MAJOR}.1"  # 1.1: subjects carry report_t_s
+# Events and dead letters: 1.1: subjects carry report_t_s; 1.2: close_approach metric min_t_s
+SCHEMA_VERSION = f"{SCHEMA_MAJOR}.2"
+# Track values: 1.2 adds alt_ref, alt_geom_m, category, category_source, nav_status, on_ground
+# and quality (1.0 and 1.1 track values have the same members).
+TRACK_SCHEMA_VERSION = f"{SCHEMA_MAJOR}.2"
 CE_SPECVERSION = "1.0"
 CE_SOURCE = "urn:closewatch"
 EVENT_CONTENT_TYPE = "application/geo+json"  # RFC 7946 section 12
@@ -394,11 +400,31 @@ def cloudevents_headers(event: Event, source: str = CE_SOURCE) -> list[tuple[str
     )
 
 
+def _quality_fields(q: PositionQuality) -> dict[str, Any]:
+    # keys in sorted order, as in _track_fields
+    return {
+        "accuracy_high": q.accuracy_high,
+        "adsb_version": q.adsb_version,
+        "gnss_ok_before_s": q.gnss_ok_before_s,
+        "gva": q.gva,
+        "nac_p": q.nac_p,
+        "nac_v": q.nac_v,
+        "nic": q.nic,
+        "nuc_p": q.nuc_p,
+        "raim": q.raim,
+        "sil": q.sil,
+    }
+
+
 def _track_fields(update: TrackUpdate, time_iso: str) -> dict[str, Any]:
     # keys in sorted order: the fast encoder below writes them as they come
     return {
+        "alt_geom_m": update.alt_geom_m,
         "alt_m": update.alt_m,
+        "alt_ref": update.alt_ref,
         "callsign": update.callsign,
+        "category": update.category,
+        "category_source": update.category_source,
         "country": update.country,
         "course_deg": update.course_deg,
         "domain": update.domain,
@@ -406,9 +432,12 @@ def _track_fields(update: TrackUpdate, time_iso: str) -> dict[str, Any]:
         "lat_deg": update.lat_deg,
         "lon_deg": update.lon_deg,
         "name": update.name,
+        "nav_status": update.nav_status,
+        "on_ground": update.on_ground,
+        "quality": None if update.quality is None else _quality_fields(update.quality),
         "raw_ref": update.raw_ref,
         "receiver": update.receiver,
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": TRACK_SCHEMA_VERSION,
         "side": update.side,
         "source": update.source,
         "speed_mps": update.speed_mps,
@@ -421,7 +450,8 @@ def _track_fields(update: TrackUpdate, time_iso: str) -> dict[str, Any]:
 
 
 def track_to_json(update: TrackUpdate) -> dict[str, Any]:
-    """A track update as a flat JSON object: its fields, ``time`` (ISO 8601) and ``schema_version``."""
+    """A track update as a flat JSON object: every field, ``time`` (ISO 8601) and ``schema_version``
+    (:data:`TRACK_SCHEMA_VERSION`)."""
     return _track_fields(update, iso_utc(update.t_s))
 
 

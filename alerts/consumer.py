@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Sequence
 
 from config.settings import KafkaSettings
-from config.times import TimeFormatError, parse_utc
+from config.times import TimeFormatError, format_utc, parse_utc
 
 from alerts import codec
 from alerts.errors import AlertsError, CodecError, KafkaUnreachableError
@@ -133,6 +133,12 @@ class EventFilter:
 
 
 def _fmt_metric(name: str, value: float) -> str:
+    if name.endswith("_t_s") and isinstance(value, (int, float)):
+        # a time (UTC epoch seconds) as the time of day, to the tenth of a second: min_t=12:00:02.7Z
+        try:
+            return f"{name[:-2]}={format_utc(value, 'milliseconds')[11:21]}Z"
+        except TimeFormatError:
+            return f"{name}={value}"
     if name.endswith("_deg"):
         return f"{name}={value:.5f}"
     if name.endswith("_m"):
@@ -143,7 +149,7 @@ def _fmt_metric(name: str, value: float) -> str:
     return f"{name}={value:.1f}" if isinstance(value, float) else f"{name}={value}"
 
 
-_KEY_METRICS = ("distance_m", "cpa_m", "tcpa_s", "vertical_sep_m", "eta_s")
+_KEY_METRICS = ("distance_m", "min_distance_m", "min_t_s", "cpa_m", "tcpa_s", "vertical_sep_m", "eta_s")
 
 
 def format_event_line(feature: Mapping[str, Any]) -> str:

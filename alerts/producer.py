@@ -158,6 +158,7 @@ class KafkaSink:
         self.source = source
         self._overrides = dict(producer_overrides or {})
         self.spool_after_s = spool_after_s
+        self._delivery_timeout_s = max(spool_after_s * 2, 11.0)
         self.spool_tracks = spool_tracks
         self.connect_timeout_s = connect_timeout_s
         self.drain_batch = drain_batch
@@ -202,7 +203,7 @@ class KafkaSink:
     def _new_producer(self, bootstrap_timeout_s: float) -> RdProducer:
         """A connected librdkafka producer; raises :class:`SendError` when no broker answers."""
         producer = RdProducer(self.settings, self._on_ack, self._on_error,
-                              delivery_timeout_s=max(self.spool_after_s * 2, 11.0), overrides=self._overrides)
+                              delivery_timeout_s=self._delivery_timeout_s, overrides=self._overrides)
         try:
             producer.connect(bootstrap_timeout_s)
         except SendError:
@@ -641,7 +642,10 @@ class KafkaSink:
         try:
             for index, r in batch:
                 producer.send(r.topic, r.value, r.key, r.headers, -1 - index, self.spool_after_s)
-            producer.flush(max(self.spool_after_s, 1.0))
+            # Wait for every record's report (librdkafka gives one within the delivery timeout):
+            # giving up earlier and resending through a new producer would duplicate what a slow
+            # broker did store.
+            producer.flush(self._delivery_timeout_s + 1.0)
         except SendError as e:
             failed = e
         with self._drain_lock:

@@ -154,6 +154,10 @@ def _print_summary(summary: "RunSummary", settings: Settings) -> None:
     print(f"track updates: {summary.updates} ({', '.join(f'{k}: {v}' for k, v in sorted(summary.updates_per_feed.items()))})")
     kinds = ", ".join(f"{k}: {v}" for k, v in sorted(summary.events_per_kind.items())) or "none"
     print(f"event revisions: {summary.events} ({kinds})")
+    if summary.duplicates_per_feed:
+        per_feed = ", ".join(f"{k}: {v}" for k, v in sorted(summary.duplicates_per_feed.items()))
+        print(f"duplicates (one message heard by several receivers): {sum(summary.duplicates_per_feed.values())} "
+              f"({per_feed})")
     if summary.dead_letters:
         print(f"dead letters: {sum(summary.dead_letters.values())}")
         for (feed, reason), n in sorted(summary.dead_letters.items(), key=lambda kv: (kv[0][0], -kv[1], kv[0][1])):

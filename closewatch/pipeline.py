@@ -37,11 +37,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Protocol, Sequence
 
+from config.classification import Classifier
 from config.records import DeadLetter, Notice, TrackUpdate, Zone
 from config.settings import FeedSettings, Settings
 from config.zones import load_borders, load_catalogue
 from closewatch.checkpoint import CheckpointStore
 from ingest import open_feed, open_feeds
+from ingest import stats as ingest_stats
 from ingest.positions import KafkaPositions, Positions
 from proximity.engine import Engine
 from proximity.errors import NoticeError
@@ -89,6 +91,8 @@ class RunSummary:
     updates_per_feed: Counter[str] = field(default_factory=Counter)
     events_per_kind: Counter[str] = field(default_factory=Counter)
     engine_stats: dict[str, int] = field(default_factory=dict)
+    # Copies of one message heard by several receivers, merged into one report (AIS), per feed.
+    duplicates_per_feed: Counter[str] = field(default_factory=Counter)
 
     def count_dead_letter(self, letter: DeadLetter) -> None:
         key = (letter.feed, letter.reason)
@@ -149,11 +153,13 @@ class Pipeline:
 
     def _replay(self, feeds: Sequence[FeedSettings], stop: threading.Event) -> Iterator[tuple[str, Item] | None]:
         speed = max(f.speed for f in feeds)
+        classifier = Classifier(self.settings.classification)
         streams = [
             _timed(
                 f.name,
                 open_feed(
-                    f.model_copy(update={"speed": 0.0}), self.settings.sides, stop=stop, kafka=self.settings.kafka
+                    f.model_copy(update={"speed": 0.0}), self.settings.sides, stop=stop, kafka=self.settings.kafka,
+                    classifier=classifier,
                 ),
             )
             for f in feeds
@@ -182,6 +188,7 @@ class Pipeline:
             kafka=self.settings.kafka,
             idle_s=self.max_batch_delay_s,
             positions=self._positions,
+            classification=self.settings.classification,
         )
 
     # -- the run ---------------------------------------------------------------------------
@@ -228,6 +235,10 @@ class Pipeline:
                 sink.sync()
         self._checkpoint(force=True)
         self.summary.engine_stats = dict(self.engine.stats)
+        for name in {f.name for f in self.settings.feeds}:
+            counted = ingest_stats.get(name)
+            if counted is not None and counted.duplicates:
+                self.summary.duplicates_per_feed[name] = counted.duplicates
         return self.summary
 
     def _notice(self, feed: str, notice: Notice) -> None:

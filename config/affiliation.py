@@ -12,6 +12,12 @@ the tables when they know it):
    (ICAO Annex 10 Vol III, Chapter 9), mapped to a side by NATO membership
    (``nato_members.csv``), Russia, and Belarus as configured.
 
+NATO membership is judged at the report's data time ``t_s``: a state is ``nato`` from
+the day it joined (``nato_members.csv``: Finland 2023-04-04, Sweden 2024-03-07...) and
+``other`` before, so a 2010 recording is judged by 2010 membership. Without a time
+(``t_s=None``) today's membership applies. The time costs one comparison per lookup:
+what an identifier resolves to is cached with the time its side switches.
+
 Callsign patterns are regular expressions matched case-insensitively against the whole
 callsign (``RFF\d+``, ``RSD\d{3}``); the settings refuse a malformed one (``SidesSettings``).
 
@@ -22,11 +28,14 @@ aircraft millions of times.
 from __future__ import annotations
 
 import bisect
-import csv
+import calendar
+import datetime
+import math
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
+from config._tables import csv_rows
 from config.records import Side
 from config.settings import SidesSettings
 
@@ -39,6 +48,7 @@ __all__ = [
     "location_prefixes",
     "mid_of_mmsi",
     "mid_table",
+    "nato_accession_s",
     "nato_members",
 ]
 
@@ -50,22 +60,31 @@ class AffiliationError(ValueError):
 
 
 def _rows(name: str) -> list[dict[str, str]]:
-    path = DATA_DIR / name
-    try:
-        with path.open(encoding="utf-8", newline="") as f:
-            body = [line for line in f if not line.startswith("#")]
-    except OSError as e:
-        raise AffiliationError(f"{path}: cannot read affiliation table") from e
-    return list(csv.DictReader(body))
+    return csv_rows(DATA_DIR / name, AffiliationError, "affiliation")
 
 
 @lru_cache(maxsize=1)
+def nato_accession_s() -> dict[str, float]:
+    """ISO 3166-1 alpha-2 code -> the UTC epoch second (00:00 of the day) the state joined
+    NATO, from ``nato_members.csv``."""
+    joined: dict[str, float] = {}
+    for i, r in enumerate(_rows("nato_members.csv"), start=1):
+        try:
+            day = datetime.date.fromisoformat(r["joined"])
+            if day < datetime.date(1949, 8, 24):
+                raise ValueError("before the treaty entered into force")
+        except (AttributeError, TypeError, ValueError) as e:
+            raise AffiliationError(f"nato_members.csv row {i}: joined {r.get('joined')!r} is not a date "
+                                   f"yyyy-mm-dd on or after 1949-08-24") from e
+        joined[r["country"]] = float(calendar.timegm(day.timetuple()))
+    if len(joined) != 32:
+        raise AffiliationError(f"nato_members.csv lists {len(joined)} states, expected 32")
+    return joined
+
+
 def nato_members() -> frozenset[str]:
-    """ISO 3166-1 alpha-2 codes of the NATO member states (``nato_members.csv``)."""
-    members = frozenset(r["country"] for r in _rows("nato_members.csv"))
-    if len(members) != 32:
-        raise AffiliationError(f"nato_members.csv lists {len(members)} states, expected 32")
-    return members
+    """ISO 3166-1 alpha-2 codes of the NATO member states today (``nato_members.csv``)."""
+    return frozenset(nato_accession_s())
 
 
 @lru_cache(maxsize=1)
@@ -146,13 +165,19 @@ def mid_of_mmsi(mmsi: int) -> int | None:
     return None
 
 
+# What an identifier resolves to: (country, side before, switch time, side from then on).
+_Resolved = tuple[str | None, Side, float, Side]
+_NEVER = -math.inf  # a side that never switches holds from the start of time
+_TODAY = math.inf  # no data time: today's membership
+
+
 class Affiliation:
     """Country and side for MMSIs, ICAO addresses and callsigns (see module doc)."""
 
     def __init__(self, sides: SidesSettings | None = None) -> None:
         sides = sides if sides is not None else SidesSettings()
         self._sides = sides
-        self._nato = nato_members()
+        self._joined = nato_accession_s()
         self._mid = mid_table()
         blocks = icao_blocks()
         self._block_starts = [b[0] for b in blocks]
@@ -165,24 +190,31 @@ class Affiliation:
         self._nato_cs = sides.callsign_pattern("nato")
         self._russia_cs = sides.callsign_pattern("russia")
         self._has_cs = self._nato_cs is not None or self._russia_cs is not None
-        self._mmsi_cache: dict[int, tuple[str | None, Side]] = {}
-        self._icao_cache: dict[str, tuple[str | None, Side]] = {}
+        self._mmsi_cache: dict[int, _Resolved] = {}
+        self._icao_cache: dict[str, _Resolved] = {}
         self._cs_cache: dict[str, Side | None] = {}
 
     # -- country -> side -------------------------------------------------------------
 
-    def side_of_country(self, country: str | None) -> Side:
-        """Side of a sovereign state (ISO 3166-1 alpha-2): nato, russia, other or unknown."""
+    def _country_sides(self, country: str | None) -> tuple[Side, float, Side]:
+        """(side before, switch time, side from then on) of a sovereign state."""
         if not country:
-            return "unknown"
+            return "unknown", _NEVER, "unknown"
         c = country.upper()
-        if c in self._nato:
-            return "nato"
+        joined = self._joined.get(c)
+        if joined is not None:
+            return "other", joined, "nato"
         if c == "RU":
-            return "russia"
+            return "russia", _NEVER, "russia"
         if c == "BY":
-            return self._sides.belarus
-        return "other"
+            return self._sides.belarus, _NEVER, self._sides.belarus
+        return "other", _NEVER, "other"
+
+    def side_of_country(self, country: str | None, t_s: float | None = None) -> Side:
+        """Side of a sovereign state (ISO 3166-1 alpha-2) at data time ``t_s`` (None: today):
+        nato (a member by then), russia, other or unknown."""
+        before, switch_s, after = self._country_sides(country)
+        return after if (_TODAY if t_s is None else t_s) >= switch_s else before
 
     # -- per identifier --------------------------------------------------------------
 
@@ -204,56 +236,66 @@ class Affiliation:
         self._cs_cache[callsign] = side
         return side
 
-    def _side(
+    def _resolved(
         self,
+        country: str | None,
         listed_nato: bool,
         listed_russia: bool,
         callsign: str | None,
         asserted: Side | None,
         sovereign: str | None,
-    ) -> Side:
+    ) -> _Resolved:
         """Precedence: config lists, callsign patterns, the feed's own claim, the tables."""
+        side: Side | None
         if listed_nato:
-            return "nato"
-        if listed_russia:
-            return "russia"
-        side = self.for_callsign(callsign) or asserted
-        return side if side is not None else self.side_of_country(sovereign)
+            side = "nato"
+        elif listed_russia:
+            side = "russia"
+        else:
+            side = self.for_callsign(callsign) or asserted
+        if side is not None:
+            return country, side, _NEVER, side
+        before, switch_s, after = self._country_sides(sovereign)
+        return country, before, switch_s, after
 
     _CACHE_MAX = 500_000
 
     def _cached(
         self,
-        cache: dict[Any, tuple[str | None, Side]],
+        cache: dict[Any, _Resolved],
         key: Any,
         callsign: str | None,
         asserted: Side | None,
-        resolve: Callable[[Any, str | None, Side | None], tuple[str | None, Side]],
+        t_s: float | None,
+        resolve: Callable[[Any, str | None, Side | None], _Resolved],
     ) -> tuple[str | None, Side]:
-        """``resolve(key, callsign, asserted)``, remembered per identifier when only the
-        identifier decides (no claim by the feed, and no callsign patterns to match)."""
+        """``resolve(key, callsign, asserted)`` at ``t_s``, remembered per identifier when only
+        the identifier decides (no claim by the feed, and no callsign patterns to match)."""
         if asserted is not None or (callsign is not None and self._has_cs):
-            return resolve(key, callsign, asserted)
-        hit = cache.get(key)
-        if hit is None:
-            hit = resolve(key, callsign, None)
-            if len(cache) >= self._CACHE_MAX:
-                cache.clear()
-            cache[key] = hit
-        return hit
+            hit = resolve(key, callsign, asserted)
+        else:
+            hit = cache.get(key)  # type: ignore[assignment]
+            if hit is None:
+                hit = resolve(key, callsign, None)
+                if len(cache) >= self._CACHE_MAX:
+                    cache.clear()
+                cache[key] = hit
+        country, before, switch_s, after = hit
+        return country, after if (_TODAY if t_s is None else t_s) >= switch_s else before
 
     def for_mmsi(
-        self, mmsi: int, callsign: str | None = None, asserted: Side | None = None
+        self, mmsi: int, callsign: str | None = None, asserted: Side | None = None, t_s: float | None = None
     ) -> tuple[str | None, Side]:
-        """(flag ISO code or None, side) of an AIS station; see the module doc for precedence."""
-        return self._cached(self._mmsi_cache, mmsi, callsign, asserted, self._resolve_mmsi)
+        """(flag ISO code or None, side at ``t_s``) of an AIS station; see the module doc."""
+        return self._cached(self._mmsi_cache, mmsi, callsign, asserted, t_s, self._resolve_mmsi)
 
-    def _resolve_mmsi(self, mmsi: int, callsign: str | None, asserted: Side | None) -> tuple[str | None, Side]:
+    def _resolve_mmsi(self, mmsi: int, callsign: str | None, asserted: Side | None) -> _Resolved:
         country, sovereign = None, None
         mid = mid_of_mmsi(mmsi)
         if mid is not None:
             country, sovereign = self._mid.get(mid, (None, None))
-        return country, self._side(mmsi in self._nato_mmsi, mmsi in self._russia_mmsi, callsign, asserted, sovereign)
+        return self._resolved(country, mmsi in self._nato_mmsi, mmsi in self._russia_mmsi, callsign, asserted,
+                              sovereign)
 
     def country_of_icao(self, address: int) -> str | None:
         """ISO code of the State whose ICAO block holds a 24-bit address, or None."""
@@ -265,19 +307,19 @@ class Affiliation:
         return None
 
     def for_icao(
-        self, address_hex: str, callsign: str | None = None, asserted: Side | None = None
+        self, address_hex: str, callsign: str | None = None, asserted: Side | None = None, t_s: float | None = None
     ) -> tuple[str | None, Side]:
-        """(State ISO code or None, side) of an aircraft by its 24-bit address in hex."""
-        return self._cached(self._icao_cache, address_hex, callsign, asserted, self._resolve_icao)
+        """(State ISO code or None, side at ``t_s``) of an aircraft by its 24-bit address in hex."""
+        return self._cached(self._icao_cache, address_hex, callsign, asserted, t_s, self._resolve_icao)
 
-    def _resolve_icao(self, address_hex: str, callsign: str | None, asserted: Side | None) -> tuple[str | None, Side]:
+    def _resolve_icao(self, address_hex: str, callsign: str | None, asserted: Side | None) -> _Resolved:
         a = address_hex.strip().lower()
         try:
             value = int(a, 16)
         except ValueError:
             value = -1
         country = self.country_of_icao(value) if 0 <= value <= 0xFFFFFF else None
-        return country, self._side(a in self._nato_icao, a in self._russia_icao, callsign, asserted, country)
+        return self._resolved(country, a in self._nato_icao, a in self._russia_icao, callsign, asserted, country)
 
     def for_other(self, callsign: str | None, asserted: Side | None = None) -> Side:
         """Side of a track known only by callsign (CoT, generic tracks): config, then feed."""

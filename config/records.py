@@ -18,13 +18,15 @@ Conventions (see DESIGN.md):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from typing import Any, Literal, Mapping, NoReturn
 
 from shapely.geometry.base import BaseGeometry
 
 __all__ = [
     "ALT_REFS",
+    "CATEGORIES",
     "DOMAINS",
     "EDGE_KINDS",
     "MAX_ID_CHARS",
@@ -38,6 +40,7 @@ __all__ = [
     "TRACK_BOUNDS",
     "ZONE_KINDS",
     "AltRef",
+    "Category",
     "CircleArea",
     "DeadLetter",
     "Domain",
@@ -46,12 +49,15 @@ __all__ = [
     "NoticeArea",
     "NoticeKind",
     "PolygonArea",
+    "PositionQuality",
     "RecordError",
     "Severity",
     "Side",
     "TrackUpdate",
     "Zone",
     "ZoneKind",
+    "position_quality",
+    "quality_from_mapping",
 ]
 
 Domain = Literal["air", "sea", "land"]
@@ -59,16 +65,16 @@ Side = Literal["nato", "russia", "other", "unknown"]
 ZoneKind = Literal["border_buffer", "territorial", "exercise", "site", "custom"]
 Severity = Literal["info", "warning", "critical"]
 AltRef = Literal["baro", "geom"]
+Category = Literal["military", "state", "civil", "unknown"]
 
 DOMAINS: tuple[Domain, ...] = ("air", "sea", "land")
 SIDES: tuple[Side, ...] = ("nato", "russia", "other", "unknown")
 ZONE_KINDS: tuple[ZoneKind, ...] = ("border_buffer", "territorial", "exercise", "site", "custom")
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
 ALT_REFS: tuple[AltRef, ...] = ("baro", "geom")
-
-
-# What a frozen record's own __init__ sets its fields with (TrackUpdate, on the hot path).
-_SETATTR = object.__setattr__
+#: Who operates a track: armed forces; other state services (coast guard, border guard,
+#: law enforcement, search and rescue, government transport); civil; not known.
+CATEGORIES: tuple[Category, ...] = ("military", "state", "civil", "unknown")
 
 #: The inclusive range of each optional number of a :class:`TrackUpdate`. Speeds up to
 #: 1,500 m/s (Mach 4.4 at altitude); altitudes from the Dead Sea shore to 40 km (above
@@ -104,6 +110,10 @@ def _too_long(name: str, text: str) -> NoReturn:
     raise RecordError(f"{name} has {len(text)} characters, more than {MAX_TEXT_CHARS}")
 
 
+def _bad_code(name: str, value: object, high: int) -> NoReturn:
+    raise RecordError(f"{name}={value!r} is not a code 0..{high}")
+
+
 def _check_scope(
     what: str,
     sides: tuple[Side, ...],
@@ -129,11 +139,126 @@ def _check_scope(
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PositionQuality:
+    """How good a reported position is, as the feed codes it (``None``: not given).
+
+    Integers are the coded categories of the standards, not metres:
+
+    * AIS (ITU-R M.1371-5, Table 46 ff.; messages 1, 2, 3, 9, 18, 19, 27):
+      ``accuracy_high``, the position accuracy flag (``True``: better than 10 m;
+      ``False``: worse, or not known); ``raim``, receiver autonomous integrity
+      monitoring in use.
+    * ADS-B (RTCA DO-260/260A/260B; ICAO Doc 9871): ``adsb_version`` (0 DO-260,
+      1 DO-260A, 2 DO-260B); ``nic``, navigation integrity category 0-11 (containment
+      radius: 11 < 7.5 m, 10 < 25 m, 9 < 75 m, 8 < 0.1 NM, 7 < 0.2 NM, 6 < 0.5 NM,
+      5 < 1 NM, 4 < 2 NM, 3 < 4 NM, 2 < 8 NM, 1 < 20 NM, 0 unknown); ``nac_p``,
+      navigation accuracy category for position 0-11 (95 % bound: 11 < 3 m, 10 < 10 m,
+      9 < 30 m, 8 < 0.05 NM, 7 < 0.1 NM, 6 < 0.3 NM, 5 < 0.5 NM, 4 < 1 NM, 3 < 2 NM,
+      2 < 4 NM, 1 < 10 NM, 0 unknown); ``nac_v`` for velocity 0-4 (4 < 0.3 m/s ...
+      1 < 10 m/s); ``sil``, source integrity level 0-3 (3: 1e-7 per hour or sample,
+      2: 1e-5, 1: 1e-3, 0 unknown); ``gva``, geometric vertical accuracy 0-3 (2 < 45 m,
+      1 < 150 m, 0 unknown); ``nuc_p``, navigation uncertainty category 0-9 of version 0
+      transponders, in place of NIC and NACp; ``gnss_ok_before_s`` (readsb
+      ``gpsOkBefore``): the aircraft's GNSS position was good until this UTC epoch
+      second, set while it is degraded.
+
+    Degraded GNSS shows as low ``nic``/``nac_p`` (or ``nuc_p``) from many aircraft in
+    one area at once; one aircraft with low values proves nothing. Make them with
+    :func:`position_quality`, which gives one shared instance per set of values and
+    ``None`` when every value is ``None``.
+    """
+
+    accuracy_high: bool | None = None
+    raim: bool | None = None
+    adsb_version: int | None = None
+    nic: int | None = None
+    nac_p: int | None = None
+    nac_v: int | None = None
+    sil: int | None = None
+    gva: int | None = None
+    nuc_p: int | None = None
+    gnss_ok_before_s: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("accuracy_high", "raim"):
+            b = getattr(self, name)
+            if b is not None and b is not True and b is not False:
+                raise RecordError(f"{name}={b!r} is not a boolean")
+        for name, high in _QUALITY_CODES:
+            v = getattr(self, name)
+            if v is not None and (v.__class__ is not int or not 0 <= v <= high):
+                _bad_code(name, v, high)
+        t = self.gnss_ok_before_s
+        if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t)):
+            raise RecordError(f"gnss_ok_before_s={t!r} is not a finite epoch time")
+
+
+# The coded indicators of PositionQuality and their highest value (all start at 0).
+_QUALITY_CODES = (("adsb_version", 7), ("nic", 11), ("nac_p", 11), ("nac_v", 4), ("sil", 3), ("gva", 3), ("nuc_p", 9))
+
+
+def position_quality(
+    accuracy_high: bool | None = None,
+    raim: bool | None = None,
+    adsb_version: int | None = None,
+    nic: int | None = None,
+    nac_p: int | None = None,
+    nac_v: int | None = None,
+    sil: int | None = None,
+    gva: int | None = None,
+    nuc_p: int | None = None,
+    gnss_ok_before_s: float | None = None,
+) -> PositionQuality | None:
+    """The :class:`PositionQuality` of these values (one shared instance for equal values:
+    feeds repeat a handful of combinations), or ``None`` when every value is ``None``.
+    Raises :class:`RecordError` for a value out of its range."""
+    return _quality(accuracy_high, raim, adsb_version, nic, nac_p, nac_v, sil, gva, nuc_p, gnss_ok_before_s)
+
+
+@lru_cache(maxsize=4096, typed=True)  # typed: True and 1, 8 and 8.0 are different values here
+def _quality(
+    accuracy_high: bool | None,
+    raim: bool | None,
+    adsb_version: int | None,
+    nic: int | None,
+    nac_p: int | None,
+    nac_v: int | None,
+    sil: int | None,
+    gva: int | None,
+    nuc_p: int | None,
+    gnss_ok_before_s: float | None,
+) -> PositionQuality | None:
+    if (accuracy_high is None and raim is None and adsb_version is None and nic is None and nac_p is None
+            and nac_v is None and sil is None and gva is None and nuc_p is None and gnss_ok_before_s is None):
+        return None
+    return PositionQuality(accuracy_high=accuracy_high, raim=raim, adsb_version=adsb_version, nic=nic, nac_p=nac_p,
+                           nac_v=nac_v, sil=sil, gva=gva, nuc_p=nuc_p, gnss_ok_before_s=gnss_ok_before_s)
+
+
+def quality_from_mapping(obj: Mapping[str, Any] | None) -> PositionQuality | None:
+    """The :class:`PositionQuality` a JSON object gives (the ``quality`` member of a track
+    value: its members by name, missing ones ``None``); ``None`` for ``None``. Raises
+    :class:`RecordError` for anything else or a value out of its range."""
+    if obj is None:
+        return None
+    if not isinstance(obj, Mapping):
+        raise RecordError(f"quality {obj!r} is not an object")
+    try:
+        return position_quality(**{k: obj.get(k) for k in _QUALITY_FIELDS})
+    except TypeError as e:  # an unhashable value (a list): not a code
+        raise RecordError(f"quality {obj!r}: {e}") from e
+
+
+_QUALITY_FIELDS = ("accuracy_high", "raim", "adsb_version", "nic", "nac_p", "nac_v", "sil", "gva", "nuc_p",
+                   "gnss_ok_before_s")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TrackUpdate:
     """One report of one track's state, normalised from any feed.
 
     Built with keywords only (``TrackUpdate(track_id=..., source=..., ...)``): a record
-    of eighteen fields is not read right by position.
+    of twenty-five fields is not read right by position.
 
     ``track_id`` is namespaced by identity scheme: ``ais:<MMSI>``,
     ``icao:<24-bit hex, lower case>``, ``cot:<uid>``, ``ext:<id>``.
@@ -155,6 +280,26 @@ class TrackUpdate:
 
     The two kinds differ by hundreds of metres with the weather and the altitude:
     compare like with like.
+
+    Who (``config.classification`` decides it in the decoders):
+
+    * ``category``: one of :data:`CATEGORIES`; ``category_source`` says how it was
+      decided (``ais_type_35``, ``icao_military_block:US``, ``callsign_prefix:RFF``,
+      ``config_list``...; ``None`` when nothing decided). ``unknown`` may carry a
+      source too: ``mmsi_aton`` (an aid to navigation, not a vessel), ``mmsi_sart``,
+      ``mmsi_mob``, ``mmsi_epirb`` (distress beacons).
+
+    Context the feed gives (for deciding that a track is stationary):
+
+    * ``nav_status``: AIS navigational status, ITU-R M.1371-5 Table 45 (0 under way
+      using engine, 1 at anchor, 5 moored, 6 aground, 7 engaged in fishing, 8 under
+      way sailing, 14 AIS-SART/MOB/EPIRB active; 15 "not defined" is ``None``);
+    * ``on_ground``: the aircraft says it is on the ground (SBS-1 field 22, readsb
+      ``alt_baro == "ground"``, ADS-B surface position TC 5-8) or airborne (``False``);
+      ``None`` when the feed does not say.
+
+    How good the position is, as the feed codes it: ``quality``, a
+    :class:`PositionQuality` (``None`` when the feed gives no indicator at all).
 
     Every number is finite and within :data:`TRACK_BOUNDS`; ``track_id`` has at most
     :data:`MAX_ID_CHARS` characters and each free text at most :data:`MAX_TEXT_CHARS`.
@@ -180,11 +325,17 @@ class TrackUpdate:
     type_code: str | None = None
     receiver: str | None = None
     raw_ref: str | None = None
+    category: Category = "unknown"
+    category_source: str | None = None
+    nav_status: int | None = None
+    on_ground: bool | None = None
+    quality: PositionQuality | None = None
 
-    # Written by hand: the __init__ dataclasses generates for a frozen class looks up
+    # Written by hand: the __init__ dataclasses generates for a frozen class calls
     # object.__setattr__ once per field, and every decoded report is built here. This one
     # (the same keyword-only signature, checked against the fields by
-    # tests/config/test_records.py) takes about 15 % fewer instructions per record.
+    # tests/config/test_records.py) calls each slot's own setter instead, about three
+    # times cheaper per field.
     def __init__(
         self,
         *,
@@ -208,28 +359,38 @@ class TrackUpdate:
         type_code: str | None = None,
         receiver: str | None = None,
         raw_ref: str | None = None,
+        category: Category = "unknown",
+        category_source: str | None = None,
+        nav_status: int | None = None,
+        on_ground: bool | None = None,
+        quality: PositionQuality | None = None,
     ) -> None:
-        set_ = _SETATTR
-        set_(self, "track_id", track_id)
-        set_(self, "source", source)
-        set_(self, "t_s", t_s)
-        set_(self, "lat_deg", lat_deg)
-        set_(self, "lon_deg", lon_deg)
-        set_(self, "domain", domain)
-        set_(self, "side", side)
-        set_(self, "alt_m", alt_m)
-        set_(self, "alt_ref", alt_ref)
-        set_(self, "alt_geom_m", alt_geom_m)
-        set_(self, "speed_mps", speed_mps)
-        set_(self, "course_deg", course_deg)
-        set_(self, "heading_deg", heading_deg)
-        set_(self, "vrate_mps", vrate_mps)
-        set_(self, "country", country)
-        set_(self, "callsign", callsign)
-        set_(self, "name", name)
-        set_(self, "type_code", type_code)
-        set_(self, "receiver", receiver)
-        set_(self, "raw_ref", raw_ref)
+        s = _SETTERS  # the slots' own setters, in field order (see below the class)
+        s[0](self, track_id)
+        s[1](self, source)
+        s[2](self, t_s)
+        s[3](self, lat_deg)
+        s[4](self, lon_deg)
+        s[5](self, domain)
+        s[6](self, side)
+        s[7](self, alt_m)
+        s[8](self, alt_ref)
+        s[9](self, alt_geom_m)
+        s[10](self, speed_mps)
+        s[11](self, course_deg)
+        s[12](self, heading_deg)
+        s[13](self, vrate_mps)
+        s[14](self, country)
+        s[15](self, callsign)
+        s[16](self, name)
+        s[17](self, type_code)
+        s[18](self, receiver)
+        s[19](self, raw_ref)
+        s[20](self, category)
+        s[21](self, category_source)
+        s[22](self, nav_status)
+        s[23](self, on_ground)
+        s[24](self, quality)
         self.__post_init__()
 
     def __post_init__(self) -> None:
@@ -284,11 +445,30 @@ class TrackUpdate:
         t = self.receiver
         if t is not None and len(t) > MAX_TEXT_CHARS:
             _too_long("receiver", t)
+        if self.category not in CATEGORIES:
+            raise RecordError(f"category {self.category!r} is not one of {CATEGORIES}")
+        c = self.category_source
+        if c is not None and (c.__class__ is not str or not c):
+            raise RecordError(f"category_source {c!r} is not a non-empty text")
+        v = self.nav_status
+        if v is not None and (v.__class__ is not int or not 0 <= v <= 14):
+            _bad_code("nav_status", v, 14)
+        b = self.on_ground
+        if b is not None and b is not True and b is not False:
+            raise RecordError(f"on_ground={b!r} is not a boolean")
+        q = self.quality
+        if q is not None and q.__class__ is not PositionQuality:
+            raise RecordError(f"quality is a {type(q).__name__}, not a PositionQuality")
 
     @property
     def velocity_heading_deg(self) -> float | None:
         """Direction of motion: course over ground, else heading."""
         return self.course_deg if self.course_deg is not None else self.heading_deg
+
+
+# The setters of TrackUpdate's slots, in field order: what its __init__ calls (a slot's
+# descriptor sets the value without the frozen class's __setattr__).
+_SETTERS = tuple(TrackUpdate.__dict__[f.name].__set__ for f in fields(TrackUpdate))
 
 
 @dataclass(frozen=True, slots=True)

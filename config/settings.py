@@ -23,6 +23,7 @@ from config.hosts import canonical_host, is_loopback_host, split_host_port
 from config.times import parse_utc
 
 __all__ = [
+    "ClassificationSettings",
     "ConfigError",
     "FeedSettings",
     "KafkaSettings",
@@ -109,6 +110,9 @@ class FeedSettings(_Section):
     assume_time: str | None = None
     # follow: read the file from its start instead of only what is appended.
     from_start: bool = False
+    # ais-nmea: the same message (payload) heard again within this much data time, by
+    # another receiver, is one report (counted as a duplicate); 0 keeps every copy.
+    dedup_window_s: float = Field(default=5.0, ge=0, le=3600)
     # kafka: the cluster (default: bootstrap_servers of the [kafka] section), the consumer
     # group, and where a new group starts reading.
     bootstrap_servers: BootstrapServers | None = None
@@ -184,8 +188,10 @@ class ProximitySettings(_Section):
         default_factory=lambda: dict(_DEFAULT_STALE_AFTER_S)
     )
     thresholds: ThresholdSettings = Field(default_factory=ThresholdSettings)
-    # ICAO type designators whose presence raises an event's severity.
-    watch_types: tuple[str, ...] = ("TU95", "TU160", "TU22", "SU24", "SU34", "IL20", "A50")
+    # ICAO type designators whose presence raises an event's severity. Default: the types
+    # marked "watch" in config/data/classification/military_types.csv (bombers, strike and
+    # reconnaissance types: TU95, T160, TU22, SU24, SU34, IL20, A50...).
+    watch_types: tuple[str, ...] = Field(default_factory=lambda: _default_watch_types())
     # Pairs of opposing tracks are compared at every multiple of this data time.
     pair_interval_s: PositiveFloat = 5.0
     # At a pair tick every track is dead-reckoned from its last report to the tick
@@ -275,10 +281,10 @@ def _icao_address(value: str) -> str:
     return a
 
 
-def _callsign_pattern(value: str) -> str:
+def _pattern(value: str) -> str:
     p = value.strip()
     if not p:
-        raise ValueError("empty callsign pattern")
+        raise ValueError("empty pattern")
     try:
         re.compile(p)
     except re.error as e:
@@ -289,7 +295,19 @@ def _callsign_pattern(value: str) -> str:
 # ITU-R M.585: a Maritime Mobile Service Identity has nine digits.
 Mmsi = Annotated[int, Field(ge=1, le=999_999_999)]
 IcaoAddress = Annotated[str, AfterValidator(_icao_address)]  # normalised to lower case
-CallsignPattern = Annotated[str, AfterValidator(_callsign_pattern)]
+Pattern = Annotated[str, AfterValidator(_pattern)]  # a regular expression (callsign, ship name)
+
+
+def _joined(patterns: tuple[str, ...], key: str) -> re.Pattern[str] | None:
+    """Patterns as one case-insensitive alternation (None: none); a ValueError names ``key``
+    when they do not compile together."""
+    if not patterns:
+        return None
+    try:
+        return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+    except re.error as e:
+        hint = " (a global flag such as (?i) must not be used: matching ignores case already)" if "flag" in str(e) else ""
+        raise ValueError(f"{key} do not compile together: {e}{hint}") from e
 
 
 class SidesSettings(_Section):
@@ -301,8 +319,8 @@ class SidesSettings(_Section):
     nato_icao: tuple[IcaoAddress, ...] = ()
     russia_icao: tuple[IcaoAddress, ...] = ()
     # Regular expressions matched case-insensitively against the whole callsign ("RFF\d+").
-    nato_callsign_patterns: tuple[CallsignPattern, ...] = ()
-    russia_callsign_patterns: tuple[CallsignPattern, ...] = ()
+    nato_callsign_patterns: tuple[Pattern, ...] = ()
+    russia_callsign_patterns: tuple[Pattern, ...] = ()
 
     @model_validator(mode="after")
     def _consistent(self) -> "SidesSettings":
@@ -318,13 +336,60 @@ class SidesSettings(_Section):
         """The ``<side>_callsign_patterns`` as one case-insensitive pattern (None: none configured);
         a ValueError names the key when they do not compile together."""
         patterns = self.nato_callsign_patterns if side == "nato" else self.russia_callsign_patterns
-        if not patterns:
-            return None
-        try:
-            return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
-        except re.error as e:
-            hint = " (a global flag such as (?i) must not be used: matching ignores case already)" if "flag" in str(e) else ""
-            raise ValueError(f"{side}_callsign_patterns do not compile together: {e}{hint}") from e
+        return _joined(patterns, f"{side}_callsign_patterns")
+
+
+def _default_watch_types() -> tuple[str, ...]:
+    from config.classification import watch_types  # the table imports this module
+
+    return watch_types()
+
+
+ListedCategory = Literal["military", "state", "civil"]
+#: The categories [classification] lists, in the order of their keys.
+LISTED_CATEGORIES: tuple[ListedCategory, ...] = ("military", "state", "civil")
+
+
+class ClassificationSettings(_Section):
+    """Who operates a track (military, state, civil): lists and patterns that override the
+    tables of config/data/classification (see config/classification.py for the precedence).
+
+    MMSI and ICAO address lists, and regular expressions matched case-insensitively against
+    the whole callsign or ship name. A track listed under two categories, a pattern that does
+    not compile or an address that is not 24-bit hex is an error naming the key.
+    """
+
+    military_mmsi: tuple[Mmsi, ...] = ()
+    state_mmsi: tuple[Mmsi, ...] = ()
+    civil_mmsi: tuple[Mmsi, ...] = ()
+    military_icao: tuple[IcaoAddress, ...] = ()
+    state_icao: tuple[IcaoAddress, ...] = ()
+    civil_icao: tuple[IcaoAddress, ...] = ()
+    military_callsign_patterns: tuple[Pattern, ...] = ()
+    state_callsign_patterns: tuple[Pattern, ...] = ()
+    civil_callsign_patterns: tuple[Pattern, ...] = ()
+    military_name_patterns: tuple[Pattern, ...] = ()
+    state_name_patterns: tuple[Pattern, ...] = ()
+    civil_name_patterns: tuple[Pattern, ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ClassificationSettings":
+        for kind in ("mmsi", "icao"):
+            seen: dict[object, str] = {}
+            for category in ("military", "state", "civil"):
+                for ident in getattr(self, f"{category}_{kind}"):
+                    if ident in seen and seen[ident] != category:
+                        raise ValueError(f"{ident} is listed as both {seen[ident]} and {category} ({kind})")
+                    seen[ident] = category
+        for listed in LISTED_CATEGORIES:
+            self.pattern(listed, "callsign")  # the patterns of a key compile together too
+            self.pattern(listed, "name")
+        return self
+
+    def pattern(self, category: ListedCategory, what: Literal["callsign", "name"]) -> re.Pattern[str] | None:
+        """The ``<category>_<what>_patterns`` as one case-insensitive pattern (None: none)."""
+        key = f"{category}_{what}_patterns"
+        return _joined(getattr(self, key), key)
 
 
 class KafkaSettings(_Section):
@@ -427,6 +492,7 @@ class Settings(_Section):
     proximity: ProximitySettings = Field(default_factory=ProximitySettings)
     zones: ZoneSettings = Field(default_factory=ZoneSettings)
     sides: SidesSettings = Field(default_factory=SidesSettings)
+    classification: ClassificationSettings = Field(default_factory=ClassificationSettings)
     kafka: KafkaSettings | None = None
     sinks: SinkSettings = Field(default_factory=SinkSettings)
     map: MapSettings = Field(default_factory=MapSettings)

@@ -15,6 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from config.affiliation import Affiliation
+from config.classification import Classifier
 from config.records import MAX_TEXT_CHARS
 from config.times import Naive, TimeFormatError, parse_utc
 from ingest.stats import FeedStats
@@ -212,7 +213,8 @@ def iso_epoch_s(value: object, what: str, *, naive: Naive = "error") -> float:
 
 
 class DecoderBase:
-    """What every decoder holds: feed name, affiliation, clock, counters, position, limits.
+    """What every decoder holds: feed name, affiliation, classifier, clock, counters,
+    position, limits.
 
     ``position`` is the 1-based number of the last input unit (line, record) seen since
     the decoder was made; it keeps counting across ``decode`` calls (reconnects), except
@@ -228,9 +230,11 @@ class DecoderBase:
         clock: Clock | None = None,
         stats: FeedStats | None = None,
         limits: Limits = DEFAULT_LIMITS,
+        classifier: Classifier | None = None,
     ) -> None:
         self.feed = feed_name
         self.affiliation = affiliation if affiliation is not None else Affiliation()
+        self.classifier = classifier if classifier is not None else Classifier()
         self.clock = clock
         self.stats = stats if stats is not None else FeedStats(feed_name)
         self.limits = limits

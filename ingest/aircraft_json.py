@@ -26,10 +26,23 @@ INS) altitude referenced to the WGS84 ellipsoid" in readsb's words, becomes
 ``alt_geom_m``, and ``alt_m`` (``"geom"``) when there is no barometric altitude at all.
 Registration goes to ``name``, the type designator to ``type_code``.
 
+Who and how good (readsb ``README-json.md``, dump1090 ``README-json.md``): ``category``
+from :class:`config.classification.Classifier` with readsb's ``dbFlags`` (bit 0: military,
+from the receiver's aircraft database; a trace file carries it at the top level), the
+address, the callsign and ``t``; ``on_ground`` is ``True`` for ``"ground"``, ``False`` for
+a numeric altitude, ``None`` without one; the position-quality categories ``version``
+(ADS-B version), ``nic``, ``nac_p``, ``nac_v``, ``sil``, ``gva`` and dump1090's ``nucp``
+(version 0), and ``gpsOkBefore`` (set by readsb while an aircraft's GNSS position is
+degraded: the time it was last good) become the report's ``quality``
+(:class:`config.records.PositionQuality`: ``adsb_version``, ``nic``, ``nac_p``,
+``nac_v``, ``sil``, ``gva``, ``nuc_p``, ``gnss_ok_before_s``). In a trace row they come
+from its details object (column 9) when the row has one, and hold for the rows after it.
+
 Hostile input: a document longer than ``max_document_bytes`` or nested deeper than
 ``max_json_depth`` is refused before it is parsed; an aircraft (or trace row) without a
 usable address, position or time is a dead letter; an optional value that is not a
-number, not finite, out of range (an ``alt_baro`` of 10^400) or a text longer than
+number, not finite, out of range (an ``alt_baro`` of 10^400, a ``nic`` of 12, a
+``dbFlags`` that is not a bit field) or a text longer than
 :data:`config.records.MAX_TEXT_CHARS` is dropped and named in a ``bad field`` dead letter,
 the rest of the report kept.
 """
@@ -42,6 +55,8 @@ from typing import Any, Callable, Iterable, Iterator, Union
 from config.records import DeadLetter, TrackUpdate
 from ingest._aircraft import AircraftState
 from ingest._common import (
+    EPOCH_MAX_S,
+    EPOCH_MIN_S,
     NO_TIME_HINT,
     DecoderBase,
     Rejected,
@@ -85,9 +100,55 @@ def _optional(dropped: list[str], parse: Callable[..., Any], *args: Any) -> Any:
 
 def _altitudes(a: AircraftState, baro: Any, baro_key: str, geom: Any, geom_key: str, dropped: list[str]) -> None:
     """Barometric altitude (ft, or ``"ground"``) and geometric height (ft) into ``a``."""
-    a.on_ground = baro == "ground"
-    a.alt_ft = None if a.on_ground else _optional(dropped, _alt_ft, baro, baro_key)
+    if baro == "ground":
+        a.on_ground, a.alt_ft = True, None
+    else:  # airborne when it gives a usable altitude; not said without one
+        a.alt_ft = _optional(dropped, _alt_ft, baro, baro_key)
+        a.on_ground = None if a.alt_ft is None else False
     a.alt_geom_ft = _optional(dropped, _alt_ft, geom, geom_key)
+
+
+# Position-quality members (readsb README-json.md) -> (AircraftState attribute, highest code).
+_QUALITY = (("version", "adsb_version", 7), ("nic", "nic", 11), ("nac_p", "nac_p", 11), ("nac_v", "nac_v", 4),
+            ("sil", "sil", 3), ("gva", "gva", 3), ("nucp", "nuc_p", 9))
+
+
+def _code(v: Any, key: str, high: int) -> int | None:
+    """A coded category 0..``high`` (a JSON number with no fraction), or None for null."""
+    if v is None:
+        return None
+    f = json_number(v, key)
+    if f != int(f):
+        raise Rejected(f"malformed record: {key}={shown(v)} is not a whole number")
+    if not 0 <= f <= high:
+        raise Rejected(f"impossible value: {key}={shown(v)} is outside [0, {high}]")
+    return int(f)
+
+
+def _quality(a: AircraftState, e: dict[str, Any], dropped: list[str]) -> None:
+    """The position-quality members of an entry (or a trace row's details) into ``a``; a bad
+    one is dropped (``None``) with a ``bad field`` reason in ``dropped``."""
+    changed = False
+    for key, attr, high in _QUALITY:
+        v = e.get(key)
+        if v is not None:
+            setattr(a, attr, _optional(dropped, _code, v, key, high))
+            changed = True
+    ok = e.get("gpsOkBefore")
+    if ok is not None:
+        a.gnss_ok_before_s = _optional(dropped, _num, ok, "gpsOkBefore", EPOCH_MIN_S, EPOCH_MAX_S)
+        changed = True
+    if changed:
+        a.quality_changed()
+
+
+def _db_flags(v: Any) -> int | None:
+    """readsb's ``dbFlags``, a bit field (a non-negative JSON integer), or None for null."""
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise Rejected(f"malformed record: dbFlags={shown(v)} is not a bit field")
+    return v
 
 
 class AircraftJsonDecoder(DecoderBase):
@@ -165,7 +226,7 @@ class AircraftJsonDecoder(DecoderBase):
 
     def _emit(
         self, a: AircraftState, t_s: float, lat: float, lon: float, pos: int, registration: str | None,
-        type_code: str | None,
+        type_code: str | None, db_flags: int | None = None,
     ) -> TrackUpdate | None:
         last = self._last_t.get(a.address)
         if last is not None and t_s <= last + 1e-3:
@@ -175,8 +236,10 @@ class AircraftJsonDecoder(DecoderBase):
         if a.address.startswith("~"):
             country, side = None, self.affiliation.for_other(a.callsign)
         else:
-            country, side = self.affiliation.for_icao(a.address, a.callsign)
-        update = a.report(self.feed, t_s, lat, lon, side, country, f"{self.ref_prefix}{pos}", registration, type_code)
+            country, side = self.affiliation.for_icao(a.address, a.callsign, None, t_s)
+        category, source = self.classifier.aircraft(a.address, a.callsign, type_code, db_flags)
+        update = a.report(self.feed, t_s, lat, lon, side, country, f"{self.ref_prefix}{pos}", registration,
+                          type_code, category, source)
         self.stats.updates += 1
         return update
 
@@ -202,7 +265,9 @@ class AircraftJsonDecoder(DecoderBase):
         a.callsign = _optional(dropped, json_text, e.get("flight"), "flight")
         registration = _optional(dropped, json_text, e.get("r"), "r")
         type_code = _optional(dropped, json_text, e.get("t"), "t")
-        return self._emit(a, now - seen_pos, lat, lon, pos, registration, type_code)
+        _quality(a, e, dropped)
+        db_flags = _optional(dropped, _db_flags, e.get("dbFlags"))
+        return self._emit(a, now - seen_pos, lat, lon, pos, registration, type_code, db_flags)
 
     def _trace(self, doc: dict[str, Any], pos: int) -> Iterator[Item]:
         t0 = self._doc_time(doc, "timestamp")
@@ -210,8 +275,11 @@ class AircraftJsonDecoder(DecoderBase):
         trace_dropped: list[str] = []
         registration = _optional(trace_dropped, json_text, doc.get("r"), "r")
         type_code = _optional(trace_dropped, json_text, doc.get("t"), "t")
-        for reason in trace_dropped:
-            yield self.stats.dead_letter(pos, json.dumps({"r": doc.get("r"), "t": doc.get("t")}).encode()[:1024], reason)
+        db_flags = _optional(trace_dropped, _db_flags, doc.get("dbFlags"))
+        if trace_dropped:
+            head = json.dumps({k: doc.get(k) for k in ("r", "t", "dbFlags")}).encode()[:1024]
+            for reason in trace_dropped:
+                yield self.stats.dead_letter(pos, head, reason)
         a = AircraftState(address)  # each row says all it knows: its values replace the last row's
         for i, row in enumerate(doc["trace"], start=1):
             if not isinstance(row, list) or len(row) < 8:
@@ -231,11 +299,12 @@ class AircraftJsonDecoder(DecoderBase):
                     flight = _optional(dropped, json_text, details.get("flight"), "flight")
                     if flight:
                         a.callsign = flight
+                    _quality(a, details, dropped)
                 self.stats.messages += 1
                 if dt is None or lat is None or lon is None:
                     self.stats.ignored["no position"] += 1
                     continue
-                update = self._emit(a, t0 + dt, lat, lon, pos, registration, type_code)
+                update = self._emit(a, t0 + dt, lat, lon, pos, registration, type_code, db_flags)
             except Rejected as e:
                 yield self.stats.dead_letter(pos, json.dumps(row).encode(), f"{e} (trace row #{i})")
                 continue

@@ -30,6 +30,18 @@ real feed, on one decode path shared by every transport:
   Static data 5 and 24 (A: name; B: ship type, callsign, dimensions) and the static
   part of 19 are kept per MMSI and merged into that ship's later updates. Type 21
   (aid to navigation) is not a track: counted as ignored; so are the other types.
+* **Several receivers.** The same message heard by several stations is one report:
+  a message whose payload (which holds the MMSI and every field) equals that of a message seen within
+  ``dedup_window_s`` of data time (default 5 s; 0: off) is dropped before decoding and
+  counted in ``stats.duplicates``. Memory is bounded (``max_dedup`` payloads, the
+  oldest forgotten first). A moored ship may repeat an identical report minutes later
+  (same position, same time-stamp second): outside the window, that is a new report.
+* **Who, and how good** (see :class:`config.records.TrackUpdate`): ``category`` from
+  :class:`config.classification.Classifier` (MMSI format, ship type, name); the position
+  accuracy flag and RAIM flag of messages 1, 2, 3, 9, 18, 19 and 27 (Table 46 ff.) as
+  ``quality.accuracy_high`` and ``quality.raim``; the navigational status of 1, 2, 3
+  and 27 as ``nav_status`` (Table 45; 15 "not defined" becomes None). The side is
+  judged at the message's time (NATO membership by date).
 * **Not available** (ITU-R M.1371-5 Table 46/48): latitude 91, longitude 181 (no
   position: no update, counted "no position"), speed 102.3 kn (type 27: 63 kn; type 9:
   1023 kn), course 360 (type 27: 511), heading 511, type 9 altitude 4095 m, ship type 0
@@ -49,7 +61,16 @@ from typing import Any, Iterable, Iterator, Union
 from pyais.exceptions import InvalidNMEAMessageException, MissingPayloadException, UnknownMessageException
 from pyais.messages import AISSentence
 
-from config.records import MAX_TEXT_CHARS, AltRef, DeadLetter, Domain, RecordError, TrackUpdate
+from config.records import (
+    MAX_TEXT_CHARS,
+    AltRef,
+    Category,
+    DeadLetter,
+    Domain,
+    RecordError,
+    TrackUpdate,
+    position_quality,
+)
 from ingest._common import (
     EPOCH_MAX_S,
     EPOCH_MIN_S,
@@ -76,6 +97,12 @@ _COMMA = b","
 _VDM_VDO = (b"VDM", b"VDO")
 _POSITION_TYPES = frozenset((1, 2, 3, 18, 19, 27, 9))
 _NO_TIME = f"no timestamp: no tag block c:, $PGHP or trailing time; {NO_TIME_HINT}"
+# The position quality of an AIS report: [position accuracy flag][RAIM flag], as pyais decodes
+# them (bool, or None when the payload is too short to hold them).
+_AIS_QUALITY = {
+    acc: {raim: position_quality(accuracy_high=acc, raim=raim) for raim in (True, False, None)}
+    for acc in (True, False, None)
+}
 
 
 @dataclass(slots=True)
@@ -88,6 +115,9 @@ class ShipStatic:
     length_m: float | None = None  # to_bow + to_stern
     beam_m: float | None = None  # to_port + to_starboard
     imo: int | None = None
+    # (category, source) of the ship as its static data say, worked out at its next report
+    # (None: not yet, or the static data changed since).
+    decided: tuple[Category, str | None] | None = None
 
 
 class _Tag:
@@ -169,10 +199,23 @@ class AisDecoder(DecoderBase):
 
     framing = "lines"
 
-    def __init__(self, *args: Any, max_group_lines: int = 64, max_ships: int = 500_000, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        max_group_lines: int = 64,
+        max_ships: int = 500_000,
+        dedup_window_s: float = 5.0,
+        max_dedup: int = 200_000,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.max_group_lines = max_group_lines
         self.max_ships = max_ships
+        self.dedup_window_s = dedup_window_s
+        self.max_dedup = max_dedup
+        self._recent: dict[bytes, float] = {}  # payload -> data time of its first copy, oldest first
+        self._swept_s = -float("inf")
+        self._by_mmsi: dict[int, tuple[Category, str | None]] = {}
         self._static: dict[int, ShipStatic] = {}
         self._groups: dict[tuple[int, str, str, int], _Group] = {}
         self._tag_cache: dict[bytes, _Tag] = {}
@@ -453,6 +496,7 @@ class AisDecoder(DecoderBase):
                 # Forget the ship heard of longest ago (dicts keep insertion order).
                 self._static.pop(next(iter(self._static)))
             st = self._static[mmsi] = ShipStatic()
+        st.decided = None  # the caller is about to change its static data
         return st
 
     def _message(
@@ -465,6 +509,19 @@ class AisDecoder(DecoderBase):
         received_s: float | None,
     ) -> Iterator[AisItem]:
         stats = self.stats
+        window = self.dedup_window_s
+        if window > 0:
+            payload = sentence.payload
+            recent = self._recent
+            first = recent.get(payload)
+            if first is not None:
+                if -window <= t_s - first <= window:
+                    stats.duplicates += 1
+                    return
+                del recent[payload]  # an old copy: this one starts a new window, last in the order
+            recent[payload] = t_s
+            if len(recent) > self.max_dedup or t_s - self._swept_s > window:
+                self._sweep(t_s)
         try:
             msg: Any = sentence.decode()  # a union of ~60 pyais classes; fields read by type below
         except UnknownMessageException:
@@ -507,8 +564,13 @@ class AisDecoder(DecoderBase):
         alt_m: float | None = None
         alt_ref: AltRef | None = None
         heading: float | None = None
+        nav_status: int | None = None
         speed_kn = msg.speed
         course = msg.course
+        if mt <= 3 or mt == 27:
+            status = msg.status
+            if status is not None and status != 15:  # Table 45: 15 "not defined"
+                nav_status = int(status)
         if mt == 27:
             # Long range: speed 0-62 kn (63 n/a), course 0-359 deg (511 n/a), no heading.
             speed_kn = None if speed_kn == 63 else speed_kn
@@ -552,9 +614,17 @@ class AisDecoder(DecoderBase):
         known = self._static.get(mmsi)
         if known is not None:
             name, callsign, type_code = known.name, known.callsign, known.type_code
+            decided = known.decided
+            if decided is None:
+                decided = known.decided = self.classifier.ais(mmsi, type_code, name, callsign)
         else:
             name = callsign = type_code = None
-        country, side = self.affiliation.for_mmsi(mmsi, callsign)
+            decided = self._by_mmsi.get(mmsi)  # what the MMSI alone says (no static data)
+            if decided is None:
+                if len(self._by_mmsi) >= self.max_ships:
+                    self._by_mmsi.clear()
+                decided = self._by_mmsi[mmsi] = self.classifier.ais(mmsi)
+        country, side = self.affiliation.for_mmsi(mmsi, callsign, None, t_s)
         if receiver is not None and len(receiver) > MAX_TEXT_CHARS:
             yield stats.dead_letter(pos, raw, bad_field(f"receiver id of {len(receiver):,} characters, more than {MAX_TEXT_CHARS}"))
             receiver = None
@@ -578,12 +648,33 @@ class AisDecoder(DecoderBase):
                 type_code=type_code,
                 receiver=receiver,
                 raw_ref=self.ref_prefix + str(pos),
+                category=decided[0],
+                category_source=decided[1],
+                nav_status=nav_status,
+                quality=_AIS_QUALITY[msg.accuracy][msg.raim],
             )
         except RecordError as e:  # the last net: every value above was checked
             yield stats.dead_letter(pos, raw, f"impossible value: {e}")
             return
         stats.updates += 1
         yield update
+
+    def _sweep(self, t_s: float) -> None:
+        """Forget the payloads seen longer than ``dedup_window_s`` before ``t_s``, oldest first,
+        and the oldest beyond ``max_dedup`` (run at most once per window of data time; input
+        out of time order stops the sweep early, the size bound still holds)."""
+        recent = self._recent
+        self._swept_s = t_s
+        horizon = t_s - self.dedup_window_s
+        stale = []
+        for key, seen_s in recent.items():
+            if seen_s >= horizon:
+                break
+            stale.append(key)
+        for key in stale:
+            del recent[key]
+        while len(recent) > self.max_dedup:
+            del recent[next(iter(recent))]
 
     @staticmethod
     def _dims_type(st: ShipStatic, msg: object) -> None:

@@ -32,6 +32,10 @@ dead letter ("oversized input") and is skipped to its ``</event>`` without being
   :data:`config.records.MAX_TEXT_CHARS`, a ``track@course`` outside 0..360, a
   ``track@speed`` outside 0..1,500 m/s or a ``hae`` outside -500..40,000 m is dropped and
   named in a ``bad field`` dead letter, the rest kept.
+* ``category`` from the type tree (:class:`config.classification.Classifier`): function
+  ``M`` of the air dimension (``a-u-A-M-F``) is military, ``C`` civil; ``S-C``
+  combatant ships, ``S-X`` non-military ships, ``G-U`` ground units, ``G-E-V-C`` civilian
+  vehicles... (``config/data/classification/cot_types.csv``).
 """
 
 from __future__ import annotations
@@ -236,6 +240,7 @@ class CotDecoder(DecoderBase):
                 course = self._ranged(track, "course", "course_deg", dropped)
                 speed = self._ranged(track, "speed", "speed_mps", dropped)
         side = self.affiliation.for_other(callsign, asserted)
+        category, category_source = self.classifier.cot(cot_type, callsign)
         try:
             update = TrackUpdate(
                 track_id="cot:" + uid,
@@ -253,6 +258,8 @@ class CotDecoder(DecoderBase):
                 callsign=callsign,
                 type_code=cot_type,
                 raw_ref=f"{self.ref_prefix}{self.position}",
+                category=category,
+                category_source=category_source,
             )
         except RecordError as e:
             raise Rejected(f"impossible value: {e}") from e

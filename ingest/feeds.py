@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Protocol, Sequence, Union
 
 from config.affiliation import Affiliation
+from config.classification import Classifier
 from config.records import DeadLetter, Notice, TrackUpdate
 from config.kafka_clients import kafka_client_settings
-from config.settings import ConfigError, FeedSettings, KafkaSettings, SidesSettings
+from config.settings import ClassificationSettings, ConfigError, FeedSettings, KafkaSettings, SidesSettings
 from ingest._common import DEFAULT_LIMITS, Clock, Limits
 from ingest.aircraft_json import AircraftJsonDecoder
 from ingest.ais import AisDecoder
@@ -79,6 +80,7 @@ class Decoder(Protocol):
     position: int
     framing: Framing
     limits: Limits
+    classifier: Classifier
 
     def decode(self, units: Iterable[bytes], *, final: bool = True) -> Iterator[Any]: ...
 
@@ -98,14 +100,21 @@ def make_clock(feed: FeedSettings) -> Clock | None:
 
 
 def make_decoder(
-    feed: FeedSettings, affiliation: Affiliation, *, clock: Clock | None = None, stats: FeedStats | None = None
+    feed: FeedSettings,
+    affiliation: Affiliation,
+    *,
+    clock: Clock | None = None,
+    stats: FeedStats | None = None,
+    classifier: Classifier | None = None,
 ) -> Decoder:
     """The decoder of ``feed.format``."""
     cls = DECODERS.get(feed.format)
     if cls is None:
         raise FeedConfigError(f"feed {feed.name}: format {feed.format!r} has no decoder")
     limits = Limits(feed.max_line_bytes, feed.max_document_bytes, feed.max_json_depth)
-    decoder: Decoder = cls(feed.name, affiliation, clock=clock, stats=stats or FeedStats(feed.name), limits=limits)
+    extra = {"dedup_window_s": feed.dedup_window_s} if cls is AisDecoder else {}
+    decoder: Decoder = cls(feed.name, affiliation, clock=clock, stats=stats or FeedStats(feed.name), limits=limits,
+                           classifier=classifier, **extra)
     return decoder
 
 
@@ -124,7 +133,8 @@ def _decoded(
         return read_folder(
             Path(feed.path),
             decoder,
-            lambda: make_decoder(feed, affiliation, clock=make_clock(feed), stats=FeedStats(probe_stats)),
+            lambda: make_decoder(feed, affiliation, clock=make_clock(feed), stats=FeedStats(probe_stats),
+                                 classifier=decoder.classifier),
             stop,
         )
     return decoder.decode(_units(feed, decoder.framing, stop, kafka, positions, decoder.limits))
@@ -211,17 +221,21 @@ def open_feed(
     affiliation: Affiliation | None = None,
     kafka: KafkaSettings | None = None,
     positions: KafkaPositions | None = None,
+    classification: ClassificationSettings | None = None,
+    classifier: Classifier | None = None,
 ) -> Iterator[FeedItem]:
     """Transport + decoding + pacing of one configured feed (see module doc).
 
     ``kafka`` supplies the cluster and security settings for a kafka transport whose
     feed does not name ``bootstrap_servers`` itself. ``positions`` (kafka transport
     only) lets a pipeline commit offsets only after its sinks acknowledged
-    (:mod:`ingest.positions`).
+    (:mod:`ingest.positions`). ``classification`` (or a ready ``classifier``) overrides
+    the category tables (``[classification]``).
     """
     aff = affiliation if affiliation is not None else Affiliation(sides)
+    who = classifier if classifier is not None else Classifier(classification)
     stats = register(FeedStats(feed.name))
-    decoder = make_decoder(feed, aff, clock=make_clock(feed), stats=stats)
+    decoder = make_decoder(feed, aff, clock=make_clock(feed), stats=stats, classifier=who)
     items: Iterator[FeedItem] = _decoded(feed, decoder, aff, stop, kafka, positions)
     if feed.transport == "file" and feed.speed > 0:
         items = _paced(items, feed.speed, stop)
@@ -248,6 +262,7 @@ def open_feeds(
     queue_size: int = 10_000,
     idle_s: float | None = None,
     positions: Mapping[str, KafkaPositions] | None = None,
+    classification: ClassificationSettings | None = None,
 ) -> Iterator[tuple[str, FeedItem] | None]:
     """Several feeds at once: one thread per feed, merged through a bounded queue.
 
@@ -270,6 +285,7 @@ def open_feeds(
 
         threading.Thread(target=relay, name="feeds-stop-relay", daemon=True).start()
     affiliation = Affiliation(sides)
+    classifier = Classifier(classification)
     q: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
 
     def put(entry: Any) -> bool:
@@ -285,7 +301,8 @@ def open_feeds(
         try:
             books = positions or {}
             for item in open_feed(
-                feed, sides, stop=stop, affiliation=affiliation, kafka=kafka, positions=books.get(feed.name)
+                feed, sides, stop=stop, affiliation=affiliation, kafka=kafka, positions=books.get(feed.name),
+                classifier=classifier,
             ):
                 if not put((feed.name, item)):
                     return

@@ -21,6 +21,19 @@ the pressure altitude of DF 4/20 replies and TC 9-18 positions is ``alt_m``
 the pressure altitude plus TC 19's difference, is ``alt_geom_m`` (and ``alt_m`` when no
 pressure altitude is known).
 
+Who and how good (``config.records.TrackUpdate``): ``category`` from
+:class:`config.classification.Classifier` (address block, callsign); ``on_ground`` from the
+position type code (surface TC 5-8: on the ground; airborne TC 9-18, 20-22: airborne).
+Position quality (RTCA DO-260/260A/260B; ICAO Doc 9871): the aircraft operational status
+message (TC 31) gives the ADS-B version, NACp, SIL and NIC supplement A (version 1 and 2),
+GVA (version 2 airborne) and, for a version 2 aircraft on the surface, NIC supplement C and
+NACv from its capability class; the airborne velocity (TC 19) gives NACv (version 1 and 2).
+Each position message then gives the NIC from its type code and the supplements
+(:func:`ingest._aircraft.nic_of`; version 2 airborne positions carry supplement B
+themselves). Until an operational status message tells the version, and for version 0,
+the position's type code gives the NUCp instead (``nuc_p``; ``adsb_version`` stays None
+while unknown). A value the standard leaves reserved (NACp 12-15, NACv 5-7) is None.
+
 Dead letters: a line that is not one of the formats, hex that is not a Mode S frame
 (pyModeS error), a DF 11/17/18 frame whose CRC fails ("checksum mismatch"), a time that
 does not parse or is impossible.
@@ -33,7 +46,7 @@ from typing import Any, Iterable, Iterator, Union
 from pyModeS import PipeDecoder
 
 from config.records import DeadLetter, TrackUpdate
-from ingest._aircraft import AircraftState
+from ingest._aircraft import AircraftState, nic_of, nuc_p_of
 from ingest._common import FT_TO_M, NO_TIME_HINT, DecoderBase, Rejected, oversized, plausible_epoch, shown
 
 __all__ = ["ModeSDecoder"]
@@ -130,6 +143,9 @@ class ModeSDecoder(DecoderBase):
             cs = d.get("callsign")
             if isinstance(cs, str) and cs.strip("_ #"):
                 st.callsign = cs.strip("_ #")
+            tc = d.get("typecode")
+            if df in (17, 18) and isinstance(tc, int):
+                _quality(st, tc, d, frame)
             alt = d.get("altitude")
             if isinstance(alt, (int, float)) and -1500 <= alt <= 130_000:
                 if 20 <= (d.get("typecode") or 0) <= 22:
@@ -153,11 +169,59 @@ class ModeSDecoder(DecoderBase):
             lat, lon = d.get("latitude"), d.get("longitude")
             if lat is None or lon is None:
                 continue
-            country, side = self.affiliation.for_icao(address, st.callsign)
+            country, side = self.affiliation.for_icao(address, st.callsign, None, t_s)
+            category, source = self.classifier.aircraft(address, st.callsign)
             try:
-                update = st.report(self.feed, t_s, float(lat), float(lon), side, country, f"{self.ref_prefix}{pos}")
+                update = st.report(self.feed, t_s, float(lat), float(lon), side, country, f"{self.ref_prefix}{pos}",
+                                   None, None, category, source)
             except Rejected as e:
                 yield stats.dead_letter(pos, raw, str(e), received_s)
                 continue
             stats.updates += 1
             yield update
+
+
+def _quality(st: AircraftState, tc: int, d: dict[str, Any], frame: str) -> None:
+    """What an ADS-B message (DF 17/18 of type code ``tc``, decoded into ``d``) says of the
+    aircraft's position quality and air/ground state (see the module doc)."""
+    version = st.adsb_version
+    if tc == 31:
+        v = d.get("version")
+        if not isinstance(v, int) or not 0 <= v <= 7:  # 3 bits: never else, but this runs outside any try
+            return
+        st.adsb_version = v
+        if v < 1:  # version 0 carries none of the fields below
+            st.quality_changed()
+            return
+        nac_p, sil, nic_a = d.get("nac_p"), d.get("sil"), d.get("nic_supplement_a")
+        st.nac_p = nac_p if isinstance(nac_p, int) and 0 <= nac_p <= 11 else None
+        st.sil = sil if isinstance(sil, int) and 0 <= sil <= 3 else None
+        st.nic_a = nic_a if nic_a in (0, 1) else None
+        if v == 2:
+            payload = int(frame[8:22], 16)  # the 56-bit ME field
+            if d.get("subtype") == 0:
+                st.gva = (payload >> 6) & 0x3  # ME bits 49-50
+            elif d.get("subtype") == 1:
+                cc = (payload >> 32) & 0xFFFF  # surface capability class, ME bits 9-24
+                st.nic_c = (cc >> 4) & 0x1  # ME bit 20
+                nac_v = (cc >> 5) & 0x7  # ME bits 17-19
+                st.nac_v = nac_v if nac_v <= 4 else None
+    elif tc == 19:
+        velocity_accuracy = d.get("nac_v")  # version 0 sends NUCr in these bits
+        if version is None or version < 1:
+            return
+        ok = isinstance(velocity_accuracy, int) and 0 <= velocity_accuracy <= 4
+        st.nac_v = velocity_accuracy if ok else None
+    elif 5 <= tc <= 22:
+        st.on_ground = tc <= 8
+        if version is None or version == 0:
+            nuc_p, nic = nuc_p_of(tc), None
+        else:
+            nic_b = d.get("nic_b") if tc >= 9 else None
+            nuc_p, nic = None, nic_of(tc, version, st.nic_a, nic_b if nic_b in (0, 1) else None, st.nic_c)
+        if nuc_p == st.nuc_p and nic == st.nic:
+            return  # the usual case: nothing changed
+        st.nuc_p, st.nic = nuc_p, nic
+    else:
+        return
+    st.quality_changed()

@@ -24,6 +24,14 @@ Altitude (field 12) is the barometric pressure altitude of the Mode C/S replies 
 ADS-B airborne positions (``alt_ref = "baro"``; dump1090-fa started with ``--gnss``
 writes GNSS heights there instead, which the line cannot tell).
 
+On the ground (``on_ground``): field 22 ("IsOnGround", the squat switch or the air/ground
+state of the message: ``-1`` true, ``0`` false; ``1`` is read as true too) when the line
+fills it; otherwise a surface position (type 2) says on the ground and an airborne
+position (type 3) says airborne. The SBS-1 format carries no position-quality indicators
+(NIC, NACp, SIL): those fields of the record stay None. ``category`` comes from
+:class:`config.classification.Classifier` (address block, callsign); the side is judged
+at the line's time.
+
 Bad input is a dead letter and nothing stops the stream: a line longer than
 ``max_line_bytes``, a wrong field count, a hex ident that is not 24-bit hex, a position
 that does not parse or lies outside +-90/+-180, a date or time that does not parse
@@ -31,8 +39,9 @@ that does not parse or lies outside +-90/+-180, a date or time that does not par
 the merged state that does not parse or is out of range (an altitude outside
 -1,500..130,000 ft, a ground speed above 2,000 kn, a track outside 0..360, a vertical
 rate beyond +-100,000 ft/min, a callsign longer than
-:data:`config.records.MAX_TEXT_CHARS`, a squawk that is not four octal digits) is
-dropped and named in a ``bad field`` dead letter; the rest of the line is used.
+:data:`config.records.MAX_TEXT_CHARS`, a squawk that is not four octal digits, an
+on-ground flag that is not ``-1``, ``0`` or ``1``) is dropped and named in a ``bad field``
+dead letter; the rest of the line is used.
 """
 
 from __future__ import annotations
@@ -61,6 +70,7 @@ log = logging.getLogger(__name__)
 SbsItem = Union[TrackUpdate, DeadLetter]
 
 _HEX = frozenset(b"0123456789abcdefABCDEF")
+_ON_GROUND = {b"-1": True, b"1": True, b"0": False}  # field 22
 _OTHER_KINDS = frozenset((b"SEL", b"ID", b"AIR", b"STA", b"CLK"))
 
 
@@ -197,6 +207,7 @@ class Sbs1Decoder(DecoderBase):
         dead = stats.dead_letter
         aircraft = self._aircraft
         affiliation = self.affiliation
+        classifier = self.classifier
         clock = self.clock
         feed = self.feed
         ref_prefix = self.ref_prefix
@@ -271,9 +282,18 @@ class Sbs1Decoder(DecoderBase):
                 # Field by field: keep what is good, name what is not.
                 for reason in self._state_fields(a, kind, f):
                     yield dead(pos, raw, reason)
+            ground = None
+            if f[21]:
+                ground = _ON_GROUND.get(f[21])
+                if ground is None:
+                    yield dead(pos, raw, bad_field(f"on ground (field 22)={shown(f[21])} is not -1, 0 or 1"))
+                else:
+                    a.on_ground = ground
             stats.messages += 1
             if kind != b"3" and kind != b"2":
                 continue
+            if ground is None:
+                a.on_ground = kind == b"2"  # surface position, else airborne
             lat_s, lon_s = f[14], f[15]
             if not lat_s or not lon_s:
                 stats.ignored["no position"] += 1
@@ -304,9 +324,10 @@ class Sbs1Decoder(DecoderBase):
                 date, when = (f[6], f[7]) if f[6] or f[7] else (f[8], f[9])
                 yield dead(pos, raw, f"impossible timestamp: {shown(date, 12)} {shown(when, 16)} is outside 1990-2099")
                 continue
-            country, side = affiliation.for_icao(a.address, a.callsign)
+            country, side = affiliation.for_icao(a.address, a.callsign, None, t_s)
+            category, source = classifier.aircraft(a.address, a.callsign)
             try:
-                update = a.report(feed, t_s, lat, lon, side, country, ref_prefix + str(pos))
+                update = a.report(feed, t_s, lat, lon, side, country, ref_prefix + str(pos), None, None, category, source)
             except Rejected as e:
                 yield dead(pos, raw, str(e), received_s)
                 continue

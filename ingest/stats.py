@@ -33,7 +33,7 @@ _MAX_DETAIL_CHARS = 500
 class FeedStats:
     """Counters of one feed. Not thread-safe by itself: one decoder, one thread."""
 
-    __slots__ = ("feed", "lines", "messages", "updates", "notices", "dead", "ignored", "file", "_loud_at")
+    __slots__ = ("feed", "lines", "messages", "updates", "notices", "duplicates", "dead", "ignored", "file", "_loud_at")
 
     def __init__(self, feed: str) -> None:
         self.feed = feed
@@ -41,6 +41,7 @@ class FeedStats:
         self.messages = 0  # protocol messages decoded (an AIS message may span lines)
         self.updates = 0  # TrackUpdates produced
         self.notices = 0  # Notices produced (exercise areas, NOTAMs)
+        self.duplicates = 0  # copies of one message heard by several receivers, merged into one report
         self.dead: Counter[str] = Counter()  # dead letters per reason category
         self.ignored: Counter[str] = Counter()  # valid input that is not a track (why)
         self.file: str | None = None  # the file being read, in a feed that reads a folder
@@ -80,12 +81,13 @@ class FeedStats:
             )
         else:
             log.info(
-                "feed %s: %d lines, %d messages, %d updates, %d notices, %d dead letters",
+                "feed %s: %d lines, %d messages, %d updates, %d notices, %d duplicates, %d dead letters",
                 self.feed,
                 self.lines,
                 self.messages,
                 self.updates,
                 self.notices,
+                self.duplicates,
                 self.dead_total,
             )
 
@@ -96,6 +98,7 @@ class FeedStats:
             "messages": self.messages,
             "updates": self.updates,
             "notices": self.notices,
+            "duplicates": self.duplicates,
             "dead_letters": dict(self.dead),
             "ignored": dict(self.ignored),
         }

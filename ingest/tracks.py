@@ -11,42 +11,55 @@ those of :class:`config.records.TrackUpdate` (documented in docs/feeds.md):
 * optional: ``alt_m``, ``alt_ref`` (``baro``/``geom``: what ``alt_m`` is), ``alt_geom_m``
   (height above the WGS 84 ellipsoid), ``speed_mps``, ``course_deg``, ``heading_deg``,
   ``vrate_mps``, ``side``, ``country``, ``callsign``, ``name``, ``type_code``,
-  ``receiver``; unknown
+  ``receiver``, ``category`` and ``category_source``, ``nav_status``, ``on_ground``,
+  and the position quality (:class:`config.records.PositionQuality`) as the object
+  ``quality`` (JSON Lines, as the Kafka value has it) or its members by name,
+  ``accuracy_high``, ``raim``, ``adsb_version``, ``nic``, ``nac_p``, ``nac_v``, ``sil``,
+  ``gva``, ``nuc_p``, ``gnss_ok_before_s`` (both formats); booleans ``true``/``false``,
+  in CSV also ``1``/``0``; unknown
   members are ignored (forward compatibility), ``null`` or an empty CSV cell is None.
 
 What is refused, and how much of the record it costs (docs/feeds.md):
 
 * a required field missing, of the wrong JSON type, not finite or out of range: the
   whole record is a dead letter;
-* an optional field of the wrong JSON type, out of range (a course of -121), or a text
-  longer than :data:`config.records.MAX_TEXT_CHARS`: that field is dropped, the report
-  kept, and a dead letter ``bad field`` names it (as AIS does for a bad heading);
+* an optional field of the wrong JSON type, out of range (a course of -121, a ``nic`` of
+  12, a ``category`` not of :data:`config.records.CATEGORIES`), or a text longer than
+  :data:`config.records.MAX_TEXT_CHARS`: that field (one member of ``quality``) is
+  dropped, the report kept, and a dead letter ``bad field`` names it (as AIS does for a
+  bad heading);
 * JSON: numbers must be JSON numbers and texts JSON strings (a ``track_id`` of
   ``["a"]`` is refused, not turned into text); CSV cells are all text.
 
 ``source`` and ``raw_ref`` are set by closewatch (feed name, feed:line). Side: the
 configured lists and callsign patterns first, then the ``side`` given in the record,
-then the MID/ICAO tables for ``ais:``/``icao:`` ids; ``country`` as given, else from the
-tables. CSV: the first non-blank line is the header; a cell may be quoted but may not
-hold a line break.
+then the MID/ICAO tables for ``ais:``/``icao:`` ids, judged at the record's time;
+``country`` as given, else from the tables. Category: the configured lists and patterns
+first, then the ``category`` given in the record (with its ``category_source``, else
+``feed``), then the tables (:class:`config.classification.Classifier`). CSV: the first
+non-blank line is the header; a cell may be quoted but may not hold a line break.
 """
 
 from __future__ import annotations
 
 import csv
-from typing import Any, Iterable, Iterator, Union
+from typing import Any, Callable, Iterable, Iterator, Union
 
+from config.classification import Decision
 from config.records import (
     ALT_REFS,
+    CATEGORIES,
     DOMAINS,
     MAX_ID_CHARS,
     MAX_TEXT_CHARS,
     SIDES,
     TRACK_BOUNDS,
     DeadLetter,
+    PositionQuality,
     RecordError,
     Side,
     TrackUpdate,
+    position_quality,
 )
 from ingest._common import (
     NO_TIME_HINT,
@@ -68,7 +81,11 @@ Item = Union[TrackUpdate, DeadLetter]
 
 _FLOATS = ("alt_m", "alt_geom_m", "speed_mps", "course_deg", "heading_deg", "vrate_mps")
 _TEXTS = ("alt_ref", "country", "callsign", "name", "type_code", "receiver")
-TRACK_FIELDS = ("track_id", "t_s", "time", "lat_deg", "lon_deg", "domain", "side", *_FLOATS, *_TEXTS)
+_QUALITY_FLAGS = ("accuracy_high", "raim")
+_QUALITY = ("accuracy_high", "raim", "adsb_version", "nic", "nac_p", "nac_v", "sil", "gva", "nuc_p", "gnss_ok_before_s")
+TRACK_FIELDS = ("track_id", "t_s", "time", "lat_deg", "lon_deg", "domain", "side", *_FLOATS, *_TEXTS,
+                "category", "category_source", "nav_status", "on_ground", "quality", *_QUALITY)
+_FLAG_TEXTS = {"true": True, "false": False, "1": True, "0": False}  # CSV cells
 
 
 class _TrackRecords(DecoderBase):
@@ -89,6 +106,63 @@ class _TrackRecords(DecoderBase):
     def _text(rec: dict[str, Any], key: str, limit: int = MAX_TEXT_CHARS) -> str | None:
         """A text, or None when absent or blank (raises :class:`Rejected`)."""
         return json_text(rec.get(key), key, limit)
+
+    def _code(self, rec: dict[str, Any], key: str) -> int | None:
+        """A coded indicator (``nic``, ``nav_status``...): a whole number, or None when absent
+        (raises :class:`Rejected`); its range is the record's."""
+        f = self._number(rec, key)
+        if f is None:
+            return None
+        if f != int(f):
+            raise Rejected(f"malformed record: {key}={shown(rec[key])} is not a whole number")
+        return int(f)
+
+    def _flag(self, rec: dict[str, Any], key: str) -> bool | None:
+        """A JSON boolean (in CSV the text ``true``, ``false``, ``1`` or ``0``), or None when
+        absent (raises :class:`Rejected`)."""
+        v = rec.get(key)
+        if v is None or v == "":
+            return None
+        if v is True or v is False:
+            return v
+        flag = _FLAG_TEXTS.get(v.strip().lower()) if self._numbers_from_text and isinstance(v, str) else None
+        if flag is None:
+            raise Rejected(f"malformed record: {key}={shown(v)} is not true or false")
+        return flag
+
+    @staticmethod
+    def _optional(dropped: list[str], parse: Callable[[dict[str, Any], str], Any], rec: dict[str, Any], key: str) -> Any:
+        """``parse(rec, key)``, or None with a ``bad field`` reason added to ``dropped``."""
+        try:
+            return parse(rec, key)
+        except Rejected as e:
+            dropped.append(_bad_field(e))
+            return None
+
+    def _quality(self, rec: dict[str, Any], dropped: list[str]) -> PositionQuality | None:
+        """The position quality of a record: its ``quality`` object, or the members by name.
+        A member of the wrong type or out of its range is dropped (a ``bad field``), the
+        others kept."""
+        nested = rec.get("quality")
+        if nested is not None and not isinstance(nested, dict):
+            dropped.append(bad_field(f"quality={shown(nested)} is not an object"))
+            return None
+        q = nested if nested is not None else rec
+        values: dict[str, Any] = {}
+        for key in _QUALITY:
+            if q.get(key) is None:
+                continue
+            parse = self._flag if key in _QUALITY_FLAGS else self._number if key == "gnss_ok_before_s" else self._code
+            v = self._optional(dropped, parse, q, key)
+            if v is None:
+                continue
+            try:
+                position_quality(**{key: v})  # the record's range of this member (cached)
+            except RecordError as e:
+                dropped.append(bad_field(str(e)))
+                continue
+            values[key] = v
+        return position_quality(**values) if values else None
 
     def _required(self, rec: dict[str, Any], key: str) -> float:
         v = self._number(rec, key)
@@ -131,11 +205,7 @@ class _TrackRecords(DecoderBase):
             raise Rejected(f"malformed record: domain {shown(domain)} is not one of {DOMAINS}")
 
         def optional_text(key: str) -> str | None:
-            try:
-                return self._text(rec, key)
-            except Rejected as e:
-                dropped.append(_bad_field(e))
-                return None
+            return self._optional(dropped, self._text, rec, key)  # type: ignore[no-any-return]
 
         given = optional_text("side")
         if given is not None and given not in SIDES:
@@ -143,14 +213,27 @@ class _TrackRecords(DecoderBase):
             given = None
         asserted: Side | None = None if given in (None, "unknown") else given  # type: ignore[assignment]
         callsign = optional_text("callsign")
+        name, type_code = optional_text("name"), optional_text("type_code")
+        category = optional_text("category")
+        if category is not None and category not in CATEGORIES:
+            dropped.append(bad_field(f"category={shown(category)} is not one of {CATEGORIES}"))
+            category = None
+        category_source = optional_text("category_source")
+        claimed: Decision | None = None
+        if category is not None and category != "unknown":
+            claimed = (category, category_source or "feed")  # type: ignore[assignment]
         scheme, _, ident = track_id.partition(":")
         country: str | None
+        classifier = self.classifier
         if scheme == "ais" and ident.isdigit() and len(ident) <= 9:
-            country, side = self.affiliation.for_mmsi(int(ident), callsign, asserted)
+            country, side = self.affiliation.for_mmsi(int(ident), callsign, asserted, t_s)
+            decided = classifier.ais(int(ident), type_code, name, callsign, claimed)
         elif scheme == "icao":
-            country, side = self.affiliation.for_icao(ident, callsign, asserted)
+            country, side = self.affiliation.for_icao(ident, callsign, asserted, t_s)
+            decided = classifier.aircraft(ident.strip().lower(), callsign, type_code, None, claimed)
         else:
             country, side = None, self.affiliation.for_other(callsign, asserted)
+            decided = classifier.other(callsign, name, type_code, claimed)
         country = optional_text("country") or country
         numbers: dict[str, float | None] = {}
         for key in _FLOATS:
@@ -170,6 +253,11 @@ class _TrackRecords(DecoderBase):
             why = f"is not one of {ALT_REFS}" if alt_ref not in ALT_REFS else "without an alt_m"
             dropped.append(bad_field(f"alt_ref={shown(alt_ref)} {why}"))
             alt_ref = None
+        nav_status = self._optional(dropped, self._code, rec, "nav_status")
+        if nav_status is not None and not 0 <= nav_status <= 14:  # TrackUpdate's range (Table 45)
+            dropped.append(bad_field(f"nav_status={nav_status} is outside [0, 14]"))
+            nav_status = None
+        on_ground = self._optional(dropped, self._flag, rec, "on_ground")
         try:
             return TrackUpdate(
                 track_id=track_id,
@@ -188,10 +276,15 @@ class _TrackRecords(DecoderBase):
                 vrate_mps=numbers["vrate_mps"],
                 country=country,
                 callsign=callsign,
-                name=optional_text("name"),
-                type_code=optional_text("type_code"),
+                name=name,
+                type_code=type_code,
                 receiver=optional_text("receiver"),
                 raw_ref=f"{self.ref_prefix}{pos}",
+                category=decided[0],
+                category_source=decided[1],
+                nav_status=nav_status,
+                on_ground=on_ground,
+                quality=self._quality(rec, dropped),
             )
         except RecordError as e:
             raise Rejected(f"impossible value: {e}") from e

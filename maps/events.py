@@ -91,6 +91,8 @@ _METRIC_FORMATS: dict[str, tuple[str, Any]] = {
     "vertical_sep_m": ("Vertical separation", lambda v: f"{v * FT_PER_M:,.0f} ft ({v:,.0f} m)"),
     "eta_s": ("Time to entry", format_duration),
     "depth_m": ("Depth inside zone", lambda v: f"{v:,.0f} m"),
+    "min_distance_m": ("Closest so far", lambda v: f"{v:,.0f} m ({v / 1852:.2f} NM)"),
+    "min_t_s": ("Closest at", lambda v: format_utc(v, "milliseconds")[:21] + "Z"),
 }
 
 

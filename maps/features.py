@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from shapely.geometry import mapping as shapely_mapping
 from shapely.geometry.base import BaseGeometry
 
-from config.records import RecordError, TrackUpdate, Zone
+from config.records import RecordError, TrackUpdate, Zone, quality_from_mapping
 from config.times import TimeFormatError, format_utc, parse_utc
 from maps.errors import MapInputError
 
@@ -138,6 +138,8 @@ def track_update(obj: Mapping[str, Any]) -> TrackUpdate:
     if "t_s" not in data and "time" in props:
         data["t_s"] = _epoch_s(props["time"], f"track {data.get('track_id')} time")
     try:
+        if "quality" in data:
+            data["quality"] = quality_from_mapping(data["quality"])
         return TrackUpdate(**data)
     except (TypeError, RecordError) as e:
         raise MapInputError(f"track message {data.get('track_id', '?')}: {e}") from e

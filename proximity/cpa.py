@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from pyproj import Geod
 
-__all__ = ["CPA", "closest_approach", "dead_reckon"]
+__all__ = ["CPA", "closest_approach", "dead_reckon", "planar_tcpa"]
 
 _GEOD = Geod(ellps="WGS84")
 _REFINEMENTS = 2
@@ -37,10 +37,38 @@ def dead_reckon(
     dist = speed * dt
     lon2, lat2, back = _GEOD.fwd(lon, lat, course, dist)
     lon2, lat2, back = np.asarray(lon2, float), np.asarray(lat2, float), np.asarray(back, float)
-    course2 = np.where(dist >= 0, back + 180.0, back)
-    # a standing track keeps its course
-    course2 = np.where(dist == 0, course, np.mod(course2, 360.0))
+    # pyproj's back azimuth is the azimuth of the geodesic at the end point turned by 180 degrees,
+    # whichever way the track went along it; a standing track keeps its course
+    course2 = np.where(dist == 0, course, np.mod(back + 180.0, 360.0))
     return lon2, lat2, course2
+
+
+def planar_tcpa(
+    az12_deg: np.ndarray,
+    az21_deg: np.ndarray,
+    dist_m: np.ndarray,
+    crs_a: np.ndarray,
+    v_a: np.ndarray,
+    crs_b: np.ndarray,
+    v_b: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Time of CPA from now (unclipped, may be negative), relative position and velocity in a's plane.
+
+    ``az12_deg``, ``az21_deg``, ``dist_m``: the inverse geodesic from a to b (``Geod.inv``:
+    azimuth at a, back azimuth at b, distance). b's velocity is carried into a's
+    tangent plane by the change of azimuth along that geodesic.
+    """
+    az12, az21, d = (np.asarray(x, float) for x in (az12_deg, az21_deg, dist_m))
+    r = np.stack((d * np.sin(np.radians(az12)), d * np.cos(np.radians(az12))))
+    rot = np.where(d > 0, az21 + 180.0 - az12, 0.0)  # b's frame turned against a's
+    cb = np.radians(crs_b - rot)
+    ca = np.radians(crs_a)
+    vrel = np.stack((v_b * np.sin(cb) - v_a * np.sin(ca), v_b * np.cos(cb) - v_a * np.cos(ca)))
+    vv = (vrel**2).sum(axis=0)
+    rv = (r * vrel).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.where(vv > 1e-12, -rv / vv, 0.0)
+    return t, r, vrel
 
 
 def _planar(
@@ -55,17 +83,7 @@ def _planar(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Time of CPA from now (unclipped), relative position and velocity in a's plane."""
     az12, az21, d = _GEOD.inv(lon_a, lat_a, lon_b, lat_b)
-    az12, az21, d = np.asarray(az12, float), np.asarray(az21, float), np.asarray(d, float)
-    r = np.stack((d * np.sin(np.radians(az12)), d * np.cos(np.radians(az12))))
-    rot = np.where(d > 0, az21 + 180.0 - az12, 0.0)  # b's frame turned against a's
-    cb = np.radians(crs_b - rot)
-    ca = np.radians(crs_a)
-    vrel = np.stack((v_b * np.sin(cb) - v_a * np.sin(ca), v_b * np.cos(cb) - v_a * np.cos(ca)))
-    vv = (vrel**2).sum(axis=0)
-    rv = (r * vrel).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t = np.where(vv > 1e-12, -rv / vv, 0.0)
-    return t, r, vrel
+    return planar_tcpa(az12, az21, d, crs_a, v_a, crs_b, v_b)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +112,10 @@ def closest_approach(
     lat_b: np.ndarray,
     course_b: np.ndarray,
     speed_b: np.ndarray,
-    horizon_s: float,
+    horizon_s: float | np.ndarray,
 ) -> CPA:
-    """CPA and TCPA of track pairs (a[i], b[i]) from a common time, within ``horizon_s``."""
+    """CPA and TCPA of track pairs (a[i], b[i]) from a common time, within ``horizon_s``
+    (one horizon for all, or one per pair)."""
     la, pa, ca, va, lb, pb, cb, vb = np.broadcast_arrays(
         *(np.atleast_1d(np.asarray(x, float)) for x in (lon_a, lat_a, course_a, speed_a, lon_b, lat_b, course_b, speed_b))
     )

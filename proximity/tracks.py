@@ -188,12 +188,13 @@ class TrackTable:
         self.update[slots] = batch.updates[last]
         self.live[slots] = True
 
-    def aligned(self, slots: np.ndarray, t_s: float, max_age_s: float) -> AlignedTracks:
-        """The tracks ``slots`` dead-reckoned from their last report to ``t_s``.
+    def aligned(self, slots: np.ndarray, t_s: float | np.ndarray, max_age_s: float) -> AlignedTracks:
+        """The tracks ``slots`` dead-reckoned from their last report to ``t_s`` (one time, or one per slot).
 
         Each moves along the geodesic of its course at its speed (WGS 84, exact:
         ``proximity.cpa.dead_reckon``) and climbs at its vertical rate, for
-        ``t_s`` minus its report time but at most ``max_age_s``. A track without
+        ``t_s`` minus its report time but at most ``max_age_s`` (before the
+        report, back along its course, at most ``max_age_s`` too). A track without
         a speed, or moving without a course, stays where it was reported, at its
         report time; a track with speed 0 stands where reported.
         """
@@ -204,8 +205,8 @@ class TrackTable:
         lat = self.lat_deg[slots].copy()
         alt = self.alt_m[slots].copy()
         with np.errstate(invalid="ignore"):
-            known = ~np.isnan(speed) & (~np.isnan(course) | (speed == 0))
-            dt = np.where(known, np.minimum(t_s - t_rep, max_age_s), 0.0)
+            known = self.reckonable(slots)
+            dt = np.where(known, np.clip(t_s - t_rep, -max_age_s, max_age_s), 0.0)
             moved = known & (dt != 0) & (speed > 0)
         crs = course.copy()
         m = np.nonzero(moved)[0]
@@ -215,6 +216,12 @@ class TrackTable:
         climbs = ~np.isnan(vrate) & (dt != 0)
         alt[climbs] += vrate[climbs] * dt[climbs]
         return AlignedTracks(t_rep + dt, lon, lat, alt, crs, moved)
+
+    def reckonable(self, slots: np.ndarray) -> np.ndarray:
+        """Which of the tracks ``slots`` can be dead-reckoned: a speed, and a course unless standing."""
+        speed = self.speed_mps[slots]
+        with np.errstate(invalid="ignore"):
+            return ~np.isnan(speed) & (~np.isnan(self.course_deg[slots]) | (speed == 0))  # type: ignore[no-any-return]
 
     def free(self, slots: np.ndarray) -> None:
         """Forget tracks (long dead): their ids are unknown again, their slots reusable."""

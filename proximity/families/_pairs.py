@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 import numpy as np
 from pyproj import Geod
@@ -142,10 +142,20 @@ class PairFamily(Family[PairIncident]):
         return None
 
     def open_pair(
-        self, key: tuple[str, int, int], t_s: float, value_m: float, severity: Severity, metrics: dict[str, float]
+        self,
+        key: tuple[str, int, int],
+        t_s: float,
+        value_m: float,
+        severity: Severity,
+        metrics: dict[str, float],
+        make: Callable[..., PairIncident] = PairIncident,
+        **state: float,
     ) -> list[Event]:
-        """A new pair incident, measured at ``value_m``, and its open revision."""
-        inc = self.life.new(PairIncident, key, t_s, severity, metrics, slots=(key[1], key[2]))
+        """A new pair incident (of the record ``make``, its own fields ``state``), measured at
+        ``value_m``, and its open revision."""
+        inc = self.life.new(make, key, t_s, severity, metrics, slots=(key[1], key[2]))
         inc.min_m = inc.reported_min_m = value_m
+        for name, value in state.items():
+            setattr(inc, name, value)
         return self.life.open(inc, t_s)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import math
 
@@ -28,7 +29,7 @@ from alerts.codec import (
     load_schema,
     track_headers,
 )
-from config.records import TrackUpdate
+from config.records import TrackUpdate, position_quality
 from proximity.events import Subject
 
 T0_S = 1_714_564_800.0  # 2024-05-01T12:00:00Z, as in conftest.py
@@ -92,7 +93,7 @@ def test_properties_carry_every_event_field(event_factory):
         assert p[name] == getattr(ev, name), name
     assert p["time"] == "2024-05-01T12:00:03.000Z"
     assert p["detected_at"] == "2024-05-01T12:00:01.500Z"
-    assert p["schema_version"] == "1.1"
+    assert p["schema_version"] == "1.2"
     assert p["subjects"][0]["callsign"] == "UBAA" and p["subjects"][1]["course_deg"] == 181.0
     assert p["subjects"][0]["time"] == "2024-05-01T12:00:00.000Z"
 
@@ -156,6 +157,12 @@ def test_encoded_values_validate_and_use_exactly_the_schema_members(
             assert set(value["properties"]) == set(members)
             subject_members = schema["$defs"]["Subject"]["properties"]
             assert all(set(s) == set(subject_members) for s in value["properties"]["subjects"])
+        elif name == "track":
+            # every member the producer writes is documented; those of 1.0 are required,
+            # the ones a minor version added are optional (values of 1.1 still validate)
+            assert set(value) == set(schema["properties"])
+            assert set(schema["required"]) < set(value)
+            assert value["schema_version"] == "1.2"
         else:
             # the schema documents every member the producer writes, no more, no fewer; members
             # added within version 1 are optional for consumers of older values
@@ -207,6 +214,38 @@ def test_track_value_fields(track_factory):
     assert value["heading_deg"] is None and value["alt_m"] == 9000.0
 
 
+def test_track_value_carries_who_context_and_quality(track_factory, validators):
+    from alerts.codec import TRACK_SCHEMA_VERSION
+
+    u = track_factory(3, alt_ref="baro", alt_geom_m=9120.0, category="military",
+                      category_source="icao_military_block:US", on_ground=False,
+                      quality=position_quality(adsb_version=2, nic=8, nac_p=10, nac_v=2, sil=3, gva=2,
+                                               gnss_ok_before_s=T0_S - 60.0))
+    value = json.loads(encode_track(u))
+    validators["track"].validate(value)
+    assert value["schema_version"] == TRACK_SCHEMA_VERSION == "1.2"
+    assert (value["category"], value["category_source"]) == ("military", "icao_military_block:US")
+    assert (value["alt_ref"], value["alt_geom_m"], value["on_ground"], value["nav_status"]) == ("baro", 9120.0, False, None)
+    assert value["quality"] == {"accuracy_high": None, "raim": None, "adsb_version": 2, "nic": 8, "nac_p": 10, "nac_v": 2,
+                                "sil": 3, "gva": 2, "nuc_p": None, "gnss_ok_before_s": T0_S - 60.0}
+    ship = track_factory(4, track_id="ais:211211450", domain="sea", category="military", category_source="ais_type_35",
+                         nav_status=5, quality=position_quality(accuracy_high=True, raim=False))
+    value = json.loads(encode_track(ship))
+    validators["track"].validate(value)
+    assert (value["nav_status"], value["quality"]["accuracy_high"], value["quality"]["raim"]) == (5, True, False)
+    assert json.loads(encode_track(track_factory(5)))["quality"] is None
+    # A value of schema 1.1 (before these members) still validates against the schema.
+    older = {k: v for k, v in value.items() if k in load_schema("track.v1.json")["required"]}
+    validators["track"].validate({**older, "schema_version": "1.1"})
+    # The generic track format and the maps read the value back, fields and all (config lists aside).
+    from ingest.tracks import TracksJsonlDecoder
+    from maps.features import track_update
+
+    (back,) = TracksJsonlDecoder("again").decode([encode_track(u)])
+    assert (back.category, back.category_source, back.quality) == ("military", "icao_military_block:US", u.quality)
+    assert track_update(json.loads(encode_track(u))) == dataclasses.replace(u, source=u.source)
+
+
 # -- batch encoding of tracks: the same bytes as one by one -----------------------------------
 
 _text = st.one_of(st.none(), st.text(max_size=12))
@@ -230,6 +269,21 @@ _tracks = st.builds(
     callsign=_text,
     name=_text,
     type_code=_text,
+    alt_geom_m=st.one_of(st.none(), st.floats(min_value=-500, max_value=40_000)),
+    category=st.sampled_from(["military", "state", "civil", "unknown"]),
+    category_source=st.one_of(st.none(), st.text(min_size=1, max_size=20)),
+    nav_status=st.one_of(st.none(), st.integers(0, 14)),
+    on_ground=st.one_of(st.none(), st.booleans()),
+    quality=st.builds(
+        position_quality,
+        accuracy_high=st.one_of(st.none(), st.booleans()),
+        raim=st.one_of(st.none(), st.booleans()),
+        adsb_version=st.one_of(st.none(), st.integers(0, 7)),
+        nic=st.one_of(st.none(), st.integers(0, 11)),
+        nac_p=st.one_of(st.none(), st.integers(0, 11)),
+        sil=st.one_of(st.none(), st.integers(0, 3)),
+        gnss_ok_before_s=st.one_of(st.none(), st.floats(min_value=0, max_value=4e9)),
+    ),
 )
 
 

@@ -70,3 +70,11 @@ def test_line_for_people(event_factory):
                  "id=close_approach-0123456789abcdef"):
         assert part in line, part
     assert "\n" not in line
+
+
+def test_line_shows_the_minimum_of_a_close_approach_and_when(event_factory):
+    # the minimum between ticks (schema 1.2): min_t_s as the time of day, to the tenth of a second
+    ev = event_factory(seq=1, state="update", metrics={"distance_m": 4_846.2, "min_distance_m": 1_273.07,
+                                                         "min_t_s": 1_714_564_800.0 + 2.71, "threshold_m": 9_260.0})
+    line = format_event_line(event_to_feature(ev))
+    assert "distance=4.85km min_distance=1.27km min_t=12:00:02.7Z" in line

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import calendar
 import re
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from config.affiliation import Affiliation, icao_blocks, mid_of_mmsi, mid_table, nato_members
+from config.affiliation import Affiliation, icao_blocks, mid_of_mmsi, mid_table, nato_accession_s, nato_members
 from config.settings import SidesSettings
 
 
@@ -131,3 +132,51 @@ def test_bad_overrides_are_refused_by_the_settings(sides: dict[str, Any], key: s
     """The settings check the overrides (config check finds them); Affiliation trusts them."""
     with pytest.raises(ValidationError, match=re.escape(key)):
         SidesSettings(**sides)
+
+
+def _t(y: int, m: int, d: int) -> float:
+    return float(calendar.timegm((y, m, d, 0, 0, 0)))
+
+
+# -- alliance membership by date --------------------------------------------------------------
+
+
+def test_accession_dates() -> None:
+    joined = nato_accession_s()
+    assert joined["FI"] == _t(2023, 4, 4) and joined["SE"] == _t(2024, 3, 7) and joined["MK"] == _t(2020, 3, 27)
+    assert joined["ME"] == _t(2017, 6, 5) and joined["AL"] == joined["HR"] == _t(2009, 4, 1)
+    assert {c for c, t in joined.items() if t == _t(2004, 3, 29)} == {"BG", "EE", "LV", "LT", "RO", "SK", "SI"}
+    assert {c for c, t in joined.items() if t == _t(1999, 3, 12)} == {"CZ", "HU", "PL"}
+    assert joined["ES"] == _t(1982, 5, 30) and joined["DE"] == _t(1955, 5, 6)
+    assert joined["GR"] == joined["TR"] == _t(1952, 2, 18)
+    assert sum(1 for t in joined.values() if t == _t(1949, 8, 24)) == 12
+
+
+@pytest.mark.parametrize(
+    "mmsi, when, side",
+    [
+        (230123456, _t(2010, 6, 1), "other"),  # a Finnish ship in 2010
+        (230123456, _t(2024, 6, 1), "nato"),
+        (230123456, _t(2023, 4, 3) + 86_399, "other"),  # the last second before accession
+        (230123456, _t(2023, 4, 4), "nato"),
+        (265123456, _t(2023, 12, 31), "other"),  # Sweden: 2024-03-07
+        (265123456, _t(2024, 3, 7), "nato"),
+        (211123456, _t(1954, 1, 1), "other"),
+        (211123456, _t(1990, 1, 1), "nato"),
+        (276123456, _t(2003, 1, 1), "other"),  # Estonia: 2004-03-29
+        (273123456, _t(2003, 1, 1), "russia"),
+        (230123456, None, "nato"),  # no data time: today's membership
+    ],
+)
+def test_side_by_the_reports_date(mmsi: int, when, side: str) -> None:
+    assert Affiliation().for_mmsi(mmsi, t_s=when)[1] == side
+
+
+def test_side_switch_is_precomputed_per_identifier() -> None:
+    a = Affiliation()
+    for year in range(2000, 2026):
+        a.for_mmsi(230123456, t_s=_t(year, 1, 1))
+        a.for_icao("461f2a", t_s=_t(year, 1, 1))  # a Finnish aircraft
+    assert len(a._mmsi_cache) == 1 and len(a._icao_cache) == 1  # one entry each, whatever the time
+    assert a.for_icao("461f2a", t_s=_t(2020, 1, 1)) == ("FI", "other")
+    assert a.for_icao("461f2a", t_s=_t(2025, 1, 1)) == ("FI", "nato")

@@ -3,7 +3,7 @@ import dataclasses
 import pytest
 from shapely.geometry import LineString, Point, box
 
-from config.records import DeadLetter, RecordError, TrackUpdate, Zone
+from config.records import DeadLetter, PositionQuality, RecordError, TrackUpdate, Zone, position_quality, quality_from_mapping
 
 
 def _update(**kw):
@@ -166,8 +166,52 @@ def test_track_update_init_matches_its_fields():
     ]
     given = dict(track_id="ext:a", source="s", t_s=1.7e9, lat_deg=1.0, lon_deg=2.0, domain="air", side="nato",
                  alt_m=3.0, alt_ref="geom", alt_geom_m=4.0, speed_mps=5.0, course_deg=6.0, heading_deg=7.0,
-                 vrate_mps=8.0, country="FI", callsign="C", name="N", type_code="70", receiver="r", raw_ref="s:1")
+                 vrate_mps=8.0, country="FI", callsign="C", name="N", type_code="70", receiver="r", raw_ref="s:1",
+                 category="civil", category_source="ais_type_70", nav_status=5, on_ground=False,
+                 quality=PositionQuality(accuracy_high=True, raim=False))
     assert set(given) == {f.name for f in dataclasses.fields(TrackUpdate)}
     u = TrackUpdate(**given)
-    assert dataclasses.asdict(u) == given  # every field set from its own keyword
+    assert {f.name: getattr(u, f.name) for f in dataclasses.fields(u)} == given  # every field from its own keyword
     assert dataclasses.replace(u, lat_deg=60.0).lat_deg == 60.0 and u.lat_deg == 1.0
+
+
+def test_category_context_and_quality_are_validated():
+    u = _update(category="military", category_source="ais_type_35", nav_status=5,
+                quality=position_quality(accuracy_high=True, raim=False))
+    assert (u.category, u.nav_status, u.quality.accuracy_high, u.quality.nic) == ("military", 5, True, None)
+    for kw, message in [
+        ({"category": "navy"}, "category 'navy'"),
+        ({"category_source": ""}, "category_source ''"),
+        ({"nav_status": 15}, "nav_status=15 is not a code 0..14"),
+        ({"nav_status": True}, "nav_status=True"),
+        ({"on_ground": 1}, "on_ground=1 is not a boolean"),
+        ({"quality": {"nic": 8}}, "quality is a dict"),
+    ]:
+        with pytest.raises(RecordError, match=message):
+            _update(**kw)
+
+
+def test_position_quality_codes_and_shared_instances():
+    q = position_quality(adsb_version=2, nic=8, nac_p=10, sil=3, gva=2)
+    assert q is position_quality(adsb_version=2, nic=8, nac_p=10, sil=3, gva=2)  # one instance per set of values
+    assert position_quality() is None and quality_from_mapping(None) is None
+    assert quality_from_mapping({"nic": 8, "nac_p": 10, "sil": 3, "gva": 2, "adsb_version": 2, "raim": None}) is q
+    for kw, message in [
+        ({"nic": 12}, "nic=12 is not a code 0..11"),
+        ({"nac_p": -1}, "nac_p=-1"),
+        ({"nac_v": 5}, "nac_v=5"),
+        ({"sil": 4}, "sil=4"),
+        ({"gva": 4}, "gva=4"),
+        ({"nuc_p": 10}, "nuc_p=10"),
+        ({"adsb_version": 8}, "adsb_version=8"),
+        ({"nic": 8.0}, "nic=8.0"),
+        ({"nic": True}, "nic=True"),
+        ({"raim": 1}, "raim=1 is not a boolean"),
+        ({"gnss_ok_before_s": float("inf")}, "gnss_ok_before_s=inf"),
+    ]:
+        with pytest.raises(RecordError, match=message):
+            position_quality(**kw)
+    with pytest.raises(RecordError, match="is not an object"):
+        quality_from_mapping([8])  # type: ignore[arg-type]
+    with pytest.raises(RecordError, match="nic"):
+        quality_from_mapping({"nic": [8]})

@@ -80,6 +80,6 @@ def test_example_file_is_valid_and_matches_defaults():
     example = Path(__file__).resolve().parents[2] / "closewatch.example.toml"
     s = load_settings(example)
     defaults = Settings()
-    for section in ("pipeline", "proximity", "zones", "sides", "sinks", "map"):
+    for section in ("pipeline", "proximity", "zones", "sides", "classification", "sinks", "map"):
         assert getattr(s, section) == getattr(defaults, section), f"[{section}] differs from the defaults"
     assert s.feeds[0].name == "baltic-ais"

@@ -110,9 +110,12 @@ def test_udp_listener_datagrams_with_several_sentences() -> None:
     got: list[Any] = []
 
     def send() -> None:
-        # repeat until received: the listener may not be bound yet
+        # repeat until received: the listener may not be bound yet (each repeat 10 s of data
+        # time later, or the decoder would merge the copies as one message heard twice)
+        k = 0
         while not stop.is_set():
-            sender.sendto(_ais(1) + b"\r\n" + _ais(2) + b"\r\n", ("127.0.0.1", port))
+            k += 1
+            sender.sendto(_ais(1, T0 + 10 * k) + b"\r\n" + _ais(2, T0 + 10 * k) + b"\r\n", ("127.0.0.1", port))
             sender.sendto(b"!AIVDM,garbage*00", ("127.0.0.1", port))
             time.sleep(0.05)
 

@@ -18,6 +18,7 @@ from maps.events import event_features, latest_revisions, read_event
 from maps.features import track_feature
 from maps.page import check_offline
 from maps.render import render_situation_map
+from config.times import format_utc
 
 
 def embedded_features(page: str) -> list[dict[str, Any]]:
@@ -163,3 +164,11 @@ def test_exercise_near_border_event_is_drawn_from_zone_to_border(near_border: di
     assert line["geometry"]["coordinates"] == [[m["zone_lon_deg"], m["zone_lat_deg"]],
                                                [m["border_lon_deg"], m["border_lat_deg"]]]
     assert f"{m['distance_to_border_m']:g}" in str(marker["properties"]["popup"]).replace(",", "")
+
+
+def test_close_approach_popup_says_the_closest_separation_and_when(engagement: Any) -> None:
+    ev = read_event(engagement.revisions("close_approach")[-1])
+    rows = dict(next(f for f in event_features(ev) if f["properties"]["layer"] == "event")["properties"]["popup"]["rows"])
+    d = ev.metrics["min_distance_m"]
+    assert rows["Closest so far"] == f"{d:,.0f} m ({d / 1852:.2f} NM)"
+    assert rows["Closest at"].endswith("Z") and rows["Closest at"][:19] == format_utc(ev.metrics["min_t_s"])[:19]

@@ -127,3 +127,22 @@ def test_dead_reckoning_follows_the_geodesic(dist_m):
     g = WGS84.Direct(59.3, 21.5, 33.0, dist_m)
     assert WGS84.Inverse(g["lat2"], g["lon2"], float(lat[0]), float(lon[0]))["s12"] < 0.01
     assert float(crs[0]) == pytest.approx(g["azi2"] % 360.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("dist_m", [10.0, 50_000.0])
+def test_dead_reckoning_back_in_time_keeps_the_direction_of_motion(dist_m):
+    # a negative time moves back along the geodesic; the course there still points the way it goes
+    lon, lat, crs = dead_reckon(np.array([21.5]), np.array([59.3]), np.array([33.0]), np.array(dist_m / 100.0), -100.0)
+    g = WGS84.Direct(59.3, 21.5, 33.0, -dist_m)
+    assert WGS84.Inverse(g["lat2"], g["lon2"], float(lat[0]), float(lon[0]))["s12"] < 0.01
+    assert float(crs[0]) == pytest.approx(g["azi2"] % 360.0, abs=1e-6)
+
+
+def test_closest_approach_takes_a_horizon_per_pair():
+    # head-on, 10 km apart at 100 m/s each: closest at 50 s, unless the horizon ends first
+    la, pa = _place(0.0, 0.0)
+    lb, pb = _place(0.0, 10_000.0)
+    got = closest_approach([la, la], [pa, pa], [_course_at(la, pa, 0.0)] * 2, [100.0, 100.0],
+                           [lb, lb], [pb, pb], [_course_at(lb, pb, 180.0)] * 2, [100.0, 100.0], np.array([60.0, 20.0]))
+    assert got.tcpa_s.tolist() == pytest.approx([50.0, 20.0], abs=0.01)
+    assert got.cpa_m.tolist() == pytest.approx([0.0, 6_000.0], abs=0.5)

@@ -14,42 +14,13 @@ from dataclasses import dataclass
 import pytest
 from geographiclib.geodesic import Geodesic
 
-from config.records import TrackUpdate
 from config.settings import ProximitySettings
 from proximity.engine import Engine
+from geodesic_truth import Mover, closest_approach
 
 WGS84 = Geodesic.WGS84
 T0 = 1_700_000_000.0
 LON0, LAT0 = 24.0, 59.6
-
-
-@dataclass(frozen=True)
-class Mover:
-    """A track on the geodesic leaving (lon, lat) at ``azimuth_deg`` at T0, at constant speed and climb."""
-
-    track_id: str
-    side: str
-    domain: str
-    lon: float
-    lat: float
-    azimuth_deg: float
-    speed_mps: float
-    alt_m: float | None = None
-    vrate_mps: float | None = None
-
-    def at(self, t_s: float) -> tuple[float, float, float, float | None]:
-        """(lon, lat, course, altitude) at data time ``t_s``."""
-        g = WGS84.Direct(self.lat, self.lon, self.azimuth_deg, self.speed_mps * (t_s - T0))
-        alt = None if self.alt_m is None else self.alt_m + (self.vrate_mps or 0.0) * (t_s - T0)
-        return g["lon2"], g["lat2"], g["azi2"] % 360.0, alt
-
-    def report(self, t_s: float, **kw):
-        lon, lat, course, alt = self.at(t_s)
-        kw.setdefault("speed_mps", self.speed_mps)
-        kw.setdefault("course_deg", course)
-        kw.setdefault("vrate_mps", self.vrate_mps)
-        return TrackUpdate(track_id=self.track_id, source="test", t_s=t_s, lat_deg=lat, lon_deg=lon,
-                           side=self.side, domain=self.domain, alt_m=alt, **kw)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -127,12 +98,13 @@ def test_aircraft_head_on_reports_four_seconds_apart():
         naive_error_m.append(abs(naive - _true_distance(nato, rus, ev.t_s)))
     # the reports as they are would be up to 1 km off (4 s at 250 m/s)
     assert max(naive_error_m) > 900.0
-    # it opens at the first tick truly closer than 5 NM, and its minimum is the true one at a tick
+    # it opens at the first tick truly closer than 5 NM, and its minimum is the true one (between ticks)
     ticks = [T0 + 5.0 * k for k in range(1, 41)]
     first = next(t for t in ticks if _true_distance(nato, rus, t) < 9_260.0)
     assert events[0].t_s == first
-    closest = min(_true_distance(nato, rus, t) for t in ticks if t < events[-1].t_s)
+    t_min, closest = closest_approach(nato, rus, T0, events[-1].t_s)
     assert events[-1].metrics["min_distance_m"] == pytest.approx(closest, abs=0.5)
+    assert events[-1].metrics["min_t_s"] == pytest.approx(t_min, abs=0.01)
     assert closest < 1_600.0
 
 
@@ -159,9 +131,9 @@ def test_ships_crossing_reports_ten_seconds_apart():
     assert len(events) >= 3 and events[0].state == "open" and events[-1].close_reason == "separated"
     for ev in events:
         _check_simultaneous(ev, nato, rus)
-    ticks = [T0 + 5.0 * k for k in range(1, 238)]
-    closest = min(_true_distance(nato, rus, t) for t in ticks if t <= events[-1].t_s)
+    t_min, closest = closest_approach(nato, rus, T0, events[-1].t_s)
     assert events[-1].metrics["min_distance_m"] == pytest.approx(closest, abs=0.5)
+    assert events[-1].metrics["min_t_s"] == pytest.approx(t_min, abs=0.05)
 
 
 def test_predicted_close_approach_starts_from_both_tracks_at_the_tick():
