@@ -8,7 +8,17 @@
   schema ``alerts/schemas/track.v1.json`` (its own minor version,
   :data:`TRACK_SCHEMA_VERSION`).
 * Dead letters: the :class:`~config.records.DeadLetter` fields, raw bytes as
-  base64 plus a printable text form; schema ``alerts/schemas/deadletter.v1.json``.
+  base64 plus a printable text form (at most :data:`MAX_DEADLETTER_RAW_BYTES` of
+  them; ``raw_bytes`` says how many there were); schema
+  ``alerts/schemas/deadletter.v1.json``.
+* Feed health: the :class:`~config.records.FeedHealth` fields, published on the
+  dead-letter topic with ``ce_type`` :data:`FEED_HEALTH_CE_TYPE`; schema
+  ``alerts/schemas/feed_health.v1.json``.
+
+Bounded values: an event's free text (summary, zone name, a subject's callsign,
+name, type code, country) longer than :data:`MAX_EVENT_TEXT_CHARS` characters is
+cut (ending in "…") and the member is named in the event's ``truncated`` list, so
+one oversized text never makes an event too large for its topic.
 
 Values are canonical JSON (keys sorted, no spaces, UTF-8, no NaN): the same
 record always gives the same bytes; for an event only ``detected_at`` and
@@ -35,13 +45,16 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pydantic_core
 
-from config.records import DOMAINS, SEVERITIES, SIDES, DeadLetter, PositionQuality, TrackUpdate
+from config.records import DOMAINS, SEVERITIES, SIDES, DeadLetter, FeedHealth, PositionQuality, TrackUpdate
 from config.times import TimeFormatError, format_utc, format_utc_many
 from proximity.events import Event, Subject
 
 from alerts.errors import CodecError
 
 __all__ = [
+    "FEED_HEALTH_CE_TYPE",
+    "MAX_DEADLETTER_RAW_BYTES",
+    "MAX_EVENT_TEXT_CHARS",
     "CE_SOURCE",
     "CE_SPECVERSION",
     "EVENT_CONTENT_TYPE",
@@ -57,12 +70,15 @@ __all__ = [
     "encode_deadletter",
     "encode_event",
     "encode_events",
+    "encode_feed_health",
     "encode_track",
     "encode_tracks",
     "event_ce_type",
     "event_from_feature",
     "event_geometry",
     "event_to_feature",
+    "feed_health_headers",
+    "feed_health_to_json",
     "iso_utc",
     "load_schema",
     "track_headers",
@@ -70,8 +86,10 @@ __all__ = [
 ]
 
 SCHEMA_MAJOR = 1
-# Events and dead letters: 1.1: subjects carry report_t_s; 1.2: close_approach metric min_t_s
-SCHEMA_VERSION = f"{SCHEMA_MAJOR}.2"
+# Events and dead letters: 1.1: subjects carry report_t_s; 1.2: close_approach metric min_t_s;
+# 1.3: events may name their cut texts (truncated), dead letters carry their stage and raw_bytes,
+# feed_health records join the dead-letter topic
+SCHEMA_VERSION = f"{SCHEMA_MAJOR}.3"
 # Track values: 1.2 adds alt_ref, alt_geom_m, category, category_source, nav_status, on_ground
 # and quality (1.0 and 1.1 track values have the same members).
 TRACK_SCHEMA_VERSION = f"{SCHEMA_MAJOR}.2"
@@ -79,6 +97,12 @@ CE_SPECVERSION = "1.0"
 CE_SOURCE = "urn:closewatch"
 EVENT_CONTENT_TYPE = "application/geo+json"  # RFC 7946 section 12
 JSON_CONTENT_TYPE = "application/json"
+
+#: The longest free text of an event value, characters (see the module docstring).
+MAX_EVENT_TEXT_CHARS = 1_000
+#: The most raw bytes a dead-letter value carries (the value says how many there were).
+MAX_DEADLETTER_RAW_BYTES = 65_536
+FEED_HEALTH_CE_TYPE = f"org.closewatch.feed_health.v{SCHEMA_MAJOR}"
 
 # Predicted closest-approach positions, when the engine gives them (degrees, WGS 84).
 _CPA_KEYS = ("cpa_a_lon_deg", "cpa_a_lat_deg", "cpa_b_lon_deg", "cpa_b_lat_deg")
@@ -159,17 +183,25 @@ def event_geometry(event: Event) -> dict[str, Any]:
     return {"type": "MultiPoint", "coordinates": [_pos(s.lon_deg, s.lat_deg) for s in subjects]}
 
 
-def _subject_to_json(s: Subject, iso: Callable[[float], str] = iso_utc) -> dict[str, Any]:
+def _cut(text: str | None, where: str, cut: list[str]) -> str | None:
+    """``text`` within :data:`MAX_EVENT_TEXT_CHARS` (cut ending in "…", ``where`` noted in ``cut``)."""
+    if text is None or len(text) <= MAX_EVENT_TEXT_CHARS:
+        return text
+    cut.append(where)
+    return text[: MAX_EVENT_TEXT_CHARS - 1] + "…"
+
+
+def _subject_to_json(s: Subject, iso: Callable[[float], str], cut: list[str], k: int) -> dict[str, Any]:
     # keys in sorted order (see _feature)
     return {
         "alt_m": s.alt_m,
-        "callsign": s.callsign,
-        "country": s.country,
+        "callsign": _cut(s.callsign, f"subjects[{k}].callsign", cut),
+        "country": _cut(s.country, f"subjects[{k}].country", cut),
         "course_deg": s.course_deg,
         "domain": s.domain,
         "lat_deg": s.lat_deg,
         "lon_deg": s.lon_deg,
-        "name": s.name,
+        "name": _cut(s.name, f"subjects[{k}].name", cut),
         "report_t_s": s.report_t_s,
         "side": s.side,
         "speed_mps": s.speed_mps,
@@ -177,13 +209,15 @@ def _subject_to_json(s: Subject, iso: Callable[[float], str] = iso_utc) -> dict[
         "t_s": s.t_s,
         "time": iso(s.t_s),
         "track_id": s.track_id,
-        "type_code": s.type_code,
+        "type_code": _cut(s.type_code, f"subjects[{k}].type_code", cut),
     }
 
 
 def _feature(event: Event, iso: Callable[[float], str]) -> dict[str, Any]:
     """The Feature with every object's keys in sorted order: pydantic-core then writes canonical JSON."""
     geometry = event_geometry(event)
+    cut: list[str] = []
+    subjects = [_subject_to_json(s, iso, cut, k) for k, s in enumerate(event.subjects)]
     props: dict[str, Any] = {
         "close_reason": event.close_reason,
         "detected_at": iso(event.detected_s) if event.detected_s is not None else None,
@@ -196,13 +230,15 @@ def _feature(event: Event, iso: Callable[[float], str]) -> dict[str, Any]:
         "seq": event.seq,
         "severity": event.severity,
         "state": event.state,
-        "subjects": [_subject_to_json(s, iso) for s in event.subjects],
-        "summary": event.summary,
+        "subjects": subjects,
+        "summary": _cut(event.summary, "summary", cut),
         "t_s": event.t_s,
         "time": iso(event.t_s),
         "zone_id": event.zone_id,
-        "zone_name": event.zone_name,
+        "zone_name": _cut(event.zone_name, "zone_name", cut),
     }
+    if cut:  # since 1.3, only when a text was cut
+        props = dict(sorted({**props, "truncated": sorted(cut)}.items()))
     return {
         "geometry": {"coordinates": geometry["coordinates"], "type": geometry["type"]},
         "id": event.event_id,
@@ -519,7 +555,9 @@ def encode_tracks(updates: Sequence[TrackUpdate], source: str = CE_SOURCE) -> li
 
 
 def deadletter_to_json(letter: DeadLetter) -> dict[str, Any]:
-    """A dead letter: ``raw_base64`` (exact bytes) and ``raw_text`` (UTF-8, undecodable bytes as ``\\xNN``)."""
+    """A dead letter: ``raw_base64`` (exact bytes) and ``raw_text`` (UTF-8, undecodable bytes as
+    ``\\xNN``) of at most :data:`MAX_DEADLETTER_RAW_BYTES` of them; ``raw_bytes`` how many there were."""
+    raw = letter.raw[:MAX_DEADLETTER_RAW_BYTES]
     return {
         "schema_version": SCHEMA_VERSION,
         "feed": letter.feed,
@@ -527,10 +565,12 @@ def deadletter_to_json(letter: DeadLetter) -> dict[str, Any]:
         "reason": letter.reason,
         "detail": letter.detail,
         "file": letter.file,
+        "stage": letter.stage,
         "received_s": letter.received_s,
         "received_at": iso_utc(letter.received_s) if letter.received_s is not None else None,
-        "raw_base64": base64.b64encode(letter.raw).decode("ascii"),
-        "raw_text": letter.raw.decode("utf-8", errors="backslashreplace"),
+        "raw_base64": base64.b64encode(raw).decode("ascii"),
+        "raw_text": raw.decode("utf-8", errors="backslashreplace"),
+        "raw_bytes": len(letter.raw),
     }
 
 
@@ -543,6 +583,33 @@ def deadletter_headers(letter: DeadLetter, source: str = CE_SOURCE) -> list[tupl
     return _ce_headers(
         f"{letter.feed}:{letter.position}", f"org.closewatch.deadletter.v{SCHEMA_MAJOR}", letter.received_s,
         letter.feed, JSON_CONTENT_TYPE, source,
+    )
+
+
+def feed_health_to_json(health: FeedHealth) -> dict[str, Any]:
+    """A feed's health (docs/operations.md): its fields, ``since_at`` (ISO 8601) and ``schema_version``."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "feed": health.feed,
+        "state": health.state,
+        "since_s": health.since_s,
+        "since_at": iso_utc(health.since_s),
+        "last_data_s": health.last_data_s,
+        "error": health.error,
+        "restarts": health.restarts,
+    }
+
+
+def encode_feed_health(health: FeedHealth) -> bytes:
+    return _canonical(feed_health_to_json(health), f"feed_health of {health.feed}")
+
+
+def feed_health_headers(health: FeedHealth, source: str = CE_SOURCE) -> list[tuple[str, bytes]]:
+    """CloudEvents headers of a feed_health record (``ce_type`` :data:`FEED_HEALTH_CE_TYPE`,
+    ``ce_id`` ``<feed>@<since_s in ms>``)."""
+    return _ce_headers(
+        f"{health.feed}@{round(health.since_s * 1000)}", FEED_HEALTH_CE_TYPE, health.since_s, health.feed,
+        JSON_CONTENT_TYPE, source,
     )
 
 

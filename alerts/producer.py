@@ -14,6 +14,15 @@ records are acknowledged: a pipeline reading tracks from Kafka remembers
 ``mark = sink.last_ordinal`` after publishing the events of a batch and commits
 the batch's consumer offsets once ``sink.acked_through >= mark``.
 
+A record refused for what it is, not for the connection (larger than
+``[kafka] max_message_bytes``, or refused by the broker as too large or
+invalid), never blocks the others: it is not sent (or counted as done), and
+becomes a dead letter (stage ``encode`` when it is too large to send, ``deliver``
+when the broker refused it) handed to ``reject_listener`` (a pipeline publishes
+it to every sink) or, without one, sent to the dead-letter topic by the sink
+itself. Such a record still counts as acknowledged for :attr:`acked_through`:
+offsets and checkpoints go on past it.
+
 Tracks (tens of thousands a second) take a lighter path than events: a batch of
 track updates is numbered and handed to the sink's track thread, which encodes it
 at once (:func:`alerts.codec.encode_tracks`) and sends it without a record object
@@ -33,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from config.records import DeadLetter, TrackUpdate, Zone
+from config.records import DeadLetter, FeedHealth, TrackUpdate, Zone
 from config.kafka_clients import kafka_client_settings
 from config.settings import ConfigError, KafkaSettings
 from proximity.events import Event
@@ -107,8 +116,11 @@ class _TrackGroup:
 
     def delivered(self, err: Any, msg: Any) -> None:
         if err is not None:
-            self.sink._on_error(self.first, _send_error(err), f"{self.topic} (key {msg.key()!r})")
-            return
+            exc = _send_error(err)
+            if not exc.refused:
+                self.sink._on_error(self.first, exc, f"{self.topic} (key {msg.key()!r})")
+                return
+            self.sink._refuse(self.topic, msg.value() or b"", f"refused by Kafka: {exc}", "deliver")
         self.remaining -= 1
         if self.remaining == 0:
             self.sink._on_group_acked(self)
@@ -128,8 +140,9 @@ class KafkaSink:
 
     Tracks are not spooled unless ``spool_tracks``: while spooling they are
     dropped and counted (``stats()["dropped_tracks"]``, a warning in the log).
-    Non-retriable errors (authorisation, a record too large) and a full spool
-    are fatal: the next call raises.
+    A record refused for what it is becomes a dead letter (module docstring).
+    Other non-retriable errors (authorisation) and a full spool are fatal: the
+    next call raises.
 
     ``producer_overrides``: extra librdkafka settings (``linger.ms``,
     ``batch.size``, ...); ``acks``, idempotence and the delivery timeout are fixed.
@@ -185,7 +198,10 @@ class KafkaSink:
         self._stop = threading.Event()
         self._track_queue: queue.SimpleQueue[_TrackGroup | None] = queue.SimpleQueue()
         self._track_thread: threading.Thread | None = None
-        self._counts = {"acked": 0, "spooled": 0, "drained": 0, "dropped_tracks": 0, "outages": 0}
+        self._counts = {"acked": 0, "spooled": 0, "drained": 0, "dropped_tracks": 0, "outages": 0, "refused": 0}
+        # a record refused (too large, invalid) as a dead letter: to the listener, or sent by the sink itself
+        self.reject_listener: Callable[[DeadLetter], None] | None = None
+        self._refused_letters: deque[DeadLetter] = deque()
         self._spool: Spool | None = None
         if use_spool:
             self._spool = Spool(Path(spool_dir if spool_dir is not None else settings.spool_dir),
@@ -377,12 +393,25 @@ class KafkaSink:
                 return
 
     def _encode_tracks(self, group: _TrackGroup, updates: list[TrackUpdate]) -> list[tuple[bytes, bytes, Any]]:
-        """(key, value, headers) of each update; one that cannot be encoded is logged, counted, left out."""
+        """(key, value, headers) of each update; one that cannot be encoded is logged, counted, left out;
+        one too large to send is a dead letter."""
         try:
             pairs = codec.encode_tracks(updates, self.source)
-            return [(u.track_id.encode("utf-8"), v, h) for u, (v, h) in zip(updates, pairs)]
+            encoded = [(u.track_id.encode("utf-8"), v, h) for u, (v, h) in zip(updates, pairs)]
         except AlertsError:
             pass
+        else:
+            limit = self.settings.max_message_bytes - 4096  # the headers of a track are far below that
+            if all(len(k) + len(v) <= limit for k, v, _ in encoded):
+                return encoded
+            fitting = [r for r in encoded if len(r[0]) + len(r[1]) <= limit]
+            for k, v, _ in encoded:
+                if len(k) + len(v) > limit:
+                    self._refuse(group.topic, v, f"record too large: {len(k) + len(v):,} bytes, more than "
+                                 f"kafka.max_message_bytes = {self.settings.max_message_bytes:,}", "encode")
+            with self._lock:
+                group.remaining -= len(encoded) - len(fitting)
+            return fitting
         out = []
         for u in updates:
             try:
@@ -398,6 +427,55 @@ class KafkaSink:
     def publish_deadletters(self, letters: Iterable[DeadLetter]) -> int:
         return self.publish_records([self.deadletter_record(d) for d in letters])
 
+    def feed_health_record(self, health: FeedHealth) -> Record:
+        return Record(
+            self.settings.deadletter_topic,
+            health.feed.encode("utf-8"),
+            codec.encode_feed_health(health),
+            tuple(codec.feed_health_headers(health, self.source)),
+        )
+
+    def publish_feed_health(self, records: Iterable[FeedHealth]) -> int:
+        """Feed health records to the dead-letter topic (``ce_type`` ``org.closewatch.feed_health.v1``)."""
+        return self.publish_records([self.feed_health_record(h) for h in records])
+
+    def push(self) -> None:
+        """Nothing to do: librdkafka sends what it holds within ``linger.ms``."""
+
+    # -- records refused for what they are ----------------------------------------------
+    def _size(self, rec: Record) -> int:
+        return len(rec.key) + len(rec.value) + sum(len(k) + len(v) for k, v in rec.headers) + 512
+
+    def _refuse(self, topic: str, value: bytes, reason: str, stage: str) -> None:
+        """A record not delivered for what it is: a dead letter (see the module docstring)."""
+        with self._lock:
+            self._counts["refused"] += 1
+        if topic == self.settings.deadletter_topic:
+            log.error("a dead-letter record was refused too (%s): dropped, %d bytes", reason, len(value))
+            return
+        log.error("a record for %s is not delivered (%s): it becomes a dead letter", topic, reason)
+        letter = DeadLetter.of(topic, 0, bytes(value), reason,  # the codec keeps 64 KiB of it and its length
+                               stage="encode" if stage == "encode" else "deliver")
+        if self.reject_listener is not None:
+            self.reject_listener(letter)
+        else:
+            self._refused_letters.append(letter)
+
+    def _fitting(self, records: Sequence[Record]) -> Sequence[Record]:
+        """``records`` without those too large to send (each a dead letter)."""
+        limit = self.settings.max_message_bytes
+        if all(self._size(r) <= limit for r in records):
+            return records
+        out = []
+        for r in records:
+            size = self._size(r)
+            if size <= limit:
+                out.append(r)
+            else:
+                self._refuse(r.topic, r.value, f"record too large: {size:,} bytes, more than "
+                             f"kafka.max_message_bytes = {limit:,}", "encode")
+        return out
+
     def publish_zones(self, zones: Iterable[Zone]) -> int:
         """Zones the feeds notified (exercise areas): not published, returns 0.
 
@@ -408,6 +486,12 @@ class KafkaSink:
         return 0
 
     def publish_records(self, records: Sequence[Record]) -> int:
+        if self._refused_letters and self.reject_listener is None:
+            letters = []
+            while self._refused_letters:
+                letters.append(self._refused_letters.popleft())
+            records = [*records, *(self.deadletter_record(d) for d in letters)]
+        records = self._fitting(records)
         if not records:
             return 0
         self._check_usable()
@@ -432,6 +516,9 @@ class KafkaSink:
             try:
                 producer.send(rec.topic, rec.value, rec.key, rec.headers, first + i, self.spool_after_s)
             except SendError as e:
+                if e.refused:
+                    self._on_refused(first + i, e)
+                    continue
                 if e.retriable:
                     # the rest of the batch is still in flight: the switch moves it to the spool
                     self._switch_to_spool(e)
@@ -517,9 +604,25 @@ class KafkaSink:
             for ordinal in range(group.first, group.first + group.size):
                 self._ack_listener(ordinal)
 
+    def _on_refused(self, ordinal: int, exc: SendError) -> None:
+        """One record refused for what it is: a dead letter, and done as far as offsets go."""
+        with self._lock:
+            entry = self._inflight.pop(ordinal, None)
+            self._cond.notify_all()
+        if entry is None:
+            return
+        rec = entry[0]
+        if isinstance(rec, Record):
+            self._refuse(rec.topic, rec.value, f"refused by Kafka: {exc}", "deliver")
+        if self._ack_listener is not None:
+            self._ack_listener(ordinal)
+
     def _on_error(self, ordinal: int, exc: SendError, what: str | None = None) -> None:
         if ordinal < 0:
             self._drain_result(ordinal, exc)
+            return
+        if exc.refused:
+            self._on_refused(ordinal, exc)
             return
         with self._lock:
             entry = self._inflight.get(ordinal)
@@ -641,7 +744,13 @@ class KafkaSink:
         failed: SendError | None = None
         try:
             for index, r in batch:
-                producer.send(r.topic, r.value, r.key, r.headers, -1 - index, self.spool_after_s)
+                try:
+                    producer.send(r.topic, r.value, r.key, r.headers, -1 - index, self.spool_after_s)
+                except SendError as e:
+                    if not e.refused:
+                        raise
+                    with self._drain_lock:
+                        outcome[-1 - index] = e  # refused for what it is: a dead letter below
             # Wait for every record's report (librdkafka gives one within the delivery timeout):
             # giving up earlier and resending through a new producer would duplicate what a slow
             # broker did store.
@@ -651,7 +760,11 @@ class KafkaSink:
         with self._drain_lock:
             self._drain_outcome = None
             result = dict(outcome)
-        errors = [e for e in result.values() if e is not None]
+        refused = {token: e for token, e in result.items() if e is not None and e.refused}
+        for token in refused:
+            rec = next(r for index, r in batch if -1 - index == token)
+            self._refuse(rec.topic, rec.value, f"refused by Kafka: {refused[token]}", "deliver")
+        errors = [e for token, e in result.items() if e is not None and token not in refused]
         if failed is not None:
             errors.insert(0, failed)
         elif len(result) < len(batch):

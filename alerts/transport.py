@@ -36,13 +36,16 @@ class SendError(AlertsError):
     """A record could not be delivered; ``retriable`` says whether the spool can help.
 
     ``security``: the cluster answered but refused the connection's TLS or SASL
-    (a configuration error: waiting does not help).
+    (a configuration error: waiting does not help). ``refused``: this one record was
+    refused for what it is (too large, invalid), not for the connection: it becomes a
+    dead letter and the others go on.
     """
 
-    def __init__(self, message: str, retriable: bool, security: bool = False) -> None:
+    def __init__(self, message: str, retriable: bool, security: bool = False, refused: bool = False) -> None:
         super().__init__(message)
         self.retriable = retriable
         self.security = security
+        self.refused = refused
 
 
 def rdkafka_config(settings: KafkaSettings) -> dict[str, Any]:
@@ -125,10 +128,16 @@ _UNREACHABLE = {"_MSG_TIMED_OUT", "_TRANSPORT", "_ALL_BROKERS_DOWN", "_TIMED_OUT
                 "REQUEST_TIMED_OUT", "LEADER_NOT_AVAILABLE", "NOT_LEADER_FOR_PARTITION"}
 
 
+# librdkafka error codes that refuse one record for what it is: a dead letter, the rest goes on.
+_REFUSED = {"MSG_SIZE_TOO_LARGE", "_MSG_SIZE_TOO_LARGE", "INVALID_MSG", "INVALID_MSG_SIZE", "CORRUPT_MESSAGE",
+            "INVALID_RECORD", "RECORD_LIST_TOO_LARGE", "MESSAGE_TOO_LARGE"}
+
+
 def _send_error(err: Any) -> SendError:
     name = err.name() if hasattr(err, "name") else str(err)
     retriable = name in _UNREACHABLE or bool(getattr(err, "retriable", lambda: False)())
-    return SendError(f"{name}: {err.str() if hasattr(err, 'str') else err}", retriable)
+    return SendError(f"{name}: {err.str() if hasattr(err, 'str') else err}", retriable and name not in _REFUSED,
+                     refused=name in _REFUSED)
 
 
 def _is_security_refusal(name: str, message: str) -> bool:
@@ -207,6 +216,7 @@ class RdProducer:
             "enable.idempotence": True,
             "max.in.flight.requests.per.connection": 5,
             "message.timeout.ms": int(delivery_timeout_s * 1000),
+            "message.max.bytes": settings.max_message_bytes,
             "error_cb": self._error_seen,
         }
         try:

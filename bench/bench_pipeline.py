@@ -249,6 +249,12 @@ class MeasuredSink:
     def publish_zones(self, zones: Sequence[Zone]) -> None:
         self.sink.publish_zones(zones)
 
+    def publish_feed_health(self, records: Sequence[Any]) -> None:
+        self.sink.publish_feed_health(records)
+
+    def push(self) -> None:
+        self.sink.push()
+
     def sync(self) -> None:
         self.sink.sync(120)
 
@@ -265,6 +271,9 @@ class TimedEngine:
     def __init__(self, engine: Engine, rec: Recorder) -> None:
         self._engine = engine
         self._rec = rec
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)  # snapshot, rollback, add_zones, finish, stats
 
     def process(self, updates: Sequence[TrackUpdate]) -> list[Event]:
         t = time.perf_counter()

@@ -1,4 +1,11 @@
-"""`closewatch run`, `closewatch demo` and `closewatch config check`."""
+"""`closewatch run`, `closewatch demo` and `closewatch config check`.
+
+Exit codes of `run` (README, docs/operations.md): 0 the feeds ended, or the run was
+stopped by SIGTERM or SIGINT and drained; 1 a runtime failure: a feed given up, every
+record rejected, delivery failed for good (a full spool), an unexpected error; 2 bad
+usage, an invalid configuration, or a state folder or checkpoint refused; 3 Kafka could
+not be reached before the run ended by itself: what it did not take waits in the spool.
+"""
 
 from __future__ import annotations
 
@@ -68,7 +75,7 @@ def build_sinks(settings: Settings, stack: ExitStack) -> list:
 def _jsonl_sink(settings: Settings, stack: ExitStack) -> JsonlSink:
     """The JSON Lines files of ``[sinks]``, closed with ``stack``."""
     s = settings.sinks
-    jsonl = JsonlSink(s.events_jsonl, s.deadletter_jsonl, s.tracks_jsonl)
+    jsonl = JsonlSink(s.events_jsonl, s.deadletter_jsonl, s.tracks_jsonl, fsync=s.fsync)
     stack.callback(jsonl.close)
     return jsonl
 
@@ -85,7 +92,24 @@ def _load(path: Path | None) -> Settings | None:
         return None
 
 
+def _on_signals(stop: threading.Event) -> None:
+    """SIGTERM and SIGINT: the first stops the run after it drained (exit 0); a second one stops
+    the draining (KeyboardInterrupt, exit 1)."""
+
+    def handler(signum: int, _frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        print(f"{signal.Signals(signum).name}: draining (finishing the batch, syncing the sinks, "
+              "checkpointing); send it again to stop at once", file=sys.stderr, flush=True)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
 def _run(args: argparse.Namespace) -> int:
+    from alerts.errors import AlertsError
+    from closewatch.checkpoint import CheckpointError
     from closewatch.pipeline import Pipeline
 
     settings = _load(args.config)
@@ -99,7 +123,7 @@ def _run(args: argparse.Namespace) -> int:
         print("no feeds configured: add [[feeds]] to the configuration (see README)", file=sys.stderr)
         return EXIT_USAGE
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    _on_signals(stop)
     from config.zones import ZoneCatalogueError
 
     with ExitStack() as stack:
@@ -109,6 +133,11 @@ def _run(args: argparse.Namespace) -> int:
             pipeline = Pipeline(settings, sinks)
         except ZoneCatalogueError as e:
             print(f"zones: {e}", file=sys.stderr)
+            return EXIT_USAGE
+        except CheckpointError as e:
+            print(f"pipeline.state_dir: {e}", file=sys.stderr)
+            print("  (a checkpoint closewatch did not write is never read: see docs/operations.md, Checkpoints)",
+                  file=sys.stderr)
             return EXIT_USAGE
         server = None
         if args.serve_map:
@@ -123,15 +152,24 @@ def _run(args: argparse.Namespace) -> int:
                 print(f"map: {e}", file=sys.stderr)
                 return EXIT_FAILURE
             stack.callback(server.stop)
-            pipeline.sinks.append(MapStoreSink(store))
+            map_sink = MapStoreSink(store)
+            pipeline.sinks.append(map_sink)
+            pipeline.attach(map_sink)
             print(f"live map at {server.url}", file=sys.stderr, flush=True)
         try:
             summary = pipeline.run(stop)
         except KeyboardInterrupt:
-            stop.set()
-            print("interrupted", file=sys.stderr)
+            print("interrupted while draining: what was not yet synced may be missing from the sinks "
+                  "(a Kafka-fed run starts again from its last checkpoint)", file=sys.stderr)
+            return EXIT_FAILURE
+        except AlertsError as e:
+            print(f"kafka: {e}", file=sys.stderr)
+            return EXIT_FAILURE
+        spooled = _close_kafka(sinks)
+        if spooled is None:
             return EXIT_FAILURE
         _print_summary(summary, settings)
+        code = _outcome(summary, settings, spooled)
         if recorder and args.map:
             _write_map(args.map, settings, recorder)
             print(f"map: {args.map}")
@@ -142,7 +180,63 @@ def _run(args: argparse.Namespace) -> int:
                 stop.wait()
             except KeyboardInterrupt:
                 pass
-    return EXIT_OK
+    return code
+
+
+def _close_kafka(sinks: Sequence[object]) -> int | None:
+    """Close the Kafka sink (deliver what it can); the records left in its spool, None on a failure."""
+    from alerts.errors import AlertsError
+    from alerts.producer import KafkaSink
+
+    left = 0
+    for sink in sinks:
+        if isinstance(sink, KafkaSink):
+            try:
+                sink.close(timeout_s=10.0 if sink.mode == "spooling" else 30.0)
+            except AlertsError as e:
+                print(f"kafka: {e}", file=sys.stderr)
+                return None
+            left += int(sink.stats()["spool_pending"])
+    return left
+
+
+def _outcome(summary: "RunSummary", settings: Settings, spooled: int) -> int:
+    """What went wrong, one line each, and the exit code (module docstring)."""
+    _print_health(summary)
+    code = EXIT_OK
+    if summary.stopped:
+        print("stopped on request: drained and synced", file=sys.stderr)
+    for feed, error in summary.failed_feeds.items():
+        print(f"feed {feed} given up: {error}", file=sys.stderr)
+        code = EXIT_FAILURE if not summary.stopped else code
+    if summary.all_rejected and not summary.stopped:
+        print(f"every record was rejected ({sum(summary.dead_letters.values())} dead letters): nothing reached "
+              "the engine; see the dead letters for why", file=sys.stderr)
+        code = EXIT_FAILURE
+    if spooled and settings.kafka is not None:
+        print(f"Kafka at {settings.kafka.bootstrap_servers} unreachable: {spooled} records wait in the spool "
+              f"{settings.kafka.spool_dir} and are delivered at the next start with this spool_dir",
+              file=sys.stderr)
+        if code == EXIT_OK and not summary.stopped:
+            code = EXIT_SERVICE
+    return code
+
+
+def _print_health(summary: "RunSummary") -> None:
+    """Dead letters past decoding by stage, feed restarts, decoder state evicted."""
+    from ingest import stats as feed_stats
+
+    later = {stage: n for stage, n in summary.dead_letters_per_stage.items() if stage != "decode"}
+    if later:
+        print("records failed after decoding: " + ", ".join(f"{n} at {stage}" for stage, n in sorted(later.items())))
+    restarts = {f: h.restarts for f, h in summary.feed_health.items() if h.restarts}
+    if restarts:
+        print("feeds restarted: " + ", ".join(f"{f} {n} times" for f, n in sorted(restarts.items())))
+    evicted = {name: s.evicted for name, s in feed_stats.registry().items() if s.evicted}
+    if evicted:
+        print("decoder state evicted to stay bounded: " + "; ".join(
+            f"{name}: " + ", ".join(f"{n} {what}" for what, n in counts.most_common()) for name, counts in sorted(evicted.items())
+        ))
 
 
 def _print_summary(summary: "RunSummary", settings: Settings) -> None:

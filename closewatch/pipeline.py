@@ -5,21 +5,32 @@ merge of the decoded streams), so a replay of several files is deterministic and
 paced on one clock: with ``speed`` k, data time runs k times faster than the
 wall clock, starting at the earliest report of any feed. Live feeds (follow,
 TCP, UDP, HTTP, Kafka) each run in a thread and meet in a queue, in arrival
-order.
+order; a live feed that fails is restarted with backoff (``ingest.feeds.open_feeds``).
 
 Micro-batches. Track updates are handed to the engine in batches of up to
 ``batch_size`` updates, or whatever arrived within ``max_batch_delay_s`` of wall
 time, whichever comes first; the engine's results do not depend on where the
-batches are cut. Notices from the feeds (exercise areas, NOTAMs) become zones
-(``proximity.notices.zone_from_notice``) and reach the engine and the sinks in
-stream order (the batch before them is processed first); a notice whose area
-cannot be built is a dead letter. Dead letters go to the dead-letter sink and are
-counted per feed and reason.
+batches are cut. Dead letters go out the same way, in groups of at most
+``batch_size`` or ``max_batch_delay_s`` old, with or without updates: a feed of
+nothing but junk never piles them up. Notices from the feeds (exercise areas,
+NOTAMs) become zones (``proximity.notices.zone_from_notice``) and reach the engine
+and the sinks in stream order (the batch before them is processed first).
+
+A record can fail, a feed can fail, the process does not (docs/operations.md):
+one guard per stage turns a record that fails into a dead letter with its stage
+and the stream goes on: ``decode`` (``ingest.feeds``), ``zone`` (a notice whose
+area cannot be built), ``engine`` (``closewatch.engine_guard``: a report that
+makes the engine raise is found and set aside), ``encode`` (an event that cannot
+be encoded, here) and ``deliver`` (a record Kafka refuses, reported by the
+Kafka sink). Dead letters are counted per feed and reason, and per stage.
+``FeedHealth`` records from the feeds go to every sink (``publish_feed_health``).
 
 Sinks receive the engine's events, the normalised tracks and the dead letters,
 in that order, per batch, and the zones: the catalogue's at the start, then those the
-feeds notify as they come; ``sync`` returns once they are durable (written to
-disk, acknowledged by the broker, or in the broker sink's on-disk spool).
+feeds notify as they come. Every ``[sinks] flush_interval_s`` they are told to
+``push`` what they buffer (the JSON Lines files reach the disk); ``sync`` returns
+once everything is durable (written to disk, acknowledged by the broker, or in
+the broker sink's on-disk spool).
 
 Kafka-fed runs checkpoint the engine with the input positions it has consumed,
 after the sinks are durable, then commit those offsets (``closewatch.checkpoint``,
@@ -30,18 +41,23 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import json
 import logging
+import queue
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Protocol, Sequence
+from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
+from alerts.codec import encode_event, encode_track
+from alerts.errors import CodecError
 from config.classification import Classifier
-from config.records import DeadLetter, Notice, TrackUpdate, Zone
+from config.records import DeadLetter, FeedHealth, Notice, TrackUpdate, Zone
 from config.settings import FeedSettings, Settings
 from config.zones import load_borders, load_catalogue
-from closewatch.checkpoint import CheckpointStore
+from closewatch.checkpoint import CheckpointError, CheckpointStore
+from closewatch.engine_guard import EngineGuard
 from ingest import open_feed, open_feeds
 from ingest import stats as ingest_stats
 from ingest.positions import KafkaPositions, Positions
@@ -54,7 +70,7 @@ __all__ = ["Pipeline", "RunSummary", "Sink"]
 
 log = logging.getLogger(__name__)
 
-Item = TrackUpdate | Notice | DeadLetter
+Item = TrackUpdate | Notice | DeadLetter | FeedHealth
 
 
 class Sink(Protocol):
@@ -69,6 +85,13 @@ class Sink(Protocol):
     def publish_zones(self, zones: Sequence[Zone]) -> None:
         """The zones the run watches: the catalogue's when the run starts, then each zone a
         feed notifies (exercise areas) in stream order, as the engine gets it."""
+
+    def publish_feed_health(self, records: Sequence[FeedHealth]) -> None:
+        """How the feeds are doing: a record when a feed starts, fails, restarts or is given up."""
+
+    def push(self) -> None:
+        """Hand on what is buffered (a file's buffer to the operating system, fsynced when so
+        set) without waiting for a remote acknowledgement; every ``[sinks] flush_interval_s``."""
 
     def sync(self) -> None:
         """Return once everything published is durable: acknowledged, or written to disk."""
@@ -93,10 +116,24 @@ class RunSummary:
     engine_stats: dict[str, int] = field(default_factory=dict)
     # Copies of one message heard by several receivers, merged into one report (AIS), per feed.
     duplicates_per_feed: Counter[str] = field(default_factory=Counter)
+    dead_letters_per_stage: Counter[str] = field(default_factory=Counter)
+    feed_health: dict[str, FeedHealth] = field(default_factory=dict)  # the latest record of each feed
+    stopped: bool = False  # ended by ``stop`` (SIGTERM), not by its feeds
+
+    @property
+    def failed_feeds(self) -> dict[str, str]:
+        """Feeds given up, with why."""
+        return {f: h.error or "failed" for f, h in sorted(self.feed_health.items()) if h.state == "failed"}
+
+    @property
+    def all_rejected(self) -> bool:
+        """Input came, and not one record of it was used."""
+        return self.updates == 0 and self.zones_from_feeds == 0 and sum(self.dead_letters.values()) > 0
 
     def count_dead_letter(self, letter: DeadLetter) -> None:
         key = (letter.feed, letter.reason)
         self.dead_letters[key] += 1
+        self.dead_letters_per_stage[letter.stage] += 1
         if key not in self.dead_letter_examples:
             where = f"{letter.file}:{letter.position}" if letter.file else f"#{letter.position}"
             what = letter.detail if letter.detail is not None else repr(letter.raw[:60])
@@ -116,11 +153,7 @@ class Pipeline:
         self.settings = settings
         self.sinks = list(sinks)
         self.zones = load_catalogue(settings.zones)
-        self.engine = engine or Engine(
-            settings.proximity,
-            self.zones,
-            borders=[line for _name, line in load_borders()],
-        )
+        borders = [line for _name, line in load_borders()]
         self.batch_size = settings.pipeline.batch_size
         self.max_batch_delay_s = settings.pipeline.max_batch_delay_s
         self.summary = RunSummary()
@@ -130,16 +163,36 @@ class Pipeline:
         self._positions: dict[str, KafkaPositions] = {}
         self._checkpoints: CheckpointStore | None = None
         self._last_checkpoint = time.monotonic()
+        saved = None
         kafka_feeds = [f.name for f in settings.feeds if f.transport == "kafka"]
         if kafka_feeds:
             self._checkpoints = CheckpointStore(settings)
-            saved = self._checkpoints.load()
+            saved = self._checkpoints.load(borders=borders)  # CheckpointError: refused
             if saved is not None:
                 log.info("resuming from checkpoint %s", self._checkpoints.path)
-                self.engine = saved.engine
             for name in kafka_feeds:
                 initial = saved.positions.get(name) if saved is not None else None
                 self._positions[name] = KafkaPositions(initial)
+        if engine is not None:
+            self.engine = engine
+        elif saved is not None:
+            self.engine = saved.engine
+        else:
+            self.engine = Engine(settings.proximity, self.zones, borders=borders)
+        self._guard = EngineGuard(self.engine, encode=encode_track)
+        # records a sink could not take, reported from its own threads (Kafka delivery)
+        self._rejected: queue.SimpleQueue[DeadLetter] = queue.SimpleQueue()
+        for sink in self.sinks:
+            self.attach(sink)
+        self._flush_interval_s = settings.sinks.flush_interval_s
+        self._last_push = time.monotonic()
+        self._checkpoint_failures = 0
+        self._saved: tuple[int, dict[str, Positions]] | None = None  # (updates, positions) last checkpointed
+
+    def attach(self, sink: Sink) -> None:
+        """Hear of the records ``sink`` refuses (a sink with a ``reject_listener``)."""
+        if hasattr(sink, "reject_listener"):
+            sink.reject_listener = self._rejected.put
 
     # -- sources ---------------------------------------------------------------------------
 
@@ -157,9 +210,12 @@ class Pipeline:
         streams = [
             _timed(
                 f.name,
-                open_feed(
-                    f.model_copy(update={"speed": 0.0}), self.settings.sides, stop=stop, kafka=self.settings.kafka,
-                    classifier=classifier,
+                _given_up_on_failure(
+                    f.name,
+                    lambda f=f: open_feed(  # type: ignore[misc]
+                        f.model_copy(update={"speed": 0.0}), self.settings.sides, stop=stop, kafka=self.settings.kafka,
+                        classifier=classifier,
+                    ),
                 ),
             )
             for f in feeds
@@ -198,13 +254,16 @@ class Pipeline:
         stop = stop or threading.Event()
         batch: list[TrackUpdate] = []
         letters: list[DeadLetter] = []
-        batch_started = time.monotonic()
+        batch_started = letters_started = time.monotonic()
         for sink in self.sinks:
             sink.publish_zones(self.zones)
         try:
             for entry in self._items(stop):
                 if entry is not None:
                     feed, item = entry
+                    if isinstance(item, FeedHealth):
+                        self._feed_health(item)
+                        continue
                     self._taken[feed] += 1
                     if isinstance(item, TrackUpdate):
                         if not batch:
@@ -212,6 +271,8 @@ class Pipeline:
                         batch.append(item)
                         self.summary.updates_per_feed[feed] += 1
                     elif isinstance(item, DeadLetter):
+                        if not letters:
+                            letters_started = time.monotonic()
                         letters.append(item)
                         self.summary.count_dead_letter(item)
                     else:
@@ -220,17 +281,27 @@ class Pipeline:
                         self._notice(feed, item)
                         self._handled = dict(self._taken)
                         continue
-                full = len(batch) >= self.batch_size
-                late = bool(batch) and time.monotonic() - batch_started >= self.max_batch_delay_s
+                now = time.monotonic()
+                full = len(batch) >= self.batch_size or len(letters) >= self.batch_size
+                late = (bool(batch) and now - batch_started >= self.max_batch_delay_s) or (
+                    bool(letters) and now - letters_started >= self.max_batch_delay_s
+                )
                 if entry is None or full or late:
                     self._process(batch, letters)
                     batch, letters = [], []
                     self._checkpoint()
+                if now - self._last_push >= self._flush_interval_s:
+                    self._push()
             self._process(batch, letters)
             if not stop.is_set() and not self._positions:
                 # A replay has ended: close what is open. A Kafka-fed run only pauses.
-                self._emit(self.engine.finish(), [], [])
+                try:
+                    self._emit(self._guard.finish(), [], [])
+                except Exception:
+                    log.exception("the engine failed closing the incidents still open at the end of the input")
+            self._emit([], [], [])  # what the sinks refused meanwhile
         finally:
+            self.summary.stopped = stop.is_set()
             for sink in self.sinks:
                 sink.sync()
         self._checkpoint(force=True)
@@ -241,34 +312,64 @@ class Pipeline:
                 self.summary.duplicates_per_feed[name] = counted.duplicates
         return self.summary
 
+    def _feed_health(self, health: FeedHealth) -> None:
+        self.summary.feed_health[health.feed] = health
+        for sink in self.sinks:
+            sink.publish_feed_health([health])
+
+    def _push(self) -> None:
+        for sink in self.sinks:
+            sink.push()
+        self._last_push = time.monotonic()
+
     def _notice(self, feed: str, notice: Notice) -> None:
         """A notified area joins the engine's zones and the sinks' maps (or is a dead letter)."""
+        _, _, position = (notice.raw_ref or "").rpartition(":")
+        where = int(position) if position.isdigit() else 0
         try:
             zone = zone_from_notice(notice)
-        except NoticeError as e:
-            log.warning("feed %s: %s", feed, e)
-            _, _, position = (notice.raw_ref or "").rpartition(":")
-            letter = DeadLetter(
-                feed, int(position) if position.isdigit() else 0, repr(notice.area).encode(), "impossible value",
-                detail=str(e),
-            )
-            self.summary.count_dead_letter(letter)
-            self._emit([], [], [letter])
+        except Exception as e:  # noqa: BLE001 - NoticeError, or a geometry library's own error
+            log.warning("feed %s: notice %s: %s", feed, notice.notice_id, e)
+            reason = f"impossible value: {e}" if isinstance(e, NoticeError) else f"zone failure: {type(e).__name__}: {e}"
+            self._reject(DeadLetter.of(feed, where, repr(notice.area).encode(), reason, stage="zone"))
+            return
+        try:
+            events = self._guard.add_zones([zone])
+        except Exception as e:  # noqa: BLE001 - the engine is put back; the zone is not watched
+            log.error("feed %s: the engine could not take the zone of notice %s: %s", feed, notice.notice_id, e)
+            self._reject(DeadLetter.of(feed, where, repr(notice.area).encode(),
+                                       f"engine failure: {type(e).__name__}: {e}", stage="engine"))
             return
         self.summary.zones_from_feeds += 1
-        self._emit(self.engine.add_zones([zone]), [], [])
+        self._emit(events, [], [])
         for sink in self.sinks:
             sink.publish_zones([zone])
 
+    def _reject(self, letter: DeadLetter) -> None:
+        self.summary.count_dead_letter(letter)
+        self._emit([], [], [letter])
+
     def _process(self, batch: list[TrackUpdate], letters: list[DeadLetter]) -> None:
         if batch or letters:
-            events = self.engine.process(batch) if batch else []
+            events: list[Event] = []
+            if batch:
+                events, refused = self._guard.process(batch)
+                if refused:
+                    for letter in refused:
+                        self.summary.count_dead_letter(letter)
+                    letters = letters + refused
+                    taken = {id(u) for u in batch} - {id(f.update) for f in self._guard.last_failures}
+                    batch = [u for u in batch if id(u) in taken]
             self.summary.updates += len(batch)
             self._emit(events, batch, letters)
         self._handled = dict(self._taken)
 
     def _checkpoint(self, force: bool = False) -> None:
-        """Kafka-fed runs: once the sinks acknowledged, save the engine with its input positions."""
+        """Kafka-fed runs: once the sinks acknowledged, save the engine with its input positions.
+
+        A checkpoint that cannot be written is logged and tried again at the next one; the
+        offsets are then not committed (a restart reads that input again: nothing is lost).
+        """
         if self._checkpoints is None:
             return
         if not force and time.monotonic() - self._last_checkpoint < self.settings.pipeline.checkpoint_interval_s:
@@ -279,13 +380,51 @@ class Pipeline:
         for name, book in self._positions.items():
             safe = book.safe_positions(self._handled.get(name, 0))
             positions[name] = safe if safe is not None else dict(book.initial)
-        self._checkpoints.save(self.engine, positions)
+        self._last_checkpoint = time.monotonic()
+        done = (self.summary.updates + self.summary.zones_from_feeds, positions)
+        if done == self._saved:
+            return  # nothing new since the last checkpoint (an idle run does not rewrite it)
+        try:
+            self._checkpoints.save(self.engine, positions)
+        except (OSError, CheckpointError, ValueError) as e:
+            self._checkpoint_failures += 1
+            if self._checkpoint_failures in (1, 10, 100) or self._checkpoint_failures % 1000 == 0:
+                log.error("checkpoint %s not written (%d times so far): %s; input offsets stay uncommitted",
+                          self._checkpoints.path, self._checkpoint_failures, e)
+            return
+        self._saved = done
         for name, book in self._positions.items():
             if positions[name]:
                 book.request_commit(positions[name])
-        self._last_checkpoint = time.monotonic()
+
+    def _encodable(self, events: Sequence[Event]) -> tuple[list[Event], list[DeadLetter]]:
+        """The events every sink can encode; a dead letter (stage ``encode``) for each other."""
+        good: list[Event] = []
+        bad: list[DeadLetter] = []
+        for e in events:
+            try:
+                encode_event(e)
+            except (CodecError, ValueError, TypeError) as err:
+                log.error("event %s seq %d not published: %s", e.event_id, e.seq, err)
+                raw = json.dumps(e.canonical(), sort_keys=True, default=repr).encode("utf-8", "backslashreplace")
+                bad.append(DeadLetter.of("events", e.seq, raw, f"unencodable event: {e.event_id}: {err}", stage="encode"))
+            else:
+                good.append(e)
+        return good, bad
 
     def _emit(self, events: Sequence[Event], updates: Sequence[TrackUpdate], letters: Sequence[DeadLetter]) -> None:
+        if events:
+            events, unencodable = self._encodable(events)
+            for letter in unencodable:
+                self.summary.count_dead_letter(letter)
+            letters = [*letters, *unencodable]
+        while True:  # what a sink refused (too large for Kafka, ...) goes out as a dead letter
+            try:
+                refused = self._rejected.get_nowait()
+            except queue.Empty:
+                break
+            self.summary.count_dead_letter(refused)
+            letters = [*letters, refused]
         self.summary.events += len(events)
         self.summary.events_per_kind.update(e.kind for e in events)
         for sink in self.sinks:
@@ -299,6 +438,22 @@ class Pipeline:
     def close(self) -> None:
         for sink in self.sinks:
             sink.close()
+
+
+def _given_up_on_failure(feed: str, make: Callable[[], Iterator[Item]]) -> Iterator[Item]:
+    """A replayed feed's items; if it fails, a ``failed`` FeedHealth ends it and the others go on.
+
+    A replay is not restarted: reading the file again would repeat what was read.
+    """
+    last_data_s: float | None = None
+    try:
+        for item in make():
+            last_data_s = time.time()
+            yield item
+    except Exception as e:  # noqa: BLE001 - one feed's failure must not end the run
+        text = " ".join(str(e).split()) or type(e).__name__
+        log.error("feed %s failed and is given up: %s", feed, text)
+        yield FeedHealth(feed, "failed", time.time(), last_data_s, text[:500])
 
 
 def _timed(feed: str, items: Iterable[Item]) -> Iterator[tuple[float, int, str, Item]]:

@@ -2,33 +2,51 @@
 
 The JSON Lines event file holds exactly the values the Kafka events topic would
 carry (one GeoJSON Feature per line, ``alerts.codec``), so a consumer can switch
-between the two without a new parser. The map sinks hand the maps the same Feature
+between the two without a new parser; the dead-letter file holds the dead-letter
+topic's values, feed_health records among them (with ``"record": "feed_health"``,
+where the topic says so in a header). The map sinks hand the maps the same Feature
 (``alerts.codec.event_to_feature``): the maps read one shape of event, wherever it
 comes from.
+
+Memory: the recorder keeps a bounded history (``max_tracks``, ``max_events``): a run
+of any length holds at most that much for its end-of-run pages.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+from collections import OrderedDict
 from pathlib import Path
-from collections import defaultdict
 from typing import IO, Any, Sequence
 
-from alerts.codec import encode_deadletter, encode_event, encode_track, event_to_feature
-from config.records import DeadLetter, TrackUpdate, Zone
+from alerts.codec import encode_deadletter, encode_event, encode_track, event_to_feature, feed_health_to_json
+from config.records import DeadLetter, FeedHealth, TrackUpdate, Zone
 from proximity.events import Event
 
 __all__ = ["JsonlSink", "MapStoreSink", "RecorderSink"]
 
+log = logging.getLogger(__name__)
+
 
 class JsonlSink:
-    """Events, dead letters and (optionally) tracks appended to JSON Lines files, fsynced at each flush.
+    """Events, dead letters and (optionally) tracks appended to JSON Lines files.
 
     Each line is the value the matching Kafka topic would carry (``alerts.codec``).
+    ``push`` (every ``[sinks] flush_interval_s`` of a run) hands the lines to the
+    operating system, so a process killed with ``kill -9`` loses nothing pushed;
+    with ``fsync`` (``[sinks] fsync``, the default) ``push``, ``sync`` and
+    ``close`` also fsync the files, so a machine that loses power loses nothing synced.
     """
 
     def __init__(
-        self, events_path: str | Path, deadletter_path: str | Path, tracks_path: str | Path | None = None
+        self,
+        events_path: str | Path,
+        deadletter_path: str | Path,
+        tracks_path: str | Path | None = None,
+        *,
+        fsync: bool = True,
     ) -> None:
         paths = [Path(events_path), Path(deadletter_path)] + ([Path(tracks_path)] if tracks_path else [])
         for p in paths:
@@ -36,30 +54,50 @@ class JsonlSink:
         self._files: list[IO[bytes]] = [p.open("ab") for p in paths]
         self._events, self._letters = self._files[0], self._files[1]
         self._tracks = self._files[2] if tracks_path else None
+        self.fsync = fsync
+        self._dirty = False
+        self._closed = False
 
     def publish_events(self, events: Sequence[Event]) -> None:
         self._events.write(b"".join(encode_event(e) + b"\n" for e in events))
+        self._dirty = True
 
     def publish_tracks(self, updates: Sequence[TrackUpdate]) -> None:
         if self._tracks is not None:
             self._tracks.write(b"".join(encode_track(u) + b"\n" for u in updates))
+            self._dirty = True
 
     def publish_deadletters(self, letters: Sequence[DeadLetter]) -> None:
         self._letters.write(b"".join(encode_deadletter(d) + b"\n" for d in letters))
+        self._dirty = True
+
+    def publish_feed_health(self, records: Sequence[FeedHealth]) -> None:
+        lines = (json.dumps({**feed_health_to_json(h), "record": "feed_health"}, sort_keys=True) for h in records)
+        self._letters.write("".join(line + "\n" for line in lines).encode("utf-8"))
+        self._dirty = True
 
     def publish_zones(self, zones: Sequence[Zone]) -> None:
         """Nothing to write: the files carry what the Kafka topics carry, and zones have no topic."""
+
+    def push(self) -> None:
+        if self._dirty and not self._closed:
+            self.flush()
 
     def sync(self) -> None:
         self.flush()
 
     def flush(self) -> None:
+        self._dirty = False
         for f in self._files:
             f.flush()
-            os.fsync(f.fileno())
+            if self.fsync:
+                os.fsync(f.fileno())
 
     def close(self) -> None:
+        if self._closed:
+            return
         self.flush()
+        self._closed = True
         for f in self._files:
             f.close()
 
@@ -79,6 +117,12 @@ class _InMemorySink:
     def publish_zones(self, zones: Sequence[Zone]) -> None:
         pass
 
+    def publish_feed_health(self, records: Sequence[FeedHealth]) -> None:
+        pass
+
+    def push(self) -> None:
+        pass
+
     def sync(self) -> None:
         pass
 
@@ -91,26 +135,58 @@ class _InMemorySink:
 
 class RecorderSink(_InMemorySink):
     """Keeps the tracks, events and zones of a run in memory, for the situation map and the
-    replay at its end. Events are kept as the maps take them: the values of the events topic."""
+    replay at its end. Events are kept as the maps take them: the values of the events topic.
 
-    def __init__(self, max_points_per_track: int = 2000) -> None:
-        self.tracks: dict[str, list[TrackUpdate]] = defaultdict(list)
+    Bounded: at most ``max_points_per_track`` positions of each of at most ``max_tracks``
+    tracks (the one silent longest is forgotten first) and the last ``max_events``
+    revisions; what was forgotten is counted (``forgotten_tracks``, ``forgotten_events``)
+    and logged once.
+    """
+
+    def __init__(self, max_points_per_track: int = 2000, *, max_tracks: int = 50_000,
+                 max_events: int = 500_000) -> None:
+        self.tracks: OrderedDict[str, list[TrackUpdate]] = OrderedDict()
         self.events: list[dict[str, Any]] = []  # alerts.codec.event_to_feature of each revision
         self.zones: list[Zone] = []  # the catalogue's, then those the feeds notified (exercise areas)
+        self.feed_health: dict[str, FeedHealth] = {}
         self.max_points_per_track = max_points_per_track
+        self.max_tracks = max_tracks
+        self.max_events = max_events
+        self.forgotten_tracks = 0
+        self.forgotten_events = 0
 
     def publish_zones(self, zones: Sequence[Zone]) -> None:
         self.zones.extend(zones)
 
+    def publish_feed_health(self, records: Sequence[FeedHealth]) -> None:
+        for h in records:
+            self.feed_health[h.feed] = h
+
     def publish_events(self, events: Sequence[Event]) -> None:
         self.events.extend(event_to_feature(e) for e in events)
+        over = len(self.events) - self.max_events
+        if over > 0:
+            if self.forgotten_events == 0:
+                log.warning("the run's map keeps the last %d event revisions only", self.max_events)
+            del self.events[:over]
+            self.forgotten_events += over
 
     def publish_tracks(self, updates: Sequence[TrackUpdate]) -> None:
+        tracks = self.tracks
         for u in updates:
-            trail = self.tracks[u.track_id]
+            trail = tracks.get(u.track_id)
+            if trail is None:
+                trail = tracks[u.track_id] = []
+            else:
+                tracks.move_to_end(u.track_id)
             trail.append(u)
             if len(trail) > self.max_points_per_track:
                 del trail[: len(trail) - self.max_points_per_track]
+        while len(tracks) > self.max_tracks:
+            if self.forgotten_tracks == 0:
+                log.warning("the run's map keeps the %d tracks heard from last only", self.max_tracks)
+            tracks.popitem(last=False)
+            self.forgotten_tracks += 1
 
 
 class MapStoreSink(_InMemorySink):
@@ -132,3 +208,9 @@ class MapStoreSink(_InMemorySink):
         """The catalogue, then the exercise zones notified by the feeds, on the map."""
         self._zones.extend(zones)
         self.store.set_zones(self._zones)
+
+    def publish_feed_health(self, records: Sequence[FeedHealth]) -> None:
+        """Each feed's state in the page's banner (the store of ``maps.live``, when it shows them)."""
+        apply = getattr(self.store, "apply_feed_health", None)
+        if apply is not None:
+            apply([feed_health_to_json(h) for h in records])

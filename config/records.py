@@ -3,8 +3,9 @@
 These records live in ``config`` (the one package every room may import) because
 ``ingest`` produces them and ``proximity`` consumes them, and neither may import
 the other: :class:`TrackUpdate` (one report of a track), :class:`Notice` (an area a
-feed notifies, as the feed gives it), :class:`Zone` (an area the engine watches) and
-:class:`DeadLetter` (input that could not be used).
+feed notifies, as the feed gives it), :class:`Zone` (an area the engine watches),
+:class:`DeadLetter` (input that could not be used) and :class:`FeedHealth` (how a feed
+is doing).
 
 Conventions (see DESIGN.md):
 
@@ -27,8 +28,11 @@ from shapely.geometry.base import BaseGeometry
 __all__ = [
     "ALT_REFS",
     "CATEGORIES",
+    "DEAD_LETTER_STAGES",
     "DOMAINS",
+    "FEED_STATES",
     "EDGE_KINDS",
+    "MAX_DEAD_LETTER_DETAIL_CHARS",
     "MAX_ID_CHARS",
     "MAX_NOTICE_MARGIN_M",
     "MAX_NOTICE_NAME_CHARS",
@@ -43,8 +47,11 @@ __all__ = [
     "Category",
     "CircleArea",
     "DeadLetter",
+    "DeadLetterStage",
     "Domain",
     "EdgeKind",
+    "FeedHealth",
+    "FeedState",
     "Notice",
     "NoticeArea",
     "NoticeKind",
@@ -66,6 +73,8 @@ ZoneKind = Literal["border_buffer", "territorial", "exercise", "site", "custom"]
 Severity = Literal["info", "warning", "critical"]
 AltRef = Literal["baro", "geom"]
 Category = Literal["military", "state", "civil", "unknown"]
+DeadLetterStage = Literal["decode", "zone", "engine", "encode", "deliver"]
+FeedState = Literal["running", "restarting", "failed"]
 
 DOMAINS: tuple[Domain, ...] = ("air", "sea", "land")
 SIDES: tuple[Side, ...] = ("nato", "russia", "other", "unknown")
@@ -75,6 +84,10 @@ ALT_REFS: tuple[AltRef, ...] = ("baro", "geom")
 #: Who operates a track: armed forces; other state services (coast guard, border guard,
 #: law enforcement, search and rescue, government transport); civil; not known.
 CATEGORIES: tuple[Category, ...] = ("military", "state", "civil", "unknown")
+#: Where along the pipeline a record failed (docs/operations.md): decoding its feed's bytes,
+#: building a notified area into a zone, the engine, encoding for a sink, delivery to Kafka.
+DEAD_LETTER_STAGES: tuple[DeadLetterStage, ...] = ("decode", "zone", "engine", "encode", "deliver")
+FEED_STATES: tuple[FeedState, ...] = ("running", "restarting", "failed")
 
 #: The inclusive range of each optional number of a :class:`TrackUpdate`. Speeds up to
 #: 1,500 m/s (Mach 4.4 at altitude); altitudes from the Dead Sea shore to 40 km (above
@@ -96,6 +109,8 @@ MAX_ID_CHARS = 128
 MAX_TEXT_CHARS = 64
 #: The longest :attr:`Notice.name`, characters.
 MAX_NOTICE_NAME_CHARS = 200
+#: A dead letter's ``detail`` is cut to this many characters (its raw bytes keep the rest).
+MAX_DEAD_LETTER_DETAIL_CHARS = 500
 
 
 class RecordError(ValueError):
@@ -396,10 +411,11 @@ class TrackUpdate:
     def __post_init__(self) -> None:
         # Written out rather than looped: every decoded report passes here. A NaN fails
         # every comparison, so ``not low <= v <= high`` rejects it too (and +-inf).
-        if ":" not in self.track_id:
-            raise RecordError(f"track_id {self.track_id!r} is not namespaced (scheme:id)")
         if len(self.track_id) > MAX_ID_CHARS:
             raise RecordError(f"track_id has {len(self.track_id)} characters, more than {MAX_ID_CHARS}")
+        scheme, _, ident = self.track_id.partition(":")
+        if not ident or not (scheme.isascii() and scheme.isalpha() and scheme.islower()):
+            raise RecordError(f"track_id {self.track_id!r} is not namespaced (scheme:id, scheme in a-z)")
         if not math.isfinite(self.t_s):
             raise RecordError(f"t_s={self.t_s!r} is not a finite epoch time")
         if not -90.0 <= self.lat_deg <= 90.0:
@@ -531,6 +547,10 @@ class DeadLetter:
     line (or datagram, message, record) number since the feed was opened, or, in a feed
     that reads a folder, in the file ``file`` (its name within the folder; ``None`` for
     every other feed). ``raw`` holds the bytes as read.
+    ``stage`` is where it failed (:data:`DEAD_LETTER_STAGES`): most fail at ``decode``;
+    a report the engine could not take fails at ``engine`` (``raw`` is then the report
+    as the tracks topic carries it), an event that could not be encoded or delivered at
+    ``encode`` or ``deliver`` (``raw``: what was to be sent, ``feed`` the sink's topic).
     """
 
     feed: str
@@ -540,15 +560,66 @@ class DeadLetter:
     received_s: float | None = None
     detail: str | None = None
     file: str | None = None
+    stage: DeadLetterStage = "decode"
 
     def __post_init__(self) -> None:
         if not self.reason:
             raise RecordError(f"dead letter from {self.feed}:{self.position} has no reason")
+        if self.stage not in DEAD_LETTER_STAGES:
+            raise RecordError(f"dead letter stage {self.stage!r} is not one of {DEAD_LETTER_STAGES}")
 
     @property
     def text(self) -> str:
         """Reason and detail in one line, for people: ``"bad field: course_deg=-121 ..."``."""
         return self.reason if self.detail is None else f"{self.reason}: {self.detail}"
+
+    @classmethod
+    def of(
+        cls,
+        feed: str,
+        position: int,
+        raw: bytes,
+        text: str,
+        *,
+        received_s: float | None = None,
+        file: str | None = None,
+        stage: DeadLetterStage = "decode",
+    ) -> "DeadLetter":
+        """A dead letter from ``text`` = ``"<category>: <detail>"`` (or a bare category):
+        ``reason`` is the category, ``detail`` the rest cut to :data:`MAX_DEAD_LETTER_DETAIL_CHARS`."""
+        category, _, detail = text.partition(": ")
+        if len(detail) > MAX_DEAD_LETTER_DETAIL_CHARS:
+            detail = detail[:MAX_DEAD_LETTER_DETAIL_CHARS] + "…"
+        return cls(feed, position, raw, category, received_s, detail or None, file, stage)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedHealth:
+    """How a feed is doing, as the pipeline reports it (docs/operations.md, ``feed_health``).
+
+    ``state``: ``running``; ``restarting`` (it failed, a restart is due after a backoff);
+    ``failed`` (given up: it cannot start, or a replayed file could not be read to its
+    end). ``since_s``: UTC epoch seconds of the change to this state; ``last_data_s``: of
+    the last item the feed delivered (None: none yet); ``error``: why it is not running
+    (one line), else None; ``restarts``: how many times it was restarted in this run.
+    """
+
+    feed: str
+    state: FeedState
+    since_s: float
+    last_data_s: float | None = None
+    error: str | None = None
+    restarts: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.feed:
+            raise RecordError("feed health without a feed name")
+        if self.state not in FEED_STATES:
+            raise RecordError(f"feed {self.feed}: state {self.state!r} is not one of {FEED_STATES}")
+        if not math.isfinite(self.since_s) or (self.last_data_s is not None and not math.isfinite(self.last_data_s)):
+            raise RecordError(f"feed {self.feed}: since_s/last_data_s are not finite epoch times")
+        if self.restarts < 0:
+            raise RecordError(f"feed {self.feed}: restarts={self.restarts} is negative")
 
 
 # -- notices: areas notified by a feed, as the feed gives them ---------------------------

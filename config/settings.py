@@ -413,6 +413,9 @@ class KafkaSettings(_Section):
     ssl_key_password: str | None = None
     spool_dir: str = ".closewatch/spool"
     spool_max_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
+    # The largest record closewatch sends (librdkafka's message.max.bytes; the broker's own
+    # limit is about 1 MiB by default): a larger one becomes a dead letter instead.
+    max_message_bytes: int = Field(default=1_000_000, ge=10_000, le=100_000_000)
 
     @model_validator(mode="after")
     def _security(self) -> "KafkaSettings":
@@ -425,12 +428,17 @@ class KafkaSettings(_Section):
 
 
 class SinkSettings(_Section):
-    """Where events and dead letters go when Kafka is not configured."""
+    """Where events and dead letters go when Kafka is not configured, and how often they reach the disk."""
 
     events_jsonl: str = "closewatch-events.jsonl"
     deadletter_jsonl: str = "closewatch-deadletter.jsonl"
     # The normalised tracks too (input for `closewatch map replay`); None: not kept.
     tracks_jsonl: str | None = None
+    # During a run the sinks hand on what they buffer at least this often (wall clock): the
+    # JSON Lines files then hold every line so far (a kill -9 loses nothing older).
+    flush_interval_s: float = Field(default=1.0, gt=0, le=3600)
+    # ... and fsync the files then (and at every sync), so a power cut loses nothing synced.
+    fsync: bool = True
 
 
 def _host(value: str) -> str:

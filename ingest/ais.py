@@ -495,6 +495,7 @@ class AisDecoder(DecoderBase):
             if len(self._static) >= self.max_ships:
                 # Forget the ship heard of longest ago (dicts keep insertion order).
                 self._static.pop(next(iter(self._static)))
+                self.stats.evict("ship static data")
             st = self._static[mmsi] = ShipStatic()
         st.decided = None  # the caller is about to change its static data
         return st
@@ -622,6 +623,7 @@ class AisDecoder(DecoderBase):
             decided = self._by_mmsi.get(mmsi)  # what the MMSI alone says (no static data)
             if decided is None:
                 if len(self._by_mmsi) >= self.max_ships:
+                    stats.evict("MMSI classifications", len(self._by_mmsi))
                     self._by_mmsi.clear()
                 decided = self._by_mmsi[mmsi] = self.classifier.ais(mmsi)
         country, side = self.affiliation.for_mmsi(mmsi, callsign, None, t_s)
@@ -673,8 +675,11 @@ class AisDecoder(DecoderBase):
             stale.append(key)
         for key in stale:
             del recent[key]
-        while len(recent) > self.max_dedup:
+        over = len(recent) - self.max_dedup
+        for _ in range(over):
             del recent[next(iter(recent))]
+        if over > 0:
+            self.stats.evict("payloads kept to merge copies", over)
 
     @staticmethod
     def _dims_type(st: ShipStatic, msg: object) -> None:

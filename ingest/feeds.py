@@ -13,6 +13,14 @@ never delayed. Live transports are never paced: data arrive when they arrive.
 Time of untimed messages (``FeedSettings.assume_time``): ``None`` gives live transports
 the receive wall clock and a replayed file none (such messages are dead letters, "no
 timestamp"); ``"receive"`` always the wall clock; an ISO 8601 time that fixed time.
+
+One guard for every decoder (:func:`guarded_decode`): whatever a decoder raises while it
+handles one unit (a bug, ``RecursionError`` or ``MemoryError`` on hostile input, a
+``ValueError`` from ``int()`` of a 400-digit number) becomes a dead letter of that unit
+(reason ``decoder failure: <exception>``, counted per reason like every dead letter) and
+the decoder goes on with the next unit, its state kept. The transport's own failures
+are not the unit's: they end the feed, and :func:`open_feeds` restarts a live feed with
+backoff (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from typing import Any, Iterable, Iterator, Mapping, Protocol, Sequence, Union
 
 from config.affiliation import Affiliation
 from config.classification import Classifier
-from config.records import DeadLetter, Notice, TrackUpdate
+from config.records import DeadLetter, FeedHealth, Notice, TrackUpdate
 from config.kafka_clients import kafka_client_settings
 from config.settings import ClassificationSettings, ConfigError, FeedSettings, KafkaSettings, SidesSettings
 from ingest._common import DEFAULT_LIMITS, Clock, Limits
@@ -42,6 +50,7 @@ from ingest.sbs1 import Sbs1Decoder
 from ingest.stats import FeedStats, register
 from ingest.tracks import TracksCsvDecoder, TracksJsonlDecoder
 from ingest.transports import (
+    Backoff,
     Framing,
     file_units,
     follow_units,
@@ -51,7 +60,16 @@ from ingest.transports import (
     udp_units,
 )
 
-__all__ = ["DECODERS", "Decoder", "FeedItem", "make_clock", "make_decoder", "open_feed", "open_feeds"]
+__all__ = [
+    "DECODERS",
+    "Decoder",
+    "FeedItem",
+    "guarded_decode",
+    "make_clock",
+    "make_decoder",
+    "open_feed",
+    "open_feeds",
+]
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +154,9 @@ def _decoded(
             lambda: make_decoder(feed, affiliation, clock=make_clock(feed), stats=FeedStats(probe_stats),
                                  classifier=decoder.classifier),
             stop,
+            guarded_decode,
         )
-    return decoder.decode(_units(feed, decoder.framing, stop, kafka, positions, decoder.limits))
+    return guarded_decode(decoder, _units(feed, decoder.framing, stop, kafka, positions, decoder.limits))
 
 
 def _units(
@@ -189,6 +208,51 @@ def _kafka_client_config(feed: FeedSettings, kafka: KafkaSettings) -> dict[str, 
     except ConfigError as e:
         raise FeedConfigError(f"feed {feed.name}: {e}") from e
     return {**cfg, "client_id": kafka.client_id}
+
+
+_MAX_DETAIL_CHARS = 300
+
+
+class _TransportFailure(BaseException):
+    """Raised through a decoder for a failure of the transport (not of the unit it handles)."""
+
+
+def guarded_decode(decoder: Decoder, units: Iterable[bytes], final: bool = True) -> Iterator[Any]:
+    """``decoder.decode(units, final=final)``, a unit whose handling raises made a dead
+    letter (module doc).
+
+    The decoder is resumed on the units after it (``decode`` again: its state, and its
+    position count, carry over as they do across reconnects).
+    """
+    it = iter(units)
+    current: list[bytes] = [b""]
+
+    def tap() -> Iterator[bytes]:
+        while True:
+            try:
+                unit = next(it)
+            except StopIteration:
+                return
+            except BaseException as e:  # noqa: BLE001 - the transport's failure: raised past the decoder
+                raise _TransportFailure() from e
+            current[0] = unit
+            yield unit
+
+    while True:
+        try:
+            yield from decoder.decode(tap(), final=final)
+            return
+        except _TransportFailure as e:
+            assert e.__cause__ is not None
+            raise e.__cause__ from None
+        except Exception as e:  # noqa: BLE001 - RecursionError, MemoryError, any bug: one unit fails
+            text = " ".join(str(e).split())
+            if len(text) > _MAX_DETAIL_CHARS:
+                text = text[: _MAX_DETAIL_CHARS - 1] + "…"
+            log.warning("feed %s: the %s decoder failed on unit %d (%s: %s); going on with the next",
+                        decoder.feed, type(decoder).__name__, decoder.position, type(e).__name__, text[:120])
+            reason = f"decoder failure: {type(e).__name__}" + (f": {text}" if text else "")
+            yield decoder.stats.dead_letter(decoder.position, current[0], reason)
 
 
 def _paced(items: Iterator[FeedItem], speed: float, stop: threading.Event | None) -> Iterator[FeedItem]:
@@ -263,16 +327,25 @@ def open_feeds(
     idle_s: float | None = None,
     positions: Mapping[str, KafkaPositions] | None = None,
     classification: ClassificationSettings | None = None,
-) -> Iterator[tuple[str, FeedItem] | None]:
+    backoff_initial_s: float = 1.0,
+    backoff_max_s: float = 60.0,
+) -> Iterator[tuple[str, FeedItem | FeedHealth] | None]:
     """Several feeds at once: one thread per feed, merged through a bounded queue.
 
     Items of one feed keep their order; feeds interleave in arrival order. The iterator
-    ends when every feed has ended (files at EOF; live feeds when ``stop`` is set). A
-    feed that fails (missing file, port taken) is logged at ERROR with its reason and
-    the others go on. Setting ``stop`` or closing the iterator ends every feed thread.
-    With ``idle_s``, ``None`` is yielded whenever nothing arrived for that long, so a
-    consumer batching the items can hand on what it holds. ``positions`` maps the names
-    of Kafka-fed feeds to their position books (:mod:`ingest.positions`).
+    ends when every feed has ended (files at EOF; live feeds when ``stop`` is set). Setting
+    ``stop`` or closing the iterator ends every feed thread. With ``idle_s``, ``None`` is
+    yielded whenever nothing arrived for that long, so a consumer batching the items can
+    hand on what it holds. ``positions`` maps the names of Kafka-fed feeds to their
+    position books (:mod:`ingest.positions`).
+
+    A feed that fails is reported and, if it can be, restarted (docs/operations.md): a
+    live feed (follow, tcp, udp, http, kafka) after ``backoff_initial_s``, doubling up to
+    ``backoff_max_s`` (back to the start once it ran for ``backoff_max_s``), as long as
+    the run lasts; a replayed file, or a feed whose settings cannot work
+    (:class:`FeedConfigError`), is given up. Each change is a :class:`FeedHealth` item
+    among the feed's items (``running`` when it starts, ``restarting`` with the error,
+    ``failed``), and a log line (WARNING for a restart, ERROR for a feed given up).
     """
     outer = stop
     stop = threading.Event()  # ours: set on close without touching the caller's event
@@ -298,18 +371,45 @@ def open_feeds(
                     return False
 
     def run(feed: FeedSettings) -> None:
+        book = (positions or {}).get(feed.name)
+        backoff = Backoff(backoff_initial_s, backoff_max_s)
+        restarts = 0
+        last_data_s: float | None = None
+
+        def health(state: Any, error: str | None = None) -> bool:
+            return put((feed.name, FeedHealth(feed.name, state, time.time(), last_data_s, error, restarts)))
+
         try:
-            books = positions or {}
-            for item in open_feed(
-                feed, sides, stop=stop, affiliation=affiliation, kafka=kafka, positions=books.get(feed.name),
-                classifier=classifier,
-            ):
-                if not put((feed.name, item)):
+            while not stop.is_set():
+                started = time.monotonic()
+                if not health("running"):
                     return
-        except (IngestError, OSError) as e:
-            log.error("feed %s stopped: %s", feed.name, e)
-        except Exception:  # a bug must not silently kill the other feeds' merge
-            log.exception("feed %s failed", feed.name)
+                try:
+                    for item in open_feed(feed, sides, stop=stop, affiliation=affiliation, kafka=kafka, positions=book,
+                                          classifier=classifier):
+                        last_data_s = time.time()
+                        if not put((feed.name, item)):
+                            return
+                    return  # a file at its end, a live feed stopped
+                except Exception as e:  # noqa: BLE001 - whatever ended it: report, and restart if it can be
+                    if stop.is_set():
+                        return
+                    error = _one_line(e)
+                    if isinstance(e, FeedConfigError) or feed.transport not in LIVE_TRANSPORTS:
+                        log.error("feed %s failed and is given up: %s", feed.name, error)
+                        health("failed", error)
+                        return
+                    if time.monotonic() - started >= backoff_max_s:
+                        backoff.reset()
+                    delay = backoff.step()
+                    restarts += 1
+                    log.warning("feed %s failed (%s): restart %d in %.1f s", feed.name, error, restarts, delay)
+                    if not health("restarting", error):
+                        return
+                    if book is not None:
+                        book.restarted()
+                    if stop.wait(delay):
+                        return
         finally:
             put(_DONE)
 
@@ -332,3 +432,10 @@ def open_feeds(
         stop.set()
         for th in threads:
             th.join(timeout=5.0)
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    if not isinstance(e, (IngestError, OSError)):
+        text = f"{type(e).__name__}: {text}"
+    return text if len(text) <= 500 else text[:499] + "…"

@@ -26,7 +26,7 @@ import logging
 import math
 import threading
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from config.records import TrackUpdate
 from ingest.errors import IngestError
@@ -36,17 +36,24 @@ __all__ = ["first_data_time", "in_data_time_order", "read_folder"]
 
 log = logging.getLogger(__name__)
 
+#: Runs a decoder on units: ``decode(decoder, units, final)``.
+Decode = Callable[[Any, Iterable[bytes], bool], Iterator[Any]]
+
 # How many units of a file are read at most to find its first report.
 _PROBE_UNITS = 100_000
 
 
-def first_data_time(path: Path, decoder: Any) -> float | None:
+def _plain(decoder: Any, units: Iterable[bytes], final: bool) -> Iterator[Any]:
+    return decoder.decode(units, final=final)  # type: ignore[no-any-return]
+
+
+def first_data_time(path: Path, decoder: Any, decode: Decode = _plain) -> float | None:
     """The ``t_s`` of the first track report ``decoder`` (fresh, of the feed's format)
     reads from ``path`` within its first units; None when there is none or it cannot
-    be read."""
+    be read. ``decode(decoder, units, final)`` runs the decoder (the feed's guard)."""
     units = file_units(path, decoder.framing, limits=decoder.limits)
     try:
-        for item in decoder.decode(_first(units, _PROBE_UNITS), final=False):
+        for item in decode(decoder, _first(units, _PROBE_UNITS), False):
             if isinstance(item, TrackUpdate):
                 return item.t_s
     except IngestError as e:
@@ -63,12 +70,12 @@ def _first(units: Iterator[bytes], n: int) -> Iterator[bytes]:
         yield unit
 
 
-def in_data_time_order(files: list[Path], probe: Callable[[], Any]) -> list[Path]:
+def in_data_time_order(files: list[Path], probe: Callable[[], Any], decode: Decode = _plain) -> list[Path]:
     """``files`` sorted by first data time (:func:`first_data_time` with a decoder from
     ``probe``), then name: deterministic for the same files."""
     keyed = []
     for f in files:
-        t = first_data_time(f, probe())
+        t = first_data_time(f, probe(), decode)
         keyed.append((-math.inf if t is None else t, f.name, f))
     keyed.sort(key=lambda k: (k[0], k[1]))
     order = [f for _, _, f in keyed]
@@ -78,17 +85,18 @@ def in_data_time_order(files: list[Path], probe: Callable[[], Any]) -> list[Path
 
 
 def read_folder(
-    path: Path, decoder: Any, probe: Callable[[], Any], stop: threading.Event | None = None
+    path: Path, decoder: Any, probe: Callable[[], Any], stop: threading.Event | None = None, decode: Decode = _plain
 ) -> Iterator[Any]:
     """The items of every file of ``path`` in data-time order, decoded by ``decoder``
     (whose state carries across files); ``probe`` makes fresh decoders of the same
-    format to find each file's first data time."""
+    format to find each file's first data time. ``decode(decoder, units, final)`` runs
+    a decoder on units (:func:`ingest.feeds.guarded_decode` in a feed)."""
     files = folder_files(path)
     if len(files) > 1:
-        files = in_data_time_order(files, probe)
+        files = in_data_time_order(files, probe, decode)
     for f in files:
         if stop is not None and stop.is_set():
             return
         decoder.begin_file(f.name)
-        yield from decoder.decode(file_units(f, decoder.framing, stop, decoder.limits), final=False)
-    yield from decoder.decode([], final=True)
+        yield from decode(decoder, file_units(f, decoder.framing, stop, decoder.limits), False)
+    yield from decode(decoder, [], True)

@@ -139,6 +139,7 @@ class ModeSDecoder(DecoderBase):
             if st is None:
                 if len(self._state) > 200_000:
                     self._state.pop(next(iter(self._state)))
+                    stats.evict("aircraft")
                 st = self._state[address] = AircraftState(address)
             cs = d.get("callsign")
             if isinstance(cs, str) and cs.strip("_ #"):

@@ -71,6 +71,19 @@ class KafkaPositions:
             if not self._boundaries or self._boundaries[-1][1] != self._done:
                 self._boundaries.append((self._items, dict(self._done)))
 
+    def restarted(self) -> None:
+        """The feed is restarted (a new consumer): it starts where the items handed out end.
+
+        A record whose items were handed out only in part is read again from its start.
+        """
+        with self._lock:
+            restart = dict(self._done)
+            restart.update(self._in_progress)
+            self._in_progress.clear()
+            self._started_since_item = False
+            self.initial = dict(restart)
+            self._done = restart
+
     def take_commit(self) -> Positions | None:
         """Positions the pipeline asked to commit, once (the transport commits them)."""
         with self._lock:

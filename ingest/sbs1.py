@@ -245,6 +245,7 @@ class Sbs1Decoder(DecoderBase):
                     continue
                 if len(aircraft) >= self.max_aircraft:
                     aircraft.pop(next(iter(aircraft)))
+                    stats.evict("aircraft")
                 a = aircraft[key] = AircraftState(key.decode().lower())
             try:
                 if kind != b"3" and kind != b"2":

@@ -8,6 +8,10 @@ keeps the category as its ``reason`` and the rest as its ``detail``, and counts 
 per category, so "checksum mismatch: expected 3F, computed 2A" and "checksum mismatch:
 expected 11, computed 7C" count as one reason.
 
+Decoder state is bounded (pending AIS fragments, ship static data, merged SBS-1
+aircraft): what a decoder drops to stay within its cap is counted per kind in
+``evicted`` (:meth:`FeedStats.evict`), and reaches the run's summary.
+
 A feed that yields nothing but dead letters is reported loudly: an ERROR log line after
 its 10th, 100th, 1,000th... consecutive rejection with no valid message at all, and
 again when the feed closes.
@@ -26,14 +30,12 @@ __all__ = ["FeedStats", "get", "register", "registry", "reset", "snapshot"]
 
 log = logging.getLogger(__name__)
 
-# A dead letter's detail is cut to this many characters (the raw bytes keep the rest).
-_MAX_DETAIL_CHARS = 500
-
 
 class FeedStats:
     """Counters of one feed. Not thread-safe by itself: one decoder, one thread."""
 
-    __slots__ = ("feed", "lines", "messages", "updates", "notices", "duplicates", "dead", "ignored", "file", "_loud_at")
+    __slots__ = ("feed", "lines", "messages", "updates", "notices", "duplicates", "dead", "ignored", "evicted",
+                 "file", "_loud_at")
 
     def __init__(self, feed: str) -> None:
         self.feed = feed
@@ -44,6 +46,7 @@ class FeedStats:
         self.duplicates = 0  # copies of one message heard by several receivers, merged into one report
         self.dead: Counter[str] = Counter()  # dead letters per reason category
         self.ignored: Counter[str] = Counter()  # valid input that is not a track (why)
+        self.evicted: Counter[str] = Counter()  # decoder state dropped to stay within its cap (what)
         self.file: str | None = None  # the file being read, in a feed that reads a folder
         self._loud_at = 10
 
@@ -54,10 +57,8 @@ class FeedStats:
     def dead_letter(self, position: int, raw: bytes, reason: str, received_s: float | None = None) -> DeadLetter:
         """Count and build a dead letter (``reason``: ``"<category>: <detail>"`` or a bare
         category); log loudly when the feed has produced only errors."""
-        category, _, detail = reason.partition(": ")
-        if len(detail) > _MAX_DETAIL_CHARS:
-            detail = detail[:_MAX_DETAIL_CHARS] + "…"
-        self.dead[category] += 1
+        letter = DeadLetter.of(self.feed, position, bytes(raw), reason, received_s=received_s, file=self.file)
+        self.dead[letter.reason] += 1
         if self.messages == 0 and self.updates == 0 and self.notices == 0:
             total = self.dead_total
             if total >= self._loud_at:
@@ -68,7 +69,13 @@ class FeedStats:
                     total,
                     ", ".join(f"{k}: {v}" for k, v in self.dead.most_common(3)),
                 )
-        return DeadLetter(self.feed, position, bytes(raw), category, received_s, detail or None, self.file)
+        return letter
+
+    def evict(self, what: str, n: int = 1) -> None:
+        """The decoder dropped ``n`` pieces of its state of kind ``what`` to stay within its cap."""
+        if not self.evicted[what]:
+            log.warning("feed %s: decoder state full: dropping the oldest %s to make room", self.feed, what)
+        self.evicted[what] += n
 
     def close(self) -> None:
         """Log the feed's summary; an ERROR when it produced nothing but errors."""
@@ -101,6 +108,7 @@ class FeedStats:
             "duplicates": self.duplicates,
             "dead_letters": dict(self.dead),
             "ignored": dict(self.ignored),
+            "evicted": dict(self.evicted),
         }
 
     def __repr__(self) -> str:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 from shapely.geometry import LineString
@@ -40,6 +40,9 @@ from .families import FAMILIES, Context, Family
 from .lifecycle import Closed, Lifecycle
 from .tracks import DOMAIN_CODE, ReportBatch, TrackTable
 from .zonetable import ZoneTable
+
+if TYPE_CHECKING:
+    from .state import EngineSnapshot, EngineState
 
 __all__ = ["Engine"]
 
@@ -158,6 +161,41 @@ class Engine:
             if self._data_t_s is None or t_seg > self._data_t_s:
                 self._data_t_s = t_seg
         return events
+
+    # -- state ----------------------------------------------------------------------
+
+    def state(self) -> "EngineState":
+        """Everything this engine holds, as plain data that cannot run code (``proximity.state``)."""
+        from .state import export_state
+
+        return export_state(self)
+
+    @classmethod
+    def from_state(
+        cls,
+        settings: ProximitySettings,
+        state: "EngineState",
+        *,
+        borders: Sequence[LineString] = (),
+        wall_clock: Callable[[], float] = time.time,
+    ) -> "Engine":
+        """The engine that exported ``state``, going on where it stood (its settings and border
+        lines given again; raises ``proximity.state.StateError`` naming what does not fit)."""
+        from .state import import_state
+
+        return import_state(settings, state, borders=borders, wall_clock=wall_clock)
+
+    def snapshot(self) -> "EngineSnapshot":
+        """A copy in memory of what processing changes, for :meth:`rollback`."""
+        from .state import snapshot
+
+        return snapshot(self)
+
+    def rollback(self, snap: "EngineSnapshot") -> None:
+        """Back to ``snap`` (taken from this engine, its zones unchanged since)."""
+        from .state import rollback
+
+        rollback(self, snap)
 
     def finish(self) -> list[Event]:
         """End of a replayed input: a last tick at the data time, then close what is open."""

@@ -34,6 +34,7 @@ class ZoneTable:
         self.until_s = np.zeros(0)  # end of the active window (inf: never)
         self.geoms = np.empty(0, object)  # the zones' areas (prepared), for vectorised shapely calls
         self.grid = ZoneGrid()
+        self.generation = 0  # rises with every change (an engine snapshot holds only while it is the same)
 
     def __len__(self) -> int:
         return len(self.zones)
@@ -44,6 +45,8 @@ class ZoneTable:
     def add(self, zones: Sequence[Zone]) -> list[int]:
         """Watch more zones (a known ``zone_id`` is replaced); their numbers, in the order given."""
         added: list[int] = []
+        if zones:
+            self.generation += 1
         for zone in zones:
             side_bits = sum(1 << SIDE_CODE[s] for s in zone.sides)
             dom_bits = sum(1 << DOMAIN_CODE[d] for d in zone.domains)

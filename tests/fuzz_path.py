@@ -1,15 +1,27 @@
-"""Mutated real feed input pushed along the whole path: decoder, engine, encoder, sink.
+"""Random and mutated real feed input pushed along the whole path: decoder, engine, encoder, a sink.
 
-Shared by ``tests/robustness/test_decoders_properties.py`` (hypothesis, a CI budget) and
-``bench/bench_fuzz.py`` (100,000 inputs per decoder). The seeds are the real samples of
-``../shared/data`` (read there, never copied); a mutation flips, inserts, deletes,
-truncates, duplicates or splices bytes, or plants one of the values that used to stop a
-feed (a 400-digit integer, deep brackets, ``1e400``, ``NaN``, bytes that are not UTF-8).
+Shared by the property tests (``tests/robustness/test_decoders_properties.py`` and
+``tests/robustness/test_fuzz_whole_path.py``, a CI budget) and ``bench/bench_fuzz.py``
+(at least 100,000 inputs per decoder). Two ways along the path, one harness:
 
-:func:`whole_path` decodes the units, checks every item (a record; a dead letter with a
-documented reason, a bounded detail and the raw bytes), feeds the reports to an engine
-watching a zone where the data are, and encodes every event, track and dead letter as a
-sink would (``alerts.codec``): any exception is a failure of the path.
+* :func:`direct_path`: one decoder of the format, *unguarded*, on the units; every item
+  is checked (a record; a dead letter with a documented reason of docs/feeds.md, a
+  bounded detail, the raw bytes), the reports go through an engine watching a zone where
+  the data are (batches cut anywhere) and every event, track and dead letter is encoded
+  as a sink would (``alerts.codec``). Whatever raises is a decoder that failed to give a
+  precise reason: the per-decoder hostile fuzz counts these escapes (the goal: none).
+* :func:`whole_path`: the units written to a feed of the format (lines, or documents as
+  one file each in a folder) and the real :class:`closewatch.pipeline.Pipeline` run over
+  it with the JSON Lines sinks, as ``closewatch run`` does (the decode guard, the engine
+  and its guard, the encoder, a sink). It passes when the run returns, every line the
+  sinks wrote is a valid value of its topic's schema, and no dead letter of the decode
+  stage needed the guard's generic reason.
+
+Seeds are the real recordings in ``../shared/data`` (read from there, never copied) and,
+for the formats without one there, reports decoded from them and a few protocol examples
+(public facts). A mutation flips, inserts, deletes, truncates, duplicates or splices
+bytes, or plants one of the values that used to stop a feed (a 400-digit integer, deep
+brackets, ``1e400``, ``NaN``, bytes that are not UTF-8, a 70 kB piece).
 """
 
 from __future__ import annotations
@@ -17,13 +29,19 @@ from __future__ import annotations
 import gzip
 import json
 import random
+from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
-from alerts.codec import encode_deadletter, encode_event, encode_track
-from config.records import DeadLetter, Notice, TrackUpdate
-from config.settings import ProximitySettings
+from jsonschema import Draft202012Validator
+
+from alerts.codec import encode_deadletter, encode_event, encode_track, load_schema
+from closewatch.pipeline import Pipeline
+from closewatch.sinks import JsonlSink
+from config.records import DeadLetter, Notice, TrackUpdate, Zone
+from config.settings import ProximitySettings, parse_settings
 from ingest import (
     AircraftJsonDecoder,
     AisDecoder,
@@ -37,11 +55,31 @@ from ingest import (
 )
 from proximity.engine import Engine
 from proximity.geometry import geodesic_circle
-from config.records import Zone
+
+__all__ = [
+    "FORMATS",
+    "REASONS",
+    "SHARED_DATA",
+    "TRIED",
+    "Format",
+    "PathCounts",
+    "direct_path",
+    "format_of",
+    "mutate",
+    "seeds",
+    "units_for",
+    "whole_path",
+]
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
-#: The dead-letter reasons of docs/feeds.md.
+#: Every decoder's format.
+FORMATS = ("ais-nmea", "sbs1", "aircraft-json", "modes-raw", "cot", "exercise-geojson", "notam", "tracks-jsonl",
+           "tracks-csv")
+#: Inputs pushed along the path in this process, per format (both ways).
+TRIED: Counter[str] = Counter()
+
+#: The dead-letter reasons a decoder gives (docs/feeds.md): never the guard's generic one.
 REASONS = frozenset({
     "oversized input", "nested too deeply", "malformed line", "malformed tag block", "malformed sentence",
     "malformed document", "malformed record", "malformed event", "truncated event", "malformed feature",
@@ -52,8 +90,10 @@ REASONS = frozenset({
 
 T_CLOCK = 1_714_564_800.0
 
-EVIL = [b"1" * 400, b"[" * 60, b"{" * 60, b"1e400", b"-1e400", b"NaN", b"Infinity", b"\xff\xfe", b"\x00",
-        b"\"", b"\\", b"9" * 30, b"-", b",", b"*", b"</event>", b"<event>", b"&lt;", b"\r", b"\n"]
+EVIL = [b"1" * 400, b"9" * 400, b"[" * 60, b"[" * 5000, b"{" * 60, b"{" * 3000, b"1e400", b"-1e400", b"1e999",
+        b"-1e308", b"NaN", b"Infinity", b"\xff\xfe", b"\x00", b"\"", b"\\", b"9" * 30, b"-", b",", b",,,,,,,,", b"*",
+        b"!AIVDM,9,9,9,A,", b"</event>", b"<event>", b"<", b"&lt;", b"&#0;", "Ω".encode(), b"\r", b"\n",
+        b"X" * 70_000]
 # Values that parse but may lie outside a field's range.
 NUMBERS = [b"-121", b"400", b"1e308", b"-1e308", b"0", b"-0", b"99999999", b"1e-320", b"360", b"91", b"-181",
            b"2099", b"1970", b"65535", b"4.5", b"-4.5"]
@@ -103,8 +143,8 @@ def _aircraft_documents(d: Path) -> list[bytes]:
     return docs
 
 
-def formats() -> list[Format]:
-    """Every decoder with real seeds (call only when SHARED_DATA exists)."""
+@lru_cache(maxsize=1)
+def _formats() -> dict[str, Format]:
     d = SHARED_DATA
     ais = _lines(d / "ais" / "dma_aisabnormal_ais-sample.txt.gz")[:3000]
     for name in ("libais_test.aivdm", "gpsd_ais-18-27.log", "pyais_nmea_data_sample.txt", "dma_aislib_replay_dump.txt"):
@@ -116,7 +156,7 @@ def formats() -> list[Format]:
     csv = [",".join("" if v is None else str(v) for v in (u.track_id, u.t_s, u.lat_deg, u.lon_deg, u.domain,
                                                             u.speed_mps, u.course_deg, u.heading_deg, u.callsign,
                                                             u.name)).encode() for u in tracks]
-    return [
+    found = [
         Format("ais-nmea", lambda: AisDecoder("fuzz", clock=lambda: T_CLOCK), ais),
         Format("sbs1", lambda: Sbs1Decoder("fuzz", clock=lambda: T_CLOCK), _lines(d / "adsb" / "node-sbs1_msgs.txt")),
         Format("modes-raw", lambda: ModeSDecoder("fuzz", clock=lambda: T_CLOCK), _lines(d / "adsb" / "sample_data_adsb.csv")),
@@ -129,12 +169,25 @@ def formats() -> list[Format]:
         Format("exercise-geojson", lambda: ExerciseGeoJsonDecoder("fuzz"), [EXERCISE], documents=True),
         Format("notam", lambda: NotamDecoder("fuzz"), [NOTAM], documents=True),
     ]
+    assert tuple(sorted(f.name for f in found)) == tuple(sorted(FORMATS))
+    return {f.name: f for f in found}
+
+
+def format_of(name: str) -> Format:
+    """The decoder of format ``name`` with its seeds (only where SHARED_DATA exists)."""
+    return _formats()[name]
+
+
+def seeds(name: str) -> list[bytes]:
+    """Real units of format ``name`` to mutate (lines, or whole documents)."""
+    return format_of(name).seeds
 
 
 def mutate(seed: bytes, rng: random.Random, max_ops: int = 3) -> bytes:
     """A real unit with up to ``max_ops`` random edits: mostly a number replaced by another
     (a plausible one, one out of range, or a hostile one), so that much of the input gets
-    past the syntax into the values; else bytes flipped, inserted, deleted, cut, repeated."""
+    past the syntax into the values; else bytes flipped, inserted, deleted, cut, repeated,
+    or a hostile piece spliced in."""
     b = bytearray(seed)
     for _ in range(rng.randint(0, max_ops)):
         if not b:
@@ -163,16 +216,26 @@ def mutate(seed: bytes, rng: random.Random, max_ops: int = 3) -> bytes:
             b[i:i] = rng.choice(EVIL)
         else:
             j = rng.randrange(len(b))
-            b[i:i] = b[min(i, j) : max(i, j)][:200]  # duplicate a run
+            b[i:i] = b[min(i, j) : max(i, j)][: rng.choice((200, 2000))]  # a run repeated
     return bytes(b)
 
 
-def units_for(fmt: Format, rng: random.Random, n_units: int) -> list[bytes]:
-    """``n_units`` mutated seeds (whole documents, or lines), with the CSV header first."""
-    out = [mutate(rng.choice(fmt.seeds), rng) for _ in range(n_units)]
-    if fmt.header is not None:
-        out.insert(0, fmt.header)
+def units_for(name: str, rng: random.Random, n_units: int, junk_share: float = 0.0) -> list[bytes]:
+    """``n_units`` units of format ``name``: mutated seeds (some left as they are), and a
+    ``junk_share`` of random bytes."""
+    pool = seeds(name)
+    out = []
+    for _ in range(n_units):
+        if rng.random() < junk_share:
+            out.append(bytes(rng.randrange(256) for _ in range(rng.randint(0, 200))))
+        else:
+            out.append(mutate(rng.choice(pool), rng))
     return out
+
+
+def _with_header(fmt: Format, units: list[bytes]) -> list[bytes]:
+    """The CSV header first, as a real file has it (the rest may break it again)."""
+    return units if fmt.header is None else [fmt.header, *units]
 
 
 _ZONE = Zone(zone_id="fuzz", name="fuzz", kind="custom", geometry=geodesic_circle(12.6, 55.7, 50_000.0, max_error_m=5.0),
@@ -181,25 +244,29 @@ _ZONE = Zone(zone_id="fuzz", name="fuzz", kind="custom", geometry=geodesic_circl
 
 @dataclass
 class PathCounts:
+    """What was pushed along the path and what came out (summed over calls)."""
+
     inputs: int = 0
     updates: int = 0
     notices: int = 0
     dead_letters: int = 0
     events: int = 0
-    reasons: dict[str, int] = field(default_factory=dict)
+    reasons: Counter[str] = field(default_factory=Counter)
 
 
-def whole_path(fmt: Format, units: list[bytes], counts: PathCounts, *, cut: int = 7) -> None:
-    """Decode ``units``, check the items, run the reports through an engine and encode all
-    (raises AssertionError, or whatever escapes, on a failure of the path)."""
+def direct_path(name: str, units: list[bytes], counts: PathCounts, *, cut: int = 7) -> None:
+    """Decode ``units`` with an unguarded decoder, check the items, run the reports through
+    an engine in batches of ``cut`` and encode all; whatever raises escapes (module doc)."""
+    fmt = format_of(name)
     decoder = fmt.make()
-    items: list[Any] = []
-    if fmt.documents and fmt.name == "cot":  # a stream: cut anywhere
+    units = _with_header(fmt, units)
+    if name == "cot":  # a stream: cut anywhere
         blob = b"".join(units)
         items = list(decoder.decode(blob[i : i + cut * 97] for i in range(0, len(blob), cut * 97)))
     else:
         items = list(decoder.decode(units))
     counts.inputs += len(units)
+    TRIED[name] += len(units)
     updates = []
     for item in items:
         if isinstance(item, DeadLetter):
@@ -207,7 +274,7 @@ def whole_path(fmt: Format, units: list[bytes], counts: PathCounts, *, cut: int 
             assert item.detail is None or len(item.detail) <= 501, item.detail[:80]
             assert item.position >= 0 and len(item.raw) <= 16 * 1024 * 1024
             counts.dead_letters += 1
-            counts.reasons[item.reason] = counts.reasons.get(item.reason, 0) + 1
+            counts.reasons[item.reason] += 1
             json.loads(encode_deadletter(item))
         elif isinstance(item, TrackUpdate):
             updates.append(item)
@@ -224,3 +291,55 @@ def whole_path(fmt: Format, units: list[bytes], counts: PathCounts, *, cut: int 
     for e in events:
         json.loads(encode_event(e))
     counts.events += len(events)
+
+
+@lru_cache(maxsize=1)
+def _validators() -> dict[str, Draft202012Validator]:
+    return {name: Draft202012Validator(load_schema(f"{name}.v1.json")) for name in ("event", "deadletter", "feed_health")}
+
+
+def whole_path(name: str, units: list[bytes], folder: Path) -> PathCounts:
+    """Run the pipeline over ``units`` as a feed of format ``name`` in ``folder``; check
+    what the sinks wrote (module doc). Returns this run's counts."""
+    fmt = format_of(name)
+    units = _with_header(fmt, units)
+    folder.mkdir(parents=True, exist_ok=True)
+    if fmt.documents:
+        feed = folder / "in"
+        feed.mkdir()
+        for i, unit in enumerate(units):
+            (feed / f"{i:06d}").write_bytes(unit)
+    else:
+        feed = folder / "in.txt"
+        # a unit is one line: its own line breaks would make it several
+        feed.write_bytes(b"".join(u.replace(b"\n", b" ").replace(b"\r", b" ") + b"\n" for u in units))
+    settings = parse_settings({
+        "feeds": [{"name": "fuzz", "format": name, "path": str(feed), "assume_time": "2024-05-01T12:00:00Z"}],
+        "zones": {"territorial": False},
+        "sinks": {"events_jsonl": str(folder / "events.jsonl"), "deadletter_jsonl": str(folder / "dead.jsonl"),
+                  "fsync": False},
+    })
+    sink = JsonlSink(settings.sinks.events_jsonl, settings.sinks.deadletter_jsonl, fsync=False)
+    pipeline = Pipeline(settings, [sink])
+    try:
+        summary = pipeline.run()
+    finally:
+        sink.close()
+    validators = _validators()
+    counts = PathCounts(inputs=len(units), updates=summary.updates, notices=summary.zones_from_feeds)
+    for line in (folder / "events.jsonl").read_bytes().splitlines():
+        validators["event"].validate(json.loads(line))
+        counts.events += 1
+    for line in (folder / "dead.jsonl").read_bytes().splitlines():
+        value: dict[str, Any] = json.loads(line)
+        if value.get("record") == "feed_health":
+            validators["feed_health"].validate({k: v for k, v in value.items() if k != "record"})
+            assert value["state"] != "failed", value  # a bad record never ends the feed
+        else:
+            validators["deadletter"].validate(value)
+            assert value["stage"] != "decode" or value["reason"] in REASONS, value  # the decoder said what was wrong
+            counts.dead_letters += 1
+            counts.reasons[value["reason"]] += 1
+    assert counts.events == summary.events and counts.dead_letters == sum(summary.dead_letters.values())
+    TRIED[name] += len(units)
+    return counts

@@ -62,3 +62,49 @@ def tls_broker(tmp_path_factory: pytest.TempPathFactory, pki: LocalPki) -> Itera
     """A started broker whose only client listener is SSL with mutual TLS (client certificate required)."""
     tls = BrokerTls.from_pki(pki, client_auth="required")
     yield from _running(LocalBroker(tmp_path_factory.mktemp("kafka-tls"), tls=tls), "TLS broker")
+
+
+def read_topic(bootstrap: str, topic: str, timeout_s: float = 120.0) -> list[tuple[bytes, dict[str, bytes]]]:
+    """Every value of ``topic`` with its headers, read up to the topic's end offsets (not until a
+    pause, which a loaded machine makes long); empty when the topic does not exist within ``timeout_s``."""
+    import time
+
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_bytes=8_000_000,
+                             max_partition_fetch_bytes=8_000_000)
+    try:
+        deadline = time.monotonic() + timeout_s
+        partitions = consumer.partitions_for_topic(topic)
+        while not partitions and time.monotonic() < deadline:
+            time.sleep(0.2)
+            partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            return []
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        consumer.seek_to_beginning(*tps)
+        ends = consumer.end_offsets(tps)
+        out = []
+        while any(consumer.position(tp) < ends[tp] for tp in tps):
+            assert time.monotonic() < deadline, f"{topic}: not read to its end within {timeout_s} s"
+            for records in consumer.poll(timeout_ms=500).values():
+                out.extend((r.value, dict(r.headers)) for r in records)
+        return out
+    finally:
+        consumer.close()
+
+
+def group_lag(bootstrap: str, group: str, topic: str, end: int) -> int:
+    """``end`` minus the offsets ``group`` committed on ``topic`` (``end`` while the group is unknown)."""
+    from kafka.admin import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        offsets = admin.list_group_offsets(group).get(group, {})
+    except KafkaError:  # the group (or its coordinator) is not there yet: nothing committed
+        return end
+    finally:
+        admin.close()
+    return end - sum(o.offset for tp, o in offsets.items() if tp.topic == topic)

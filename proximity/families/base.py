@@ -26,6 +26,9 @@ has a default that does nothing, so a family writes only those it needs:
 ``summary(inc, who, zone)``            the summary of ``open`` and ``update``
 ``closed_summary(inc, who, zone, w)``  the summary of ``closed`` (default: ``"<kind> a / b: w"``)
 ``stats()``                            counters for ``Engine.stats``
+``get_state()``, ``set_state(state)``  the family's own state as plain data (numbers, texts, lists,
+                                       objects with text keys, numpy arrays of numbers), a copy;
+                                       and back (``proximity.state``: snapshots and checkpoints)
 =====================================  ==============================================================
 
 The class attribute ``spec`` (a ``FamilySpec``) declares the kind: its name in
@@ -44,13 +47,16 @@ numpy columns by slot; ``aligned`` brings tracks to one instant), the zones from
 ``ctx.zones``, and any family's open incidents from ``ctx.life.book`` by key
 (``(kind, a, b)``; e.g. a prediction looks up ``("close_approach", a, b)``).
 It keeps its own state as plain data (numbers, numpy arrays, dicts and tuples
-of them; per-track values as columns of the track table), never callables.
+of them; per-track values as columns of the track table), never callables; what
+it keeps beyond what its zones and settings give it, ``get_state`` returns and
+``set_state`` takes back (the track columns and the incidents are the engine's
+to save).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, Generic, Mapping, Sequence, TypeVar
+from typing import Any, ClassVar, Generic, Mapping, Sequence, TypeVar
 
 from shapely.geometry import LineString
 
@@ -150,6 +156,12 @@ class Family(Generic[I]):
 
     def stats(self) -> dict[str, int]:
         return {}
+
+    def get_state(self) -> dict[str, Any]:
+        return {}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        pass
 
     # -- what its events say -----------------------------------------------------------
 

@@ -11,7 +11,7 @@ zone, the distance is then measured exactly
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import shapely
@@ -55,6 +55,13 @@ class ExerciseNearBorder(Family[Incident]):
                 if near is not None:
                     self._near[z] = near
         return [] if t_s is None else self._check(t_s, added)
+
+    def get_state(self) -> dict[str, Any]:
+        # _near follows from the zones and the borders; when each zone came does not
+        return {"added_t_s": [[z, t] for z, t in self._added_t_s.items()]}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self._added_t_s = {int(z): float(t) for z, t in state["added_t_s"]}
 
     def on_tick(self, t_s: float) -> list[Event]:
         return self._check(t_s, sorted(set(self._near) | {k[2] for k in self.book.of_kind(KIND)}))

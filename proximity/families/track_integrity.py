@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from pyproj import Geod
@@ -62,6 +62,16 @@ class TrackIntegrity(Family[IntegrityIncident]):
 
     def stats(self) -> dict[str, int]:
         return {"integrity_flags": self._n_flagged}
+
+    def get_state(self) -> dict[str, Any]:
+        jumps = np.array(self._jumps, np.float64).reshape(-1, 4)
+        return {"jumps": jumps, "flagged": self._n_flagged}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        jumps = np.asarray(state["jumps"], np.float64).reshape(-1, 4)
+        self._jumps = deque((t, int(slot), lon, lat) for t, slot, lon, lat in jumps.tolist())
+        self._n_flagged = int(state["flagged"])
+        self._screened = None
 
     def summary(self, inc: IntegrityIncident, who: Sequence[str], zone: str) -> str:
         return f"{who[0]} data suspect: {', '.join(sorted(inc.flags))}"

@@ -12,7 +12,7 @@ hysteresis_margin * buffer_m)``, its own grid) on reports spanning
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -59,6 +59,12 @@ class ZoneEntry(Family[ZoneEntryIncident]):
             outer = geodesic_buffer(zone.geometry, margin, max_error_m=0.02 * margin) if margin > 0 else zone.geometry
             self._outer.set_zone(z, outer)
         return []
+
+    def get_state(self) -> dict[str, Any]:
+        return {"open": [[slot, list(zones)] for slot, zones in self._open.items()]}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self._open = {int(slot): [int(z) for z in zones] for slot, zones in state["open"]}
 
     def summary(self, inc: ZoneEntryIncident, who: Sequence[str], zone: str) -> str:
         return f"{who[0]} entered {zone}"

@@ -67,7 +67,7 @@ def make_deadletter(i: int = 0, raw: bytes = b"!AIVDM,1,1,,A,garbage*00\r\n") ->
 
 @pytest.fixture(scope="session")
 def validators() -> dict[str, Draft202012Validator]:
-    return {name: Draft202012Validator(load_schema(f"{name}.v1.json")) for name in ("event", "track", "deadletter")}
+    return {name: Draft202012Validator(load_schema(f"{name}.v1.json")) for name in ("event", "track", "deadletter", "feed_health")}
 
 
 @pytest.fixture

@@ -93,7 +93,7 @@ def test_properties_carry_every_event_field(event_factory):
         assert p[name] == getattr(ev, name), name
     assert p["time"] == "2024-05-01T12:00:03.000Z"
     assert p["detected_at"] == "2024-05-01T12:00:01.500Z"
-    assert p["schema_version"] == "1.2"
+    assert p["schema_version"] == "1.3"
     assert p["subjects"][0]["callsign"] == "UBAA" and p["subjects"][1]["course_deg"] == 181.0
     assert p["subjects"][0]["time"] == "2024-05-01T12:00:00.000Z"
 
@@ -154,7 +154,8 @@ def test_encoded_values_validate_and_use_exactly_the_schema_members(
         schema = load_schema(f"{name}.v1.json")
         if name == "event":
             members = schema["$defs"]["EventProperties"]["properties"]
-            assert set(value["properties"]) == set(members)
+            # every member but truncated, written only when a text was cut
+            assert set(value["properties"]) == set(members) - {"truncated"}
             subject_members = schema["$defs"]["Subject"]["properties"]
             assert all(set(s) == set(subject_members) for s in value["properties"]["subjects"])
         elif name == "track":
@@ -165,8 +166,50 @@ def test_encoded_values_validate_and_use_exactly_the_schema_members(
             assert value["schema_version"] == "1.2"
         else:
             # the schema documents every member the producer writes, no more, no fewer; members
-            # added within version 1 are optional for consumers of older values
-            assert set(value) == set(schema["properties"]) >= set(schema["required"])
+            # added in a minor version are optional (values of 1.1 on the topic still validate)
+            since_1_3 = {"stage", "raw_bytes", "detail", "file"} if name == "deadletter" else set()
+            assert set(value) == set(schema["properties"]) == set(schema["required"]) | since_1_3
+
+
+def test_an_oversized_text_is_cut_and_named_and_the_value_stays_small(event_factory, subject_factory, validators):
+    from alerts.codec import MAX_EVENT_TEXT_CHARS
+
+    huge = "X" * 600_000  # a 600 kB callsign
+    ev = event_factory(subjects=(subject_factory(callsign=huge, name="ship"),), summary=f"{huge} entered zone",
+                       zone_name="z")
+    value = encode_event(ev)
+    assert len(value) < 10 * MAX_EVENT_TEXT_CHARS
+    p = json.loads(value)["properties"]
+    validators["event"].validate(json.loads(value))
+    assert p["truncated"] == ["subjects[0].callsign", "summary"]
+    assert len(p["subjects"][0]["callsign"]) == MAX_EVENT_TEXT_CHARS and p["subjects"][0]["callsign"].endswith("…")
+    assert p["subjects"][0]["name"] == "ship"
+    assert event_from_feature(json.loads(value)).subjects[0].callsign == p["subjects"][0]["callsign"]
+    assert value == encode_events([ev])[0][0]  # the batch encoder writes the same bytes
+
+
+def test_a_dead_letter_keeps_at_most_64_kib_of_its_input_and_says_how_long_it_was(deadletter_factory, validators):
+    from alerts.codec import MAX_DEADLETTER_RAW_BYTES
+    from config.records import DeadLetter
+
+    letter = DeadLetter("f", 7, b"\xff" * 1_000_000, "oversized input", stage="decode")
+    value = json.loads(encode_deadletter(letter))
+    validators["deadletter"].validate(value)
+    assert value["raw_bytes"] == 1_000_000 and value["stage"] == "decode"
+    assert len(base64.b64decode(value["raw_base64"])) == MAX_DEADLETTER_RAW_BYTES
+
+
+def test_feed_health_values_validate_and_carry_their_type(validators):
+    from alerts.codec import FEED_HEALTH_CE_TYPE, encode_feed_health, feed_health_headers
+    from config.records import FeedHealth
+
+    h = FeedHealth("ais", "restarting", 1_714_564_800.5, 1_714_564_790.0, "connection refused", 2)
+    value = json.loads(encode_feed_health(h))
+    validators["feed_health"].validate(value)
+    schema = load_schema("feed_health.v1.json")
+    assert set(value) == set(schema["properties"]) == set(schema["required"])
+    headers = dict(feed_health_headers(h))
+    assert headers["ce_type"] == FEED_HEALTH_CE_TYPE.encode() and headers["ce_subject"] == b"ais"
 
 
 def test_every_event_kind_and_state_validates(event_factory, subject_factory, validators):

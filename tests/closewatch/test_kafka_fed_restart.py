@@ -6,6 +6,10 @@ is killed with SIGKILL while the input is still being produced, then restarted
 with the same configuration. The union of the second run's events must equal
 the clean run's, and its duplicates must be identical revisions (same
 event_id and seq, same content).
+
+The test waits for conditions, not for time, so a loaded machine only makes it
+slower: the second half of the input is produced only after the kill, and the
+kill comes once events are on the topic and a checkpoint was written and its offsets committed.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
 from alerts.codec import encode_track
@@ -30,6 +34,7 @@ from closewatch.scenario.baltic import write_scenario
 from config.records import TrackUpdate
 from config.settings import SidesSettings, load_settings
 from ingest import open_feed
+from kafka_fixtures import group_lag, read_topic
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -84,37 +89,21 @@ def _start(config: Path, log: Path) -> subprocess.Popen[bytes]:
 
 
 def _events(bootstrap: str, topic: str) -> list[dict[str, Any]]:
-    consumer = KafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=3000
-    )
-    try:
-        out = []
-        for r in consumer:
-            props = json.loads(r.value)["properties"]
-            props.pop("detected_s")
-            props.pop("detected_at")
-            out.append(props)
-        return out
-    finally:
-        consumer.close()
-
-
-def _group_lag(bootstrap: str, group: str, topic: str, end: int) -> int:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        offsets = admin.list_group_offsets(group).get(group, {})
-    finally:
-        admin.close()
-    committed = sum(o.offset for tp, o in offsets.items() if tp.topic == topic)
-    return end - committed
+    out = []
+    for value, _ in read_topic(bootstrap, topic):
+        props = json.loads(value)["properties"]
+        props.pop("detected_s")
+        props.pop("detected_at")
+        out.append(props)
+    return out
 
 
 def _run_until_caught_up(config: Path, log: Path, bootstrap: str, group: str, topic: str, end: int) -> None:
     proc = _start(config, log)
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 600  # a loaded machine is slow, not wrong
         while time.monotonic() < deadline:
-            if _group_lag(bootstrap, group, topic, end) == 0:
+            if group_lag(bootstrap, group, topic, end) == 0:
                 break
             assert proc.poll() is None, log.read_text()
             time.sleep(0.3)
@@ -139,9 +128,14 @@ def test_sigkill_mid_stream_then_restart_gives_the_clean_runs_events(kafka_broke
     crash_log = tmp_path / "crash.log"
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     produced = threading.Event()
+    killed = threading.Event()
+    half = len(lines) // 2
 
     def produce() -> None:
         for i, line in enumerate(lines):
+            if i == half:  # the rest only once the first run is dead: the kill is mid-stream
+                producer.flush()
+                killed.wait(600)
             producer.send(topic_in, line)
             if i % 25 == 24:
                 producer.flush()
@@ -152,17 +146,31 @@ def test_sigkill_mid_stream_then_restart_gives_the_clean_runs_events(kafka_broke
     proc = _start(crash_cfg, crash_log)
     feeder = threading.Thread(target=produce, daemon=True)
     feeder.start()
-    # Kill it hard once it has published some events and checkpointed, mid-stream.
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not list((tmp_path / "state-crash").glob("checkpoint-*.pickle")):
-        time.sleep(0.1)
-    time.sleep(2.0)
-    assert not produced.is_set(), "the input was produced before the kill: the kill was not mid-stream"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(30)
-    before_kill = _events(bootstrap, f"{topic_prefix}.crash")
-    assert before_kill, "no event before the kill"
-    feeder.join(120)
+    try:
+        # Kill it hard once it has published events and committed a checkpoint.
+        deadline = time.monotonic() + 600
+        before_kill: list[dict[str, Any]] = []
+        while not before_kill:
+            assert time.monotonic() < deadline, f"no event before the kill: {crash_log.read_text()[-3000:]}"
+            assert proc.poll() is None, crash_log.read_text()[-3000:]
+            time.sleep(0.5)
+            before_kill = _events(bootstrap, f"{topic_prefix}.crash")
+        # offsets are committed only after a checkpoint: one was written, with input behind it
+        while group_lag(bootstrap, "crash", topic_in, 0) >= 0 or not list(
+            (tmp_path / "state-crash").glob("checkpoint-*.npz")
+        ):
+            assert time.monotonic() < deadline, f"no checkpoint committed: {crash_log.read_text()[-3000:]}"
+            assert proc.poll() is None, crash_log.read_text()[-3000:]
+            time.sleep(0.2)
+        assert not produced.is_set(), "the input was produced before the kill: the kill was not mid-stream"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        killed.set()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+    feeder.join(600)
     producer.close()
     assert produced.is_set()
 

@@ -39,7 +39,7 @@ def test_file_replay_as_fast_as_possible(tmp_path: Path) -> None:
     snapshot = {s["feed"]: s for s in ingest.stats.snapshot()}
     assert snapshot["f1"] == {
         "feed": "f1", "lines": 5, "messages": 5, "updates": 5, "notices": 0, "duplicates": 0, "dead_letters": {},
-        "ignored": {},
+        "ignored": {}, "evicted": {},
     }
 
 

@@ -15,7 +15,7 @@ from typing import Any, Iterator
 import pytest
 
 import ingest
-from config.records import DeadLetter, TrackUpdate
+from config.records import DeadLetter, FeedHealth, TrackUpdate
 from config.settings import FeedSettings, SidesSettings
 from ingest.ais import encode_nmea
 from ingest.transports import Backoff, tcp_units
@@ -225,9 +225,17 @@ def test_open_feeds_runs_several_feeds_at_once(tmp_path: Path) -> None:
     ]
     got = list(ingest.open_feeds(feeds, SidesSettings()))
     by_feed: dict[str, list[Any]] = {}
+    health: dict[str, list[FeedHealth]] = {}
     for name, item in got:
-        by_feed.setdefault(name, []).append(item)
+        if isinstance(item, FeedHealth):
+            health.setdefault(name, []).append(item)
+        else:
+            by_feed.setdefault(name, []).append(item)
     assert len(by_feed["ais"]) == 50 and len(by_feed["sbs"]) == 31 and "missing" not in by_feed
+    # each feed says it runs; the missing file is given up (a replayed file is not restarted)
+    assert [h.state for h in health["ais"]] == ["running"] and [h.state for h in health["sbs"]] == ["running"]
+    assert [h.state for h in health["missing"]] == ["running", "failed"]
+    assert "nope.sbs" in (health["missing"][-1].error or "")
     assert [x.t_s for x in by_feed["ais"]] == sorted(x.t_s for x in by_feed["ais"])  # order kept per feed
     assert isinstance(by_feed["sbs"][-1], DeadLetter)
 
@@ -239,7 +247,7 @@ def test_open_feeds_stops_live_feeds() -> None:
     it = ingest.open_feeds(feeds, SidesSettings(), stop)
     threading.Timer(0.3, stop.set).start()
     t = time.monotonic()
-    assert list(it) == []
+    assert [item for _, item in it if not isinstance(item, FeedHealth)] == []
     assert time.monotonic() - t < 3.0
 
 

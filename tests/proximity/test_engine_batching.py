@@ -10,6 +10,7 @@ from shapely.geometry import LineString
 
 from config.settings import ProximitySettings
 from proximity.engine import Engine
+from proximity.events import EVENT_KINDS
 
 T0 = 1_700_000_000.0
 LON0, LAT0 = 22.0, 58.0
@@ -146,17 +147,38 @@ def test_a_replay_finds_the_same_event_ids(scenario):
     assert {json.loads(e)["event_id"] for e in first} == {json.loads(e)["event_id"] for e in again}
 
 
-def test_an_engine_restored_from_its_pickle_goes_on_with_the_same_events(scenario):
-    """The checkpoint of a Kafka-fed run pickles the engine: its state is data, restored whole."""
-    import pickle
-
+@pytest.mark.parametrize("cut", [0.25, 0.5, 0.75])
+def test_an_engine_restored_from_its_exported_state_goes_on_with_the_same_events(scenario, cut):
+    """A checkpoint holds the engine's exported state (plain data, no pickle): restored, the
+    engine goes on as if it had never stopped, whatever incidents were open at the cut."""
     reports, zones = scenario
     whole, stats_whole = _run(ProximitySettings(), zones, reports, [len(reports)])
-    half = len(reports) // 2
+    k = int(len(reports) * cut)
     eng = Engine(ProximitySettings(), zones, borders=[BORDER])
-    events = eng.process(reports[:half])
-    eng = pickle.loads(pickle.dumps(eng, protocol=pickle.HIGHEST_PROTOCOL))
-    events += eng.process(reports[half:])
+    events = eng.process(reports[:k])
+    open_kinds = {key[0] for key in eng._book.open}
+    state = eng.state()
+    assert all(a.dtype.kind in "biuf" for a in state.arrays.values())
+    json.dumps(state.doc, allow_nan=False)  # the document is strict JSON
+    eng = Engine.from_state(ProximitySettings(), state, borders=[BORDER])
+    events += eng.process(reports[k:])
     events += eng.finish()
     assert [json.dumps(e.canonical(), sort_keys=True) for e in events] == whole
     assert eng.stats == stats_whole
+    if cut == 0.25:
+        assert open_kinds == set(EVENT_KINDS)  # an incident of every kind was open at the cut
+
+
+def test_an_engine_rolled_back_to_a_snapshot_goes_on_as_before(scenario):
+    """``snapshot``/``rollback``: the pipeline's way to take back a batch that made the engine raise."""
+    reports, zones = scenario
+    whole, _ = _run(ProximitySettings(), zones, reports, [len(reports)])
+    k = len(reports) // 3
+    eng = Engine(ProximitySettings(), zones, borders=[BORDER])
+    events = eng.process(reports[:k])
+    snap = eng.snapshot()
+    eng.process(reports[k : 2 * k])  # processed, then taken back
+    eng.rollback(snap)
+    events += eng.process(reports[k:])
+    events += eng.finish()
+    assert [json.dumps(e.canonical(), sort_keys=True) for e in events] == whole

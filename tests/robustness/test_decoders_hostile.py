@@ -186,6 +186,20 @@ def test_the_record_refuses_what_a_decoder_must_not_let_through() -> None:
             TrackUpdate(**{**base, **change})  # type: ignore[arg-type]
 
 
+def test_decoder_state_beyond_its_cap_is_dropped_oldest_first_and_counted() -> None:
+    """What a decoder forgets to stay within its cap reaches the feed's stats (``evicted``)."""
+    sbs = Sbs1Decoder("sbs", clock=lambda: T0, max_aircraft=2)
+    lines = [f"MSG,3,1,1,{h},1,2024/05/01,12:00:00.000,2024/05/01,12:00:00.000,,9000,,,59.5,24.0,,,0,0,0,0".encode()
+             for h in ("4B1908", "ADFE14", "76CCE2", "4B1908")]
+    ups, dls = _split(sbs.decode(lines))
+    assert len(ups) == 4 and not dls
+    assert sbs.stats.evicted == {"aircraft": 2} and sbs.stats.as_dict()["evicted"] == {"aircraft": 2}
+    ais = AisDecoder("ais", clock=lambda: T0, max_ships=2)
+    for mmsi in (273123456, 273123457, 273123458):
+        list(ais.decode(encode_nmea({"type": 5, "mmsi": mmsi, "shipname": "VOLNA", "callsign": "UBAA"}, T0)))
+    assert ais.stats.evicted["ship static data"] == 1
+
+
 def test_a_50_mb_callsign_line_costs_no_more_memory_than_the_cap(tmp_path: Path) -> None:
     """The line is cut at max_line_bytes by the transport (the rest skipped as it is read):
     tracemalloc's peak stays a few MiB while 50 MB go by."""
