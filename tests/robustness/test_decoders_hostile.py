@@ -140,6 +140,8 @@ def test_each_kind_of_bad_input_has_its_reason_and_the_next_input_is_read(
         units = [unit]
     elif fmt == "aircraft-json":  # the same aircraft at the same time again is "already seen"
         units = [good, unit, good.replace(b"154a10", b"154a13")]
+    elif fmt == "ais-nmea":  # the same payload again within the window is a copy (merged, not a report)
+        units = [good, unit, encode_nmea({"type": 1, "mmsi": 273123457, "lat": 60.1, "lon": 25.2}, T0)[0]]
     else:
         units = [good, unit, good]
     ups, dls = _split(decoder.decode(units))
