@@ -585,6 +585,8 @@ def deadletter_to_json(letter: DeadLetter) -> dict[str, Any]:
         "feed": letter.feed,
         "position": letter.position,
         "reason": letter.reason,
+        "detail": letter.detail,
+        "file": letter.file,
         "stage": letter.stage,
         "received_s": letter.received_s,
         "received_at": iso_utc(letter.received_s) if letter.received_s is not None else None,

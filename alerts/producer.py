@@ -454,8 +454,8 @@ class KafkaSink:
             log.error("a dead-letter record was refused too (%s): dropped, %d bytes", reason, len(value))
             return
         log.error("a record for %s is not delivered (%s): it becomes a dead letter", topic, reason)
-        letter = DeadLetter(topic, 0, bytes(value), reason,  # the codec keeps 64 KiB of it and its length
-                            stage="encode" if stage == "encode" else "deliver")
+        letter = DeadLetter.of(topic, 0, bytes(value), reason,  # the codec keeps 64 KiB of it and its length
+                               stage="encode" if stage == "encode" else "deliver")
         if self.reject_listener is not None:
             self.reject_listener(letter)
         else:

@@ -284,7 +284,12 @@ def _print_health(summary: "RunSummary") -> None:
         ))
 
 
-def _print_summary(summary, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+def _print_summary(summary: "RunSummary", settings: Settings) -> None:
+    """What the run did, in a few lines whatever the input: dead letters grouped by feed and
+    reason with one example each, what the feeds held that is not a track, and what the
+    engine set aside."""
+    from ingest import stats as feed_stats
+
     print(f"track updates: {summary.updates} ({', '.join(f'{k}: {v}' for k, v in sorted(summary.updates_per_feed.items()))})")
     kinds = ", ".join(f"{k}: {v}" for k, v in sorted(summary.events_per_kind.items())) or "none"
     print(f"event revisions: {summary.events} ({kinds})")
@@ -303,8 +308,22 @@ def _print_summary(summary, settings: Settings) -> None:  # type: ignore[no-unty
               f"({per_feed})")
     if summary.dead_letters:
         print(f"dead letters: {sum(summary.dead_letters.values())}")
-        for (feed, reason), n in sorted(summary.dead_letters.items()):
-            print(f"  {feed}: {n} x {reason}")
+        for (feed, reason), n in sorted(summary.dead_letters.items(), key=lambda kv: (kv[0][0], -kv[1], kv[0][1])):
+            example = summary.dead_letter_examples.get((feed, reason))
+            print(f"  {feed}: {n} x {reason}" + (f", e.g. {example}" if example else ""))
+    ignored = []
+    for feed_settings in settings.feeds:
+        counts = feed_stats.get(feed_settings.name)
+        if counts is not None and counts.ignored:
+            top = ", ".join(f"{n} x {why}" for why, n in counts.ignored.most_common(4))
+            more = len(counts.ignored) - 4
+            ignored.append(f"  {feed_settings.name}: {top}" + (f" and {more} more kinds" if more > 0 else ""))
+    if ignored:
+        print("not tracks (read and set aside):")
+        print("\n".join(ignored))
+    out_of_order = summary.engine_stats.get("out_of_order_dropped", 0)
+    if out_of_order:
+        print(f"reports older than their track's last one (dropped): {out_of_order}")
     if settings.kafka is not None:
         print(f"events topic: {settings.kafka.events_topic} on {settings.kafka.bootstrap_servers}")
     else:

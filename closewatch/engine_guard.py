@@ -185,7 +185,7 @@ class EngineGuard:
         letters = []
         for f in failures:
             log.error("report set aside (%s): %s", f.reason(), f.update.raw_ref or f.update.track_id)
-            letters.append(DeadLetter(self._feed_of(f.update), _position(f.update), _raw(f.update, self._encode),
-                                      f.reason(), stage="engine"))
+            letters.append(DeadLetter.of(self._feed_of(f.update), _position(f.update), _raw(f.update, self._encode),
+                                         f.reason(), stage="engine"))
         return events, letters
 

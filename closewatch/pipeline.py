@@ -109,7 +109,9 @@ class RunSummary:
     updates: int = 0
     events: int = 0
     zones_from_feeds: int = 0
-    dead_letters: Counter[tuple[str, str]] = field(default_factory=Counter)
+    dead_letters: Counter[tuple[str, str]] = field(default_factory=Counter)  # (feed, reason) -> count
+    # (feed, reason) -> the first dead letter's detail (or the start of its raw bytes): one example each
+    dead_letter_examples: dict[tuple[str, str], str] = field(default_factory=dict)
     updates_per_feed: Counter[str] = field(default_factory=Counter)
     events_per_kind: Counter[str] = field(default_factory=Counter)
     engine_stats: dict[str, int] = field(default_factory=dict)
@@ -132,6 +134,15 @@ class RunSummary:
     suppressed: dict[tuple[str, str], int] = field(default_factory=dict)
     context_events: int = 0  # of those, revisions written as context events (--explain)
     profile: str = ""  # the rule profile, name@version
+
+    def count_dead_letter(self, letter: DeadLetter) -> None:
+        key = (letter.feed, letter.reason)
+        self.dead_letters[key] += 1
+        self.dead_letters_per_stage[letter.stage] += 1
+        if key not in self.dead_letter_examples:
+            where = f"{letter.file}:{letter.position}" if letter.file else f"#{letter.position}"
+            what = letter.detail if letter.detail is not None else repr(letter.raw[:60])
+            self.dead_letter_examples[key] = f"{what[:160]} ({where})"
 
 
 class Pipeline:
@@ -269,7 +280,7 @@ class Pipeline:
                         if not letters:
                             letters_started = time.monotonic()
                         letters.append(item)
-                        self._count(item)
+                        self.summary.count_dead_letter(item)
                     else:
                         self._process(batch, letters)
                         batch, letters = [], []
@@ -309,10 +320,6 @@ class Pipeline:
                 self.summary.duplicates_per_feed[name] = counted.duplicates
         return self.summary
 
-    def _count(self, letter: DeadLetter) -> None:
-        self.summary.dead_letters[(letter.feed, letter.reason)] += 1
-        self.summary.dead_letters_per_stage[letter.stage] += 1
-
     def _feed_health(self, health: FeedHealth) -> None:
         self.summary.feed_health[health.feed] = health
         for sink in self.sinks:
@@ -332,14 +339,14 @@ class Pipeline:
         except Exception as e:  # noqa: BLE001 - NoticeError, or a geometry library's own error
             log.warning("feed %s: notice %s: %s", feed, notice.notice_id, e)
             reason = f"impossible value: {e}" if isinstance(e, NoticeError) else f"zone failure: {type(e).__name__}: {e}"
-            self._reject(DeadLetter(feed, where, repr(notice.area).encode(), reason, stage="zone"))
+            self._reject(DeadLetter.of(feed, where, repr(notice.area).encode(), reason, stage="zone"))
             return
         try:
             events = self._guard.add_zones([zone])
         except Exception as e:  # noqa: BLE001 - the engine is put back; the zone is not watched
             log.error("feed %s: the engine could not take the zone of notice %s: %s", feed, notice.notice_id, e)
-            self._reject(DeadLetter(feed, where, repr(notice.area).encode(),
-                                    f"engine failure: {type(e).__name__}: {e}", stage="engine"))
+            self._reject(DeadLetter.of(feed, where, repr(notice.area).encode(),
+                                       f"engine failure: {type(e).__name__}: {e}", stage="engine"))
             return
         self.summary.zones_from_feeds += 1
         self._emit(events, [], [])
@@ -347,7 +354,7 @@ class Pipeline:
             sink.publish_zones([zone])
 
     def _reject(self, letter: DeadLetter) -> None:
-        self._count(letter)
+        self.summary.count_dead_letter(letter)
         self._emit([], [], [letter])
 
     def _process(self, batch: list[TrackUpdate], letters: list[DeadLetter]) -> None:
@@ -357,7 +364,7 @@ class Pipeline:
                 events, refused = self._guard.process(batch)
                 if refused:
                     for letter in refused:
-                        self._count(letter)
+                        self.summary.count_dead_letter(letter)
                     letters = letters + refused
                     taken = {id(u) for u in batch} - {id(f.update) for f in self._guard.last_failures}
                     batch = [u for u in batch if id(u) in taken]
@@ -408,7 +415,7 @@ class Pipeline:
             except (CodecError, ValueError, TypeError) as err:
                 log.error("event %s seq %d not published: %s", e.event_id, e.seq, err)
                 raw = json.dumps(e.canonical(), sort_keys=True, default=repr).encode("utf-8", "backslashreplace")
-                bad.append(DeadLetter("events", e.seq, raw, f"unencodable event: {e.event_id}: {err}", stage="encode"))
+                bad.append(DeadLetter.of("events", e.seq, raw, f"unencodable event: {e.event_id}: {err}", stage="encode"))
             else:
                 good.append(e)
         return good, bad
@@ -417,14 +424,14 @@ class Pipeline:
         if events:
             events, unencodable = self._encodable(events)
             for letter in unencodable:
-                self._count(letter)
+                self.summary.count_dead_letter(letter)
             letters = [*letters, *unencodable]
         while True:  # what a sink refused (too large for Kafka, ...) goes out as a dead letter
             try:
                 refused = self._rejected.get_nowait()
             except queue.Empty:
                 break
-            self._count(refused)
+            self.summary.count_dead_letter(refused)
             letters = [*letters, refused]
         self.summary.events += len(events)
         self.summary.events_per_kind.update(e.kind for e in events)

@@ -32,11 +32,16 @@ __all__ = [
     "DOMAINS",
     "FEED_STATES",
     "EDGE_KINDS",
+    "MAX_DEAD_LETTER_DETAIL_CHARS",
+    "MAX_ID_CHARS",
     "MAX_NOTICE_MARGIN_M",
+    "MAX_NOTICE_NAME_CHARS",
     "MAX_NOTICE_RADIUS_M",
+    "MAX_TEXT_CHARS",
     "NOTICE_KINDS",
     "SEVERITIES",
     "SIDES",
+    "TRACK_BOUNDS",
     "ZONE_KINDS",
     "AltRef",
     "Category",
@@ -84,7 +89,28 @@ CATEGORIES: tuple[Category, ...] = ("military", "state", "civil", "unknown")
 DEAD_LETTER_STAGES: tuple[DeadLetterStage, ...] = ("decode", "zone", "engine", "encode", "deliver")
 FEED_STATES: tuple[FeedState, ...] = ("running", "restarting", "failed")
 
-
+#: The inclusive range of each optional number of a :class:`TrackUpdate`. Speeds up to
+#: 1,500 m/s (Mach 4.4 at altitude); altitudes from the Dead Sea shore to 40 km (above
+#: any aircraft or balloon); a vertical rate no faster than the fastest ground speed.
+TRACK_BOUNDS: dict[str, tuple[float, float]] = {
+    "alt_m": (-500.0, 40_000.0),
+    "alt_geom_m": (-500.0, 40_000.0),
+    "speed_mps": (0.0, 1500.0),
+    "course_deg": (0.0, 360.0),
+    "heading_deg": (0.0, 360.0),
+    "vrate_mps": (-1500.0, 1500.0),
+}
+#: The longest ``track_id`` (scheme included), characters: a UUID or an ATAK
+#: ``ANDROID-<serial>`` uid fits many times over.
+MAX_ID_CHARS = 128
+#: The longest free text of a :class:`TrackUpdate` (``callsign``, ``name``, ``type_code``,
+#: ``country``, ``receiver``), characters. AIS names hold 20, callsigns 7 (ITU-R
+#: M.1371-5); ICAO flight identifications 8; CoT callsigns are free but short.
+MAX_TEXT_CHARS = 64
+#: The longest :attr:`Notice.name`, characters.
+MAX_NOTICE_NAME_CHARS = 200
+#: A dead letter's ``detail`` is cut to this many characters (its raw bytes keep the rest).
+MAX_DEAD_LETTER_DETAIL_CHARS = 500
 
 
 class RecordError(ValueError):
@@ -93,6 +119,10 @@ class RecordError(ValueError):
 
 def _out_of_range(name: str, value: float, low: float, high: float) -> NoReturn:
     raise RecordError(f"{name}={value!r} is outside [{low}, {high}]")
+
+
+def _too_long(name: str, text: str) -> NoReturn:
+    raise RecordError(f"{name} has {len(text)} characters, more than {MAX_TEXT_CHARS}")
 
 
 def _bad_code(name: str, value: object, high: int) -> NoReturn:
@@ -285,6 +315,9 @@ class TrackUpdate:
 
     How good the position is, as the feed codes it: ``quality``, a
     :class:`PositionQuality` (``None`` when the feed gives no indicator at all).
+
+    Every number is finite and within :data:`TRACK_BOUNDS`; ``track_id`` has at most
+    :data:`MAX_ID_CHARS` characters and each free text at most :data:`MAX_TEXT_CHARS`.
     """
 
     track_id: str
@@ -377,10 +410,12 @@ class TrackUpdate:
 
     def __post_init__(self) -> None:
         # Written out rather than looped: every decoded report passes here. A NaN fails
-        # every comparison, so ``not low <= v <= high`` rejects it too.
+        # every comparison, so ``not low <= v <= high`` rejects it too (and +-inf).
+        if len(self.track_id) > MAX_ID_CHARS:
+            raise RecordError(f"track_id has {len(self.track_id)} characters, more than {MAX_ID_CHARS}")
         scheme, _, ident = self.track_id.partition(":")
         if not ident or not (scheme.isascii() and scheme.isalpha() and scheme.islower()):
-            raise RecordError(f"track_id {self.track_id[:100]!r} is not namespaced (scheme:id, scheme in a-z)")
+            raise RecordError(f"track_id {self.track_id!r} is not namespaced (scheme:id, scheme in a-z)")
         if not math.isfinite(self.t_s):
             raise RecordError(f"t_s={self.t_s!r} is not a finite epoch time")
         if not -90.0 <= self.lat_deg <= 90.0:
@@ -400,6 +435,9 @@ class TrackUpdate:
         v = self.heading_deg
         if v is not None and not 0.0 <= v <= 360.0:
             _out_of_range("heading_deg", v, 0.0, 360.0)
+        v = self.vrate_mps
+        if v is not None and not -1500.0 <= v <= 1500.0:
+            _out_of_range("vrate_mps", v, -1500.0, 1500.0)
         v = self.alt_m
         if v is not None and not -500.0 <= v <= 40_000.0:
             _out_of_range("alt_m", v, -500.0, 40_000.0)
@@ -408,6 +446,21 @@ class TrackUpdate:
         v = self.alt_geom_m
         if v is not None and not -500.0 <= v <= 40_000.0:
             _out_of_range("alt_geom_m", v, -500.0, 40_000.0)
+        t = self.callsign
+        if t is not None and len(t) > MAX_TEXT_CHARS:
+            _too_long("callsign", t)
+        t = self.name
+        if t is not None and len(t) > MAX_TEXT_CHARS:
+            _too_long("name", t)
+        t = self.type_code
+        if t is not None and len(t) > MAX_TEXT_CHARS:
+            _too_long("type_code", t)
+        t = self.country
+        if t is not None and len(t) > MAX_TEXT_CHARS:
+            _too_long("country", t)
+        t = self.receiver
+        if t is not None and len(t) > MAX_TEXT_CHARS:
+            _too_long("receiver", t)
         if self.category not in CATEGORIES:
             raise RecordError(f"category {self.category!r} is not one of {CATEGORIES}")
         c = self.category_source
@@ -487,8 +540,13 @@ class Zone:
 class DeadLetter:
     """Input that could not be used, kept with the reason so nothing is lost silently.
 
-    ``position`` is where it was in the feed: the 1-based line (or datagram,
-    message, record) number since the feed was opened; ``raw`` the bytes as read.
+    ``reason`` is a stable category a consumer can count and filter on
+    (``"checksum mismatch"``, ``"bad field"``; docs/feeds.md lists them), ``detail`` what
+    exactly was wrong with this input (``"course_deg=-121 is outside [0, 360]"``;
+    ``None`` when the category says it all). ``position`` is where it was: the 1-based
+    line (or datagram, message, record) number since the feed was opened, or, in a feed
+    that reads a folder, in the file ``file`` (its name within the folder; ``None`` for
+    every other feed). ``raw`` holds the bytes as read.
     ``stage`` is where it failed (:data:`DEAD_LETTER_STAGES`): most fail at ``decode``;
     a report the engine could not take fails at ``engine`` (``raw`` is then the report
     as the tracks topic carries it), an event that could not be encoded or delivered at
@@ -500,6 +558,8 @@ class DeadLetter:
     raw: bytes
     reason: str
     received_s: float | None = None
+    detail: str | None = None
+    file: str | None = None
     stage: DeadLetterStage = "decode"
 
     def __post_init__(self) -> None:
@@ -507,6 +567,30 @@ class DeadLetter:
             raise RecordError(f"dead letter from {self.feed}:{self.position} has no reason")
         if self.stage not in DEAD_LETTER_STAGES:
             raise RecordError(f"dead letter stage {self.stage!r} is not one of {DEAD_LETTER_STAGES}")
+
+    @property
+    def text(self) -> str:
+        """Reason and detail in one line, for people: ``"bad field: course_deg=-121 ..."``."""
+        return self.reason if self.detail is None else f"{self.reason}: {self.detail}"
+
+    @classmethod
+    def of(
+        cls,
+        feed: str,
+        position: int,
+        raw: bytes,
+        text: str,
+        *,
+        received_s: float | None = None,
+        file: str | None = None,
+        stage: DeadLetterStage = "decode",
+    ) -> "DeadLetter":
+        """A dead letter from ``text`` = ``"<category>: <detail>"`` (or a bare category):
+        ``reason`` is the category, ``detail`` the rest cut to :data:`MAX_DEAD_LETTER_DETAIL_CHARS`."""
+        category, _, detail = text.partition(": ")
+        if len(detail) > MAX_DEAD_LETTER_DETAIL_CHARS:
+            detail = detail[:MAX_DEAD_LETTER_DETAIL_CHARS] + "…"
+        return cls(feed, position, raw, category, received_s, detail or None, file, stage)
 
 
 @dataclass(frozen=True, slots=True)
@@ -548,25 +632,6 @@ MAX_NOTICE_RADIUS_M = 1_000_000.0
 #: The widest margin around a notified polygon, metres (``proximity.notices`` builds
 #: margins up to this within its error bound).
 MAX_NOTICE_MARGIN_M = 100_000.0
-# Below the WGS 84 polar radius, so the angular size estimated on a sphere is never short.
-_SPHERE_M = 6_356_000.0
-
-
-def _reaches_pole_or_antimeridian(lon_deg: float, lat_deg: float, radius_m: float) -> bool:
-    """Whether points within ``radius_m`` of (lon, lat) may reach +-89.9 deg or cross +-180 deg.
-
-    Estimated on a sphere with a 1 % margin: a validity check, not a geometry.
-    """
-    sigma = 1.01 * radius_m / _SPHERE_M  # angular radius, radians
-    if abs(lat_deg) + math.degrees(sigma) >= 89.9:
-        return True
-    # Half the longitude span of a spherical cap: sin(half) = sin(sigma) / cos(lat),
-    # with the cap's poleward latitude for cos(lat) (larger, so never short).
-    poleward = math.radians(abs(lat_deg)) + sigma
-    half_width_deg = math.degrees(math.asin(min(1.0, math.sin(sigma) / math.cos(poleward))))
-    return not (-180.0 < lon_deg - half_width_deg and lon_deg + half_width_deg < 180.0)
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CircleArea:
     """A notified circle as the feed gives it: a centre and a geodesic radius.
@@ -666,9 +731,13 @@ class Notice:
     properties: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        what = f"notice {self.notice_id}"
+        what = f"notice {self.notice_id[:MAX_ID_CHARS]}"
         if ":" not in self.notice_id:
-            raise RecordError(f"notice_id {self.notice_id!r} is not namespaced (kind:id)")
+            raise RecordError(f"notice_id {self.notice_id[:MAX_ID_CHARS]!r} is not namespaced (kind:id)")
+        if len(self.notice_id) > MAX_ID_CHARS:
+            raise RecordError(f"notice_id has {len(self.notice_id)} characters, more than {MAX_ID_CHARS}")
+        if len(self.name) > MAX_NOTICE_NAME_CHARS:
+            raise RecordError(f"{what}: name has {len(self.name)} characters, more than {MAX_NOTICE_NAME_CHARS}")
         if self.kind not in NOTICE_KINDS:
             raise RecordError(f"{what}: kind {self.kind!r} is not one of {NOTICE_KINDS}")
         if not isinstance(self.area, (CircleArea, PolygonArea)):
@@ -679,15 +748,6 @@ class Notice:
             a = self.area
             if a.radius_m + self.margin_m > MAX_NOTICE_RADIUS_M:
                 raise RecordError(f"{what}: radius plus margin exceeds {MAX_NOTICE_RADIUS_M:.0f} m")
-            if _reaches_pole_or_antimeridian(a.lon_deg, a.lat_deg, a.radius_m + self.margin_m):
-                raise RecordError(f"{what}: the circle reaches a pole or crosses the antimeridian")
-        else:
-            minx, miny, maxx, maxy = self.area.geometry.bounds
-            if self.margin_m > 0 and any(
-                _reaches_pole_or_antimeridian(lon, lat, self.margin_m)
-                for lon, lat in ((minx, miny), (minx, maxy), (maxx, miny), (maxx, maxy))
-            ):
-                raise RecordError(f"{what}: the margin reaches a pole or crosses the antimeridian")
         if not self.sides or not self.domains:
             raise RecordError(f"{what}: concerns no side or no domain")
         _check_scope(what, self.sides, self.domains, self.severity, self.active_from_s, self.active_until_s)

@@ -120,6 +120,15 @@ class FeedSettings(_Section):
     bootstrap_servers: BootstrapServers | None = None
     group_id: str = "closewatch-ingest"
     start_from: Literal["earliest", "latest"] = "latest"
+    # What a decoder takes before it parses anything: a longer line (or CoT event), a
+    # longer document (aircraft.json body, exercise or NOTAM file) or JSON nested deeper is
+    # a dead letter, and no transport holds more of it (docs/feeds.md, "Hostile input").
+    max_line_bytes: int = Field(default=65_536, ge=256, le=16 * 1024 * 1024)
+    max_document_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
+    max_json_depth: int = Field(default=32, ge=2, le=500)
+    # tcp: reconnect when nothing arrived for this long (a silent server; a dead peer is
+    # also noticed by TCP keepalive within about a minute).
+    read_timeout_s: PositiveFloat = 300.0
 
     @model_validator(mode="after")
     def _transport_needs(self) -> "FeedSettings":

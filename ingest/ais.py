@@ -61,8 +61,26 @@ from typing import Any, Iterable, Iterator, Union
 from pyais.exceptions import InvalidNMEAMessageException, MissingPayloadException, UnknownMessageException
 from pyais.messages import AISSentence
 
-from config.records import AltRef, Category, DeadLetter, Domain, TrackUpdate, position_quality
-from ingest._common import EPOCH_MAX_S, EPOCH_MIN_S, KNOTS_TO_MPS, DecoderBase, nmea_checksum
+from config.records import (
+    MAX_TEXT_CHARS,
+    AltRef,
+    Category,
+    DeadLetter,
+    Domain,
+    RecordError,
+    TrackUpdate,
+    position_quality,
+)
+from ingest._common import (
+    EPOCH_MAX_S,
+    EPOCH_MIN_S,
+    KNOTS_TO_MPS,
+    NO_TIME_HINT,
+    DecoderBase,
+    bad_field,
+    nmea_checksum,
+    oversized,
+)
 
 __all__ = ["AisDecoder", "ShipStatic", "encode_nmea"]
 
@@ -78,6 +96,7 @@ _STAR = 0x2A  # '*'
 _COMMA = b","
 _VDM_VDO = (b"VDM", b"VDO")
 _POSITION_TYPES = frozenset((1, 2, 3, 18, 19, 27, 9))
+_NO_TIME = f"no timestamp: no tag block c:, $PGHP or trailing time; {NO_TIME_HINT}"
 # The position quality of an AIS report: [position accuracy flag][RAIM flag], as pyais decodes
 # them (bool, or None when the payload is too short to hold them).
 _AIS_QUALITY = {
@@ -204,7 +223,6 @@ class AisDecoder(DecoderBase):
         self._pending_tag: _Tag | None = None
         self._pending_pghp: tuple[float | None, str | None, str | None] | None = None
         self._receivers: dict[bytes, str] = {}
-        self._ref_prefix = self.feed + ":"
 
     # -- public ----------------------------------------------------------------------
 
@@ -217,10 +235,14 @@ class AisDecoder(DecoderBase):
         dead = stats.dead_letter
         clock = self.clock
         tag_cache = self._tag_cache
+        max_line = self.limits.max_line_bytes
         for raw in lines:
             self.position += 1
             pos = self.position
             stats.lines += 1
+            if len(raw) > max_line:
+                yield dead(pos, raw[:max_line], oversized(max_line, "line", "max_line_bytes"))
+                continue
             line = raw.strip()
             if not line:
                 stats.ignored["blank line"] += 1
@@ -322,7 +344,7 @@ class AisDecoder(DecoderBase):
                     yield dead(pos, raw, t_error)
                     continue
                 if t_s is None:
-                    yield dead(pos, raw, "no timestamp: no tag block c:, $PGHP or trailing time, and no clock")
+                    yield dead(pos, raw, _NO_TIME)
                     continue
                 yield from self._message(sentence, pos, raw, t_s, receiver, received_s)
                 continue
@@ -371,7 +393,7 @@ class AisDecoder(DecoderBase):
                 yield dead(group.first_pos, joined, group.t_error)
                 continue
             if group.t_s is None:
-                yield dead(group.first_pos, joined, "no timestamp: no tag block c:, $PGHP or trailing time, and no clock")
+                yield dead(group.first_pos, joined, _NO_TIME)
                 continue
             try:
                 assembled = AISSentence.assemble_from_iterable(group.parts)
@@ -473,6 +495,7 @@ class AisDecoder(DecoderBase):
             if len(self._static) >= self.max_ships:
                 # Forget the ship heard of longest ago (dicts keep insertion order).
                 self._static.pop(next(iter(self._static)))
+                self.stats.evict("ship static data")
             st = self._static[mmsi] = ShipStatic()
         st.decided = None  # the caller is about to change its static data
         return st
@@ -555,7 +578,7 @@ class AisDecoder(DecoderBase):
             if course == 511:
                 course = None
             elif course is not None and course > 359:
-                yield stats.dead_letter(pos, raw, f"impossible value: course {course} (field dropped, position kept)")
+                yield stats.dead_letter(pos, raw, bad_field(f"course {course} is outside [0, 359] (type 27)"))
                 course = None
         elif mt == 9:
             domain = "air"
@@ -568,19 +591,19 @@ class AisDecoder(DecoderBase):
             speed_kn = None if speed_kn is None or speed_kn == 1023 else speed_kn
             if course is not None and course >= 360.0:
                 if course != 360.0:
-                    yield stats.dead_letter(pos, raw, f"impossible value: course {course} (field dropped, position kept)")
+                    yield stats.dead_letter(pos, raw, bad_field(f"course {course} is outside [0, 360)"))
                 course = None
         else:
             if speed_kn is not None and speed_kn >= 102.3:
                 speed_kn = None
             if course is not None and course >= 360.0:
                 if course != 360.0:
-                    yield stats.dead_letter(pos, raw, f"impossible value: course {course} (field dropped, position kept)")
+                    yield stats.dead_letter(pos, raw, bad_field(f"course {course} is outside [0, 360)"))
                 course = None
             h = msg.heading
             if h is not None and h != 511:
                 if h > 359:
-                    yield stats.dead_letter(pos, raw, f"impossible value: heading {h} (field dropped, position kept)")
+                    yield stats.dead_letter(pos, raw, bad_field(f"heading {h} is outside [0, 359]"))
                 else:
                     heading = float(h)
             if mt == 19:
@@ -600,34 +623,43 @@ class AisDecoder(DecoderBase):
             decided = self._by_mmsi.get(mmsi)  # what the MMSI alone says (no static data)
             if decided is None:
                 if len(self._by_mmsi) >= self.max_ships:
+                    stats.evict("MMSI classifications", len(self._by_mmsi))
                     self._by_mmsi.clear()
                 decided = self._by_mmsi[mmsi] = self.classifier.ais(mmsi)
         country, side = self.affiliation.for_mmsi(mmsi, callsign, None, t_s)
+        if receiver is not None and len(receiver) > MAX_TEXT_CHARS:
+            yield stats.dead_letter(pos, raw, bad_field(f"receiver id of {len(receiver):,} characters, more than {MAX_TEXT_CHARS}"))
+            receiver = None
+        try:
+            update = TrackUpdate(
+                track_id=f"ais:{mmsi}",
+                source=self.feed,
+                t_s=t_s,
+                lat_deg=lat,
+                lon_deg=lon,
+                domain=domain,
+                side=side,
+                alt_m=alt_m,
+                alt_ref=alt_ref,
+                speed_mps=None if speed_kn is None else speed_kn * KNOTS_TO_MPS,
+                course_deg=course,
+                heading_deg=heading,
+                country=country,
+                callsign=callsign,
+                name=name,
+                type_code=type_code,
+                receiver=receiver,
+                raw_ref=self.ref_prefix + str(pos),
+                category=decided[0],
+                category_source=decided[1],
+                nav_status=nav_status,
+                quality=_AIS_QUALITY[msg.accuracy][msg.raim],
+            )
+        except RecordError as e:  # the last net: every value above was checked
+            yield stats.dead_letter(pos, raw, f"impossible value: {e}")
+            return
         stats.updates += 1
-        yield TrackUpdate(
-            track_id=f"ais:{mmsi}",
-            source=self.feed,
-            t_s=t_s,
-            lat_deg=lat,
-            lon_deg=lon,
-            domain=domain,
-            side=side,
-            alt_m=alt_m,
-            alt_ref=alt_ref,
-            speed_mps=None if speed_kn is None else speed_kn * KNOTS_TO_MPS,
-            course_deg=course,
-            heading_deg=heading,
-            country=country,
-            callsign=callsign,
-            name=name,
-            type_code=type_code,
-            receiver=receiver,
-            raw_ref=self._ref_prefix + str(pos),
-            category=decided[0],
-            category_source=decided[1],
-            nav_status=nav_status,
-            quality=_AIS_QUALITY[msg.accuracy][msg.raim],
-        )
+        yield update
 
     def _sweep(self, t_s: float) -> None:
         """Forget the payloads seen longer than ``dedup_window_s`` before ``t_s``, oldest first,
@@ -643,8 +675,11 @@ class AisDecoder(DecoderBase):
             stale.append(key)
         for key in stale:
             del recent[key]
-        while len(recent) > self.max_dedup:
+        over = len(recent) - self.max_dedup
+        for _ in range(over):
             del recent[next(iter(recent))]
+        if over > 0:
+            self.stats.evict("payloads kept to merge copies", over)
 
     @staticmethod
     def _dims_type(st: ShipStatic, msg: object) -> None:

@@ -8,10 +8,12 @@ CoT event schema (MITRE "Cursor on Target Message Router User's Guide", event 2.
       <detail><contact callsign="ISR2 2"/><track course="90.0" speed="12.5"/></detail>
     </event>
 
-Input units are byte chunks of a stream (TCP segments, UDP datagrams, files, Kafka
-records): events are cut out at ``</event>`` whatever the chunking; bytes between events
-that are not whitespace or an XML declaration are a dead letter. ``position`` counts
-events.
+Input units are byte chunks of a stream (TCP segments, UDP datagrams, a file read in
+chunks, Kafka records): events are cut out at ``</event>`` whatever the chunking, in time
+linear in the stream (the buffer is scanned from where the last search stopped, never
+from its start); bytes between events that are not whitespace or an XML declaration are
+a dead letter. ``position`` counts events. An event longer than ``max_line_bytes`` is a
+dead letter ("oversized input") and is skipped to its ``</event>`` without being held.
 
 * Only atoms ``a-...`` (things that move: "atoms") are tracks; ``b-...`` (bits: chat,
   markers), ``t-...`` (tasking) and others are counted as ignored.
@@ -25,7 +27,11 @@ events.
   become None; ``hae`` (m, height above the WGS 84 ellipsoid) is ``alt_geom_m`` and
   ``alt_m`` (``alt_ref = "geom"``).
   ``track@course`` (deg true) and ``track@speed`` (m/s) give course and speed.
-* ``track_id = "cot:<uid>"``; ``detail/contact@callsign`` is the callsign.
+* ``track_id = "cot:<uid>"``; ``detail/contact@callsign`` is the callsign. A uid or type
+  longer than the record allows is a dead letter; a callsign longer than
+  :data:`config.records.MAX_TEXT_CHARS`, a ``track@course`` outside 0..360, a
+  ``track@speed`` outside 0..1,500 m/s or a ``hae`` outside -500..40,000 m is dropped and
+  named in a ``bad field`` dead letter, the rest kept.
 * ``category`` from the type tree (:class:`config.classification.Classifier`): function
   ``M`` of the air dimension (``a-u-A-M-F``) is military, ``C`` civil; ``S-C``
   combatant ships, ``S-X`` non-military ships, ``G-U`` ground units, ``G-E-V-C`` civilian
@@ -42,8 +48,8 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from config.records import DeadLetter, Domain, RecordError, Side, TrackUpdate
-from ingest._common import DecoderBase, Rejected, iso_epoch_s
+from config.records import MAX_ID_CHARS, MAX_TEXT_CHARS, TRACK_BOUNDS, DeadLetter, Domain, RecordError, Side, TrackUpdate
+from ingest._common import DecoderBase, Rejected, bad_field, iso_epoch_s, oversized, shown
 
 __all__ = ["CotDecoder", "parse_cot_time"]
 
@@ -53,7 +59,8 @@ _END = b"</event>"
 _START = re.compile(rb"<event[\s>]")
 _DECL = re.compile(rb"\s*(<\?xml[^>]*\?>)?\s*")
 _UNKNOWN = 9_999_999.0
-_MAX_EVENT_BYTES = 1 << 20
+# The buffer drops what it has consumed once that is this large (and half of it).
+_COMPACT_BYTES = 1 << 16
 
 _AFFILIATION: dict[str, Side] = {
     "f": "nato", "a": "nato", "h": "russia", "s": "russia", "n": "other",
@@ -85,76 +92,111 @@ def _float(el: Element, key: str, *, required: bool = False) -> float | None:
     try:
         f = float(v)
     except ValueError as e:
-        raise Rejected(f"malformed event: {el.tag}@{key}={v[:20]!r} is not a number") from e
+        raise Rejected(f"malformed event: {el.tag}@{key}={shown(v, 20)} is not a number") from e
     if not math.isfinite(f):
-        raise Rejected(f"malformed event: {el.tag}@{key}={v[:20]!r} is not finite")
+        raise Rejected(f"malformed event: {el.tag}@{key}={shown(v, 20)} is not finite")
     return None if f == _UNKNOWN else f
 
 
 class CotDecoder(DecoderBase):
     """Decode a CoT event stream of one feed."""
 
-    framing = "documents"
+    framing = "stream"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._buf = b""
+        self._buf = bytearray()
+        self._start = 0  # the first byte not yet consumed
+        self._scan = 0  # no </event> starts before this offset (past _start)
+        self._skipping = False  # inside an oversized event: drop bytes up to its </event>
 
     def decode(self, units: Iterable[bytes], *, final: bool = True) -> Iterator[Item]:
         for chunk in units:
             self._buf += chunk
             yield from self._cut()
         if final:
-            rest = self._buf
-            self._buf = b""
-            if rest.strip():
+            rest = bytes(self._buf[self._start :])
+            self._buf.clear()
+            self._start = self._scan = 0
+            if rest.strip() and not self._skipping:
                 self.position += 1
                 self.stats.lines += 1
                 yield self.stats.dead_letter(self.position, rest, "truncated event: stream ended before </event>")
+            self._skipping = False
+
+    def _consume(self, upto: int) -> None:
+        """Everything before ``upto`` is used; the buffer forgets it now and then (amortised O(1))."""
+        self._start = self._scan = upto
+        if upto >= _COMPACT_BYTES and upto * 2 >= len(self._buf):
+            del self._buf[:upto]
+            self._start = self._scan = 0
 
     def _cut(self) -> Iterator[Item]:
+        buf = self._buf
+        cap = self.limits.max_line_bytes
         while True:
-            buf = self._buf
-            end = buf.find(_END)
+            end = buf.find(_END, self._scan)
             if end < 0:
-                if len(buf) > _MAX_EVENT_BYTES:
-                    self._buf = b""
+                # Resume the search where a split </event> could start.
+                self._scan = max(self._start, len(buf) - len(_END) + 1)
+                if self._skipping:
+                    self._consume(self._scan)
+                elif len(buf) - self._start > cap:
                     self.position += 1
                     self.stats.lines += 1
-                    yield self.stats.dead_letter(self.position, buf, "malformed event: no </event> within 1 MiB")
+                    yield self.stats.dead_letter(
+                        self.position, bytes(buf[self._start : self._start + cap]), oversized(cap, "event", "max_line_bytes")
+                    )
+                    self._skipping = True
+                    self._consume(self._scan)
                 return
             end += len(_END)
-            m = _START.search(buf, 0, end)
+            if self._skipping:  # the end of an oversized event, already dead-lettered
+                self._skipping = False
+                self._consume(end)
+                continue
+            m = _START.search(buf, self._start, end)
             if m is None:
-                junk, self._buf = buf[:end], buf[end:]
+                junk = bytes(buf[self._start : end])
+                self._consume(end)
                 self.position += 1
                 self.stats.lines += 1
                 yield self.stats.dead_letter(self.position, junk, "malformed event: </event> without <event")
                 continue
-            head = buf[: m.start()]
-            if head and not _DECL.fullmatch(head):
-                self.position += 1
-                self.stats.lines += 1
-                yield self.stats.dead_letter(self.position, head, "malformed line: bytes between events")
-            event, self._buf = buf[m.start() : end], buf[end:]
+            if m.start() > self._start:
+                head = bytes(buf[self._start : m.start()])
+                if not _DECL.fullmatch(head):
+                    self.position += 1
+                    self.stats.lines += 1
+                    yield self.stats.dead_letter(self.position, head[:cap], "malformed line: bytes between events")
+            event = bytes(buf[m.start() : end])
+            self._consume(end)
             self.position += 1
             self.stats.lines += 1
+            if len(event) > cap:
+                yield self.stats.dead_letter(self.position, event[:cap], oversized(cap, "event", "max_line_bytes"))
+                continue
+            dropped: list[str] = []
             try:
-                update = self._event(event)
+                update = self._event(event, dropped)
             except Rejected as e:
                 yield self.stats.dead_letter(self.position, event, str(e))
                 continue
+            for reason in dropped:
+                yield self.stats.dead_letter(self.position, event, reason)
             if update is not None:
                 yield update
 
-    def _event(self, raw: bytes) -> TrackUpdate | None:
+    def _event(self, raw: bytes, dropped: list[str]) -> TrackUpdate | None:
         try:
             ev = fromstring(raw)
         except (ParseError, DefusedXmlException, ValueError) as e:
-            raise Rejected(f"malformed event: {type(e).__name__}: {e}") from e
+            raise Rejected(f"malformed event: {type(e).__name__}: {str(e)[:120]}") from e
         uid, cot_type = ev.get("uid"), ev.get("type")
         if not uid or not cot_type:
             raise Rejected("malformed event: no uid or type")
+        if len(uid) > MAX_ID_CHARS - 4 or len(cot_type) > MAX_TEXT_CHARS:
+            raise Rejected(f"malformed event: a uid of {len(uid):,} or a type of {len(cot_type):,} characters")
         atoms = cot_type.split("-")
         self.stats.messages += 1
         if atoms[0] != "a" or len(atoms) < 3:
@@ -163,7 +205,7 @@ class CotDecoder(DecoderBase):
         asserted = _AFFILIATION.get(atoms[1])
         domain = _DIMENSION.get(atoms[2])
         if asserted is None:
-            raise Rejected(f"malformed event: type {cot_type!r} has no known affiliation")
+            raise Rejected(f"malformed event: type {shown(cot_type)} has no known affiliation")
         if domain is None:
             self.stats.ignored[f"dimension {atoms[2]}"] += 1
             return None
@@ -178,7 +220,7 @@ class CotDecoder(DecoderBase):
         lon = _float(point, "lon", required=True)
         if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
             raise Rejected(f"impossible value: point lat {point.get('lat')}, lon {point.get('lon')}")
-        hae = _float(point, "hae")
+        hae = self._ranged(point, "hae", "alt_m", dropped)
         for key in ("ce", "le"):
             err = _float(point, key)
             if err is not None and err < 0:
@@ -190,14 +232,13 @@ class CotDecoder(DecoderBase):
             contact = detail.find("contact")
             if contact is not None:
                 callsign = (contact.get("callsign") or "").strip() or None
+                if callsign is not None and len(callsign) > MAX_TEXT_CHARS:
+                    dropped.append(bad_field(f"contact@callsign of {len(callsign):,} characters, more than {MAX_TEXT_CHARS}"))
+                    callsign = None
             track = detail.find("track")
             if track is not None:
-                course = _float(track, "course")
-                speed = _float(track, "speed")
-                if course is not None and not 0 <= course <= 360:
-                    raise Rejected(f"impossible value: track@course {course}")
-                if speed is not None and not 0 <= speed <= 1500:
-                    raise Rejected(f"impossible value: track@speed {speed} m/s")
+                course = self._ranged(track, "course", "course_deg", dropped)
+                speed = self._ranged(track, "speed", "speed_mps", dropped)
         side = self.affiliation.for_other(callsign, asserted)
         category, category_source = self.classifier.cot(cot_type, callsign)
         try:
@@ -216,7 +257,7 @@ class CotDecoder(DecoderBase):
                 course_deg=course,
                 callsign=callsign,
                 type_code=cot_type,
-                raw_ref=f"{self.feed}:{self.position}",
+                raw_ref=f"{self.ref_prefix}{self.position}",
                 category=category,
                 category_source=category_source,
             )
@@ -224,3 +265,13 @@ class CotDecoder(DecoderBase):
             raise Rejected(f"impossible value: {e}") from e
         self.stats.updates += 1
         return update
+
+    @staticmethod
+    def _ranged(el: Element, key: str, field: str, dropped: list[str]) -> float | None:
+        """An optional number within the range of the record's ``field``; out of it: dropped."""
+        v = _float(el, key)
+        low, high = TRACK_BOUNDS[field]
+        if v is not None and not low <= v <= high:
+            dropped.append(bad_field(f"{el.tag}@{key}={v:g} is outside [{low:g}, {high:g}]"))
+            return None
+        return v

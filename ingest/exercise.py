@@ -20,12 +20,21 @@ A notice keeps its area as the feed gives it: a centre and a radius stay a
 (edges straight in lon/lat for GeoJSON, geodesics for NOTAMs), with the feed's margin
 beside it; ``proximity.notices`` builds the zone's geometry. Each input unit is one
 document (a file, an HTTP body, a Kafka record); ``position`` counts features or NOTAMs.
+
+Hostile input: a document longer than ``max_document_bytes`` or (GeoJSON) nested deeper
+than ``max_json_depth`` is refused before it is parsed; numbers too large for a float or
+not finite are impossible values; a notice whose window starts more than
+:data:`MAX_NOTICE_LEAD_S` after the wall clock when it is read (a NOTAM dated 2099) is an
+impossible timestamp; a NOTAM ``Q)`` centre that is not a position (``9900N18100E``) is an
+impossible value; a name longer than :data:`config.records.MAX_NOTICE_NAME_CHARS` is
+dropped (the id names the notice) and named in a ``bad field`` dead letter.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator, Union
 
@@ -34,7 +43,9 @@ from shapely.geometry import Polygon, shape
 from config.affiliation import country_of_location
 from config.records import (
     DOMAINS,
+    MAX_ID_CHARS,
     MAX_NOTICE_MARGIN_M,
+    MAX_NOTICE_NAME_CHARS,
     SEVERITIES,
     SIDES,
     CircleArea,
@@ -45,13 +56,18 @@ from config.records import (
     RecordError,
     Side,
 )
-from ingest._common import DecoderBase, Rejected, iso_epoch_s
+from ingest._common import DecoderBase, Rejected, bad_field, iso_epoch_s, json_number, load_json, oversized, shown
 
-__all__ = ["ExerciseGeoJsonDecoder", "NotamDecoder"]
+__all__ = ["MAX_NOTICE_LEAD_S", "ExerciseGeoJsonDecoder", "NotamDecoder"]
 
 Item = Union[Notice, DeadLetter]
 
 NM_M = 1852.0
+
+#: A notice may announce a window starting at most this long (366 days) after the wall
+#: clock when it is read: NOTAMs are published days to weeks ahead, Vienna Document
+#: exercise notifications 42 days ahead, annual calendars a year ahead.
+MAX_NOTICE_LEAD_S = 366 * 86_400.0
 
 
 def _iso_time(value: Any, key: str) -> float:
@@ -59,6 +75,14 @@ def _iso_time(value: Any, key: str) -> float:
         return iso_epoch_s(value, key)
     except ValueError as e:
         raise Rejected(str(e)) from None
+
+
+def _not_far_ahead(start_s: float, what: str) -> None:
+    """Refuse a window that starts more than :data:`MAX_NOTICE_LEAD_S` after now."""
+    ahead_s = start_s - time.time()
+    if ahead_s > MAX_NOTICE_LEAD_S:
+        when = datetime.fromtimestamp(start_s, timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+        raise Rejected(f"impossible timestamp: {what} is {when}, {ahead_s / 86_400:,.0f} days from now (at most 366)")
 
 
 def _watch_sides(own: Side) -> tuple[Side, ...]:
@@ -73,9 +97,15 @@ class ExerciseGeoJsonDecoder(DecoderBase):
 
     def decode(self, units: Iterable[bytes], *, final: bool = True) -> Iterator[Item]:
         for raw in units:
+            cap = self.limits.max_document_bytes
+            if len(raw) > cap:
+                self.position += 1
+                self.stats.lines += 1
+                yield self.stats.dead_letter(self.position, raw[:cap], oversized(cap, "document", "max_document_bytes"))
+                continue
             try:
-                doc = json.loads(raw)
-            except (ValueError, UnicodeDecodeError):
+                doc = load_json(raw, self.limits, "document")
+            except Rejected as e:
                 # JSON Lines of Features?
                 lines = [ln for ln in raw.splitlines() if ln.strip()]
                 if len(lines) > 1:
@@ -83,7 +113,7 @@ class ExerciseGeoJsonDecoder(DecoderBase):
                     continue
                 self.position += 1
                 self.stats.lines += 1
-                yield self.stats.dead_letter(self.position, raw, "malformed document: not JSON")
+                yield self.stats.dead_letter(self.position, raw, str(e))
                 continue
             if isinstance(doc, dict) and doc.get("type") == "FeatureCollection" and isinstance(doc.get("features"), list):
                 features = doc["features"]
@@ -97,29 +127,39 @@ class ExerciseGeoJsonDecoder(DecoderBase):
             for f in features:
                 self.position += 1
                 self.stats.lines += 1
+                dropped: list[str] = []
                 try:
-                    notice = self._feature(f)
+                    notice = self._feature(f, dropped)
                 except Rejected as e:
-                    yield self.stats.dead_letter(self.position, json.dumps(f).encode(), str(e))
+                    yield self.stats.dead_letter(self.position, _dumps(f), str(e))
                     continue
+                for reason in dropped:
+                    yield self.stats.dead_letter(self.position, _dumps(f), reason)
                 self.stats.messages += 1
                 self.stats.notices += 1
                 yield notice
 
-    def _feature(self, f: Any) -> Notice:
+    def _feature(self, f: Any, dropped: list[str]) -> Notice:
         if not isinstance(f, dict) or f.get("type") != "Feature":
             raise Rejected("malformed feature: not a GeoJSON Feature")
         props = f.get("properties")
         if not isinstance(props, dict):
             raise Rejected("malformed feature: no properties")
         fid = f.get("id", props.get("id"))
-        if not isinstance(fid, (str, int)) or isinstance(fid, bool) or str(fid).strip() == "":
-            raise Rejected("malformed feature: no id")
+        if not isinstance(fid, str) or not fid.strip():
+            if not isinstance(fid, int) or isinstance(fid, bool) or fid.bit_length() > 64:
+                raise Rejected("malformed feature: no id (a string, or an integer)")
         fid = str(fid).strip()
-        name = props.get("name") or fid
-        if not isinstance(name, (str, int, float)):
-            raise Rejected(f"malformed feature: name {name!r}")
+        if len(fid) > MAX_ID_CHARS - len("exercise:"):
+            raise Rejected(f"malformed feature: an id of {len(fid):,} characters")
+        name = props.get("name")
+        if name is not None and (not isinstance(name, str) or len(name) > MAX_NOTICE_NAME_CHARS):
+            what = f"of {len(name):,} characters" if isinstance(name, str) else f"{shown(name)}, not a string"
+            dropped.append(bad_field(f"name {what}; the id names the exercise"))
+            name = None
+        name = name or fid
         start = _iso_time(props.get("start"), "start")
+        _not_far_ahead(start, "start")
         end = None if props.get("end") is None else _iso_time(props.get("end"), "end")
         if "end" not in props:
             raise Rejected("malformed feature: no end (null means until further notice)")
@@ -127,34 +167,34 @@ class ExerciseGeoJsonDecoder(DecoderBase):
             raise Rejected("impossible value: end before start")
         country = props.get("country")
         if country is not None and (not isinstance(country, str) or len(country) != 2 or not country.isalpha()):
-            raise Rejected(f"malformed feature: country {country!r} is not ISO 3166-1 alpha-2")
+            raise Rejected(f"malformed feature: country {shown(country)} is not ISO 3166-1 alpha-2")
         country = country.upper() if country else None
         side = props.get("side")
         if side is None:
             side = self.affiliation.side_of_country(country)
         if side not in SIDES:
-            raise Rejected(f"malformed feature: side {side!r} is not one of {SIDES}")
+            raise Rejected(f"malformed feature: side {shown(side)} is not one of {SIDES}")
         notification = props.get("notification", "notified")
         if notification not in ("notified", "snap"):
-            raise Rejected(f"malformed feature: notification {notification!r} is not 'notified' or 'snap'")
+            raise Rejected(f"malformed feature: notification {shown(notification)} is not 'notified' or 'snap'")
         scale = props.get("scale", {})
         if not isinstance(scale, dict) or any(
-            k not in ("troops", "aircraft", "ships") or isinstance(v, bool) or not isinstance(v, int) or v < 0
+            k not in ("troops", "aircraft", "ships") or isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 2**53
             for k, v in scale.items()
         ):
-            raise Rejected(f"malformed feature: scale {scale!r} (troops, aircraft, ships: counts)")
+            raise Rejected(f"malformed feature: scale {shown(scale)} (troops, aircraft, ships: counts)")
         domains = props.get("domains", list(DOMAINS))
-        if not isinstance(domains, list) or not domains or any(d not in DOMAINS for d in domains):
-            raise Rejected(f"malformed feature: domains {domains!r}")
+        if not isinstance(domains, list) or not domains or any(not isinstance(d, str) or d not in DOMAINS for d in domains):
+            raise Rejected(f"malformed feature: domains {shown(domains)}")
         watch = props.get("watch_sides", list(_watch_sides(side)))
-        if not isinstance(watch, list) or not watch or any(s not in SIDES for s in watch):
-            raise Rejected(f"malformed feature: watch_sides {watch!r}")
+        if not isinstance(watch, list) or not watch or any(not isinstance(s, str) or s not in SIDES for s in watch):
+            raise Rejected(f"malformed feature: watch_sides {shown(watch)}")
         severity = props.get("severity", "critical" if notification == "snap" else "warning")
-        if severity not in SEVERITIES:
-            raise Rejected(f"malformed feature: severity {severity!r}")
+        if not isinstance(severity, str) or severity not in SEVERITIES:
+            raise Rejected(f"malformed feature: severity {shown(severity)}")
         buffer_m = props.get("buffer_m", 0.0)
         if isinstance(buffer_m, bool) or not isinstance(buffer_m, (int, float)) or not 0 <= buffer_m <= MAX_NOTICE_MARGIN_M:
-            raise Rejected(f"malformed feature: buffer_m {buffer_m!r} (0 to {MAX_NOTICE_MARGIN_M:.0f} m)")
+            raise Rejected(f"malformed feature: buffer_m {shown(buffer_m)} (0 to {MAX_NOTICE_MARGIN_M:.0f} m)")
         geom = f.get("geometry")
         if not isinstance(geom, dict):
             raise Rejected("malformed feature: no geometry")
@@ -162,12 +202,15 @@ class ExerciseGeoJsonDecoder(DecoderBase):
         area: NoticeArea
         try:
             if geom.get("type") == "Point":
-                lon, lat = (float(x) for x in geom.get("coordinates", [])[:2])
+                coordinates = geom.get("coordinates")
+                if not isinstance(coordinates, list) or len(coordinates) < 2:
+                    raise Rejected("malformed feature: a Point needs [lon, lat]")
+                lon, lat = json_number(coordinates[0], "longitude"), json_number(coordinates[1], "latitude")
                 if not (-90 <= lat <= 90 and -180 <= lon <= 180):
                     raise Rejected(f"impossible value: point {lon}, {lat}")
                 if isinstance(radius_m, bool) or not isinstance(radius_m, (int, float)):
                     raise Rejected("malformed feature: a Point needs radius_m")
-                area = CircleArea(lon_deg=lon, lat_deg=lat, radius_m=float(radius_m))
+                area = CircleArea(lon_deg=lon, lat_deg=lat, radius_m=json_number(radius_m, "radius_m"))
             elif geom.get("type") in ("Polygon", "MultiPolygon"):
                 polygon = shape(geom)
                 if not polygon.is_valid or polygon.is_empty:
@@ -180,8 +223,10 @@ class ExerciseGeoJsonDecoder(DecoderBase):
                 raise Rejected(f"malformed feature: geometry {geom.get('type')!r} is not Point, Polygon or MultiPolygon")
         except Rejected:
             raise
+        except OverflowError:
+            raise Rejected("impossible value: a coordinate is an integer too large for a float") from None
         except Exception as e:  # shapely and the record reject malformed coordinates in many ways
-            raise Rejected(f"malformed feature: geometry: {type(e).__name__}: {e}") from e
+            raise Rejected(f"malformed feature: geometry: {type(e).__name__}: {str(e)[:120]}") from e
         try:
             return Notice(
                 notice_id=f"exercise:{fid}",
@@ -198,7 +243,7 @@ class ExerciseGeoJsonDecoder(DecoderBase):
                 issuer_side=side,
                 declared=dict(scale),
                 source=self.feed,
-                raw_ref=f"{self.feed}:{self.position}",
+                raw_ref=f"{self.ref_prefix}{self.position}",
                 properties={"format": "exercise-geojson", "notification": notification},
             )
         except RecordError as e:
@@ -229,13 +274,16 @@ def _dms(deg: str, minutes: str, seconds: str | None, hemi: str) -> float:
 
 
 def _notam_time(text: str, item: str) -> float | None:
+    """B)/C) ``yyMMddhhmm`` (UTC; the year is 20yy) -> epoch s; C) ``PERM`` -> None."""
     t = text.strip().split()[0] if text.strip() else ""
     if item == "C" and t == "PERM":
         return None
     try:
-        dt = datetime.strptime(t, "%y%m%d%H%M").replace(tzinfo=timezone.utc)
+        if len(t) != 10 or not t.isdigit():
+            raise ValueError(t)
+        dt = datetime(2000 + int(t[:2]), int(t[2:4]), int(t[4:6]), int(t[6:8]), int(t[8:10]), tzinfo=timezone.utc)
     except ValueError as e:
-        raise Rejected(f"unparseable timestamp: {item}) {text.strip()[:20]!r}") from e
+        raise Rejected(f"unparseable timestamp: {item}) {shown(text.strip(), 20)}") from e
     return dt.timestamp()
 
 
@@ -299,6 +347,7 @@ class NotamDecoder(DecoderBase):
         start = _notam_time(items["B"], "B")
         end = _notam_time(items["C"], "C") if "C" in items else None
         assert start is not None
+        _not_far_ahead(start, f"{notam_id} B)")
         if end is not None and end < start:
             raise Rejected(f"impossible value: {notam_id} C) before B)")
         area = self._area(items["E"], q)
@@ -319,7 +368,7 @@ class NotamDecoder(DecoderBase):
                 issuer_country=country,
                 issuer_side=side,
                 source=self.feed,
-                raw_ref=f"{self.feed}:{self.position}",
+                raw_ref=f"{self.ref_prefix}{self.position}",
                 properties={
                     "format": "notam",
                     "notam_id": notam_id,
@@ -362,6 +411,13 @@ class NotamDecoder(DecoderBase):
                 raise Rejected("malformed NOTAM: no area in E) and the Q) radius is 999 (whole FIR) or 0")
             lat = _dms(q.group("lat")[:2], q.group("lat")[2:4], None, q.group("lat")[4])
             lon = _dms(q.group("lon")[:3], q.group("lon")[3:5], None, q.group("lon")[5])
+            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+                raise Rejected(f"impossible value: Q) centre {q.group('lat')}{q.group('lon')} is not a position")
             return CircleArea(lon_deg=lon, lat_deg=lat, radius_m=radius_nm * NM_M)
         except RecordError as e:
             raise Rejected(f"malformed NOTAM: area: {e}") from e
+
+
+def _dumps(value: Any) -> bytes:
+    """A feature as JSON bytes for a dead letter (what was parsed: numbers as JSON gave them)."""
+    return json.dumps(value, default=str).encode()

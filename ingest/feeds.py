@@ -29,6 +29,7 @@ import logging
 import queue
 import threading
 import time
+from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Protocol, Sequence, Union
 
 from config.affiliation import Affiliation
@@ -36,12 +37,13 @@ from config.classification import Classifier
 from config.records import DeadLetter, FeedHealth, Notice, TrackUpdate
 from config.kafka_clients import kafka_client_settings
 from config.settings import ClassificationSettings, ConfigError, FeedSettings, KafkaSettings, SidesSettings
-from ingest._common import Clock
+from ingest._common import DEFAULT_LIMITS, Clock, Limits
 from ingest.aircraft_json import AircraftJsonDecoder
 from ingest.ais import AisDecoder
 from ingest.cot import CotDecoder
 from ingest.errors import FeedConfigError, IngestError
 from ingest.exercise import ExerciseGeoJsonDecoder, NotamDecoder
+from ingest.folders import read_folder
 from ingest.modes import ModeSDecoder
 from ingest.positions import KafkaPositions
 from ingest.sbs1 import Sbs1Decoder
@@ -95,8 +97,12 @@ class Decoder(Protocol):
     stats: FeedStats
     position: int
     framing: Framing
+    limits: Limits
+    classifier: Classifier
 
     def decode(self, units: Iterable[bytes], *, final: bool = True) -> Iterator[Any]: ...
+
+    def begin_file(self, name: str) -> None: ...
 
 
 def make_clock(feed: FeedSettings) -> Clock | None:
@@ -123,10 +129,34 @@ def make_decoder(
     cls = DECODERS.get(feed.format)
     if cls is None:
         raise FeedConfigError(f"feed {feed.name}: format {feed.format!r} has no decoder")
+    limits = Limits(feed.max_line_bytes, feed.max_document_bytes, feed.max_json_depth)
     extra = {"dedup_window_s": feed.dedup_window_s} if cls is AisDecoder else {}
-    decoder: Decoder = cls(feed.name, affiliation, clock=clock, stats=stats or FeedStats(feed.name),
+    decoder: Decoder = cls(feed.name, affiliation, clock=clock, stats=stats or FeedStats(feed.name), limits=limits,
                            classifier=classifier, **extra)
     return decoder
+
+
+def _decoded(
+    feed: FeedSettings,
+    decoder: Decoder,
+    affiliation: Affiliation,
+    stop: threading.Event | None,
+    kafka: KafkaSettings | None,
+    positions: KafkaPositions | None,
+) -> Iterator[FeedItem]:
+    """The decoder's items from the feed's transport; a file feed on a folder reads its
+    files in data-time order (:mod:`ingest.folders`)."""
+    if feed.transport == "file" and feed.path is not None and Path(feed.path).is_dir():
+        probe_stats = f"{feed.name} (looking for the first data time of a file)"
+        return read_folder(
+            Path(feed.path),
+            decoder,
+            lambda: make_decoder(feed, affiliation, clock=make_clock(feed), stats=FeedStats(probe_stats),
+                                 classifier=decoder.classifier),
+            stop,
+            guarded_decode,
+        )
+    return guarded_decode(decoder, _units(feed, decoder.framing, stop, kafka, positions, decoder.limits))
 
 
 def _units(
@@ -135,23 +165,24 @@ def _units(
     stop: threading.Event | None,
     kafka: KafkaSettings | None,
     positions: KafkaPositions | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Iterator[bytes]:
     t = feed.transport
     if t == "file":
         assert feed.path is not None  # FeedSettings checks what each transport needs
-        return file_units(feed.path, framing, stop)
+        return file_units(feed.path, framing, stop, limits)
     if t == "follow":
         assert feed.path is not None
-        return follow_units(feed.path, framing, stop, from_start=feed.from_start)
+        return follow_units(feed.path, framing, stop, from_start=feed.from_start, limits=limits)
     if t == "tcp":
         assert feed.host is not None and feed.port is not None
-        return tcp_units(feed.host, feed.port, framing, stop)
+        return tcp_units(feed.host, feed.port, framing, stop, read_timeout_s=feed.read_timeout_s, limits=limits)
     if t == "udp":
         assert feed.port is not None
         return udp_units(feed.port, framing, stop, host=feed.host or "127.0.0.1")
     if t == "http":
         assert feed.url is not None
-        return http_units(feed.url, feed.poll_interval_s, stop)
+        return http_units(feed.url, feed.poll_interval_s, stop, limits=limits)
     if t == "kafka":
         assert feed.topic is not None
         bootstrap = feed.bootstrap_servers or (kafka.bootstrap_servers if kafka is not None else None)
@@ -186,8 +217,9 @@ class _TransportFailure(BaseException):
     """Raised through a decoder for a failure of the transport (not of the unit it handles)."""
 
 
-def guarded_decode(decoder: Decoder, units: Iterable[bytes]) -> Iterator[Any]:
-    """``decoder.decode(units)``, a unit whose handling raises made a dead letter (module doc).
+def guarded_decode(decoder: Decoder, units: Iterable[bytes], final: bool = True) -> Iterator[Any]:
+    """``decoder.decode(units, final=final)``, a unit whose handling raises made a dead
+    letter (module doc).
 
     The decoder is resumed on the units after it (``decode`` again: its state, and its
     position count, carry over as they do across reconnects).
@@ -208,7 +240,7 @@ def guarded_decode(decoder: Decoder, units: Iterable[bytes]) -> Iterator[Any]:
 
     while True:
         try:
-            yield from decoder.decode(tap())
+            yield from decoder.decode(tap(), final=final)
             return
         except _TransportFailure as e:
             assert e.__cause__ is not None
@@ -268,7 +300,7 @@ def open_feed(
     who = classifier if classifier is not None else Classifier(classification)
     stats = register(FeedStats(feed.name))
     decoder = make_decoder(feed, aff, clock=make_clock(feed), stats=stats, classifier=who)
-    items: Iterator[FeedItem] = guarded_decode(decoder, _units(feed, decoder.framing, stop, kafka, positions))
+    items: Iterator[FeedItem] = _decoded(feed, decoder, aff, stop, kafka, positions)
     if feed.transport == "file" and feed.speed > 0:
         items = _paced(items, feed.speed, stop)
     try:

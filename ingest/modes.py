@@ -47,7 +47,7 @@ from pyModeS import PipeDecoder
 
 from config.records import DeadLetter, TrackUpdate
 from ingest._aircraft import AircraftState, nic_of, nuc_p_of
-from ingest._common import FT_TO_M, DecoderBase, Rejected, plausible_epoch
+from ingest._common import FT_TO_M, NO_TIME_HINT, DecoderBase, Rejected, oversized, plausible_epoch, shown
 
 __all__ = ["ModeSDecoder"]
 
@@ -82,17 +82,21 @@ class ModeSDecoder(DecoderBase):
         try:
             t = float(parts[0])
         except ValueError:
-            return None, None, f"unparseable timestamp: {parts[0][:30]!r}"
+            return None, None, f"unparseable timestamp: {shown(parts[0], 30)}"
         if not plausible_epoch(t):
-            return None, None, f"impossible timestamp: {parts[0][:30]}"
+            return None, None, f"impossible timestamp: {shown(parts[0], 30)} is outside 1990-2099"
         return t, parts[1], None
 
     def decode(self, lines: Iterable[bytes], *, final: bool = True) -> Iterator[Item]:
         stats = self.stats
+        max_line = self.limits.max_line_bytes
         for raw in lines:
             self.position += 1
             pos = self.position
             stats.lines += 1
+            if len(raw) > max_line:
+                yield stats.dead_letter(pos, raw[:max_line], oversized(max_line, "line", "max_line_bytes"))
+                continue
             if not raw.strip():
                 stats.ignored["blank line"] += 1
                 continue
@@ -105,12 +109,12 @@ class ModeSDecoder(DecoderBase):
                 continue
             assert frame is not None
             if len(frame) not in (14, 28) or not _HEXCHARS.issuperset(frame):
-                yield stats.dead_letter(pos, raw, f"malformed line: {frame[:30]!r} is not a 56- or 112-bit frame")
+                yield stats.dead_letter(pos, raw, f"malformed line: {shown(frame, 30)} is not a 56- or 112-bit frame")
                 continue
             received_s = None
             if t_s is None:
                 if self.clock is None:
-                    yield stats.dead_letter(pos, raw, "no timestamp: AVR frame and no clock")
+                    yield stats.dead_letter(pos, raw, f"no timestamp: an AVR frame carries none; {NO_TIME_HINT}")
                     continue
                 t_s = received_s = self.clock()
             try:
@@ -135,6 +139,7 @@ class ModeSDecoder(DecoderBase):
             if st is None:
                 if len(self._state) > 200_000:
                     self._state.pop(next(iter(self._state)))
+                    stats.evict("aircraft")
                 st = self._state[address] = AircraftState(address)
             cs = d.get("callsign")
             if isinstance(cs, str) and cs.strip("_ #"):
@@ -168,7 +173,7 @@ class ModeSDecoder(DecoderBase):
             country, side = self.affiliation.for_icao(address, st.callsign, None, t_s)
             category, source = self.classifier.aircraft(address, st.callsign)
             try:
-                update = st.report(self.feed, t_s, float(lat), float(lon), side, country, f"{self.feed}:{pos}",
+                update = st.report(self.feed, t_s, float(lat), float(lon), side, country, f"{self.ref_prefix}{pos}",
                                    None, None, category, source)
             except Rejected as e:
                 yield stats.dead_letter(pos, raw, str(e), received_s)
@@ -183,7 +188,7 @@ def _quality(st: AircraftState, tc: int, d: dict[str, Any], frame: str) -> None:
     version = st.adsb_version
     if tc == 31:
         v = d.get("version")
-        if not isinstance(v, int):
+        if not isinstance(v, int) or not 0 <= v <= 7:  # 3 bits: never else, but this runs outside any try
             return
         st.adsb_version = v
         if v < 1:  # version 0 carries none of the fields below

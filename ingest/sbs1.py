@@ -32,9 +32,16 @@ position (type 3) says airborne. The SBS-1 format carries no position-quality in
 :class:`config.classification.Classifier` (address block, callsign); the side is judged
 at the line's time.
 
-Bad input (wrong field count, a hex ident that is not 24-bit hex, numbers that do not
-parse, latitude outside +-90, an altitude outside -1,500..130,000 ft, a speed above
-2,000 kn, a date that does not parse) is a dead letter; nothing stops the stream.
+Bad input is a dead letter and nothing stops the stream: a line longer than
+``max_line_bytes``, a wrong field count, a hex ident that is not 24-bit hex, a position
+that does not parse or lies outside +-90/+-180, a date or time that does not parse
+("unparseable timestamp") or lies outside 1990-2099 ("impossible timestamp"). A value of
+the merged state that does not parse or is out of range (an altitude outside
+-1,500..130,000 ft, a ground speed above 2,000 kn, a track outside 0..360, a vertical
+rate beyond +-100,000 ft/min, a callsign longer than
+:data:`config.records.MAX_TEXT_CHARS`, a squawk that is not four octal digits, an
+on-ground flag that is not ``-1``, ``0`` or ``1``) is dropped and named in a ``bad field``
+dead letter; the rest of the line is used.
 """
 
 from __future__ import annotations
@@ -43,9 +50,18 @@ import calendar
 import logging
 from typing import Any, Callable, Iterable, Iterator, Union
 
-from config.records import DeadLetter, TrackUpdate
+from config.records import MAX_TEXT_CHARS, DeadLetter, TrackUpdate
 from ingest._aircraft import AircraftState
-from ingest._common import EPOCH_MAX_S, EPOCH_MIN_S, DecoderBase, Rejected
+from ingest._common import (
+    EPOCH_MAX_S,
+    EPOCH_MIN_S,
+    NO_TIME_HINT,
+    DecoderBase,
+    Rejected,
+    bad_field,
+    oversized,
+    shown,
+)
 
 __all__ = ["Sbs1Decoder"]
 
@@ -58,25 +74,58 @@ _ON_GROUND = {b"-1": True, b"1": True, b"0": False}  # field 22
 _OTHER_KINDS = frozenset((b"SEL", b"ID", b"AIR", b"STA", b"CLK"))
 
 
-class _Impossible(ValueError):
-    """A number that parses but lies outside its field's range."""
+class _BadValue(ValueError):
+    """A field that does not parse, or parses outside its range (the message says which)."""
 
 
 def _ranged(low: float, high: float, what: str) -> Callable[[bytes], float]:
-    """A parser of one numeric field that refuses values outside ``[low, high]``."""
+    """A parser of one numeric field that refuses values outside ``[low, high]`` (and NaN, inf)."""
 
     def parse(text: bytes) -> float:
-        v = float(text)
+        try:
+            v = float(text)
+        except ValueError:
+            raise _BadValue(f"{what}={shown(text)} is not a number") from None
         if not low <= v <= high:
-            raise _Impossible(f"impossible value: {what} {v}")
+            raise _BadValue(f"{what}={shown(text)} is outside [{low:g}, {high:g}]")
         return v
 
     return parse
 
 
-_alt_ft = _ranged(-1500.0, 130_000.0, "altitude (ft)")
-_gs_kn = _ranged(0.0, 2000.0, "ground speed (kn)")
-_track_deg = _ranged(0.0, 360.0, "track (deg)")
+_alt_ft = _ranged(-1500.0, 130_000.0, "altitude (ft, field 12)")
+_gs_kn = _ranged(0.0, 2000.0, "ground speed (kn, field 13)")
+_track_deg = _ranged(0.0, 360.0, "track (deg, field 14)")
+_vrate_fpm = _ranged(-100_000.0, 100_000.0, "vertical rate (ft/min, field 17)")
+_lat = _ranged(-90.0, 90.0, "latitude (field 15)")
+_lon = _ranged(-180.0, 180.0, "longitude (field 16)")
+
+
+def _callsign(text: bytes) -> str | None:
+    cs = text.strip()
+    if len(cs) > MAX_TEXT_CHARS:
+        raise _BadValue(f"callsign (field 11) of {len(cs):,} characters, more than {MAX_TEXT_CHARS}")
+    return cs.decode("ascii", "replace") or None
+
+
+def _squawk(text: bytes) -> str:
+    if len(text) != 4 or not _OCTAL.issuperset(text):
+        raise _BadValue(f"squawk (field 18)={shown(text)} is not four octal digits")
+    return text.decode()
+
+
+_OCTAL = frozenset(b"01234567")
+# What each transmission type carries into the merged state: (field index, attribute, parser).
+_STATE_FIELDS: dict[bytes, tuple[tuple[int, str, Callable[[bytes], object]], ...]] = {
+    b"1": ((10, "callsign", _callsign),),
+    b"2": ((11, "alt_ft", _alt_ft), (12, "gs_kn", _gs_kn), (13, "track_deg", _track_deg)),
+    b"3": ((11, "alt_ft", _alt_ft),),
+    b"4": ((12, "gs_kn", _gs_kn), (13, "track_deg", _track_deg), (16, "vrate_fpm", _vrate_fpm)),
+    b"5": ((11, "alt_ft", _alt_ft),),
+    b"6": ((17, "squawk", _squawk), (11, "alt_ft", _alt_ft)),
+    b"7": ((11, "alt_ft", _alt_ft),),
+    b"8": (),
+}
 
 
 class Sbs1Decoder(DecoderBase):
@@ -97,11 +146,14 @@ class Sbs1Decoder(DecoderBase):
         return None if a is None else a.as_dict()
 
     def _day(self, date: bytes) -> float | None:
+        """``yyyy/mm/dd`` -> epoch s of its midnight (UTC); None when it is not a date.
+
+        A real date outside 1990-2099 is kept (the caller calls its time impossible)."""
         day = self._days.get(date, False)
         if day is False:
             try:
                 y, m, d = (int(x) for x in date.replace(b"-", b"/").split(b"/"))
-                if not (1990 <= y < 2100 and 1 <= m <= 12 and 1 <= d <= calendar.monthrange(y, m)[1]):
+                if not (1 <= y <= 9999 and 1 <= m <= 12 and 1 <= d <= calendar.monthrange(y, m)[1]):
                     raise ValueError(date)
                 day = float(calendar.timegm((y, m, d, 0, 0, 0)))
             except ValueError:
@@ -158,11 +210,15 @@ class Sbs1Decoder(DecoderBase):
         classifier = self.classifier
         clock = self.clock
         feed = self.feed
-        ref_prefix = feed + ":"
+        ref_prefix = self.ref_prefix
+        max_line = self.limits.max_line_bytes
         for raw in lines:
             self.position += 1
             pos = self.position
             stats.lines += 1
+            if len(raw) > max_line:
+                yield dead(pos, raw[:max_line], oversized(max_line, "line", "max_line_bytes"))
+                continue
             f = raw.rstrip(b"\r\n ").split(b",")
             if len(f) != 22:
                 if len(f) == 1 and not f[0].strip():
@@ -189,10 +245,8 @@ class Sbs1Decoder(DecoderBase):
                     continue
                 if len(aircraft) >= self.max_aircraft:
                     aircraft.pop(next(iter(aircraft)))
+                    stats.evict("aircraft")
                 a = aircraft[key] = AircraftState(key.decode().lower())
-            ground = _ON_GROUND.get(f[21]) if f[21] else None
-            if ground is not None:
-                a.on_ground = ground
             try:
                 if kind != b"3" and kind != b"2":
                     if kind == b"4":
@@ -201,68 +255,75 @@ class Sbs1Decoder(DecoderBase):
                         if f[13]:
                             a.track_deg = _track_deg(f[13])
                         if f[16]:
-                            a.vrate_fpm = float(f[16])
+                            a.vrate_fpm = _vrate_fpm(f[16])
                     elif kind == b"5" or kind == b"7":
                         if f[11]:
                             a.alt_ft = _alt_ft(f[11])
                     elif kind == b"1":
-                        cs = f[10].strip()
-                        if cs:
-                            a.callsign = cs.decode("ascii", "replace")
+                        if f[10]:
+                            a.callsign = _callsign(f[10]) or a.callsign
                     elif kind == b"6":
                         if f[17]:
-                            a.squawk = f[17].decode("ascii", "replace")
+                            a.squawk = _squawk(f[17])
                         if f[11]:
                             a.alt_ft = _alt_ft(f[11])
                     elif kind != b"8":
                         yield dead(pos, raw, f"malformed line: transmission type {kind[:4]!r}")
                         continue
-                    stats.messages += 1
-                    continue
-                # Position (2 surface, 3 airborne).
-                if f[11]:
-                    a.alt_ft = _alt_ft(f[11])
+                else:
+                    # Position (2 surface, 3 airborne).
+                    if f[11]:
+                        a.alt_ft = _alt_ft(f[11])
+                    if kind == b"2":
+                        if f[12]:
+                            a.gs_kn = _gs_kn(f[12])
+                        if f[13]:
+                            a.track_deg = _track_deg(f[13])
+            except _BadValue:
+                # Field by field: keep what is good, name what is not.
+                for reason in self._state_fields(a, kind, f):
+                    yield dead(pos, raw, reason)
+            ground = None
+            if f[21]:
+                ground = _ON_GROUND.get(f[21])
                 if ground is None:
-                    a.on_ground = kind == b"2"  # surface position, else airborne
-                if kind == b"2":
-                    if f[12]:
-                        a.gs_kn = _gs_kn(f[12])
-                    if f[13]:
-                        a.track_deg = _track_deg(f[13])
-                stats.messages += 1
-                lat_s, lon_s = f[14], f[15]
-                if not lat_s or not lon_s:
-                    stats.ignored["no position"] += 1
-                    continue
-                lat, lon = float(lat_s), float(lon_s)
-            except _Impossible as e:
-                yield dead(pos, raw, str(e))
+                    yield dead(pos, raw, bad_field(f"on ground (field 22)={shown(f[21])} is not -1, 0 or 1"))
+                else:
+                    a.on_ground = ground
+            stats.messages += 1
+            if kind != b"3" and kind != b"2":
                 continue
-            except ValueError as e:
-                yield dead(pos, raw, f"malformed line: {e}")
+            if ground is None:
+                a.on_ground = kind == b"2"  # surface position, else airborne
+            lat_s, lon_s = f[14], f[15]
+            if not lat_s or not lon_s:
+                stats.ignored["no position"] += 1
                 continue
-            if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
-                yield dead(pos, raw, f"impossible value: lat {lat}, lon {lon}")
+            try:
+                lat, lon = _lat(lat_s), _lon(lon_s)
+            except _BadValue as e:
+                yield dead(pos, raw, f"impossible value: {e}" if "outside" in str(e) else f"malformed line: {e}")
                 continue
             t_s: float | None = None
             received_s: float | None = None
             if f[6] or f[7]:
                 t_s = self._time(f[6], f[7])
                 if t_s is None:
-                    yield dead(pos, raw, f"unparseable timestamp: {f[6][:12]!r} {f[7][:16]!r}")
+                    yield dead(pos, raw, f"unparseable timestamp: date/time generated {shown(f[6], 12)} {shown(f[7], 16)}")
                     continue
             elif f[8] or f[9]:
                 t_s = self._time(f[8], f[9])
                 if t_s is None:
-                    yield dead(pos, raw, f"unparseable timestamp: {f[8][:12]!r} {f[9][:16]!r}")
+                    yield dead(pos, raw, f"unparseable timestamp: date/time logged {shown(f[8], 12)} {shown(f[9], 16)}")
                     continue
             elif clock is not None:
                 t_s = received_s = clock()
             else:
-                yield dead(pos, raw, "no timestamp: date/time fields empty and no clock")
+                yield dead(pos, raw, f"no timestamp: the date/time fields are empty; {NO_TIME_HINT}")
                 continue
             if not EPOCH_MIN_S <= t_s < EPOCH_MAX_S:
-                yield dead(pos, raw, f"impossible timestamp: {t_s}")
+                date, when = (f[6], f[7]) if f[6] or f[7] else (f[8], f[9])
+                yield dead(pos, raw, f"impossible timestamp: {shown(date, 12)} {shown(when, 16)} is outside 1990-2099")
                 continue
             country, side = affiliation.for_icao(a.address, a.callsign, None, t_s)
             category, source = classifier.aircraft(a.address, a.callsign)
@@ -273,3 +334,17 @@ class Sbs1Decoder(DecoderBase):
                 continue
             stats.updates += 1
             yield update
+
+    @staticmethod
+    def _state_fields(a: AircraftState, kind: bytes, f: list[bytes]) -> Iterator[str]:
+        """Set the good values of one line's state fields; a ``bad field`` reason for each bad one."""
+        for index, attribute, parse in _STATE_FIELDS.get(kind, ()):
+            if not f[index]:
+                continue
+            try:
+                value = parse(f[index])
+            except _BadValue as e:
+                yield bad_field(str(e))
+                continue
+            if value is not None:
+                setattr(a, attribute, value)

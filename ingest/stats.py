@@ -3,9 +3,10 @@
 Every decoder owns one :class:`FeedStats`; :func:`open_feed` registers it here under the
 feed's name so the CLI and the pipeline can report them (:func:`snapshot`).
 
-A dead letter's reason reads ``"<category>: <detail>"``; counts are kept per category
-(the text before the first colon), so "checksum mismatch: expected 3F, computed 2A" and
-"checksum mismatch: expected 11, computed 7C" count as one reason.
+A decoder states a dead letter's reason as ``"<category>: <detail>"``; the dead letter
+keeps the category as its ``reason`` and the rest as its ``detail``, and counts are kept
+per category, so "checksum mismatch: expected 3F, computed 2A" and "checksum mismatch:
+expected 11, computed 7C" count as one reason.
 
 Decoder state is bounded (pending AIS fragments, ship static data, merged SBS-1
 aircraft): what a decoder drops to stay within its cap is counted per kind in
@@ -34,7 +35,7 @@ class FeedStats:
     """Counters of one feed. Not thread-safe by itself: one decoder, one thread."""
 
     __slots__ = ("feed", "lines", "messages", "updates", "notices", "duplicates", "dead", "ignored", "evicted",
-                 "_loud_at")
+                 "file", "_loud_at")
 
     def __init__(self, feed: str) -> None:
         self.feed = feed
@@ -46,6 +47,7 @@ class FeedStats:
         self.dead: Counter[str] = Counter()  # dead letters per reason category
         self.ignored: Counter[str] = Counter()  # valid input that is not a track (why)
         self.evicted: Counter[str] = Counter()  # decoder state dropped to stay within its cap (what)
+        self.file: str | None = None  # the file being read, in a feed that reads a folder
         self._loud_at = 10
 
     @property
@@ -53,9 +55,10 @@ class FeedStats:
         return sum(self.dead.values())
 
     def dead_letter(self, position: int, raw: bytes, reason: str, received_s: float | None = None) -> DeadLetter:
-        """Count and build a dead letter; log loudly when the feed has produced only errors."""
-        category = reason.split(":", 1)[0]
-        self.dead[category] += 1
+        """Count and build a dead letter (``reason``: ``"<category>: <detail>"`` or a bare
+        category); log loudly when the feed has produced only errors."""
+        letter = DeadLetter.of(self.feed, position, bytes(raw), reason, received_s=received_s, file=self.file)
+        self.dead[letter.reason] += 1
         if self.messages == 0 and self.updates == 0 and self.notices == 0:
             total = self.dead_total
             if total >= self._loud_at:
@@ -66,7 +69,7 @@ class FeedStats:
                     total,
                     ", ".join(f"{k}: {v}" for k, v in self.dead.most_common(3)),
                 )
-        return DeadLetter(self.feed, position, bytes(raw), reason, received_s)
+        return letter
 
     def evict(self, what: str, n: int = 1) -> None:
         """The decoder dropped ``n`` pieces of its state of kind ``what`` to stay within its cap."""

@@ -1,9 +1,29 @@
 """Transports: where a feed's bytes come from.
 
-Every transport yields *units* for one decoder: lines (bytes, no line ending) for the
-line formats (AIS, SBS-1, raw Mode S, generic tracks), or whole documents / stream
-chunks for the document formats (aircraft.json, CoT, exercise GeoJSON, NOTAM). The same
-decoder reads them whatever the transport: one decode path.
+Every transport yields *units* for one decoder, as the decoder's ``framing`` asks:
+
+* ``"lines"``: lines (bytes, no line ending) for the line formats (AIS, SBS-1, raw
+  Mode S, generic tracks);
+* ``"documents"``: whole documents for the formats parsed as one (aircraft.json,
+  exercise GeoJSON, NOTAM): a file, an HTTP body, a datagram, a Kafka record;
+* ``"stream"``: chunks of a byte stream cut wherever (CoT): a file read in pieces,
+  appended bytes, TCP segments, datagrams, records.
+
+The same decoder reads them whatever the transport: one decode path.
+
+Hostile input never costs more memory than the caps: a line longer than
+``max_line_bytes`` is handed on cut to ``max_line_bytes + 1`` bytes (the decoder
+dead-letters it as oversized) and the rest of it is skipped, never held; a document
+longer than ``max_document_bytes`` likewise (``DEFAULT_LIMITS`` when not given).
+
+Recordings compressed with gzip or Zstandard are recognised by their magic bytes (not
+only by a ``.gz``/``.zst`` suffix) and decompressed on the way, by ``file`` (a file or
+each file of a folder) and ``follow`` (also while the file grows).
+
+TCP feeds set ``SO_KEEPALIVE`` and ``TCP_KEEPIDLE``/``TCP_KEEPINTVL``/``TCP_KEEPCNT`` (a
+dead peer is noticed within about ``KEEPALIVE_IDLE_S + KEEPALIVE_INTERVAL_S *
+KEEPALIVE_COUNT``) and reconnect when nothing arrived for ``read_timeout_s`` (a silent
+server, a half-open connection).
 
 All of them stop promptly when the ``stop`` event is set (sockets and waits time out
 every ``_TICK_S``) and never raise on bad *input*; they raise :class:`TransportError`
@@ -20,30 +40,49 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import zlib
 from pathlib import Path
-from typing import IO, Iterable, Iterator, Literal
+from typing import IO, Callable, Iterable, Iterator, Literal
 
+import zstandard
+
+from ingest._common import DEFAULT_LIMITS, Limits
 from ingest.errors import TransportError
 from ingest.positions import KafkaPositions
 
 __all__ = [
-    "Framing",
+    "KEEPALIVE_COUNT",
+    "KEEPALIVE_IDLE_S",
+    "KEEPALIVE_INTERVAL_S",
     "Backoff",
+    "Framing",
+    "LineSplitter",
+    "compression_of",
+    "configure_keepalive",
     "file_units",
     "follow_units",
     "http_units",
     "kafka_units",
-    "split_lines",
+    "open_recording",
     "tcp_units",
     "udp_units",
 ]
 
 log = logging.getLogger(__name__)
 
-Framing = Literal["lines", "documents"]
+Framing = Literal["lines", "documents", "stream"]
 
 _TICK_S = 0.2
-MAX_LINE_BYTES = 64 * 1024
+_READ_BYTES = 1 << 20  # a file is read in pieces of this size
+
+#: TCP keepalive: the first probe after this long without traffic, then every
+#: KEEPALIVE_INTERVAL_S, the connection given up after KEEPALIVE_COUNT unanswered probes.
+KEEPALIVE_IDLE_S = 30
+KEEPALIVE_INTERVAL_S = 10
+KEEPALIVE_COUNT = 3
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 def _stopped(stop: threading.Event | None) -> bool:
@@ -75,74 +114,165 @@ class Backoff:
         self.next_s = self.initial_s
 
 
-def split_lines(buffer: bytearray, data: bytes) -> Iterator[bytes]:
-    """Append ``data`` to ``buffer`` and yield every complete line (CR LF or LF)."""
-    buffer += data
-    while True:
-        i = buffer.find(b"\n")
-        if i < 0:
-            break
-        line = bytes(buffer[:i]).rstrip(b"\r")
-        del buffer[: i + 1]
-        yield line
-    if len(buffer) > MAX_LINE_BYTES:  # no line ending in sight: hand it on (a dead letter)
-        line = bytes(buffer)
-        buffer.clear()
-        yield line
+class LineSplitter:
+    """Lines out of chunks of a byte stream, at most ``max_line_bytes`` of each held.
+
+    ``feed`` returns the complete lines (LF or CR LF ends; the ending removed) of what
+    came so far; a line longer than the cap comes out once, cut to ``max_line_bytes + 1``
+    bytes (so its reader knows it was longer), and the rest of it is dropped as it comes.
+    ``flush`` returns the unfinished last line, if any.
+    """
+
+    __slots__ = ("cap", "_tail", "_skipping")
+
+    def __init__(self, max_line_bytes: int = DEFAULT_LIMITS.max_line_bytes) -> None:
+        self.cap = max_line_bytes
+        self._tail = b""
+        self._skipping = False
+
+    def feed(self, data: bytes) -> list[bytes]:
+        cap = self.cap
+        parts = data.split(b"\n")
+        last = parts.pop()
+        out: list[bytes] = []
+        if parts:
+            if self._skipping:  # the end of an oversized line: dropped with it
+                self._skipping = False
+                del parts[0]
+            elif self._tail:
+                parts[0] = self._tail + parts[0]
+            self._tail = b""
+            for line in parts:
+                out.append(line[: cap + 1] if len(line) > cap else line.rstrip(b"\r"))
+        if not self._skipping:
+            tail = self._tail + last if self._tail else last
+            if len(tail) > cap:
+                out.append(tail[: cap + 1])
+                self._skipping = True
+                tail = b""
+            self._tail = tail
+        return out
+
+    def flush(self) -> list[bytes]:
+        tail, skipping = self._tail, self._skipping
+        self._tail, self._skipping = b"", False
+        return [tail.rstrip(b"\r")] if tail and not skipping else []
 
 
-# -- file ----------------------------------------------------------------------------
+# -- recordings: plain, gzip or Zstandard ---------------------------------------------
 
 
-def _open(path: Path) -> IO[bytes]:
+def compression_of(head: bytes) -> Literal["gzip", "zstd"] | None:
+    """The compression a file's first bytes announce (RFC 1952; RFC 8878 frame magic)."""
+    if head.startswith(_GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(_ZSTD_MAGIC):
+        return "zstd"
+    return None
+
+
+def open_recording(path: Path) -> IO[bytes]:
+    """A file for reading, decompressed when its magic bytes say gzip or Zstandard."""
     try:
-        if path.suffix == ".gz":
-            return gzip.open(path, "rb")  # type: ignore[return-value]
-        return path.open("rb")
+        raw = path.open("rb")
     except OSError as e:
         raise TransportError(f"cannot open {path}: {e}") from e
+    try:
+        kind = compression_of(raw.read(4))
+        raw.seek(0)
+    except OSError as e:
+        raw.close()
+        raise TransportError(f"cannot read {path}: {e}") from e
+    if kind == "gzip":
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    if kind == "zstd":
+        return zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)  # type: ignore[return-value]
+    return raw
 
 
-def file_lines(path: str | Path, stop: threading.Event | None = None) -> Iterator[bytes]:
-    """Lines of a file (``.gz`` decompressed), without line endings, until EOF or ``stop``."""
-    p = Path(path)
-    with _open(p) as f:
+def _incremental(kind: Literal["gzip", "zstd"]) -> Callable[[bytes], bytes]:
+    """A decompressor of a growing compressed file: appended bytes in, new plain bytes out
+    (a gzip file may hold several members one after another, RFC 1952 section 2.2)."""
+    if kind == "zstd":
+        return zstandard.ZstdDecompressor().decompressobj(read_across_frames=True).decompress
+    state = [zlib.decompressobj(wbits=31)]
+
+    def decompress(data: bytes) -> bytes:
+        out = []
+        while data:
+            d = state[0]
+            out.append(d.decompress(data))
+            if not d.eof:
+                break
+            data = d.unused_data
+            state[0] = zlib.decompressobj(wbits=31)
+        return b"".join(out)
+
+    return decompress
+
+
+_READ_ERRORS = (OSError, EOFError, zlib.error, zstandard.ZstdError)
+
+
+def _chunks(p: Path, stop: threading.Event | None) -> Iterator[bytes]:
+    """The (decompressed) bytes of a file, a piece at a time."""
+    with open_recording(p) as f:
         try:
-            for line in f:
-                if stop is not None and stop.is_set():
+            while not _stopped(stop):
+                data = f.read(_READ_BYTES)
+                if not data:
                     return
-                yield line.rstrip(b"\r\n")
-        except (OSError, EOFError, gzip.BadGzipFile) as e:
+                yield data
+        except _READ_ERRORS as e:
             raise TransportError(f"reading {p} failed: {e}") from e
 
 
-def _read_whole(p: Path) -> bytes:
-    with _open(p) as f:
+def file_lines(path: str | Path, stop: threading.Event | None = None, limits: Limits = DEFAULT_LIMITS) -> Iterator[bytes]:
+    """Lines of a file (decompressed), without line endings, until EOF or ``stop``."""
+    splitter = LineSplitter(limits.max_line_bytes)
+    for data in _chunks(Path(path), stop):
+        yield from splitter.feed(data)
+    yield from splitter.flush()
+
+
+def _read_whole(p: Path, cap: int) -> bytes:
+    """A file's (decompressed) content, at most ``cap + 1`` bytes of it."""
+    with open_recording(p) as f:
         try:
-            return f.read()
-        except (OSError, EOFError, gzip.BadGzipFile) as e:
+            return f.read(cap + 1)
+        except _READ_ERRORS as e:
             raise TransportError(f"reading {p} failed: {e}") from e
 
 
-def file_units(path: str | Path, framing: Framing, stop: threading.Event | None = None) -> Iterator[bytes]:
-    """A file replayed once: its lines, or (documents) its content; a directory: each file in name order."""
+def folder_files(path: Path) -> list[Path]:
+    """The files of a folder a feed reads: regular files not starting with ``.``, in name order."""
+    try:
+        return sorted(c for c in path.iterdir() if c.is_file() and not c.name.startswith("."))
+    except OSError as e:
+        raise TransportError(f"cannot list {path}: {e}") from e
+
+
+def file_units(
+    path: str | Path, framing: Framing, stop: threading.Event | None = None, limits: Limits = DEFAULT_LIMITS
+) -> Iterator[bytes]:
+    """A file replayed once, in its decoder's framing (lines, its whole content, or pieces);
+    a folder: each of its files in name order (``ingest.folders`` reads a folder feed in
+    data-time order instead)."""
     p = Path(path)
-    if framing == "lines":
-        if p.is_dir():
-            for child in sorted(c for c in p.iterdir() if c.is_file()):
-                yield from file_lines(child, stop)
-            return
-        yield from file_lines(p, stop)
-        return
     if p.is_dir():
-        for child in sorted(c for c in p.iterdir() if c.is_file()):
+        for child in folder_files(p):
             if _stopped(stop):
                 return
-            yield _read_whole(child)
+            yield from file_units(child, framing, stop, limits)
         return
     if not p.exists():
         raise TransportError(f"cannot open {p}: no such file")
-    yield _read_whole(p)
+    if framing == "lines":
+        yield from file_lines(p, stop, limits)
+    elif framing == "stream":
+        yield from _chunks(p, stop)
+    else:
+        yield _read_whole(p, limits.max_document_bytes)
 
 
 # -- follow a growing file -----------------------------------------------------------
@@ -155,12 +285,15 @@ def follow_units(
     *,
     poll_s: float = _TICK_S,
     from_start: bool = False,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Iterator[bytes]:
     """Follow a file as it grows (``tail -F``).
 
-    Lines: lines appended after the file was first opened (from its start when
-    ``from_start``); a truncated or replaced file (rotation) is reopened from its start.
-    Documents: the whole file each time it is rewritten (its size or modification time
+    Lines (and stream pieces): what is appended after the file was first opened (from its
+    start when ``from_start``); a truncated or replaced file (rotation) is reopened from its
+    start. A gzip or Zstandard file is decompressed as it grows (it is then always read
+    from its start: a compressed stream cannot be entered in the middle). Documents: the
+    whole (decompressed) file each time it is rewritten (its size or modification time
     changes), as dump1090 rewrites ``aircraft.json`` every second. A file that does not
     exist yet is waited for.
     """
@@ -172,20 +305,21 @@ def follow_units(
                 st = p.stat()
                 sig = (st.st_mtime_ns, st.st_size)
                 if sig != last:
-                    data = p.read_bytes()
                     last = sig
+                    data = _read_whole(p, limits.max_document_bytes)
                     if data.strip():
                         yield data
             except FileNotFoundError:
                 pass
-            except OSError as e:
+            except (OSError, TransportError) as e:
                 log.warning("follow %s: %s", p, e)
             _sleep(stop, poll_s)
         return
     f: IO[bytes] | None = None
     inode = None
     seek_end = not from_start
-    buffer = bytearray()
+    splitter = LineSplitter(limits.max_line_bytes)
+    decompress: Callable[[bytes], bytes] | None = None
     try:
         while not _stopped(stop):
             if f is None:
@@ -198,12 +332,26 @@ def follow_units(
                 except OSError as e:
                     raise TransportError(f"cannot follow {p}: {e}") from e
                 inode = os.fstat(f.fileno()).st_ino
-                if seek_end:
+                kind = compression_of(f.read(4))
+                f.seek(0)
+                decompress = _incremental(kind) if kind is not None else None
+                if seek_end and decompress is None:
                     f.seek(0, os.SEEK_END)
-                    seek_end = False
+                seek_end = False
             data = f.read(65536)
             if data:
-                yield from split_lines(buffer, data)
+                if decompress is not None:
+                    try:
+                        data = decompress(data)
+                    except _READ_ERRORS as e:
+                        log.warning("follow %s: cannot decompress: %s; waiting for the file to be replaced", p, e)
+                        decompress = lambda _data: b""  # noqa: E731 - skip to the next rotation
+                        continue
+                if framing == "stream":
+                    if data:
+                        yield data
+                else:
+                    yield from splitter.feed(data)
                 continue
             try:  # at the end: rotated or truncated?
                 st = p.stat()
@@ -211,7 +359,7 @@ def follow_units(
                     log.info("follow %s: file replaced or truncated, reopening", p)
                     f.close()
                     f = None
-                    buffer.clear()
+                    splitter = LineSplitter(limits.max_line_bytes)
                     continue
             except FileNotFoundError:
                 pass
@@ -224,6 +372,21 @@ def follow_units(
 # -- TCP client ----------------------------------------------------------------------
 
 
+def configure_keepalive(sock: socket.socket) -> None:
+    """Turn on TCP keepalive with :data:`KEEPALIVE_IDLE_S`, :data:`KEEPALIVE_INTERVAL_S` and
+    :data:`KEEPALIVE_COUNT` (the options a platform lacks are left at its defaults)."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in (
+        ("TCP_KEEPIDLE", KEEPALIVE_IDLE_S),
+        ("TCP_KEEPALIVE", KEEPALIVE_IDLE_S),  # the name macOS gives the idle time
+        ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL_S),
+        ("TCP_KEEPCNT", KEEPALIVE_COUNT),
+    ):
+        option = getattr(socket, name, None)
+        if option is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, option, value)
+
+
 def tcp_units(
     host: str,
     port: int,
@@ -232,14 +395,18 @@ def tcp_units(
     *,
     backoff: Backoff | None = None,
     connect_timeout_s: float = 5.0,
+    read_timeout_s: float = 60.0,
     max_connects: int | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Iterator[bytes]:
     """Read a TCP server (dump1090 30003, an AIS forwarder), reconnecting with backoff.
 
-    A connection that fails or ends is retried after 0.5 s, 1 s, 2 s ... up to 30 s;
-    the delay resets once a connection has delivered data. An unfinished line at a
-    disconnect is handed on as it is (the decoder dead-letters it). ``max_connects``
-    bounds the attempts (tests); None retries until ``stop``.
+    A connection that fails, ends, or brings nothing for ``read_timeout_s`` (a server gone
+    silent, a half-open connection) is closed and retried after 0.5 s, 1 s, 2 s ... up to
+    30 s; the delay resets once a connection has delivered data. Keepalive probes (see the
+    module doc) end a connection whose peer is gone even when the timeout is long. An
+    unfinished line at a disconnect is handed on as it is (the decoder dead-letters it).
+    ``max_connects`` bounds the attempts (tests); None retries until ``stop``.
     """
     backoff = backoff or Backoff()
     attempts = 0
@@ -256,13 +423,21 @@ def tcp_units(
                 return
             continue
         log.info("tcp %s:%d: connected", host, port)
-        buffer = bytearray()
+        splitter = LineSplitter(limits.max_line_bytes)
         try:
+            configure_keepalive(sock)
             sock.settimeout(_TICK_S)
+            last_data = time.monotonic()
             while not _stopped(stop):
                 try:
                     data = sock.recv(65536)
                 except socket.timeout:
+                    silent_s = time.monotonic() - last_data
+                    if silent_s >= read_timeout_s:
+                        log.warning(
+                            "tcp %s:%d: nothing received for %.0f s (read_timeout_s); reconnecting", host, port, silent_s
+                        )
+                        break
                     continue
                 except OSError as e:
                     log.warning("tcp %s:%d: %s", host, port, e)
@@ -270,15 +445,15 @@ def tcp_units(
                 if not data:
                     log.warning("tcp %s:%d: connection closed by the server", host, port)
                     break
+                last_data = time.monotonic()
                 backoff.reset()
                 if framing == "lines":
-                    yield from split_lines(buffer, data)
+                    yield from splitter.feed(data)
                 else:
                     yield data
         finally:
             sock.close()
-        if buffer:
-            yield bytes(buffer)
+        yield from splitter.flush()
         delay = backoff.step()
         if _sleep(stop, delay):
             return
@@ -298,7 +473,7 @@ def udp_units(
 ) -> Iterator[bytes]:
     """Datagrams on ``host:port`` (AIS is often sent as one or more sentences per datagram).
 
-    Lines: each datagram's lines; documents: each datagram whole (one CoT event). Binds
+    Lines: each datagram's lines; documents and stream: each datagram whole. Binds
     ``127.0.0.1`` unless ``host`` says otherwise (``0.0.0.0`` for a network receiver).
     ``ready`` is set once the socket is bound.
     """
@@ -342,11 +517,13 @@ def http_units(
     *,
     timeout_s: float = 10.0,
     max_polls: int | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Iterator[bytes]:
     """GET ``url`` every ``interval_s`` (readsb/dump1090 ``/data/aircraft.json``); each body is a document.
 
     A failed request (refused, timeout, HTTP error) is logged and retried at the next
-    interval; the feed goes on.
+    interval; the feed goes on. Of a body longer than ``max_document_bytes`` only that
+    many bytes and one more are read (the decoder dead-letters it as oversized).
     """
     polls = 0
     while not _stopped(stop):
@@ -356,7 +533,7 @@ def http_units(
         started = time.monotonic()
         try:
             with urllib.request.urlopen(url, timeout=timeout_s) as resp:  # noqa: S310 - configured URL
-                body = resp.read()
+                body = resp.read(limits.max_document_bytes + 1)
             yield body
         except (urllib.error.URLError, OSError, ValueError) as e:
             log.warning("http %s: %s", url, e)
@@ -382,8 +559,8 @@ def kafka_units(
 ) -> Iterator[bytes]:
     """Records of ``topic`` read in consumer group ``group_id`` (kafka-python, classic group protocol).
 
-    Lines: each record value's lines (a raw feed line per record, or several); documents:
-    each value whole. ``max_idle_polls`` ends the iterator after that many empty polls in
+    Lines: each record value's lines (a raw feed line per record, or several); documents
+    and stream: each value whole. ``max_idle_polls`` ends the iterator after that many empty polls in
     a row (tests); None reads until ``stop``. ``client_config``: further kafka-python
     settings of the consumer (the ``[kafka]`` section's cluster, TLS and SASL, from
     :func:`config.kafka_clients.kafka_client_settings`; its servers replace ``bootstrap_servers``).

@@ -302,20 +302,27 @@ class Engine:
         return events
 
     def _expire(self, T: float) -> list[Event]:
-        """Tracks silent for longer than ``stale_after_s``: no longer live, their incidents closed."""
+        """Tracks silent for longer than ``stale_after_s``: no longer live, their incidents closed.
+
+        A ``stale`` close is stamped when the track went stale, its last report plus its
+        domain's ``stale_after_s``, not at the tick that noticed it (after a gap in the
+        data that tick may come a week later)."""
         tr = self._tracks
         n = tr.n
+        stale_after = self._stale_after[tr.domain[:n]]
         age_s: np.ndarray = T - tr.t_s[:n]
-        idx = np.nonzero(tr.live[:n] & (age_s > self._stale_after[tr.domain[:n]]))[0]
+        idx = np.nonzero(tr.live[:n] & (age_s > stale_after))[0]
         if idx.size == 0:
             return []
         tr.live[idx] = False
         self._n_expired += int(idx.size)
+        went_stale_s = tr.t_s[idx] + stale_after[idx]
+        order = np.lexsort((idx, went_stale_s))  # the first to go stale closes an incident of two
         events: list[Event] = []
-        for slot in idx.tolist():
+        for slot, t_s in zip(idx[order].tolist(), went_stale_s[order].tolist()):
             for key in self._book.of_slot(slot):
                 if key in self._book:
-                    events.append(self._life.close(key, T, Closed.STALE))
+                    events.append(self._life.close(key, t_s, Closed.STALE))
         return events
 
     def _forget(self, T: float) -> None:

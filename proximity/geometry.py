@@ -30,8 +30,24 @@ Every error term is bounded by a quarter of ``max_error_m``, so the built
 boundary lies within ``max_error_m`` of the true geodesic buffer boundary; the
 tests measure it against GeographicLib.
 
-Geometries must not cross the antimeridian (the region watched lies between
-about 5 degrees W and 70 degrees E).
+The antimeridian and the poles. Inputs are lon/lat geometries within +-180 and +-90
+(a shape that crosses the antimeridian is given split in two, as RFC 7946 section 3.1.9
+asks). Outputs may reach across: a metric outline projected back to lon/lat is first
+*unwrapped* (its longitudes made continuous, so an outline around 180 degrees runs from
+179 to 181 rather than jumping to -179), and then
+
+* an outline that winds once around a pole (a circle or buffer containing it) is closed
+  along that pole's parallel (latitude +-90), the lon/lat polygon of a polar cap;
+* the polygon is cut at every multiple of 180 degrees of longitude and each piece moved
+  back within +-180: an area over the antimeridian is a MultiPolygon whose parts touch
+  the meridians -180 and 180.
+
+So ``shapely.contains_xy`` and the zone index answer for such areas as for any other;
+``tests/proximity/test_geometry_extremes.py`` measures them against GeographicLib.
+Polygon *edges* are geodesics between vertices (see :func:`geodesic_buffer`): a lon/lat
+box that runs along a parallel for 360 degrees is not what its vertices say as
+geodesics, and is to be densified along the parallel first (``proximity.notices`` does,
+for notified areas with straight lon/lat edges).
 """
 
 from __future__ import annotations
@@ -216,29 +232,86 @@ def _to_lonlat_densified(poly_xy: BaseGeometry, proj: LocalAeqd, budget_m: float
 
     The error of a straight lon/lat edge is measured at its midpoint against the
     straight metric edge; the spacing is halved until every edge is within budget.
+    Longitudes are unwrapped along each ring, then the area is closed at a pole it
+    contains and cut at the antimeridian (see the module doc).
     """
     seg_m = 8_000.0
-    for _ in range(12):
+    for _ in range(14):
         dense = shapely.segmentize(poly_xy, seg_m)
-        lonlat = proj.inverse_geometry(dense)
-        if _edges_within(dense, lonlat, proj, budget_m):
-            return lonlat
+        parts_xy = [p for p in shapely.get_parts(dense) if p.geom_type == "Polygon"]
+        rings_xy = [[np.asarray(r.coords) for r in (p.exterior, *p.interiors)] for p in parts_xy]
+        rings_ll = [[_ring_to_lonlat(r, proj) for r in rings] for rings in rings_xy]
+        if all(
+            _edges_within(r_xy, r_ll, proj, budget_m)
+            for rings, lls in zip(rings_xy, rings_ll)
+            for r_xy, r_ll in zip(rings, lls)
+        ):
+            polygons = [_lonlat_polygon(lls, p_xy, proj) for lls, p_xy in zip(rings_ll, parts_xy)]
+            return _within_plus_minus_180(polygons[0] if len(polygons) == 1 else MultiPolygon(polygons))
         seg_m /= 2.0
     raise GeometryError("could not densify the outline within the tolerance")
 
 
-def _edges_within(dense_xy: BaseGeometry, lonlat: BaseGeometry, proj: LocalAeqd, budget_m: float) -> bool:
-    for ring_xy, ring_ll in zip(_linework(dense_xy), _linework(lonlat), strict=True):
-        if len(ring_xy) < 2:
-            continue
-        mid_lon = 0.5 * (ring_ll[:-1, 0] + ring_ll[1:, 0])
-        mid_lat = 0.5 * (ring_ll[:-1, 1] + ring_ll[1:, 1])
-        mx, my = proj.forward(mid_lon, mid_lat)
-        ex = 0.5 * (ring_xy[:-1, 0] + ring_xy[1:, 0])
-        ey = 0.5 * (ring_xy[:-1, 1] + ring_xy[1:, 1])
-        if np.max(np.hypot(mx - ex, my - ey)) > budget_m:
-            return False
-    return True
+def _ring_to_lonlat(ring_xy: np.ndarray, proj: LocalAeqd) -> np.ndarray:
+    """A projected ring in lon/lat, its longitudes unwrapped: no step of 180 degrees or more
+    between neighbours, the first within 180 degrees of the projection's centre."""
+    lon, lat = proj.inverse(ring_xy[:, 0], ring_xy[:, 1])
+    if abs(lon[0] - proj.lon0) <= 180.0 and bool(np.all(np.abs(np.diff(lon)) < 180.0)):
+        return np.column_stack([lon, lat])  # nothing to unwrap (every ring away from +-180 and the poles)
+    first = proj.lon0 + (lon[0] - proj.lon0 + 180.0) % 360.0 - 180.0
+    steps = (np.diff(lon) + 180.0) % 360.0 - 180.0
+    return np.column_stack([np.concatenate([[first], first + np.cumsum(steps)]), lat])
+
+
+def _edges_within(ring_xy: np.ndarray, ring_ll: np.ndarray, proj: LocalAeqd, budget_m: float) -> bool:
+    if len(ring_xy) < 2:
+        return True
+    mid_lon = 0.5 * (ring_ll[:-1, 0] + ring_ll[1:, 0])
+    mid_lat = 0.5 * (ring_ll[:-1, 1] + ring_ll[1:, 1])
+    mx, my = proj.forward(mid_lon, mid_lat)
+    ex = 0.5 * (ring_xy[:-1, 0] + ring_xy[1:, 0])
+    ey = 0.5 * (ring_xy[:-1, 1] + ring_xy[1:, 1])
+    return bool(np.max(np.hypot(mx - ex, my - ey)) <= budget_m)
+
+
+def _lonlat_polygon(rings: list[np.ndarray], polygon_xy: BaseGeometry, proj: LocalAeqd) -> Polygon:
+    """The lon/lat polygon of unwrapped rings. An exterior ring that winds once around a
+    pole (its last longitude 360 degrees from its first) bounds a polar cap: it is closed
+    along latitude +-90, on the side of the pole the metric polygon holds."""
+    exterior, holes = rings[0], rings[1:]
+    for hole in holes:
+        if abs(hole[-1, 0] - hole[0, 0]) >= 180.0:
+            raise GeometryError("an area with a hole around a pole cannot be drawn in lon/lat")
+    winding = exterior[-1, 0] - exterior[0, 0]
+    if abs(winding) < 180.0:
+        exterior = exterior.copy()
+        exterior[-1] = exterior[0]  # the same point: only rounding parted them
+        return Polygon(exterior, holes)
+    held = []
+    for lat in (90.0, -90.0):
+        x, y = proj.forward(np.zeros(1), np.full(1, lat))
+        if polygon_xy.covers(Point(float(x[0]), float(y[0]))):
+            held.append(lat)
+    if len(held) != 1:
+        raise GeometryError("an outline winds around the Earth but holds no pole, or both")
+    pole = held[0]
+    cap = np.vstack([exterior, [[exterior[-1, 0], pole], [exterior[0, 0], pole], exterior[0]]])
+    return Polygon(cap, holes)
+
+
+def _within_plus_minus_180(geom: BaseGeometry) -> BaseGeometry:
+    """An area in unwrapped longitudes, cut at the meridians 180 + 360 k and moved within +-180."""
+    xmin, _, xmax, _ = geom.bounds
+    if -180.0 <= xmin and xmax <= 180.0:
+        return geom
+    geom = shapely.make_valid(geom) if not geom.is_valid else geom
+    parts = []
+    for k in range(math.floor((xmin + 180.0) / 360.0), math.floor((xmax + 180.0) / 360.0) + 1):
+        west = -180.0 + 360.0 * k
+        piece = shapely.clip_by_rect(geom, west, -90.0, west + 360.0, 90.0)
+        if not piece.is_empty:
+            parts.append(shapely.transform(piece, lambda xy, dx=360.0 * k: xy - np.array([dx, 0.0])))
+    return shapely.union_all(parts)
 
 
 def _as_area(geom: BaseGeometry) -> Polygon | MultiPolygon:
@@ -267,6 +340,11 @@ def densify_geodesic_edges(geom_lonlat: BaseGeometry, *, max_error_m: float) -> 
     are inserted along the geodesics until every straight lon/lat edge lies within
     ``max_error_m`` of its geodesic, so ``shapely.contains_xy`` answers for the
     geodesic polygon except within ``max_error_m`` of its boundary.
+
+    A geodesic is the shortest way between its vertices: an edge from 179 E to 179 W
+    crosses the antimeridian (2 degrees), it does not run 358 degrees round; such a
+    polygon comes out cut at the antimeridian (a MultiPolygon). A polygon whose geodesic
+    edges enclose a pole cannot be given by lon/lat vertices and is an error.
     """
     if not (max_error_m > 0 and math.isfinite(max_error_m)):
         raise GeometryError(f"max_error_m={max_error_m!r} must be positive")
@@ -280,12 +358,19 @@ def densify_geodesic_edges(geom_lonlat: BaseGeometry, *, max_error_m: float) -> 
 
     def ring(coords: np.ndarray) -> np.ndarray:
         lon, lat = _geodesic_densify(coords[:, 0], coords[:, 1], seg_m)
+        if bool(np.all(np.abs(np.diff(lon)) < 180.0)):
+            return np.column_stack([lon, lat])
+        steps = (np.diff(lon) + 180.0) % 360.0 - 180.0  # each geodesic the short way round
+        lon = np.concatenate([[lon[0]], lon[0] + np.cumsum(steps)])
+        if abs(lon[-1] - lon[0]) > 1e-9:
+            raise GeometryError("the geodesic edges of a polygon go round a pole: not an area of lon/lat vertices")
+        lon[-1] = lon[0]
         return np.column_stack([lon, lat])
 
     polys = [
         Polygon(ring(np.asarray(p.exterior.coords)), [ring(np.asarray(r.coords)) for r in p.interiors]) for p in parts
     ]
-    return _as_area(MultiPolygon(polys) if len(polys) > 1 else polys[0])
+    return _as_area(_within_plus_minus_180(MultiPolygon(polys) if len(polys) > 1 else polys[0]))
 
 
 def geodesic_length_m(geom: BaseGeometry) -> float:
@@ -339,12 +424,11 @@ def geodesic_buffer(
 
 def geodesic_circle(
     lon_deg: float, lat_deg: float, radius_m: float, *, max_error_m: float
-) -> Polygon:
-    """The area within ``radius_m`` (geodesic) of a point, in lon/lat (site zones)."""
-    area = geodesic_buffer(Point(lon_deg, lat_deg), radius_m, max_error_m=max_error_m)
-    if area.geom_type != "Polygon":
-        raise GeometryError(f"circle of {radius_m} m around ({lon_deg}, {lat_deg}) is not one polygon")
-    return area  # type: ignore[return-value]
+) -> Polygon | MultiPolygon:
+    """The area within ``radius_m`` (geodesic) of a point, in lon/lat (site zones): one
+    polygon, or two when it crosses the antimeridian; a circle around a pole is a polar
+    cap up to latitude +-90 (see the module doc)."""
+    return geodesic_buffer(Point(lon_deg, lat_deg), radius_m, max_error_m=max_error_m)
 
 
 def _golden_min(f, lo: float, hi: float, tol: float) -> tuple[float, float]:  # type: ignore[no-untyped-def]

@@ -15,7 +15,8 @@ Four tables, each written as Parquet files (``closewatch.archive.store``):
   ``track_ids``, ``metrics`` (a map), ``geometry`` (where the event is, as the topic's
   GeoJSON geometry) and ``bbox``;
 * ``deadletters``: every dead letter, ``raw`` as the exact bytes; plain Parquet (no
-  geometry), ``stage`` where it failed. ``t_s`` is the data time of the stream when it was
+  geometry), ``reason`` (a category), ``detail``, ``file`` (the file of a folder feed) and
+  ``stage`` where it failed. ``t_s`` is the data time of the stream when it was
   dead-lettered (feed health records are not archived: they are about the process);
 * ``zones``: the zones the run watched: the catalogue's at its start (``origin``
   ``catalogue``) and each zone a feed notified (``feed``) with the data time and the
@@ -130,6 +131,8 @@ DEADLETTERS_SCHEMA = pa.schema(
         ("feed", pa.string()),
         ("position", pa.int64()),
         ("reason", pa.string()),
+        ("detail", pa.string()),
+        ("file", pa.string()),
         ("stage", pa.string()),
         ("received_s", pa.float64()),
         ("t_s", pa.float64()),
@@ -364,6 +367,8 @@ def deadletters_table(letters: Sequence[DeadLetter], data_t_s: Sequence[float], 
             "feed": [d.feed for d in letters],
             "position": [d.position for d in letters],
             "reason": [d.reason for d in letters],
+            "detail": [d.detail for d in letters],
+            "file": [d.file for d in letters],
             "stage": [d.stage for d in letters],
             "received_s": _floats([d.received_s for d in letters]),
             "t_s": t,
@@ -375,8 +380,12 @@ def deadletters_table(letters: Sequence[DeadLetter], data_t_s: Sequence[float], 
 
 
 def letters_from_table(table: pa.Table) -> list[DeadLetter]:
-    columns = ("feed", "position", "raw", "reason", "received_s", "stage")
-    return [DeadLetter(*row) for row in zip(*(table.column(c).to_pylist() for c in columns))]
+    columns = ("feed", "position", "raw", "reason", "received_s", "detail", "file", "stage")
+    names = table.column_names
+    values = [table.column(c).to_pylist() if c in names else [None] * table.num_rows for c in columns]
+    # an archive written before detail and file existed reads them as None; stage defaults to decode
+    return [DeadLetter(**{c: v for c, v in zip(columns, row) if not (c == "stage" and v is None)})
+            for row in zip(*values)]
 
 
 # -- zones -----------------------------------------------------------------------------------

@@ -85,7 +85,8 @@ def test_round_trips_are_exact(tmp_path: Path) -> None:
     sink.publish_zones([_zone()])
     sink.publish_tracks(ups[200:])
     sink.publish_events([_event(0), _event(1, T + 60.0)])
-    letter = DeadLetter("ais", 17, b"!AIVDM,\xff\x00broken", "bad checksum", received_s=None)
+    letter = DeadLetter("ais", 17, b"!AIVDM,\xff\x00broken", "bad checksum", received_s=None,
+                        detail="*5C, computed *5D", file="day-2.nmea")
     refused = DeadLetter("ais", 18, b'{"track_id": "ais:1"}', "engine: no", received_s=T, stage="engine")
     sink.publish_deadletters([letter, refused])
     sink.close()

@@ -91,5 +91,6 @@ def test_a_notice_whose_area_cannot_be_built_is_a_dead_letter(tmp_path: Path, mo
     assert [z.zone_id for z in sink.zones] == ["exercise:near"]
     (letter,) = sink.letters
     assert (letter.feed, letter.position) == ("ex", 2)
-    assert letter.reason == "impossible value: notice exercise:broken: area: cannot be built (test)"
-    assert summary.dead_letters == {("ex", letter.reason): 1} and summary.zones_from_feeds == 1
+    assert letter.text == "impossible value: notice exercise:broken: area: cannot be built (test)"
+    assert summary.dead_letters == {("ex", "impossible value"): 1} and summary.zones_from_feeds == 1
+    assert summary.dead_letter_examples[("ex", "impossible value")].startswith("notice exercise:broken: area:")

@@ -120,8 +120,8 @@ def test_notice_keeps_the_area_as_given():
         (lambda: _notice(declared={"troops": -1}), "declared 'troops'"),
         (lambda: _notice(declared={"troops": True}), "declared 'troops'"),
         (lambda: _notice(area=Point(1, 2)), "area is a Point"),
-        (lambda: _notice(_circle(179.95, 10.0, 10_000.0)), "antimeridian"),
-        (lambda: _notice(_circle(0.0, 89.0, 200_000.0)), "pole"),
+        (lambda: _notice(name="N" * 201), "name has 201 characters"),
+        (lambda: _notice(notice_id="exercise:" + "x" * 200), "notice_id has 209 characters"),
         (lambda: _notice(_circle(30.0, 60.0, 900_000.0), margin_m=100_000.0 + 1), "margin_m"),
         (lambda: _notice(_circle(30.0, 60.0, 950_000.0), margin_m=90_000.0), "radius plus margin"),
         (lambda: _circle(30.0, 60.0, 0.0), "radius_m=0.0"),
@@ -129,12 +129,18 @@ def test_notice_keeps_the_area_as_given():
         (lambda: _polygon(LineString([(0, 0), (1, 1)])), "need a polygon"),
         (lambda: _polygon(box(0, 0, 1, 1), edges="rhumb"), "edges 'rhumb'"),
         (lambda: _polygon(box(170, 0, 190, 1)), "not lon/lat"),
-        (lambda: _notice(_polygon(box(179.5, 0, 180, 1)), margin_m=50_000.0), "antimeridian"),
     ],
 )
 def test_notice_rejects_out_of_domain_values(make, message):
     with pytest.raises(RecordError, match=message):
         make()
+
+
+def test_notices_at_the_antimeridian_and_the_poles_are_records():
+    """proximity.geometry builds them (tests/robustness/test_geometry_extremes.py)."""
+    assert _notice(_circle(179.95, 10.0, 10_000.0)).area.lon_deg == 179.95
+    assert _notice(_circle(0.0, 89.0, 200_000.0)).area.radius_m == 200_000.0
+    assert _notice(_polygon(box(179.5, 0, 180, 1)), margin_m=50_000.0).margin_m == 50_000.0
 
 
 def _circle(lon, lat, r):

@@ -89,7 +89,7 @@ def test_readsb_schema_fields_and_bad_entries() -> None:
 )
 def test_bad_documents(doc: bytes, reason: str) -> None:
     _, dls = _split(AircraftJsonDecoder("x").decode([doc]))
-    assert len(dls) == 1 and dls[0].reason.startswith(reason)
+    assert len(dls) == 1 and dls[0].text.startswith(reason)
 
 
 @pytest.mark.realdata
@@ -125,7 +125,7 @@ def test_mode_s_cpr_pair_avr_and_bad_frames() -> None:
         "impossible timestamp", "malformed line",
     ]
     _, dls = _split(ModeSDecoder("m").decode([b"*8D40621D58C382D690C8AC2863A7;"]))
-    assert dls[0].reason.startswith("no timestamp")
+    assert dls[0].text.startswith("no timestamp")
 
 
 # -- altitudes: barometric and geometric kept apart -----------------------------------
@@ -149,8 +149,11 @@ def test_readsb_barometric_and_geometric_altitudes() -> None:
         (pytest.approx(1200 * 0.3048), "geom", pytest.approx(1200 * 0.3048)),
         (None, None, pytest.approx(150 * 0.3048)),  # on the ground: nothing to compare
         (None, None, None),
+        (pytest.approx(5000 * 0.3048), "baro", None),  # the bad height dropped, the rest kept
     ]
-    assert [x.reason for x in dls] == ["malformed record: alt_geom='high' is not a number (aircraft #5)"]
+    assert [x.text for x in dls] == [
+        "bad field: alt_geom='high' is not a number (dropped, the rest kept) (aircraft #5)"
+    ]
 
 
 @pytest.mark.realdata

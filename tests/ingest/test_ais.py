@@ -80,11 +80,12 @@ def test_dma_sample_counts(shared_data: Path) -> None:
         ("gpsd_ais-raw-messages.log", 109, 91, 39, {}),
         # 69 type-24 sentences with part number 3 (not in ITU-R M.1371) are rejected;
         # two Class B reports with heading 360 keep their position without the heading.
-        ("gpsd_ais-18-27.log", 207, 138, 33, {"undecodable payload": 69, "impossible value": 2}),
+        ("gpsd_ais-18-27.log", 207, 138, 33, {"undecodable payload": 69, "bad field": 2}),
         # 100 sentences with an empty payload; 20 two-part messages whose part 2 is missing.
         ("pyais_nmea_data_sample.txt", 778, 758, 163, {"empty payload": 100, "truncated multi-sentence message": 20}),
-        # Corrupt test payloads with 30-bit MMSIs above 999999999, three short payloads.
-        ("libais_test.aivdm", 261, 37, 33, {"impossible value": 21, "truncated payload": 3}),
+        # Corrupt test payloads with 30-bit MMSIs above 999999999, three short payloads, two
+        # reports whose course or heading is out of range (dropped, the position kept).
+        ("libais_test.aivdm", 261, 37, 33, {"impossible value": 19, "bad field": 2, "truncated payload": 3}),
         # A literal "\x0d\x0a" after a checksum; a fragment that lost its "!".
         ("gpsd_sample.aivdm", 101, 14, 13, {"malformed line": 2}),
     ],
@@ -181,7 +182,7 @@ def test_tag_block_time_wins_over_pghp_and_standalone_tag_applies_to_next_senten
 def test_no_timestamp_without_clock_and_clock_fallback() -> None:
     plain = encode_nmea(_pos(), timestamp="none")
     _, ups, dls = _run(plain)
-    assert ups == [] and dls[0].reason.startswith("no timestamp")
+    assert ups == [] and dls[0].text.startswith("no timestamp")
     _, ups, dls = _run(plain, clock=lambda: T0 + 5)
     assert dls == [] and ups[0].t_s == T0 + 5
 
@@ -199,26 +200,26 @@ def test_bad_pghp_is_dead_letter(line: bytes, reason: str) -> None:
 
     full = line + b"*" + f"{nmea_checksum(line[1:]):02X}".encode()
     _, ups, dls = _run([full, *encode_nmea(_pos(), timestamp="none")])
-    assert dls[0].reason.startswith(reason) and dls[0].position == 1
+    assert dls[0].text.startswith(reason) and dls[0].position == 1
     # The sentence after it has no time of its own: a second dead letter, not a guess.
-    assert ups == [] and dls[1].reason.startswith("no timestamp")
+    assert ups == [] and dls[1].text.startswith("no timestamp")
 
 
 def test_bad_tag_block_time_and_checksum() -> None:
     good = encode_nmea(_pos(), T0, timestamp="tag")[0]
     bad_cs = good.replace(b"*", b"*F", 1)  # checksum of the tag block becomes 3 digits, wrong
     _, _, dls = _run([bad_cs])
-    assert dls[0].reason.startswith("checksum mismatch")
+    assert dls[0].text.startswith("checksum mismatch")
     body = b"c:abc"
     from ingest._common import nmea_checksum
 
     line = b"\\" + body + b"*" + f"{nmea_checksum(body):02X}".encode() + b"\\" + encode_nmea(_pos(), timestamp="none")[0]
     _, _, dls = _run([line])
-    assert dls[0].reason.startswith("unparseable timestamp")
+    assert dls[0].text.startswith("unparseable timestamp")
     body = b"c:99"
     line = b"\\" + body + b"*" + f"{nmea_checksum(body):02X}".encode() + b"\\" + encode_nmea(_pos(), timestamp="none")[0]
     _, _, dls = _run([line])
-    assert dls[0].reason.startswith("impossible timestamp")
+    assert dls[0].text.startswith("impossible timestamp")
 
 
 # -- hand-made: values ---------------------------------------------------------------
@@ -244,13 +245,13 @@ def test_impossible_position_is_dead_letter_and_stream_goes_on() -> None:
     good = encode_nmea(_pos(mmsi=230999000), T0 + 1)
     _, ups, dls = _run([*good, *bad, *good], dedup_window_s=0)  # the same report twice: kept twice here
     assert [u.raw_ref for u in ups] == ["t:1", "t:3"]
-    assert dls[0].position == 2 and dls[0].reason.startswith("impossible value")
+    assert dls[0].position == 2 and dls[0].text.startswith("impossible value")
 
 
 def test_impossible_heading_keeps_position_and_records_it() -> None:
     _, ups, dls = _run(encode_nmea(_pos(heading=400), T0))
     assert ups[0].heading_deg is None and ups[0].lat_deg == 60.0
-    assert dls[0].reason == "impossible value: heading 400 (field dropped, position kept)"
+    assert (dls[0].reason, dls[0].detail) == ("bad field", "heading 400 is outside [0, 359] (dropped, the rest kept)")
 
 
 def test_checksum_mismatch_and_garbage_lines() -> None:
@@ -351,17 +352,17 @@ def test_truncated_multi_sentence_messages() -> None:
     p1, p2 = _five()
     # fragment 1 replaced by a new fragment 1: the first message is truncated
     _, _, dls = _run([p1, p1, p2])
-    assert [(x.position, x.reason) for x in dls] == [(1, "truncated multi-sentence message: 1 of 2 fragments")]
+    assert [(x.position, x.text) for x in dls] == [(1, "truncated multi-sentence message: 1 of 2 fragments")]
     # fragment 2 without fragment 1
     _, _, dls = _run([p2])
-    assert dls[0].reason.startswith("truncated multi-sentence message: fragment 2 of 2 without")
+    assert dls[0].text.startswith("truncated multi-sentence message: fragment 2 of 2 without")
     # the feed ends before fragment 2
     _, _, dls = _run([p1])
-    assert dls[0].reason == "truncated multi-sentence message: 1 of 2 fragments" and dls[0].raw == p1
+    assert dls[0].text == "truncated multi-sentence message: 1 of 2 fragments" and dls[0].raw == p1
     # a fragment 1 too long ago
     d = AisDecoder("t", clock=lambda: T0, max_group_lines=3)
     out = list(d.decode([p1, *encode_nmea(_pos(), T0) * 4, p2]))
-    reasons = [o.reason for o in out if isinstance(o, DeadLetter)]
+    reasons = [o.text for o in out if isinstance(o, DeadLetter)]
     assert reasons[0] == "truncated multi-sentence message: 1 of 2 fragments"
     assert reasons[1].startswith("truncated multi-sentence message: fragment 2 of 2 without")
 

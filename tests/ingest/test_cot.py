@@ -69,7 +69,6 @@ def test_callsign_pattern_wins_over_cot_affiliation() -> None:
         (_event(lat="95"), "impossible value"),
         (_event(lat="abc"), "malformed event"),
         (_event(type_="a-q-A"), "malformed event"),
-        (_event(detail="<track course='400'/>"), "impossible value"),
         (b"<event uid='x' type='a-f-G'><point lat='1' lon='2'/><oops></event>", "malformed event"),
         (b"<event uid='x' type='a-f-G' time='2024-05-01T12:00:00Z'></event>", "malformed event"),
     ],
@@ -77,7 +76,13 @@ def test_callsign_pattern_wins_over_cot_affiliation() -> None:
 def test_bad_events_are_dead_letters_and_stream_goes_on(raw: bytes, reason: str) -> None:
     ups, dls = _split(CotDecoder("c").decode([_event("a"), raw, _event("b")]))
     assert [u.track_id for u in ups] == ["cot:a", "cot:b"]
-    assert len(dls) == 1 and dls[0].reason.startswith(reason) and dls[0].position == 2
+    assert len(dls) == 1 and dls[0].text.startswith(reason) and dls[0].position == 2
+
+
+def test_an_out_of_range_optional_value_is_dropped_and_the_event_kept() -> None:
+    ups, dls = _split(CotDecoder("c").decode([_event(detail="<contact callsign='B'/><track course='400' speed='3'/>")]))
+    assert [(u.course_deg, u.speed_mps, u.callsign) for u in ups] == [(None, 3.0, "B")]
+    assert [x.text for x in dls] == ["bad field: track@course=400 is outside [0, 360] (dropped, the rest kept)"]
 
 
 def test_entities_are_never_expanded() -> None:

@@ -70,7 +70,9 @@ def test_json_lines_of_features() -> None:
         ({"country": "Belarus"}, "malformed feature"),
         ({"end": ...}, "malformed feature"),
         ({"buffer_m": 150_000}, "malformed feature: buffer_m"),
-        ({"geometry": {"type": "Point", "coordinates": [179.9, 10.0]}}, "impossible value"),  # over the antimeridian
+        ({"geometry": {"type": "Point", "coordinates": [10**400, 10.0]}}, "impossible value: longitude is an integer"),
+        ({"start": "2099-01-01T00:00:00Z", "end": None}, "impossible timestamp: start is 2099-01-01T00:00Z"),
+        ({"buffer_m": 10**400}, "malformed feature: buffer_m an integer of 401 digits"),
     ],
 )
 def test_bad_features_are_dead_letters(change, reason) -> None:
@@ -80,7 +82,7 @@ def test_bad_features_are_dead_letters(change, reason) -> None:
     fc = {"type": "FeatureCollection", "features": [_feature("a"), bad, _feature("b")]}
     zones, dls = _split(ExerciseGeoJsonDecoder("ex").decode([json.dumps(fc).encode()]))
     assert [z.notice_id for z in zones] == ["exercise:a", "exercise:b"]
-    assert len(dls) == 1 and dls[0].position == 2 and dls[0].reason.startswith(reason)
+    assert len(dls) == 1 and dls[0].position == 2 and dls[0].text.startswith(reason)
 
 
 NOTAMS = b"""(A1234/24 NOTAMN
@@ -144,7 +146,7 @@ def test_notams_become_notices() -> None:
 )
 def test_bad_notams(text: bytes, reason: str) -> None:
     zones, dls = _split(NotamDecoder("n").decode([text]))
-    assert zones == [] and len(dls) == 1 and dls[0].reason.startswith(reason)
+    assert zones == [] and len(dls) == 1 and dls[0].text.startswith(reason)
 
 
 def test_cancellation_is_counted_not_a_zone() -> None:

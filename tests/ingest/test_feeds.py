@@ -73,7 +73,7 @@ def test_gzip_file_and_assumed_time(tmp_path: Path) -> None:
     p.write_bytes(gzip.compress(b"\n".join(lines)))
     feed = FeedSettings(name="gz", format="ais-nmea", path=str(p))
     (dl,) = ingest.open_feed(feed, SidesSettings())
-    assert isinstance(dl, DeadLetter) and dl.reason.startswith("no timestamp") and dl.feed == "gz"
+    assert isinstance(dl, DeadLetter) and dl.text.startswith("no timestamp") and dl.feed == "gz"
     feed = FeedSettings(name="gz", format="ais-nmea", path=str(p), assume_time="2024-05-01T00:00:00Z")
     (u,) = ingest.open_feed(feed, SidesSettings())
     assert u.t_s == 1_714_521_600.0

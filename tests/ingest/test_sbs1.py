@@ -54,7 +54,9 @@ def test_node_sbs1_without_time_or_clock_dead_letters_positions(shared_data: Pat
     lines = (shared_data / "adsb" / "node-sbs1_msgs.txt").read_bytes().splitlines()
     d, ups, dls = _run(lines)
     assert ups == [] and len(dls) == 74
-    assert {x.reason for x in dls} == {"no timestamp: date/time fields empty and no clock"}
+    assert {x.text for x in dls} == {
+        "no timestamp: the date/time fields are empty; set assume_time for this feed (docs/feeds.md, Time)"
+    }
 
 
 def test_identity_velocity_and_position_are_merged() -> None:
@@ -96,8 +98,6 @@ def test_logged_time_used_when_generated_is_empty() -> None:
         (_msg(3, "XYZ123", "2024/05/01", "12:00:00", lat="1", lon="2"), "malformed line"),
         (_msg(3, "4B1908", "2024/05/01", "12:00:00", lat="abc", lon="2"), "malformed line"),
         (_msg(3, "4B1908", "2024/05/01", "12:00:00", lat="95", lon="2"), "impossible value"),
-        (_msg(3, "4B1908", "2024/05/01", "12:00:00", alt="990000", lat="5", lon="2"), "impossible value"),
-        (_msg(4, "4B1908", "2024/05/01", "12:00:00", gs="9000"), "impossible value"),
         (_msg(3, "4B1908", "2024/13/01", "12:00:00", lat="5", lon="2"), "unparseable timestamp"),
         (_msg(3, "4B1908", "2024/05/01", "25:00:00", lat="5", lon="2"), "unparseable timestamp"),
         (_msg(9, "4B1908", "2024/05/01", "12:00:00"), "malformed line"),
@@ -107,7 +107,30 @@ def test_bad_lines_are_dead_letters_and_stream_goes_on(line: bytes, reason: str)
     good = _msg(3, "4B1908", "2024/05/01", "12:00:00", lat="46.9", lon="7.4")
     _, ups, dls = _run([good, line, good])
     assert len(ups) == 2
-    assert len(dls) == 1 and dls[0].position == 2 and dls[0].reason.startswith(reason) and dls[0].raw == line
+    assert len(dls) == 1 and dls[0].position == 2 and dls[0].text.startswith(reason) and dls[0].raw == line
+
+
+def test_a_bad_value_is_dropped_and_the_rest_of_the_line_kept() -> None:
+    lines = [
+        _msg(4, "4B1908", "2024/05/01", "12:00:00", gs="9000", track="90", vrate="1e308"),
+        _msg(3, "4B1908", "2024/05/01", "12:00:01", alt="990000", lat="46.9", lon="7.4"),
+        _msg(1, "4B1908", "2024/05/01", "12:00:01", callsign="X" * 100),
+    ]
+    d, ups, dls = _run(lines)
+    (u,) = ups
+    assert (u.lat_deg, u.alt_m, u.speed_mps, u.course_deg, u.vrate_mps) == (46.9, None, None, 90.0, None)
+    assert [(x.position, x.text) for x in dls] == [
+        (1, "bad field: ground speed (kn, field 13)=b'9000' is outside [0, 2000] (dropped, the rest kept)"),
+        (1, "bad field: vertical rate (ft/min, field 17)=b'1e308' is outside [-100000, 100000] (dropped, the rest kept)"),
+        (2, "bad field: altitude (ft, field 12)=b'990000' is outside [-1500, 130000] (dropped, the rest kept)"),
+        (3, "bad field: callsign (field 11) of 100 characters, more than 64 (dropped, the rest kept)"),
+    ]
+    assert d.aircraft_state("4B1908")["callsign"] is None
+
+
+def test_a_date_before_1990_is_impossible_not_unparseable() -> None:
+    _, ups, dls = _run([_msg(3, "4B1908", "1970/01/01", "12:00:00", lat="46.9", lon="7.4")])
+    assert ups == [] and dls[0].text == "impossible timestamp: b'1970/01/01' b'12:00:00' is outside 1990-2099"
 
 
 def test_other_message_kinds_are_ignored() -> None:

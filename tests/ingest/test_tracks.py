@@ -44,8 +44,12 @@ def test_altitude_reference_fields() -> None:
         _tracks_v1(alt_ref="baro", alt_geom_m=9120.5), _tracks_v1(), _tracks_v1(alt_ref="qnh"),
         _tracks_v1(alt_m=None, alt_ref="geom"),
     ]))
-    assert [(u.alt_m, u.alt_ref, u.alt_geom_m) for u in ups] == [(9000.0, "baro", 9120.5), (9000.0, None, None)]
-    assert [x.reason.split(":")[0] for x in dls] == ["malformed record", "impossible value"]
+    assert [(u.alt_m, u.alt_ref, u.alt_geom_m) for u in ups] == [
+        (9000.0, "baro", 9120.5), (9000.0, None, None), (9000.0, None, None), (None, None, None)]
+    assert [x.text for x in dls] == [
+        "bad field: alt_ref='qnh' is not one of ('baro', 'geom') (dropped, the rest kept)",
+        "bad field: alt_ref='geom' without an alt_m (dropped, the rest kept)",
+    ]
 
 
 def test_time_iso_bare_id_and_tables() -> None:
@@ -72,16 +76,50 @@ def test_config_lists_override_the_given_side() -> None:
         (_tracks_v1(lat_deg=91), "impossible value"),
         (_tracks_v1(lat_deg="north"), "malformed record"),
         (_tracks_v1(domain="space"), "malformed record"),
-        (_tracks_v1(side="blue"), "malformed record"),
         (_tracks_v1(t_s=None, time="noon"), "unparseable timestamp"),
         (_tracks_v1(t_s=None, time=None), "no timestamp"),
         (_tracks_v1(t_s=5), "impossible timestamp"),
-        (_tracks_v1(speed_mps=-3), "impossible value"),
+        (_tracks_v1(track_id=["a"]), "malformed record: track_id is a JSON array, not a string"),
+        (_tracks_v1(track_id=12), "malformed record: track_id is 12, not a string"),
+        (_tracks_v1(lat_deg=10**400), "impossible value: lat_deg is an integer of more than 300 digits"),
+        (_tracks_v1(t_s=10**400), "impossible value: t_s is an integer of more than 300 digits"),
+        (_tracks_v1(track_id="x" * 200), "malformed record: track_id has 200 characters, more than 128"),
+        (b"[" * 5000, "nested too deeply: 5000 levels of arrays and objects, more than 32 (max_json_depth)"),
+        (b"x" * 70_000, "oversized input: line of more than 65,536 bytes (max_line_bytes)"),
     ],
 )
 def test_bad_jsonl_lines(line: bytes, reason: str) -> None:
     ups, dls = _split(TracksJsonlDecoder("j").decode([_tracks_v1(), line, _tracks_v1()]))
-    assert len(ups) == 2 and len(dls) == 1 and dls[0].position == 2 and dls[0].reason.startswith(reason)
+    assert len(ups) == 2 and len(dls) == 1 and dls[0].position == 2 and dls[0].text.startswith(reason)
+    assert len(dls[0].raw) <= 65_536
+
+
+@pytest.mark.parametrize(
+    "change, detail",
+    [
+        ({"side": "blue"}, "side='blue' is not one of ('nato', 'russia', 'other', 'unknown')"),
+        ({"speed_mps": -3}, "speed_mps=-3.0 is outside [0, 1500]"),
+        ({"course_deg": -121}, "course_deg=-121.0 is outside [0, 360]"),
+        ({"vrate_mps": 1e308}, "vrate_mps=1e+308 is outside [-1500, 1500]"),
+        ({"alt_m": 10**400}, "alt_m is an integer of more than 300 digits"),
+        ({"heading_deg": "north"}, "heading_deg='north' is not a number"),
+        ({"callsign": ["a"]}, "callsign is a JSON array, not a string"),
+        ({"callsign": "X" * 50_000}, "callsign has 50,000 characters, more than 64"),
+        ({"name": 7}, "name is 7, not a string"),
+    ],
+)
+def test_a_bad_optional_field_is_dropped_and_the_report_kept(change: dict, detail: str) -> None:
+    ups, dls = _split(TracksJsonlDecoder("j").decode([_tracks_v1(**change)]))
+    (u,) = ups
+    assert (u.track_id, u.lat_deg, u.speed_mps if "speed_mps" not in change else 230.0) == ("icao:154a12", 59.5, 230.0)
+    key = next(iter(change))
+    assert getattr(u, key) in (None, "russia")  # the bad value dropped (side falls back on the tables)
+    assert [(x.reason, x.detail, x.position) for x in dls] == [("bad field", f"{detail} (dropped, the rest kept)", 1)]
+
+
+def test_untimed_records_name_assume_time() -> None:
+    _, dls = _split(TracksJsonlDecoder("j").decode([_tracks_v1(t_s=None, time=None)]))
+    assert dls[0].text == "no timestamp: the record has no t_s or time; set assume_time for this feed (docs/feeds.md, Time)"
 
 
 def test_csv() -> None:
@@ -97,11 +135,18 @@ def test_csv() -> None:
     ups, dls = _split(d.decode(lines))
     assert [(u.track_id, u.alt_m, u.callsign, u.side) for u in ups] == [
         ("ext:heli1", 300.0, "RA 24001", "unknown"), ("ext:heli2", None, None, "russia")]
-    assert [(x.position, x.reason.split(":")[0]) for x in dls] == [(5, "malformed line"), (6, "impossible value")]
+    assert [(x.position, x.reason) for x in dls] == [(5, "malformed line"), (6, "impossible value")]
     _, dls = _split(TracksCsvDecoder("csv").decode([b"id,lat,lon"]))
-    assert dls[0].reason.startswith("malformed header")
+    assert dls[0].text.startswith("malformed header")
 
 
 def test_a_time_without_a_zone_is_a_dead_letter_naming_the_field() -> None:
     ups, dls = _split(TracksJsonlDecoder("j").decode([_tracks_v1(t_s=None, time="2024-05-01T12:00:00")]))
-    assert ups == [] and dls[0].reason == "unparseable timestamp: time='2024-05-01T12:00:00' has no UTC offset (write …Z for UTC)"
+    assert ups == [] and dls[0].text == "unparseable timestamp: time='2024-05-01T12:00:00' has no UTC offset (write …Z for UTC)"
+
+
+def test_csv_bad_optional_cell_keeps_the_report() -> None:
+    lines = [b"track_id,t_s,lat_deg,lon_deg,domain,course_deg,speed_mps", b"ext:a,1714564800,59,24,sea,-121,3"]
+    ups, dls = _split(TracksCsvDecoder("csv").decode(lines))
+    assert [(u.course_deg, u.speed_mps) for u in ups] == [(None, 3.0)]
+    assert [x.text for x in dls] == ["bad field: course_deg=-121.0 is outside [0, 360] (dropped, the rest kept)"]

@@ -126,7 +126,7 @@ def test_udp_listener_datagrams_with_several_sentences() -> None:
     # good datagram gives two updates and each bad one a dead letter.
     kinds = "".join("U" if isinstance(x, TrackUpdate) else "D" for x in got)
     assert "UUD" in kinds and kinds.replace("UUD", "") in ("", "D", "UU", "DUU", "U")
-    assert all(x.reason.startswith("checksum mismatch") for x in got if isinstance(x, DeadLetter))
+    assert all(x.text.startswith("checksum mismatch") for x in got if isinstance(x, DeadLetter))
     assert {x.track_id for x in got if isinstance(x, TrackUpdate)} == {"ais:230000001", "ais:230000002"}
 
 

@@ -232,15 +232,18 @@ def test_readsb_quality_ground_and_db_flags() -> None:
         {"hex": "4ca4ea", "lat": 53.2, "lon": -6.2, "sil": "3"},
     ]}
     ups, dls = _split(AircraftJsonDecoder("r").decode([json.dumps(doc).encode()]))
-    a, b, c, e = ups
+    a, b, c, e, f, g = ups
     assert a.quality == PositionQuality(adsb_version=2, nic=8, nac_p=10, nac_v=2, sil=3, gva=2) and a.on_ground is False
     assert (a.category, a.category_source) == ("civil", "callsign_airline:RYR")
     assert (b.quality.nic, b.quality.nac_p, b.quality.gnss_ok_before_s) == (0, 0, T0 - 300.5)
     assert (c.on_ground, c.alt_m, c.category, c.category_source, c.quality) == (True, None, "military",
                                                                                 "dbflags_military", None)
     assert (e.quality.nuc_p, e.on_ground, e.category) == (7, None, "military")
-    assert [x.reason for x in dls] == ["impossible value: nic 12 (a code 0..11) (aircraft #5)",
-                                       "malformed record: sil='3' is not a whole number (aircraft #6)"]
+    # A bad code is a bad optional field: dropped, the report kept (docs/feeds.md).
+    assert (f.quality, g.quality) == (None, None)
+    assert [(x.reason, x.detail) for x in dls] == [
+        ("bad field", "nic=12 is outside [0, 11] (dropped, the rest kept) (aircraft #5)"),
+        ("bad field", "sil='3' is not a number (dropped, the rest kept) (aircraft #6)")]
 
 
 @pytest.mark.realdata
@@ -388,9 +391,12 @@ def test_generic_records_carry_category_context_and_quality() -> None:
            f"icao:4ca4e6,{T0 + 4},53,-6,air,,,navy,".encode(),
            f"icao:4ca4e6,{T0 + 5},53,-6,air,,12,,".encode()]
     ups, dls = _split(TracksCsvDecoder("c").decode(csv))
+    # A bad optional value is dropped with a "bad field" dead letter, the report kept.
     assert [(u.on_ground, u.quality, u.category, u.category_source) for u in ups] == [
-        (True, PositionQuality(nic=8), "civil", "registry"), (True, None, "unknown", None)]
-    assert [x.reason.split(":")[0] for x in dls] == ["malformed record"] * 3 + ["impossible value"]
+        (True, PositionQuality(nic=8), "civil", "registry"), (True, None, "unknown", None)] + [
+        (None, None, "unknown", None)] * 4
+    assert [(x.reason, x.detail.split("=")[0]) for x in dls] == [
+        ("bad field", "on_ground"), ("bad field", "nic"), ("bad field", "category"), ("bad field", "nic")]
 
 
 def test_the_classifier_is_the_one_the_feed_is_given() -> None:

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fuzz_path import FORMATS, mutate, random_units, seeds, whole_path
+from fuzz_path import FORMATS, mutate, seeds, units_for, whole_path
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
@@ -35,7 +35,7 @@ def test_any_input_goes_through_the_whole_path_and_out_as_valid_values(fmt: str,
     @given(units=_units(fmt))
     def trial(units: list[bytes]) -> None:
         result = whole_path(fmt, units, tmp_path_factory.mktemp(fmt))
-        assert result.units == len(units) + (fmt == "tracks-csv")
+        assert result.inputs == len(units) + (fmt == "tracks-csv")
 
     trial()
 
@@ -43,7 +43,7 @@ def test_any_input_goes_through_the_whole_path_and_out_as_valid_values(fmt: str,
 def test_the_mutations_reach_the_decoders_past_their_first_check(shared_data) -> None:
     """The mutated real lines are not all junk: a good share still decodes (the fuzz reaches deep)."""
     rnd = random.Random(7)
-    units = random_units("tracks-jsonl", 300, rnd)
+    units = units_for("tracks-jsonl", rnd, 300, junk_share=0.1)
     import tempfile
 
     with tempfile.TemporaryDirectory() as d:

@@ -50,7 +50,8 @@ def test_a_decoder_that_raises_on_one_line_makes_it_a_dead_letter_and_goes_on(mo
                                                   "DeadLetter", "TrackUpdate"]
     letters = [i for i in items if isinstance(i, DeadLetter)]
     assert [(d.position, d.raw, d.stage) for d in letters] == [(3, b"[[[[boom", "decode"), (5, b"[[boom", "decode")]
-    assert letters[0].reason.startswith("decoder failure: RecursionError: maximum recursion depth")
+    assert letters[0].reason == "decoder failure"
+    assert (letters[0].detail or "").startswith("RecursionError: maximum recursion depth")
     assert decoder.stats.dead == {"decoder failure": 2}
     assert [i.track_id for i in items if isinstance(i, TrackUpdate)] == ["ais:1", "ais:2", "ais:4", "ais:6"]
 
@@ -127,6 +128,6 @@ def test_a_report_that_makes_the_engine_raise_is_set_aside_and_the_events_are_th
     assert _canonical(events) == clean
     assert [(d.feed, d.position, d.stage) for d in letters] == [("in", 1040, "engine"), ("in", 1041, "engine"),
                                                                 ("in", 1077, "engine")]
-    assert all(d.reason == "engine failure: ValueError: cannot handle ais:666" for d in letters)
+    assert all((d.reason, d.detail) == ("engine failure", "ValueError: cannot handle ais:666") for d in letters)
     assert b"ais:666" in letters[0].raw  # the report, as the guard was told to write it (repr by default)
     assert guard.failures == 3
