@@ -11,14 +11,18 @@ through as *data*: the page's script puts them into the DOM with
 
 from __future__ import annotations
 
+import logging
 from dataclasses import fields
+from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
+import shapely
 from shapely.geometry import mapping as shapely_mapping
 from shapely.geometry.base import BaseGeometry
 
 from config.records import RecordError, TrackUpdate, Zone, quality_from_mapping
 from config.times import TimeFormatError, format_utc, parse_utc
+from config.zones import ZoneCatalogueError, load_country_outlines
 from maps.errors import MapInputError
 
 __all__ = [
@@ -33,8 +37,11 @@ __all__ = [
     "track_stationary",
     "track_update",
     "trail_feature",
+    "zone_drawn_geometry",
     "zone_feature",
 ]
+
+log = logging.getLogger(__name__)
 
 _KN_PER_MPS = 3600.0 / 1852.0
 FT_PER_M = 1.0 / 0.3048
@@ -225,17 +232,54 @@ def _geometry(geom: BaseGeometry | Mapping[str, Any]) -> dict[str, Any]:
     return dict(geom)
 
 
+@lru_cache(maxsize=1)
+def _land() -> BaseGeometry | None:
+    """The land the map draws: the union of the catalogue's country outlines (``countries.geojson``);
+    None (territorial zones drawn whole) when the outlines cannot be read."""
+    try:
+        land = shapely.union_all([o.geometry for o in load_country_outlines()])
+    except ZoneCatalogueError as e:
+        log.warning("map: territorial zones drawn whole (land included): %s", e)
+        return None
+    shapely.prepare(land)
+    return land
+
+
+@lru_cache(maxsize=512)
+def _sea_part(geometry: BaseGeometry) -> BaseGeometry:
+    land = _land()
+    if land is None or not land.intersects(geometry):
+        return geometry
+    sea = shapely.difference(geometry, land, grid_size=None)
+    return sea if not sea.is_empty else geometry
+
+
+def zone_drawn_geometry(z: Zone) -> BaseGeometry:
+    """The part of a zone the map shades: a territorial zone without the land.
+
+    A territorial zone is national territory plus the 12 NM belt (the engine measures
+    against all of it: territorial airspace covers the land); shading the land would hide
+    the coast and the traffic, so the map draws its sea part, clipped by the same country
+    outlines the map draws as land. Computed once per zone geometry (cached), with shapely.
+    Other kinds are drawn whole.
+    """
+    if z.kind != "territorial":
+        return z.geometry
+    return _sea_part(z.geometry)
+
+
 def zone_feature(z: Zone) -> dict[str, Any]:
     window = None
     if z.active_from_s is not None or z.active_until_s is not None:
         window = " – ".join(format_utc(t) if t is not None else "…" for t in (z.active_from_s, z.active_until_s))
     return {
         "type": "Feature",
-        "geometry": _geometry(z.geometry),
+        "geometry": _geometry(zone_drawn_geometry(z)),
         "properties": {
             "id": f"zone:{z.zone_id}",
             "layer": "zone",
             "kind": z.kind,
+            "drawn": "sea part" if z.kind == "territorial" else "whole",
             "severity": z.severity,
             "label": z.name,
             "popup": {
@@ -249,6 +293,8 @@ def zone_feature(z: Zone) -> dict[str, Any]:
                         ("Domains", ", ".join(z.domains)),
                         ("Severity", z.severity),
                         ("Active", window),
+                        ("Drawn", "sea part (the zone includes the land territory)"
+                         if z.kind == "territorial" else None),
                     ]
                 ),
             },

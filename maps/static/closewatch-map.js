@@ -213,9 +213,91 @@
     if (p.layer === "track" && p.label) {
       layer.bindTooltip(labelNode, { permanent: true, direction: "right", className: "cw-label" + filterClasses(p),
                                      offset: [10, 0], opacity: 0.9 });
+      layer.on("tooltipopen", function () { decorateLabel(layer); scheduleDeclutter(layer._map); });
+      // hover shows the label of a track whatever the zoom or the declutter says
+      layer.on("mouseover", function () { setHover(layer, true); });
+      layer.on("mouseout", function () { setHover(layer, false); });
     }
     layer.on("click", function () {
       selectHandlers.forEach(function (fn) { fn(layer.feature); });
+    });
+  }
+
+  /* ------------------------------------------------------------ labels: declutter and hover */
+
+  // Which label wins where labels collide: military, state, unknown, civil; moving before
+  // stationary; then by id, so the same picture gives the same labels.
+  var CATEGORY_RANK = { military: 0, state: 1, unknown: 2, civil: 3 };
+
+  function labelRank(p) {
+    return pick(CATEGORY_RANK, p.category, 2) * 2 + (p.stationary ? 1 : 0);
+  }
+
+  function labelElement(layer) {
+    var tip = layer.getTooltip && layer.getTooltip();
+    return tip && tip.options.permanent ? tip.getElement() : null;
+  }
+
+  function decorateLabel(layer) {
+    var node = labelElement(layer);
+    var p = layer.feature && layer.feature.properties;
+    if (node && p) node.dataset.id = p.id;
+  }
+
+  function setHover(layer, on) {
+    var node = labelElement(layer);
+    if (node) node.classList.toggle("cw-label-hover", on);
+  }
+
+  function boxOf(node) {
+    var r = node.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 ? [r.left, r.top, r.right, r.bottom] : null;  // null: not shown
+  }
+
+  // Hide every label whose box overlaps a label already placed (greedy, in rank order) or the
+  // icon of a track ranked as high as its own: a civil ship's label never covers a ship, a
+  // military track's label may cover civil ones. One pass reads every box, one pass writes the
+  // classes: a single layout per run.
+  function declutter(map) {
+    var container = map.getContainer();
+    if (!container.classList.contains("cw-labels")) return;
+    var items = [];
+    var icons = [];
+    map.eachLayer(function (layer) {
+      var p = layer.feature && layer.feature.properties;
+      if (!p || p.layer !== "track") return;
+      var icon = layer.getElement && layer.getElement();
+      var ibox = icon && icon.classList.contains("cw-track") ? boxOf(icon) : null;
+      if (ibox) icons.push({ box: ibox, rank: labelRank(p) });
+      var node = labelElement(layer);
+      if (node) items.push({ node: node, rank: labelRank(p), id: String(p.id) });
+    });
+    items.forEach(function (it) { it.box = boxOf(it.node); });
+    items.sort(function (a, b) { return a.rank - b.rank || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0); });
+    function overlaps(b, q) { return b[0] < q[2] && q[0] < b[2] && b[1] < q[3] && q[1] < b[3]; }
+    var placed = [];
+    items.forEach(function (it) {
+      var hide = false;
+      if (it.box) {
+        var b = it.box;
+        var i;
+        for (i = 0; i < placed.length && !hide; i++) hide = overlaps(b, placed[i]);
+        // a label starts right of its own icon, so its own icon is never in its way
+        for (i = 0; i < icons.length && !hide; i++) hide = icons[i].rank <= it.rank && overlaps(b, icons[i].box);
+        if (!hide) placed.push(b);
+      }
+      it.hide = hide;
+    });
+    items.forEach(function (it) { it.node.classList.toggle("cw-label-hidden", it.hide); });
+  }
+
+  // At most one declutter per animation frame, however many layers moved.
+  function scheduleDeclutter(map) {
+    if (!map || map._cwDeclutterPending) return;
+    map._cwDeclutterPending = true;
+    window.requestAnimationFrame(function () {
+      map._cwDeclutterPending = false;
+      declutter(map);
     });
   }
 
@@ -303,6 +385,12 @@
     }
     map.on("zoomend", zoomClass);
     zoomClass();
+    // labels are decluttered again whenever they can have moved: zoom, pan, resize, layers
+    // coming and going (replay slider, live updates, filters)
+    var redo = function () { scheduleDeclutter(map); };
+    map.on("zoomend moveend resize layeradd layerremove", redo);
+    container.addEventListener("change", redo);
+    scheduleDeclutter(map);
     if (opts.title) titleControl(opts.title, opts.subtitle).addTo(map);
     if (opts.legend !== false) {
       legendControl({ zoneKinds: opts.zoneKinds, position: opts.legendPosition, collapsed: opts.legendCollapsed })
@@ -334,7 +422,10 @@
       // leaflet-realtime resets options to defaultOptions after an update
       oldLayer.defaultOptions = L.extend({}, oldLayer.defaultOptions || oldLayer.options, { icon: icon });
       decorate(oldLayer);
-      if (oldLayer.getTooltip && oldLayer.getTooltip()) oldLayer.setTooltipContent(labelNode(oldLayer));
+      if (oldLayer.getTooltip && oldLayer.getTooltip()) {
+        oldLayer.setTooltipContent(labelNode(oldLayer));
+        scheduleDeclutter(oldLayer._map);
+      }
       if (oldLayer.isPopupOpen && oldLayer.isPopupOpen()) oldLayer.getPopup().update();
       if (popup) popup.options.autoPan = autoPan;
       updateHandlers.forEach(function (fn) { fn(feature); });
@@ -534,6 +625,7 @@
     setupLive: setupLive,
     legendControl: legendControl,
     setupMap: setupMap,
+    declutter: declutter,
     el: el,
     pick: pick,
     finite: finite
