@@ -388,6 +388,7 @@ def test_a_folder_out_of_time_order_closes_its_incident_stale_when_the_track_wen
         "feeds": [{"name": "ais", "format": "ais-nmea", "path": str(folder)}],
         "zones": {"catalogue": "none"},
         "sinks": _sinks(tmp_path),
+        "rules": {"profile": "all-traffic"},  # two merchant ships: the military profile raises nothing
     })
     sink = RecorderSink()
     summary = Pipeline(settings, [sink]).run()

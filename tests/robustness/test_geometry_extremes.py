@@ -214,6 +214,7 @@ def test_a_run_with_notams_at_the_extremes_goes_on(tmp_path: Path) -> None:
                   {"name": "tracks", "format": "tracks-jsonl", "path": str(tracks)}],
         "zones": {"catalogue": "none"},
         "sinks": {"events_jsonl": str(tmp_path / "e.jsonl"), "deadletter_jsonl": str(tmp_path / "d.jsonl")},
+        "rules": {"profile": "all-traffic"},  # an aircraft of unknown category: every entry raised
     })
     sink = RecorderSink()
     summary = Pipeline(settings, [sink]).run()
