@@ -589,7 +589,10 @@ def kafka_units(
                     consumer.seek(tp, offset)
 
     try:
-        connection: dict[str, object] = {"bootstrap_servers": bootstrap_servers, **(client_config or {})}
+        # A topic created after the feed joined its group: the group is assigned nothing until the
+        # client's metadata is refreshed (kafka-python's default: every 5 minutes); 10 s instead.
+        connection: dict[str, object] = {"bootstrap_servers": bootstrap_servers, "metadata_max_age_ms": 10_000,
+                                         **(client_config or {})}
         consumer = KafkaConsumer(
             group_id=group_id,
             auto_offset_reset=start_from,
