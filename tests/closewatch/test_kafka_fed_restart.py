@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
 from alerts.codec import encode_track
@@ -125,6 +125,15 @@ def test_sigkill_mid_stream_then_restart_gives_the_clean_runs_events(kafka_broke
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     admin.create_topics([NewTopic(topic_in, 1, 1)])
     admin.close()
+    # The input topic is there before the run starts: a group that joins while the broker's
+    # metadata does not list it yet is assigned nothing until the next rebalance.
+    probe = KafkaConsumer(bootstrap_servers=bootstrap)
+    deadline = time.monotonic() + 60
+    while not probe.partitions_for_topic(topic_in):
+        assert time.monotonic() < deadline, f"topic {topic_in} never appeared in the metadata"
+        time.sleep(0.2)
+        probe.topics()  # a metadata request
+    probe.close()
 
     # The crash run starts first, on an input still being produced (about 250 records/s).
     crash_cfg = _config(tmp_path / "crash.toml", bootstrap, topic_in, "crash", f"{topic_prefix}.crash", tmp_path / "state-crash")
