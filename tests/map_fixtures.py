@@ -8,9 +8,9 @@ codec turns each revision into the value of the Kafka events topic (the canonica
 ``alerts.codec.encode_event``, decoded again), which is the one shape the maps take.
 
 Up to T0 (10:40:00Z) a Russian ship whose name is an injection string is inside the
-Russian territorial sea (a zone entry) and a Russian Tu-95 and a NATO aircraft converge
-(a predicted close approach, with the predicted positions at the closest point of
-approach). The ``engagement`` goes on to T0 + 300 s: the two aircraft meet (a close
+Russian territorial sea (a zone entry), a Russian Tu-95 flies near the borders (a bomber
+sortie, open throughout) and it and a NATO aircraft converge (a predicted close approach,
+with the predicted positions at the closest point of approach). The ``engagement`` goes on to T0 + 300 s: the two aircraft meet (a close
 approach, revised as they close in) and part (it closes).
 """
 

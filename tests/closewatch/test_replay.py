@@ -102,7 +102,7 @@ def test_bbox_keeps_the_revisions_with_a_position_inside(live_demo: LiveDemo) ->
     want = [e for e in live_demo.events if EventFilter(bbox=sea).matches(event_to_feature(e))]
     assert want and canonical_lines(result.events) == canonical_lines(want)
     assert {e.kind for e in result.events} <= {"close_approach", "predicted_close_approach", "predicted_zone_entry",
-                                                "zone_entry"}
+                                                "shadowing", "zone_entry"}
 
 
 @pytest.mark.slow

@@ -49,8 +49,8 @@ def test_live_map_updates_in_place(guarded_page: Any, live: Any, situation: Any,
     wait_until(page, "document.querySelectorAll('.cw-track').length === 5")
     assert page.locator(".cw-track").count() == store.status()["tracks"] == 5
     wait_until(page, "document.querySelector('.cw-count-tracks').textContent === '5'")
-    assert page.locator(".cw-count-events").text_content() == "2"
-    assert page.locator(".cw-event").count() == 2
+    assert page.locator(".cw-count-events").text_content() == "3"  # zone entry, bomber sortie, prediction
+    assert page.locator(".cw-event").count() == 3
     assert page.locator(".cw-stale-banner").is_visible() is False
     # every request stayed on this server
     assert log.requests and all(u.startswith(server.url) for u in log.requests), log.requests

@@ -33,7 +33,7 @@ def test_static_map_opens_offline_and_draws_every_track(guarded_page: Any, situa
     assert rotation == "270"
     transform = page.eval_on_selector('.cw-track[data-id="icao:4b1a2c"] svg', "e => e.style.transform")
     assert transform == "rotate(270deg)"
-    assert page.locator(".cw-event").count() == 2
+    assert page.locator(".cw-event").count() == 3  # zone entry, bomber sortie, prediction
     assert page.locator(".cw-event-line").count() == 1
     assert page.locator(".cw-cpa").count() == 2
     assert page.locator(".cw-trail").count() == 5

@@ -36,7 +36,7 @@ def test_snapshot_has_last_positions_trails_events_and_active_zones(situation: A
     assert "zone:ex-active" in zone_ids and "zone:ex-expired" not in zone_ids
     assert snap.data_time_s == situation.t0_s
     status = store.status()
-    assert (status["tracks"], status["open_events"]) == (5, 2)
+    assert (status["tracks"], status["open_events"]) == (5, 3)  # zone entry, bomber sortie, prediction
 
 
 def test_older_reports_and_revisions_do_not_win(situation: Any, engagement: Any) -> None:
@@ -45,9 +45,9 @@ def test_older_reports_and_revisions_do_not_win(situation: Any, engagement: Any)
     assert store.apply_tracks([old]) == 0
     opened, closed = engagement.revisions("predicted_close_approach")
     store.apply_events([closed])
-    assert store.status()["open_events"] == 1
+    assert store.status()["open_events"] == 2  # the zone entry and the bomber sortie
     store.apply_events([opened])  # late, older than the close
-    assert store.status()["open_events"] == 1
+    assert store.status()["open_events"] == 2
 
 
 def test_expire_uses_the_stale_time_of_each_domain(situation: Any) -> None:

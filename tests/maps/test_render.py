@@ -43,7 +43,8 @@ def test_page_is_self_contained_and_draws_the_situation(situation: Any, asset_st
     assert sorted(by_layer["track"]) == sorted(situation.tracks)
     assert len(by_layer["trail"]) == 5
     predicted = situation.event_id("predicted_close_approach")
-    assert sorted(by_layer["event"]) == sorted([predicted, situation.event_id("zone_entry")])
+    assert sorted(by_layer["event"]) == sorted([predicted, situation.event_id("zone_entry"),
+                                                situation.event_id("bomber_sortie")])
     assert by_layer["event_line"] == [f"{predicted}:line"]
     assert len(by_layer["cpa"]) == 2
     # exercise zones only while active at the data time
@@ -74,7 +75,7 @@ def test_the_situation_events_are_values_of_the_events_topic(engagement: Any) ->
 
     validator = Draft202012Validator(load_schema("event.v1.json"))
     kinds = [e["properties"]["kind"] for e in engagement.events]
-    assert set(kinds) == {"zone_entry", "predicted_close_approach", "close_approach"}
+    assert set(kinds) == {"zone_entry", "bomber_sortie", "predicted_close_approach", "close_approach"}
     for event in engagement.events:
         validator.validate(event)
 
@@ -111,9 +112,9 @@ def test_close_approach_draws_line_and_predicted_cpa_points(situation: Any) -> N
 
 def test_latest_revision_wins(engagement: Any) -> None:
     recs = latest_revisions(engagement.events)
-    assert [(r.kind, r.state) for r in recs] == [("zone_entry", "open"), ("predicted_close_approach", "closed"),
-                                                 ("close_approach", "closed")]
-    assert [r.seq for r in recs] == [0, 1, len(engagement.revisions("close_approach")) - 1]
+    assert [(r.kind, r.state) for r in recs] == [("zone_entry", "open"), ("bomber_sortie", "open"),
+                                                 ("predicted_close_approach", "closed"), ("close_approach", "closed")]
+    assert [r.seq for r in recs] == [0, 0, 1, len(engagement.revisions("close_approach")) - 1]
 
 
 @pytest.mark.parametrize(

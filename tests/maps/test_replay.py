@@ -75,8 +75,8 @@ def test_bad_replay_requests_are_named(situation: Any, asset_store: AssetStore, 
 def test_replay_slider_changes_what_is_shown(guarded_page: Any, engagement: Any, asset_store: AssetStore,
                                              tmp_path: Path) -> None:
     t0 = engagement.t0_s
-    entry, predicted, close = (engagement.event_id(k) for k in ("zone_entry", "predicted_close_approach",
-                                                                 "close_approach"))
+    entry, bomber, predicted, close = (engagement.event_id(k) for k in ("zone_entry", "bomber_sortie",
+                                                                         "predicted_close_approach", "close_approach"))
     revisions = [r["properties"] for r in engagement.revisions("close_approach")]
     opened_s, revised_s, closed_s = revisions[0]["t_s"], revisions[1]["t_s"], revisions[-1]["t_s"]
     predicted_s = engagement.revisions("predicted_close_approach")[0]["properties"]["t_s"]
@@ -103,15 +103,15 @@ def test_replay_slider_changes_what_is_shown(guarded_page: Any, engagement: Any,
         page.evaluate("v => window.closewatchMap.setView(v[0], v[1], {animate: false})", view)
         return text
 
-    move_to(predicted_s - 2)  # only the zone entry (open since the first reports)
+    move_to(predicted_s - 2)  # only the zone entry (open since the first reports; the bomber sortie opens with the prediction)
     assert shown(".cw-event") == [entry]
     assert len(shown(".cw-track")) == 5
     move_to(opened_s - 20)  # the predicted close approach, with its line
-    assert shown(".cw-event") == sorted([entry, predicted])
+    assert shown(".cw-event") == sorted([entry, bomber, predicted])
     assert page.locator(".cw-event-line").count() == 1
     box_early = page.locator('.cw-track[data-id="icao:45ac2d"]').bounding_box()
     move_to(opened_s + 2)  # the close approach opened; the prediction closed ("occurred")
-    assert shown(".cw-event") == sorted([entry, close])
+    assert shown(".cw-event") == sorted([entry, bomber, close])
     box_later = page.locator('.cw-track[data-id="icao:45ac2d"]').bounding_box()
     assert box_early is not None and box_later is not None and box_later["x"] > box_early["x"]  # it moved east
     assert f"{revisions[0]['metrics']['distance_m']:,.0f} m" in popup_of(close)
@@ -119,11 +119,11 @@ def test_replay_slider_changes_what_is_shown(guarded_page: Any, engagement: Any,
     assert f"{revisions[1]['metrics']['distance_m']:,.0f} m" in popup_of(close)
     screenshot(page, "replay")
     move_to(closed_s + 2)  # closed
-    assert shown(".cw-event") == [entry]
+    assert shown(".cw-event") == sorted([entry, bomber])
     # a click on a table row moves the slider to the event's opening
     page.click(f'tr[data-event-id="{close}"]')
     assert int(slider.input_value()) == int(opened_s * 1000)
-    assert shown(".cw-event") == sorted([entry, close])
+    assert shown(".cw-event") == sorted([entry, bomber, close])
     opened_text = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(opened_s))
     assert opened_text in (page.locator(".leaflet-timeline-control output").text_content() or "")
     # feed strings in the table are text
