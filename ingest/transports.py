@@ -42,7 +42,7 @@ import urllib.error
 import urllib.request
 import zlib
 from pathlib import Path
-from typing import IO, Callable, Iterable, Iterator, Literal
+from typing import IO, Any, Callable, Iterable, Iterator, Literal
 
 import zstandard
 
@@ -545,6 +545,48 @@ def http_units(
 # -- Kafka consumer ------------------------------------------------------------------
 
 
+class _GroupWatch:
+    """Notices a feed's consumer that fell out of its consumer group for good.
+
+    A member that holds no partition can be legitimate (more members than partitions); one whose
+    group has no member at all on the coordinator is not. Asked only after ``after_s`` without a
+    partition, then every ``after_s`` (one DescribeGroups request; kafka-python's admin client).
+    """
+
+    def __init__(self, group_id: str, connection: dict[str, object], after_s: float = 30.0) -> None:
+        self._group_id = group_id
+        self._connection = connection
+        self._after_s = after_s
+        self._since: float | None = None
+        self._admin: Any = None
+
+    def fell_out(self, holds_partitions: bool) -> bool:
+        now = time.monotonic()
+        if holds_partitions:
+            self._since = None
+            return False
+        if self._since is None:
+            self._since = now
+        if now - self._since < self._after_s:
+            return False
+        self._since = now  # ask again only after another after_s
+        try:
+            from kafka.admin import KafkaAdminClient
+            from kafka.errors import KafkaError
+
+            if self._admin is None:
+                self._admin = KafkaAdminClient(**self._connection)
+            described = self._admin.describe_groups([self._group_id]).get(self._group_id, {})
+        except (KafkaError, OSError, ValueError) as e:  # the broker is away: the consumer retries by itself
+            log.debug("kafka group %s not described: %s", self._group_id, e)
+            return False
+        return not described.get("members")
+
+    def close(self) -> None:
+        if self._admin is not None:
+            self._admin.close()
+
+
 def kafka_units(
     topic: str,
     framing: Framing,
@@ -578,33 +620,50 @@ def kafka_units(
     except ImportError as e:  # pragma: no cover - kafka-python is a dependency
         raise TransportError("kafka-python is not installed") from e
 
+    # Where this process goes on reading a partition it read before (a consumer made anew after it
+    # fell out of its group): the next offset; otherwise the pipeline's checkpoint, if any.
+    next_offset: dict[tuple[str, int], int] = {}
+
     class _SeekToCheckpoint(ConsumerRebalanceListener):  # type: ignore[misc]
-        def on_partitions_revoked(self, revoked: object) -> None:
-            pass
+        def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+            for tp in revoked:  # another member may read it now: back to the checkpoint if it returns
+                next_offset.pop((tp.topic, tp.partition), None)
 
         def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
             for tp in assigned:
-                offset = positions.initial.get((tp.topic, tp.partition)) if positions else None
+                offset = next_offset.get((tp.topic, tp.partition))
+                if offset is None and positions is not None:
+                    offset = positions.initial.get((tp.topic, tp.partition))
                 if offset is not None:
                     consumer.seek(tp, offset)
 
-    try:
-        # A topic created after the feed joined its group: the group is assigned nothing until the
-        # client's metadata is refreshed (kafka-python's default: every 5 minutes); 10 s instead.
-        connection: dict[str, object] = {"bootstrap_servers": bootstrap_servers, "metadata_max_age_ms": 10_000,
-                                         **(client_config or {})}
-        consumer = KafkaConsumer(
-            group_id=group_id,
-            auto_offset_reset=start_from,
-            enable_auto_commit=positions is None,
-            **connection,
-        )
-        consumer.subscribe([topic], listener=_SeekToCheckpoint())
-    except KafkaError as e:
-        raise TransportError(f"kafka {bootstrap_servers} topic {topic}: {e}") from e
+    # A topic created after the feed joined its group: the group is assigned nothing until the
+    # client's metadata is refreshed (kafka-python's default: every 5 minutes); 10 s instead.
+    connection: dict[str, object] = {"bootstrap_servers": bootstrap_servers, "metadata_max_age_ms": 10_000,
+                                     **(client_config or {})}
+
+    def join() -> Any:
+        try:
+            made = KafkaConsumer(group_id=group_id, auto_offset_reset=start_from,
+                                 enable_auto_commit=positions is None, **connection)
+            made.subscribe([topic], listener=_SeekToCheckpoint())
+        except KafkaError as e:
+            raise TransportError(f"kafka {bootstrap_servers} topic {topic}: {e}") from e
+        return made
+
+    consumer = join()
+    watch = _GroupWatch(group_id, connection)
     idle = 0
     try:
         while not _stopped(stop):
+            if watch.fell_out(bool(consumer.assignment())):
+                # Seen under load with kafka-python 3.0: the member leaves its group (the group is
+                # gone from the coordinator) and never joins again, polling nothing for ever. A new
+                # consumer joins afresh and goes on where this one was.
+                log.warning("kafka %s: consumer group %s has no member and this feed holds no partition: "
+                            "joining again", topic, group_id)
+                consumer.close()
+                consumer = join()
             if positions is not None:
                 positions.units_exhausted()
                 pending = positions.take_commit()
@@ -629,6 +688,7 @@ def kafka_units(
                 for rec in records:
                     if positions is not None:
                         positions.record_started(tp.topic, tp.partition, rec.offset)
+                    next_offset[(tp.topic, tp.partition)] = rec.offset + 1
                     value = rec.value
                     if value is None:
                         continue
@@ -638,3 +698,4 @@ def kafka_units(
                         yield value
     finally:
         consumer.close()
+        watch.close()

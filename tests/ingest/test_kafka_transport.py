@@ -86,3 +86,35 @@ def test_normalised_tracks_topic(kafka_broker, topic_prefix) -> None:
     got = _take(ingest.open_feed(feed, SidesSettings(), stop=stop), 3, stop)
     assert [(u.track_id, u.t_s, u.side, u.type_code) for u in got] == [
         ("icao:154a12", T0 + i, "russia", "IL20") for i in range(3)]
+
+
+def test_group_watch_tells_a_member_that_fell_out_from_one_without_partitions(kafka_broker, topic_prefix) -> None:
+    """A feed that holds no partition is left alone while its group has members (more members than
+    partitions); once the coordinator knows no member of its group, it is told to join again."""
+    from kafka import KafkaConsumer
+
+    from ingest.transports import _GroupWatch
+
+    topic = f"{topic_prefix}-watch"
+    _topic(kafka_broker, topic)
+    connection: dict[str, object] = {"bootstrap_servers": kafka_broker.bootstrap_servers}
+    member = KafkaConsumer(group_id=f"{topic_prefix}-g", **connection)  # type: ignore[arg-type]
+    member.subscribe([topic])
+    for _ in range(100):
+        member.poll(timeout_ms=200)
+        if member.assignment():
+            break
+    assert member.assignment()
+    watch = _GroupWatch(f"{topic_prefix}-g", connection, after_s=0.0)
+    try:
+        assert watch.fell_out(holds_partitions=True) is False
+        assert watch.fell_out(holds_partitions=False) is False  # the group has its member
+        member.close()  # leaves the group: no member remains
+        assert watch.fell_out(holds_partitions=False) is True
+        never = _GroupWatch(f"{topic_prefix}-never", connection, after_s=0.0)
+        assert never.fell_out(holds_partitions=False) is True
+        never.close()
+        slow = _GroupWatch(f"{topic_prefix}-never", connection, after_s=3600.0)
+        assert slow.fell_out(holds_partitions=False) is False  # asked only after after_s without a partition
+    finally:
+        watch.close()
