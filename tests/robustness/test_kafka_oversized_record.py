@@ -30,6 +30,7 @@ from config.records import TrackUpdate
 from config.settings import SidesSettings, load_settings
 from ingest import open_feed
 from kafka_fixtures import group_lag, read_topic
+from run_configs import tracks_run_config
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -47,19 +48,8 @@ def _replay(tmp_path: Path, write_config: Any, run_cli: Any, updates: list[Track
     """The events of a file replay of ``updates`` (JSON Lines sinks)."""
     feed = tmp_path / "clean.jsonl"
     feed.write_bytes(b"".join(encode_track(u) + b"\n" for u in updates))
-    config = write_config(f"""
-[[feeds]]
-name = "tracks"
-format = "tracks-jsonl"
-path = "{feed}"
-
-[zones]
-territorial = false
-
-[sinks]
-events_jsonl = "{tmp_path / 'clean-events.jsonl'}"
-deadletter_jsonl = "{tmp_path / 'clean-dead.jsonl'}"
-""", "replay.toml")
+    config = write_config(tracks_run_config(feed, events=tmp_path / "clean-events.jsonl",
+                                            dead=tmp_path / "clean-dead.jsonl"), "replay.toml")
     result = run_cli("run", "-c", config, timeout_s=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return [json.loads(line)["properties"] for line in (tmp_path / "clean-events.jsonl").read_bytes().splitlines()]

@@ -26,6 +26,7 @@ from closewatch.scenario.baltic import write_scenario
 from config.records import TrackUpdate
 from config.settings import SidesSettings, load_settings
 from ingest import open_feed
+from run_configs import tracks_run_config
 
 pytestmark = pytest.mark.slow
 
@@ -55,23 +56,8 @@ def _wait(condition: Callable[[], bool], timeout_s: float, what: str, proc: Any 
 
 
 def _follow_config(tmp_path: Path, feed: Path, fsync: bool = True) -> str:
-    return f"""
-[[feeds]]
-name = "tracks"
-format = "tracks-jsonl"
-transport = "follow"
-path = "{feed}"
-from_start = true
-
-[zones]
-territorial = false
-
-[sinks]
-events_jsonl = "{tmp_path / 'events.jsonl'}"
-deadletter_jsonl = "{tmp_path / 'dead.jsonl'}"
-flush_interval_s = 0.5
-fsync = {str(fsync).lower()}
-"""
+    return tracks_run_config(feed, follow=True, events=tmp_path / "events.jsonl", dead=tmp_path / "dead.jsonl",
+                             sinks_extra=f"flush_interval_s = 0.5\nfsync = {str(fsync).lower()}\n")
 
 
 def test_a_live_run_writes_its_events_as_it_goes_and_sigterm_drains_with_exit_0(tmp_path, write_config, start_cli):
@@ -117,19 +103,7 @@ def test_kill_9_leaves_the_events_pushed_so_far_as_whole_lines(tmp_path, write_c
 def test_a_run_in_which_every_record_was_rejected_exits_1_and_says_so(tmp_path, write_config, run_cli):
     feed = tmp_path / "junk.jsonl"
     feed.write_bytes(b"not json\n{\"track_id\": 5}\n" * 50)
-    config = write_config(f"""
-[[feeds]]
-name = "junk"
-format = "tracks-jsonl"
-path = "{feed}"
-
-[zones]
-territorial = false
-
-[sinks]
-events_jsonl = "{tmp_path / 'events.jsonl'}"
-deadletter_jsonl = "{tmp_path / 'dead.jsonl'}"
-""")
+    config = write_config(tracks_run_config(feed, events=tmp_path / "events.jsonl", dead=tmp_path / "dead.jsonl"))
     result = run_cli("run", "-c", config, timeout_s=300)
     assert result.returncode == 1, result.stderr[-3000:]
     assert "every record was rejected (100 dead letters)" in result.stderr
@@ -150,19 +124,11 @@ def test_a_replay_with_kafka_unreachable_exits_3_and_says_the_events_wait_in_the
     feed = tmp_path / "tracks.jsonl"
     feed.write_bytes(b"".join(line + b"\n" for line in _scenario_tracks(tmp_path)))
     spool = tmp_path / "spool"
-    config = write_config(f"""
-[[feeds]]
-name = "tracks"
-format = "tracks-jsonl"
-path = "{feed}"
-
-[zones]
-territorial = false
-
+    config = write_config(tracks_run_config(feed, extra=f"""
 [kafka]
 bootstrap_servers = "127.0.0.1:{_closed_port()}"
 spool_dir = "{spool}"
-""")
+"""))
     result = run_cli("run", "-c", config, timeout_s=300)
     assert result.returncode == 3, result.stderr[-3000:]
     assert "unreachable" in result.stderr and "wait in the spool" in result.stderr and str(spool) in result.stderr
