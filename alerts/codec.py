@@ -14,6 +14,10 @@
 * Feed health: the :class:`~config.records.FeedHealth` fields, published on the
   dead-letter topic with ``ce_type`` :data:`FEED_HEALTH_CE_TYPE`; schema
   ``alerts/schemas/feed_health.v1.json``.
+* Context events (incidents the rule profile did not raise, for the tracks an analyst
+  asked about): event values with ``suppressed`` set, on the context topic with
+  ``ce_type`` ``org.closewatch.context.<kind>.v1`` (:func:`context_ce_type`); schema
+  ``alerts/schemas/context.v1.json`` (the event schema and a ``suppressed`` reason).
 
 Bounded values: an event's free text (summary, zone name, a subject's callsign,
 name, type code, country) longer than :data:`MAX_EVENT_TEXT_CHARS` characters is
@@ -63,6 +67,8 @@ __all__ = [
     "SCHEMA_VERSION",
     "TRACK_SCHEMA_VERSION",
     "cloudevents_headers",
+    "context_ce_type",
+    "context_headers",
     "deadletter_headers",
     "deadletter_to_json",
     "decode_event",
@@ -265,13 +271,18 @@ def encode_event(event: Event) -> bytes:
     return _canonical(event_to_feature(event), f"event {event.event_id} seq {event.seq}")
 
 
-def encode_events(events: Sequence[Event], source: str = CE_SOURCE) -> list[tuple[bytes, list[tuple[str, bytes]]]]:
+def encode_events(
+    events: Sequence[Event], source: str = CE_SOURCE, ce_type: Callable[[str], str] | None = None,
+) -> list[tuple[bytes, list[tuple[str, bytes]]]]:
     """Value and CloudEvents headers of each event: the bytes of :func:`encode_event` and
     :func:`cloudevents_headers`, made for a whole batch at once (a burst of revisions).
+    ``ce_type``: the ``ce_type`` of a kind (default :func:`event_ce_type`; :func:`context_ce_type`
+    for context events).
 
     As :func:`encode_tracks`: the times in one numpy call, the values by pydantic-core
     from objects built in key order, :func:`encode_event` where the two could differ.
     """
+    type_of = ce_type or event_ce_type
     stamps = [t for e in events for t in (e.t_s, e.detected_s, *(s.t_s for s in e.subjects)) if t is not None]
     many = format_utc_many(np.array(stamps, dtype=float))
     iso: Callable[[float], str] = dict(zip(stamps, many)).__getitem__ if many is not None else iso_utc
@@ -284,7 +295,7 @@ def encode_events(events: Sequence[Event], source: str = CE_SOURCE) -> list[tupl
         else:
             if not _surely_canonical(value):
                 value = encode_event(e)
-        out.append((value, _ce_headers(f"{e.event_id}:{e.seq}", event_ce_type(e.kind), e.t_s, e.event_id,
+        out.append((value, _ce_headers(f"{e.event_id}:{e.seq}", type_of(e.kind), e.t_s, e.event_id,
                                        EVENT_CONTENT_TYPE, source, iso)))
     return out
 
@@ -429,6 +440,11 @@ def event_ce_type(kind: str) -> str:
     return f"org.closewatch.event.{kind}.v{SCHEMA_MAJOR}"
 
 
+def context_ce_type(kind: str) -> str:
+    """CloudEvents ``type`` of a context event (an incident not raised): ``org.closewatch.context.<kind>.v<major>``."""
+    return f"org.closewatch.context.{kind}.v{SCHEMA_MAJOR}"
+
+
 def _ce_headers(
     ce_id: str, ce_type: str, t_s: float | None, subject: str, content_type: str, source: str,
     iso: Callable[[float], str] = iso_utc,
@@ -446,16 +462,25 @@ def _ce_headers(
     return [(k, v.encode("utf-8")) for k, v in pairs if v is not None]
 
 
-def cloudevents_headers(event: Event, source: str = CE_SOURCE) -> list[tuple[str, bytes]]:
+def cloudevents_headers(
+    event: Event, source: str = CE_SOURCE, ce_type: Callable[[str], str] = event_ce_type,
+) -> list[tuple[str, bytes]]:
     """CloudEvents 1.0 binary-mode Kafka headers of an event.
 
     ``ce_id`` is ``<event_id>:<seq>`` (unique per revision, the deduplication key),
-    ``ce_time`` the data time of the revision, ``ce_subject`` the ``event_id``.
+    ``ce_time`` the data time of the revision, ``ce_subject`` the ``event_id``, ``ce_type``
+    ``ce_type(kind)``.
     """
     return _ce_headers(
-        f"{event.event_id}:{event.seq}", event_ce_type(event.kind), event.t_s, event.event_id,
+        f"{event.event_id}:{event.seq}", ce_type(event.kind), event.t_s, event.event_id,
         EVENT_CONTENT_TYPE, source,
     )
+
+
+def context_headers(event: Event, source: str = CE_SOURCE) -> list[tuple[str, bytes]]:
+    """The headers of a context event: those of :func:`cloudevents_headers` but ``ce_type``
+    :func:`context_ce_type`, so a consumer reading both topics tells the two apart."""
+    return cloudevents_headers(event, source, context_ce_type)
 
 
 def _quality_fields(q: PositionQuality) -> dict[str, Any]:
@@ -636,7 +661,9 @@ def feed_health_headers(health: FeedHealth, source: str = CE_SOURCE) -> list[tup
 
 
 def load_schema(name: str) -> dict[str, Any]:
-    """A committed JSON Schema by file name (``event.v1.json``, ``track.v1.json``, ``deadletter.v1.json``)."""
+    """A committed JSON Schema by file name (``event.v1.json``, ``context.v1.json``, ``track.v1.json``,
+    ``deadletter.v1.json``, ``feed_health.v1.json``); ``context.v1.json`` refers to the event schema
+    by its ``$id``."""
     text = resources.files("alerts").joinpath("schemas", name).read_text(encoding="utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema

@@ -6,6 +6,9 @@ partition with up to 5 requests in flight), retrying until the delivery timeout;
 records it cannot deliver go to the on-disk spool (:mod:`alerts.spool`).
 Keys: ``event_id`` for events (every revision of one incident goes to the same
 partition, in order), ``track_id`` for tracks, the feed name for dead letters.
+Context events (incidents the rule profile did not raise, for the tracks of
+``--explain``: :meth:`KafkaSink.publish_context`) take the events' path, spool
+included, to the context topic (``[kafka] context_topic``).
 
 Every record gets a rising *ordinal* when published. :meth:`KafkaSink.flush`
 returns only when every record published so far is acknowledged by the broker,
@@ -86,10 +89,11 @@ class TopicSpec:
 
 
 def topic_specs(settings: KafkaSettings) -> list[TopicSpec]:
-    """The three topics closewatch writes: events, tracks, dead letters."""
+    """The four topics closewatch writes: events, tracks, dead letters and context events."""
     return [
         TopicSpec(t, settings.partitions, settings.retention_ms)
-        for t in (settings.events_topic, settings.tracks_topic, settings.deadletter_topic)
+        for t in (settings.events_topic, settings.tracks_topic, settings.deadletter_topic,
+                  settings.context_topic_name)
     ]
 
 
@@ -292,6 +296,13 @@ class KafkaSink:
         return [Record(topic, e.event_id.encode("utf-8"), value, tuple(headers))
                 for e, (value, headers) in zip(events, codec.encode_events(events, self.source))]
 
+    def context_records(self, events: Sequence[Event]) -> list[Record]:
+        """The records of context events (incidents the rule profile did not raise): event values
+        on the context topic, key ``event_id``, ``ce_type`` ``org.closewatch.context.<kind>.v1``."""
+        topic = self.settings.context_topic_name
+        return [Record(topic, e.event_id.encode("utf-8"), value, tuple(headers))
+                for e, (value, headers) in zip(events, codec.encode_events(events, self.source, codec.context_ce_type))]
+
     def track_record(self, update: TrackUpdate) -> Record:
         return Record(
             self.settings.tracks_topic,
@@ -316,6 +327,11 @@ class KafkaSink:
         :class:`SpoolFullError` or :class:`DeliveryError` when delivery has failed for good.
         """
         return self.publish_records(self.event_records(list(events)))
+
+    def publish_context(self, events: Iterable[Event]) -> int:
+        """Hand context events over for delivery to the context topic, as events are (spooled
+        when the broker is away, counted by the ordinals); return how many."""
+        return self.publish_records(self.context_records(list(events)))
 
     def track_records(self, updates: Sequence[TrackUpdate]) -> list[Record]:
         """The records of many updates: the same as :meth:`track_record` each, encoded as a batch."""

@@ -5,7 +5,8 @@
   log) lives in ``.closewatch/kafka/`` under the current directory; prints the bootstrap address.
 * ``kafka down``   - stop it (``--purge`` also deletes its data).
 * ``kafka status`` - print the bootstrap address and exit 0 if it runs, else exit 1.
-* ``tail``         - print the events of the events topic for people (``--json`` for scripts).
+* ``tail``         - print the events of the events topic for people (``--json`` for scripts);
+  ``--context``: the context topic (incidents not raised, for the tracks of ``run --explain``).
 
 Exit codes: 0 ok, 1 runtime failure, 2 usage error, 3 Kafka/Java/Maven unreachable.
 """
@@ -77,6 +78,9 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
     t.add_argument("--config", type=Path, help="closewatch.toml: bootstrap, topic and TLS/SASL from [kafka]")
     t.add_argument("--state-dir", type=Path, default=STATE_DIR, help=argparse.SUPPRESS)
     t.add_argument("--topic", help="default: the configured events topic (closewatch.events.v1)")
+    t.add_argument("--context", action="store_true",
+                   help="read the context topic instead: incidents the rule profile did not raise, for the tracks "
+                   "of run --explain, with why (default name <events topic>.context, [kafka] context_topic)")
     t.add_argument("--from-beginning", action="store_true", help="start at the oldest retained event")
     t.add_argument("--max", type=int, default=None, metavar="N", help="stop after N matching events")
     t.add_argument("--timeout-s", type=float, default=None, help="stop after this long without a message")
@@ -169,6 +173,8 @@ def _tail(args: argparse.Namespace) -> int:
     _quiet_client(args)
     source: str | KafkaSettings | None = None
     topic = args.topic
+    if topic is None and args.context:  # the default settings' name; a --config's below
+        topic = f"{KafkaSettings.model_fields['events_topic'].default}.context"
     if args.config is not None:
         try:
             settings = load_settings(args.config)
@@ -179,6 +185,8 @@ def _tail(args: argparse.Namespace) -> int:
             print(f"closewatch tail: {args.config} has no [kafka] section", file=sys.stderr)
             return EXIT_USAGE
         source = settings.kafka
+        if args.topic is None and args.context:
+            topic = settings.kafka.context_topic_name
         if args.bootstrap:
             source = settings.kafka.model_copy(update={"bootstrap_servers": args.bootstrap})
     elif args.bootstrap:

@@ -52,7 +52,7 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
         default=[],
         metavar="TRACK_ID",
         help="write the incidents of this track that the rule profile does not raise as context events "
-        "([sinks] context_jsonl); repeatable; adds to [rules] explain",
+        "([sinks] context_jsonl, and with [kafka] the context topic); repeatable; adds to [rules] explain",
     )
     run.add_argument("--profile", help="the rule profile (a name in config/data/profiles or a .toml path); "
                      "overrides [rules] profile")
@@ -301,7 +301,10 @@ def _print_summary(summary: "RunSummary", settings: Settings) -> None:
         per = ", ".join(x for x in (per, f"duplicate reports: {dup}" if dup else "") if x)
         print(f"not raised (incidents by kind and reason): {sum(summary.suppressed.values())} ({per})")
     if summary.context_events:
-        print(f"context events (--explain): {summary.context_events} -> {settings.sinks.context_jsonl}")
+        where = settings.sinks.context_jsonl
+        if settings.kafka is not None:
+            where += f" and topic {settings.kafka.context_topic_name}"
+        print(f"context events (--explain): {summary.context_events} -> {where}")
     if summary.duplicates_per_feed:
         per_feed = ", ".join(f"{k}: {v}" for k, v in sorted(summary.duplicates_per_feed.items()))
         print(f"duplicates (one message heard by several receivers): {sum(summary.duplicates_per_feed.values())} "

@@ -421,11 +421,18 @@ class Pipeline:
         return good, bad
 
     def _emit(self, events: Sequence[Event], updates: Sequence[TrackUpdate], letters: Sequence[DeadLetter]) -> None:
+        # context events (--explain): to the sinks that take them (the context file and topic)
+        context: Sequence[Event] = self.engine.take_context()
+        unencodable: list[DeadLetter] = []
         if events:
-            events, unencodable = self._encodable(events)
-            for letter in unencodable:
-                self.summary.count_dead_letter(letter)
-            letters = [*letters, *unencodable]
+            events, bad = self._encodable(events)
+            unencodable += bad
+        if context:
+            context, bad = self._encodable(context)
+            unencodable += bad
+        for letter in unencodable:
+            self.summary.count_dead_letter(letter)
+        letters = [*letters, *unencodable]
         while True:  # what a sink refused (too large for Kafka, ...) goes out as a dead letter
             try:
                 refused = self._rejected.get_nowait()
@@ -435,7 +442,6 @@ class Pipeline:
             letters = [*letters, refused]
         self.summary.events += len(events)
         self.summary.events_per_kind.update(e.kind for e in events)
-        context = self.engine.take_context()
         if context:
             self.summary.context_events += len(context)
             for sink in self.sinks:

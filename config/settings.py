@@ -488,6 +488,9 @@ class KafkaSettings(_Section):
     events_topic: str = "closewatch.events.v1"
     tracks_topic: str = "closewatch.tracks.v1"
     deadletter_topic: str = "closewatch.deadletter.v1"
+    # Context events (incidents the rule profile did not raise, of the tracks of [rules] explain /
+    # run --explain); None: "<events_topic>.context" (docs/kafka.md). See context_topic_name.
+    context_topic: str | None = Field(default=None, min_length=1)
     partitions: int = Field(default=3, ge=1)
     retention_ms: int = Field(default=7 * 24 * 3600 * 1000, ge=-1)
     client_id: str = "closewatch"
@@ -507,6 +510,11 @@ class KafkaSettings(_Section):
     # The largest record closewatch sends (librdkafka's message.max.bytes; the broker's own
     # limit is about 1 MiB by default): a larger one becomes a dead letter instead.
     max_message_bytes: int = Field(default=1_000_000, ge=10_000, le=100_000_000)
+
+    @property
+    def context_topic_name(self) -> str:
+        """The topic of the context events: ``context_topic``, else ``<events_topic>.context``."""
+        return self.context_topic or f"{self.events_topic}.context"
 
     @model_validator(mode="after")
     def _security(self) -> "KafkaSettings":

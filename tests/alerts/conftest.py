@@ -65,9 +65,22 @@ def make_deadletter(i: int = 0, raw: bytes = b"!AIVDM,1,1,,A,garbage*00\r\n") ->
     return DeadLetter(feed="ais-dma", position=i + 1, raw=raw, reason="bad checksum", received_s=T0_S + i)
 
 
+SCHEMAS = ("event", "context", "track", "deadletter", "feed_health")
+
+
+def schema_validators() -> dict[str, Draft202012Validator]:
+    """A validator of each committed schema; ``context`` refers to ``event`` by its ``$id``."""
+    from referencing import Registry, Resource
+
+    schemas = {name: load_schema(f"{name}.v1.json") for name in SCHEMAS}
+    registry: Registry = Registry().with_resources(
+        (s["$id"], Resource.from_contents(s)) for s in schemas.values())  # type: ignore[arg-type]
+    return {name: Draft202012Validator(s, registry=registry) for name, s in schemas.items()}
+
+
 @pytest.fixture(scope="session")
 def validators() -> dict[str, Draft202012Validator]:
-    return {name: Draft202012Validator(load_schema(f"{name}.v1.json")) for name in ("event", "track", "deadletter", "feed_health")}
+    return schema_validators()
 
 
 @pytest.fixture

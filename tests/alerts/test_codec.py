@@ -17,6 +17,7 @@ from alerts import CodecError
 from alerts.consumer import format_event_line
 from alerts.codec import (
     cloudevents_headers,
+    context_headers,
     deadletter_headers,
     decode_event,
     encode_deadletter,
@@ -36,7 +37,7 @@ from proximity.events import Subject
 T0_S = 1_714_564_800.0  # 2024-05-01T12:00:00Z, as in conftest.py
 
 
-@pytest.mark.parametrize("name", ["event", "track", "deadletter"])
+@pytest.mark.parametrize("name", ["event", "context", "track", "deadletter", "feed_health"])
 def test_committed_schemas_are_valid_draft_2020_12(name):
     schema = load_schema(f"{name}.v1.json")
     Draft202012Validator.check_schema(schema)
@@ -268,6 +269,27 @@ def test_cloudevents_binary_mode_headers(event_factory):
     assert headers["ce_time"] == b"2024-05-01T12:00:07.000Z"
     assert headers["content-type"] == b"application/geo+json"
     assert all(isinstance(v, bytes) for v in headers.values())
+
+
+def test_context_events_validate_against_their_schema_and_carry_their_own_type(event_factory, validators):
+    from dataclasses import replace
+
+    ev = replace(event_factory(seq=2), suppressed="in_port")
+    value = json.loads(encode_event(ev))
+    validators["context"].validate(value)
+    validators["event"].validate(value)  # a context value is an event value
+    headers = dict(context_headers(ev))
+    assert headers["ce_type"] == b"org.closewatch.context.close_approach.v1"
+    assert {k: v for k, v in headers.items() if k != "ce_type"} == {
+        k: v for k, v in cloudevents_headers(ev) if k != "ce_type"}
+    assert encode_events([ev], ce_type=lambda kind: f"org.closewatch.context.{kind}.v1") == [
+        (encode_event(ev), context_headers(ev))]
+    # an event that was raised (suppressed null), or one whose event part is wrong, is no context value
+    raised = json.loads(encode_event(event_factory()))
+    with pytest.raises(Exception, match="suppressed|None is not of type"):
+        validators["context"].validate(raised)
+    del value["properties"]["seq"]
+    assert not validators["context"].is_valid(value)
 
 
 def test_track_and_deadletter_headers(track_factory, deadletter_factory):

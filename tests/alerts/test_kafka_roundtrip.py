@@ -58,7 +58,7 @@ def test_ensure_topics_creates_partitions_and_retention(kafka_broker, topic_pref
     settings = _settings(kafka_broker, topic_prefix, partitions=3, retention_ms=3_600_000)
     sink = KafkaSink(settings, spool_dir=tmp_path / "spool")
     assert sorted(sink.ensure_topics()) == sorted(
-        [settings.events_topic, settings.tracks_topic, settings.deadletter_topic]
+        [settings.events_topic, settings.tracks_topic, settings.deadletter_topic, f"{topic_prefix}.events.v1.context"]
     )
     assert sink.ensure_topics() == []  # idempotent
     admin = KafkaAdminClient(bootstrap_servers=kafka_broker.bootstrap_servers)

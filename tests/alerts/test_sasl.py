@@ -39,7 +39,7 @@ def test_produce_and_consume_with_credentials_from_settings(sasl_broker, tmp_pat
     )
     events = [event_factory(f"close_approach-{i:016x}", 0) for i in range(3)]
     with KafkaSink(settings, spool_dir=tmp_path / "spool") as sink:
-        assert len(sink.ensure_topics()) == 3
+        assert len(sink.ensure_topics()) == 4  # events, tracks, dead letters, context
         sink.publish_events(events)
         sink.flush(30)
     got = list(subscribe(settings, from_beginning=True, timeout_s=2))

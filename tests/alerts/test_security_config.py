@@ -46,7 +46,8 @@ def test_topic_specs_follow_the_settings():
     specs = topic_specs(KafkaSettings(bootstrap_servers="k:1", partitions=6, retention_ms=1000,
                                       events_topic="ev.v1"))
     assert [(t.name, t.partitions, t.retention_ms) for t in specs] == [
-        ("ev.v1", 6, 1000), ("closewatch.tracks.v1", 6, 1000), ("closewatch.deadletter.v1", 6, 1000)]
+        ("ev.v1", 6, 1000), ("closewatch.tracks.v1", 6, 1000), ("closewatch.deadletter.v1", 6, 1000),
+        ("ev.v1.context", 6, 1000)]
 
 
 def test_librdkafka_gets_the_same_options_under_its_names():

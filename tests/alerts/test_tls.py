@@ -51,7 +51,7 @@ def test_events_and_tracks_over_mutual_tls(tls_broker, pki, tmp_path, topic_pref
     settings = _settings(tls_broker, pki, topic_prefix)
     events = [event_factory(f"close_approach-{i:016x}", 0) for i in range(3)]
     with KafkaSink(settings, spool_dir=tmp_path / "spool") as sink:
-        assert len(sink.ensure_topics()) == 3  # kafka-python admin over TLS
+        assert len(sink.ensure_topics()) == 4  # kafka-python admin over TLS
         sink.publish_events(events)  # librdkafka over TLS
         sink.publish_tracks([track_factory(i) for i in range(5)])
         sink.flush(30)

@@ -70,7 +70,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> int:
 def test_kafka_fed_feed_with_an_encrypted_client_key(tls_broker, pki, topic_prefix, tmp_path):
     kafka = _kafka(tls_broker, pki, topic_prefix, tmp_path)
     raw_topic = f"{topic_prefix}.raw-ais"
-    KafkaSink(kafka, use_spool=False).ensure_topics()  # events, tracks, dead letters, over TLS
+    KafkaSink(kafka, use_spool=False).ensure_topics()  # events, tracks, dead letters, context, over TLS
     admin = KafkaAdminClient(**client_security_config(kafka))
     try:
         admin.create_topics([NewTopic(raw_topic, num_partitions=1, replication_factor=1)])

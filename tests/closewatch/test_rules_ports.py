@@ -140,3 +140,51 @@ def test_run_explain_writes_context_events_and_the_summary_counts(tmp_path, caps
     assert "rule profile: all-traffic@1" in capsys.readouterr().out
     assert (tmp_path / "e.jsonl").read_text().count('"state":"open"') == 2  # both raised
     assert main(["run", "-c", str(cfg), "--profile", "navy"]) == 2
+
+
+@pytest.mark.kafka
+def test_run_explain_publishes_context_events_to_their_topic_and_tail_reads_them(
+        tmp_path, capsys, kafka_broker, topic_prefix):
+    from kafka_fixtures import read_topic
+    from referencing import Registry, Resource
+    from jsonschema import Draft202012Validator
+
+    from alerts.codec import encode_track, load_schema
+    from closewatch.cli import main
+
+    feed = tmp_path / "tracks.jsonl"
+    feed.write_bytes(b"".join(encode_track(u) + b"\n" for u in _harbour_pair("civil", "civil")))
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[[feeds]]\nname = "t"\nformat = "tracks-jsonl"\ntransport = "file"\npath = "{feed}"\n'
+                   f'[sinks]\ncontext_jsonl = "{tmp_path}/ctx.jsonl"\n'
+                   f'[kafka]\nbootstrap_servers = "{kafka_broker.bootstrap_servers}"\n'
+                   f'events_topic = "{topic_prefix}.events"\ntracks_topic = "{topic_prefix}.tracks"\n'
+                   f'deadletter_topic = "{topic_prefix}.dl"\nspool_dir = "{tmp_path}/spool"\n', encoding="utf-8")
+    assert main(["run", "-c", str(cfg), "--explain", "ais:273000001"]) == 0
+    out = capsys.readouterr().out
+    assert f"-> {tmp_path}/ctx.jsonl and topic {topic_prefix}.events.context" in out
+    got = read_topic(kafka_broker.bootstrap_servers, f"{topic_prefix}.events.context")
+    # the same context events as the file, each in the context schema, with its own CloudEvents type
+    assert sorted(v for v, _ in got) == sorted((tmp_path / "ctx.jsonl").read_bytes().splitlines())
+    event_schema, context_schema = load_schema("event.v1.json"), load_schema("context.v1.json")
+    registry: Registry = Registry().with_resource(event_schema["$id"], Resource.from_contents(event_schema))
+    validator = Draft202012Validator(context_schema, registry=registry)
+    kinds = set()
+    for value, headers in got:
+        p = json.loads(value)["properties"]
+        validator.validate(json.loads(value))
+        assert p["suppressed"] == "in_port"
+        assert headers["ce_type"] == f"org.closewatch.context.{p['kind']}.v1".encode()
+        kinds.add(p["kind"])
+    assert kinds == {"close_approach", "zone_entry"}
+    assert read_topic(kafka_broker.bootstrap_servers, f"{topic_prefix}.events") == []  # nothing raised
+
+    # --max: done once all are read (a timeout on a loaded machine could cut it short)
+    tail = ["tail", "--config", str(cfg), "--context", "--from-beginning", "--timeout-s", "60"]
+    assert main([*tail, "--max", str(len(got))]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(got) and all("NOT-RAISED:in_port" in ln for ln in lines)
+    zone_entries = sum(json.loads(v)["properties"]["kind"] == "zone_entry" for v, _ in got)
+    assert main([*tail, "--json", "--kind", "zone_entry", "--max", str(zone_entries)]) == 0
+    zone = [json.loads(ln) for ln in capsys.readouterr().out.splitlines()]
+    assert len(zone) == zone_entries and {z["properties"]["kind"] for z in zone} == {"zone_entry"}
