@@ -89,10 +89,16 @@ class BomberSortie(Family[SortieIncident]):
         both = frozenset((_NATO, _RUSSIA))
         self._borders = [_target("", line, both) for line in ctx.borders]
         self._airspace: dict[int, _Target] = {}  # zone number -> target
+        # slot -> (lon, lat, side, a lower bound of its distance to every target) at the last
+        # measure of a watched aircraft with no sortie open: while it has moved less than that bound
+        # minus border_distance_m, no target can be within reach (the triangle inequality), and the
+        # screen and the exact distances are skipped. Derived data: not part of the engine's state.
+        self._far: dict[int, tuple[float, float, int, float]] = {}
 
     # -- hooks ----------------------------------------------------------------------------
 
     def on_zones(self, added: Sequence[int], t_s: float | None) -> list[Event]:
+        self._far.clear()  # new targets: every bound is void
         for z in added:
             zone = self.zones[z]
             self._airspace.pop(z, None)
@@ -118,13 +124,21 @@ class BomberSortie(Family[SortieIncident]):
         events: list[Event] = []
         s = self.settings
         limit = s.sortie.border_distance_m
+        reach = limit * (1.0 + s.hysteresis_margin)
+        far = self._far
         for slot in slots:
             key = (KIND, slot, -1)
             inc = self.book.get(key)
-            near, by_state = self._distances(slot, limit * (1.0 + s.hysteresis_margin))
+            if inc is None and slot in far and self._still_far(slot, limit):
+                continue
+            near, by_state = self._distances(slot, reach)
             if inc is None:
                 if near > limit:
+                    # nearer than reach the distance is exact; beyond it, every target is beyond reach
+                    far[slot] = (float(tr.lon_deg[slot]), float(tr.lat_deg[slot]), int(tr.side[slot]),
+                                 min(near, reach))
                     continue
+                far.pop(slot, None)
                 inc = self.life.new(SortieIncident, key, t_s, "info", {}, slots=(slot,))
                 assert isinstance(inc, SortieIncident)
                 self._measure(inc, t_s, near, by_state)
@@ -143,6 +157,16 @@ class BomberSortie(Family[SortieIncident]):
         return events
 
     # -- the measures -----------------------------------------------------------------------
+
+    def _still_far(self, slot: int, limit: float) -> bool:
+        """Whether the aircraft in ``slot`` is provably still farther than ``limit`` from every
+        target: its bound at the last measure, less the geodesic distance it moved since."""
+        lon0, lat0, side0, bound = self._far[slot]
+        tr = self.tracks
+        if int(tr.side[slot]) != side0:  # another track in the slot, or a side change: other targets
+            return False
+        _, _, moved = GEOD.inv(lon0, lat0, float(tr.lon_deg[slot]), float(tr.lat_deg[slot]))
+        return bool(bound - moved > limit)
 
     def _distances(self, slot: int, reach_m: float) -> tuple[float, dict[str, float]]:
         """From the track's latest report: the distance to the nearest border line or airspace of the
