@@ -95,6 +95,7 @@ class Engine:
         self._n_dropped = 0
         self._n_expired = 0
         self._n_forgotten = 0
+        self._freed = np.empty(0, np.int64)  # the slots the last tick that forgot tracks freed
         self._pending: list[Event] = []
         self._context: list[Event] = []
         self._pending.extend(self.add_zones(zones))
@@ -187,7 +188,7 @@ class Engine:
         """
         tracks = self._tracks
         n = len(updates)
-        keys = tracks.keys_for([u.track_id for u in updates])
+        keys = given_keys = tracks.keys_for([u.track_id for u in updates])
         t = np.fromiter((u.t_s for u in updates), float, n)
         keep = tracks.in_order(keys, t)
         idx = np.nonzero(keep)[0]
@@ -217,8 +218,9 @@ class Engine:
                 self._tick_k = int(run[a])
                 forgotten = self._n_forgotten
                 events.extend(self._tick(self._tick_k * P))
-                if self._n_forgotten != forgotten:
-                    first = int(idx[a])  # this report and those after it: again, on the table now
+                first = int(idx[a])
+                if self._n_forgotten != forgotten and np.isin(given_keys[first:], self._freed).any():
+                    # a track of this report or one after it was forgotten: they are judged again
                     self._n_dropped += first - a
                     return given[first:]
             slots = keys[a:b]
@@ -358,4 +360,5 @@ class Engine:
         old = np.nonzero(~tr.live[:n] & (age_s > self._s.forget_after_s))[0]
         if old.size:
             self._n_forgotten += int(old.size)
+            self._freed = old
             tr.free(old)
