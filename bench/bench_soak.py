@@ -23,7 +23,9 @@ Faults, in the middle of the run:
 
 The server records every byte it sent. The reference is an undisturbed run over
 that recording (``closewatch run``, ``follow`` transport, JSON Lines sinks, no
-faults); both runs are stopped by SIGTERM once they have taken all their input
+faults); both runs raise every incident (rule profile ``all-traffic``: the world's
+tracks are of unknown category, the default ``military`` profile would raise
+almost none of them and leave little to compare); both are stopped by SIGTERM once they have taken all their input
 (a live run does not close its open incidents at the end, a replay would). The
 events are compared by ``(event_id, seq)`` with their whole content but for
 ``detected_s``/``detected_at`` (the wall clock of detection): *lost* (in the
@@ -409,6 +411,9 @@ format = "tracks-jsonl"
 
 [pipeline]
 max_batch_delay_s = 0.2
+
+[rules]
+profile = "all-traffic"
 
 {sinks}
 """, encoding="utf-8")

@@ -95,6 +95,7 @@ class Engine:
         self._n_dropped = 0
         self._n_expired = 0
         self._n_forgotten = 0
+        self._freed = np.empty(0, np.int64)  # the slots the last tick that forgot tracks freed
         self._pending: list[Event] = []
         self._context: list[Event] = []
         self._pending.extend(self.add_zones(zones))
@@ -172,22 +173,35 @@ class Engine:
         return self._raised(self._process(updates, events))
 
     def _process(self, updates: Sequence[TrackUpdate], events: list[Event]) -> list[Event]:
-        n = len(updates)
-        self._n_updates += n
+        self._n_updates += len(updates)
+        rest: Sequence[TrackUpdate] = updates
+        while rest:
+            rest = self._until_forgotten(rest, events)
+        return events
+
+    def _until_forgotten(self, updates: Sequence[TrackUpdate], events: list[Event]) -> Sequence[TrackUpdate]:
+        """Take ``updates`` in order, up to a tick that forgets tracks; return those after that tick.
+
+        The reports after such a tick are judged again on the table it left (a forgotten
+        track's next report starts a new track, in a slot given then), as they would be had
+        the batch been cut there: the events do not depend on the cuts.
+        """
         tracks = self._tracks
-        slots = tracks.slots_for([u.track_id for u in updates])
+        n = len(updates)
+        keys = given_keys = tracks.keys_for([u.track_id for u in updates])
         t = np.fromiter((u.t_s for u in updates), float, n)
-        keep = tracks.in_order(slots, t)
-        if not keep.all():
-            self._n_dropped += int(n - np.count_nonzero(keep))
-            idx = np.nonzero(keep)[0]
-            if idx.size == 0:
-                return events
+        keep = tracks.in_order(keys, t)
+        idx = np.nonzero(keep)[0]
+        m = int(idx.size)
+        if m == 0:
+            self._n_dropped += n
+            return ()
+        given = updates
+        if m < n:
             updates = [updates[i] for i in idx.tolist()]
-            slots = slots[idx]
+            keys = keys[idx]
             t = t[idx]
-            n = idx.size
-        upd = np.empty(n, object)
+        upd = np.empty(m, object)
         upd[:] = updates
         cols = ReportBatch.columns(updates, t)
         # where the data time passes a tick, the tick runs before that report
@@ -198,16 +212,29 @@ class Engine:
         run = np.maximum.accumulate(np.maximum(need, self._tick_k))
         prev = np.concatenate(([self._tick_k], run[:-1]))
         cuts = np.nonzero(run > prev)[0].tolist()
-        bounds = sorted({0, *cuts, n})
+        bounds = sorted({0, *cuts, m})
         for a, b in zip(bounds[:-1], bounds[1:]):
             if run[a] > prev[a]:
                 self._tick_k = int(run[a])
+                forgotten = self._n_forgotten
                 events.extend(self._tick(self._tick_k * P))
-            events.extend(self._reports(ReportBatch(slots[a:b], upd[a:b], {k: v[a:b] for k, v in cols.items()})))
+                first = int(idx[a])
+                if self._n_forgotten != forgotten and np.isin(given_keys[first:], self._freed).any():
+                    # a track of this report or one after it was forgotten: they are judged again
+                    self._n_dropped += first - a
+                    return given[first:]
+            slots = keys[a:b]
+            new = slots < 0
+            if new.any():  # tracks not in the table: their slots now, after the ticks before them
+                slots = slots.copy()
+                at = np.nonzero(new)[0]
+                slots[at] = tracks.slots_for([updates[a + i].track_id for i in at.tolist()])
+            events.extend(self._reports(ReportBatch(slots, upd[a:b], {k: v[a:b] for k, v in cols.items()})))
             t_seg = float(t[a:b].max())
             if self._data_t_s is None or t_seg > self._data_t_s:
                 self._data_t_s = t_seg
-        return events
+        self._n_dropped += n - m
+        return ()
 
     # -- state ----------------------------------------------------------------------
 
@@ -333,4 +360,5 @@ class Engine:
         old = np.nonzero(~tr.live[:n] & (age_s > self._s.forget_after_s))[0]
         if old.size:
             self._n_forgotten += int(old.size)
+            self._freed = old
             tr.free(old)

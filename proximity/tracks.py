@@ -183,12 +183,29 @@ class TrackTable:
                 self._grow(max(self.n, 2 * self._cap))
         return np.asarray(slots, np.int64)
 
-    def in_order(self, slots: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """Which reports are not older than their track's last accepted one (nor an earlier one of the batch)."""
-        last = self.t_s[slots]
+    def keys_for(self, track_ids: Sequence[str]) -> np.ndarray:
+        """The slot of each known id; ids never seen get ``-1``, ``-2``, ... (one per id, in order of
+        appearance) and no slot yet: a slot is given when the report is taken (``slots_for``), after
+        the ticks before it have run, so it does not depend on where the batches are cut."""
+        get = self.index.get
+        new: dict[str, int] = {}
+        keys = []
+        for tid in track_ids:
+            s = get(tid)
+            if s is None:
+                s = new.get(tid)
+                if s is None:
+                    s = new[tid] = -1 - len(new)
+            keys.append(s)
+        return np.asarray(keys, np.int64)
+
+    def in_order(self, keys: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Which reports are not older than their track's last accepted one (nor an earlier one of
+        the batch); ``keys`` from ``keys_for`` (a negative key: a track not in the table)."""
+        last = np.where(keys >= 0, self.t_s[np.maximum(keys, 0)], math.nan)
         keep = ~(t < last)  # a new track has NaN: kept
-        order = np.argsort(slots, kind="stable")
-        ss = slots[order]
+        order = np.argsort(keys, kind="stable")
+        ss = keys[order]
         same = ss[1:] == ss[:-1]
         if same.any():
             member = np.zeros(ss.size, bool)
@@ -196,7 +213,7 @@ class TrackTable:
             member[:-1] |= same
             running: dict[int, float] = {}
             for i in order[member].tolist():
-                s = int(slots[i])
+                s = int(keys[i])
                 prev = running.get(s)
                 if prev is None:
                     prev = last[i] if not math.isnan(last[i]) else -math.inf

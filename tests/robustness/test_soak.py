@@ -8,10 +8,9 @@ the descriptors the run holds do not grow with the faults; a feed of nothing but
 junk publishes its dead letters while it runs. Memory and rates are figures of the
 bench (docs/operations.md), not asserted here.
 
-Two checks are open and reported as an expected failure with their figures when
-they fail: the events against the undisturbed run (two undisturbed live runs over
-the same bytes already differ, docs/operations.md "The soak") and the descriptors
-of the disturbed run (more after the broker restart than before).
+One check is open and reported as an expected failure with its figures when it
+fails: the descriptors of the disturbed run (more after the broker restart than
+before, docs/operations.md "The soak").
 """
 
 from __future__ import annotations
@@ -51,15 +50,14 @@ def test_a_disturbed_live_run_loses_no_event_leaks_no_descriptor_and_dead_letter
     assert j.dead_letters_end >= j.lines
     assert j.profile.fds_end <= j.profile.fds_start + 3, j.profile.line()
 
-    # Known and open (docs/operations.md, "The soak"): two undisturbed live runs over the same
-    # bytes do not give the same events yet, so a loss cannot be told from that difference; and
-    # the run holds some 25 more descriptors after a broker restart than before it.
+    # the events: those of the undisturbed run, none lost, none made up or changed; a copy
+    # only as the at-least-once contract allows (same event_id, seq and content)
     c = s.comparison
-    assert c.reference > 0, "the world made no event: nothing compared"
-    open_problems = []
-    if c.lost or c.extra or c.changed or c.received != c.reference + c.duplicates:
-        open_problems.append(c.line())
+    assert c.reference > 50, f"the world made few events: little compared ({c.line()})"
+    assert c.lost == 0 and c.extra == 0 and c.changed == 0, c.line()
+    assert c.received == c.reference + c.duplicates, c.line()
+
+    # Known and open (docs/operations.md, "The soak"): the run holds some 15 to 25 more
+    # descriptors after a broker restart than before it.
     if s.disturbed.fds_end > s.disturbed.fds_start + 3:
-        open_problems.append(s.disturbed.line())
-    if open_problems:
-        pytest.xfail("; ".join(open_problems))
+        pytest.xfail(s.disturbed.line())
