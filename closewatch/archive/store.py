@@ -31,7 +31,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, BinaryIO, Callable, Iterable, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -113,8 +113,7 @@ class RunRecord:
 
 def write_table_file(path: Path, table_name: str, table: pa.Table) -> Path:
     """One (Geo)Parquet file of a ``table_name`` table at ``path``: rows of tracks in Z-order, the
-    GeoParquet metadata, zstd; written to a hidden temporary name, fsynced, renamed, the folder fsynced."""
-    folder = path.parent
+    GeoParquet metadata, zstd; written durably (:func:`_write_durably`)."""
     if table_name == "tracks" and table.num_rows > 1:
         lon = table.column("lon_deg").to_numpy()
         lat = table.column("lat_deg").to_numpy()
@@ -123,10 +122,18 @@ def write_table_file(path: Path, table_name: str, table: pa.Table) -> Path:
     if table_name != "deadletters":
         metadata[b"geo"] = json.dumps(geo_metadata(table, geometry_types(table_name, table))).encode()
     table = table.replace_schema_metadata(metadata)
+    return _write_durably(path, lambda f: pq.write_table(table, f, compression=_COMPRESSION,
+                                                         row_group_size=_ROW_GROUP, write_statistics=True))
+
+
+def _write_durably(path: Path, write: Callable[[BinaryIO], None]) -> Path:
+    """``write`` into a hidden temporary name beside ``path``, fsynced, renamed to ``path``, the
+    folder fsynced: a reader sees the whole file or none."""
+    folder = path.parent
     tmp = folder / f".{path.name}.tmp"
     try:
         with tmp.open("wb") as f:
-            pq.write_table(table, f, compression=_COMPRESSION, row_group_size=_ROW_GROUP, write_statistics=True)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -135,6 +142,41 @@ def write_table_file(path: Path, table_name: str, table: pa.Table) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def merge_table_files(path: Path, table_name: str, parts: Sequence[Path]) -> Path:
+    """The part files ``parts`` of a ``table_name`` table copied, in their order, into one file at
+    ``path``, one part in memory at a time: each part keeps its own row order (tracks: Z-order per
+    part), the ``geo`` metadata covers them all (the union of their bounding boxes and geometry
+    types). Written durably (:func:`_write_durably`)."""
+    schema = SCHEMAS[table_name]
+    geo: dict[str, Any] | None = None
+    for part in parts:
+        meta = pq.read_schema(part).metadata or {}
+        if b"geo" not in meta:
+            continue
+        part_geo = json.loads(meta[b"geo"])
+        if geo is None:
+            geo = part_geo
+            continue
+        column, other = geo["columns"]["geometry"], part_geo["columns"]["geometry"]
+        column["geometry_types"] = sorted(set(column["geometry_types"]) | set(other["geometry_types"]))
+        if "bbox" in other:
+            box = column.get("bbox")
+            column["bbox"] = other["bbox"] if box is None else [
+                min(box[0], other["bbox"][0]), min(box[1], other["bbox"][1]),
+                max(box[2], other["bbox"][2]), max(box[3], other["bbox"][3])]
+    metadata = dict(schema.metadata or {})
+    if geo is not None:
+        metadata[b"geo"] = json.dumps(geo).encode()
+    schema = schema.with_metadata(metadata)
+
+    def copy(f: BinaryIO) -> None:
+        with pq.ParquetWriter(f, schema, compression=_COMPRESSION, write_statistics=True) as writer:
+            for part in parts:
+                writer.write_table(pq.read_table(part).cast(schema), row_group_size=_ROW_GROUP)
+
+    return _write_durably(path, copy)
 
 
 class Archive:
@@ -342,8 +384,9 @@ class Archive:
         """Merge the run's part files of one partition (those under ``below_rows`` rows, when
         given: large parts stay as they are) into one file, then delete them.
 
-        The merged file is durable before the small ones go; a crash in between leaves both,
-        and :meth:`read` drops the duplicate rows (same run and arrival).
+        The parts are copied one after another, one in memory at a time (an hour of a busy run
+        is millions of rows). The merged file is durable before the small ones go; a crash in
+        between leaves both, and :meth:`read` drops the duplicate rows (same run and arrival).
         """
         folder = self.table_dir(table_name)
         if table_name in HOURLY:
@@ -356,8 +399,7 @@ class Archive:
             parts = [p for p in parts if pq.read_metadata(p).num_rows < below_rows]
         if len(parts) < 2:
             return None
-        table = self.read(table_name, files=parts)
-        merged = self.write_part(table_name, table, run_id, hour)
+        merged = merge_table_files(self._next_part(folder, run_id), table_name, parts)
         for p in parts:
             p.unlink(missing_ok=True)
         _fsync_dir(folder)

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -20,7 +21,7 @@ from shapely.geometry import Polygon
 
 from closewatch.archive import Archive, ArchiveFileError, ArchiveSink, ArchiveWriteError
 from closewatch.archive.schema import (deadletters_table, events_from_table, letters_from_table, point_wkb,
-                                       tracks_from_table, zones_from_table, zones_table)
+                                       tracks_from_table, tracks_table, zones_from_table, zones_table)
 from closewatch.archive.store import hour_key, locate_archive
 from closewatch.sinks import JsonlSink, OutputExistsError
 from config.records import DeadLetter, PositionQuality, TrackUpdate, Zone, position_quality
@@ -197,6 +198,39 @@ def test_a_crash_between_merge_and_delete_reads_each_row_once(tmp_path: Path) ->
     assert tracks_from_table(archive.read("tracks")) == ups
     sink.close()
     assert all(not p.exists() for p in before)
+
+
+def test_merging_an_hours_parts_holds_one_part_in_memory_and_covers_them_all(tmp_path: Path, monkeypatch) -> None:
+    """Parts of one hour written apart (each its own bounding box), merged: the rows of every part,
+    the ``geo`` bounding box of their union, and while writing, pyarrow's memory pool never held
+    more than about one part (an hour of a busy run is millions of rows)."""
+    import pyarrow as pa
+
+    archive = Archive(tmp_path / "archive")
+    hour = int(T // 3600)
+    ups = [replace(u, lon_deg=u.lon_deg + k, track_id=f"{u.track_id}-{k}")
+           for k in range(8) for u in _updates(2_000, step_s=0.1)]
+    chunks = [ups[i:i + len(ups) // 8] for i in range(0, len(ups), len(ups) // 8)]
+    for i, chunk in enumerate(chunks):
+        archive.write_part("tracks", tracks_table(chunk, "run-1", i * len(chunk)), "run-1", hour)
+    whole = archive.read("tracks")
+    part_bytes = max(pq.read_table(p).nbytes for p in archive.part_files("tracks"))
+    held: list[int] = []
+    write = pq.ParquetWriter.write_table
+
+    def measured(self, table, *args, **kw):  # type: ignore[no-untyped-def]
+        held.append(pa.total_allocated_bytes())
+        return write(self, table, *args, **kw)
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", measured)
+    base = pa.total_allocated_bytes()
+    merged = archive.compact("tracks", "run-1", hour)
+    assert merged is not None and [p.name for p in archive.part_files("tracks")] == [merged.name]
+    assert len(held) == 8 and max(held) - base < 2 * part_bytes < whole.nbytes / 3
+    assert tracks_from_table(archive.read("tracks")) == tracks_from_table(whole)  # read sorts by arrival
+    geo = json.loads(pq.read_schema(merged).metadata[b"geo"])["columns"]["geometry"]
+    lon, lat = whole.column("lon_deg").to_numpy(), whole.column("lat_deg").to_numpy()
+    assert geo["bbox"] == [lon.min(), lat.min(), lon.max(), lat.max()] and geo["geometry_types"] == ["Point"]
 
 
 _KILLED_WRITER = """
