@@ -131,24 +131,23 @@ class UnsafeManoeuvre(PairFamily):
 
     # -- history -----------------------------------------------------------------------------
 
-    def _remember(self, T: float) -> None:
-        """Every ``sea_history_step_s``: each live ship's last report, at a ring index of the tick."""
+    def _remember(self, T: float, any_warship: bool) -> None:
+        """Every ``sea_history_step_s``: each live ship's last report, at a ring index of the tick (only
+        while a warship is live: without one no pair can have a history)."""
         tr = self.tracks
         n = tr.n
         if self._hist.shape[0] < n:
             grown = np.full((max(n, 2 * self._hist.shape[0]), self._depth, 6), np.nan)
             grown[: self._hist.shape[0]] = self._hist
             self._hist = grown
-        if T < self._next_snap_s:
+        if T < self._next_snap_s or not any_warship:
             return
         step = self.cs.sea_history_step_s
         self._next_snap_s = (math.floor(T / step) + 1) * step
-        known = tr.column("incsea_hist")
-        fresh = np.nonzero(~known[:n])[0]
-        self._hist[fresh] = np.nan  # a new track in a reused slot starts with no history
         ships = np.nonzero(tr.live[:n] & (tr.domain[:n] == _SEA) & ((tr.side[:n] == _NATO) | (tr.side[:n] == _RUSSIA)))[0]
-        if ships.size == 0:
-            return
+        known = tr.column("incsea_hist")
+        fresh = ships[~known[ships]]
+        self._hist[fresh] = np.nan  # a new track in a reused slot starts with no history
         known[ships] = True
         r = int(math.floor(T / step)) % self._depth
         h = self._hist
@@ -173,13 +172,13 @@ class UnsafeManoeuvre(PairFamily):
 
     def on_tick(self, t_s: float) -> list[Event]:
         T = t_s
-        self._remember(T)
         tr = self.tracks
         n = tr.n
         s, cs = self.settings, self.cs
         live, dom, side, cat = tr.live[:n], tr.domain[:n], tr.side[:n], tr.category[:n]
         sided = (side == _NATO) | (side == _RUSSIA)
         warships = np.nonzero(live & sided & (dom == _SEA) & (cat == _MIL))[0]
+        self._remember(T, warships.size > 0)
         cand_a = np.empty(0, np.int64)
         cand_b = np.empty(0, np.int64)
         if warships.size:
