@@ -191,9 +191,22 @@ class UnsafeAirIntercept(PairFamily):
         m = tr.n + 1
         key = np.unique(cand_a * m + cand_b)
         cand_a, cand_b = key // m, key % m
-        slant_T, dist_T, h_T, _, _ = self._slant(cand_a, cand_b, np.full(cand_a.size, T))
-        t_min, slant_min, dist_min, h_min, crs_a, crs_b = self._lowest(cand_a, cand_b, t0, T)
         R, H = cs.air_slant_range_m, cs.air_max_height_m
+        slant_T, dist_T, h_T, _, _ = self._slant(cand_a, cand_b, np.full(cand_a.size, T))
+        # a screen before the exact minimum: an aircraft that cannot have been low enough, or a pair that
+        # cannot have been close enough, since the previous tick (open incidents are always measured)
+        span = T - t0 + s.align_max_age_s
+        climb = np.nan_to_num(np.abs(tr.vrate_mps[cand_a])) * span
+        closing = (np.nan_to_num(tr.speed_mps[cand_a]) + np.nan_to_num(tr.speed_mps[cand_b])) * span
+        with np.errstate(invalid="ignore"):
+            maybe = (h_T - climb <= H * margin) & (dist_T - closing <= R * margin)
+        is_open = np.isin(cand_a * m + cand_b, np.array([i.slots[0] * m + i.slots[1] for i in open_inc], np.int64))
+        keep = maybe | is_open
+        if not keep.any():
+            return []
+        cand_a, cand_b = cand_a[keep], cand_b[keep]
+        slant_T, dist_T, h_T = slant_T[keep], dist_T[keep], h_T[keep]
+        t_min, slant_min, dist_min, h_min, crs_a, crs_b = self._lowest(cand_a, cand_b, t0, T)
         with np.errstate(invalid="ignore"):
             in_T = (slant_T <= R) & (h_T <= H)
             in_min = (slant_min <= R) & (h_min <= H)

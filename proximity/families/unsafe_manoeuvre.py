@@ -47,7 +47,7 @@ from scipy.spatial import cKDTree
 
 from config.records import Severity
 
-from ..cpa import closest_approach, dead_reckon
+from ..cpa import closest_approach, dead_reckon, planar_tcpa
 from ..events import Event
 from ..lifecycle import CloseReason, raise_severity
 from ..tracks import CATEGORY_CODE, DOMAIN_CODE, SIDE_CODE
@@ -67,6 +67,8 @@ _TICK, _T, _LON, _LAT, _CRS, _SPD = range(6)
 # a change of speed by this fraction is a manoeuvre when judging who gave way
 _SPEED_CHANGE = 0.25
 GAVE_WAY_MANOEUVRING, GAVE_WAY_WARSHIP = 1, 2
+# the plane screen keeps pairs whose planar CPA is within this times the limit plus this many metres
+_SCREEN, _SCREEN_M = 2.0, 1_000.0
 
 
 class ManoeuvreReason(CloseReason):
@@ -160,15 +162,25 @@ class UnsafeManoeuvre(PairFamily):
 
     # -- the work --------------------------------------------------------------------------
 
-    def _cpa(self, a: np.ndarray, b: np.ndarray, T: float) -> tuple[np.ndarray, ...]:
-        """Both tracks at the tick; their CPA within the horizon, distance, courses and speeds."""
+    def _cpa(self, a: np.ndarray, b: np.ndarray, T: float, is_open: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Both tracks at the tick; their CPA within the horizon (inf where a plane screen shows it far
+        above the limit and the pair has no open incident), distance, courses and speeds."""
         tr = self.tracks
         pa, pb = self.aligned(a, T), self.aligned(b, T)
         va, vb = np.nan_to_num(tr.speed_mps[a]), np.nan_to_num(tr.speed_mps[b])
         ca, cb = np.nan_to_num(pa.course_deg), np.nan_to_num(pb.course_deg)
-        cpa = closest_approach(pa.lon_deg, pa.lat_deg, ca, va, pb.lon_deg, pb.lat_deg, cb, vb, self.cs.sea_horizon_s)
-        _, _, d = GEOD.inv(pa.lon_deg, pa.lat_deg, pb.lon_deg, pb.lat_deg)
-        return cpa.cpa_m, cpa.tcpa_s, np.asarray(d, float), ca, va, cb, vb
+        az12, az21, d = (np.asarray(x, float) for x in GEOD.inv(pa.lon_deg, pa.lat_deg, pb.lon_deg, pb.lat_deg))
+        # the plane at the first track: within a few per cent of the ellipsoid over the reach (tens of km)
+        t, r, vrel = planar_tcpa(az12, az21, d, ca, va, cb, vb)
+        t = np.clip(t, 0.0, self.cs.sea_horizon_s)
+        near = is_open | (np.hypot(*(r + vrel * t)) <= self.cs.sea_cpa_m * _SCREEN + _SCREEN_M)
+        cpa_m, tcpa = np.full(a.size, np.inf), np.zeros(a.size)
+        k = np.nonzero(near)[0]
+        if k.size:
+            cpa = closest_approach(pa.lon_deg[k], pa.lat_deg[k], ca[k], va[k], pb.lon_deg[k], pb.lat_deg[k], cb[k], vb[k],
+                                   self.cs.sea_horizon_s)
+            cpa_m[k], tcpa[k] = cpa.cpa_m, cpa.tcpa_s
+        return cpa_m, tcpa, d, ca, va, cb, vb
 
     def on_tick(self, t_s: float) -> list[Event]:
         T = t_s
@@ -198,15 +210,17 @@ class UnsafeManoeuvre(PairFamily):
         cand_a, cand_b = self.with_open(cand_a, cand_b)
         if cand_a.size == 0:
             return []
-        cpa_m, tcpa, dist, ca, va, cb, vb = self._cpa(cand_a, cand_b, T)
+        m = tr.n + 1
+        open_keys = np.array([k[1] * m + k[2] for k in self.book.of_kind(KIND)], np.int64)
+        is_open = np.isin(cand_a * m + cand_b, open_keys)
+        cpa_m, tcpa, dist, ca, va, cb, vb = self._cpa(cand_a, cand_b, T, is_open)
         events: list[Event] = []
-        fresh = [j for j in range(cand_a.size)
-                 if cpa_m[j] < cs.sea_cpa_m and (KIND, int(cand_a[j]), int(cand_b[j])) not in self.book]
-        if fresh:
-            events.extend(self._open_new(np.array(fresh), cand_a, cand_b, T, cpa_m, tcpa, dist, ca, va, cb, vb))
-        for j in range(cand_a.size):
+        fresh = np.nonzero((cpa_m < cs.sea_cpa_m) & ~is_open)[0]
+        if fresh.size:
+            events.extend(self._open_new(fresh, cand_a, cand_b, T, cpa_m, tcpa, dist, ca, va, cb, vb))
+        for j in np.nonzero(is_open)[0].tolist():
             inc = self.book.get((KIND, int(cand_a[j]), int(cand_b[j])))
-            if inc is None or inc.opened_t_s == T:
+            if inc is None:
                 continue
             assert isinstance(inc, ManoeuvreIncident)
             ev = self._follow(inc, T, float(cpa_m[j]), float(tcpa[j]), float(dist[j]))
