@@ -97,7 +97,8 @@ SCHEMA_MAJOR = 1
 # suppressed (context events), subjects category, stationary and in_port; dead letters carry
 # their stage and raw_bytes; feed_health records join the dead-letter topic
 # 1.4: kinds shadowing, intercept, bomber_sortie
-SCHEMA_VERSION = f"{SCHEMA_MAJOR}.4"
+# 1.5: kinds unsafe_air_intercept_of_ship, unsafe_manoeuvre_at_sea (INCSEA)
+SCHEMA_VERSION = f"{SCHEMA_MAJOR}.5"
 # Track values: 1.2 adds alt_ref, alt_geom_m, category, category_source, nav_status, on_ground
 # and quality (1.0 and 1.1 track values have the same members).
 TRACK_SCHEMA_VERSION = f"{SCHEMA_MAJOR}.2"

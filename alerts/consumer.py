@@ -132,7 +132,8 @@ class EventFilter:
         return True
 
 
-_COUNTS = frozenset(("escorts", "interceptors"))  # metrics that count tracks
+_COUNTS = frozenset(("escorts", "interceptors", "passes", "gave_way"))  # metrics that count
+_BEARINGS = frozenset(("pass_bearing_deg", "turn_deg"))  # angles, not coordinates: whole degrees
 
 
 def _fmt_metric(name: str, value: float) -> str:
@@ -142,6 +143,8 @@ def _fmt_metric(name: str, value: float) -> str:
             return f"{name[:-2]}={format_utc(value, 'milliseconds')[11:21]}Z"
         except TimeFormatError:
             return f"{name}={value}"
+    if name in _BEARINGS:
+        return f"{name[:-4]}={value:+.0f}" if name == "turn_deg" else f"{name[:-4]}={value:03.0f}"
     if name.endswith("_deg"):
         return f"{name}={value:.5f}"
     if name.endswith("_m"):
@@ -155,7 +158,8 @@ def _fmt_metric(name: str, value: float) -> str:
 
 
 _KEY_METRICS = ("distance_m", "min_distance_m", "min_t_s", "cpa_m", "tcpa_s", "vertical_sep_m", "eta_s",
-                "join_distance_m", "closest_m", "duration_s", "escorts", "interceptors")
+                "join_distance_m", "closest_m", "duration_s", "escorts", "interceptors", "min_slant_range_m",
+                "height_at_min_m", "pass_bearing_deg", "passes", "cpa_before_m", "turn_deg", "gave_way")
 
 
 def format_event_line(feature: Mapping[str, Any]) -> str:

@@ -58,8 +58,12 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
                      "overrides [rules] profile")
     run.set_defaults(handler=_run)
 
-    demo = sub.add_parser("demo", help="the Baltic demo: scenario -> pipeline -> Kafka -> map")
-    demo.add_argument("--out", type=Path, default=Path("demo-out"), help="folder for the demo's files")
+    demo = sub.add_parser("demo", help="a demo scenario (the Baltic, or INCSEA): scenario -> pipeline -> Kafka -> map")
+    demo.add_argument("--out", type=Path, default=None,
+                      help="folder for the demo's files (default: demo-out, or demo-incsea for --scenario incsea)")
+    demo.add_argument("--scenario", choices=("baltic", "incsea"), default="baltic",
+                      help="baltic: the Gulf of Finland (closewatch/scenario/README.md); incsea: low passes, a "
+                           "manoeuvre across a bow, shadowing, a bomber pair intercepted, in the Barents Sea")
     demo.add_argument("--no-kafka", action="store_true", help="events to JSON Lines only, no broker")
     demo.set_defaults(handler=_demo)
 
@@ -386,17 +390,19 @@ def _write_replay(path: Path, settings: Settings, recorder: RecorderSink) -> Non
 def _demo(args: argparse.Namespace) -> int:
     from alerts.broker import BrokerError, LocalBroker, running_broker_bootstrap
     from closewatch.pipeline import Pipeline
-    from closewatch.scenario.baltic import write_scenario
+    from closewatch.scenario import baltic, incsea
 
-    out: Path = args.out.resolve()
-    paths = write_scenario(out)
+    scenario = getattr(args, "scenario", "baltic")
+    out: Path = (args.out or Path("demo-incsea" if scenario == "incsea" else "demo-out")).resolve()
+    paths = incsea.write_scenario(out) if scenario == "incsea" else baltic.write_scenario(out)
     settings = load_settings(paths["config"])
     for p in (settings.sinks.events_jsonl, settings.sinks.deadletter_jsonl, settings.sinks.tracks_jsonl):
         if p:
             Path(p).unlink(missing_ok=True)
     if settings.archive.enabled and (Path(settings.archive.path) / "runs").is_dir():
         shutil.rmtree(settings.archive.path)  # the demo's own archive, in its own folder: a fresh one
-    print(f"scenario written to {out} (AIS: {paths['ais'].name}, SBS-1: {paths['sbs'].name})")
+    feeds = ", ".join(f"{k}: {p.name}" for k, p in paths.items() if k != "config")
+    print(f"{scenario} scenario written to {out} ({feeds})")
     with ExitStack() as stack:
         bootstrap = None
         if not args.no_kafka:

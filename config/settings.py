@@ -228,6 +228,43 @@ class SortieSettings(_Section):
     escort_m: PositiveFloat = 10_000.0
 
 
+class IncseaSettings(_Section):
+    """``unsafe_air_intercept_of_ship`` and ``unsafe_manoeuvre_at_sea`` (docs/engine.md): the
+    conduct the INCSEA agreements (1972 US-USSR, 1986 UK-USSR and their successors) forbid."""
+
+    # Air: a military aircraft of one side passing a warship or state ship of the other below
+    # this height (m above the sea) within this slant range (m; 1 NM) is an unsafe pass.
+    air_max_height_m: PositiveFloat = 300.0
+    air_slant_range_m: PositiveFloat = 1_852.0
+    # Passes separated by less than this (s) belong to one incident; out of the envelope for
+    # this long, it closes (clear).
+    air_part_s: float = Field(default=600.0, ge=0)
+    # A pass from within this many degrees of the ship's bow (head-on) or of either beam
+    # scores higher (critical): the profile of a simulated attack.
+    attack_sector_deg: float = Field(default=30.0, gt=0, le=45)
+    # Sea: a ship of one side whose CPA to a warship of the other is under sea_cpa_m (2 cables)
+    # within sea_horizon_s, after a course change of at least sea_min_turn_deg within the
+    # last sea_turn_window_s turned a CPA of at least sea_safe_cpa_m into it.
+    sea_cpa_m: PositiveFloat = 370.0
+    sea_safe_cpa_m: PositiveFloat = 740.0
+    sea_horizon_s: PositiveFloat = 900.0
+    sea_turn_window_s: PositiveFloat = 300.0
+    sea_min_turn_deg: float = Field(default=15.0, gt=0, lt=180)
+    # How often (s of data time) the course and position of each ship is remembered for that.
+    sea_history_step_s: PositiveFloat = 30.0
+    # Slower ships manoeuvre into nothing (at anchor, adrift).
+    sea_min_speed_mps: float = Field(default=1.0, ge=0)
+
+    @model_validator(mode="after")
+    def _safe_above_unsafe(self) -> "IncseaSettings":
+        if not self.sea_safe_cpa_m > self.sea_cpa_m:
+            raise ValueError(
+                f"sea_safe_cpa_m: {self.sea_safe_cpa_m} must be above sea_cpa_m {self.sea_cpa_m}")
+        if self.sea_history_step_s > self.sea_turn_window_s:
+            raise ValueError("sea_history_step_s: must not be longer than sea_turn_window_s")
+        return self
+
+
 _DEFAULT_STALE_AFTER_S: dict[Literal["air", "sea", "land"], float] = {"air": 120.0, "sea": 900.0, "land": 600.0}
 # Fastest plausible ground speeds: supersonic military aircraft, fast patrol craft, road vehicles.
 _DEFAULT_MAX_SPEED_MPS: dict[Literal["air", "sea", "land"], float] = {"air": 700.0, "sea": 30.0, "land": 70.0}
@@ -304,6 +341,7 @@ class ProximitySettings(_Section):
     forget_after_s: PositiveFloat = 3_600.0
     shadowing: ShadowingSettings = Field(default_factory=ShadowingSettings)
     sortie: SortieSettings = Field(default_factory=SortieSettings)
+    incsea: IncseaSettings = Field(default_factory=IncseaSettings)
 
     @model_validator(mode="after")
     def _bounded_prediction(self) -> "ProximitySettings":

@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 
 CLOSE_APPROACH_KINDS = ("close_approach", "predicted_close_approach")
 # kinds drawn as the line between their two subjects (a bomber_sortie is drawn at the bomber)
-PAIR_LINE_KINDS = (*CLOSE_APPROACH_KINDS, "shadowing", "intercept")
+PAIR_LINE_KINDS = (*CLOSE_APPROACH_KINDS, "shadowing", "intercept", "unsafe_air_intercept_of_ship",
+                   "unsafe_manoeuvre_at_sea")
 # Predicted positions at the closest point of approach when the engine gives them
 # (metrics of the event topic, WGS 84 degrees; "a" is the first subject).
 _CPA_KEYS = (("cpa_a_lon_deg", "cpa_a_lat_deg"), ("cpa_b_lon_deg", "cpa_b_lat_deg"))

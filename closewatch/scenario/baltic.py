@@ -226,10 +226,10 @@ def _all_tracks() -> tuple[ScenarioTrack, ...]:
 TRACKS: tuple[ScenarioTrack, ...] = _all_tracks()
 
 
-def _report_times(track: ScenarioTrack, interval_s: int) -> Iterator[int]:
+def _report_times(track: ScenarioTrack, interval_s: int, duration_s: float = DURATION_S) -> Iterator[int]:
     first = math.ceil(track.waypoints[0].t_s / interval_s) * interval_s
     t = first
-    while t <= min(track.waypoints[-1].t_s, DURATION_S):
+    while t <= min(track.waypoints[-1].t_s, duration_s):
         yield t
         t += interval_s
 
@@ -244,11 +244,13 @@ def _tag_block(t_s: float, station: str = "closewatch-demo") -> str:
     return f"\\{body}*{_nmea_checksum(body)}\\"
 
 
-def _ais_lines(track: ScenarioTrack, seq_id: int) -> Iterator[tuple[float, str]]:
-    """AIS type 5 (static) and type 1 (position) reports (ITU-R M.1371-5, 3.3.2 and 3.3.1)."""
+def ais_lines(track: ScenarioTrack, seq_id: int, t0_s: float = T0_S, duration_s: float = DURATION_S,
+              station: str = "closewatch-demo") -> Iterator[tuple[float, str]]:
+    """AIS type 5 (static) and type 1 (position) reports (ITU-R M.1371-5, 3.3.2 and 3.3.1) of a scenario
+    track starting at ``t0_s`` (UNIX time), each behind an NMEA 4.0 tag block naming ``station``."""
     mmsi = int(track.track_id.split(":", 1)[1])
-    for t in _report_times(track, AIS_INTERVAL_S):
-        t_abs = T0_S + t
+    for t in _report_times(track, AIS_INTERVAL_S, duration_s):
+        t_abs = t0_s + t
         if t % STATIC_INTERVAL_S == 0:
             static: AisFields = {
                 "msg_type": 5,
@@ -263,7 +265,7 @@ def _ais_lines(track: ScenarioTrack, seq_id: int) -> Iterator[tuple[float, str]]
                 "destination": "PATROL",
             }
             for sentence in encode_dict(static, talker_id="AI", sentence_type="VDM", radio_channel="A", seq_id=seq_id):
-                yield t_abs, _tag_block(t_abs) + sentence
+                yield t_abs, _tag_block(t_abs, station) + sentence
         lat, lon, _alt, speed_mps, course = track.state(t)
         position: AisFields = {
             "msg_type": 1,
@@ -278,7 +280,7 @@ def _ais_lines(track: ScenarioTrack, seq_id: int) -> Iterator[tuple[float, str]]
             "accuracy": True,
         }
         for sentence in encode_dict(position, talker_id="AI", sentence_type="VDM", radio_channel="B"):
-            yield t_abs, _tag_block(t_abs) + sentence
+            yield t_abs, _tag_block(t_abs, station) + sentence
 
 
 def _sbs_time(t_abs: float) -> tuple[str, str]:
@@ -354,7 +356,7 @@ def write_scenario(out_dir: Path) -> dict[str, Path]:
     sbs: list[tuple[float, str]] = []
     for index, track in enumerate(TRACKS):
         if track.domain == "sea":
-            ais.extend(_ais_lines(track, seq_id=index % 10))
+            ais.extend(ais_lines(track, seq_id=index % 10))
         else:
             sbs.extend(_sbs_lines(track))
     # A stable sort by time keeps each track's lines (and multi-sentence parts) in order.
@@ -400,6 +402,12 @@ format = "exercise-geojson"
 transport = "file"
 path = "{out_dir / 'baltic-exercises.geojson'}"
 
+""" + outputs_config(out_dir)
+
+
+def outputs_config(out_dir: Path) -> str:
+    """The ``[sinks]``, ``[map]`` and ``[archive]`` of a demo configuration: every output in ``out_dir``."""
+    return f"""\
 [sinks]
 events_jsonl = "{out_dir / 'events.jsonl'}"
 deadletter_jsonl = "{out_dir / 'deadletter.jsonl'}"

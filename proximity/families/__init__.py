@@ -18,6 +18,8 @@ from .predicted_close_approach import PredictedCloseApproach
 from .predicted_zone_entry import PredictedZoneEntry
 from .shadowing import Intercept, Shadowing
 from .track_integrity import TrackIntegrity
+from .unsafe_air_intercept import UnsafeAirIntercept
+from .unsafe_manoeuvre import UnsafeManoeuvre
 from .zone_entry import ZoneEntry
 
 __all__ = ["FAMILIES", "Context", "Family"]
@@ -32,6 +34,8 @@ FAMILIES: tuple[type[Family], ...] = (
     Shadowing,
     Intercept,
     BomberSortie,
+    UnsafeAirIntercept,
+    UnsafeManoeuvre,
 )
 
 for _family in FAMILIES:

@@ -95,7 +95,7 @@ def test_properties_carry_every_event_field(event_factory):
         assert p[name] == getattr(ev, name), name
     assert p["time"] == "2024-05-01T12:00:03.000Z"
     assert p["detected_at"] == "2024-05-01T12:00:01.500Z"
-    assert p["schema_version"] == "1.4"
+    assert p["schema_version"] == "1.5"
     assert p["subjects"][0]["callsign"] == "UBAA" and p["subjects"][1]["course_deg"] == 181.0
     assert p["subjects"][0]["time"] == "2024-05-01T12:00:00.000Z"
 

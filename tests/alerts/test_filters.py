@@ -88,3 +88,19 @@ def test_line_of_the_instruments_kinds(event_factory):
     assert "bomber_sortie" in line and "distance=84.21km closest=80.01km duration_s=1830 escorts=1 interceptors=2" in line
     ev = event_factory(kind="intercept", metrics={"distance_m": 1_900.0, "join_distance_m": 1_900.0, "duration_s": 0.0})
     assert "distance=1.90km join_distance=1.90km duration_s=0" in format_event_line(event_to_feature(ev))
+
+
+def test_line_of_the_incsea_kinds(event_factory):
+    # schema 1.5: a low pass names its closest slant range, height, bearing and passes; a manoeuvre its
+    # CPA before, the turn (signed: to port) and who gave way
+    ev = event_factory(kind="unsafe_air_intercept_of_ship", metrics={
+        "distance_m": 80_720.0, "min_slant_range_m": 250.4, "min_t_s": 1_714_564_800.0 + 599.9,
+        "height_at_min_m": 150.0, "pass_bearing_deg": 2.4, "passes": 2.0, "attack_aspect": 1.0})
+    line = format_event_line(event_to_feature(ev))
+    assert ("distance=80.72km min_t=12:09:59.9Z min_slant_range=250m height_at_min=150m pass_bearing=002 "
+            "passes=2") in line
+    ev = event_factory(kind="unsafe_manoeuvre_at_sea", metrics={
+        "distance_m": 1_490.0, "cpa_m": 245.0, "tcpa_s": 310.0, "cpa_before_m": 1_494.0, "turn_deg": -30.4,
+        "gave_way": 2.0})
+    line = format_event_line(event_to_feature(ev))
+    assert "distance=1.49km cpa=245m tcpa_s=310 cpa_before=1.49km turn=-30 gave_way=2" in line
