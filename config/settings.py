@@ -27,6 +27,7 @@ __all__ = [
     "ClassificationSettings",
     "ConfigError",
     "FeedSettings",
+    "GnssSettings",
     "KafkaSettings",
     "MapSettings",
     "PipelineSettings",
@@ -228,6 +229,43 @@ class SortieSettings(_Section):
     escort_m: PositiveFloat = 10_000.0
 
 
+class GnssSettings(_Section):
+    """``gnss_interference`` (docs/engine.md): areas where many aircraft report degraded GNSS.
+
+    Each H3 cell (https://h3geo.org) of ``resolution`` is judged over the last ``window_s``
+    of data time from the aircraft that reported a position quality there: the share of them
+    that reported a degraded one (the method of the public daily GPS-jamming maps, live).
+    """
+
+    # H3 resolution of the cells: 3 (about 12,400 km2), 4 (1,770 km2), 5 (250 km2).
+    resolution: int = Field(default=4, ge=0, le=8)
+    # The sliding window over which a cell is judged.
+    window_s: PositiveFloat = 900.0
+    # A cell is interfered when at least min_aircraft aircraft reported a position quality
+    # there in the window, at least min_degraded of them degraded, a share of at least
+    # min_share; it stays so while the share is at least clear_share (hysteresis).
+    min_aircraft: int = Field(default=3, ge=1)
+    min_degraded: int = Field(default=2, ge=1)
+    min_share: float = Field(default=0.2, gt=0, le=1)
+    clear_share: float = Field(default=0.1, gt=0, le=1)
+    # Degraded: ADS-B NIC below nic_below (7: containment radius 0.2 NM or worse), NACp below
+    # nac_p_below (8: 95 % bound 0.05 NM or worse), version-0 NUCp below nuc_p_below, or a
+    # readsb gpsOkBefore (the aircraft says its GNSS was good only until then).
+    nic_below: int = Field(default=7, ge=1, le=11)
+    nac_p_below: int = Field(default=8, ge=1, le=11)
+    nuc_p_below: int = Field(default=6, ge=1, le=9)
+    # Tracks (any domain) inside an interference area are suspect (reason gnss_interference).
+    mark_suspect: bool = True
+
+    @model_validator(mode="after")
+    def _shares(self) -> "GnssSettings":
+        if self.clear_share > self.min_share:
+            raise ValueError("clear_share must not exceed min_share")
+        if self.min_degraded > self.min_aircraft:
+            raise ValueError("min_degraded must not exceed min_aircraft")
+        return self
+
+
 _DEFAULT_STALE_AFTER_S: dict[Literal["air", "sea", "land"], float] = {"air": 120.0, "sea": 900.0, "land": 600.0}
 # Fastest plausible ground speeds: supersonic military aircraft, fast patrol craft, road vehicles.
 _DEFAULT_MAX_SPEED_MPS: dict[Literal["air", "sea", "land"], float] = {"air": 700.0, "sea": 30.0, "land": 70.0}
@@ -304,6 +342,7 @@ class ProximitySettings(_Section):
     forget_after_s: PositiveFloat = 3_600.0
     shadowing: ShadowingSettings = Field(default_factory=ShadowingSettings)
     sortie: SortieSettings = Field(default_factory=SortieSettings)
+    gnss: GnssSettings = Field(default_factory=GnssSettings)
 
     @model_validator(mode="after")
     def _bounded_prediction(self) -> "ProximitySettings":

@@ -25,6 +25,7 @@ has a default that does nothing, so a family writes only those it needs:
                                        track's latest report)
 ``summary(inc, who, zone)``            the summary of ``open`` and ``update``
 ``closed_summary(inc, who, zone, w)``  the summary of ``closed`` (default: ``"<kind> a / b: w"``)
+``cells(inc)``                         the H3 cells of an area-level incident (default: none)
 ``stats()``                            counters for ``Engine.stats``
 ``get_state()``, ``set_state(state)``  the family's own state as plain data (numbers, texts, lists,
                                        objects with text keys, numpy arrays of numbers), a copy;
@@ -175,3 +176,7 @@ class Family(Generic[I]):
 
     def closed_summary(self, inc: I, who: Sequence[str], zone: str, words: str) -> str:
         return f"{self.spec.kind.replace('_', ' ')} {' / '.join(who)}: {words}"
+
+    def cells(self, inc: I) -> tuple[str, ...]:
+        """The H3 cells of an area-level incident (``Event.cells``); none for other levels."""
+        return ()

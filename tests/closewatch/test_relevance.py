@@ -66,7 +66,7 @@ def test_the_real_dma_recording_raises_no_civil_pair(shared_data: Path, tmp_path
         runs[profile] = (sink.events, summary)
     events, summary = runs["military"]
     # every ship of the sample is a merchant, fishing or pleasure vessel or unknown: nothing raised
-    assert events == [] and summary.profile == "military@1"
+    assert events == [] and summary.profile == "military@2"
     assert summary.suppressed.get(("close_approach", "stationary"), 0) >= 1
     # what military leaves out is exactly what all-traffic raises: each incident counted once
     all_events, all_summary = runs["all-traffic"]

@@ -61,6 +61,8 @@ def _recorded_fields(d: dict[str, Any]) -> dict[str, Any]:
         del d["rule"]
     if d.get("suppressed") is None:
         d.pop("suppressed", None)
+    if not d.get("cells"):  # area-level kinds only (gnss_interference, after the record)
+        d.pop("cells", None)
     d.pop("integrity_reasons", None)
     for s in d["subjects"]:
         for k in ("category", "stationary", "in_port"):

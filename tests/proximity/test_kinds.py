@@ -25,7 +25,7 @@ def test_every_family_registers_its_kind_in_the_order_they_run():
     assert EVENT_KINDS == tuple(f.spec.kind for f in FAMILIES)
     assert set(EVENT_KINDS) == {
         "zone_entry", "predicted_zone_entry", "close_approach", "predicted_close_approach",
-        "track_integrity", "exercise_near_border", "shadowing", "intercept", "bomber_sortie",
+        "track_integrity", "exercise_near_border", "shadowing", "intercept", "bomber_sortie", "gnss_interference",
     }
     assert ZONE_LEVEL_KINDS == ("exercise_near_border",)
 
