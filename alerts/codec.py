@@ -92,7 +92,8 @@ SCHEMA_MAJOR = 1
 # their stage and raw_bytes; feed_health records join the dead-letter topic
 # 1.4: kinds shadowing, intercept, bomber_sortie
 # 1.5: kind gnss_interference (area-level: no subjects, its H3 cells in ``cells``, a MultiPolygon
-# geometry); integrity reason gnss_interference
+# geometry); integrity reasons gnss_interference, on_land, same_position, impossible_speed,
+# impossible_turn
 SCHEMA_VERSION = f"{SCHEMA_MAJOR}.5"
 # Track values: 1.2 adds alt_ref, alt_geom_m, category, category_source, nav_status, on_ground
 # and quality (1.0 and 1.1 track values have the same members).

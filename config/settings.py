@@ -269,6 +269,11 @@ class GnssSettings(_Section):
 _DEFAULT_STALE_AFTER_S: dict[Literal["air", "sea", "land"], float] = {"air": 120.0, "sea": 900.0, "land": 600.0}
 # Fastest plausible ground speeds: supersonic military aircraft, fast patrol craft, road vehicles.
 _DEFAULT_MAX_SPEED_MPS: dict[Literal["air", "sea", "land"], float] = {"air": 700.0, "sea": 30.0, "land": 70.0}
+# Turn rates no airframe, hull or vehicle sustains for a second (degrees per second): fighters
+# turn at most about 20-30 deg/s, fast craft and ships far less; and the speeds above which a
+# reported course means something (slow ships' and taxiing aircraft's courses wander).
+_DEFAULT_MAX_TURN_RATE_DPS: dict[Literal["air", "sea", "land"], float] = {"air": 40.0, "sea": 30.0, "land": 90.0}
+_DEFAULT_TURN_MIN_SPEED_MPS: dict[Literal["air", "sea", "land"], float] = {"air": 50.0, "sea": 3.0, "land": 5.0}
 
 
 # Prediction work grows with horizon_s / predict_step_s samples per pair of tracks.
@@ -327,6 +332,28 @@ class ProximitySettings(_Section):
     stuck_radius_m: float = Field(default=5.0, ge=0)
     stuck_min_s: PositiveFloat = 120.0
     stuck_min_speed_mps: PositiveFloat = 2.0
+    # impossible_speed: a reported speed (over ground) above max_speed_mps[domain] plus this
+    # fraction (a report no hull, airframe or vehicle can make).
+    impossible_speed_tolerance: float = Field(default=0.1, ge=0)
+    # impossible_turn: between two reports at least min_turn_dt_s apart, both at least
+    # turn_min_speed_mps[domain], the reported course changed by more than
+    # max_turn_rate_dps[domain] x dt + turn_noise_deg (a lower bound of the true turn rate).
+    max_turn_rate_dps: dict[Literal["air", "sea", "land"], PositiveFloat] = Field(
+        default_factory=lambda: dict(_DEFAULT_MAX_TURN_RATE_DPS)
+    )
+    turn_min_speed_mps: dict[Literal["air", "sea", "land"], PositiveFloat] = Field(
+        default_factory=lambda: dict(_DEFAULT_TURN_MIN_SPEED_MPS)
+    )
+    turn_noise_deg: float = Field(default=10.0, ge=0, lt=180)
+    min_turn_dt_s: PositiveFloat = 1.0
+    # on_land: a ship farther than on_land_margin_m inside the land polygons given to the
+    # engine (the coastline of the shipped outlines is good to about 2 km).
+    on_land_margin_m: float = Field(default=5_000.0, ge=0)
+    # same_position: ships or aircraft of different identities within same_position_m of each
+    # other (identical positions: AIS and ADS-B positions are coded to about 0.2 m and 5 m),
+    # their latest reports at most same_position_dt_s apart.
+    same_position_m: float = Field(default=0.5, ge=0)
+    same_position_dt_s: float = Field(default=10.0, ge=0)
     # A flagged track stays suspect this long after its last anomaly.
     suspect_hold_s: PositiveFloat = 600.0
     # GNSS-spoofing-like pattern: at least spoof_min_tracks distinct tracks jumped,

@@ -169,8 +169,9 @@ class Event:
     detected_s: float | None = None
     # the rule that raised it: "<profile>@<version>/<rule id>" (proximity.rules)
     rule: str | None = None
-    # what made a subject suspect (track_integrity anomalies: jump, two_places, stuck, spoofing;
-    # gnss_interference: inside an area of GNSS interference)
+    # what made a subject suspect (track_integrity anomalies: jump, two_places, stuck, spoofing,
+    # impossible_speed, impossible_turn, on_land, same_position; gnss_interference: inside an
+    # area of GNSS interference)
     integrity_reasons: tuple[str, ...] = ()
     # set on context events only: why the profile did not raise it (proximity.rules.SUPPRESS_REASONS)
     suppressed: str | None = None

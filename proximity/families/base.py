@@ -60,6 +60,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Mapping, Sequence, TypeVar
 
 from shapely.geometry import LineString
+from shapely.geometry.base import BaseGeometry
 
 from config.settings import ProximitySettings
 
@@ -102,13 +103,14 @@ class FamilySpec:
 
 @dataclass(eq=False)
 class Context:
-    """What the families share: settings, tracks, zones, the lifecycle, the border lines."""
+    """What the families share: settings, tracks, zones, the lifecycle, the border lines, the land."""
 
     settings: ProximitySettings
     tracks: TrackTable
     zones: ZoneTable
     life: Lifecycle
     borders: Sequence[LineString]
+    land: BaseGeometry | None = None  # land polygons (lon/lat), for track_integrity's on_land
 
 
 class Family(Generic[I]):

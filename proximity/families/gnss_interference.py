@@ -91,7 +91,8 @@ class GnssInterference(Family[GnssIncident]):
         self.life.reason_columns[REASON] = _SUSPECT
         g = ctx.settings.gnss
         self._g = g
-        self._degraded: dict[PositionQuality, bool | None] = {}  # shared instances: one judgement each
+        # one judgement per distinct quality value (decoders share one instance per value)
+        self._verdicts: dict[PositionQuality | None, int] = {None: 2}
         # observations of the window: tick time, slot, cell, degraded
         self._obs_t = np.empty(0, np.float64)
         self._obs_slot = np.empty(0, np.int64)
@@ -144,46 +145,44 @@ class GnssInterference(Family[GnssIncident]):
 
     # -- reports ------------------------------------------------------------------------------
 
-    def _is_degraded(self, q: PositionQuality) -> bool | None:
-        """Degraded, good, or None when the quality says nothing about the position."""
-        known = self._degraded.get(q)
-        if known is not None or q in self._degraded:
-            return known
+    def _judge(self, q: PositionQuality | None) -> int:
+        """0 good, 1 degraded, 2 the quality says nothing of the position (kept per distinct value)."""
         g = self._g
-        verdict: bool | None
+        if q is None:
+            return 2
         if q.gnss_ok_before_s is not None:
-            verdict = True
+            code = 1
         elif q.nic is None and q.nac_p is None and q.nuc_p is None:
-            verdict = None
+            code = 2
         else:
-            verdict = (
+            code = int(
                 (q.nic is not None and q.nic < g.nic_below)
                 or (q.nac_p is not None and q.nac_p < g.nac_p_below)
                 or (q.nuc_p is not None and q.nuc_p < g.nuc_p_below)
             )
-        if len(self._degraded) < 4096:
-            self._degraded[q] = verdict
-        return verdict
+        if len(self._verdicts) < 4096:
+            self._verdicts[q] = code
+        return code
 
     def on_reports(self, batch: ReportBatch) -> list[tuple[int, Event]]:
         air = np.nonzero(batch.domain == _AIR)[0]
         if not air.size:
             return []
-        q_last = self.tracks.column(_Q_LAST)
-        bad_last = self.tracks.column(_BAD_LAST)
-        updates = batch.updates
-        for i in air.tolist():
-            q = updates[i].quality
-            if q is None:
-                continue
-            bad = self._is_degraded(q)
-            if bad is None:
-                continue
-            slot = int(batch.slots[i])
-            t = float(batch.t_s[i])
-            q_last[slot] = t
-            if bad:
-                bad_last[slot] = t
+        # per aircraft report: 0 good, 1 degraded, 2 says nothing of the position (or no quality)
+        known = self._verdicts
+        qs = [u.quality for u in batch.updates[air]]
+        code = np.fromiter((known.get(q, 3) for q in qs), np.int8, len(qs))
+        miss = np.nonzero(code == 3)[0]
+        for k in miss.tolist():
+            code[k] = self._judge(qs[k])
+        informative = code <= 1
+        if not informative.any():
+            return []
+        slots, t = batch.slots[air], batch.t_s[air]
+        np.fmax.at(self.tracks.column(_Q_LAST), slots[informative], t[informative])
+        bad = code == 1
+        if bad.any():
+            np.fmax.at(self.tracks.column(_BAD_LAST), slots[bad], t[bad])
         return []
 
     # -- ticks --------------------------------------------------------------------------------
