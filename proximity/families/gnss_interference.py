@@ -91,8 +91,10 @@ class GnssInterference(Family[GnssIncident]):
         self.life.reason_columns[REASON] = _SUSPECT
         g = ctx.settings.gnss
         self._g = g
-        # one judgement per distinct quality value (decoders share one instance per value)
-        self._verdicts: dict[PositionQuality | None, int] = {None: 2}
+        # one judgement per quality instance, by id (decoders share one instance per value,
+        # config.records.position_quality; the instances are kept so their ids stay theirs)
+        self._verdicts: dict[int, int] = {id(None): 2}
+        self._judged: list[PositionQuality | None] = [None]
         # observations of the window: tick time, slot, cell, degraded
         self._obs_t = np.empty(0, np.float64)
         self._obs_slot = np.empty(0, np.int64)
@@ -160,8 +162,10 @@ class GnssInterference(Family[GnssIncident]):
                 or (q.nac_p is not None and q.nac_p < g.nac_p_below)
                 or (q.nuc_p is not None and q.nuc_p < g.nuc_p_below)
             )
-        if len(self._verdicts) < 4096:
-            self._verdicts[q] = code
+        if len(self._judged) >= 4096:  # many distinct instances (a feed that does not share them)
+            self._verdicts, self._judged = {id(None): 2}, [None]
+        self._verdicts[id(q)] = code
+        self._judged.append(q)
         return code
 
     def on_reports(self, batch: ReportBatch) -> list[tuple[int, Event]]:
@@ -171,7 +175,7 @@ class GnssInterference(Family[GnssIncident]):
         # per aircraft report: 0 good, 1 degraded, 2 says nothing of the position (or no quality)
         known = self._verdicts
         qs = [u.quality for u in batch.updates[air]]
-        code = np.fromiter((known.get(q, 3) for q in qs), np.int8, len(qs))
+        code = np.fromiter((known.get(id(q), 3) for q in qs), np.int8, len(qs))
         miss = np.nonzero(code == 3)[0]
         for k in miss.tolist():
             code[k] = self._judge(qs[k])

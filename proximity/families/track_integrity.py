@@ -123,8 +123,7 @@ class TrackIntegrity(Family[IntegrityIncident]):
         # kinematics no airframe, hull or vehicle has (reported speed; reported course change)
         speed, dom = batch.speed_mps, batch.domain
         course = batch.cols["course_deg"]
-        prev_course = previous(batch.slots, self.tracks.course_deg, course)
-        prev_speed = previous(batch.slots, self.tracks.speed_mps, speed)
+        prev_course, prev_speed = previous(batch.slots, (self.tracks.course_deg, course), (self.tracks.speed_mps, speed))
         dt = batch.t_s - scr.prev_t_s
         with np.errstate(invalid="ignore"):
             fast = speed > self._max_speed[dom] * (1.0 + s.impossible_speed_tolerance)
