@@ -30,8 +30,6 @@ from pyproj import Geod
 
 from config.records import Severity
 
-from scipy.spatial import cKDTree
-
 from .._integrity import EARTH_RADIUS_M, Screen, previous, screen, spoof_clusters
 from .._land import land_index
 from ..events import Event
@@ -300,7 +298,7 @@ class TrackIntegrity(Family[IntegrityIncident]):
         """``same_position``: live ships (or aircraft) of different identities within
         ``same_position_m`` of each other, their latest reports at most ``same_position_dt_s``
         apart (an aircraft on the ground is left out: parked aircraft are no anomaly; land units
-        may share the position of their post)."""
+        may share the position of their post). A sweep in latitude order finds the candidates."""
         s = self.settings
         tr = self.tracks
         n = tr.n
@@ -313,10 +311,27 @@ class TrackIntegrity(Family[IntegrityIncident]):
         if slots.size < 2:
             return []
         radius = 2.0 * math.sin(max(s.same_position_m, 1e-3) / (2.0 * EARTH_RADIUS_M))
-        pairs = cKDTree(tr.xyz[slots]).query_pairs(radius, output_type="ndarray")
-        if not len(pairs):
+        # candidates: neighbours in latitude order within the radius in latitude (a sweep; far
+        # cheaper than a tree for points that almost never coincide), then the chord exactly
+        lat = tr.lat_deg[slots]
+        order = np.argsort(lat, kind="stable")
+        lat_s = lat[order]
+        tol_deg = math.degrees(radius) * 1.01
+        cand_a, cand_b = [], []
+        shift = 1
+        while shift < order.size:
+            near = np.nonzero(lat_s[shift:] - lat_s[:-shift] <= tol_deg)[0]
+            if not near.size:
+                break
+            cand_a.append(order[near])
+            cand_b.append(order[near + shift])
+            shift += 1
+        if not cand_a:
             return []
-        a, b = slots[pairs[:, 0]], slots[pairs[:, 1]]
+        ia, ib = np.concatenate(cand_a), np.concatenate(cand_b)
+        xyz = tr.xyz[slots]
+        close = np.linalg.norm(xyz[ia] - xyz[ib], axis=1) <= radius
+        a, b = slots[ia[close]], slots[ib[close]]
         # of one domain (an aircraft may pass right over a ship), reported at about the same time
         near_t = (np.abs(tr.t_s[a] - tr.t_s[b]) <= s.same_position_dt_s) & (tr.domain[a] == tr.domain[b])
         a, b = a[near_t], b[near_t]
