@@ -97,7 +97,9 @@ SCHEMA_MAJOR = 1
 # suppressed (context events), subjects category, stationary and in_port; dead letters carry
 # their stage and raw_bytes; feed_health records join the dead-letter topic
 # 1.4: kinds shadowing, intercept, bomber_sortie
-# 1.5: kinds unsafe_air_intercept_of_ship, unsafe_manoeuvre_at_sea (INCSEA)
+# 1.5: kinds unsafe_air_intercept_of_ship, unsafe_manoeuvre_at_sea (INCSEA) and gnss_interference
+# (area-level: no subjects, its H3 cells in ``cells``, a MultiPolygon geometry); integrity reasons
+# gnss_interference, on_land, same_position, impossible_speed, impossible_turn
 SCHEMA_VERSION = f"{SCHEMA_MAJOR}.5"
 # Track values: 1.2 adds alt_ref, alt_geom_m, category, category_source, nav_status, on_ground
 # and quality (1.0 and 1.1 track values have the same members).
@@ -170,6 +172,8 @@ def event_geometry(event: Event) -> dict[str, Any]:
     nearest the border to the border's nearest point (a Point where they meet).
     """
     subjects = event.subjects
+    if event.cells:
+        return _cells_geometry(event)
     if not subjects:
         m = event.metrics
         if not all(k in m for k in _ZONE_BORDER_KEYS):
@@ -190,6 +194,20 @@ def event_geometry(event: Event) -> dict[str, Any]:
             b = _pos(subjects[1].lon_deg, subjects[1].lat_deg)
         return _segment(a, b)
     return {"type": "MultiPoint", "coordinates": [_pos(s.lon_deg, s.lat_deg) for s in subjects]}
+
+
+def _cells_geometry(event: Event) -> dict[str, Any]:
+    """The hexagons of an area's H3 cells as one MultiPolygon (each ring closed, counter-clockwise)."""
+    import h3
+
+    polygons = []
+    for c in event.cells:
+        try:
+            ring = [_pos(lon, lat) for lat, lon in h3.cell_to_boundary(c)]
+        except (h3.H3BaseException, TypeError, ValueError) as e:
+            raise CodecError(f"event {event.event_id}: cell {c!r} is not an H3 cell: {e}") from e
+        polygons.append([[*ring, ring[0]]])
+    return {"type": "MultiPolygon", "coordinates": polygons}
 
 
 def _cut(text: str | None, where: str, cut: list[str]) -> str | None:
@@ -252,8 +270,12 @@ def _feature(event: Event, iso: Callable[[float], str]) -> dict[str, Any]:
         "zone_id": event.zone_id,
         "zone_name": _cut(event.zone_name, "zone_name", cut),
     }
+    if event.cells:  # since 1.5, only on area-level kinds
+        props["cells"] = list(event.cells)
     if cut:  # since 1.3, only when a text was cut
-        props = dict(sorted({**props, "truncated": sorted(cut)}.items()))
+        props["truncated"] = sorted(cut)
+    if event.cells or cut:
+        props = dict(sorted(props.items()))
     return {
         "geometry": {"coordinates": geometry["coordinates"], "type": geometry["type"]},
         "id": event.event_id,
@@ -424,6 +446,7 @@ def event_from_feature(feature: Mapping[str, Any]) -> Event:
             rule=_member(p, "rule", what, str, optional=True),
             integrity_reasons=tuple(_reasons(p, what)),
             suppressed=_member(p, "suppressed", what, str, optional=True),
+            cells=tuple(_cells(p, what)),
         )
     except ValueError as e:  # the Event's own checks: kind, state, seq, subjects, finite metrics
         raise CodecError(f"{what}: {e}") from e
@@ -434,6 +457,13 @@ def _reasons(p: Mapping[str, Any], what: str) -> list[str]:
     if not all(isinstance(r, str) for r in reasons):
         raise CodecError(f"{what}: integrity_reasons={reasons!r} is not an array of strings")
     return reasons
+
+
+def _cells(p: Mapping[str, Any], what: str) -> list[str]:
+    cells = _member(p, "cells", what, list, optional=True) or []
+    if not all(isinstance(c, str) for c in cells):
+        raise CodecError(f"{what}: cells={cells!r} is not an array of strings")
+    return cells
 
 
 def event_ce_type(kind: str) -> str:

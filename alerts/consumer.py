@@ -87,6 +87,8 @@ def _positions(geometry: Mapping[str, Any]) -> list[tuple[float, float]]:
         return [(c[0], c[1]) for c in coords]
     if gtype == "MultiLineString":
         return [(c[0], c[1]) for line in coords for c in line]
+    if gtype == "MultiPolygon":  # an area (gnss_interference, schema 1.5): the corners of its cells
+        return [(c[0], c[1]) for poly in coords for ring in poly for c in ring]
     return []
 
 
@@ -162,6 +164,18 @@ _KEY_METRICS = ("distance_m", "min_distance_m", "min_t_s", "cpa_m", "tcpa_s", "v
                 "height_at_min_m", "pass_bearing_deg", "passes", "cpa_before_m", "turn_deg", "gave_way")
 
 
+def _area_text(m: Mapping[str, Any], n_cells: int) -> str:
+    """``area=26559km2/18cells degraded=144/189(76%) growth=+1200km2``: an area-level event."""
+    text = f"area={m.get('area_km2', 0.0):.0f}km2/{n_cells}cells"
+    if "aircraft" in m:
+        text += f" degraded={m.get('degraded_aircraft', 0.0):.0f}/{m['aircraft']:.0f}({m.get('share', 0.0):.0%})"
+    if m.get("growth_km2"):
+        text += f" growth={m['growth_km2']:+.0f}km2"
+    if "centre_lat_deg" in m and "centre_lon_deg" in m:
+        text += f" centre={m['centre_lat_deg']:.3f},{m['centre_lon_deg']:.3f}"
+    return text
+
+
 def format_event_line(feature: Mapping[str, Any]) -> str:
     """One readable line per revision: time, kind, state, seq, severity, subjects (side, category,
     stationary or in port), key metrics, zone, integrity (with its reasons), the rule that raised it."""
@@ -180,6 +194,8 @@ def format_event_line(feature: Mapping[str, Any]) -> str:
         subjects.append(f"{tag}({label})" if label else tag)
     metrics = p.get("metrics") or {}
     shown = [_fmt_metric(k, metrics[k]) for k in _KEY_METRICS if k in metrics]
+    if p.get("cells"):  # an area (gnss_interference): its extent and who saw it
+        shown.insert(0, _area_text(metrics, len(p["cells"])))
     parts = [
         str(p.get("time", "?")),
         f"{p.get('kind', '?'):<24}",

@@ -23,6 +23,9 @@ files to the catalogue, as custom zones of the configuration would.
 type) makes that share of the tracks military, their aircraft typed (F16, SU27 35 %
 each, IL20, P8 10 %, TU95, B52 5 %): the traffic the shadowing, intercept and
 bomber_sortie families work on (drawn last: the rest of the traffic is the same).
+``CLOSEWATCH_BENCH_GNSS=1`` gives every aircraft report an ADS-B position quality, degraded
+(NIC 0, NACp 0) within 250 km of a jammer near Kaliningrad (20.5 E, 54.7 N) and near Pskov
+(28.3 E, 57.8 N): the traffic ``gnss_interference`` works on (the positions are the same).
 
 Traffic: synthetic tracks on straight courses over the region of the zone
 catalogue (the NATO/Russia borders from the Barents Sea to Belarus): 40 %
@@ -142,6 +145,10 @@ class Traffic:
 # categories below, no type); their aircraft are, in turn, fighters, ISR aircraft and bombers (1 in
 # 20), their ships warships.
 MILITARY_SHARE = float(os.environ.get("CLOSEWATCH_BENCH_MILITARY_SHARE", "0"))
+# CLOSEWATCH_BENCH_GNSS=1: aircraft report a position quality, degraded near two jammers
+GNSS = os.environ.get("CLOSEWATCH_BENCH_GNSS", "") == "1"
+_JAMMERS = ((20.5, 54.7), (28.3, 57.8))
+_JAM_RADIUS_M = 250_000.0
 
 
 def make_traffic(n: int, seed: int = 1) -> Traffic:
@@ -202,8 +209,21 @@ def reports(tr: Traffic, t_from_s: float, t_to_s: float) -> list[TrackUpdate]:
     x = np.cos(np.radians(lat2)) * np.sin(lat) - np.sin(np.radians(lat2)) * np.cos(lat) * np.cos(lon - np.radians(lon2))
     crs2 = (np.degrees(np.arctan2(y, x)) + 180.0) % 360.0
     domains = ("air", "sea", "land")
+    quality: list[Any] = [None] * owner.size
+    if GNSS:
+        from config.records import position_quality
+
+        good = position_quality(adsb_version=2, nic=8, nac_p=10, sil=3)
+        bad = position_quality(adsb_version=2, nic=0, nac_p=0, sil=3)
+        jammed = np.zeros(owner.size, bool)
+        for jlon, jlat in _JAMMERS:
+            p1, p2 = np.radians(jlat), np.radians(lat2)
+            a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - jlon) / 2) ** 2
+            jammed |= 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(a)) < _JAM_RADIUS_M
+        air = tr.domain[owner] == 0
+        quality = [(bad if j else good) if a else None for a, j in zip(air.tolist(), jammed.tolist())]
     ups = []
-    for o, ti, la, lo, c in zip(owner.tolist(), t.tolist(), lat2.tolist(), lon2.tolist(), crs2.tolist()):
+    for o, ti, la, lo, c, q in zip(owner.tolist(), t.tolist(), lat2.tolist(), lon2.tolist(), crs2.tolist(), quality):
         dom = domains[tr.domain[o]]
         ups.append(
             TrackUpdate(
@@ -219,6 +239,7 @@ def reports(tr: Traffic, t_from_s: float, t_to_s: float) -> list[TrackUpdate]:
                 course_deg=c,
                 category="unknown" if tr.category is None else tr.category[o],
                 type_code=None if tr.type_code is None else tr.type_code[o],
+                quality=q,
             )
         )
     return ups

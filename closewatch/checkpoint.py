@@ -223,6 +223,7 @@ class CheckpointStore:
         borders: Sequence[Any] = (),
         wall_clock: Callable[[], float] | None = None,
         rules: Rules | None = None,
+        land: Any = None,
     ) -> Checkpoint | None:
         """The saved engine and positions; None when there is none or it is set aside (see module doc).
 
@@ -245,7 +246,7 @@ class CheckpointStore:
             positions = {
                 feed: {(str(t), int(p)): int(o) for t, p, o in entries} for feed, entries in doc["positions"].items()
             }
-            kwargs: dict[str, Any] = {"borders": borders, "rules": rules}
+            kwargs: dict[str, Any] = {"borders": borders, "rules": rules, "land": land}
             if wall_clock is not None:
                 kwargs["wall_clock"] = wall_clock
             engine = Engine.from_state(self._settings.proximity, EngineState(doc["engine"], arrays), **kwargs)

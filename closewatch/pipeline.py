@@ -55,7 +55,7 @@ from alerts.errors import CodecError
 from config.classification import Classifier
 from config.records import DeadLetter, FeedHealth, Notice, TrackUpdate, Zone
 from config.settings import FeedSettings, Settings
-from config.zones import load_borders, load_catalogue
+from config.zones import load_borders, load_catalogue, load_land
 from closewatch.checkpoint import CheckpointError, CheckpointStore
 from closewatch.engine_guard import EngineGuard
 from closewatch.rules import build_rules
@@ -159,6 +159,7 @@ class Pipeline:
         self.sinks = list(sinks)
         self.zones = load_catalogue(settings.zones)
         borders = [line for _name, line in load_borders()]
+        land = load_land()  # track_integrity's on_land
         rules = build_rules(settings)
         self.batch_size = settings.pipeline.batch_size
         self.max_batch_delay_s = settings.pipeline.max_batch_delay_s
@@ -173,7 +174,7 @@ class Pipeline:
         kafka_feeds = [f.name for f in settings.feeds if f.transport == "kafka"]
         if kafka_feeds:
             self._checkpoints = CheckpointStore(settings)
-            saved = self._checkpoints.load(borders=borders, rules=rules)  # CheckpointError: refused
+            saved = self._checkpoints.load(borders=borders, rules=rules, land=land)  # CheckpointError: refused
             if saved is not None:
                 log.info("resuming from checkpoint %s", self._checkpoints.path)
             for name in kafka_feeds:
@@ -184,7 +185,7 @@ class Pipeline:
         elif saved is not None:
             self.engine = saved.engine
         else:
-            self.engine = Engine(settings.proximity, self.zones, borders=borders, rules=rules)
+            self.engine = Engine(settings.proximity, self.zones, borders=borders, rules=rules, land=land)
         self._guard = EngineGuard(self.engine, encode=encode_track)
         # records a sink could not take, reported from its own threads (Kafka delivery)
         self._rejected: queue.SimpleQueue[DeadLetter] = queue.SimpleQueue()

@@ -242,12 +242,13 @@ def run_replay(
     replay that did not end).
     """
     from closewatch.rules import build_rules
-    from config.zones import load_borders
+    from config.zones import load_borders, load_land
 
     p = settings.proximity
     if borders is None:
         borders = [line for _name, line in load_borders()]
-    engine = Engine(p, list(zones), borders=borders, rules=build_rules(settings))  # the live run's rules
+    # the live run's rules and land
+    engine = Engine(p, list(zones), borders=borders, rules=build_rules(settings), land=load_land())
     watched = list(zones)
     stop_tail = window.to_s + tail_s(p)
     trigger = math.ceil(window.to_s / p.pair_interval_s) * p.pair_interval_s

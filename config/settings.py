@@ -27,6 +27,7 @@ __all__ = [
     "ClassificationSettings",
     "ConfigError",
     "FeedSettings",
+    "GnssSettings",
     "KafkaSettings",
     "MapSettings",
     "PipelineSettings",
@@ -265,9 +266,51 @@ class IncseaSettings(_Section):
         return self
 
 
+class GnssSettings(_Section):
+    """``gnss_interference`` (docs/engine.md): areas where many aircraft report degraded GNSS.
+
+    Each H3 cell (https://h3geo.org) of ``resolution`` is judged over the last ``window_s``
+    of data time from the aircraft that reported a position quality there: the share of them
+    that reported a degraded one (the method of the public daily GPS-jamming maps, live).
+    """
+
+    # H3 resolution of the cells: 3 (about 12,400 km2), 4 (1,770 km2), 5 (250 km2).
+    resolution: int = Field(default=4, ge=0, le=8)
+    # The sliding window over which a cell is judged.
+    window_s: PositiveFloat = 900.0
+    # A cell is interfered when at least min_aircraft aircraft reported a position quality
+    # there in the window, at least min_degraded of them degraded, a share of at least
+    # min_share; it stays so while the share is at least clear_share (hysteresis).
+    min_aircraft: int = Field(default=3, ge=1)
+    min_degraded: int = Field(default=2, ge=1)
+    min_share: float = Field(default=0.2, gt=0, le=1)
+    clear_share: float = Field(default=0.1, gt=0, le=1)
+    # Degraded: ADS-B NIC below nic_below (7: containment radius 0.2 NM or worse), NACp below
+    # nac_p_below (8: 95 % bound 0.05 NM or worse), version-0 NUCp below nuc_p_below, or a
+    # readsb gpsOkBefore (the aircraft says its GNSS was good only until then).
+    nic_below: int = Field(default=7, ge=1, le=11)
+    nac_p_below: int = Field(default=8, ge=1, le=11)
+    nuc_p_below: int = Field(default=6, ge=1, le=9)
+    # Tracks (any domain) inside an interference area are suspect (reason gnss_interference).
+    mark_suspect: bool = True
+
+    @model_validator(mode="after")
+    def _shares(self) -> "GnssSettings":
+        if self.clear_share > self.min_share:
+            raise ValueError("clear_share must not exceed min_share")
+        if self.min_degraded > self.min_aircraft:
+            raise ValueError("min_degraded must not exceed min_aircraft")
+        return self
+
+
 _DEFAULT_STALE_AFTER_S: dict[Literal["air", "sea", "land"], float] = {"air": 120.0, "sea": 900.0, "land": 600.0}
 # Fastest plausible ground speeds: supersonic military aircraft, fast patrol craft, road vehicles.
 _DEFAULT_MAX_SPEED_MPS: dict[Literal["air", "sea", "land"], float] = {"air": 700.0, "sea": 30.0, "land": 70.0}
+# Turn rates no airframe, hull or vehicle sustains for a second (degrees per second): fighters
+# turn at most about 20-30 deg/s, fast craft and ships far less; and the speeds above which a
+# reported course means something (slow ships' and taxiing aircraft's courses wander).
+_DEFAULT_MAX_TURN_RATE_DPS: dict[Literal["air", "sea", "land"], float] = {"air": 40.0, "sea": 30.0, "land": 90.0}
+_DEFAULT_TURN_MIN_SPEED_MPS: dict[Literal["air", "sea", "land"], float] = {"air": 50.0, "sea": 3.0, "land": 5.0}
 
 
 # Prediction work grows with horizon_s / predict_step_s samples per pair of tracks.
@@ -326,6 +369,28 @@ class ProximitySettings(_Section):
     stuck_radius_m: float = Field(default=5.0, ge=0)
     stuck_min_s: PositiveFloat = 120.0
     stuck_min_speed_mps: PositiveFloat = 2.0
+    # impossible_speed: a reported speed (over ground) above max_speed_mps[domain] plus this
+    # fraction (a report no hull, airframe or vehicle can make).
+    impossible_speed_tolerance: float = Field(default=0.1, ge=0)
+    # impossible_turn: between two reports at least min_turn_dt_s apart, both at least
+    # turn_min_speed_mps[domain], the reported course changed by more than
+    # max_turn_rate_dps[domain] x dt + turn_noise_deg (a lower bound of the true turn rate).
+    max_turn_rate_dps: dict[Literal["air", "sea", "land"], PositiveFloat] = Field(
+        default_factory=lambda: dict(_DEFAULT_MAX_TURN_RATE_DPS)
+    )
+    turn_min_speed_mps: dict[Literal["air", "sea", "land"], PositiveFloat] = Field(
+        default_factory=lambda: dict(_DEFAULT_TURN_MIN_SPEED_MPS)
+    )
+    turn_noise_deg: float = Field(default=10.0, ge=0, lt=180)
+    min_turn_dt_s: PositiveFloat = 1.0
+    # on_land: a ship farther than on_land_margin_m inside the land polygons given to the
+    # engine (the coastline of the shipped outlines is good to about 2 km).
+    on_land_margin_m: float = Field(default=5_000.0, ge=0)
+    # same_position: ships or aircraft of different identities within same_position_m of each
+    # other (identical positions: AIS and ADS-B positions are coded to about 0.2 m and 5 m),
+    # their latest reports at most same_position_dt_s apart.
+    same_position_m: float = Field(default=0.5, ge=0)
+    same_position_dt_s: float = Field(default=10.0, ge=0)
     # A flagged track stays suspect this long after its last anomaly.
     suspect_hold_s: PositiveFloat = 600.0
     # GNSS-spoofing-like pattern: at least spoof_min_tracks distinct tracks jumped,
@@ -342,6 +407,7 @@ class ProximitySettings(_Section):
     shadowing: ShadowingSettings = Field(default_factory=ShadowingSettings)
     sortie: SortieSettings = Field(default_factory=SortieSettings)
     incsea: IncseaSettings = Field(default_factory=IncseaSettings)
+    gnss: GnssSettings = Field(default_factory=GnssSettings)
 
     @model_validator(mode="after")
     def _bounded_prediction(self) -> "ProximitySettings":

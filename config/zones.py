@@ -65,6 +65,7 @@ __all__ = [
     "load_borders",
     "load_catalogue",
     "load_country_outlines",
+    "load_land",
     "load_median_lines",
     "load_zone_file",
     "write_zone_file",
@@ -402,6 +403,19 @@ def load_country_outlines() -> list[CountryOutline]:
         geom = _geometry(feat, where, ("Polygon", "MultiPolygon"))
         out.append(CountryOutline(code=props["code"], name=str(props.get("name", props["code"])), geometry=geom))  # type: ignore[arg-type]
     return out
+
+
+def load_land() -> BaseGeometry:
+    """The land of the catalogue's region: the union of the country outlines (Natural Earth 1:10m,
+    simplified to 2 km, islands under 30 km2 dropped; ``PROVENANCE.md``), for the ``on_land``
+    screen of ``track_integrity`` (which looks only well inside it). Read once per process."""
+    global _LAND
+    if _LAND is None:
+        _LAND = shapely.union_all([o.geometry for o in load_country_outlines()])
+    return _LAND
+
+
+_LAND: BaseGeometry | None = None
 
 
 # --------------------------------------------------------------------------- writing

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping
 
 from pyproj import Geod
 
-from alerts.codec import event_from_feature
+from alerts.codec import event_from_feature, event_geometry
 from alerts.errors import CodecError
 from config.times import format_utc
 from maps.errors import MapInputError
@@ -44,6 +44,8 @@ PAIR_LINE_KINDS = (*CLOSE_APPROACH_KINDS, "shadowing", "intercept", "unsafe_air_
 _CPA_KEYS = (("cpa_a_lon_deg", "cpa_a_lat_deg"), ("cpa_b_lon_deg", "cpa_b_lat_deg"))
 # A zone-level event (no subjects) is drawn from the zone's point nearest the border to the border.
 _ZONE_BORDER_KEYS = ("zone_lon_deg", "zone_lat_deg", "border_lon_deg", "border_lat_deg")
+# An area-level event (gnss_interference) is drawn as its cells, its marker at their centre.
+_AREA_KEYS = ("centre_lon_deg", "centre_lat_deg")
 _GEOD = Geod(ellps="WGS84")
 
 EventFeature = Mapping[str, Any]
@@ -58,7 +60,10 @@ def read_event(feature: EventFeature) -> Event:
         e = event_from_feature(feature)
     except CodecError as err:
         raise MapInputError(str(err)) from err
-    if not e.subjects and not all(k in e.metrics for k in _ZONE_BORDER_KEYS):
+    if e.cells:
+        if not all(k in e.metrics for k in _AREA_KEYS):
+            raise MapInputError(f"event {e.event_id}: an area without its centre in its metrics")
+    elif not e.subjects and not all(k in e.metrics for k in _ZONE_BORDER_KEYS):
         raise MapInputError(f"event {e.event_id}: no subjects and no zone/border position in its metrics")
     return e
 
@@ -97,6 +102,14 @@ _METRIC_FORMATS: dict[str, tuple[str, Any]] = {
     "depth_m": ("Depth inside zone", lambda v: f"{v:,.0f} m"),
     "min_distance_m": ("Closest so far", lambda v: f"{v:,.0f} m ({v / 1852:.2f} NM)"),
     "min_t_s": ("Closest at", lambda v: format_utc(v, "milliseconds")[:21] + "Z"),
+    "area_km2": ("Area", lambda v: f"{v:,.0f} km²"),
+    "growth_km2": ("Growth since it opened", lambda v: f"{v:+,.0f} km²"),
+    "share": ("Aircraft with degraded GNSS", lambda v: f"{v:.0%}"),
+    "aircraft": ("Aircraft seen (window)", lambda v: f"{v:.0f}"),
+    "degraded_aircraft": ("Aircraft degraded (window)", lambda v: f"{v:.0f}"),
+    "n_cells": ("Cells (H3)", lambda v: f"{v:.0f}"),
+    "start_t_s": ("Since", lambda v: format_utc(v)),
+    "duration_s": ("Duration", format_duration),
 }
 
 
@@ -130,6 +143,8 @@ def event_positions(e: Event) -> list[tuple[float, float]]:
     if e.subjects:
         return [(s.lon_deg, s.lat_deg) for s in e.subjects]
     m = e.metrics
+    if e.cells:
+        return [(m["centre_lon_deg"], m["centre_lat_deg"])]
     return [(m["zone_lon_deg"], m["zone_lat_deg"]), (m["border_lon_deg"], m["border_lat_deg"])]
 
 
@@ -137,7 +152,9 @@ def event_features(e: Event) -> list[dict[str, Any]]:
     """What the map draws of an event revision (:func:`read_event`): its marker; for a
     close approach, a shadowing or an intercept (or a zone-level event) the line between its
     two subjects (the zone and the border; a bomber sortie's marker is at the bomber), and the two predicted positions at the closest point of approach when the
-    engine gives them (metrics ``cpa_a_lon_deg``, ...)."""
+    engine gives them (metrics ``cpa_a_lon_deg``, ...); for an area (gnss_interference) its
+    cells as one MultiPolygon (layer ``event_area``, with the ``share`` that shades it), the
+    marker at their centre."""
     subs = e.subjects
     where = event_positions(e)
     pair = e.kind in PAIR_LINE_KINDS and len(subs) >= 2
@@ -166,6 +183,17 @@ def event_features(e: Event) -> list[dict[str, Any]]:
             "properties": {**base, "id": e.event_id, "layer": "event", "label": title, "popup": popup},
         }
     ]
+    if e.cells:
+        # the area's cells, shaded by the share of aircraft degraded (alerts.codec.event_geometry)
+        feats.append(
+            {
+                "type": "Feature",
+                "geometry": event_geometry(e),
+                "properties": {**base, "id": f"{e.event_id}:area", "layer": "event_area", "popup": popup,
+                               "share": float(e.metrics.get("share", 0.0))},
+            }
+        )
+        return feats
     if subs and not pair:
         return feats
     feats.append(

@@ -3,7 +3,7 @@
 
 Every feature carries ``properties.id`` (the key the live map matches features
 by), ``properties.layer`` (``track``, ``trail``, ``zone``, ``outline``, ``event``,
-``event_line``, ``cpa``) and a ``popup`` (``{"title": str, "rows": [[label,
+``event_line``, ``event_area``, ``cpa``) and a ``popup`` (``{"title": str, "rows": [[label,
 value], ...]}``) already formatted with units. Strings from feeds are passed
 through as *data*: the page's script puts them into the DOM with
 ``textContent``, never as HTML, so ``<img src=x onerror=alert(1)>`` shows as text.

@@ -22,7 +22,7 @@ from scipy.spatial import cKDTree
 
 from .tracks import TrackTable, unit_vectors
 
-__all__ = ["Screen", "SpoofCluster", "haversine_m", "screen", "spoof_clusters"]
+__all__ = ["EARTH_RADIUS_M", "Screen", "SpoofCluster", "haversine_m", "previous", "screen", "spoof_clusters"]
 
 EARTH_RADIUS_M = 6_371_008.8
 # Haversine on a sphere is within 0.6 % of the WGS 84 geodesic.
@@ -50,17 +50,22 @@ class Screen:
     stuck_since_s: np.ndarray  # since when the position has not moved
 
 
-def _previous(slots: np.ndarray, state: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Each report's previous value of its track: the report before it in the segment, else ``state``."""
+def previous(slots: np.ndarray, *pairs: tuple[np.ndarray, np.ndarray]) -> list[np.ndarray]:
+    """For each ``(state, values)``: each report's previous value of its track, the report before
+    it in the segment, else ``state[slot]`` (one sort of the slots for all of them)."""
     n = slots.size
-    out = state[slots].copy()
     order = np.argsort(slots, kind="stable")
     ss = slots[order]
     follows = np.zeros(n, bool)
     follows[1:] = ss[1:] == ss[:-1]
     idx = order[follows]
-    out[idx] = values[order[np.nonzero(follows)[0] - 1]]
-    return out
+    before = order[np.nonzero(follows)[0] - 1]
+    outs = []
+    for state, values in pairs:
+        out = state[slots].copy()
+        out[idx] = values[before]
+        outs.append(out)
+    return outs
 
 
 def screen(
@@ -78,9 +83,7 @@ def screen(
     stuck_min_s: float,
     stuck_min_speed_mps: float,
 ) -> Screen:
-    prev_lon = _previous(slots, tracks.lon_deg, lon)
-    prev_lat = _previous(slots, tracks.lat_deg, lat)
-    prev_t = _previous(slots, tracks.t_s, t)
+    prev_lon, prev_lat, prev_t = previous(slots, (tracks.lon_deg, lon), (tracks.lat_deg, lat), (tracks.t_s, t))
     known = ~np.isnan(prev_t)
     moved = np.where(known, haversine_m(prev_lon, prev_lat, lon, lat), 0.0)
     dt = np.where(known, t - prev_t, np.inf)

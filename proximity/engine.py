@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 from shapely.geometry import LineString
+from shapely.geometry.base import BaseGeometry
 
 from config.records import TrackUpdate, Zone
 from config.settings import ProximitySettings
@@ -67,6 +68,7 @@ class Engine:
         borders: Sequence[LineString] = (),
         wall_clock: Callable[[], float] = time.time,
         rules: Rules | None = None,
+        land: BaseGeometry | None = None,
     ) -> None:
         self._s = settings
         self._tracks = TrackTable()
@@ -78,7 +80,7 @@ class Engine:
         watch = frozenset(t.upper() for t in settings.watch_types)
         self._life = Lifecycle(self._tracks, self._zones, watch, wall_clock, self._rules)
         self._book = self._life.book
-        ctx = Context(settings, self._tracks, self._zones, self._life, borders)
+        ctx = Context(settings, self._tracks, self._zones, self._life, borders, land)
         self._families: list[Family] = [make(ctx) for make in FAMILIES]
         for fam in self._families:
             self._life.register(fam, fam.spec.heard())
@@ -253,13 +255,14 @@ class Engine:
         borders: Sequence[LineString] = (),
         wall_clock: Callable[[], float] = time.time,
         rules: Rules | None = None,
+        land: BaseGeometry | None = None,
     ) -> "Engine":
         """The engine that exported ``state``, going on where it stood (its settings, border
         lines and rule profile given again; raises ``proximity.state.StateError`` naming what
         does not fit)."""
         from .state import import_state
 
-        return import_state(settings, state, borders=borders, wall_clock=wall_clock, rules=rules)
+        return import_state(settings, state, borders=borders, wall_clock=wall_clock, rules=rules, land=land)
 
     def snapshot(self) -> "EngineSnapshot":
         """A copy in memory of what processing changes, for :meth:`rollback`."""

@@ -169,10 +169,14 @@ class Event:
     detected_s: float | None = None
     # the rule that raised it: "<profile>@<version>/<rule id>" (proximity.rules)
     rule: str | None = None
-    # what made a subject suspect (track_integrity anomalies: jump, two_places, stuck, spoofing)
+    # what made a subject suspect (track_integrity anomalies: jump, two_places, stuck, spoofing,
+    # impossible_speed, impossible_turn, on_land, same_position; gnss_interference: inside an
+    # area of GNSS interference)
     integrity_reasons: tuple[str, ...] = ()
     # set on context events only: why the profile did not raise it (proximity.rules.SUPPRESS_REASONS)
     suppressed: str | None = None
+    # area-level kinds (gnss_interference): the H3 cells of the area, hexadecimal texts (schema 1.5)
+    cells: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         spec = kind_spec(self.kind)

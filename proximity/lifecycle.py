@@ -140,6 +140,7 @@ class KindRules(Protocol):
     def closed_summary(self, inc: Incident, who: Sequence[str], zone: str, words: str) -> str: ...
     def closing(self, inc: Incident, t_s: float, reason: CloseReason) -> None: ...
     def on_opened(self, inc: Incident, t_s: float, report: Report | None) -> list[Event]: ...
+    def cells(self, inc: Incident) -> tuple[str, ...]: ...
 
 
 class IncidentBook:
@@ -212,6 +213,10 @@ class Lifecycle:
         self.profile = rules if rules is not None else Rules()
         # incidents the profile did not raise, by (kind, reason), counted once each
         self.suppressed: Counter[tuple[str, str]] = Counter()
+        # integrity reason -> the track column holding the data time until which a track is
+        # suspect for it (a family that makes tracks suspect without a track_integrity incident
+        # of their own, e.g. gnss_interference, registers its reason here)
+        self.reason_columns: dict[str, str] = {}
 
     def register(self, rules: KindRules, follows: Sequence[str] = ()) -> None:
         """The family of ``rules.kind``; it hears of every incident of ``follows`` that opens."""
@@ -401,6 +406,7 @@ class Lifecycle:
             rule=f"{profile.profile.label}/{inc.rule}" if inc.rule is not None else None,
             integrity_reasons=self._integrity_reasons(inc, subjects) if suspect else (),
             suppressed=inc.muted,
+            cells=rules.cells(inc),
         )
         if inc.muted is None:
             inc.seq += 1
@@ -411,7 +417,8 @@ class Lifecycle:
         return r is not None and (r.severity != "kind" or r.max_severity is not None) and self.watched(inc.slots)
 
     def _integrity_reasons(self, inc: Incident, subjects: Sequence[Subject]) -> tuple[str, ...]:
-        """The anomalies that made the subjects suspect (the open ``track_integrity`` incidents' flags)."""
+        """The anomalies that made the subjects suspect (the open ``track_integrity`` incidents' flags,
+        and the reasons of ``reason_columns`` that hold for the subject's report)."""
         found: set[str] = set()
         for s, subj in zip(inc.slots, subjects):
             if subj.suspect:
@@ -419,6 +426,10 @@ class Lifecycle:
                 flags = getattr(flagged, "flags", None) if flagged is not None else None
                 if not flags and inc.kind == "track_integrity":
                     flags = getattr(inc, "flags", None)
-                found |= set(flags) if flags else {"suspect"}
+                here = set(flags) if flags else set()
+                for reason, column in self.reason_columns.items():
+                    if self._tracks.column(column)[s] >= subj.report_t_s:
+                        here.add(reason)
+                found |= here if here else {"suspect"}
         return tuple(sorted(found))
 

@@ -61,6 +61,7 @@ from .lifecycle import Incident
 
 if TYPE_CHECKING:
     from shapely.geometry import LineString
+    from shapely.geometry.base import BaseGeometry
 
     from .engine import Engine
     from .rules import Rules
@@ -584,12 +585,13 @@ def import_state(
     borders: Sequence[LineString] = (),
     wall_clock: Callable[[], float] | None = None,
     rules: Rules | None = None,
+    land: BaseGeometry | None = None,
 ) -> Engine:
     """An engine that goes on exactly where the one that exported ``state`` stood.
 
     ``settings`` must be those it was made with (the state says which); ``borders``
-    are the border lines and ``rules`` the rule profile, as given to the engine that
-    exported it. Raises :class:`StateError` naming what does not fit.
+    are the border lines, ``land`` the land polygons and ``rules`` the rule profile, as
+    given to the engine that exported it. Raises :class:`StateError` naming what does not fit.
     """
     from .engine import Engine
 
@@ -605,7 +607,7 @@ def import_state(
         raise StateError("the engine state was made with other proximity settings")
     try:
         zones = _get_zones(doc["zones"], arrays)
-        kwargs: dict[str, Any] = {"borders": borders, "rules": rules}
+        kwargs: dict[str, Any] = {"borders": borders, "rules": rules, "land": land}
         if wall_clock is not None:
             kwargs["wall_clock"] = wall_clock
         engine = Engine(settings, zones, **kwargs)

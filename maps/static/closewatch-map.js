@@ -24,7 +24,7 @@
     predicted_close_approach: "Predicted close approach", track_integrity: "Track integrity",
     exercise_near_border: "Exercise near border", shadowing: "Shadowing", intercept: "Intercept",
     bomber_sortie: "Bomber sortie", unsafe_air_intercept_of_ship: "Unsafe air intercept of a ship",
-    unsafe_manoeuvre_at_sea: "Unsafe manoeuvre at sea"
+    unsafe_manoeuvre_at_sea: "Unsafe manoeuvre at sea", gnss_interference: "GNSS interference"
   };
   var DOMAIN_NAMES = { air: "Aircraft", sea: "Vessel", land: "Land unit" };
   // Who operates a track: the outline of its glyph (military heavy, state dashed, civil thin).
@@ -194,6 +194,14 @@
       case "trail":
         return { color: pick(SIDE_COLORS, p.side, SIDE_COLORS.unknown), weight: 2, opacity: 0.55,
                  interactive: false, className: "cw-trail" + filterClasses(p) };
+      case "event_area": {
+        // an area of GNSS interference: its cells, shaded by the share of aircraft degraded
+        var share = typeof p.share === "number" ? Math.max(0, Math.min(1, p.share)) : 0.5;
+        var closed = p.state === "closed";
+        return { color: closed ? "#9e9e9e" : pick(SEVERITY_COLORS, p.severity, "#f57c00"), weight: 1, opacity: 0.8,
+                 fillColor: closed ? "#9e9e9e" : "#6a1b9a", fillOpacity: 0.12 + 0.4 * share,
+                 className: "cw-event-area" + filterClasses({ kind: p.kind }) };
+      }
       case "event_line":
         return { color: p.state === "closed" ? "#9e9e9e" : pick(SEVERITY_COLORS, p.severity, "#f57c00"),
                  weight: 3, dashArray: "6 6", className: "cw-event-line" + filterClasses({ kind: p.kind }) };

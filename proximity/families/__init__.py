@@ -14,6 +14,7 @@ from .base import Context, Family
 from .bomber_sortie import BomberSortie
 from .close_approach import CloseApproach
 from .exercise_near_border import ExerciseNearBorder
+from .gnss_interference import GnssInterference
 from .predicted_close_approach import PredictedCloseApproach
 from .predicted_zone_entry import PredictedZoneEntry
 from .shadowing import Intercept, Shadowing
@@ -27,6 +28,7 @@ __all__ = ["FAMILIES", "Context", "Family"]
 FAMILIES: tuple[type[Family], ...] = (
     ExerciseNearBorder,
     TrackIntegrity,
+    GnssInterference,
     ZoneEntry,
     CloseApproach,
     PredictedCloseApproach,

@@ -25,6 +25,7 @@ has a default that does nothing, so a family writes only those it needs:
                                        track's latest report)
 ``summary(inc, who, zone)``            the summary of ``open`` and ``update``
 ``closed_summary(inc, who, zone, w)``  the summary of ``closed`` (default: ``"<kind> a / b: w"``)
+``cells(inc)``                         the H3 cells of an area-level incident (default: none)
 ``stats()``                            counters for ``Engine.stats``
 ``get_state()``, ``set_state(state)``  the family's own state as plain data (numbers, texts, lists,
                                        objects with text keys, numpy arrays of numbers), a copy;
@@ -59,6 +60,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Mapping, Sequence, TypeVar
 
 from shapely.geometry import LineString
+from shapely.geometry.base import BaseGeometry
 
 from config.settings import ProximitySettings
 
@@ -101,13 +103,14 @@ class FamilySpec:
 
 @dataclass(eq=False)
 class Context:
-    """What the families share: settings, tracks, zones, the lifecycle, the border lines."""
+    """What the families share: settings, tracks, zones, the lifecycle, the border lines, the land."""
 
     settings: ProximitySettings
     tracks: TrackTable
     zones: ZoneTable
     life: Lifecycle
     borders: Sequence[LineString]
+    land: BaseGeometry | None = None  # land polygons (lon/lat), for track_integrity's on_land
 
 
 class Family(Generic[I]):
@@ -175,3 +178,7 @@ class Family(Generic[I]):
 
     def closed_summary(self, inc: I, who: Sequence[str], zone: str, words: str) -> str:
         return f"{self.spec.kind.replace('_', ' ')} {' / '.join(who)}: {words}"
+
+    def cells(self, inc: I) -> tuple[str, ...]:
+        """The H3 cells of an area-level incident (``Event.cells``); none for other levels."""
+        return ()

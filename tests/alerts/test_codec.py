@@ -14,7 +14,7 @@ from jsonschema import Draft202012Validator
 from spoil import DELETE, spoilt
 
 from alerts import CodecError
-from alerts.consumer import format_event_line
+from alerts.consumer import EventFilter, format_event_line
 from alerts.codec import (
     cloudevents_headers,
     context_headers,
@@ -191,8 +191,9 @@ def test_encoded_values_validate_and_use_exactly_the_schema_members(
         schema = load_schema(f"{name}.v1.json")
         if name == "event":
             members = schema["$defs"]["EventProperties"]["properties"]
-            # every member but truncated, written only when a text was cut
-            assert set(value["properties"]) == set(members) - {"truncated"}
+            # every member but truncated (written only when a text was cut) and cells (only on
+            # area-level kinds)
+            assert set(value["properties"]) == set(members) - {"truncated", "cells"}
             subject_members = schema["$defs"]["Subject"]["properties"]
             assert all(set(s) == set(subject_members) for s in value["properties"]["subjects"])
         elif name == "track":
@@ -483,3 +484,39 @@ def test_members_of_a_later_minor_version_are_ignored_and_nullable_ones_may_be_a
                                             "properties.subjects.0.heading_deg": 12.0,
                                             "properties.zone_name": DELETE, "properties.subjects.1.country": DELETE})
     assert event_from_feature(feature) == ev
+
+
+def test_an_area_event_carries_its_cells_as_a_multipolygon_and_reads_back(event_factory, validators):
+    """gnss_interference (schema 1.5): no subjects, its H3 cells in ``cells``, one hexagon each."""
+    import h3
+    from shapely.geometry import Point, shape
+
+    home = h3.latlng_to_cell(55.0, 20.0, 4)
+    cells = (home, sorted(h3.grid_ring(home, 1))[0])
+    metrics = {"n_cells": 2.0, "area_km2": 3_500.0, "aircraft": 12.0, "degraded_aircraft": 9.0, "share": 0.75,
+               "centre_lat_deg": 55.0, "centre_lon_deg": 20.0, "growth_km2": 1_750.0}
+    ev = event_factory(event_id="gnss_interference-0123456789abcdef", kind="gnss_interference", subjects=(),
+                       metrics=metrics, cells=cells, severity="warning")
+    feature = json.loads(encode_event(ev))
+    validators["event"].validate(feature)
+    assert feature["properties"]["cells"] == list(cells) and feature["properties"]["schema_version"] == "1.5"
+    geom = feature["geometry"]
+    assert geom["type"] == "MultiPolygon" and len(geom["coordinates"]) == 2
+    for cell, poly in zip(cells, geom["coordinates"]):
+        ring = poly[0]
+        assert ring[0] == ring[-1] and len(ring) == 7  # a closed hexagon
+        lat, lon = h3.cell_to_latlng(cell)
+        assert shape({"type": "Polygon", "coordinates": poly}).contains(Point(lon, lat))
+        assert shape({"type": "Polygon", "coordinates": poly}).exterior.is_ccw  # RFC 7946 section 3.1.6
+    assert event_from_feature(feature) == dataclasses.replace(ev)
+    assert EventFilter(bbox=(19.0, 53.0, 22.0, 56.0)).matches(feature)  # closewatch tail --bbox
+    assert not EventFilter(bbox=(0.0, 0.0, 1.0, 1.0)).matches(feature)
+    line = format_event_line(feature)
+    assert "area=3500km2/2cells degraded=9/12(75%) growth=+1750km2" in line
+    # a subjectless value of another kind still fails the contract
+    bad = json.loads(json.dumps(feature))
+    bad["properties"]["kind"] = "close_approach"
+    assert not validators["event"].is_valid(bad)
+    # a cell that is not an H3 index is refused on encoding
+    with pytest.raises(CodecError, match="not an H3 cell"):
+        encode_event(dataclasses.replace(ev, cells=("nonsense",)))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+import h3
 import numpy as np
 import pytest
 from shapely.geometry import LineString
 
+from config.records import position_quality
 from config.settings import ProximitySettings
 from proximity.engine import Engine
 from proximity.events import EVENT_KINDS
@@ -53,6 +55,15 @@ def _scenario(upd, at, seed: int = 7, n_tracks: int = 80, duration_s: float = 1_
     stuck = at(LON0, LAT0, 300.0, 10_000.0)
     for j in range(40):
         reports.append((T0 + 15 * j, upd("ais:800000", T0 + 15 * j, *stuck, side="nato", speed_mps=7.0, course_deg=90.0)))
+    # eight aircraft loitering in one H3 cell 45 km away, their GNSS jammed: a gnss_interference
+    # area; its tracks are suspect (gnss_interference)
+    jammed = position_quality(adsb_version=2, nic=0, nac_p=0)
+    c_lat, c_lon = h3.cell_to_latlng(h3.latlng_to_cell(*at(LON0, LAT0, 0.0, 45_000.0)[::-1], 4))
+    for k in range(8):
+        lon, lat = at(c_lon, c_lat, 45.0 * k, 2_000.0)
+        for j in range(0, 1_800, 15):
+            reports.append((T0 + j + k, upd(f"icao:7{k:05d}", T0 + j + k, lon, lat, side="other", domain="air",
+                                            alt_m=9_000.0, quality=jammed)))
     reports.sort(key=lambda r: r[0])
     return [u for _, u in reports]
 
@@ -105,6 +116,7 @@ def test_scenario_exercises_every_rule(scenario):
         ("track_integrity", "update", None),
         ("exercise_near_border", "open", None),
         ("exercise_near_border", "closed", "zone_inactive"),
+        ("gnss_interference", "open", None),
     ]:
         assert expected in kinds
     assert stats["out_of_order_dropped"] > 10

@@ -73,7 +73,8 @@ def test_positions_stuck_while_reporting_speed(upd, at):
     eng = Engine(ProximitySettings(), [])
     p = at(LON0, LAT0, 0.0, 1_000.0)
     reports = [upd("ais:273000001", T0 + 10 * k, *p, speed_mps=9.0, course_deg=10.0) for k in range(20)]
-    moored = [upd("ais:273000002", T0 + 10 * k, *p, speed_mps=0.1, course_deg=10.0) for k in range(20)]
+    berth = at(LON0, LAT0, 0.0, 1_030.0)  # moored 30 m away (at the same point: same_position)
+    moored = [upd("ais:273000002", T0 + 10 * k, *berth, speed_mps=0.1, course_deg=10.0) for k in range(20)]
     events = eng.process([r for pair in zip(reports, moored) for r in pair])
     integ = _kind(events, "track_integrity")
     assert [(e.state, e.subjects[0].track_id) for e in integ] == [("open", "ais:273000001")]

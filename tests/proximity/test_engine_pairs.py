@@ -143,12 +143,13 @@ def test_threshold_per_pair_of_domains(settings, upd, at, dom_ru, dom_nato, insi
 
 def test_same_side_and_neutral_tracks_do_not_pair(settings, upd):
     eng = Engine(settings, [])
+    # 10 m apart (at one point they would be a same_position anomaly of track_integrity)
     events = eng.process([
         upd("ais:1", T0, LON0, LAT0, side="russia"),
-        upd("ais:2", T0, LON0, LAT0, side="russia"),
-        upd("ais:3", T0, LON0, LAT0, side="other"),
-        upd("ais:4", T0, LON0, LAT0, side="unknown"),
-        upd("ais:5", T0 + 6, LON0, LAT0, side="other"),
+        upd("ais:2", T0, LON0 + 0.0002, LAT0, side="russia"),
+        upd("ais:3", T0, LON0 + 0.0004, LAT0, side="other"),
+        upd("ais:4", T0, LON0 + 0.0006, LAT0, side="unknown"),
+        upd("ais:5", T0 + 6, LON0 + 0.0008, LAT0, side="other"),
     ])
     assert events == []
 
