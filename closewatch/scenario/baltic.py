@@ -226,10 +226,10 @@ def _all_tracks() -> tuple[ScenarioTrack, ...]:
 TRACKS: tuple[ScenarioTrack, ...] = _all_tracks()
 
 
-def _report_times(track: ScenarioTrack, interval_s: int, duration_s: float = DURATION_S) -> Iterator[int]:
+def _report_times(track: ScenarioTrack, interval_s: int, duration_s: float | None = None) -> Iterator[int]:
     first = math.ceil(track.waypoints[0].t_s / interval_s) * interval_s
     t = first
-    while t <= min(track.waypoints[-1].t_s, duration_s):
+    while t <= min(track.waypoints[-1].t_s, DURATION_S if duration_s is None else duration_s):
         yield t
         t += interval_s
 
@@ -244,13 +244,15 @@ def _tag_block(t_s: float, station: str = "closewatch-demo") -> str:
     return f"\\{body}*{_nmea_checksum(body)}\\"
 
 
-def ais_lines(track: ScenarioTrack, seq_id: int, t0_s: float = T0_S, duration_s: float = DURATION_S,
+def ais_lines(track: ScenarioTrack, seq_id: int, t0_s: float | None = None, duration_s: float | None = None,
               station: str = "closewatch-demo") -> Iterator[tuple[float, str]]:
     """AIS type 5 (static) and type 1 (position) reports (ITU-R M.1371-5, 3.3.2 and 3.3.1) of a scenario
-    track starting at ``t0_s`` (UNIX time), each behind an NMEA 4.0 tag block naming ``station``."""
+    track starting at ``t0_s`` (UNIX time; None: this module's ``T0_S`` when called, which tests shift),
+    each behind an NMEA 4.0 tag block naming ``station``."""
     mmsi = int(track.track_id.split(":", 1)[1])
+    start_s = T0_S if t0_s is None else t0_s
     for t in _report_times(track, AIS_INTERVAL_S, duration_s):
-        t_abs = t0_s + t
+        t_abs = start_s + t
         if t % STATIC_INTERVAL_S == 0:
             static: AisFields = {
                 "msg_type": 5,
