@@ -49,6 +49,7 @@ def test_static_map_opens_offline_and_draws_every_track(guarded_page: Any, situa
     assert title.text_content() == situation.injection
     assert page.locator('.leaflet-popup img').count() == 0
     page.keyboard.press("Escape")
+    page.locator(".leaflet-popup").wait_for(state="detached")  # the track's popup is gone before the next click
     page.click(f'.cw-event[data-id="{situation.event_id("zone_entry")}"]')
     rows = page.locator(".leaflet-popup .cw-popup-rows")
     rows.wait_for()

@@ -99,6 +99,7 @@ def test_replay_slider_changes_what_is_shown(guarded_page: Any, engagement: Any,
         page.click(f'.cw-event[data-id="{event_id}"]')
         text = page.locator(".leaflet-popup .cw-popup-rows").text_content() or ""
         page.keyboard.press("Escape")
+        page.locator(".leaflet-popup").wait_for(state="detached")  # gone before the next click
         # the popup panned the map to fit: back to where the user was
         page.evaluate("v => window.closewatchMap.setView(v[0], v[1], {animate: false})", view)
         return text
