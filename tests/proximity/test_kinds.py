@@ -26,7 +26,7 @@ def test_every_family_registers_its_kind_in_the_order_they_run():
     assert set(EVENT_KINDS) == {
         "zone_entry", "predicted_zone_entry", "close_approach", "predicted_close_approach",
         "track_integrity", "exercise_near_border", "shadowing", "intercept", "bomber_sortie",
-        "unsafe_air_intercept_of_ship", "unsafe_manoeuvre_at_sea", "gnss_interference",
+        "unsafe_air_intercept_of_ship", "unsafe_manoeuvre_at_sea", "gnss_interference", "ais_gap",
     }
     assert ZONE_LEVEL_KINDS == ("exercise_near_border",)
 
