@@ -59,6 +59,17 @@ def test_every_kind_is_in_the_event_schema():
         assert set(EVENT_KINDS) <= named, sorted(set(EVENT_KINDS) - named)
 
 
+def test_every_kind_has_a_label_on_the_map():
+    """``KIND_NAMES`` of the map's script names every kind (the layer control and the popups)."""
+    import re
+
+    js = (ROOT / "maps/static/closewatch-map.js").read_text()
+    block = re.search(r"var KIND_NAMES = \{(.*?)\};", js, re.S)
+    assert block is not None
+    labelled = set(re.findall(r"([a-z_]+):\s*\"[^\"]+\"", block.group(1)))
+    assert set(EVENT_KINDS) <= labelled, sorted(set(EVENT_KINDS) - labelled)
+
+
 def test_a_kind_closes_only_for_the_reasons_it_declares():
     """Over every recorded scenario (the demo, the benchmark's traffic, the tests' engines)."""
     seen: dict[str, set[str]] = {}
