@@ -51,7 +51,9 @@ __all__ = ["KIND", "AisGap", "AisGapIncident", "AisGapReason"]
 
 KIND = "ais_gap"
 _SEA = DOMAIN_CODE["sea"]
-_OF_INTEREST = (CATEGORY_CODE["military"], CATEGORY_CODE["state"])
+# military and state: the category codes up to this one
+_OF_INTEREST = CATEGORY_CODE["state"]
+assert {CATEGORY_CODE["military"], CATEGORY_CODE["state"]} == set(range(_OF_INTEREST + 1))
 # the screen of zones in degrees: a metre is at most this many degrees (110 km to a degree of
 # latitude, less the cosine of the latitude for longitude; see _zone)
 _M_PER_DEG = 110_000.0
@@ -79,7 +81,9 @@ class AisGap(Family[AisGapIncident]):
         self._watch = watch
         # an AIS ship of interest (AIS id, sea, military or state or a watched type), by its latest report
         self.tracks.add_column("ais_gap_interest", np.bool_, False)
-        self.tracks.add_column("ais_source", np.bool_, False)
+        # whether the track's id is an AIS identity (0: not yet known, 1: AIS, 2: another scheme):
+        # the id of a slot changes only when it is forgotten (the column's fill again)
+        self.tracks.add_column("ais_source", np.int8, 0)
         # the zone number of the track's open ais_gap (-1: none)
         self.tracks.add_column("ais_gap_zone", np.int32, -1)
         # slot -> (track id, time) of the last report whose position no zone (of its side and the sea, at any
@@ -117,11 +121,19 @@ class AisGap(Family[AisGapIncident]):
             events.append((i, self.life.close(inc.key, u.t_s, AisGapReason.REAPPEARED, report)))
         latest = batch.updates[batch.last]
         slots = batch.last_slots
-        ais = np.fromiter(((u.track_id or "").startswith("ais:") for u in latest), bool, latest.size)
-        tr.column("ais_source")[slots] = ais
-        watched = np.fromiter(((u.type_code or "").upper() in self._watch for u in latest), bool, latest.size)
-        interest = ais & (tr.domain[slots] == _SEA) & (np.isin(tr.category[slots], _OF_INTEREST) | watched)
-        tr.column("ais_gap_interest")[slots] = interest
+        source = tr.column("ais_source")
+        new = np.nonzero(source[slots] == 0)[0]
+        if new.size:
+            source[slots[new]] = np.where(
+                np.fromiter((latest[i].track_id.startswith("ais:") for i in new.tolist()), bool, new.size), 1, 2)
+        interest = (source[slots] == 1) & (tr.domain[slots] == _SEA)
+        of_interest = tr.category[slots] <= _OF_INTEREST
+        ask = np.nonzero(interest & ~of_interest)[0]  # AIS ships of another category: a watched type?
+        if ask.size and self._watch:
+            watch = self._watch
+            of_interest[ask] = np.fromiter(((latest[i].type_code or "").upper() in watch for i in ask.tolist()),
+                                           bool, ask.size)
+        tr.column("ais_gap_interest")[slots] = interest & of_interest
         for s in slots.tolist():
             self._far.pop(s, None)
         return events
@@ -226,7 +238,7 @@ class AisGap(Family[AisGapIncident]):
         radius = g.neighbour_radius_m
         t = tr.t_s[:n]
         heard = (t > tr.t_s[slot]) & (t >= t_s - g.silence_s)
-        others = np.nonzero(tr.column("ais_source")[:n] & (tr.domain[:n] == _SEA) & heard)[0]
+        others = np.nonzero((tr.column("ais_source")[:n] == 1) & (tr.domain[:n] == _SEA) & heard)[0]
         others = others[others != slot]
         if others.size == 0:
             return 0
