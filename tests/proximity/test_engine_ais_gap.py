@@ -217,3 +217,15 @@ def test_an_engine_restored_during_the_gap_goes_on_alike(upd, at, zone, cut_s):
     events += eng.process(reports[k:])
     events += eng.finish()
     assert _canon(events) == whole
+
+
+def test_the_military_profile_raises_an_ais_gap(upd, at, zone):
+    from closewatch.rules import load_profile
+    from proximity.rules import Rules
+
+    reports, _ = _scene(upd, at)
+    eng = Engine(ProximitySettings(), [zone], rules=Rules(load_profile("military")), wall_clock=lambda: 0.0)
+    events = _gaps(eng.process(reports) + eng.finish())
+    assert [(e.state, e.rule, e.severity) for e in events] == [
+        ("open", "military@2/ais-gap", "warning"), ("update", "military@2/ais-gap", "warning"),
+        ("closed", "military@2/ais-gap", "warning")]
