@@ -99,7 +99,8 @@ SCHEMA_MAJOR = 1
 # 1.4: kinds shadowing, intercept, bomber_sortie
 # 1.5: kinds unsafe_air_intercept_of_ship, unsafe_manoeuvre_at_sea (INCSEA) and gnss_interference
 # (area-level: no subjects, its H3 cells in ``cells``, a MultiPolygon geometry); integrity reasons
-# gnss_interference, on_land, same_position, impossible_speed, impossible_turn
+# gnss_interference, on_land, same_position, impossible_speed, impossible_turn; kind ais_gap (a ship
+# of interest silent on AIS near a zone while the ships around it are heard)
 SCHEMA_VERSION = f"{SCHEMA_MAJOR}.5"
 # Track values: 1.2 adds alt_ref, alt_geom_m, category, category_source, nav_status, on_ground
 # and quality (1.0 and 1.1 track values have the same members).

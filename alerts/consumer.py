@@ -134,7 +134,7 @@ class EventFilter:
         return True
 
 
-_COUNTS = frozenset(("escorts", "interceptors", "passes", "gave_way"))  # metrics that count
+_COUNTS = frozenset(("escorts", "interceptors", "passes", "gave_way", "neighbours_heard"))  # metrics that count
 _BEARINGS = frozenset(("pass_bearing_deg", "turn_deg"))  # angles, not coordinates: whole degrees
 
 
@@ -161,7 +161,8 @@ def _fmt_metric(name: str, value: float) -> str:
 
 _KEY_METRICS = ("distance_m", "min_distance_m", "min_t_s", "cpa_m", "tcpa_s", "vertical_sep_m", "eta_s",
                 "join_distance_m", "closest_m", "duration_s", "escorts", "interceptors", "min_slant_range_m",
-                "height_at_min_m", "pass_bearing_deg", "passes", "cpa_before_m", "turn_deg", "gave_way")
+                "height_at_min_m", "pass_bearing_deg", "passes", "cpa_before_m", "turn_deg", "gave_way",
+                "silence_s", "neighbours_heard", "zone_distance_m", "jump_m")
 
 
 def _area_text(m: Mapping[str, Any], n_cells: int) -> str:

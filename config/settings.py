@@ -12,6 +12,7 @@ offending key path (``proximity.thresholds.sea_sea_m``) and the reason.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from pathlib import Path
@@ -229,6 +230,25 @@ class SortieSettings(_Section):
     escort_m: PositiveFloat = 10_000.0
 
 
+class AisGapSettings(_Section):
+    """``ais_gap`` (docs/engine.md): a ship of interest silent on AIS near a zone while others
+    around it are still heard."""
+
+    # A ship of interest silent for this long (s of data time) has gone dark. The family reads the
+    # track's last report whether or not the track is stale (stale_after_s.sea, 900 s), and its
+    # incident outlives staleness (a gap is silence: its length is the point), so this may exceed
+    # the stale time; it must stay below the time the track is forgotten (the larger of
+    # stale_after_s.sea and forget_after_s), when its memory is reused.
+    silence_s: PositiveFloat = 600.0
+    # Within this distance (m) of a zone watching the ship's side and sea domain (or inside it).
+    zone_distance_m: float = Field(default=20_000.0, ge=0)
+    # The receiver is working: at least min_neighbours other AIS ships within neighbour_radius_m
+    # of the last position are still heard (heard after the ship fell silent, within the last
+    # silence_s).
+    neighbour_radius_m: PositiveFloat = 20_000.0
+    min_neighbours: int = Field(default=2, ge=0)
+
+
 class IncseaSettings(_Section):
     """``unsafe_air_intercept_of_ship`` and ``unsafe_manoeuvre_at_sea`` (docs/engine.md): the
     conduct the INCSEA agreements (1972 US-USSR, 1986 UK-USSR and their successors) forbid."""
@@ -406,6 +426,7 @@ class ProximitySettings(_Section):
     forget_after_s: PositiveFloat = 3_600.0
     shadowing: ShadowingSettings = Field(default_factory=ShadowingSettings)
     sortie: SortieSettings = Field(default_factory=SortieSettings)
+    ais_gap: AisGapSettings = Field(default_factory=AisGapSettings)
     incsea: IncseaSettings = Field(default_factory=IncseaSettings)
     gnss: GnssSettings = Field(default_factory=GnssSettings)
 
@@ -415,6 +436,17 @@ class ProximitySettings(_Section):
         if samples > _MAX_PREDICT_SAMPLES:
             raise ValueError(
                 f"horizon_s / predict_step_s = {samples:,.0f} samples a pair; at most {_MAX_PREDICT_SAMPLES:,}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _gap_before_forgotten(self) -> "ProximitySettings":
+        # a sea track is forgotten once stale (stale_after_s.sea) and dead for forget_after_s
+        forgotten_s = max(self.stale_after_s.get("sea", math.inf), self.forget_after_s)
+        if self.ais_gap.silence_s >= forgotten_s:
+            raise ValueError(
+                f"ais_gap.silence_s ({self.ais_gap.silence_s:g}) must be below the time a silent ship is "
+                f"forgotten (the larger of stale_after_s.sea and forget_after_s, {forgotten_s:g})"
             )
         return self
 

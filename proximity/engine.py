@@ -85,6 +85,7 @@ class Engine:
         for fam in self._families:
             self._life.register(fam, fam.spec.heard())
         self._with_zone = {fam.spec.kind for fam in self._families if fam.spec.closes_with_zone}
+        self._outlive_stale = {fam.spec.kind for fam in self._families if fam.spec.outlives_stale}
         stale = {str(d): float(v) for d, v in settings.stale_after_s.items()}
         self._stale_after = np.array([stale.get(d, math.inf) for d in DOMAIN_CODE], dtype=np.float64)
         # data clock
@@ -351,7 +352,7 @@ class Engine:
         events: list[Event] = []
         for slot, t_s in zip(idx[order].tolist(), went_stale_s[order].tolist()):
             for key in self._book.of_slot(slot):
-                if key in self._book:
+                if key in self._book and key[0] not in self._outlive_stale:
                     events.append(self._life.close(key, t_s, Closed.STALE))
         return events
 

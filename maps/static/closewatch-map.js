@@ -24,7 +24,8 @@
     predicted_close_approach: "Predicted close approach", track_integrity: "Track integrity",
     exercise_near_border: "Exercise near border", shadowing: "Shadowing", intercept: "Intercept",
     bomber_sortie: "Bomber sortie", unsafe_air_intercept_of_ship: "Unsafe air intercept of a ship",
-    unsafe_manoeuvre_at_sea: "Unsafe manoeuvre at sea", gnss_interference: "GNSS interference"
+    unsafe_manoeuvre_at_sea: "Unsafe manoeuvre at sea", gnss_interference: "GNSS interference",
+    ais_gap: "AIS gap"
   };
   var DOMAIN_NAMES = { air: "Aircraft", sea: "Vessel", land: "Land unit" };
   // Who operates a track: the outline of its glyph (military heavy, state dashed, civil thin).

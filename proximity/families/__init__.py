@@ -10,6 +10,7 @@ in that order (``proximity.events.EVENT_KINDS``).
 from __future__ import annotations
 
 from ..events import register_kind
+from .ais_gap import AisGap
 from .base import Context, Family
 from .bomber_sortie import BomberSortie
 from .close_approach import CloseApproach
@@ -38,6 +39,7 @@ FAMILIES: tuple[type[Family], ...] = (
     BomberSortie,
     UnsafeAirIntercept,
     UnsafeManoeuvre,
+    AisGap,
 )
 
 for _family in FAMILIES:

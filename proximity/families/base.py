@@ -82,6 +82,9 @@ class FamilySpec:
     level: KindLevel
     reasons: tuple[CloseReason, ...] = ()  # the close reasons the family gives itself
     closes_with_zone: bool = False  # closed as zone_inactive when its zone's window ends
+    # its incidents stay open when their track goes stale (a silence is what it watches); the
+    # family closes them itself, at the latest when the track is forgotten
+    outlives_stale: bool = False
     follows: tuple[str, ...] = ()  # kinds whose incidents' opening it hears of (on_opened)
     # kind -> reason: when an incident of that kind opens, this family's incident with the same
     # key numbers closes with that reason, just before (a prediction fulfilled)
@@ -93,7 +96,7 @@ class FamilySpec:
 
     def kind_spec(self) -> KindSpec:
         reasons = [r.value for r in self.reasons]
-        if self.level in ("track", "pair"):
+        if self.level in ("track", "pair") and not self.outlives_stale:
             reasons.append(Closed.STALE.value)
         if self.closes_with_zone:
             reasons.append(Closed.ZONE_INACTIVE.value)

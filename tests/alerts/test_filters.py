@@ -90,6 +90,17 @@ def test_line_of_the_instruments_kinds(event_factory):
     assert "distance=1.90km join_distance=1.90km duration_s=0" in format_event_line(event_to_feature(ev))
 
 
+def test_line_of_an_ais_gap(event_factory):
+    # schema 1.5: how long the ship has been silent, how many ships around are still heard, how far
+    # from the zone; closed on its reappearance, how far it jumped
+    ev = event_factory(kind="ais_gap", state="closed", close_reason="reappeared", metrics={
+        "last_lat_deg": 59.5, "last_lon_deg": 26.1, "silence_s": 1_700.0, "neighbours_heard": 2.0,
+        "zone_distance_m": 0.0, "reappeared_lat_deg": 59.55, "reappeared_lon_deg": 26.1, "jump_m": 5_570.0})
+    line = format_event_line(event_to_feature(ev))
+    assert "ais_gap" in line and "silence_s=1700 neighbours_heard=2 zone_distance=0m jump=5.57km" in line
+    assert "closed:reappeared" in line
+
+
 def test_line_of_the_incsea_kinds(event_factory):
     # schema 1.5: a low pass names its closest slant range, height, bearing and passes; a manoeuvre its
     # CPA before, the turn (signed: to port) and who gave way

@@ -26,7 +26,7 @@ def test_every_family_registers_its_kind_in_the_order_they_run():
     assert set(EVENT_KINDS) == {
         "zone_entry", "predicted_zone_entry", "close_approach", "predicted_close_approach",
         "track_integrity", "exercise_near_border", "shadowing", "intercept", "bomber_sortie",
-        "unsafe_air_intercept_of_ship", "unsafe_manoeuvre_at_sea", "gnss_interference",
+        "unsafe_air_intercept_of_ship", "unsafe_manoeuvre_at_sea", "gnss_interference", "ais_gap",
     }
     assert ZONE_LEVEL_KINDS == ("exercise_near_border",)
 
@@ -57,6 +57,17 @@ def test_every_kind_is_in_the_event_schema():
         else:
             named = set(member["description"].replace(",", " ").replace(".", " ").split())
         assert set(EVENT_KINDS) <= named, sorted(set(EVENT_KINDS) - named)
+
+
+def test_every_kind_has_a_label_on_the_map():
+    """``KIND_NAMES`` of the map's script names every kind (the layer control and the popups)."""
+    import re
+
+    js = (ROOT / "maps/static/closewatch-map.js").read_text()
+    block = re.search(r"var KIND_NAMES = \{(.*?)\};", js, re.S)
+    assert block is not None
+    labelled = set(re.findall(r"([a-z_]+):\s*\"[^\"]+\"", block.group(1)))
+    assert set(EVENT_KINDS) <= labelled, sorted(set(EVENT_KINDS) - labelled)
 
 
 def test_a_kind_closes_only_for_the_reasons_it_declares():
