@@ -441,9 +441,11 @@ class ProximitySettings(_Section):
 
     @model_validator(mode="after")
     def _gap_before_forgotten(self) -> "ProximitySettings":
-        # a sea track is forgotten once stale (stale_after_s.sea) and dead for forget_after_s
+        # a sea track is forgotten once stale (stale_after_s.sea) and dead for forget_after_s. Only a
+        # silence the file asks for is refused: with the default and a shorter memory chosen for
+        # other reasons, ais_gap simply never opens (docs/engine.md), and the rest of the file runs.
         forgotten_s = max(self.stale_after_s.get("sea", math.inf), self.forget_after_s)
-        if self.ais_gap.silence_s >= forgotten_s:
+        if "silence_s" in self.ais_gap.model_fields_set and self.ais_gap.silence_s >= forgotten_s:
             raise ValueError(
                 f"ais_gap.silence_s ({self.ais_gap.silence_s:g}) must be below the time a silent ship is "
                 f"forgotten (the larger of stale_after_s.sea and forget_after_s, {forgotten_s:g})"

@@ -181,6 +181,9 @@ def test_silence_s_must_be_below_the_time_a_silent_ship_is_forgotten():
     assert parse_settings({"proximity": {"ais_gap": {"silence_s": 1_800.0}}}).proximity.ais_gap.silence_s == 1_800.0
     # forgotten once stale and dead for forget_after_s: the larger of the two bounds the silence
     assert parse_settings({"proximity": {"forget_after_s": 600.0}}).proximity.ais_gap.silence_s == 600.0
+    # a short memory chosen for other reasons with the default silence: accepted (ais_gap never opens)
+    short = parse_settings({"proximity": {"forget_after_s": 60.0, "stale_after_s": {"sea": 120.0}}}).proximity
+    assert short.ais_gap.silence_s == 600.0 and short.forget_after_s == 60.0
     with pytest.raises(ConfigError, match=r"ais_gap\.silence_s"):
         parse_settings({"proximity": {"forget_after_s": 600.0, "ais_gap": {"silence_s": 900.0}}})
 
