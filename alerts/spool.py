@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import IO, Sequence
 
 from alerts.errors import AlertsError, SpoolFullError
+from config.durable import fsync_dir
 
 __all__ = ["Spool", "SpoolCorruptError", "Record"]
 
@@ -105,14 +106,6 @@ class _Segment:
     size: int
     offsets: list[int]  # byte offset of each frame (kept for the undelivered segments only)
     sizes: list[int]
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class Spool:
@@ -268,7 +261,7 @@ class Spool:
             self._writer.close()
             self._writer = None
         path.touch()
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
         seg = _Segment(base, path, 0, 0, [], [])
         self._segments.append(seg)
         return seg
@@ -330,7 +323,7 @@ class Spool:
                 self._segments.pop().path.unlink()
                 removed = True
             if removed:
-                _fsync_dir(self.directory)
+                fsync_dir(self.directory)
 
     def close(self) -> None:
         with self._lock:

@@ -46,6 +46,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from config.durable import fsync_dir
 from config.records import TrackUpdate, Zone
 from config.settings import Settings
 from ingest.positions import Positions
@@ -133,11 +134,7 @@ def write_state_file(path: Path, doc: Mapping[str, Any], arrays: Mapping[str, np
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    fsync_dir(path.parent)
 
 
 def read_state_file(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

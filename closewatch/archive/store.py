@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 
 from closewatch.archive.errors import ArchiveError, ArchiveFileError, ArchiveNotFoundError
 from closewatch.archive.schema import SCHEMAS, TABLES, geo_metadata, geometry_types
+from config.durable import fsync_dir
 
 __all__ = ["HOURLY", "Archive", "RunRecord", "hour_key", "hour_of", "locate_archive", "new_run_id", "write_table_file"]
 
@@ -71,14 +72,6 @@ def hour_key(hour: int) -> str:
 
 def _hour_of_key(key: str) -> int:
     return calendar.timegm(time.strptime(key, _HOUR_FMT)) // 3600
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _morton(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
@@ -137,7 +130,7 @@ def _write_durably(path: Path, write: Callable[[BinaryIO], None]) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-        _fsync_dir(folder)
+        fsync_dir(folder)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -402,7 +395,7 @@ class Archive:
         merged = merge_table_files(self._next_part(folder, run_id), table_name, parts)
         for p in parts:
             p.unlink(missing_ok=True)
-        _fsync_dir(folder)
+        fsync_dir(folder)
         return merged
 
 
