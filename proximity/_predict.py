@@ -58,6 +58,23 @@ def _chord(dist_m: float) -> float:
     return float(2.0 * np.sin(min(dist_m * SPHERE_SLACK / (2.0 * EARTH_RADIUS_M), np.pi / 2)))
 
 
+DENSE_PAIRS_MAX = 1 << 27  # pair grids up to 128 M cells are deduplicated with a bitmap (at most 128 MB)
+
+
+def _distinct(keys: list[np.ndarray], n_pairs: int) -> np.ndarray:
+    """The distinct pair keys of all sampling steps, sorted (as ``np.unique`` gives them).
+
+    A pair close at many steps is found at each of them; marking a bitmap over the
+    pair grid is linear where sorting or hashing tens of millions of keys is not
+    (in a busy world this was a fifth of a prediction tick)."""
+    if n_pairs > DENSE_PAIRS_MAX:
+        return np.unique(np.concatenate(keys))
+    seen = np.zeros(n_pairs, np.bool_)
+    for k in keys:
+        seen[k] = True
+    return np.flatnonzero(seen)
+
+
 def approach_candidates(
     p_a: np.ndarray,
     u_a: np.ndarray,
@@ -90,7 +107,7 @@ def approach_candidates(
         qb = sphere_position(p_b, u_b, v_b * tau)
         found = cKDTree(qa).sparse_distance_matrix(cKDTree(qb), chord, output_type="ndarray")
         keys.append(found["i"].astype(np.int64) * nb + found["j"])
-    k = np.unique(np.concatenate(keys))
+    k = _distinct(keys, p_a.shape[0] * nb)
     i, j = k // nb, k % nb
     # linear motion in 3-D (chords) for the closest approach; a great circle leaves
     # its tangent line by at most (v t)^2 / (2 R), allowed for twice
