@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from config.records import DeadLetter, TrackUpdate, Zone
+from config.times import format_utc
+from proximity._clock import FAR_AHEAD_REASON
 from proximity.engine import Engine
 from proximity.events import Event
 
@@ -106,10 +108,24 @@ class EngineGuard:
         try:
             events = self.engine.process(batch)
         except Exception as e:  # noqa: BLE001 - any failure of a record is isolated
-            return self._isolate(batch, e)
+            events, letters = self._isolate(batch, e)
+            return events, letters + self.far_ahead_letters()
         self._since.append(batch)
         self._since_n += len(batch)
-        return events, []
+        return events, self.far_ahead_letters()
+
+    def far_ahead_letters(self) -> list[DeadLetter]:
+        """A dead letter for each report the engine gave up since the last call: held far ahead of
+        the data clock and never confirmed by other tracks (``proximity._clock``)."""
+        letters = []
+        for u in self.engine.take_set_aside():
+            log.warning("report set aside (%s): %s at %s", FAR_AHEAD_REASON, u.raw_ref or u.track_id, u.t_s)
+            letters.append(DeadLetter.of(
+                self._feed_of(u), _position(u), _raw(u, self._encode),
+                f"{FAR_AHEAD_REASON}: {u.track_id} reported for {format_utc(u.t_s)}, more than "
+                f"{self.engine.settings.future_tolerance_s:g} s ahead of the other tracks, and no other "
+                "track confirmed that time", stage="engine"))
+        return letters
 
     def add_zones(self, zones: Sequence[Zone]) -> list[Event]:
         """``Engine.add_zones``; raises (the engine put back) when the engine cannot take them."""
@@ -141,6 +157,7 @@ class EngineGuard:
         self.engine.rollback(self._snap)
         for b in self._since:
             self.engine.process(b)
+        self.engine.take_set_aside()  # given up already, when these batches first went through
 
     def _tries(self, updates: Sequence[TrackUpdate]) -> BaseException | None:
         """Process ``updates`` on the state of the last good batch; the error, or None."""

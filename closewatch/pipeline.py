@@ -303,7 +303,11 @@ class Pipeline:
             if not stop.is_set() and not self._positions:
                 # A replay has ended: close what is open. A Kafka-fed run only pauses.
                 try:
-                    self._emit(self._guard.finish(), [], [])
+                    events = self._guard.finish()
+                    given_up = self._guard.far_ahead_letters()
+                    for letter in given_up:
+                        self.summary.count_dead_letter(letter)
+                    self._emit(events, [], given_up)
                 except Exception:
                     log.exception("the engine failed closing the incidents still open at the end of the input")
             self._emit([], [], [])  # what the sinks refused meanwhile

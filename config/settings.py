@@ -424,6 +424,12 @@ class ProximitySettings(_Section):
     spoof_circle_tolerance_m: PositiveFloat = 500.0
     # Tracks dead (stale) for this long are forgotten and their memory reused.
     forget_after_s: PositiveFloat = 3_600.0
+    # A report this far ahead of the data clock is held until reports of this many tracks
+    # confirm the new time (or the clock catches up): one mangled time must not move the
+    # clock for everyone (proximity/_clock.py, docs/engine.md "Time").
+    future_tolerance_s: PositiveFloat = 600.0
+    future_confirm_tracks: int = Field(default=3, ge=1, le=1_000)
+    future_held_max: int = Field(default=10_000, ge=1, le=1_000_000)
     shadowing: ShadowingSettings = Field(default_factory=ShadowingSettings)
     sortie: SortieSettings = Field(default_factory=SortieSettings)
     ais_gap: AisGapSettings = Field(default_factory=AisGapSettings)

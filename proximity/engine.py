@@ -42,6 +42,7 @@ from shapely.geometry.base import BaseGeometry
 from config.records import TrackUpdate, Zone
 from config.settings import ProximitySettings
 
+from ._clock import FarAhead
 from .events import Event
 from .families import FAMILIES, Context, Family
 from .lifecycle import Closed, Lifecycle
@@ -93,6 +94,7 @@ class Engine:
         self._tick_k: int | None = None
         self._last_tick_t_s: float | None = None
         self._last_predict_k: int | None = None
+        self._far = FarAhead(settings.future_tolerance_s, settings.future_confirm_tracks, settings.future_held_max)
         # counters
         self._n_updates = 0
         self._n_dropped = 0
@@ -116,6 +118,9 @@ class Engine:
             "open_incidents": len(self._book),
             "known_tracks": self._tracks.n_known,
             "forgotten_tracks": self._n_forgotten,
+            "far_ahead_held": len(self._far.held),
+            "far_ahead_released": self._far.n_released,
+            "far_ahead_set_aside": self._far.n_set_aside,
             **{k: v for fam in self._families for k, v in fam.stats().items()},
             "zones": len(self._zones),
             "suppressed": sum(self._life.suppressed.values()),
@@ -128,8 +133,17 @@ class Engine:
         return dict(sorted(self._life.suppressed.items()))
 
     @property
+    def settings(self) -> ProximitySettings:
+        return self._s
+
+    @property
     def rules(self) -> Rules:
         return self._rules
+
+    def take_set_aside(self) -> list[TrackUpdate]:
+        """The reports given up since the last call: held far ahead of the data clock and never
+        confirmed (``proximity._clock``); the caller makes them dead letters."""
+        return self._far.take_set_aside()
 
     def take_context(self) -> list[Event]:
         """The context events since the last call: revisions of incidents not raised whose
@@ -170,10 +184,19 @@ class Engine:
     def process(self, updates: Sequence[TrackUpdate]) -> list[Event]:
         """One micro-batch of reports, in arrival order; returns the events it caused."""
         events, self._pending = self._pending, []
-        n = len(updates)
-        if n == 0:
+        if len(updates) == 0:
             return events
-        return self._raised(self._process(updates, events))
+
+        def take(admitted: list[TrackUpdate]) -> None:
+            if admitted:
+                self._process(admitted, events)
+
+        # a report far ahead of the data clock waits for other tracks to confirm its time
+        self._far.admit(updates, self._data_t_s, self._live_count, take)
+        return self._raised(events)
+
+    def _live_count(self) -> int:
+        return int(np.count_nonzero(self._tracks.live[: self._tracks.n]))
 
     def _process(self, updates: Sequence[TrackUpdate], events: list[Event]) -> list[Event]:
         self._n_updates += len(updates)
@@ -278,8 +301,10 @@ class Engine:
         rollback(self, snap)
 
     def finish(self) -> list[Event]:
-        """End of a replayed input: a last tick at the data time, then close what is open."""
+        """End of a replayed input: a last tick at the data time, then close what is open.
+        Reports still held far ahead were never confirmed: they are set aside."""
         events, self._pending = self._pending, []
+        self._far.end_of_input()
         if self._data_t_s is None:
             return events
         T = self._data_t_s

@@ -33,6 +33,8 @@ incidents       every open incident of every family, in the order they opened
 families        each family's own state (``Family.get_state``)
 zones           every zone in number order (catalogue and notified), geometry as WKB
 pending         events made but not yet returned (zones given at construction)
+far_ahead       reports held far ahead of the data clock, those set aside not yet taken,
+                and the counts held / released / set aside (``proximity._clock``)
 =============== ==========================================================================
 """
 
@@ -55,6 +57,7 @@ import shapely
 from config.records import TrackUpdate, Zone
 from config.settings import ProximitySettings
 
+from ._clock import FarAhead
 from .errors import ProximityError
 from .events import Event
 from .lifecycle import Incident
@@ -79,7 +82,7 @@ __all__ = [
 ]
 
 STATE_SCHEMA = "closewatch.engine-state"
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: reports held far ahead of the data clock (proximity._clock)
 
 # the field names of each record class, in order (dataclasses.fields is slow on the hot path)
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
@@ -113,6 +116,7 @@ class EngineSnapshot:
     families: list[dict[str, Any]]
     clock: dict[str, Any]
     pending: list[Event]
+    far_ahead: FarAhead
 
 
 def _copy_incident(inc: Incident) -> Incident:
@@ -154,6 +158,8 @@ def snapshot(engine: Engine) -> EngineSnapshot:
         families=[fam.get_state() for fam in engine._families],
         clock={name: getattr(engine, name) for name in _CLOCK},
         pending=list(engine._pending),
+        far_ahead=dataclasses.replace(engine._far, held=list(engine._far.held),
+                                      set_aside=list(engine._far.set_aside)),
     )
 
 
@@ -178,6 +184,8 @@ def rollback(engine: Engine, snap: EngineSnapshot) -> None:
     for name, value in snap.clock.items():
         setattr(engine, name, value)
     engine._pending = list(snap.pending)
+    far = snap.far_ahead
+    engine._far = dataclasses.replace(far, held=list(far.held), set_aside=list(far.set_aside))
 
 
 def _restore_book(engine: Engine, incidents: Sequence[Incident]) -> None:
@@ -408,8 +416,8 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _put_reports(arrays: _Arrays, updates: np.ndarray) -> dict[str, Any]:
-    """The latest report of each slot (or none) as one column per ``TrackUpdate`` field."""
+def _put_reports(arrays: _Arrays, updates: np.ndarray, prefix: str = "reports") -> dict[str, Any]:
+    """Reports (the latest of each slot, or none) as one column per ``TrackUpdate`` field."""
     n = updates.size
     kinds = _field_kinds(TrackUpdate)
     get = operator.attrgetter(*(name for name, _ in kinds))
@@ -421,14 +429,14 @@ def _put_reports(arrays: _Arrays, updates: np.ndarray) -> dict[str, Any]:
         if kind == "float":
             have = np.fromiter((v is not None for v in values), bool, n)
             col = np.array([0.0 if v is None else v for v in values], np.float64).reshape(n)
-            columns[name] = {"float": [arrays.put(f"reports.{name}", col)["$array"],
-                                       arrays.put(f"reports.{name}.present", have)["$array"]]}
+            columns[name] = {"float": [arrays.put(f"{prefix}.{name}", col)["$array"],
+                                       arrays.put(f"{prefix}.{name}.present", have)["$array"]]}
         elif kind == "json":
             texts = [None if v is None else json.dumps(_plain(v), sort_keys=True, allow_nan=False) for v in values]
-            columns[name] = _put_strings(arrays, f"reports.{name}", texts)
+            columns[name] = _put_strings(arrays, f"{prefix}.{name}", texts)
         else:
-            columns[name] = _put_strings(arrays, f"reports.{name}", values)
-    return {"present": arrays.put("reports.present", present), "fields": kinds, "columns": columns}
+            columns[name] = _put_strings(arrays, f"{prefix}.{name}", values)
+    return {"present": arrays.put(f"{prefix}.present", present), "fields": kinds, "columns": columns}
 
 
 def _get_reports(spec: Any, arrays: Mapping[str, np.ndarray], n: int) -> np.ndarray:
@@ -474,6 +482,12 @@ def _get_reports(spec: Any, arrays: Mapping[str, np.ndarray], n: int) -> np.ndar
 
 
 _ZONE_FIELDS = tuple(f.name for f in dataclasses.fields(Zone) if f.name != "geometry")
+
+
+def _objects(updates: Sequence[TrackUpdate]) -> np.ndarray:
+    out = np.empty(len(updates), object)
+    out[:] = updates
+    return out
 
 
 def _put_zones(arrays: _Arrays, zones: Sequence[Zone]) -> list[dict[str, Any]]:
@@ -574,6 +588,11 @@ def export_state(engine: Engine) -> EngineState:
         "families": {fam.kind: _to_json(fam.get_state(), arrays, f"families.{fam.kind}") for fam in engine._families},
         "zones": _put_zones(arrays, engine._zones.zones),
         "pending": [_record_json(e, arrays, f"pending.{i}") for i, e in enumerate(engine._pending)],
+        "far_ahead": {
+            "held": _put_reports(arrays, _objects(engine._far.held), "far_ahead.held"),
+            "set_aside": _put_reports(arrays, _objects(engine._far.set_aside), "far_ahead.set_aside"),
+            "counts": [engine._far.n_held, engine._far.n_released, engine._far.n_set_aside],
+        },
     }
     return EngineState(doc, arrays.arrays)
 
@@ -685,4 +704,22 @@ def _import_into(engine: Engine, doc: dict[str, Any], arrays: Mapping[str, np.nd
             raise StateError(f"state clock.{name}={value!r} is not a number")
         setattr(engine, name, value)
     engine._pending = [_record(Event, _from_json(e, arrays), f"pending.{i}") for i, e in enumerate(doc["pending"])]
+    far = doc["far_ahead"]
+    counts = far["counts"]
+    if not (isinstance(counts, list) and len(counts) == 3
+            and all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts)):
+        raise StateError(f"state far_ahead.counts={counts!r} are not three counts")
+    lists = []
+    for name in ("held", "set_aside"):
+        spec = far[name]
+        present = _from_json(spec["present"], arrays) if isinstance(spec, dict) else None
+        n_far = int(present.shape[0]) if isinstance(present, np.ndarray) and present.ndim == 1 else -1
+        if n_far < 0:
+            raise StateError(f"state far_ahead.{name}: not a list of reports")
+        got = _get_reports(spec, arrays, n_far)
+        if any(u is None for u in got):
+            raise StateError(f"state far_ahead.{name}: a report is missing")
+        lists.append(list(got))
+    engine._far.held, engine._far.set_aside = lists
+    engine._far.n_held, engine._far.n_released, engine._far.n_set_aside = counts
 

@@ -70,8 +70,16 @@ def _recorded_fields(d: dict[str, Any]) -> dict[str, Any]:
     return d
 
 
+# counters added after the records were made, left out while zero (as they are in every recorded input)
+_LATER_COUNTERS = ("suppressed", "far_ahead_held", "far_ahead_released", "far_ahead_set_aside")
+
+
+def _kept(stats: dict[str, int]) -> dict[str, int]:
+    return {k: v for k, v in stats.items() if not (k in _LATER_COUNTERS and v == 0)}
+
+
 def _stats(stats: dict[str, int]) -> str:
-    return json.dumps({"stats": {k: v for k, v in stats.items() if not (k == "suppressed" and v == 0)}}, sort_keys=True)
+    return json.dumps({"stats": _kept(stats)}, sort_keys=True)
 
 
 def _line(event: Any, **where: Any) -> str:
@@ -167,7 +175,7 @@ class _Recorder:
                 where = {"test": recorder.test, "engine": engine.__dict__.get("_golden_no", -1), "call": name}
                 recorder.lines.extend(_line(e, **where) for e in events)
                 if name == "finish":
-                    stats = {k: v for k, v in engine.stats.items() if not (k == "suppressed" and v == 0)}
+                    stats = _kept(engine.stats)
                     recorder.lines.append(json.dumps({**where, "stats": stats}, sort_keys=True))
                 return events
 

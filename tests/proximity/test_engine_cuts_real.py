@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
-import threading
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -37,15 +36,17 @@ from closewatch.sinks import RecorderSink
 from config.records import TrackUpdate
 from config.settings import Settings, load_settings
 from config.zones import load_borders, load_catalogue
-from ingest import open_feed
 from proximity.engine import Engine
 from proximity.events import Event
+
+from .dma_recording import SHORT_MEMORY, dma_run
 
 pytestmark = pytest.mark.realdata
 
 DAY_S = 86_400.0
-# short memory: a ship silent for 2 min goes stale, one silent for 3 min is forgotten
-SHORT_MEMORY = {"stale_after_s": {"air": 60.0, "sea": 120.0, "land": 120.0}, "forget_after_s": 60.0}
+# the report eight days ahead must move the clock here (what is tested is a tick that forgets
+# mid-batch), so the clock's quarantine of far-ahead reports is off (test_engine_far_ahead.py tests it)
+NO_QUARANTINE = {"future_tolerance_s": 1e9}
 
 
 def _canonical(events: Sequence[Event]) -> list[str]:
@@ -61,14 +62,7 @@ def _cuts(rng: random.Random, n: int, largest: int) -> list[int]:
 
 class _Real:
     def __init__(self, shared_data: Path) -> None:
-        path = shared_data / "ais" / "dma_aisabnormal_ais-sample.txt.gz"
-        self.settings = Settings.model_validate({
-            "feeds": [{"name": "dma", "format": "ais-nmea", "transport": "file", "path": str(path)}],
-            "rules": {"profile": "all-traffic"},
-            "proximity": SHORT_MEMORY,
-        })
-        self.reports = [u for u in open_feed(self.settings.feeds[0], self.settings.sides, stop=threading.Event(),
-                                             kafka=self.settings.kafka) if isinstance(u, TrackUpdate)]
+        self.settings, self.reports = dma_run(shared_data, {**SHORT_MEMORY, **NO_QUARANTINE})
         self.zones = load_catalogue(self.settings.zones)
         self.borders = [line for _name, line in load_borders()]
         self._whole: dict[bool, tuple[list[str], dict[str, int]]] = {}
