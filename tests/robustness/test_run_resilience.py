@@ -25,6 +25,7 @@ from alerts.codec import encode_track
 from closewatch.scenario.baltic import write_scenario
 from config.records import TrackUpdate
 from config.settings import SidesSettings, load_settings
+from config.times import format_utc
 from ingest import open_feed
 from run_configs import tracks_run_config
 
@@ -190,3 +191,33 @@ flush_interval_s = 0.2
     starts = [h["since_s"] for h in records if h["state"] == "running"]
     assert len(starts) >= 3 and starts[2] - starts[1] > starts[1] - starts[0]
     assert "feeds restarted: radio" in out.decode()
+
+
+def test_a_report_far_ahead_in_time_is_a_dead_letter_and_changes_no_event(tmp_path, write_config, run_cli):
+    """One line of the demo's tracks moved eight days on: held, never confirmed, a dead letter
+    `time far ahead`; the events are those of the demo without that line."""
+    lines = _scenario_tracks(tmp_path)
+    k = len(lines) // 2
+    moved = json.loads(lines[k])
+    moved["t_s"] += 8 * 86_400
+    moved["time"] = format_utc(moved["t_s"], "milliseconds")
+    mangled = [*lines[:k], json.dumps(moved).encode(), *lines[k + 1:]]
+    outputs = {}
+    for name, body in (("clean", [*lines[:k], *lines[k + 1:]]), ("mangled", mangled)):
+        feed = tmp_path / f"{name}.jsonl"
+        feed.write_bytes(b"".join(line + b"\n" for line in body))
+        events, dead = tmp_path / f"{name}-events.jsonl", tmp_path / f"{name}-dead.jsonl"
+        result = run_cli("run", "-c", write_config(tracks_run_config(feed, events=events, dead=dead)), timeout_s=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+        outputs[name] = (result.stderr, [_canonical_event(e) for e in _lines(events)],
+                         [d for d in _lines(dead) if d.get("record") != "feed_health"])
+    clean, mangled_run = outputs["clean"], outputs["mangled"]
+    assert mangled_run[1] == clean[1] and clean[1]
+    assert clean[2] == []
+    assert [(d["reason"], d["stage"]) for d in mangled_run[2]] == [("time far ahead", "engine")]
+    assert "time far ahead" in mangled_run[0]
+
+
+def _canonical_event(feature: dict[str, Any]) -> str:
+    props = {k: v for k, v in feature["properties"].items() if k not in ("detected_s", "detected_at")}
+    return json.dumps({**feature, "properties": props}, sort_keys=True)
