@@ -58,6 +58,7 @@ from config.settings import FeedSettings, Settings
 from config.zones import load_borders, load_catalogue, load_land
 from closewatch.checkpoint import CheckpointError, CheckpointStore
 from closewatch.engine_guard import EngineGuard
+from closewatch.memory import TRIM_INTERVAL_S, release_free_memory
 from closewatch.rules import build_rules
 from ingest import open_feed, open_feeds
 from ingest import stats as ingest_stats
@@ -192,7 +193,7 @@ class Pipeline:
         for sink in self.sinks:
             self.attach(sink)
         self._flush_interval_s = settings.sinks.flush_interval_s
-        self._last_push = time.monotonic()
+        self._last_push = self._last_trim = time.monotonic()
         self._checkpoint_failures = 0
         self._saved: tuple[int, dict[str, Positions]] | None = None  # (updates, positions) last checkpointed
 
@@ -334,6 +335,9 @@ class Pipeline:
         for sink in self.sinks:
             sink.push()
         self._last_push = time.monotonic()
+        if self._last_push - self._last_trim >= TRIM_INTERVAL_S:
+            release_free_memory()  # what a burst (a broker outage's backlog) freed goes back
+            self._last_trim = self._last_push
 
     def _notice(self, feed: str, notice: Notice) -> None:
         """A notified area joins the engine's zones and the sinks' maps (or is a dead letter)."""
