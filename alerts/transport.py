@@ -183,6 +183,20 @@ class _QuietLog:
 _LIBRDKAFKA_LOG = _QuietLog(logging.getLogger("alerts.transport.librdkafka"))
 
 
+class _ClientErrors:
+    """What librdkafka's error callback reported (client-level errors: connection, TLS, SASL)."""
+
+    def __init__(self) -> None:
+        self.last: tuple[str, str] | None = None
+        self.security: str | None = None
+
+    def seen(self, err: Any) -> None:
+        name, text = err.name(), err.str()
+        self.last = (name, text)
+        if _is_security_refusal(name, text):
+            self.security = text
+
+
 class RdProducer:
     """One librdkafka producer; ``send`` reports to ``on_ack(token)`` / ``on_error(token, SendError)``.
 
@@ -205,8 +219,11 @@ class RdProducer:
         self._kafka_exception = KafkaException
         self._on_ack = on_ack
         self._on_error = on_error
-        self.last_error: tuple[str, str] | None = None  # (librdkafka error name, text) from error_cb
-        self.security_error: str | None = None  # the last TLS/SASL refusal seen
+        # librdkafka's error callback holds this small record, not the producer: a callback bound
+        # to the producer would make a reference cycle with librdkafka's handle, which then
+        # outlives a retired producer (its sockets and threads) until a full garbage collection
+        # (seen as some 6 more descriptors after each broker outage).
+        self._errors = _ClientErrors()
         cfg = {
             "linger.ms": 5,
             "request.timeout.ms": 10_000,
@@ -217,7 +234,7 @@ class RdProducer:
             "max.in.flight.requests.per.connection": 5,
             "message.timeout.ms": int(delivery_timeout_s * 1000),
             "message.max.bytes": settings.max_message_bytes,
-            "error_cb": self._error_seen,
+            "error_cb": self._errors.seen,
         }
         try:
             self._producer = Producer(cfg, logger=_LIBRDKAFKA_LOG)
@@ -230,12 +247,15 @@ class RdProducer:
         self._poller = threading.Thread(target=self._poll_loop, name="closewatch-rdkafka-poll", daemon=True)
         self._poller.start()
 
-    def _error_seen(self, err: Any) -> None:
-        """librdkafka's error callback (client-level errors: connection, TLS, SASL)."""
-        name, text = err.name(), err.str()
-        self.last_error = (name, text)
-        if _is_security_refusal(name, text):
-            self.security_error = text
+    @property
+    def last_error(self) -> tuple[str, str] | None:
+        """(librdkafka error name, text) of the last client-level error."""
+        return self._errors.last
+
+    @property
+    def security_error(self) -> str | None:
+        """The last TLS/SASL refusal seen."""
+        return self._errors.security
 
     def connect(self, bootstrap_timeout_s: float) -> None:
         """Wait for cluster metadata: the broker answers (and accepts our credentials).
