@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -52,10 +53,15 @@ def measure(data_s: float, pairs: int) -> dict[str, object]:
     kinds: dict[str, list[float]] = {"prediction tick": [], "pair tick": [], "reports only": []}
     events = 0
     for t, ups in batches:
-        lo, hi = T0 + t, T0 + t + step  # the batch's data time: does it pass a tick?
-        if np.floor(hi / s.predict_interval_s) > np.floor(lo / s.predict_interval_s):
+        # the batch's data time [lo, hi): a tick at k * P runs in the batch of the first report after it
+        lo, hi = T0 + round(t, 6), T0 + round(t + step, 6)
+
+        def passes(period: float) -> bool:
+            return bool(math.ceil(lo / period) * period < hi)
+
+        if passes(s.predict_interval_s):
             kind = "prediction tick"
-        elif np.floor(hi / s.pair_interval_s) > np.floor(lo / s.pair_interval_s):
+        elif passes(s.pair_interval_s):
             kind = "pair tick"
         else:
             kind = "reports only"
