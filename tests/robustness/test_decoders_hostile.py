@@ -382,7 +382,9 @@ def test_a_folder_out_of_time_order_closes_its_incident_stale_when_the_track_wen
             meet += encode_nmea({"type": 1, "mmsi": mmsi, "lat": 59.0, "lon": lon, "speed": 0.5, "course": 0},
                                 T0 + 10 * i)
     (folder / "2-meeting.nmea").write_bytes(b"\n".join(meet) + b"\n")
-    later = _ais_lines(230000009, T0 + 7 * 86_400.0, 3)
+    # other traffic: three ships, so that the new time is confirmed (a lone track a week ahead
+    # would be held as a time far ahead: tests/proximity/test_engine_far_ahead.py)
+    later = [line for k in range(3) for line in _ais_lines(230000009 + k, T0 + 7 * 86_400.0 + k, 3)]
     (folder / "1-a-week-later.nmea").write_bytes(b"\n".join(later) + b"\n")
     settings = parse_settings({
         "feeds": [{"name": "ais", "format": "ais-nmea", "path": str(folder)}],
@@ -397,3 +399,4 @@ def test_a_folder_out_of_time_order_closes_its_incident_stale_when_the_track_wen
     closed_at = pairs[-1]["t_s"]
     assert closed_at == T0 + 50 + 900.0  # the last report of the pair, plus stale_after_s for sea
     assert summary.engine_stats["out_of_order_dropped"] == 0
+    assert summary.engine_stats["far_ahead_set_aside"] == 0 and summary.engine_stats["far_ahead_released"] >= 1
