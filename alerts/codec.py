@@ -101,7 +101,8 @@ SCHEMA_MAJOR = 1
 # (area-level: no subjects, its H3 cells in ``cells``, a MultiPolygon geometry); integrity reasons
 # gnss_interference, on_land, same_position, impossible_speed, impossible_turn; kind ais_gap (a ship
 # of interest silent on AIS near a zone while the ships around it are heard)
-SCHEMA_VERSION = f"{SCHEMA_MAJOR}.5"
+# 1.6: events about an area a notice made (exercise, NOTAM) carry ``notification``
+SCHEMA_VERSION = f"{SCHEMA_MAJOR}.6"
 # Track values: 1.2 adds alt_ref, alt_geom_m, category, category_source, nav_status, on_ground
 # and quality (1.0 and 1.1 track values have the same members).
 TRACK_SCHEMA_VERSION = f"{SCHEMA_MAJOR}.2"
@@ -275,7 +276,9 @@ def _feature(event: Event, iso: Callable[[float], str]) -> dict[str, Any]:
         props["cells"] = list(event.cells)
     if cut:  # since 1.3, only when a text was cut
         props["truncated"] = sorted(cut)
-    if event.cells or cut:
+    if event.notification is not None:  # since 1.6, only on events about a notified area
+        props["notification"] = dict(sorted(event.notification.items()))
+    if event.cells or cut or event.notification is not None:
         props = dict(sorted(props.items()))
     return {
         "geometry": {"coordinates": geometry["coordinates"], "type": geometry["type"]},
@@ -448,6 +451,7 @@ def event_from_feature(feature: Mapping[str, Any]) -> Event:
             integrity_reasons=tuple(_reasons(p, what)),
             suppressed=_member(p, "suppressed", what, str, optional=True),
             cells=tuple(_cells(p, what)),
+            notification=_member(p, "notification", what, dict, optional=True),
         )
     except ValueError as e:  # the Event's own checks: kind, state, seq, subjects, finite metrics
         raise CodecError(f"{what}: {e}") from e

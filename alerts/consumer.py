@@ -209,6 +209,9 @@ def format_event_line(feature: Mapping[str, Any]) -> str:
         parts.append(" ".join(shown))
     if p.get("zone_name") or p.get("zone_id"):
         parts.append(f"zone={p.get('zone_name') or p.get('zone_id')}")
+    note = p.get("notification")
+    if isinstance(note, dict):  # since 1.6: an exercise or NOTAM area, notified or not
+        parts.append(f"notice={str(note.get('status', '?')).upper()}({note.get('notice_id') or note.get('activity_id', '?')})")
     if p.get("integrity_suspect"):
         reasons = p.get("integrity_reasons") or []
         parts.append("INTEGRITY-SUSPECT" + (f"({','.join(map(str, reasons))})" if reasons else ""))

@@ -19,6 +19,7 @@ import logging
 import shutil
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alerts import AlertsError, BrokerError, KafkaUnreachableError
 from alerts.broker import (
@@ -32,7 +33,10 @@ from alerts.broker import (
     write_state,
 )
 
-__all__ = ["STATE_DIR", "add_parser", "running_broker_bootstrap"]
+if TYPE_CHECKING:
+    from config.settings import KafkaSettings
+
+__all__ = ["STATE_DIR", "add_parser", "kafka_from_args", "running_broker_bootstrap"]
 
 log = logging.getLogger(__name__)
 
@@ -165,38 +169,39 @@ def _split(values: list[str]) -> frozenset[str]:
     return frozenset(v.strip() for item in values for v in item.split(",") if v.strip())
 
 
-def _tail(args: argparse.Namespace) -> int:
+def kafka_from_args(args: argparse.Namespace, command: str) -> "KafkaSettings | int":
+    """The ``[kafka]`` settings a client command talks with: ``--config``'s (``--bootstrap``
+    replacing its servers), else ``--bootstrap``, else the broker of `closewatch kafka up` in
+    ``--state-dir``; or the exit code after saying why there is none."""
     from config.settings import ConfigError, KafkaSettings, load_settings
 
-    from alerts.consumer import EventFilter, format_event_line, parse_bbox, parse_since, subscribe
-
-    _quiet_client(args)
-    source: str | KafkaSettings | None = None
-    topic = args.topic
-    if topic is None and args.context:  # the default settings' name; a --config's below
-        topic = f"{KafkaSettings.model_fields['events_topic'].default}.context"
     if args.config is not None:
         try:
             settings = load_settings(args.config)
         except ConfigError as e:
-            print(f"closewatch tail: {e}", file=sys.stderr)
+            print(f"closewatch {command}: {e}", file=sys.stderr)
             return EXIT_USAGE
         if settings.kafka is None:
-            print(f"closewatch tail: {args.config} has no [kafka] section", file=sys.stderr)
+            print(f"closewatch {command}: {args.config} has no [kafka] section", file=sys.stderr)
             return EXIT_USAGE
-        source = settings.kafka
-        if args.topic is None and args.context:
-            topic = settings.kafka.context_topic_name
-        if args.bootstrap:
-            source = settings.kafka.model_copy(update={"bootstrap_servers": args.bootstrap})
-    elif args.bootstrap:
-        source = args.bootstrap
-    else:
-        source = running_broker_bootstrap(args.state_dir)
-        if source is None:
-            print("closewatch tail: no broker: give --bootstrap or --config, or run `closewatch kafka up`",
-                  file=sys.stderr)
-            return EXIT_SERVICE
+        kafka = settings.kafka
+        return kafka.model_copy(update={"bootstrap_servers": args.bootstrap}) if args.bootstrap else kafka
+    bootstrap = args.bootstrap or running_broker_bootstrap(args.state_dir)
+    if bootstrap is None:
+        print(f"closewatch {command}: no broker: give --bootstrap or --config, or run `closewatch kafka up`",
+              file=sys.stderr)
+        return EXIT_SERVICE
+    return KafkaSettings(bootstrap_servers=bootstrap)
+
+
+def _tail(args: argparse.Namespace) -> int:
+    from alerts.consumer import EventFilter, format_event_line, parse_bbox, parse_since, subscribe
+
+    _quiet_client(args)
+    source = kafka_from_args(args, "tail")
+    if isinstance(source, int):
+        return source
+    topic = args.topic if args.topic is not None or not args.context else source.context_topic_name
     try:
         event_filter = EventFilter(
             kinds=_split(args.kind),

@@ -378,6 +378,9 @@ class ProximitySettings(_Section):
     predict_min_speed_mps: float = Field(default=0.5, ge=0)
     # exercise_near_border: an active exercise zone closer than this to a border line.
     exercise_border_distance_m: PositiveFloat = 50_000.0
+    # an exercise notified less than this before it started is `late` (Vienna Document 2011,
+    # paragraph 38: 42 days); events about notified areas carry it (proximity.notification)
+    notification_lead_s: float = Field(default=42 * 86_400.0, ge=0, le=366 * 86_400.0)
     # track_integrity: a report farther from the previous one than
     # max_speed_mps[domain] * dt + jump_tolerance_m is a jump.
     max_speed_mps: dict[Literal["air", "sea", "land"], PositiveFloat] = Field(
@@ -632,6 +635,9 @@ class KafkaSettings(_Section):
     events_topic: str = "closewatch.events.v1"
     tracks_topic: str = "closewatch.tracks.v1"
     deadletter_topic: str = "closewatch.deadletter.v1"
+    # Notices either side's liaison publishes (`closewatch notices publish`; alerts/schemas/
+    # notice.v1.json); a feed reads them (transport kafka, format exercise-geojson).
+    notices_topic: str = "closewatch.notices.v1"
     # Context events (incidents the rule profile did not raise, of the tracks of [rules] explain /
     # run --explain); None: "<events_topic>.context" (docs/kafka.md). See context_topic_name.
     context_topic: str | None = Field(default=None, min_length=1)

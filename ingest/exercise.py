@@ -58,7 +58,7 @@ from config.records import (
 )
 from ingest._common import DecoderBase, Rejected, bad_field, iso_epoch_s, json_number, load_json, oversized, shown
 
-__all__ = ["MAX_NOTICE_LEAD_S", "ExerciseGeoJsonDecoder", "NotamDecoder"]
+__all__ = ["MAX_NOTICE_LEAD_S", "NOTIFICATION_WORDS", "SCALE_KEYS", "ExerciseGeoJsonDecoder", "NotamDecoder"]
 
 Item = Union[Notice, DeadLetter]
 
@@ -68,6 +68,14 @@ NM_M = 1852.0
 #: clock when it is read: NOTAMs are published days to weeks ahead, Vienna Document
 #: exercise notifications 42 days ahead, annual calendars a year ahead.
 MAX_NOTICE_LEAD_S = 366 * 86_400.0
+
+
+#: ``notification`` of an exercise feature: notified (the default), announced only when it
+#: started (``snap``), or activity seen with no notice at all (``unnotified``).
+NOTIFICATION_WORDS = ("notified", "snap", "unnotified")
+#: ``scale`` of an exercise feature: declared forces by category (the Vienna Document's
+#: battle tanks, armoured combat vehicles and artillery pieces beside troops, aircraft, ships).
+SCALE_KEYS = ("troops", "aircraft", "ships", "battle_tanks", "acv", "artillery")
 
 
 def _iso_time(value: Any, key: str) -> float:
@@ -175,21 +183,24 @@ class ExerciseGeoJsonDecoder(DecoderBase):
         if side not in SIDES:
             raise Rejected(f"malformed feature: side {shown(side)} is not one of {SIDES}")
         notification = props.get("notification", "notified")
-        if notification not in ("notified", "snap"):
-            raise Rejected(f"malformed feature: notification {shown(notification)} is not 'notified' or 'snap'")
+        if notification not in NOTIFICATION_WORDS:
+            raise Rejected(f"malformed feature: notification {shown(notification)} is not one of {NOTIFICATION_WORDS}")
+        issued = None if props.get("issued") is None else _iso_time(props.get("issued"), "issued")
+        if issued is not None and end is not None and issued > end:
+            raise Rejected("impossible value: issued after the end")
         scale = props.get("scale", {})
         if not isinstance(scale, dict) or any(
-            k not in ("troops", "aircraft", "ships") or isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 2**53
+            k not in SCALE_KEYS or isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 2**53
             for k, v in scale.items()
         ):
-            raise Rejected(f"malformed feature: scale {shown(scale)} (troops, aircraft, ships: counts)")
+            raise Rejected(f"malformed feature: scale {shown(scale)} ({', '.join(SCALE_KEYS)}: counts)")
         domains = props.get("domains", list(DOMAINS))
         if not isinstance(domains, list) or not domains or any(not isinstance(d, str) or d not in DOMAINS for d in domains):
             raise Rejected(f"malformed feature: domains {shown(domains)}")
         watch = props.get("watch_sides", list(_watch_sides(side)))
         if not isinstance(watch, list) or not watch or any(not isinstance(s, str) or s not in SIDES for s in watch):
             raise Rejected(f"malformed feature: watch_sides {shown(watch)}")
-        severity = props.get("severity", "critical" if notification == "snap" else "warning")
+        severity = props.get("severity", "warning" if notification == "notified" else "critical")
         if not isinstance(severity, str) or severity not in SEVERITIES:
             raise Rejected(f"malformed feature: severity {shown(severity)}")
         buffer_m = props.get("buffer_m", 0.0)
@@ -241,6 +252,7 @@ class ExerciseGeoJsonDecoder(DecoderBase):
                 severity=severity,
                 issuer_country=country,
                 issuer_side=side,
+                issued_s=issued,
                 declared=dict(scale),
                 source=self.feed,
                 raw_ref=f"{self.ref_prefix}{self.position}",

@@ -19,7 +19,7 @@ from alerts.codec import event_from_feature, event_geometry
 from alerts.errors import CodecError
 from config.times import format_utc
 from maps.errors import MapInputError
-from maps.features import FT_PER_M, format_duration, popup_rows
+from maps.features import FT_PER_M, format_duration, notification_text, popup_rows
 from proximity.events import Event, Subject
 
 __all__ = [
@@ -168,6 +168,8 @@ def event_features(e: Event) -> list[dict[str, Any]]:
     if e.integrity_suspect:
         why = f" ({', '.join(e.integrity_reasons)})" if e.integrity_reasons else ""
         rows.append(("Integrity", f"SUSPECT: a subject's data failed an integrity check{why}"))
+    if e.notification is not None:
+        rows.append(("Notification", notification_text(e.notification)))
     if e.rule:
         rows.append(("Rule", e.rule))
     if e.close_reason:

@@ -24,6 +24,7 @@ from config.records import RecordError, TrackUpdate, Zone, quality_from_mapping
 from config.times import TimeFormatError, format_utc, parse_utc
 from config.zones import ZoneCatalogueError, load_country_outlines
 from maps.errors import MapInputError
+from proximity.notification import notification_of
 
 __all__ = [
     "FT_PER_M",
@@ -31,6 +32,7 @@ __all__ = [
     "format_duration",
     "group_tracks",
     "outline_features",
+    "notification_text",
     "popup_rows",
     "thin",
     "track_feature",
@@ -269,6 +271,10 @@ def zone_drawn_geometry(z: Zone) -> BaseGeometry:
 
 
 def zone_feature(z: Zone) -> dict[str, Any]:
+    """A zone as the map draws it; an area a notice made says whether it was notified
+    (``notification``: the status of :func:`proximity.notification.notification_of`, with
+    the Vienna Document's 42 days as the lead; unnotified and snap activity drawn apart)."""
+    note = notification_of(z.zone_id, z.properties, z.active_from_s)
     window = None
     if z.active_from_s is not None or z.active_until_s is not None:
         window = " – ".join(format_utc(t) if t is not None else "…" for t in (z.active_from_s, z.active_until_s))
@@ -282,6 +288,7 @@ def zone_feature(z: Zone) -> dict[str, Any]:
             "drawn": "sea part" if z.kind == "territorial" else "whole",
             "severity": z.severity,
             "label": z.name,
+            **({"notification": note["status"]} if note is not None else {}),
             "popup": {
                 "title": z.name or z.zone_id,
                 "rows": popup_rows(
@@ -293,6 +300,8 @@ def zone_feature(z: Zone) -> dict[str, Any]:
                         ("Domains", ", ".join(z.domains)),
                         ("Severity", z.severity),
                         ("Active", window),
+                        ("Notification", notification_text(note) if note is not None else None),
+                        ("Declared", _declared(z.properties.get("declared"))),
                         ("Drawn", "sea part (the zone includes the land territory)"
                          if z.kind == "territorial" else None),
                     ]
@@ -300,6 +309,35 @@ def zone_feature(z: Zone) -> dict[str, Any]:
             },
         },
     }
+
+
+def notification_text(note: Mapping[str, Any]) -> str:
+    """``LATE: exercise:x by RU, issued 2026-03-01 12:00Z, 12.0 days before it started``."""
+    status = str(note.get("status", "?"))
+    words = {"unnotified": "UNNOTIFIED activity", "snap_exercise": "SNAP EXERCISE", "late": "LATE notice"}
+    text = words.get(status, "notified")
+    ref = note.get("notice_id") or note.get("activity_id")
+    if ref:
+        text += f": {ref}"
+    if note.get("issuer"):
+        text += f" by {note['issuer']}"
+    if note.get("issued_s") is not None:
+        text += f", issued {format_utc(float(note['issued_s']))}"
+    if note.get("lead_s") is not None:
+        lead_d = float(note["lead_s"]) / 86_400.0
+        text += f", {lead_d:.1f} days before it started" if lead_d >= 0 else f", {-lead_d:.1f} days after it started"
+    if note.get("notifiable"):
+        text += "; above the Vienna Document notification threshold"
+    if note.get("observable"):
+        text += " (observation)"
+    return text
+
+
+def _declared(declared: Mapping[str, int] | None) -> str | None:
+    """``9,500 troops, 120 battle tanks``: the forces a notice declares."""
+    if not declared:
+        return None
+    return ", ".join(f"{n:,} {k.replace('_', ' ')}" for k, n in declared.items())
 
 
 def outline_features(outlines: BaseGeometry | Mapping[str, Any] | None) -> list[dict[str, Any]]:

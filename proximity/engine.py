@@ -79,7 +79,9 @@ class Engine:
                                   ("slow_since_s", np.float64, math.nan)):
             self._tracks.add_column(name, dtype, fill)
         watch = frozenset(t.upper() for t in settings.watch_types)
-        self._life = Lifecycle(self._tracks, self._zones, watch, wall_clock, self._rules)
+        self._life = Lifecycle(
+            self._tracks, self._zones, watch, wall_clock, self._rules, notification_lead_s=settings.notification_lead_s
+        )
         self._book = self._life.book
         ctx = Context(settings, self._tracks, self._zones, self._life, borders, land)
         self._families: list[Family] = [make(ctx) for make in FAMILIES]

@@ -177,6 +177,9 @@ class Event:
     suppressed: str | None = None
     # area-level kinds (gnss_interference): the H3 cells of the area, hexadecimal texts (schema 1.5)
     cells: tuple[str, ...] = ()
+    # events about an area a notice made (exercise, NOTAM): whether and when it was notified
+    # (proximity.notification; schema 1.6)
+    notification: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         spec = kind_spec(self.kind)

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Callable, Protocol, Self, Sequence, TypeVar
 from config.records import Severity, TrackUpdate
 
 from .events import Event, EventState, Subject, derive_event_id
+from .notification import VIENNA_LEAD_S, notification_of
 from .rules import Party, Rule, Rules
 from .tracks import AlignedTracks, Report, TrackTable
 
@@ -202,8 +203,10 @@ class Lifecycle:
         watch_types: frozenset[str],
         wall_clock: Callable[[], float],
         rules: Rules | None = None,
+        notification_lead_s: float = VIENNA_LEAD_S,
     ) -> None:
         self.book = IncidentBook()
+        self._notification_lead_s = notification_lead_s
         self._tracks = tracks
         self._zones = zones
         self._watch = watch_types
@@ -407,6 +410,9 @@ class Lifecycle:
             integrity_reasons=self._integrity_reasons(inc, subjects) if suspect else (),
             suppressed=inc.muted,
             cells=rules.cells(inc),
+            notification=None if zone is None else notification_of(
+                zone.zone_id, zone.properties, zone.active_from_s, self._notification_lead_s
+            ),
         )
         if inc.muted is None:
             inc.seq += 1

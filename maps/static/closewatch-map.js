@@ -186,8 +186,14 @@
     switch (p.layer) {
       case "zone": {
         var c = pick(ZONE_COLORS, p.kind, "#555");
+        if (p.notification === "unnotified" || p.notification === "snap_exercise") {
+          // activity nobody notified in time: a heavy red edge an operator cannot miss
+          return { color: "#d50000", weight: 3, opacity: 1, fillColor: c, fillOpacity: 0.25,
+                   dashArray: "2 6", className: "cw-zone cw-unnotified" };
+        }
         return { color: c, weight: 1.5, opacity: 0.9, fillColor: c, fillOpacity: 0.2,
-                 dashArray: p.kind === "exercise" ? "6 4" : null, className: "cw-zone" };
+                 dashArray: p.kind === "exercise" ? "6 4" : null,
+                 className: "cw-zone" + (p.notification ? " cw-notified" : "") };
       }
       case "outline":
         return { color: "#8a96a3", weight: 1, fillColor: "#f4f1ea", fillOpacity: 1, interactive: false,
@@ -350,11 +356,16 @@
         return { svg: '<svg viewBox="-12 -12 24 24" width="16" height="16"><path d="' + GLYPHS.land +
                  '" fill="#cfd8dc' + strokeAttrs(c) + "/></svg>", text: CATEGORY_NAMES[c] };
       }));
-      section("Zone", (opts.zoneKinds || Object.keys(ZONE_COLORS)).map(function (k) {
+      var zoneKinds = opts.zoneKinds || Object.keys(ZONE_COLORS);
+      section("Zone", zoneKinds.map(function (k) {
         return { svg: '<svg width="16" height="12"><rect x="1" y="1" width="14" height="10" fill="' +
                  pick(ZONE_COLORS, k, "#555") + '" fill-opacity="0.25" stroke="' + pick(ZONE_COLORS, k, "#555") +
                  '"/></svg>', text: pick(ZONE_NAMES, k, k) };
-      }));
+      }).concat(zoneKinds.indexOf("exercise") < 0 ? [] : [
+        { svg: '<svg width="16" height="12"><rect x="1.5" y="1.5" width="13" height="9" fill="' + ZONE_COLORS.exercise +
+               '" fill-opacity="0.25" stroke="#d50000" stroke-width="2" stroke-dasharray="2 3"/></svg>',
+          text: "Exercise not notified in time (unnotified, snap)" }
+      ]));
       section("Event (severity)", Object.keys(SEVERITY_COLORS).map(function (s) {
         return { svg: '<svg viewBox="0 0 24 24" width="16" height="16"><path d="M12,2 L23,21 L1,21 Z" fill="' +
                  SEVERITY_COLORS[s] + '"/></svg>', text: s.charAt(0).toUpperCase() + s.slice(1) };

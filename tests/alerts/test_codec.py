@@ -95,7 +95,7 @@ def test_properties_carry_every_event_field(event_factory):
         assert p[name] == getattr(ev, name), name
     assert p["time"] == "2024-05-01T12:00:03.000Z"
     assert p["detected_at"] == "2024-05-01T12:00:01.500Z"
-    assert p["schema_version"] == "1.5"
+    assert p["schema_version"] == "1.6"
     assert p["subjects"][0]["callsign"] == "UBAA" and p["subjects"][1]["course_deg"] == 181.0
     assert p["subjects"][0]["time"] == "2024-05-01T12:00:00.000Z"
 
@@ -191,9 +191,9 @@ def test_encoded_values_validate_and_use_exactly_the_schema_members(
         schema = load_schema(f"{name}.v1.json")
         if name == "event":
             members = schema["$defs"]["EventProperties"]["properties"]
-            # every member but truncated (written only when a text was cut) and cells (only on
-            # area-level kinds)
-            assert set(value["properties"]) == set(members) - {"truncated", "cells"}
+            # every member but truncated (written only when a text was cut), cells (only on
+            # area-level kinds) and notification (only about an area a notice made)
+            assert set(value["properties"]) == set(members) - {"truncated", "cells", "notification"}
             subject_members = schema["$defs"]["Subject"]["properties"]
             assert all(set(s) == set(subject_members) for s in value["properties"]["subjects"])
         elif name == "track":
@@ -499,7 +499,7 @@ def test_an_area_event_carries_its_cells_as_a_multipolygon_and_reads_back(event_
                        metrics=metrics, cells=cells, severity="warning")
     feature = json.loads(encode_event(ev))
     validators["event"].validate(feature)
-    assert feature["properties"]["cells"] == list(cells) and feature["properties"]["schema_version"] == "1.5"
+    assert feature["properties"]["cells"] == list(cells) and feature["properties"]["schema_version"] == "1.6"
     geom = feature["geometry"]
     assert geom["type"] == "MultiPolygon" and len(geom["coordinates"]) == 2
     for cell, poly in zip(cells, geom["coordinates"]):

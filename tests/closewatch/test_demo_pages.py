@@ -1,7 +1,8 @@
 """The demo's situation map and replay, opened in real headless Chromium as a user opens them.
 
 The snap exercise near Pskov reaches closewatch as a feed notice (an exercise zone, not
-part of the zone catalogue): the pages must draw it (``Sink.publish_zones``).
+part of the zone catalogue): the pages must draw it (``Sink.publish_zones``), with the heavy
+red edge of activity not notified in time, and say so in its popup.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from closewatch.cli import main
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 EXERCISE_NAME = "Airborne snap exercise, Pskov"
-EXERCISE_COLOUR = "#c2185b"  # closewatch-map.js ZONE_COLORS.exercise
+EXERCISE_EDGE = "#d50000"  # closewatch-map.js: the edge of an unnotified or snap exercise
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +29,9 @@ def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def _exercise_drawn(page: Any, name: str) -> None:
-    area = page.locator(f'path.cw-zone[stroke="{EXERCISE_COLOUR}"]')
+    area = page.locator(f'path.cw-zone.cw-unnotified[stroke="{EXERCISE_EDGE}"]')
     assert area.count() == 1
-    assert area.get_attribute("stroke-dasharray") == "6 4"  # the dashed style of exercise areas
+    assert area.get_attribute("stroke-dasharray") == "2 6"  # dotted: not notified in time
     box = area.bounding_box()
     assert box is not None and box["width"] > 10 and box["height"] > 10
     screenshot(page, name)
@@ -40,7 +41,8 @@ def _exercise_drawn(page: Any, name: str) -> None:
     title = page.locator(".leaflet-popup .cw-popup-title")
     title.wait_for()
     assert title.text_content() == EXERCISE_NAME
-    assert "exercise" in (page.locator(".leaflet-popup .cw-popup-rows").text_content() or "")
+    rows = page.locator(".leaflet-popup .cw-popup-rows").text_content() or ""
+    assert "exercise" in rows and "SNAP EXERCISE: exercise:pskov-snap-1 by RU" in rows
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from live_demo import LiveDemo
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-EXERCISE_COLOUR = "#c2185b"  # closewatch-map.js ZONE_COLORS.exercise
+EXERCISE_EDGE = "#d50000"  # closewatch-map.js: the edge of an unnotified or snap exercise (the demo's is snap)
 
 
 def _first(live: LiveDemo, kind: str) -> str:
@@ -61,7 +61,7 @@ def test_report_replay_draws_coastlines_zones_and_the_exercise(guarded_page: Any
     page.goto((reports["zone_entry"] / "replay.html").as_uri())
     page.wait_for_selector(".leaflet-timeline-control input.time-slider")
     assert page.locator("path.cw-zone").count() > 1
-    assert page.locator(f'path.cw-zone[stroke="{EXERCISE_COLOUR}"]').count() == 1  # notified, in force
+    assert page.locator(f'path.cw-zone.cw-unnotified[stroke="{EXERCISE_EDGE}"]').count() == 1  # snap, in force
     assert page.locator("path.cw-outline").count() > 0  # the country outlines the live map uses
     assert page.locator("tr[data-event-id]").count() >= 1
     screenshot(page, "report-replay")

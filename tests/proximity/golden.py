@@ -64,6 +64,8 @@ def _recorded_fields(d: dict[str, Any]) -> dict[str, Any]:
     if not d.get("cells"):  # area-level kinds only (gnss_interference, after the record)
         d.pop("cells", None)
     d.pop("integrity_reasons", None)
+    if d.get("notification") is None:  # events about a notified area only (after the record)
+        d.pop("notification", None)
     for s in d["subjects"]:
         for k in ("category", "stationary", "in_port"):
             s.pop(k, None)
