@@ -56,6 +56,7 @@ __all__ = [
     "NoticeArea",
     "NoticeKind",
     "PolygonArea",
+    "RouteArea",
     "PositionQuality",
     "RecordError",
     "Severity",
@@ -69,7 +70,9 @@ __all__ = [
 
 Domain = Literal["air", "sea", "land"]
 Side = Literal["nato", "russia", "other", "unknown"]
-ZoneKind = Literal["border_buffer", "territorial", "exercise", "site", "custom"]
+# ``corridor``: the route of an announced flight (an Open Skies style notice); held so that
+# events about the flight say it was announced, never watched for entries (proximity.zonetable)
+ZoneKind = Literal["border_buffer", "territorial", "exercise", "site", "custom", "corridor"]
 Severity = Literal["info", "warning", "critical"]
 AltRef = Literal["baro", "geom"]
 Category = Literal["military", "state", "civil", "unknown"]
@@ -78,7 +81,7 @@ FeedState = Literal["running", "restarting", "failed"]
 
 DOMAINS: tuple[Domain, ...] = ("air", "sea", "land")
 SIDES: tuple[Side, ...] = ("nato", "russia", "other", "unknown")
-ZONE_KINDS: tuple[ZoneKind, ...] = ("border_buffer", "territorial", "exercise", "site", "custom")
+ZONE_KINDS: tuple[ZoneKind, ...] = ("border_buffer", "territorial", "exercise", "site", "custom", "corridor")
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "critical")
 ALT_REFS: tuple[AltRef, ...] = ("baro", "geom")
 #: Who operates a track: armed forces; other state services (coast guard, border guard,
@@ -624,8 +627,9 @@ class FeedHealth:
 
 # -- notices: areas notified by a feed, as the feed gives them ---------------------------
 
-NoticeKind = Literal["exercise", "notam"]
-NOTICE_KINDS: tuple[NoticeKind, ...] = ("exercise", "notam")
+# ``flight``: an announced flight (Open Skies style): an aircraft's identity, a route corridor, a period
+NoticeKind = Literal["exercise", "notam", "flight"]
+NOTICE_KINDS: tuple[NoticeKind, ...] = ("exercise", "notam", "flight")
 
 #: The largest circle (radius plus margin) a notice may give, metres.
 MAX_NOTICE_RADIUS_M = 1_000_000.0
@@ -683,9 +687,26 @@ class PolygonArea:
             raise RecordError(f"edges {self.edges!r} is not one of {EDGE_KINDS}")
 
 
-#: The shapes a notice's area may take. A new shape (a route corridor: a line and a
-#: half-width) is one more record here and one more case in ``proximity.notices``.
-NoticeArea = CircleArea | PolygonArea
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouteArea:
+    """An announced route as the feed gives it: a LineString or MultiLineString in lon/lat
+    degrees, its segments geodesics; the notice's ``margin_m`` is the corridor's half-width
+    (``proximity.notices`` builds the corridor)."""
+
+    geometry: BaseGeometry
+
+    def __post_init__(self) -> None:
+        g = self.geometry
+        if g.is_empty or g.geom_type not in ("LineString", "MultiLineString"):
+            raise RecordError(f"route is a {'empty ' if g.is_empty else ''}{g.geom_type}, need a line")
+        minx, miny, maxx, maxy = g.bounds
+        if not (-180.0 <= minx and maxx <= 180.0 and -90.0 <= miny and maxy <= 90.0):
+            raise RecordError(f"route bounds {g.bounds} are not lon/lat degrees")
+
+
+#: The shapes a notice's area may take. A new shape is one more record here and one more
+#: case in ``proximity.notices``.
+NoticeArea = CircleArea | PolygonArea | RouteArea
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -740,7 +761,7 @@ class Notice:
             raise RecordError(f"{what}: name has {len(self.name)} characters, more than {MAX_NOTICE_NAME_CHARS}")
         if self.kind not in NOTICE_KINDS:
             raise RecordError(f"{what}: kind {self.kind!r} is not one of {NOTICE_KINDS}")
-        if not isinstance(self.area, (CircleArea, PolygonArea)):
+        if not isinstance(self.area, (CircleArea, PolygonArea, RouteArea)):
             raise RecordError(f"{what}: area is a {type(self.area).__name__}, not one of the notice areas")
         if not 0.0 <= self.margin_m <= MAX_NOTICE_MARGIN_M:
             raise RecordError(f"{what}: margin_m={self.margin_m!r} is outside [0, {MAX_NOTICE_MARGIN_M:.0f}]")
@@ -748,6 +769,8 @@ class Notice:
             a = self.area
             if a.radius_m + self.margin_m > MAX_NOTICE_RADIUS_M:
                 raise RecordError(f"{what}: radius plus margin exceeds {MAX_NOTICE_RADIUS_M:.0f} m")
+        if isinstance(self.area, RouteArea) and self.margin_m <= 0:
+            raise RecordError(f"{what}: a route needs a corridor half-width (margin_m > 0)")
         if not self.sides or not self.domains:
             raise RecordError(f"{what}: concerns no side or no domain")
         _check_scope(what, self.sides, self.domains, self.severity, self.active_from_s, self.active_until_s)

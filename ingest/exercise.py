@@ -54,6 +54,7 @@ from config.records import (
     NoticeArea,
     PolygonArea,
     RecordError,
+    RouteArea,
     Side,
 )
 from ingest._common import DecoderBase, Rejected, bad_field, iso_epoch_s, json_number, load_json, oversized, shown
@@ -76,6 +77,33 @@ NOTIFICATION_WORDS = ("notified", "snap", "unnotified")
 #: ``scale`` of an exercise feature: declared forces by category (the Vienna Document's
 #: battle tanks, armoured combat vehicles and artillery pieces beside troops, aircraft, ships).
 SCALE_KEYS = ("troops", "aircraft", "ships", "battle_tanks", "acv", "artillery")
+
+
+_ICAO24 = re.compile(r"^[0-9a-fA-F]{6}$")
+_CALLSIGN = re.compile(r"^[A-Z0-9]{1,8}$")
+
+
+def _identity(value: Any) -> dict[str, Any]:
+    """An announced flight's aircraft: ``icao24`` (the 24-bit address, 6 hex digits),
+    ``callsign`` (1 to 8 letters or digits) and/or ``mmsi`` (9 digits); at least one."""
+    if not isinstance(value, dict) or not value or set(value) - {"icao24", "callsign", "mmsi"}:
+        raise Rejected(f"malformed feature: identity {shown(value)} (icao24, callsign and/or mmsi)")
+    out: dict[str, Any] = {}
+    if "icao24" in value:
+        if not isinstance(value["icao24"], str) or not _ICAO24.match(value["icao24"]):
+            raise Rejected(f"malformed feature: identity.icao24 {shown(value['icao24'])} is not 6 hex digits")
+        out["icao24"] = value["icao24"].lower()
+    if "callsign" in value:
+        callsign = value["callsign"].strip().upper() if isinstance(value["callsign"], str) else None
+        if callsign is None or not _CALLSIGN.match(callsign):
+            raise Rejected(f"malformed feature: identity.callsign {shown(value['callsign'])} (1 to 8 letters or digits)")
+        out["callsign"] = callsign
+    if "mmsi" in value:
+        mmsi = value["mmsi"]
+        if isinstance(mmsi, bool) or not isinstance(mmsi, int) or not 100_000_000 <= mmsi <= 999_999_999:
+            raise Rejected(f"malformed feature: identity.mmsi {shown(mmsi)} is not 9 digits")
+        out["mmsi"] = mmsi
+    return out
 
 
 def _iso_time(value: Any, key: str) -> float:
@@ -182,7 +210,13 @@ class ExerciseGeoJsonDecoder(DecoderBase):
             side = self.affiliation.side_of_country(country)
         if side not in SIDES:
             raise Rejected(f"malformed feature: side {shown(side)} is not one of {SIDES}")
+        kind = props.get("kind", "exercise")
+        if kind not in ("exercise", "flight"):
+            raise Rejected(f"malformed feature: kind {shown(kind)} is not 'exercise' or 'flight'")
+        identity = _identity(props.get("identity")) if kind == "flight" else None
         notification = props.get("notification", "notified")
+        if kind == "flight" and notification != "notified":
+            raise Rejected(f"malformed feature: notification {shown(notification)}: an announced flight is notified")
         if notification not in NOTIFICATION_WORDS:
             raise Rejected(f"malformed feature: notification {shown(notification)} is not one of {NOTIFICATION_WORDS}")
         issued = None if props.get("issued") is None else _iso_time(props.get("issued"), "issued")
@@ -194,7 +228,7 @@ class ExerciseGeoJsonDecoder(DecoderBase):
             for k, v in scale.items()
         ):
             raise Rejected(f"malformed feature: scale {shown(scale)} ({', '.join(SCALE_KEYS)}: counts)")
-        domains = props.get("domains", list(DOMAINS))
+        domains = props.get("domains", ["air"] if kind == "flight" else list(DOMAINS))
         if not isinstance(domains, list) or not domains or any(not isinstance(d, str) or d not in DOMAINS for d in domains):
             raise Rejected(f"malformed feature: domains {shown(domains)}")
         watch = props.get("watch_sides", list(_watch_sides(side)))
@@ -203,9 +237,10 @@ class ExerciseGeoJsonDecoder(DecoderBase):
         severity = props.get("severity", "warning" if notification == "notified" else "critical")
         if not isinstance(severity, str) or severity not in SEVERITIES:
             raise Rejected(f"malformed feature: severity {shown(severity)}")
-        buffer_m = props.get("buffer_m", 0.0)
+        margin_key = "corridor_m" if kind == "flight" else "buffer_m"
+        buffer_m = props.get(margin_key, 0.0)
         if isinstance(buffer_m, bool) or not isinstance(buffer_m, (int, float)) or not 0 <= buffer_m <= MAX_NOTICE_MARGIN_M:
-            raise Rejected(f"malformed feature: buffer_m {shown(buffer_m)} (0 to {MAX_NOTICE_MARGIN_M:.0f} m)")
+            raise Rejected(f"malformed feature: {margin_key} {shown(buffer_m)} (0 to {MAX_NOTICE_MARGIN_M:.0f} m)")
         geom = f.get("geometry")
         if not isinstance(geom, dict):
             raise Rejected("malformed feature: no geometry")
@@ -222,6 +257,16 @@ class ExerciseGeoJsonDecoder(DecoderBase):
                 if isinstance(radius_m, bool) or not isinstance(radius_m, (int, float)):
                     raise Rejected("malformed feature: a Point needs radius_m")
                 area = CircleArea(lon_deg=lon, lat_deg=lat, radius_m=json_number(radius_m, "radius_m"))
+            elif kind == "flight" and geom.get("type") in ("LineString", "MultiLineString"):
+                route = shape(geom)
+                if not route.is_valid or route.is_empty:
+                    raise Rejected("malformed feature: invalid route")
+                if not buffer_m > 0:
+                    raise Rejected("malformed feature: a route needs corridor_m (the corridor's half-width, m)")
+                minx, miny, maxx, maxy = route.bounds
+                if not (-180 <= minx and maxx <= 180 and -90 <= miny and maxy <= 90):
+                    raise Rejected("impossible value: route outside lon/lat range")
+                area = RouteArea(geometry=route)
             elif geom.get("type") in ("Polygon", "MultiPolygon"):
                 polygon = shape(geom)
                 if not polygon.is_valid or polygon.is_empty:
@@ -231,17 +276,20 @@ class ExerciseGeoJsonDecoder(DecoderBase):
                     raise Rejected("impossible value: polygon outside lon/lat range")
                 area = PolygonArea(geometry=polygon, edges="lonlat")  # RFC 7946 section 3.1.1
             else:
-                raise Rejected(f"malformed feature: geometry {geom.get('type')!r} is not Point, Polygon or MultiPolygon")
+                raise Rejected(f"malformed feature: geometry {geom.get('type')!r} is not Point, Polygon or MultiPolygon (or a LineString route of a flight)")
         except Rejected:
             raise
         except OverflowError:
             raise Rejected("impossible value: a coordinate is an integer too large for a float") from None
         except Exception as e:  # shapely and the record reject malformed coordinates in many ways
             raise Rejected(f"malformed feature: geometry: {type(e).__name__}: {str(e)[:120]}") from e
+        properties: dict[str, Any] = {"format": "exercise-geojson", "notification": notification}
+        if identity is not None:
+            properties["identity"] = identity
         try:
             return Notice(
-                notice_id=f"exercise:{fid}",
-                kind="exercise",
+                notice_id=f"{kind}:{fid}",
+                kind=kind,
                 name=str(name),
                 area=area,
                 margin_m=float(buffer_m),
@@ -256,7 +304,7 @@ class ExerciseGeoJsonDecoder(DecoderBase):
                 declared=dict(scale),
                 source=self.feed,
                 raw_ref=f"{self.ref_prefix}{self.position}",
-                properties={"format": "exercise-geojson", "notification": notification},
+                properties=properties,
             )
         except RecordError as e:
             raise Rejected(f"impossible value: {e}") from e

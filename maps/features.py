@@ -302,6 +302,7 @@ def zone_feature(z: Zone) -> dict[str, Any]:
                         ("Active", window),
                         ("Notification", notification_text(note) if note is not None else None),
                         ("Declared", _declared(z.properties.get("declared"))),
+                        ("Aircraft", _identity(z.properties.get("identity"))),
                         ("Drawn", "sea part (the zone includes the land territory)"
                          if z.kind == "territorial" else None),
                     ]
@@ -331,6 +332,13 @@ def notification_text(note: Mapping[str, Any]) -> str:
     if note.get("observable"):
         text += " (observation)"
     return text
+
+
+def _identity(identity: Mapping[str, Any] | None) -> str | None:
+    """``icao24 154a12, callsign RFF9101``: the aircraft an announced flight names."""
+    if not identity:
+        return None
+    return ", ".join(f"{k} {v}" for k, v in identity.items())
 
 
 def _declared(declared: Mapping[str, int] | None) -> str | None:

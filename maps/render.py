@@ -34,6 +34,7 @@ _ZONE_LAYER_NAMES = {
     "exercise": "Zones: exercise areas",
     "site": "Zones: sites",
     "custom": "Zones: custom",
+    "corridor": "Zones: announced flights",
 }
 
 

@@ -27,12 +27,12 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Callable, Protocol, Self, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Self, Sequence, TypeVar
 
-from config.records import Severity, TrackUpdate
+from config.records import Severity, TrackUpdate, Zone
 
 from .events import Event, EventState, Subject, derive_event_id
-from .notification import VIENNA_LEAD_S, notification_of
+from .notification import VIENNA_LEAD_S, AnnouncedFlights, notification_of
 from .rules import Party, Rule, Rules
 from .tracks import AlignedTracks, Report, TrackTable
 
@@ -207,6 +207,7 @@ class Lifecycle:
     ) -> None:
         self.book = IncidentBook()
         self._notification_lead_s = notification_lead_s
+        self._flights = AnnouncedFlights(zones)
         self._tracks = tracks
         self._zones = zones
         self._watch = watch_types
@@ -410,13 +411,19 @@ class Lifecycle:
             integrity_reasons=self._integrity_reasons(inc, subjects) if suspect else (),
             suppressed=inc.muted,
             cells=rules.cells(inc),
-            notification=None if zone is None else notification_of(
-                zone.zone_id, zone.properties, zone.active_from_s, self._notification_lead_s
-            ),
+            notification=self._notification(zone, subjects),
         )
         if inc.muted is None:
             inc.seq += 1
         return ev
+
+    def _notification(self, zone: Zone | None, subjects: Sequence[Subject]) -> dict[str, Any] | None:
+        """Whether the event's area was notified, else whether an announced flight covers a subject."""
+        if zone is not None:
+            note = notification_of(zone.zone_id, zone.properties, zone.active_from_s, self._notification_lead_s)
+            if note is not None:
+                return note
+        return self._flights.of(subjects) if subjects else None
 
     def _rule_watch(self, inc: Incident, r: Rule | None) -> bool:
         """Whether the watch list matters to the severity its rule sets (asked only then)."""

@@ -7,6 +7,8 @@ polygon; :class:`config.records.Notice`); this module builds the zone's geometry
 * a circle of radius ``r`` with a margin ``m`` is the geodesic circle of radius
   ``r + m`` (the points within ``m`` of a geodesic disc are exactly those within
   ``r + m`` of its centre), built within :data:`CIRCLE_ERROR_SHARE` of its radius;
+* a route (an announced flight) is the corridor within the half-width ``m`` of its geodesic
+  segments, built within :data:`MARGIN_ERROR_SHARE` of ``m``;
 * a polygon keeps its vertices and the feed's edges: straight in lon/lat as given
   (GeoJSON, RFC 7946 section 3.1.1), or geodesics (NOTAMs), drawn with vertices
   close enough that the lon/lat edges stay within :data:`EDGE_ERROR_M` of them;
@@ -25,7 +27,7 @@ from typing import Any
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
-from config.records import CircleArea, Notice, NoticeArea, PolygonArea, RecordError, Zone, ZoneKind
+from config.records import CircleArea, Notice, NoticeArea, PolygonArea, RecordError, RouteArea, Zone, ZoneKind
 
 from .errors import NoticeError
 from .geometry import GeometryError, densify_geodesic_edges, geodesic_buffer, geodesic_circle
@@ -51,8 +53,9 @@ EDGE_ERROR_M = 1.0
 #: Lon/lat polygon edges are split this finely (degrees) before a margin is built.
 LONLAT_STEP_DEG = 0.005
 
-# Every notice kind is watched as an exercise area so far.
-_ZONE_KIND: dict[str, ZoneKind] = {"exercise": "exercise", "notam": "exercise"}
+# Exercises and NOTAM areas are watched as exercise areas; an announced flight's route is a
+# corridor (held, never watched: events about the flight say it was announced).
+_ZONE_KIND: dict[str, ZoneKind] = {"exercise": "exercise", "notam": "exercise", "flight": "corridor"}
 
 
 def notice_max_error_m(area: NoticeArea, margin_m: float) -> float:
@@ -62,6 +65,8 @@ def notice_max_error_m(area: NoticeArea, margin_m: float) -> float:
     if isinstance(area, PolygonArea):
         edges_m = EDGE_ERROR_M if area.edges == "geodesic" else 0.0
         return edges_m + MARGIN_ERROR_SHARE * margin_m
+    if isinstance(area, RouteArea):
+        return MARGIN_ERROR_SHARE * margin_m
     raise NoticeError(f"area: no geometry for a {type(area).__name__}")
 
 
@@ -84,6 +89,9 @@ def notice_area(area: NoticeArea, margin_m: float = 0.0) -> Polygon | MultiPolyg
             if margin_m == 0:
                 return polygon
             return geodesic_buffer(polygon, margin_m, max_error_m=MARGIN_ERROR_SHARE * margin_m)
+        if isinstance(area, RouteArea):
+            # the corridor: every point within the half-width of the route's geodesic segments
+            return geodesic_buffer(area.geometry, margin_m, max_error_m=MARGIN_ERROR_SHARE * margin_m)
     except GeometryError as e:
         raise NoticeError(f"area: {e}") from e
     raise NoticeError(f"area: no geometry for a {type(area).__name__}")

@@ -17,6 +17,11 @@ event about such an area carries (event schema 1.6):
 * ``notified``: otherwise (a NOTAM, an exercise notified in time, or one below the
   threshold: the Vienna Document asks no prior notification of it).
 
+An announced flight (Open Skies style: an aircraft's identity, a route corridor, a period;
+zone kind ``corridor``) covers the events about that aircraft (:class:`AnnouncedFlights`):
+``notified`` while it flies inside its corridor within the period, with ``track_id``;
+``unnotified`` with ``detail`` (outside the announced corridor, or period) when it does not.
+
 Beside the status: ``notice_id``, ``issuer`` (ISO 3166-1 country, or the side),
 ``issued_s`` where known, ``lead_s`` (start minus issue), ``notifiable`` (the declared forces
 reach the notification threshold) and ``observable`` (they reach the observation threshold
@@ -25,9 +30,16 @@ of paragraph 47.4 as the notices format states it: 13,000 troops or 300 battle t
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import shapely
+
+if TYPE_CHECKING:
+    from .events import Subject
+    from .zonetable import ZoneTable
 
 __all__ = [
+    "AnnouncedFlights",
     "NOTIFICATION_STATUSES",
     "NOTIFY_THRESHOLD",
     "OBSERVE_THRESHOLD",
@@ -78,10 +90,74 @@ def notification_of(
         if active_from_s is not None:
             out["lead_s"] = float(active_from_s) - float(issued_s)
     lead = out.get("lead_s")
+    vienna = fmt != "notam" and "identity" not in properties  # the 42 days are owed by exercises only
     if word == "snap" or (lead is not None and lead <= 0):
         out["status"] = "snap_exercise"
-    elif fmt != "notam" and lead is not None and lead < lead_s and (not declared or out["notifiable"]):
+    elif vienna and lead is not None and lead < lead_s and (not declared or out["notifiable"]):
         out["status"] = "late"
     else:
         out["status"] = "notified"
     return out
+
+
+class AnnouncedFlights:
+    """The announced flights among the engine's zones (kind ``corridor``), by the identity they
+    announce: the ICAO 24-bit address (track ``icao:<hex>``), the MMSI (``ais:<mmsi>``) or the
+    callsign. Rebuilt when the zone table changes; nothing to do while no flight is announced."""
+
+    def __init__(self, zones: "ZoneTable") -> None:
+        self._zones = zones
+        self._generation = -1
+        self._by_track: dict[str, list[int]] = {}
+        self._by_callsign: dict[str, list[int]] = {}
+
+    def _index(self) -> None:
+        if self._generation == self._zones.generation:
+            return
+        self._generation = self._zones.generation
+        self._by_track, self._by_callsign = {}, {}
+        for z, zone in enumerate(self._zones.zones):
+            if zone.kind != "corridor":
+                continue
+            identity = zone.properties.get("identity") or {}
+            if "icao24" in identity:
+                self._by_track.setdefault(f"icao:{identity['icao24']}", []).append(z)
+            if "mmsi" in identity:
+                self._by_track.setdefault(f"ais:{identity['mmsi']}", []).append(z)
+            if "callsign" in identity:
+                self._by_callsign.setdefault(str(identity["callsign"]), []).append(z)
+
+    def of(self, subjects: Sequence["Subject"]) -> dict[str, Any] | None:
+        """The notification of the first subject an announced flight names: ``notified`` when
+        it is inside that flight's corridor within its period, else ``unnotified`` with why."""
+        self._index()
+        if not self._by_track and not self._by_callsign:
+            return None
+        for s in subjects:
+            zs = list(self._by_track.get(s.track_id, ()))
+            if s.callsign:
+                zs += [z for z in self._by_callsign.get(s.callsign.strip().upper(), ()) if z not in zs]
+            if not zs:
+                continue
+            outside: tuple[int, str] | None = None
+            for z in zs:
+                zone = self._zones[z]
+                if not zone.is_active(s.t_s):
+                    outside = outside or (z, "outside the announced period")
+                elif not shapely.contains_xy(zone.geometry, s.lon_deg, s.lat_deg):
+                    outside = (z, "outside the announced corridor")
+                else:
+                    return self._note(z, s, "notified", None)
+            assert outside is not None
+            return self._note(outside[0], s, "unnotified", outside[1])
+        return None
+
+    def _note(self, z: int, s: "Subject", status: str, detail: str | None) -> dict[str, Any]:
+        zone = self._zones[z]
+        note = notification_of(zone.zone_id, zone.properties, zone.active_from_s) or {}
+        note.update(status=status, track_id=s.track_id)
+        note.pop("notifiable", None)
+        note.pop("observable", None)
+        if detail is not None:
+            note["detail"] = detail
+        return note

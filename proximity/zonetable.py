@@ -48,7 +48,9 @@ class ZoneTable:
         if zones:
             self.generation += 1
         for zone in zones:
-            side_bits = sum(1 << SIDE_CODE[s] for s in zone.sides)
+            # an announced flight's corridor applies to no track: it is looked up by identity
+            # (proximity.notification), never watched for entries
+            side_bits = 0 if zone.kind == "corridor" else sum(1 << SIDE_CODE[s] for s in zone.sides)
             dom_bits = sum(1 << DOMAIN_CODE[d] for d in zone.domains)
             z = self._no.get(zone.zone_id)
             if z is None:

@@ -12,11 +12,12 @@
   var SIDE_COLORS = { nato: "#1f5fbf", russia: "#d0231f", other: "#2e9e44", unknown: "#d4a300" };
   var SIDE_NAMES = { nato: "NATO", russia: "Russia / Belarus", other: "Other", unknown: "Unknown" };
   var ZONE_COLORS = {
-    border_buffer: "#ef6c00", territorial: "#7b3fa0", exercise: "#c2185b", site: "#6d4c41", custom: "#00897b"
+    border_buffer: "#ef6c00", territorial: "#7b3fa0", exercise: "#c2185b", site: "#6d4c41", custom: "#00897b",
+    corridor: "#0277bd"
   };
   var ZONE_NAMES = {
     border_buffer: "Border buffer", territorial: "Territorial waters / airspace", exercise: "Exercise area (active)",
-    site: "Site", custom: "Custom zone"
+    site: "Site", custom: "Custom zone", corridor: "Announced flight corridor"
   };
   var SEVERITY_COLORS = { info: "#1976d2", warning: "#f57c00", critical: "#b71c1c" };
   var KIND_NAMES = {

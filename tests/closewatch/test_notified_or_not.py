@@ -48,6 +48,11 @@ FEATURES = [
     _feature("snap", 28.40, issued_days=-0.01, troops=4_000),
     _feature("seen", 28.45, issued_days=None, troops=15_000, notification="unnotified"),
 ]
+# an announced observation flight (Open Skies style): a route, its corridor, the aircraft
+FLIGHT = {"type": "Feature", "id": "os-17", "geometry": {"type": "LineString", "coordinates": [[27.0, 58.5], [29.0, 58.5]]},
+          "properties": {"kind": "flight", "start": _iso(START), "end": _iso(START + timedelta(hours=3)),
+                         "issued": _iso(START - timedelta(days=3)), "country": "RU", "corridor_m": 15_000,
+                         "identity": {"icao24": "155001", "callsign": "RFF9101"}}}
 EXPECTED = {"exercise:in-time": "notified", "exercise:late": "late", "exercise:small": "notified",
             "exercise:snap": "snap_exercise", "exercise:seen": "unnotified"}
 
@@ -107,17 +112,20 @@ def test_events_about_exercise_areas_say_whether_they_were_notified(tmp_path: Pa
 
 def test_notices_check_names_each_bad_feature(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     good = tmp_path / "good.geojson"
-    good.write_text(json.dumps({"type": "FeatureCollection", "features": FEATURES}))
+    good.write_text(json.dumps({"type": "FeatureCollection", "features": [*FEATURES, FLIGHT]}))
     assert main(["notices", "check", str(good)]) == 0
-    assert "5 notice(s) in 1 file(s): valid" in capsys.readouterr().out
+    assert "6 notice(s) in 1 file(s): valid" in capsys.readouterr().out
     bad_scale = _feature("tanks", 28.4, issued_days=50, troops=100)
     bad_scale["properties"]["scale"]["battle_tanks"] = -3
     no_end = _feature("open", 28.4, issued_days=50, troops=100)
     del no_end["properties"]["end"]
+    no_identity = json.loads(json.dumps(FLIGHT))
+    del no_identity["properties"]["identity"]
     bad = tmp_path / "bad.geojson"
-    bad.write_text(json.dumps({"type": "FeatureCollection", "features": [FEATURES[0], bad_scale, no_end]}))
+    bad.write_text(json.dumps({"type": "FeatureCollection", "features": [FEATURES[0], bad_scale, no_end, no_identity]}))
     assert main(["notices", "check", str(bad)]) == 2
     err = capsys.readouterr().err
+    assert f"{bad}: feature 4 (os-17): properties: 'identity' is a required property" in err
     assert f"{bad}: feature 2 (tanks): properties/scale/battle_tanks: -3 is less than the minimum of 0" in err
     assert f"{bad}: feature 3 (open): properties: 'end' is a required property" in err
     assert "feature 1 " not in err

@@ -45,10 +45,17 @@ _PATHS = """() => {
 
 
 def test_unnotified_and_snap_activity_stand_out(guarded_page: Any, asset_store: AssetStore, tmp_path: Path) -> None:
+    flight = {"type": "Feature", "id": "os-17", "geometry": {"type": "LineString", "coordinates": [[27.8, 57.6], [29.4, 57.6]]},
+              "properties": {"kind": "flight", "start": "2026-03-10T10:00:00Z", "end": "2026-03-10T13:00:00Z",
+                             "issued": "2026-03-07T10:00:00Z", "country": "RU", "corridor_m": 5_000,
+                             "identity": {"icao24": "155001"}}}
+    (notice,) = ExerciseGeoJsonDecoder("notices").decode([json.dumps(flight).encode()])
     zones = [_zone("in-time", 28.0, "notified", "2026-01-10T00:00:00Z"),
              _zone("seen", 28.6, "unnotified", None),
-             _zone("snap", 29.2, "snap", None)]
-    assert [zone_feature(z)["properties"]["notification"] for z in zones] == ["notified", "unnotified", "snap_exercise"]
+             _zone("snap", 29.2, "snap", None),
+             zone_from_notice(notice)]
+    assert [zone_feature(z)["properties"]["notification"] for z in zones] == [
+        "notified", "unnotified", "snap_exercise", "notified"]
     page_path = render_situation_map(tmp_path / "notices.html", zones=zones, tracks={}, events=[],
                                      title="Notified or not (test)", store=asset_store)
     page, _log = guarded_page
@@ -69,4 +76,12 @@ def test_unnotified_and_snap_activity_stand_out(guarded_page: Any, asset_store: 
     assert "UNNOTIFIED activity: exercise:seen by RU" in text
     assert "Vienna Document notification threshold" in text and "14,000 troops, 90 battle tanks" in text
     assert "Exercise not notified in time (unnotified, snap)" in page.inner_text(".cw-legend")
+    assert "Announced flight corridor" in page.inner_text(".cw-legend")
+    assert paths["zone:flight:os-17"]["stroke"] == "#0277bd" and "cw-unnotified" not in paths["zone:flight:os-17"]["cls"]
+    page.evaluate("""() => window.closewatchMap.eachLayer(l => {
+      const p = l.feature && l.feature.properties;
+      if (p && p.id === "zone:flight:os-17") { l.openPopup(); }
+    })""")
+    page.wait_for_function("document.querySelector('.leaflet-popup-content').innerText.includes('icao24 155001')")
+    assert "notified: flight:os-17 by RU" in page.inner_text(".leaflet-popup-content")
     screenshot(page, "notified-or-not")
