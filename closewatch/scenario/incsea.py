@@ -16,6 +16,10 @@ that SBS-1 lacks. What happens (data time, seconds after ``T0``):
 * two Tu-95s fly north along the Finnish border (a Su-27 escorting the first),
   then west along the Norwegian coast, where two Norwegian F-35s intercept them
   (``bomber_sortie`` for each, ``intercept`` for each F-35);
+* notified or not: a Tu-214ON observation flight announced three days ahead (Open Skies
+  style) flies west across southern Finland inside its corridor (its events say ``notified``);
+  a notified exercise at Pechenga and unannounced activity at Alakurtti, both near a border
+  (``exercise_near_border``, ``notified`` and ``unnotified``);
 * negatives: a Norwegian naval convoy and a Russian merchant convoy on parallel
   courses 5 km apart (no shadowing: the merchant ships are civil); a Norwegian
   ferry overtaking the destroyer 3 km north of it and turning away (no manoeuvre); a
@@ -232,8 +236,24 @@ _TU160 = _plane("icao:151d60", "russia", "RFF9460", "T160",
                 *_straight(0, DURATION_S, 80.60, 50.00, 90.0, 240.0, 10_000.0))
 
 
+# -- notified or not: an announced observation flight (Open Skies style), a Tu-214ON west across
+#    southern Finland at 9,000 m inside its announced corridor; a notified exercise at Pechenga and
+#    activity nobody notified at Alakurtti (the notices feed, _notices)
+_OBSERVER = _plane("icao:155e5a", "russia", "RFF9101", "T204",
+                   *_straight(300.0, 2_700.0, 61.20, 30.40, 270.0, 200.0, 9_000.0))
+FLIGHT_ID = "os-ru-fi-1"
+FLIGHT_CORRIDOR_M = 20_000.0
+EXERCISES = {
+    # id: (lon, lat, radius, notification, declared forces, days issued before T0 or None)
+    "northern-fleet-coastal-1": (31.30, 69.45, 10_000.0, "notified", {"troops": 12_000, "battle_tanks": 120}, 60.0),
+    "alakurtti-activity": (30.35, 66.95, 10_000.0, "unnotified", {"troops": 9_500}, None),
+}
+EXERCISE_WINDOW_S = (120.0, 2_880.0)
+
+
 def _all() -> tuple[ScenarioTrack, ...]:
-    return (_DESTROYER, _p8(), _FRIGATE, _agi(), _HESSEN, _tatishchev(), *_CONVOYS, _ferry(), *_bombers(), _TU160)
+    return (_DESTROYER, _p8(), _FRIGATE, _agi(), _HESSEN, _tatishchev(), *_CONVOYS, _ferry(), *_bombers(), _TU160,
+            _OBSERVER)
 
 
 TRACKS: tuple[ScenarioTrack, ...] = _all()
@@ -267,6 +287,34 @@ def _snapshot(t: int) -> dict[str, Any]:
     return {"now": T0_S + t, "messages": t * 40, "aircraft": aircraft}
 
 
+def _iso(t_s: float) -> str:
+    return datetime.fromtimestamp(T0_S + t_s, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _notices() -> dict[str, Any]:
+    """The notices feed (exercise-geojson, docs/feeds.md): the two exercises and the announced flight."""
+    features: list[dict[str, Any]] = []
+    for fid, (lon, lat, radius, notification, declared, issued_days) in EXERCISES.items():
+        props: dict[str, Any] = {
+            "name": fid.replace("-", " ").capitalize(), "start": _iso(EXERCISE_WINDOW_S[0]),
+            "end": _iso(EXERCISE_WINDOW_S[1]), "radius_m": radius, "country": "RU", "side": "russia",
+            "notification": notification, "scale": declared,
+        }
+        if issued_days is not None:
+            props["issued"] = _iso(-issued_days * 86_400.0)
+        features.append({"type": "Feature", "id": fid, "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                         "properties": props})
+    a, b = _OBSERVER.waypoints
+    features.append({"type": "Feature", "id": FLIGHT_ID,
+                     "geometry": {"type": "LineString", "coordinates": [[a.lon_deg, a.lat_deg], [b.lon_deg, b.lat_deg]]},
+                     "properties": {"kind": "flight", "name": "Observation flight RU over FI", "start": _iso(0.0),
+                                    "end": _iso(DURATION_S), "issued": _iso(-3 * 86_400.0), "country": "RU",
+                                    "side": "russia", "corridor_m": FLIGHT_CORRIDOR_M,
+                                    "identity": {"icao24": _OBSERVER.track_id.split(":", 1)[1],
+                                                 "callsign": _OBSERVER.callsign}}})
+    return {"type": "FeatureCollection", "features": features}
+
+
 def write_scenario(out_dir: Path) -> dict[str, Path]:
     """Write the feeds and a ready configuration into ``out_dir``; return their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -275,8 +323,10 @@ def write_scenario(out_dir: Path) -> dict[str, Path]:
         if track.domain == "sea":
             ais.extend(ais_lines(track, seq_id=index % 10, t0_s=T0_S, duration_s=DURATION_S, station="closewatch-incsea"))
     ais.sort(key=lambda item: item[0])
-    paths = {"ais": out_dir / "incsea-ais.nmea", "adsb": out_dir / "incsea-adsb", "config": out_dir / "closewatch.toml"}
+    paths = {"ais": out_dir / "incsea-ais.nmea", "adsb": out_dir / "incsea-adsb", "config": out_dir / "closewatch.toml",
+             "notices": out_dir / "incsea-notices.geojson"}
     paths["ais"].write_text("\r\n".join(line for _, line in ais) + "\r\n", encoding="ascii")
+    paths["notices"].write_text(json.dumps(_notices(), indent=1) + "\n", encoding="utf-8")
     paths["adsb"].mkdir(exist_ok=True)
     for old in paths["adsb"].glob("aircraft-*.json"):
         old.unlink()
@@ -301,6 +351,12 @@ name = "incsea-adsb"
 format = "aircraft-json"
 transport = "file"
 path = "{out_dir / 'incsea-adsb'}"
+
+[[feeds]]
+name = "incsea-notices"
+format = "exercise-geojson"
+transport = "file"
+path = "{out_dir / 'incsea-notices.geojson'}"
 
 """ + outputs_config(out_dir)
 
@@ -510,6 +566,38 @@ def _sortie(bomber: ScenarioTrack, targets: Sequence[tuple[str, Any]], others: S
             "closest_territorial_m": {k.lower(): round(v, 1) for k, v in sorted(closest.items()) if k}}
 
 
+def _expected_notices(borders: Sequence[Any], zones: Sequence[Any]) -> dict[str, Any]:
+    """Notified or not: each exercise area within 50 km of a border (``exercise_near_border``, its
+    edge's distance: the centre's less the radius) with the status its notice gives it (notified 60
+    days ahead with 12,000 troops; seen with no notice); the observation flight's aircraft inside its
+    corridor at every report (its distance to the route, GeographicLib), the zones its path enters."""
+    from shapely.geometry import LineString, Point
+
+    from proximity.geometry import distance_to_geometry_m
+
+    lines = list(borders)
+    exercises = []
+    for fid, (lon, lat, radius, notification, _declared, _days) in EXERCISES.items():
+        edge_m = min(distance_to_geometry_m(lon, lat, line) for line in lines) - radius
+        if edge_m <= 50_000.0:
+            exercises.append({"zone_id": f"exercise:{fid}", "distance_to_border_m": round(edge_m, 1),
+                              "status": "notified" if notification == "notified" else "unnotified"})
+    a, b = _OBSERVER.waypoints
+    route = LineString([(a.lon_deg, a.lat_deg), (b.lon_deg, b.lat_deg)])
+    farthest = 0.0
+    entered: set[str] = set()
+    for t in _times(_OBSERVER, ADSB_INTERVAL_S):
+        lat, lon, _alt, _speed, _course = _OBSERVER.state(t)
+        farthest = max(farthest, distance_to_geometry_m(lon, lat, route))
+        entered |= {z.zone_id for z in zones if "russia" in z.sides and "air" in z.domains
+                    and z.geometry.contains(Point(lon, lat))}
+    return {
+        "exercise_near_border": exercises,
+        "flight": {"track_id": _OBSERVER.track_id, "notice_id": f"flight:{FLIGHT_ID}", "corridor_m": FLIGHT_CORRIDOR_M,
+                   "farthest_from_route_m": round(farthest, 1), "zones_entered": sorted(entered)},
+    }
+
+
 def expected_incidents(borders: Sequence[Any], zones: Sequence[Any]) -> dict[str, Any]:
     """The incidents of the issue-13 kinds the scenario must raise (``borders``: the border lines given
     to the engine, ``config.zones.load_borders``; ``zones``: the default catalogue)."""
@@ -545,6 +633,7 @@ def expected_incidents(borders: Sequence[Any], zones: Sequence[Any]) -> dict[str
             incidents.append(found)
     return {
         "t0": datetime.fromtimestamp(T0_S, tz=timezone.utc).isoformat(),
+        "notices": _expected_notices(borders, zones),
         "t0_s": T0_S,
         "report_interval_s": {"ais": AIS_INTERVAL_S, "aircraft_json": ADSB_INTERVAL_S},
         "kinds": ["shadowing", "intercept", "bomber_sortie", "unsafe_air_intercept_of_ship", "unsafe_manoeuvre_at_sea"],

@@ -22,6 +22,7 @@ from config.records import Severity
 from ..events import Event
 from ..geometry import LocalAeqd, distance_to_geometry_m
 from ..lifecycle import Closed, CloseReason, Incident
+from ..notification import notification_of
 from .base import Context, Family, FamilySpec
 
 __all__ = ["ExerciseNearBorder", "ExerciseReason"]
@@ -94,7 +95,8 @@ class ExerciseNearBorder(Family[Incident]):
                     "border_lon_deg": blon,
                     "border_lat_deg": blat,
                 }
-                sev: Severity = "critical" if d == 0.0 else "warning"
+                # across the border, or activity nobody notified in time (unnotified, snap): critical
+                sev: Severity = "critical" if d == 0.0 or self._unannounced(z) else "warning"
                 if inc is None:
                     # from when it is both known and active
                     t_open = max(float(self.zones.from_s[z]), self._added_t_s.get(z, -math.inf), -math.inf)
@@ -108,6 +110,11 @@ class ExerciseNearBorder(Family[Incident]):
                     inc.severity = sev
                     events.append(self.life.revise(inc, T))
         return events
+
+    def _unannounced(self, z: int) -> bool:
+        zone = self.zones[z]
+        note = notification_of(zone.zone_id, zone.properties, zone.active_from_s)
+        return note is not None and note["status"] in ("unnotified", "snap_exercise")
 
     def _border_distance(self, area: BaseGeometry) -> tuple[float, float, float, float, float] | None:
         """Distance from an area to the nearest border line, if within the limit, with the two points."""

@@ -43,15 +43,20 @@ def _mover(track_id: str, leg: int, t0_after: float | None = None) -> Mover:
 
 
 @pytest.fixture(scope="module")
-def incidents(tmp_path_factory) -> dict[tuple[str, frozenset[str]], list[dict[str, Any]]]:
+def events(tmp_path_factory) -> list[dict[str, Any]]:
+    """The properties of every event revision of the demo, in order."""
     out = tmp_path_factory.mktemp("incsea")
     run = subprocess.run([sys.executable, "-m", "closewatch", "demo", "--scenario", "incsea", "--no-kafka",
                           "--out", str(out)], capture_output=True, text=True, timeout=900, cwd=out)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "incsea scenario written to" in run.stdout
+    return [json.loads(line)["properties"] for line in (out / "events.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def incidents(events) -> dict[tuple[str, frozenset[str]], list[dict[str, Any]]]:
     by: dict[tuple[str, frozenset[str]], dict[str, list[dict[str, Any]]]] = {}
-    for line in (out / "events.jsonl").read_text().splitlines():
-        p = json.loads(line)["properties"]
+    for p in events:
         if p["kind"] in KINDS:
             key = (p["kind"], frozenset(s["track_id"] for s in p["subjects"][:1 if p["kind"] == "bomber_sortie" else 2]))
             by.setdefault(key, {}).setdefault(p["event_id"], []).append(p)
@@ -142,3 +147,46 @@ def test_the_bomber_pair_escorted_and_intercepted(incidents):
         for state, closest in exp["closest_territorial_m"].items():
             assert _close(revs[-1]["metrics"][f"closest_territorial_{state}_m"], closest)
         assert revs[-1]["close_reason"] == "end_of_input"
+
+
+# -- notified or not ----------------------------------------------------------------------------
+
+
+def test_exercises_near_the_borders_say_whether_they_were_notified(events):
+    notices = EXPECTED["notices"]
+    revs: dict[str, list[dict[str, Any]]] = {}
+    for p in events:
+        if p["kind"] == "exercise_near_border":
+            revs.setdefault(p["zone_id"], []).append(p)
+    assert set(revs) == {e["zone_id"] for e in notices["exercise_near_border"]}
+    for exp in notices["exercise_near_border"]:
+        first = revs[exp["zone_id"]][0]
+        assert first["state"] == "open" and first["t_s"] == T0 + incsea.EXERCISE_WINDOW_S[0]
+        assert _close(first["metrics"]["distance_to_border_m"], exp["distance_to_border_m"])
+        # every revision carries the same notification
+        assert all(r["notification"] == first["notification"] for r in revs[exp["zone_id"]])
+        note = first["notification"]
+        assert note["status"] == exp["status"] and note["issuer"] == "RU"
+    notified = revs["exercise:northern-fleet-coastal-1"][0]["notification"]
+    # the negative: notified 60 days ahead, above the Vienna Document threshold, not flagged
+    assert notified == {"status": "notified", "notice_id": "exercise:northern-fleet-coastal-1", "issuer": "RU",
+                        "issued_s": T0 - 60 * 86_400, "lead_s": 60 * 86_400 + incsea.EXERCISE_WINDOW_S[0],
+                        "notifiable": True, "observable": False}
+    seen = revs["exercise:alakurtti-activity"][0]["notification"]
+    assert "notice_id" not in seen and seen["activity_id"] == "exercise:alakurtti-activity"
+    assert seen["notifiable"] and revs["exercise:alakurtti-activity"][0]["severity"] == "critical"
+
+
+def test_the_announced_observation_flight_is_notified_wherever_it_raises_an_event(events):
+    flight = EXPECTED["notices"]["flight"]
+    assert flight["farthest_from_route_m"] < flight["corridor_m"]  # it keeps to its corridor
+    about = [p for p in events if any(s["track_id"] == flight["track_id"] for s in p["subjects"])]
+    entered = {p["zone_id"] for p in about if p["kind"] == "zone_entry"}
+    assert entered == set(flight["zones_entered"])
+    for p in about:
+        note = p["notification"]
+        assert (note["status"], note["notice_id"], note["track_id"]) == ("notified", flight["notice_id"],
+                                                                         flight["track_id"]), p["kind"]
+    # no event about any other track claims the flight's notice
+    others = [p for p in events if p not in about and p.get("notification")]
+    assert all(p["notification"].get("notice_id") != flight["notice_id"] for p in others)
