@@ -8,7 +8,8 @@ and marks every event about those areas ``notified``, ``late``, ``snap_exercise`
 
 * ``notices check FILE...``   - validate: every feature against ``alerts/schemas/
   notice.v1.json`` and through the exercise-geojson decoder ``run`` uses; each problem
-  is printed as ``FILE: feature N (id): reason``.
+  is printed as ``FILE: feature N (id): reason``. A file of ICAO NOTAMs (text) is read
+  too: each NOTAM becomes a Feature of kind ``notam`` carrying its text.
 * ``notices publish FILE...`` - the same checks, then every feature as one record (key:
   its id, canonical JSON, header ``ce_type`` ``org.closewatch.notice.v1``), acknowledged by
   every in-sync replica. A file with one bad feature publishes nothing: an official notice is
@@ -74,6 +75,14 @@ def _features(doc: Any) -> list[Any] | None:
     return None
 
 
+def _notam_features(raw: bytes) -> list[dict[str, Any]]:
+    """ICAO NOTAMs in a text file, each as the Feature of kind ``notam`` the notices topic carries."""
+    from ingest.exercise import notam_texts
+
+    return [{"type": "Feature", "id": notam_id, "geometry": None, "properties": {"kind": "notam", "notam": text}}
+            for notam_id, text in notam_texts(raw.decode("utf-8", "replace"))]
+
+
 def check_notice_file(path: Path) -> tuple[list[CheckedNotice], list[str]]:
     """The notices of ``path`` and its problems (``FILE: feature N (id): reason``; none: all good)."""
     import jsonschema
@@ -86,13 +95,17 @@ def check_notice_file(path: Path) -> tuple[list[CheckedNotice], list[str]]:
         raw = path.read_bytes()
     except OSError as e:
         return [], [f"{path}: cannot read: {e.strerror or e}"]
+    features: list[Any] | None
     try:
         doc = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as e:
-        return [], [f"{path}: not JSON: {e}"]
-    features = _features(doc)
-    if features is None:
-        return [], [f"{path}: not a GeoJSON Feature or FeatureCollection"]
+        features = _notam_features(raw)
+        if not features:
+            return [], [f"{path}: neither JSON ({e}) nor ICAO NOTAMs (no '(A1234/24 NOTAMN' header)"]
+    else:
+        features = _features(doc)
+        if features is None:
+            return [], [f"{path}: not a GeoJSON Feature or FeatureCollection"]
     validator = jsonschema.Draft202012Validator(
         load_schema("notice.v1.json"), format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
     )
@@ -108,8 +121,10 @@ def check_notice_file(path: Path) -> tuple[list[CheckedNotice], list[str]]:
         value = json.dumps(feature, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
         decoded = list(ExerciseGeoJsonDecoder("notices").decode([value]))
         letters = [d for d in decoded if isinstance(d, DeadLetter)]
-        problems += [f"{where}: {d.reason}" for d in letters]
-        if not errors and not letters:
+        problems += [f"{where}: {d.text}" for d in letters]
+        if not decoded:
+            problems.append(f"{where}: a cancellation or a NOTAM that names no area: closewatch would not apply it")
+        if not errors and decoded and not letters:
             good.append(CheckedNotice(str(fid), value))
     return good, problems
 

@@ -3,8 +3,10 @@
 Two formats, both documented in docs/feeds.md:
 
 * ``exercise-geojson``: the closewatch exercise notification format, GeoJSON (RFC 7946)
-  Features of notified (or snap) exercise areas, a polygon or a point with a radius,
-  with start and end, side and country, scale (troops, aircraft, ships);
+  Features of notified (or snap, or unnotified) exercise areas, a polygon or a point with a
+  radius, with start and end, side and country, issue time, declared forces; of announced
+  flights (kind ``flight``: an identity, a route and its corridor); and of NOTAMs (kind
+  ``notam``: the text, as the notices topic carries them);
 * ``notam``: ICAO NOTAMs (ICAO Annex 15 and PANS-AIM Doc 10066, Appendix 3; Q-codes
   from ICAO Doc 8126) announcing danger, restricted, reserved or temporary areas and
   military activity: Q-code subjects ``RA`` (airspace reservation), ``RD`` (danger
@@ -59,7 +61,8 @@ from config.records import (
 )
 from ingest._common import DecoderBase, Rejected, bad_field, iso_epoch_s, json_number, load_json, oversized, shown
 
-__all__ = ["MAX_NOTICE_LEAD_S", "NOTIFICATION_WORDS", "SCALE_KEYS", "ExerciseGeoJsonDecoder", "NotamDecoder"]
+__all__ = ["MAX_NOTICE_LEAD_S", "NOTIFICATION_WORDS", "SCALE_KEYS", "ExerciseGeoJsonDecoder", "NotamDecoder",
+           "notam_texts"]
 
 Item = Union[Notice, DeadLetter]
 
@@ -126,10 +129,18 @@ def _watch_sides(own: Side) -> tuple[Side, ...]:
     return tuple(s for s in SIDES if s != own) if own != "unknown" else SIDES
 
 
+def _is_notam(f: Any) -> bool:
+    return isinstance(f, dict) and isinstance(f.get("properties"), dict) and f["properties"].get("kind") == "notam"
+
+
 class ExerciseGeoJsonDecoder(DecoderBase):
-    """Decode exercise notification GeoJSON (FeatureCollection, Feature, or JSON Lines of Features)."""
+    """Decode exercise notification GeoJSON (FeatureCollection, Feature, or JSON Lines of Features).
+
+    The notices topic carries NOTAMs too, as Features of kind ``notam`` with the NOTAM's text
+    (:meth:`_notam_feature`)."""
 
     framing = "documents"
+    _notams: "NotamDecoder | None" = None
 
     def decode(self, units: Iterable[bytes], *, final: bool = True) -> Iterator[Item]:
         for raw in units:
@@ -164,16 +175,33 @@ class ExerciseGeoJsonDecoder(DecoderBase):
                 self.position += 1
                 self.stats.lines += 1
                 dropped: list[str] = []
+                notam = _is_notam(f)
                 try:
-                    notice = self._feature(f, dropped)
+                    notice = self._notam_feature(f) if notam else self._feature(f, dropped)
                 except Rejected as e:
                     yield self.stats.dead_letter(self.position, _dumps(f), str(e))
                     continue
                 for reason in dropped:
                     yield self.stats.dead_letter(self.position, _dumps(f), reason)
-                self.stats.messages += 1
+                if notice is None:
+                    continue  # a cancellation, or a NOTAM that names no area: counted as ignored
+                if not notam:  # the NOTAM decoder counts its own messages
+                    self.stats.messages += 1
                 self.stats.notices += 1
                 yield notice
+
+    def _notam_feature(self, f: dict[str, Any]) -> Notice | None:
+        """A NOTAM the notices topic carries as a Feature of kind ``notam`` (its text in
+        ``properties.notam``), decoded as the ``notam`` format decodes it."""
+        text = f["properties"].get("notam")
+        if not isinstance(text, str) or not _NOTAM_START.match(text.strip()):
+            raise Rejected("malformed feature: kind notam needs properties.notam, the NOTAM's text "
+                           "from its '(A1234/24 NOTAMN' header")
+        if self._notams is None:
+            self._notams = NotamDecoder(self.feed, self.affiliation, clock=self.clock, stats=self.stats,
+                                        limits=self.limits, classifier=self.classifier)
+        self._notams.position, self._notams.ref_prefix = self.position, self.ref_prefix
+        return self._notams._notam(text.strip())
 
     def _feature(self, f: Any, dropped: list[str]) -> Notice:
         if not isinstance(f, dict) or f.get("type") != "Feature":
@@ -345,6 +373,13 @@ def _notam_time(text: str, item: str) -> float | None:
     except ValueError as e:
         raise Rejected(f"unparseable timestamp: {item}) {shown(text.strip(), 20)}") from e
     return dt.timestamp()
+
+
+def notam_texts(text: str) -> list[tuple[str, str]]:
+    """The NOTAMs of ``text``: (series/number, the NOTAM's text from its header), in order."""
+    marks = list(_NOTAM_START.finditer(text))
+    return [(m.group(1), text[m.start():nxt.start() if nxt else len(text)].strip())
+            for m, nxt in zip(marks, [*marks[1:], None])]
 
 
 class NotamDecoder(DecoderBase):

@@ -16,11 +16,14 @@ import pytest
 import ingest
 from alerts.codec import encode_event, event_from_feature, load_schema
 from closewatch.cli import main
+from closewatch.cmd_notices import check_notice_file
 from closewatch.pipeline import Pipeline
 from closewatch.sinks import RecorderSink
 from config.records import Notice
 from config.settings import FeedSettings, SidesSettings, parse_settings
+from ingest.exercise import notam_texts
 from kafka_fixtures import read_topic
+from notam_samples import NOTAMS
 
 START = datetime(2026, 3, 10, 10, 10, tzinfo=timezone.utc)
 
@@ -198,3 +201,55 @@ def test_encode_decode_keep_the_notification() -> None:
                notification={"status": "late", "notice_id": "exercise:x", "lead_s": 5.0})
     back = event_from_feature(json.loads(encode_event(ev)))
     assert back.notification == ev.notification and back.canonical() == ev.canonical()
+
+
+# -- NOTAMs on the notices topic ----------------------------------------------------------------
+
+_TEXTS = dict(notam_texts(NOTAMS.decode()))  # tests/notam_samples.py
+_AREAS = "\n\n".join((_TEXTS["A1234/24"], _TEXTS["B0456/24"])) + "\n"  # a circle and a polygon
+_RUNWAY = _TEXTS["C0001/24"]  # names no area
+
+
+
+def _plain(notice: Notice) -> tuple[Any, ...]:
+    return (notice.notice_id, notice.kind, notice.area, notice.active_from_s, notice.active_until_s, notice.sides,
+            notice.issuer_country, dict(notice.properties))
+
+
+def test_notams_travel_as_features_and_decode_as_the_notam_format(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from ingest.exercise import ExerciseGeoJsonDecoder, NotamDecoder
+
+    path = tmp_path / "notams.txt"
+    path.write_text(_AREAS)
+    assert main(["notices", "check", str(path)]) == 0
+    assert "2 notice(s) in 1 file(s): valid" in capsys.readouterr().out
+    good, problems = check_notice_file(path)
+    assert not problems and [n.notice_id for n in good] == ["A1234/24", "B0456/24"]
+    via_features = [n for v in good for n in ExerciseGeoJsonDecoder("notices").decode([v.value])]
+    direct = list(NotamDecoder("notices").decode([_AREAS.encode()]))
+    assert [_plain(n) for n in via_features] == [_plain(n) for n in direct]
+    # a NOTAM closewatch would not apply is named, and the file is refused
+    mixed = tmp_path / "mixed.txt"
+    mixed.write_text(_AREAS + "\n\n" + _RUNWAY)
+    assert main(["notices", "check", str(mixed)]) == 2
+    assert f"{mixed}: feature 3 (C0001/24): a cancellation or a NOTAM that names no area" in capsys.readouterr().err
+
+
+@pytest.mark.kafka
+def test_notams_published_to_the_topic_reach_the_feed_decoder(
+    tmp_path: Path, kafka_broker: Any, topic_prefix: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ingest.exercise import ExerciseGeoJsonDecoder
+
+    topic = f"{topic_prefix}-notams"
+    path = tmp_path / "notams.txt"
+    path.write_text(_AREAS)
+    assert main(["notices", "publish", "--bootstrap", kafka_broker.bootstrap_servers, "--topic", topic, str(path)]) == 0
+    records = read_topic(kafka_broker.bootstrap_servers, topic)
+    values = [json.loads(v) for v, _ in records]
+    assert [(v["id"], v["properties"]["kind"], v["geometry"]) for v in values] == [
+        ("A1234/24", "notam", None), ("B0456/24", "notam", None)]
+    decoded = [n for v, _ in records for n in ExerciseGeoJsonDecoder("notices").decode([v])]
+    assert [n.notice_id for n in decoded] == ["notam:A1234/24", "notam:B0456/24"]
+    assert all(isinstance(n, Notice) for n in decoded)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from notam_samples import NOTAMS
 
 from config.records import CircleArea, DeadLetter, Notice, PolygonArea
 from ingest.exercise import ExerciseGeoJsonDecoder, NotamDecoder
@@ -85,28 +86,7 @@ def test_bad_features_are_dead_letters(change, reason) -> None:
     assert len(dls) == 1 and dls[0].position == 2 and dls[0].text.startswith(reason)
 
 
-NOTAMS = b"""(A1234/24 NOTAMN
-Q) EFIN/QRTCA/IV/BO/W/000/200/6012N02512E025
-A) EFIN B) 2406010600 C) 2406011800
-E) TEMPORARY RESERVED AREA EFTRA12 ACTIVATED. AREA WITHIN RADIUS 10NM CENTRED ON 601200N 0251200E.
-F) GND G) FL200)
 
-(B0456/24 NOTAMN
-Q) UMKK/QRDCA/IV/BO/W/000/999/5442N02030E030
-A) UMKK B) 2406020000 C) 2406022359 EST
-E) DANGER AREA ACTIVATED WI 545000N 0200000E - 545000N 0210000E - 543000N 0210000E - 543000N 0200000E - 545000N 0200000E.
-F) SFC G) UNL)
-
-(C0001/24 NOTAMN
-Q) EVRR/QMRLC/IV/NBO/A/000/999/5655N02358E005
-A) EVRA B) 2406010000 C) PERM
-E) RWY 18/36 CLOSED.)
-
-(D0100/24 NOTAMN
-Q) EYVL/QWMLW/IV/BO/W/000/100/5500N02300E010
-A) EYVL B) 2406050800 C) PERM
-E) MISSILE, GUN OR ROCKET FIRING.)
-"""
 
 
 def test_notams_become_notices() -> None:
