@@ -52,9 +52,10 @@ from closewatch.archive import Archive, ArchiveSink
 from closewatch.replay import Window, run_replay
 from closewatch.replay_inputs import from_archive
 from closewatch.report import build_report
+from closewatch.rules import build_rules
 from closewatch.sinks import JsonlSink
 from config.settings import ArchiveSettings, Settings
-from config.zones import load_borders, load_catalogue
+from config.zones import load_borders, load_catalogue, load_land
 from proximity.engine import Engine
 
 BATCH = 4_096
@@ -131,7 +132,8 @@ def run(n_tracks: int, minutes: float, work: Path) -> None:
     zones = load_catalogue(settings.zones)
     borders = [line for _n, line in load_borders()]
     c0, t0 = time.process_time(), time.perf_counter()
-    engine = Engine(settings.proximity, zones, borders=borders)
+    # the engine a run and a replay build: the configured rule profile (the default, military) and the land
+    engine = Engine(settings.proximity, zones, borders=borders, rules=build_rules(settings), land=load_land())
     setup_cpu, setup_wall = time.process_time() - c0, time.perf_counter() - t0
     print(f"engine set-up (default catalogue): {setup_cpu:.1f} s CPU, {setup_wall:.1f} s wall (live and replay each)")
     archive_sink = ArchiveSink(settings.archive, run_settings=settings)
