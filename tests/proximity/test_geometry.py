@@ -183,3 +183,20 @@ def test_geodesic_length() -> None:
 def test_buffer_rejects_bad_requests(geom, distance_m, max_error_m, match) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(GeometryError, match=match):
         geodesic_buffer(geom, distance_m, max_error_m=max_error_m)
+
+
+def test_the_segment_screen_keeps_the_nearest_segment() -> None:
+    """The screen on the sphere drops only segments that cannot hold the nearest point: the
+    distance equals the minimum over every segment of a real border line, refined one by one."""
+    from config.zones import load_borders
+    from proximity.geometry import _segment_min_distance_m
+
+    (line,) = [g for name, g in load_borders() if name == "Russia–Estonia border"]
+    coords = np.asarray(line.coords)
+    rng = np.random.default_rng(7)
+    for lon, lat in zip(rng.uniform(26.0, 30.0, 4), rng.uniform(56.5, 60.0, 4)):
+        brute = min(_segment_min_distance_m(float(lon), float(lat), tuple(a), tuple(b))
+                    for a, b in zip(coords[:-1], coords[1:]))
+        assert distance_to_geometry_m(float(lon), float(lat), line) == pytest.approx(brute, abs=1e-6)
+        # the second call uses the segments prepared by the first: the same answer
+        assert distance_to_geometry_m(float(lon), float(lat), line) == pytest.approx(brute, abs=1e-6)
