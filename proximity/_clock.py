@@ -50,7 +50,7 @@ class FarAhead:
     n_set_aside: int = 0
 
     def admit(self, updates: Sequence[TrackUpdate], clock: float | None, live_tracks: Callable[[], int],
-              take: Callable[[list[TrackUpdate]], None]) -> None:
+              take: Callable[[list[TrackUpdate], np.ndarray | None], None]) -> None:
         """Hand ``take`` the reports to process, in order: ``updates`` less those held, plus those
         released. Before a far-ahead report is judged, what was taken before it is processed
         (``take``), so that ``live_tracks`` counts the tracks live at that report, whatever
@@ -60,7 +60,7 @@ class FarAhead:
         start = float(t[0]) if clock is None else clock
         before = np.maximum.accumulate(np.concatenate(([start], t[:-1])))
         if not self.held and bool((t <= before + tol).all()):
-            take(list(updates))  # the usual case: nothing far ahead, nothing held
+            take(list(updates), t)  # the usual case: nothing far ahead, nothing held (their times given)
             return
         out: list[TrackUpdate] = []
         for u in updates:
@@ -69,7 +69,7 @@ class FarAhead:
                 if clock is None or u.t_s > clock:
                     clock = self._release_caught_up(u.t_s, out)
                 continue
-            take(out)
+            take(out, None)
             out = []
             near = [h for h in self.held if abs(h.t_s - u.t_s) <= tol]
             tracks = {h.track_id for h in near}
@@ -86,7 +86,7 @@ class FarAhead:
                 self.n_held += 1
                 if len(self.held) > self.held_max:
                     self._set_aside([self.held.pop(0)])
-        take(out)
+        take(out, None)
 
     def _release_caught_up(self, clock: float, out: list[TrackUpdate]) -> float:
         """Take the held reports the clock has come within the tolerance of; the clock after them."""

@@ -189,9 +189,9 @@ class Engine:
         if len(updates) == 0:
             return events
 
-        def take(admitted: list[TrackUpdate]) -> None:
+        def take(admitted: list[TrackUpdate], t: np.ndarray | None) -> None:
             if admitted:
-                self._process(admitted, events)
+                self._process(admitted, events, t)
 
         # a report far ahead of the data clock waits for other tracks to confirm its time
         self._far.admit(updates, self._data_t_s, self._live_count, take)
@@ -200,15 +200,18 @@ class Engine:
     def _live_count(self) -> int:
         return int(np.count_nonzero(self._tracks.live[: self._tracks.n]))
 
-    def _process(self, updates: Sequence[TrackUpdate], events: list[Event]) -> list[Event]:
+    def _process(self, updates: Sequence[TrackUpdate], events: list[Event],
+                 t: np.ndarray | None = None) -> list[Event]:
         self._n_updates += len(updates)
         rest: Sequence[TrackUpdate] = updates
         while rest:
-            rest = self._until_forgotten(rest, events)
+            rest, t = self._until_forgotten(rest, events, t), None
         return events
 
-    def _until_forgotten(self, updates: Sequence[TrackUpdate], events: list[Event]) -> Sequence[TrackUpdate]:
-        """Take ``updates`` in order, up to a tick that forgets tracks; return those after that tick.
+    def _until_forgotten(self, updates: Sequence[TrackUpdate], events: list[Event],
+                         t_given: np.ndarray | None = None) -> Sequence[TrackUpdate]:
+        """Take ``updates`` in order (``t_given``: their times, if known), up to a tick that forgets
+        tracks; return those after that tick.
 
         The reports after such a tick are judged again on the table it left (a forgotten
         track's next report starts a new track, in a slot given then), as they would be had
@@ -217,7 +220,7 @@ class Engine:
         tracks = self._tracks
         n = len(updates)
         keys = given_keys = tracks.keys_for([u.track_id for u in updates])
-        t = np.fromiter((u.t_s for u in updates), float, n)
+        t = np.fromiter((u.t_s for u in updates), float, n) if t_given is None else t_given
         keep = tracks.in_order(keys, t)
         idx = np.nonzero(keep)[0]
         m = int(idx.size)

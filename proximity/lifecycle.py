@@ -151,6 +151,11 @@ class IncidentBook:
         self.open: dict[Key, Incident] = {}
         self._by_slot: dict[int, set[Key]] = {}
         self._by_zone: dict[int, set[Key]] = {}
+        self._by_kind: dict[str, set[Key]] = {}  # families ask at every tick: no scan of every incident
+
+    def clear(self) -> None:
+        for index in (self.open, self._by_slot, self._by_zone, self._by_kind):
+            index.clear()
 
     def __len__(self) -> int:
         return len(self.open)
@@ -168,6 +173,7 @@ class IncidentBook:
             self._by_slot.setdefault(s, set()).add(key)
         if inc.zone_no is not None:
             self._by_zone.setdefault(inc.zone_no, set()).add(key)
+        self._by_kind.setdefault(key[0], set()).add(key)
 
     def remove(self, key: Key) -> Incident:
         inc = self.open.pop(key)
@@ -181,6 +187,10 @@ class IncidentBook:
             keys.discard(key)
             if not keys:
                 del self._by_zone[inc.zone_no]
+        keys = self._by_kind[key[0]]
+        keys.discard(key)
+        if not keys:
+            del self._by_kind[key[0]]
         return inc
 
     def of_slot(self, slot: int) -> list[Key]:
@@ -190,7 +200,7 @@ class IncidentBook:
         return sorted(self._by_zone.get(zone_no, ()))
 
     def of_kind(self, kind: str) -> list[Key]:
-        return sorted(k for k in self.open if k[0] == kind)
+        return sorted(self._by_kind.get(kind, ()))
 
 
 class Lifecycle:

@@ -190,9 +190,7 @@ def rollback(engine: Engine, snap: EngineSnapshot) -> None:
 
 def _restore_book(engine: Engine, incidents: Sequence[Incident]) -> None:
     book = engine._book
-    book.open.clear()
-    book._by_slot.clear()
-    book._by_zone.clear()
+    book.clear()
     for inc in incidents:
         book.add(inc)
 

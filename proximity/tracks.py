@@ -52,6 +52,47 @@ _ROLE_OF_TYPE = {d: ROLE_CODE[t.role] for d, t in military_types().items()}
 def _role_of(type_code: str | None) -> int:
     return 0 if type_code is None else _ROLE_OF_TYPE.get(type_code.upper(), 0)
 
+
+class TypeCodes:
+    """The type codes seen, numbered: what depends on a report's type (its role, whether a family
+    watches it) is looked up once per distinct code, then by array indexing. Derived data; numbers
+    live for one batch (the table starts again past ``limit`` codes, as a hostile feed could make)."""
+
+    def __init__(self, limit: int = 65_536) -> None:
+        self._limit = limit
+        self._clear()
+
+    def _clear(self) -> None:
+        self._number: dict[str | None, int] = {None: 0}
+        self.codes: list[str | None] = [None]
+        self._flags: dict[frozenset[str], np.ndarray] = {}
+        self.role = np.zeros(1, np.int8)
+
+    def numbers(self, updates: Sequence[TrackUpdate] | np.ndarray) -> np.ndarray:
+        """The number of each update's type code."""
+        number = self._number
+        codes = [u.type_code for u in updates]
+        nos = [number.get(c, -1) for c in codes]
+        if -1 in nos:
+            if len(number) + len(codes) > self._limit:
+                self._clear()
+                number = self._number
+            for c in codes:
+                if c not in number:
+                    number[c] = len(self.codes)
+                    self.codes.append(c)
+            self.role = np.fromiter(map(_role_of, self.codes), np.int8, len(self.codes))
+            nos = [number[c] for c in codes]
+        return np.array(nos, np.int64)
+
+    def flags(self, types: frozenset[str]) -> np.ndarray:
+        """For each number: whether its code, in capitals, is one of ``types``."""
+        have = self._flags.get(types)
+        if have is None or have.size < len(self.codes):
+            have = np.fromiter(((c or "").upper() in types for c in self.codes), bool, len(self.codes))
+            self._flags[types] = have
+        return have
+
 # the columns of a report, written by ``TrackTable.assign``
 _REPORT_COLUMNS = ("t_s", "lat_deg", "lon_deg", "alt_m", "speed_mps", "course_deg", "vrate_mps")
 
@@ -97,6 +138,7 @@ class TrackTable:
     def __init__(self, capacity: int = 1024) -> None:
         self.index: dict[str, int] = {}
         self.ids: list[str | None] = []
+        self.types = TypeCodes()
         self.n = 0
         self._free: list[int] = []  # recycled slots, smallest first
         self._cap = 0
@@ -188,15 +230,15 @@ class TrackTable:
         appearance) and no slot yet: a slot is given when the report is taken (``slots_for``), after
         the ticks before it have run, so it does not depend on where the batches are cut."""
         get = self.index.get
-        new: dict[str, int] = {}
-        keys = []
-        for tid in track_ids:
-            s = get(tid)
-            if s is None:
-                s = new.get(tid)
-                if s is None:
-                    s = new[tid] = -1 - len(new)
-            keys.append(s)
+        keys = [get(tid, -1) for tid in track_ids]
+        if -1 in keys:
+            new: dict[str, int] = {}
+            for k, s in enumerate(keys):
+                if s == -1:
+                    tid = track_ids[k]
+                    if tid not in new:
+                        new[tid] = -1 - len(new)
+                    keys[k] = new[tid]
         return np.asarray(keys, np.int64)
 
     def in_order(self, keys: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -235,7 +277,8 @@ class TrackTable:
         latest = batch.updates[last]
         self.update[slots] = latest
         self.category[slots] = np.fromiter((CATEGORY_CODE[u.category] for u in latest), np.int8, latest.size)
-        self.role[slots] = np.fromiter((_role_of(u.type_code) for u in latest), np.int8, latest.size)
+        batch.last_type_no = self.types.numbers(latest)
+        self.role[slots] = self.types.role[batch.last_type_no]
         self.live[slots] = True
 
     def aligned(self, slots: np.ndarray, t_s: float | np.ndarray, max_age_s: float) -> AlignedTracks:
@@ -313,6 +356,7 @@ class ReportBatch:
         # each report's context (proximity.rules.Rules.report_context): stationary, in a port
         self.stationary = np.zeros(slots.size, bool)
         self.in_port = np.zeros(slots.size, bool)
+        self.last_type_no = np.zeros(0, np.int64)  # the type number of each last report (TrackTable.assign)
 
     @staticmethod
     def columns(updates: Sequence[TrackUpdate], t_s: np.ndarray) -> dict[str, np.ndarray]:

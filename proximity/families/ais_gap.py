@@ -87,7 +87,8 @@ class AisGap(Family[AisGapIncident]):
         # the zone number of the track's open ais_gap (-1: none)
         self.tracks.add_column("ais_gap_zone", np.int32, -1)
         # slot -> (track id, time) of the last report whose position no zone (of its side and the sea, at any
-        # time) is near: nothing to measure again while the ship stays silent. Derived data.
+        # time) is near: nothing to measure again while the ship stays silent (a later report outdates the
+        # entry: it no longer matches). Derived data.
         self._far: dict[int, tuple[str | None, float]] = {}
 
     # -- hooks ----------------------------------------------------------------------------
@@ -130,12 +131,8 @@ class AisGap(Family[AisGapIncident]):
         of_interest = tr.category[slots] <= _OF_INTEREST
         ask = np.nonzero(interest & ~of_interest)[0]  # AIS ships of another category: a watched type?
         if ask.size and self._watch:
-            watch = self._watch
-            of_interest[ask] = np.fromiter(((latest[i].type_code or "").upper() in watch for i in ask.tolist()),
-                                           bool, ask.size)
+            of_interest[ask] = tr.types.flags(self._watch)[batch.last_type_no[ask]]
         tr.column("ais_gap_interest")[slots] = interest & of_interest
-        for s in slots.tolist():
-            self._far.pop(s, None)
         return events
 
     def on_tick(self, t_s: float) -> list[Event]:

@@ -109,10 +109,8 @@ class BomberSortie(Family[SortieIncident]):
         return []
 
     def on_reports(self, batch: ReportBatch) -> list[tuple[int, Event]]:
-        latest = batch.updates[batch.last]
-        types = self.types
-        self.tracks.column("sortie_type")[batch.last_slots] = np.fromiter(
-            ((u.type_code or "").upper() in types for u in latest), bool, latest.size)
+        tr = self.tracks
+        tr.column("sortie_type")[batch.last_slots] = tr.types.flags(self.types)[batch.last_type_no]
         return []
 
     def on_tick(self, t_s: float) -> list[Event]:

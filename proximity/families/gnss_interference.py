@@ -175,7 +175,9 @@ class GnssInterference(Family[GnssIncident]):
         # per aircraft report: 0 good, 1 degraded, 2 says nothing of the position (or no quality)
         known = self._verdicts
         qs = [u.quality for u in batch.updates[air]]
-        code = np.fromiter((known.get(id(q), 3) for q in qs), np.int8, len(qs))
+        if qs.count(None) == len(qs):  # a feed that carries no position quality
+            return []
+        code = np.array([known.get(i, 3) for i in map(id, qs)], np.int8)
         miss = np.nonzero(code == 3)[0]
         for k in miss.tolist():
             code[k] = self._judge(qs[k])
