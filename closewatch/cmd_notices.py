@@ -67,14 +67,6 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
     p.set_defaults(handler=_publish)
 
 
-def _features(doc: Any) -> list[Any] | None:
-    if isinstance(doc, dict) and doc.get("type") == "FeatureCollection" and isinstance(doc.get("features"), list):
-        return list(doc["features"])
-    if isinstance(doc, dict) and doc.get("type") == "Feature":
-        return [doc]
-    return None
-
-
 def _notam_features(raw: bytes) -> list[dict[str, Any]]:
     """ICAO NOTAMs in a text file, each as the Feature of kind ``notam`` the notices topic carries."""
     from ingest.exercise import notam_texts
@@ -89,7 +81,7 @@ def check_notice_file(path: Path) -> tuple[list[CheckedNotice], list[str]]:
 
     from alerts.codec import load_schema
     from config.records import DeadLetter
-    from ingest.exercise import ExerciseGeoJsonDecoder
+    from ingest.exercise import ExerciseGeoJsonDecoder, geojson_features
 
     try:
         raw = path.read_bytes()
@@ -103,7 +95,7 @@ def check_notice_file(path: Path) -> tuple[list[CheckedNotice], list[str]]:
         if not features:
             return [], [f"{path}: neither JSON ({e}) nor ICAO NOTAMs (no '(A1234/24 NOTAMN' header)"]
     else:
-        features = _features(doc)
+        features = geojson_features(doc)
         if features is None:
             return [], [f"{path}: not a GeoJSON Feature or FeatureCollection"]
     validator = jsonschema.Draft202012Validator(

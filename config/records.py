@@ -660,6 +660,12 @@ EdgeKind = Literal["lonlat", "geodesic"]
 EDGE_KINDS: tuple[EdgeKind, ...] = ("lonlat", "geodesic")
 
 
+def _require_lonlat(g: BaseGeometry, what: str) -> None:
+    minx, miny, maxx, maxy = g.bounds
+    if not (-180.0 <= minx and maxx <= 180.0 and -90.0 <= miny and maxy <= 90.0):
+        raise RecordError(f"{what} bounds {g.bounds} are not lon/lat degrees")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PolygonArea:
     """A notified area as the feed gives it: a Polygon or MultiPolygon in lon/lat degrees.
@@ -680,9 +686,7 @@ class PolygonArea:
             raise RecordError(f"area is a {'empty ' if g.is_empty else ''}{g.geom_type}, need a polygon")
         if not g.is_valid:
             raise RecordError("area polygon is not valid (self-intersecting or degenerate)")
-        minx, miny, maxx, maxy = g.bounds
-        if not (-180.0 <= minx and maxx <= 180.0 and -90.0 <= miny and maxy <= 90.0):
-            raise RecordError(f"area bounds {g.bounds} are not lon/lat degrees")
+        _require_lonlat(g, "area")
         if self.edges not in EDGE_KINDS:
             raise RecordError(f"edges {self.edges!r} is not one of {EDGE_KINDS}")
 
@@ -699,9 +703,7 @@ class RouteArea:
         g = self.geometry
         if g.is_empty or g.geom_type not in ("LineString", "MultiLineString"):
             raise RecordError(f"route is a {'empty ' if g.is_empty else ''}{g.geom_type}, need a line")
-        minx, miny, maxx, maxy = g.bounds
-        if not (-180.0 <= minx and maxx <= 180.0 and -90.0 <= miny and maxy <= 90.0):
-            raise RecordError(f"route bounds {g.bounds} are not lon/lat degrees")
+        _require_lonlat(g, "route")
 
 
 #: The shapes a notice's area may take. A new shape is one more record here and one more

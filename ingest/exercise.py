@@ -162,11 +162,8 @@ class ExerciseGeoJsonDecoder(DecoderBase):
                 self.stats.lines += 1
                 yield self.stats.dead_letter(self.position, raw, str(e))
                 continue
-            if isinstance(doc, dict) and doc.get("type") == "FeatureCollection" and isinstance(doc.get("features"), list):
-                features = doc["features"]
-            elif isinstance(doc, dict) and doc.get("type") == "Feature":
-                features = [doc]
-            else:
+            features = geojson_features(doc)
+            if features is None:
                 self.position += 1
                 self.stats.lines += 1
                 yield self.stats.dead_letter(self.position, raw, "malformed document: not a GeoJSON Feature or FeatureCollection")
@@ -286,23 +283,12 @@ class ExerciseGeoJsonDecoder(DecoderBase):
                     raise Rejected("malformed feature: a Point needs radius_m")
                 area = CircleArea(lon_deg=lon, lat_deg=lat, radius_m=json_number(radius_m, "radius_m"))
             elif kind == "flight" and geom.get("type") in ("LineString", "MultiLineString"):
-                route = shape(geom)
-                if not route.is_valid or route.is_empty:
-                    raise Rejected("malformed feature: invalid route")
+                route = _lonlat_shape(geom, "route")
                 if not buffer_m > 0:
                     raise Rejected("malformed feature: a route needs corridor_m (the corridor's half-width, m)")
-                minx, miny, maxx, maxy = route.bounds
-                if not (-180 <= minx and maxx <= 180 and -90 <= miny and maxy <= 90):
-                    raise Rejected("impossible value: route outside lon/lat range")
                 area = RouteArea(geometry=route)
             elif geom.get("type") in ("Polygon", "MultiPolygon"):
-                polygon = shape(geom)
-                if not polygon.is_valid or polygon.is_empty:
-                    raise Rejected("malformed feature: invalid polygon")
-                minx, miny, maxx, maxy = polygon.bounds
-                if not (-180 <= minx and maxx <= 180 and -90 <= miny and maxy <= 90):
-                    raise Rejected("impossible value: polygon outside lon/lat range")
-                area = PolygonArea(geometry=polygon, edges="lonlat")  # RFC 7946 section 3.1.1
+                area = PolygonArea(geometry=_lonlat_shape(geom, "polygon"), edges="lonlat")  # RFC 7946 section 3.1.1
             else:
                 raise Rejected(f"malformed feature: geometry {geom.get('type')!r} is not Point, Polygon or MultiPolygon (or a LineString route of a flight)")
         except Rejected:
@@ -375,6 +361,27 @@ def _notam_time(text: str, item: str) -> float | None:
     return dt.timestamp()
 
 
+def _lonlat_shape(geom: dict[str, Any], what: str) -> Any:
+    """A GeoJSON geometry as a shapely one, valid and within lon/lat degrees."""
+    g = shape(geom)
+    if not g.is_valid or g.is_empty:
+        raise Rejected(f"malformed feature: invalid {what}")
+    minx, miny, maxx, maxy = g.bounds
+    if not (-180 <= minx and maxx <= 180 and -90 <= miny and maxy <= 90):
+        raise Rejected(f"impossible value: {what} outside lon/lat range")
+    return g
+
+
+def geojson_features(doc: Any) -> list[Any] | None:
+    """The Features of a GeoJSON FeatureCollection or Feature (RFC 7946, 3.2 and 3.3); None for
+    anything else."""
+    if isinstance(doc, dict) and doc.get("type") == "FeatureCollection" and isinstance(doc.get("features"), list):
+        return list(doc["features"])
+    if isinstance(doc, dict) and doc.get("type") == "Feature":
+        return [doc]
+    return None
+
+
 def notam_texts(text: str) -> list[tuple[str, str]]:
     """The NOTAMs of ``text``: (series/number, the NOTAM's text from its header), in order."""
     marks = list(_NOTAM_START.finditer(text))
@@ -390,19 +397,18 @@ class NotamDecoder(DecoderBase):
     def decode(self, units: Iterable[bytes], *, final: bool = True) -> Iterator[Item]:
         for raw in units:
             text = raw.decode("utf-8", "replace")
-            starts = [m.start() for m in _NOTAM_START.finditer(text)]
-            if not starts:
+            first = _NOTAM_START.search(text)
+            if first is None:
                 if text.strip():
                     self.position += 1
                     self.stats.lines += 1
                     yield self.stats.dead_letter(self.position, raw, "malformed NOTAM: no 'A1234/24 NOTAMN' header")
                 continue
-            if text[: starts[0]].strip():
+            if text[: first.start()].strip():
                 self.position += 1
                 self.stats.lines += 1
-                yield self.stats.dead_letter(self.position, text[: starts[0]].encode(), "malformed NOTAM: text before the first header")
-            for a, b in zip(starts, starts[1:] + [len(text)]):
-                chunk = text[a:b].strip()
+                yield self.stats.dead_letter(self.position, text[: first.start()].encode(), "malformed NOTAM: text before the first header")
+            for _number, chunk in notam_texts(text):
                 self.position += 1
                 self.stats.lines += 1
                 try:
