@@ -58,6 +58,7 @@ from collections.abc import Iterator
 import numpy as np
 import shapely
 from pyproj import Geod
+from scipy.optimize import brentq
 from shapely.geometry import LineString, MultiPolygon, Point, Polygon
 from shapely.geometry.base import BaseGeometry
 
@@ -431,42 +432,38 @@ def geodesic_circle(
     return geodesic_buffer(Point(lon_deg, lat_deg), radius_m, max_error_m=max_error_m)
 
 
-def _golden_min(f, lo: float, hi: float, tol: float) -> tuple[float, float]:  # type: ignore[no-untyped-def]
-    """Minimum of a unimodal ``f`` on ``[lo, hi]`` (golden-section search)."""
-    inv_phi = (math.sqrt(5.0) - 1.0) / 2.0
-    a, b = lo, hi
-    c = b - inv_phi * (b - a)
-    d = a + inv_phi * (b - a)
-    fc, fd = f(c), f(d)
-    while b - a > tol:
-        if fc <= fd:
-            b, d, fd = d, c, fc
-            c = b - inv_phi * (b - a)
-            fc = f(c)
-        else:
-            a, c, fc = c, d, fd
-            d = a + inv_phi * (b - a)
-            fd = f(d)
-    best = min((f(a), a), (fc, c), (fd, d), (f(b), b))
-    return best[1], best[0]
-
-
 def _segment_min_distance_m(
     lon: float, lat: float, a: tuple[float, float], b: tuple[float, float]
 ) -> float:
-    """Shortest geodesic distance from a point to the geodesic segment ``a``-``b``."""
-    az_ab, _, s_ab = WGS84.inv(a[0], a[1], b[0], b[1])
-    if s_ab == 0.0:
-        return float(WGS84.inv(lon, lat, a[0], a[1])[2])
+    """Shortest geodesic distance from a point to the geodesic segment ``a``-``b``.
 
-    def dist(t: float) -> float:
-        plon, plat, _ = WGS84.fwd(a[0], a[1], az_ab, t * s_ab)
-        return float(WGS84.inv(lon, lat, plon, plat)[2])
+    Along the segment the distance falls while the geodesic to the point leaves it less than
+    90 degrees off the segment's course, and rises after: the nearest point is an end, or where
+    the two are perpendicular, found by Brent's method on the cosine of that angle to 1 mm along
+    the segment (the distance along a geodesic from an outside point is unimodal on a segment
+    well under a quarter meridian).
+    """
+    az_ab, az_ba, s_ab = WGS84.inv(a[0], a[1], b[0], b[1])
+    az_aq, _, d_a = WGS84.inv(a[0], a[1], lon, lat)
+    if s_ab == 0.0 or d_a == 0.0 or math.cos(math.radians(az_aq - az_ab)) <= 0.0:
+        return float(d_a)
+    az_bq, _, d_b = WGS84.inv(b[0], b[1], lon, lat)
+    if d_b == 0.0 or math.cos(math.radians(az_bq - (az_ba + 180.0))) >= 0.0:
+        return float(d_b)
 
-    # Distance along a geodesic from an outside point is unimodal on a segment
-    # well under a quarter meridian; 1 mm on the segment is ample.
-    _, best = _golden_min(dist, 0.0, 1.0, max(1e-12, 1e-3 / s_ab))
-    return best
+    def off_course(t: float) -> float:
+        plon, plat, back = WGS84.fwd(a[0], a[1], az_ab, t * s_ab)
+        return math.cos(math.radians(WGS84.inv(plon, plat, lon, lat)[0] - (back + 180.0)))
+
+    try:
+        t = brentq(off_course, 0.0, 1.0, xtol=max(1e-12, 1e-3 / s_ab))
+    except ValueError:  # the point on the segment's line, or as near it as the azimuths are noise
+        t_all = np.linspace(0.0, 1.0, 1001)
+        plons, plats, _ = WGS84.fwd(np.full(t_all.size, a[0]), np.full(t_all.size, a[1]),
+                                    np.full(t_all.size, az_ab), t_all * s_ab)
+        t = float(t_all[np.argmin(WGS84.inv(np.full(t_all.size, lon), np.full(t_all.size, lat), plons, plats)[2])])
+    plon, plat, _ = WGS84.fwd(a[0], a[1], az_ab, t * s_ab)
+    return min(float(d_a), float(d_b), float(WGS84.inv(lon, lat, plon, plat)[2]))
 
 
 #: The sphere the segment screen of :func:`distance_to_geometry_m` measures on (the mean
@@ -541,7 +538,7 @@ def distance_to_geometry_m(lon_deg: float, lat_deg: float, geom: BaseGeometry) -
     all is an upper bound (both with a 1 % allowance for the ellipsoid). Among
     those, candidates are found in the AEQD centred on the query point (where
     distances from the point are exact); the nearest segments are then refined
-    with exact geodesics (golden-section search along each candidate segment).
+    with exact geodesics (the perpendicular found along each candidate segment).
     Good to well under 1 m up to thousands of kilometres. A geometry's segments
     are prepared once and kept for the next call (the engine measures against
     the same zones and border lines again and again).
@@ -556,18 +553,21 @@ def distance_to_geometry_m(lon_deg: float, lat_deg: float, geom: BaseGeometry) -
     if not len(segs.a):
         return best_point
     q = _unit(np.array([[lon_deg, lat_deg]]))[0]
-    near_end = _SCREEN_RADIUS_M * np.minimum(_angle(segs.ua, q), _angle(segs.ub, q))
-    k = int(np.argmin(near_end))
-    end = segs.a[k] if _angle(segs.ua[k:k + 1], q)[0] <= _angle(segs.ub[k:k + 1], q)[0] else segs.b[k]
+    # the nearer end of each segment by the cosine of its angle from the point (the larger: nearer)
+    cos_a, cos_b = segs.ua @ q, segs.ub @ q
+    cos_near = np.maximum(cos_a, cos_b)
+    chord = np.sqrt(np.maximum(2.0 - 2.0 * cos_near, 0.0))  # within 0.1 m for the nearest: the 1 m below
+    near_end = _SCREEN_RADIUS_M * 2.0 * np.arcsin(np.minimum(chord / 2.0, 1.0))
+    k = int(np.argmax(cos_near))
+    end = segs.a[k] if cos_a[k] >= cos_b[k] else segs.b[k]
     upper = float(WGS84.inv(lon_deg, lat_deg, end[0], end[1])[2])
     lower = (1.0 - _SCREEN_SLACK) * near_end - (1.0 + _SCREEN_SLACK) * segs.half_m - 1.0
     keep = np.nonzero(lower <= upper)[0]
     proj = LocalAeqd(lon_deg, lat_deg)
-    ax, ay = proj.forward(segs.a[keep, 0], segs.a[keep, 1])
-    bx, by = proj.forward(segs.b[keep, 0], segs.b[keep, 1])
-    planar = shapely.linestrings(
-        np.stack([np.column_stack([ax, ay]), np.column_stack([bx, by])], axis=1)
-    )
+    ends = np.concatenate([segs.a[keep], segs.b[keep]])
+    x, y = proj.forward(ends[:, 0], ends[:, 1])
+    xy = np.column_stack([x, y])
+    planar = shapely.linestrings(np.stack([xy[: keep.size], xy[keep.size:]], axis=1))
     d_planar = shapely.distance(planar, Point(0.0, 0.0))
     # the eight nearest of each line (ring), then every one within a margin of the nearest
     order = np.argsort(d_planar, kind="stable")

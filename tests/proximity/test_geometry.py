@@ -200,3 +200,27 @@ def test_the_segment_screen_keeps_the_nearest_segment() -> None:
         assert distance_to_geometry_m(float(lon), float(lat), line) == pytest.approx(brute, abs=1e-6)
         # the second call uses the segments prepared by the first: the same answer
         assert distance_to_geometry_m(float(lon), float(lat), line) == pytest.approx(brute, abs=1e-6)
+
+
+def test_the_nearest_point_of_a_segment_is_geographiclibs() -> None:
+    """The nearest point of one geodesic segment (where the way to the point is perpendicular to it, or
+    an end) within 1 mm of GeographicLib's minimum, for segments of 1 m to 1,000 km, points beside,
+    before and beyond them, and a point on the segment."""
+    from proximity.geometry import WGS84, _segment_min_distance_m
+
+    def course(a, b):
+        return float(WGS84.inv(a[0], a[1], b[0], b[1])[0])
+
+    rng = np.random.default_rng(11)
+    for length_m in (1.0, 1_000.0, 50_000.0, 1_000_000.0):
+        for _ in range(12):
+            a = (float(rng.uniform(-170, 170)), float(rng.uniform(-75, 75)))
+            b = direct(*a, float(rng.uniform(0, 360)), length_m)
+            p = direct(*a, float(rng.uniform(0, 360)), float(rng.uniform(0, 2.0 * length_m + 5_000.0)))
+            truth = distance_to_line_m(p[0], p[1], np.array([a, b]))
+            assert _segment_min_distance_m(p[0], p[1], a, b) == pytest.approx(truth, abs=1e-3)
+    # points on it: its ends, and one in the middle (the geodesic's own course there)
+    a, b = (20.0, 60.0), (21.0, 60.5)
+    middle = direct(*a, course(a, b), 30_000.0)
+    for on in (a, b, middle):
+        assert _segment_min_distance_m(on[0], on[1], a, b) == pytest.approx(0.0, abs=1e-3)
