@@ -203,6 +203,17 @@ class IncidentBook:
         return sorted(self._by_kind.get(kind, ()))
 
 
+# the kinds whose event about an announced flight, inside its corridor and period, is what was announced
+_ANNOUNCEABLE = frozenset({"zone_entry", "predicted_zone_entry"})
+
+
+def _as_announced(kind: str, subjects: Sequence[Subject], notification: dict[str, Any] | None) -> bool:
+    """Whether an event is an announced flight doing what it announced: a zone entry (or its
+    prediction) of the aircraft a flight notice names, inside its corridor within its period."""
+    return (kind in _ANNOUNCEABLE and notification is not None and notification.get("status") == "notified"
+            and bool(subjects) and notification.get("track_id") == subjects[0].track_id)
+
+
 class Lifecycle:
     """Opens, revises and closes incidents, and makes their events."""
 
@@ -402,13 +413,15 @@ class Lifecycle:
         suspect = any(x.suspect for x in subjects)
         profile = self.profile
         rule = profile.rule(inc.rule)
+        notification = self._notification(zone, subjects)
         ev = Event(
             event_id=inc.event_id,
             kind=inc.kind,
             state=state,
             seq=inc.seq,
             t_s=t_s,
-            severity=profile.severity(inc.kind, inc.severity, rule, watched=self._rule_watch(inc, rule), suspect=suspect),
+            severity=profile.severity(inc.kind, inc.severity, rule, watched=self._rule_watch(inc, rule), suspect=suspect,
+                                      announced=_as_announced(inc.kind, subjects, notification)),
             subjects=subjects,
             summary=summary,
             zone_id=zone.zone_id if zone is not None else None,
@@ -421,7 +434,7 @@ class Lifecycle:
             integrity_reasons=self._integrity_reasons(inc, subjects) if suspect else (),
             suppressed=inc.muted,
             cells=rules.cells(inc),
-            notification=self._notification(zone, subjects),
+            notification=notification,
         )
         if inc.muted is None:
             inc.seq += 1

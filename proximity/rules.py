@@ -177,6 +177,8 @@ class RuleProfile:
     stationary_pairs: bool = False  # a pair of stationary tracks raises nothing
     civil_in_port: bool = False  # civil (or unknown) subjects all inside a port raise nothing
     suspect_max_severity: Severity | None = None  # the ceiling of an event with a suspect subject
+    # the ceiling of a zone entry (or its prediction) of an announced flight inside its corridor and period
+    announced_max_severity: Severity | None = None
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -184,8 +186,10 @@ class RuleProfile:
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
             raise ValueError(f"rules: ids repeated: {', '.join(dup)}")
-        if self.suspect_max_severity is not None and self.suspect_max_severity not in SEVERITIES:
-            raise ValueError(f"suspect_max_severity: {self.suspect_max_severity!r} is not one of {SEVERITIES}")
+        for key in ("suspect_max_severity", "announced_max_severity"):
+            value = getattr(self, key)
+            if value is not None and value not in SEVERITIES:
+                raise ValueError(f"{key}: {value!r} is not one of {SEVERITIES}")
         if self.version < 1:
             raise ValueError(f"version: {self.version} is not a positive integer")
 
@@ -216,7 +220,7 @@ class RuleProfile:
         ctx = data.get("context", {})
         sev = data.get("severity", {})
         for key, table, keys in (("context", ctx, {"stationary_pairs", "civil_in_port"}),
-                                 ("severity", sev, {"suspect_max_severity"})):
+                                 ("severity", sev, {"suspect_max_severity", "announced_max_severity"})):
             if not isinstance(table, Mapping):
                 raise ProfileError(f"{source}: {key}: not a table")
             bad = sorted(set(table) - keys)
@@ -259,6 +263,7 @@ class RuleProfile:
                 stationary_pairs=ctx.get("stationary_pairs", False),
                 civil_in_port=ctx.get("civil_in_port", False),
                 suspect_max_severity=sev.get("suspect_max_severity"),
+                announced_max_severity=sev.get("announced_max_severity"),
                 description=str(data.get("description", "")),
             )
         except ValueError as e:
@@ -346,7 +351,8 @@ class Rules:
                 return Verdict(False, rule, "suppressed_by_rule")
         return Verdict(False, reason="suppressed_by_rule")
 
-    def severity(self, kind: str, base: Severity, rule: Rule | None, *, watched: bool, suspect: bool) -> Severity:
+    def severity(self, kind: str, base: Severity, rule: Rule | None, *, watched: bool, suspect: bool,
+                 announced: bool = False) -> Severity:
         """The severity of a raised event (see the module docstring).
 
         ``base`` is the family's severity, which the lifecycle raised one level for a
@@ -361,6 +367,9 @@ class Rules:
                 s = _lower(s, _up(rule.max_severity) if watched else rule.max_severity)
         cap = self.profile.suspect_max_severity
         if suspect and cap is not None and kind != "track_integrity":
+            s = _lower(s, cap)
+        cap = self.profile.announced_max_severity
+        if announced and cap is not None:
             s = _lower(s, cap)
         return s
 

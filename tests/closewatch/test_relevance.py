@@ -66,7 +66,7 @@ def test_the_real_dma_recording_raises_no_civil_pair(shared_data: Path, tmp_path
         runs[profile] = (sink.events, summary)
     events, summary = runs["military"]
     # every ship of the sample is a merchant, fishing or pleasure vessel or unknown: nothing raised
-    assert events == [] and summary.profile == "military@2"
+    assert events == [] and summary.profile == "military@3"
     assert summary.suppressed.get(("close_approach", "stationary"), 0) >= 1
     # what military leaves out is exactly what all-traffic raises: each incident counted once
     all_events, all_summary = runs["all-traffic"]
@@ -157,6 +157,6 @@ def test_an_anchored_ship_of_the_other_side_in_the_territorial_sea_and_a_custom_
         out[name] = ([e for e in events + eng.process(held) + eng.finish() if e.state == "open"], eng.suppressed)
     raised, _ = out["military"]
     assert [(e.kind, e.rule, e.subjects[0].track_id, e.metrics["passage_stopped"]) for e in raised] == [
-        ("zone_entry", "military@2/territorial-not-innocent", "ais:273318100", 1.0)]
+        ("zone_entry", "military@3/territorial-not-innocent", "ais:273318100", 1.0)]
     raised, suppressed = out["with the anchorage"]
     assert raised == [] and suppressed.get(("zone_entry", "in_port"), 0) == 1

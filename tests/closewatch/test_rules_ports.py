@@ -51,7 +51,7 @@ def test_the_committed_ports_cover_the_watched_seas():
     areas = load_ports(RuleSettings())
     assert len(areas) > 500
     rules = build_rules(Settings())
-    assert rules.profile.label == "military@2"
+    assert rules.profile.label == "military@3"
     import numpy as np
 
     inside = [KIEL, ST_PETERSBURG, _at(*KIEL, 45.0, 2_900.0)]
@@ -80,7 +80,7 @@ def test_a_warship_in_port_near_a_civil_ship_of_the_other_side_is_raised():
     _, events = _run(Settings(), _harbour_pair("military", "civil"))
     opened = [e for e in events if e.state == "open"]
     assert [(e.kind, e.severity, e.rule) for e in opened] == [
-        ("close_approach", "warning", "military@2/close-military-civil")]
+        ("close_approach", "warning", "military@3/close-military-civil")]
 
 
 def test_a_nato_merchant_ship_moored_in_a_russian_port_opens_no_zone_entry():
@@ -126,7 +126,7 @@ def test_run_explain_writes_context_events_and_the_summary_counts(tmp_path, caps
                    f'context_jsonl = "{tmp_path}/ctx.jsonl"\n', encoding="utf-8")
     assert main(["run", "-c", str(cfg), "--explain", "ais:273000001"]) == 0
     out = capsys.readouterr().out
-    assert "rule profile: military@2" in out
+    assert "rule profile: military@3" in out
     # the close approach, and the Russian ship's entry into German territorial waters: in port
     assert ("not raised (incidents by kind and reason): 2 (close_approach in_port: 1, "
             "zone_entry in_port: 1)") in out

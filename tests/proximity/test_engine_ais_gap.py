@@ -230,5 +230,5 @@ def test_the_military_profile_raises_an_ais_gap(upd, at, zone):
     eng = Engine(ProximitySettings(), [zone], rules=Rules(load_profile("military")), wall_clock=lambda: 0.0)
     events = _gaps(eng.process(reports) + eng.finish())
     assert [(e.state, e.rule, e.severity) for e in events] == [
-        ("open", "military@2/ais-gap", "warning"), ("update", "military@2/ais-gap", "warning"),
-        ("closed", "military@2/ais-gap", "warning")]
+        ("open", "military@3/ais-gap", "warning"), ("update", "military@3/ais-gap", "warning"),
+        ("closed", "military@3/ais-gap", "warning")]

@@ -135,3 +135,26 @@ def test_a_restored_engine_still_knows_the_announced_flight(upd: Any, at: Any, c
     again = Engine.from_state(ProximitySettings(), state, wall_clock=lambda: 0.0)
     got += [e.canonical() for e in again.process(flight[5:])]
     assert got == expected
+
+
+def test_the_announced_flight_inside_its_corridor_is_a_record_not_an_alarm(upd: Any, at: Any,
+                                                                           circle_zone: Any) -> None:
+    # the default profile: a territorial entry of a state aircraft is critical, but at most info when it is the
+    # announced flight inside its corridor and period; off the corridor it keeps its severity
+    from closewatch.rules import load_profile
+    from proximity.rules import Rules
+
+    sites = [circle_zone(name, lon, lat, 15_000.0, kind="territorial", sides=("russia",), domains=("air",))
+             for name, lon, lat in (("site-a", 24.0, 58.0), ("site-b", 25.6, 58.45))]
+    eng = Engine(ProximitySettings(), sites, rules=Rules(load_profile("military")), wall_clock=lambda: 0.0)
+    eng.add_zones([zone_from_notice(_flight({"icao24": "155001"}))])
+    flight = _track(upd, at, "icao:155001", T0, (23.0, 58.0), [(89.6, 600), (35.0, 400)], category="state")
+    other = _track(upd, at, "icao:155002", T0 + 60, (23.0, 58.0), [(89.6, 600)], category="state")
+    reports = sorted(flight + other, key=lambda u: u.t_s)
+    events = [e for k in range(0, len(reports), 4) for e in eng.process(reports[k:k + 4])]
+    entries = {(e.subjects[0].track_id, e.zone_id): e for e in events if e.kind == "zone_entry" and e.state == "open"}
+    announced = entries[("icao:155001", "site-a")]
+    assert announced.notification["status"] == "notified" and announced.severity == "info"
+    assert announced.rule is not None and announced.rule.startswith("military@3/")
+    assert entries[("icao:155001", "site-b")].notification["status"] == "unnotified"
+    assert entries[("icao:155001", "site-b")].severity == entries[("icao:155002", "site-a")].severity != "info"

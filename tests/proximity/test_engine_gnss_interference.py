@@ -135,7 +135,7 @@ def test_tracks_inside_an_area_are_suspect_and_capped_at_info_by_the_profile():
     assert inside.severity == "info"  # critical below half the threshold, capped: the subjects are suspect
     assert not outside.integrity_suspect and outside.integrity_reasons == () and outside.severity == "critical"
     gnss = [e for e in events if e.kind == "gnss_interference"]
-    assert gnss and gnss[0].rule == "military@2/gnss"
+    assert gnss and gnss[0].rule == "military@3/gnss"
     # the suspicion opened no track_integrity incident per track
     assert not [e for e in events if e.kind == "track_integrity"]
 

@@ -360,4 +360,4 @@ def test_the_military_profile_raises_both_incsea_kinds():
     engine = Engine(ProximitySettings(), [], rules=Rules(load_profile("military")), wall_clock=lambda: 0.0)
     events = engine.process(reports) + engine.finish()
     opened = {(e.kind, e.rule) for e in events if e.state == "open" and e.kind in (AIR_KIND, SEA_KIND)}
-    assert opened == {(AIR_KIND, "military@2/incsea"), (SEA_KIND, "military@2/incsea")}
+    assert opened == {(AIR_KIND, "military@3/incsea"), (SEA_KIND, "military@3/incsea")}

@@ -194,13 +194,13 @@ def test_a_military_ship_near_a_civil_one_of_the_other_side(military, upd, at):
     eng, events = _run(military, reports)
     opened = [e for e in events if e.state == "open"]
     assert [(e.kind, e.severity, e.rule) for e in opened] == [
-        ("close_approach", "warning", "military@2/close-military-civil")  # under half: capped at warning
+        ("close_approach", "warning", "military@3/close-military-civil")  # under half: capped at warning
     ]
     assert [s.category for s in opened[0].subjects] == ["civil", "military"]
     reports = _two_ships(upd, at, cat_a="military", cat_b="military", gap_m=300.0, speed_mps=0.0)
     _, events = _run(military, reports)
     assert [(e.severity, e.rule) for e in events if e.state == "open"] == [
-        ("critical", "military@2/close-military-pair")
+        ("critical", "military@3/close-military-pair")
     ]
 
 
@@ -260,6 +260,6 @@ def test_territorial_entry_raised_when_passage_stops_being_innocent(military, up
     eng, events = _run(military, stop, [zone])
     entries = [e for e in events if e.kind == "zone_entry"]
     assert entries[0].state == "open" and entries[0].seq == 0 and entries[0].severity == "warning"
-    assert entries[0].rule == "military@2/territorial-not-innocent"
+    assert entries[0].rule == "military@3/territorial-not-innocent"
     assert entries[0].metrics["passage_stopped"] == 1.0
     assert entries[0].t_s >= T0 + 30 * 60 + 900  # stopped for passage_stop_s
