@@ -71,12 +71,34 @@ class _Target:
     name: str  # "" for a border line, else the state's code
     geometry: BaseGeometry
     sides: frozenset[int]  # the sides of aircraft it concerns
-    tree: cKDTree
+    points: np.ndarray  # unit vectors of points sampled along its boundary
+    bounds: tuple[float, float, float, float]  # lon/lat box: an aircraft outside it is not inside
 
 
 def _target(name: str, geometry: BaseGeometry, sides: frozenset[int]) -> _Target:
     pts = shapely.get_coordinates(shapely.segmentize(shapely.boundary(geometry) if name else geometry, _SAMPLE_DEG))
-    return _Target(name, geometry, sides, cKDTree(unit_vectors(pts[:, 0], pts[:, 1])))
+    return _Target(name, geometry, sides, unit_vectors(pts[:, 0], pts[:, 1]), tuple(geometry.bounds))
+
+
+class _Screen:
+    """The targets of one side's aircraft, in order, and one tree of all their sampled points: the
+    targets within reach of an aircraft in one query (not one per target)."""
+
+    def __init__(self, targets: list[_Target]) -> None:
+        self.targets = targets
+        self.owner = np.concatenate([np.full(len(t.points), k) for k, t in enumerate(targets)]) if targets \
+            else np.empty(0, np.int64)
+        self.tree = cKDTree(np.concatenate([t.points for t in targets]) if targets else np.empty((0, 3)))
+
+    def within(self, q: np.ndarray, chord: float) -> set[int]:
+        """The targets with a sampled point within ``chord`` of ``q`` (unit sphere)."""
+        return set(self.owner[self.tree.query_ball_point(q, chord)].tolist())
+
+    def nearest(self, q: np.ndarray) -> int:
+        """The target of the sampled point nearest ``q`` (the first in order on a tie)."""
+        d, i = self.tree.query(q, k=min(8, len(self.owner)))
+        d, i = np.atleast_1d(d), np.atleast_1d(i)
+        return int(self.owner[i[d == d.min()]].min())
 
 
 class BomberSortie(Family[SortieIncident]):
@@ -89,6 +111,7 @@ class BomberSortie(Family[SortieIncident]):
         both = frozenset((_NATO, _RUSSIA))
         self._borders = [_target("", line, both) for line in ctx.borders]
         self._airspace: dict[int, _Target] = {}  # zone number -> target
+        self._screens: dict[int, _Screen] = {}  # side -> its targets' screen (made when first asked)
         # slot -> (lon, lat, side, a lower bound of its distance to every target) at the last
         # measure of a watched aircraft with no sortie open: while it has moved less than that bound
         # minus border_distance_m, no target can be within reach (the triangle inequality), and the
@@ -99,6 +122,7 @@ class BomberSortie(Family[SortieIncident]):
 
     def on_zones(self, added: Sequence[int], t_s: float | None) -> list[Event]:
         self._far.clear()  # new targets: every bound is void
+        self._screens.clear()
         for z in added:
             zone = self.zones[z]
             self._airspace.pop(z, None)
@@ -173,26 +197,34 @@ class BomberSortie(Family[SortieIncident]):
         lon, lat = float(tr.lon_deg[slot]), float(tr.lat_deg[slot])
         side = int(tr.side[slot])
         q = unit_vectors(np.array([lon]), np.array([lat]))[0]
-        chord = _chord(reach_m * _SPHERE + _SAMPLE_M)
+        screen = self._screen(side)
+        in_reach = screen.within(q, _chord(reach_m * _SPHERE + _SAMPLE_M))
         nearest = math.inf
         by_state: dict[str, float] = {}
-        far: list[tuple[float, _Target]] = []  # the targets out of reach, by their nearest sample
-        for target in (*self._borders, *(self._airspace[z] for z in sorted(self._airspace))):
-            if side not in target.sides:
-                continue
-            inside = bool(target.name) and bool(shapely.contains_xy(target.geometry, lon, lat))
-            sample = float(target.tree.query(q)[0])
-            if not inside and sample > chord:
-                far.append((sample, target))
+        any_far = False
+        for k, target in enumerate(screen.targets):
+            minx, miny, maxx, maxy = target.bounds
+            inside = (bool(target.name) and minx <= lon <= maxx and miny <= lat <= maxy
+                      and bool(shapely.contains_xy(target.geometry, lon, lat)))
+            if not inside and k not in in_reach:
+                any_far = True
                 continue
             d = 0.0 if inside else distance_to_geometry_m(lon, lat, target.geometry)
             nearest = min(nearest, d)
             if target.name and d <= reach_m:
                 by_state[target.name] = min(d, by_state.get(target.name, math.inf))
-        if nearest == math.inf and far:
+        if nearest == math.inf and any_far:
             # out of reach of everything: the distance to the target of the nearest sample says how far
-            nearest = distance_to_geometry_m(lon, lat, min(far, key=lambda f: f[0])[1].geometry)
+            nearest = distance_to_geometry_m(lon, lat, screen.targets[screen.nearest(q)].geometry)
         return nearest, by_state
+
+    def _screen(self, side: int) -> _Screen:
+        screen = self._screens.get(side)
+        if screen is None:
+            targets = [t for t in (*self._borders, *(self._airspace[z] for z in sorted(self._airspace)))
+                       if side in t.sides]
+            screen = self._screens[side] = _Screen(targets)
+        return screen
 
     def _company(self, slot: int, t_s: float) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """The aircraft within ``escort_m`` on a matching course and speed: same side, other side."""
