@@ -116,7 +116,10 @@ REGIONS: tuple[Region, ...] = (
         ("RUS", "POL", "LTU", "LVA", "EST", "FIN", "SWE", "DNK", "DEU"),
     ),
     Region("gulf_of_finland", "Gulf of Finland", (22.0, 58.5, 31.0, 61.0), ("RUS", "FIN", "EST")),
-    Region("barents", "Barents and White Seas", (14.0, 64.0, 60.0, 75.0), ("RUS", "NOR")),
+    Region("barents", "Barents and White Seas", (14.0, 64.0, 60.0, 75.0), ("RUS", "NOR", "FIN")),
+    # Finland's territory north of the Gulf and its border with Russia (Karelia), with Sweden across
+    # the Gulf of Bothnia: the air the bomber sorties and announced flights along that border cross
+    Region("finland", "Finland and Karelia", (19.0, 59.5, 33.0, 64.5), ("RUS", "FIN", "SWE")),
     Region("black_sea", "Black Sea", (27.0, 40.5, 42.0, 47.5), ("RUS", "ROU", "BGR", "TUR")),
 )
 
