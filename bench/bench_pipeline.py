@@ -431,9 +431,10 @@ def run_scenario(name: str, tr: Traffic, zones: list[Zone], borders: list[Any], 
     entered = np.concatenate(rec.entered) if rec.entered else np.empty(0)
     acked = rec.acked
     ev_lat: list[float] = []
-    ev_predicted: list[bool] = []  # raised at a prediction tick
+    ev_predicted: list[bool] = []  # raised at a prediction slice
     how: dict[str, int] = {"report": 0, "tick": 0, "batch": 0}
-    predict_s = ProximitySettings().predict_interval_s
+    settings = ProximitySettings()
+    slice_s = settings.predict_interval_s / settings.predict_slices
     kinds: dict[str, int] = {}
     n_events = 0
     batch_len = {first: n for first, _, n in rec.track_batches}
@@ -450,7 +451,7 @@ def run_scenario(name: str, tr: Traffic, zones: list[Zone], borders: list[Any], 
             k, by = found
             how[by] += 1
             ev_lat.append((acked[ordinal + j] - entered[first + k]) * 1000.0)
-            ev_predicted.append(by == "tick" and abs(ev.t_s / predict_s - round(ev.t_s / predict_s)) < 1e-9)
+            ev_predicted.append(by == "tick" and abs(ev.t_s - (round(ev.t_s / slice_s - 0.5) + 0.5) * slice_s) < 1e-6)
     tr_lat = []
     for first, ordinal, n in rec.track_batches:
         a = acked[ordinal: ordinal + n]
@@ -530,7 +531,7 @@ def print_results(results: list[Result], rate: float, duration_s: float, n_track
         at = r.event_at_prediction
         if at.size:
             (p50a, p99a), (p50b, p99b) = _pct(r.event_lat_ms[at], [50, 99]), _pct(r.event_lat_ms[~at], [50, 99])
-            print(f"    events raised at a prediction tick: {int(at.sum())}, p50 {p50a:.0f} ms, p99 {p99a:.0f} ms; "
+            print(f"    events raised at a prediction slice: {int(at.sum())}, p50 {p50a:.0f} ms, p99 {p99a:.0f} ms; "
                   f"the others: {int((~at).sum())}, p50 {p50b:.0f} ms, p99 {p99b:.0f} ms; triggers found: "
                   f"{r.attributed['report']} by their report, {r.attributed['tick']} past a tick, "
                   f"{r.attributed['batch']} at the batch start")

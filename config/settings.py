@@ -366,9 +366,14 @@ class ProximitySettings(_Section):
     update_min_change: float = Field(default=0.1, gt=0, lt=1)
     # A close approach below this fraction of its threshold is "critical".
     critical_fraction: float = Field(default=0.5, gt=0, le=1)
-    # Predictions (predicted_zone_entry, predicted_close_approach) run at the pair
-    # ticks that fall on multiples of this data time.
+    # Predictions (predicted_zone_entry, predicted_close_approach) are made for every
+    # track once per predict_interval_s of data time, spread over predict_slices slices
+    # of it: a track (a pair: its NATO track) is predicted in the slice its id falls into
+    # (CRC-32 of the id), at the middle of that slice, so that no prediction run holds the
+    # pipeline for long and none shares a batch with a pair tick (docs/engine.md, "Ticks").
+    # 1: every track at once.
     predict_interval_s: PositiveFloat = 30.0
+    predict_slices: int = Field(default=30, ge=1, le=3_600)
     # Pair prediction screen: positions sampled every predict_step_s of the horizon.
     predict_step_s: PositiveFloat = 60.0
     # Zone-entry prediction: the path is sampled at least every predict_zone_step_m,

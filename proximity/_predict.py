@@ -75,6 +75,13 @@ def _distinct(keys: list[np.ndarray], n_pairs: int) -> np.ndarray:
     return np.flatnonzero(seen)
 
 
+# Tracks of b at most this fast (ships, land units) are screened from one tree of their
+# positions now instead of one tree per sampling step: with a small side a (the tracks due in
+# a prediction slice) building the trees of the large side b at every step was most of the
+# screen's time, and a slow track's drift over the horizon only widens the radius a little.
+SLOW_MPS = 40.0
+
+
 def approach_candidates(
     p_a: np.ndarray,
     u_a: np.ndarray,
@@ -91,22 +98,36 @@ def approach_candidates(
 
     Positions are sampled every ``step_s``; between two samples two tracks close
     in by at most their speeds times half a step, which is added to the radius.
-    The pairs found are then checked with straight-line (chord) motion; the third
-    array is a lower bound of each pair's closest approach (metres, sphere), so
-    that a caller can apply a smaller threshold per pair.
+    The tracks of b no faster than ``SLOW_MPS`` are not moved: a's sample at ``tau``
+    is compared with their positions now, the radius widened by the farthest they
+    can go by ``tau`` plus half a step. The pairs found are then checked with
+    straight-line (chord) motion; the third array is a lower bound of each pair's
+    closest approach (metres, sphere), so that a caller can apply a smaller
+    threshold per pair.
     """
     if p_a.size == 0 or p_b.size == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
-    vmax = float(v_a.max() + v_b.max())
-    chord = _chord(radius_m + vmax * step_s / 2.0)
-    keys = []
     nb = p_b.shape[0]
+    slow = np.flatnonzero(v_b <= SLOW_MPS)
+    fast = np.flatnonzero(v_b > SLOW_MPS)
+    half = step_s / 2.0
+    va_max = float(v_a.max())
+    tree_slow = cKDTree(p_b[slow]) if slow.size else None
+    v_slow = float(v_b[slow].max()) if slow.size else 0.0
+    v_fast = float(v_b[fast].max()) if fast.size else 0.0
+    keys = []
     for tau in np.arange(0.0, horizon_s + step_s, step_s):
         tau = min(tau, horizon_s)
-        qa = sphere_position(p_a, u_a, v_a * tau)
-        qb = sphere_position(p_b, u_b, v_b * tau)
-        found = cKDTree(qa).sparse_distance_matrix(cKDTree(qb), chord, output_type="ndarray")
-        keys.append(found["i"].astype(np.int64) * nb + found["j"])
+        tree_a = cKDTree(sphere_position(p_a, u_a, v_a * tau))
+        if tree_slow is not None:
+            chord = _chord(radius_m + va_max * half + v_slow * (tau + half))
+            found = tree_a.sparse_distance_matrix(tree_slow, chord, output_type="ndarray")
+            keys.append(found["i"].astype(np.int64) * nb + slow[found["j"]])
+        if fast.size:
+            qb = sphere_position(p_b[fast], u_b[fast], v_b[fast] * tau)
+            chord = _chord(radius_m + (va_max + v_fast) * half)
+            found = tree_a.sparse_distance_matrix(cKDTree(qb), chord, output_type="ndarray")
+            keys.append(found["i"].astype(np.int64) * nb + fast[found["j"]])
     k = _distinct(keys, p_a.shape[0] * nb)
     i, j = k // nb, k % nb
     # linear motion in 3-D (chords) for the closest approach; a great circle leaves

@@ -12,8 +12,13 @@ processed (the rules in full: ``docs/engine.md``):
    reports: stale tracks expire (their incidents close, ``stale``), incidents
    bound to a zone whose window ended close (``zone_inactive``), then every
    family's ``on_tick`` (exercise zones, integrity and spoofing, close
-   approaches at one instant) and, on every ``predict_interval_s``, its
-   ``on_predict``. If the data time jumps over several ticks, only the last runs.
+   approaches at one instant). If the data time jumps over several ticks, only
+   the last runs. The predictions are cut the same way at their own *slices*:
+   ``predict_interval_s`` is cut into ``predict_slices``, and at the middle of
+   each every family's ``on_predict`` predicts the tracks whose id falls into
+   that slice (each track once per interval; a pair by its NATO track). If the
+   data time jumps over several slices, the tracks of all of them are predicted
+   at the last.
 3. Between ticks, the reports go to every family's ``screen`` (against each
    track's previous report), into the track table, then to every family's
    ``on_reports``; the events are ordered by the report that caused them.
@@ -95,7 +100,8 @@ class Engine:
         self._data_t_s: float | None = None
         self._tick_k: int | None = None
         self._last_tick_t_s: float | None = None
-        self._last_predict_k: int | None = None
+        self._slice_k: int | None = None  # the last prediction slice run
+        self._slice_s = settings.predict_interval_s / settings.predict_slices
         self._far = FarAhead(settings.future_tolerance_s, settings.future_confirm_tracks, settings.future_held_max)
         # counters
         self._n_updates = 0
@@ -235,20 +241,27 @@ class Engine:
         upd = np.empty(m, object)
         upd[:] = updates
         cols = ReportBatch.columns(updates, t)
-        # where the data time passes a tick, the tick runs before that report
-        P = self._s.pair_interval_s
-        need = np.ceil(t / P).astype(np.int64) - 1
+        # where the data time passes a tick or a prediction slice, it runs before that report
+        P, S = self._s.pair_interval_s, self._slice_s
         if self._tick_k is None:
-            self._tick_k = int(need[0])
-        run = np.maximum.accumulate(np.maximum(need, self._tick_k))
-        prev = np.concatenate(([self._tick_k], run[:-1]))
-        cuts = np.nonzero(run > prev)[0].tolist()
+            self._tick_k = int(np.ceil(t[0] / P)) - 1
+            self._slice_k = int(np.ceil(t[0] / S - 0.5)) - 1
+        run, prev = _passed(np.ceil(t / P).astype(np.int64) - 1, self._tick_k)
+        run_s, prev_s = _passed(np.ceil(t / S - 0.5).astype(np.int64) - 1, self._slice_k)
+        cuts = np.nonzero((run > prev) | (run_s > prev_s))[0].tolist()
         bounds = sorted({0, *cuts, m})
         for a, b in zip(bounds[:-1], bounds[1:]):
-            if run[a] > prev[a]:
-                self._tick_k = int(run[a])
+            tick, predict = run[a] > prev[a], run_s[a] > prev_s[a]
+            if tick or predict:
                 forgotten = self._n_forgotten
-                events.extend(self._tick(self._tick_k * P))
+                T_tick, T_slice = float(run[a] * P), (float(run_s[a]) + 0.5) * S
+                if predict and not (tick and T_tick <= T_slice):
+                    events.extend(self._predict(T_slice, int(prev_s[a]), int(run_s[a])))
+                if tick:
+                    self._tick_k = int(run[a])
+                    events.extend(self._tick(T_tick))
+                    if predict and T_tick <= T_slice:
+                        events.extend(self._predict(T_slice, int(prev_s[a]), int(run_s[a])))
                 first = int(idx[a])
                 if self._n_forgotten != forgotten and np.isin(given_keys[first:], self._freed).any():
                     # a track of this report or one after it was forgotten: they are judged again
@@ -314,7 +327,7 @@ class Engine:
             return events
         T = self._data_t_s
         if self._last_tick_t_s is None or T > self._last_tick_t_s:
-            events.extend(self._tick(T, predict=False))
+            events.extend(self._tick(T))
         for key in sorted(self._book.open):
             events.append(self._life.close(key, T, Closed.END_OF_INPUT))
         return self._raised(events)
@@ -343,7 +356,20 @@ class Engine:
         tagged.sort(key=lambda x: x[0])  # by report; stable: by family for one report
         return [e for _, e in tagged]
 
-    def _tick(self, T: float, predict: bool = True) -> list[Event]:
+    def _predict(self, T: float, done_k: int, k: int) -> list[Event]:
+        """The prediction slice ``k`` at its time ``T``, with the slices after ``done_k`` it passed
+        over (all tracks when it passed over a whole interval)."""
+        self._slice_k = k
+        K = self._s.predict_slices
+        tr = self._tracks
+        phases = np.arange(max(done_k + 1, k - K + 1), k + 1) % K
+        due = np.ones(tr.n, bool) if phases.size >= K else np.isin(tr.id_hash[: tr.n] % K, phases)
+        events: list[Event] = []
+        for fam in self._families:
+            events.extend(fam.on_predict(T, due))
+        return events
+
+    def _tick(self, T: float) -> list[Event]:
         self._last_tick_t_s = T
         events = self._expire(T)
         for z in self._zones.ended_before(T):
@@ -353,12 +379,6 @@ class Engine:
                     events.append(self._life.close(key, until_s, Closed.ZONE_INACTIVE))
         for fam in self._families:
             events.extend(fam.on_tick(T))
-        if predict:
-            k = int(math.floor(T / self._s.predict_interval_s))
-            if self._last_predict_k is None or k > self._last_predict_k:
-                self._last_predict_k = k
-                for fam in self._families:
-                    events.extend(fam.on_predict(T))
         self._forget(T)
         return events
 
@@ -396,3 +416,10 @@ class Engine:
             self._n_forgotten += int(old.size)
             self._freed = old
             tr.free(old)
+
+
+def _passed(need: np.ndarray, done: int) -> tuple[np.ndarray, np.ndarray]:
+    """For the tick numbers each report needs run before it, and the last one run: the last
+    tick run once each report is taken, and before it."""
+    run = np.maximum.accumulate(np.maximum(need, done))
+    return run, np.concatenate(([done], run[:-1]))

@@ -24,7 +24,7 @@ named by ``{"$array": "<name>"}``.
 What the state holds (docs/engine.md, "The engine's state"):
 
 =============== ==========================================================================
-clock           data time, the current tick, the last tick and prediction tick
+clock           data time, the current tick, the last tick and prediction slice
 counters        updates, out-of-order drops, expiries, forgotten tracks
 tracks          every column of the track table (the families' too), the track ids, the
                 free slots, the unit vectors, and each slot's latest report (every field
@@ -82,7 +82,7 @@ __all__ = [
 ]
 
 STATE_SCHEMA = "closewatch.engine-state"
-STATE_VERSION = 2  # 2: reports held far ahead of the data clock (proximity._clock)
+STATE_VERSION = 3  # 2: reports held far ahead of the data clock (proximity._clock); 3: prediction slices
 
 # the field names of each record class, in order (dataclasses.fields is slow on the hot path)
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
@@ -134,7 +134,7 @@ def _copy_incident(inc: Incident) -> Incident:
     return new
 
 
-_CLOCK = ("_data_t_s", "_tick_k", "_last_tick_t_s", "_last_predict_k",
+_CLOCK = ("_data_t_s", "_tick_k", "_last_tick_t_s", "_slice_k",
           "_n_updates", "_n_dropped", "_n_expired", "_n_forgotten")
 
 

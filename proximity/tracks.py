@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import zlib
 from typing import NamedTuple, Sequence
 
 import numpy as np
@@ -151,6 +152,8 @@ class TrackTable:
         self._columns["live"] = (np.bool_, False)
         self._columns["category"] = (np.int8, CATEGORY_CODE["unknown"])
         self._columns["role"] = (np.int8, 0)
+        # CRC-32 of the track id (-1: no track): what spreads predictions over their slices
+        self._columns["id_hash"] = (np.int64, -1)
         self._data: dict[str, np.ndarray] = {name: np.empty(0, dtype) for name, (dtype, _) in self._columns.items()}
         self.xyz = np.empty((0, 3))
         self.update = np.empty(0, object)
@@ -171,6 +174,7 @@ class TrackTable:
     live: np.ndarray
     category: np.ndarray  # CATEGORY_CODE of the latest report
     role: np.ndarray  # ROLE_CODE of the latest report's type (0: not a military type known by role)
+    id_hash: np.ndarray  # zlib.crc32 of the track id, UTF-8 (-1: an empty slot)
 
     def _bind(self) -> None:
         for name, col in self._data.items():
@@ -207,6 +211,7 @@ class TrackTable:
         get = self.index.get
         slots = [get(i, -1) for i in track_ids]
         if -1 in slots:
+            given: list[int] = []
             for k, s in enumerate(slots):
                 if s < 0:
                     tid = track_ids[k]
@@ -220,9 +225,11 @@ class TrackTable:
                             self.ids.append(tid)
                             self.n += 1
                         self.index[tid] = s
+                        given.append(s)
                     slots[k] = s
             if self.n > self._cap:
                 self._grow(max(self.n, 2 * self._cap))
+            self.id_hash[given] = [zlib.crc32(self.ids[s].encode()) for s in given]  # type: ignore[union-attr]
         return np.asarray(slots, np.int64)
 
     def keys_for(self, track_ids: Sequence[str]) -> np.ndarray:

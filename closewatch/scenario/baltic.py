@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import reduce
@@ -512,6 +513,18 @@ def _velocity(speed_mps: float, course_deg: float) -> tuple[float, float]:
     return speed_mps * math.sin(math.radians(course_deg)), speed_mps * math.cos(math.radians(course_deg))
 
 
+def _prediction_times(track_id: str, start_s: float, end_s: float, interval_s: float, slices: int) -> Iterator[float]:
+    """Times after T0 from ``start_s`` to ``end_s`` at which the engine predicts ``track_id``: the
+    middle of the slice its id falls into (CRC-32 modulo ``slices``) of every ``interval_s``
+    (``ProximitySettings.predict_slices``)."""
+    slice_s = interval_s / slices
+    j = math.ceil((T0_S + start_s) / slice_s - 0.5)  # the first slice from start_s on
+    j += (zlib.crc32(track_id.encode()) - j) % slices
+    while (t := (j + 0.5) * slice_s - T0_S) <= end_s:
+        yield t
+        j += slices
+
+
 def _predicted_close_approach(
     a: ScenarioTrack,
     b: ScenarioTrack,
@@ -519,17 +532,22 @@ def _predicted_close_approach(
     vertical_m: float | None,
     open_t: int | None,
     tick_s: int,
+    slices: int,
     horizon_s: float,
 ) -> dict[str, object] | None:
-    """First prediction tick before the close approach with CPA under the minima within the horizon.
+    """First prediction before the close approach with CPA under the minima within the horizon
+    (a pair is predicted in its NATO track's slices).
 
     Straight-line motion at the tracks' current course, speed and vertical rate, in a
     local east/north plane centred on the first track: an independent check of the
     engine's CPA.
     """
     start = max(a.waypoints[0].t_s, b.waypoints[0].t_s)
-    t = math.ceil(start / tick_s) * tick_s
-    while open_t is None or t < open_t:
+    end = min(a.waypoints[-1].t_s, b.waypoints[-1].t_s)
+    nato = a if a.side == "nato" else b
+    for t in _prediction_times(nato.track_id, start, end, tick_s, slices):
+        if open_t is not None and t >= open_t:
+            break
         lat_a, lon_a, _, v_a, c_a = a.state(t)
         lat_b, lon_b, _, v_b, c_b = b.state(t)
         rx, ry = _enu_m(lat_a, lon_a, lat_b, lon_b)
@@ -551,16 +569,14 @@ def _predicted_close_approach(
                 "cpa_m": round(cpa, 1),
                 "tcpa_s": round(tcpa, 1),
             }
-        t += tick_s
-        if t > min(a.waypoints[-1].t_s, b.waypoints[-1].t_s):
-            return None
     return None
 
 
 def _predicted_zone_entries(
-    track: ScenarioTrack, zones: Sequence[tuple[str, object]], tick_s: int, horizon_s: float, step_s: float = 10.0
+    track: ScenarioTrack, zones: Sequence[tuple[str, object]], tick_s: int, slices: int, horizon_s: float,
+    step_s: float = 10.0,
 ) -> list[dict[str, object]]:
-    """Per zone, the first prediction tick at which dead reckoning enters it within the horizon.
+    """Per zone, the first prediction at which dead reckoning enters it within the horizon.
 
     ``zones`` are (zone_id, shapely area) pairs that concern this track. The track
     is moved along the geodesic of its current course at its current speed.
@@ -569,8 +585,8 @@ def _predicted_zone_entries(
 
     out: list[dict[str, object]] = []
     seen: set[str] = set()
-    t = math.ceil(track.waypoints[0].t_s / tick_s) * tick_s
-    while t <= min(track.waypoints[-1].t_s, DURATION_S):
+    end = min(track.waypoints[-1].t_s, DURATION_S)
+    for t in _prediction_times(track.track_id, track.waypoints[0].t_s, end, tick_s, slices):
         lat, lon, _, speed, course = track.state(t)
         inside_now = {zid for zid, area in zones if shapely.contains_xy(area, lon, lat)}
         seen |= inside_now
@@ -591,7 +607,6 @@ def _predicted_zone_entries(
                     seen.add(zid)
                     break
                 dt += step_s
-        t += tick_s
     return out
 
 
@@ -601,6 +616,7 @@ def expected_incidents(
     zones: Sequence[object] = (),
     *,
     predict_tick_s: int = 30,
+    predict_slices: int = 30,
     horizon_s: float = 900.0,
 ) -> dict[str, object]:
     """The incidents the demo must raise, from the scenario geometry alone.
@@ -641,7 +657,8 @@ def expected_incidents(
     predicted: list[dict[str, object]] = []
     for a, b, lateral, vertical, opened in ((il20, eufi, 9_260.0, 305.0, air), (rus, fin, 1_852.0, None, sea)):
         p = _predicted_close_approach(
-            a, b, lateral, vertical, opened["open_after_t0_s"], predict_tick_s, horizon_s  # type: ignore[arg-type]
+            a, b, lateral, vertical, opened["open_after_t0_s"],  # type: ignore[arg-type]
+            predict_tick_s, predict_slices, horizon_s,
         )
         if p is not None:
             predicted.append(p)
@@ -651,7 +668,7 @@ def expected_incidents(
             for z in zones
             if track.side in z.sides and track.domain in z.domains  # type: ignore[attr-defined]
         ]
-        predicted.extend(_predicted_zone_entries(track, concerned, predict_tick_s, horizon_s))
+        predicted.extend(_predicted_zone_entries(track, concerned, predict_tick_s, predict_slices, horizon_s))
     lon_c, lat_c = EXERCISE_CENTRE
     exercise = {
         "kind": "exercise_near_border",
@@ -666,6 +683,7 @@ def expected_incidents(
         "t0_s": T0_S,
         "report_interval_s": {"ais": AIS_INTERVAL_S, "sbs1": SBS_INTERVAL_S},
         "predict_interval_s": predict_tick_s,
+        "predict_slices": predict_slices,
         "incidents": [air, sea, zone, exercise, *([shadow] if shadow else []), *predicted],
         "dead_letters": {"baltic-ais": len(CORRUPT_AIS), "baltic-adsb": len(CORRUPT_SBS)},
     }

@@ -72,11 +72,14 @@ class PairFamily(Family[PairIncident]):
         live = tr.live[:n]
         return np.nonzero(live & (tr.side[:n] == _NATO))[0], np.nonzero(live & (tr.side[:n] == _RUSSIA))[0]
 
-    def with_open(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Candidate pairs plus every open incident of this kind, unique and sorted."""
+    def with_open(self, a: np.ndarray, b: np.ndarray, due: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate pairs plus every open incident of this kind (``due``: those whose first track
+        it marks), unique and sorted."""
         keys = self.book.of_kind(self.spec.kind)
         if keys:
             arr = np.array([k[1:] for k in keys], np.int64)
+            if due is not None:
+                arr = arr[due[arr[:, 0]]]
             a = np.concatenate((a, arr[:, 0]))
             b = np.concatenate((b, arr[:, 1]))
         m = self.tracks.n + 1

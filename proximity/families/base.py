@@ -15,8 +15,9 @@ has a default that does nothing, so a family writes only those it needs:
                                        of all families by report, then by family
 ``on_tick(t_s)``                       every tick (``pair_interval_s`` of data time), after stale
                                        tracks and ended zones closed their incidents
-``on_predict(t_s)``                    the ticks that start a ``predict_interval_s``, after
-                                       ``on_tick`` of every family
+``on_predict(t_s, due)``               each prediction slice (``predict_slices`` of every
+                                       ``predict_interval_s``): ``due``, by slot, marks the tracks
+                                       to predict now (a pair is due with its first track)
 ``on_opened(inc, t_s, report)``        an incident of a kind in ``follows`` or ``fulfilled_by``
                                        opens; the events returned come just before its ``open``
                                        (default: close the incident it fulfils)
@@ -59,6 +60,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Mapping, Sequence, TypeVar
 
+import numpy as np
 from shapely.geometry import LineString
 from shapely.geometry.base import BaseGeometry
 
@@ -147,7 +149,7 @@ class Family(Generic[I]):
     def on_tick(self, t_s: float) -> list[Event]:
         return []
 
-    def on_predict(self, t_s: float) -> list[Event]:
+    def on_predict(self, t_s: float, due: np.ndarray) -> list[Event]:
         return []
 
     def on_opened(self, inc: Incident, t_s: float, report: Report | None) -> list[Event]:

@@ -1,8 +1,9 @@
 """``predicted_close_approach``: a NATO and a Russian track whose courses bring them closer than the
 threshold of their domains within ``horizon_s``.
 
-At the prediction ticks every live opposing track with a velocity is brought to
-the tick time (its start state, without the ``align_max_age_s`` limit), then
+At each prediction slice every live NATO track due in it (``Engine``'s slices: each
+track once per ``predict_interval_s``) is paired with every live Russian track; each
+with a velocity is brought to the slice's time (its start state, without the ``align_max_age_s`` limit), then
 moved along the geodesic of its course at constant speed. Candidates are
 screened on the sphere (``proximity._predict.approach_candidates``); the
 survivors get the exact CPA and TCPA on the ellipsoid
@@ -55,14 +56,15 @@ class PredictedCloseApproach(PairFamily):
             f" (threshold {m['threshold_m']:.0f} m)"
         )
 
-    def _candidates(self, T: float) -> tuple[np.ndarray, np.ndarray]:
-        """Pairs that may come within their threshold within the horizon, and the open predictions."""
+    def _candidates(self, T: float, due: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Pairs (of a NATO track ``due``) that may come within their threshold within the horizon,
+        and the open predictions (of those)."""
         s = self.settings
         tr = self.tracks
         H2 = s.horizon_s * (1 + s.hysteresis_margin)
         margin = s.hysteresis_margin
         nato, rus = self.opposing()
-        na, pa, ua, va = movers(tr, nato, T)
+        na, pa, ua, va = movers(tr, nato[due[nato]], T)
         ru, pb, ub, vb = movers(tr, rus, T)
         ia, ib, lower_m = approach_candidates(
             pa, ua, va, pb, ub, vb,
@@ -82,16 +84,16 @@ class PredictedCloseApproach(PairFamily):
                 np.abs(tr.alt_m[ca] - tr.alt_m[cb]) - climb_a - climb_b > self.vertical_m * (1 + margin)
             )
         keep = (lower_m <= thr_low * (1 + margin) * SPHERE_SLACK) & ~apart
-        return self.with_open(ca[keep], cb[keep])
+        return self.with_open(ca[keep], cb[keep], due)
 
-    def on_predict(self, t_s: float) -> list[Event]:
+    def on_predict(self, t_s: float, due: np.ndarray) -> list[Event]:
         T = t_s
         s = self.settings
         tr = self.tracks
         H = s.horizon_s
         margin = s.hysteresis_margin
         vthr = self.vertical_m
-        a, b = self._candidates(T)
+        a, b = self._candidates(T, due)
         if a.size == 0:
             return []
         # an open prediction whose track lost its velocity is re-checked as not predicted

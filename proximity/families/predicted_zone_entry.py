@@ -1,10 +1,10 @@
 """``predicted_zone_entry``: a track whose course and speed take it into a zone within ``horizon_s``.
 
-At the prediction ticks every live track faster than ``predict_min_speed_mps``
-is dead-reckoned along its path, sampled at least every
-``predict_zone_step_m``, against the zone grid (in chunks, to bound the memory);
-the first entry into each applicable zone (active at the entry time) is then
-bisected with exact dead reckoning to about a metre. A track inside the zone, or
+At each prediction slice every live track due in it (``Engine``'s slices: each track
+once per ``predict_interval_s``) faster than ``predict_min_speed_mps`` is dead-reckoned
+along its path, sampled at least every ``predict_zone_step_m``, against the zone grid (in
+chunks, to bound the memory); the first entry into each applicable zone (active at the
+entry time) is then bisected with exact dead reckoning to about a metre. A track inside the zone, or
 with its ``zone_entry`` open, is not predicted into it; the prediction closes
 with ``entered`` when the entry opens (``follows``). Rules: docs/engine.md.
 """
@@ -58,7 +58,7 @@ class PredictedZoneEntry(Family[PredictedEntryIncident]):
     def summary(self, inc: PredictedEntryIncident, who: Sequence[str], zone: str) -> str:
         return f"{who[0]} expected to enter {zone} in {inc.metrics['eta_s']:.0f} s"
 
-    def on_predict(self, t_s: float) -> list[Event]:
+    def on_predict(self, t_s: float, due: np.ndarray) -> list[Event]:
         T = t_s
         s = self.settings
         tr = self.tracks
@@ -66,7 +66,7 @@ class PredictedZoneEntry(Family[PredictedEntryIncident]):
             return []
         H = s.horizon_s
         H2 = H * (1 + s.hysteresis_margin)
-        live = np.nonzero(tr.live[: tr.n] & (tr.speed_mps[: tr.n] >= s.predict_min_speed_mps))[0]
+        live = np.nonzero(due & tr.live[: tr.n] & (tr.speed_mps[: tr.n] >= s.predict_min_speed_mps))[0]
         idx, p, u, speed = movers(tr, live, T)
         hits: Hits = {}
         # in chunks of about _SAMPLES_PER_CHUNK path points, to bound the memory
@@ -76,7 +76,8 @@ class PredictedZoneEntry(Family[PredictedEntryIncident]):
             sel_c = chunk_of == c
             hits.update(self._hits(idx[sel_c], p[sel_c], u[sel_c], speed[sel_c], T, H2))
         events: list[Event] = []
-        for key in sorted(set(self.book.of_kind(KIND)) | {(KIND, sl, z) for sl, z in hits}):
+        open_due = {key for key in self.book.of_kind(KIND) if due[key[1]]}
+        for key in sorted(open_due | {(KIND, sl, z) for sl, z in hits}):
             inc = self.book.get(key)
             hit = hits.get((key[1], key[2]))
             if hit is None:
