@@ -245,6 +245,7 @@ class Engine:
         P, S = self._s.pair_interval_s, self._slice_s
         if self._tick_k is None:
             self._tick_k = int(np.ceil(t[0] / P)) - 1
+        if self._slice_k is None:
             self._slice_k = int(np.ceil(t[0] / S - 0.5)) - 1
         run, prev = _passed(np.ceil(t / P).astype(np.int64) - 1, self._tick_k)
         run_s, prev_s = _passed(np.ceil(t / S - 0.5).astype(np.int64) - 1, self._slice_k)
