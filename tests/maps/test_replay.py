@@ -104,7 +104,10 @@ def test_replay_slider_changes_what_is_shown(guarded_page: Any, engagement: Any,
         page.evaluate("v => window.closewatchMap.setView(v[0], v[1], {animate: false})", view)
         return text
 
-    move_to(predicted_s - 2)  # only the zone entry (open since the first reports; the bomber sortie opens with the prediction)
+    # only the zone entry, open since the first reports (the bomber sortie opens at a prediction, of
+    # the bomber's slice, the predicted close approach at its NATO track's: the earlier of the two)
+    sortie_s = engagement.revisions("bomber_sortie")[0]["properties"]["t_s"]
+    move_to(min(predicted_s, sortie_s) - 2)
     assert shown(".cw-event") == [entry]
     assert len(shown(".cw-track")) == 5
     move_to(opened_s - 20)  # the predicted close approach, with its line
