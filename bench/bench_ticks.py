@@ -55,6 +55,7 @@ def measure(data_s: float, pairs: int) -> dict[str, object]:
     batches = [(t, reports(world, t, t + step)) for t in np.arange(WARMUP_S, WARMUP_S + data_s, step).tolist()]
     kinds: dict[str, list[float]] = {"prediction": [], "pair tick": [], "reports only": []}
     events = 0
+    slices = getattr(s, "predict_slices", None)  # None: an engine before prediction slices
     for t, ups in batches:
         # the batch's data time [lo, hi): a tick at k * P runs in the batch of the first report after it
         lo, hi = T0 + round(t, 6), T0 + round(t + step, 6)
@@ -62,7 +63,6 @@ def measure(data_s: float, pairs: int) -> dict[str, object]:
         def passes(period: float, offset: float = 0.0) -> bool:
             return bool((math.ceil((lo - offset) / period) * period) + offset < hi)
 
-        slices = getattr(s, "predict_slices", None)  # None: an engine before prediction slices
         if passes(s.predict_interval_s) if slices is None else passes(s.predict_interval_s / slices,
                                                                        s.predict_interval_s / slices / 2):
             kind = "prediction"

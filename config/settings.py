@@ -370,7 +370,7 @@ class ProximitySettings(_Section):
     # track once per predict_interval_s of data time, spread over predict_slices slices
     # of it: a track (a pair: its NATO track) is predicted in the slice its id falls into
     # (CRC-32 of the id), at the middle of that slice, so that no prediction run holds the
-    # pipeline for long and none shares a batch with a pair tick (docs/engine.md, "Ticks").
+    # pipeline for long and none falls on a pair tick (docs/engine.md, "Time").
     # 1: every track at once.
     predict_interval_s: PositiveFloat = 30.0
     predict_slices: int = Field(default=30, ge=1, le=3_600)
