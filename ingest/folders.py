@@ -12,7 +12,10 @@ track's last one, and incidents closed as stale a week late. So a folder feed:
 * reads the files in that order with the feed's one decoder, so what one file says
   carries into the next (AIS static data, SBS-1 callsigns), and counts positions and
   names ``raw_ref`` and dead letters per file: ``<feed>:<file>:<line>``
-  (:meth:`ingest._common.DecoderBase.begin_file`).
+  (:meth:`ingest._common.DecoderBase.begin_file`);
+* a file that cannot be read to its end (a truncated gzip member, a file that vanished
+  or is not readable) is a dead letter ``unreadable file`` at the position after its
+  last unit read; what it gave before stands and the next file is read.
 
 Files that overlap in time are not interleaved: the reports of the later-starting file
 that are older than what the engine already has are dropped and counted
@@ -29,7 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from config.records import TrackUpdate
-from ingest.errors import IngestError
+from ingest.errors import IngestError, TransportError
 from ingest.transports import file_units, folder_files
 
 __all__ = ["first_data_time", "in_data_time_order", "read_folder"]
@@ -98,5 +101,20 @@ def read_folder(
         if stop is not None and stop.is_set():
             return
         decoder.begin_file(f.name)
-        yield from decode(decoder, file_units(f, decoder.framing, stop, decoder.limits), False)
+        failed: list[TransportError] = []
+        yield from decode(decoder, _until_unreadable(file_units(f, decoder.framing, stop, decoder.limits), failed), False)
+        if failed:
+            # One unreadable file (a truncated gzip, a file gone or unreadable) is one bad
+            # input of the folder, not the end of the feed: what it gave before stands.
+            log.warning("feed %s: %s; going on with the next file", decoder.feed, failed[0])
+            yield decoder.stats.dead_letter(decoder.position + 1, b"", f"unreadable file: {failed[0]}")
     yield from decode(decoder, [], True)
+
+
+def _until_unreadable(units: Iterator[bytes], failed: list[TransportError]) -> Iterator[bytes]:
+    """``units`` until the file cannot be read further; the error is put in ``failed``
+    (the decoder still decodes every unit read before it)."""
+    try:
+        yield from units
+    except TransportError as e:
+        failed.append(e)

@@ -215,11 +215,13 @@ _READ_ERRORS = (OSError, EOFError, zlib.error, zstandard.ZstdError)
 
 
 def _chunks(p: Path, stop: threading.Event | None) -> Iterator[bytes]:
-    """The (decompressed) bytes of a file, a piece at a time."""
+    """The (decompressed) bytes of a file, a piece at a time. ``read1``: a cut compressed
+    file gives every piece before the cut, then fails (``read`` would fill its whole
+    piece first and lose up to a megabyte before the cut)."""
     with open_recording(p) as f:
         try:
             while not _stopped(stop):
-                data = f.read(_READ_BYTES)
+                data = f.read1(_READ_BYTES)  # type: ignore[attr-defined]
                 if not data:
                     return
                 yield data

@@ -37,6 +37,7 @@ from ingest import (
 from ingest._common import Limits
 from ingest.ais import encode_nmea
 from ingest.transports import file_units
+from fuzz_path import EXERCISE
 
 T0 = 1_714_564_800.0  # 2024-05-01T12:00:00Z
 REPO = Path(__file__).resolve().parents[2]
@@ -322,6 +323,39 @@ def test_a_folder_is_read_in_data_time_order_and_names_file_and_line(tmp_path: P
     assert [u.raw_ref for u in ups] == [f"folder:b-earlier.nmea:{i}" for i in (1, 2, 3)] + [
         f"folder:a-later.nmea:{i}" for i in (1, 2, 3)]
     assert [(d.file, d.position, d.reason) for d in dls] == [("b-earlier.nmea", 4, "checksum mismatch")]
+
+
+def test_an_unreadable_file_of_a_folder_is_a_dead_letter_and_the_folder_goes_on(tmp_path: Path) -> None:
+    """A truncated gzip file in the middle of a folder (a recorder cut off mid-write): the
+    lines it gave stand, the file is one dead letter naming it, the later file is read."""
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    whole = gzip.compress(b"\n".join(_ais_lines(230000004, T0, 200)) + b"\n")
+    (folder / "1-cut.nmea.gz").write_bytes(whole[: len(whole) * 3 // 4])
+    (folder / "2-next.nmea").write_bytes(b"\n".join(_ais_lines(230000004, T0 + 3600, 3)) + b"\n")
+    feed = FeedSettings(name="folder", format="ais-nmea", path=str(folder))
+    items = list(ingest.open_feed(feed, SidesSettings()))
+    ups = [x for x in items if isinstance(x, TrackUpdate)]
+    dls = [x for x in items if isinstance(x, DeadLetter)]
+    cut = [u for u in ups if u.raw_ref.startswith("folder:1-cut.nmea.gz:")]
+    assert 0 < len(cut) < 200
+    assert [u.raw_ref for u in ups[len(cut):]] == [f"folder:2-next.nmea:{i}" for i in (1, 2, 3)]
+    assert [(d.file, d.reason) for d in dls] == [("1-cut.nmea.gz", "unreadable file")]
+    assert "1-cut.nmea.gz" in (dls[0].detail or "") and dls[0].position > len(cut)
+
+
+def test_a_document_folder_with_a_broken_compressed_file_keeps_its_other_documents(tmp_path: Path) -> None:
+    """Documents (one exercise GeoJSON per file): a file that is a cut gzip is a dead letter,
+    the next file's exercise is read."""
+    folder = tmp_path / "exercises"
+    folder.mkdir()
+    (folder / "a.geojson").write_bytes(gzip.compress(b'{"type": "FeatureCollection", "features": []}')[:-9])
+    (folder / "b.geojson").write_bytes(EXERCISE)
+    feed = FeedSettings(name="ex", format="exercise-geojson", path=str(folder))
+    items = list(ingest.open_feed(feed, SidesSettings()))
+    dls = [x for x in items if isinstance(x, DeadLetter)]
+    assert [(d.file, d.reason) for d in dls] == [("a.geojson", "unreadable file")]
+    assert any(not isinstance(x, DeadLetter) for x in items)
 
 
 def test_compressed_recordings_are_read_by_their_magic_bytes(tmp_path: Path) -> None:
