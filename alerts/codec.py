@@ -592,48 +592,79 @@ def track_headers(update: TrackUpdate, source: str = CE_SOURCE) -> list[tuple[st
 # Where pydantic-core's JSON could differ from _canonical: numbers below 1e-4 (Python writes
 # 1e-05, pydantic-core 0.00001 or 1e-5) and non-finite floats (Python refuses them).
 _EXPONENT = re.compile(rb"\de-\d")
+_BELOW_1E_4 = re.compile(rb"(?<![\d.])0\.0000")  # a number starting 0.0000, not 10.00001
 
 
 def _surely_canonical(value: bytes) -> bool:
-    if b"0.0000" in value or b"NaN" in value or b"Infinity" in value:
+    if b"NaN" in value or b"Infinity" in value:
+        return False
+    if b"0.0000" in value and _BELOW_1E_4.search(value) is not None:
         return False
     return b"e-" not in value or _EXPONENT.search(value) is None
 
 
-def encode_tracks(updates: Sequence[TrackUpdate], source: str = CE_SOURCE) -> list[tuple[bytes, list[tuple[str, bytes]]]]:
-    """Value and CloudEvents headers of each update: the bytes of :func:`encode_track` and
-    :func:`track_headers`, made for a whole batch at once (about six times faster).
+# Every track value starts with its first key (``_track_fields``): in pydantic-core's JSON of a
+# list of them, this only stands between two values (a quote inside a string is escaped).
+_TRACK_FIRST_KEY = b'{"alt_geom_m":'
+_BETWEEN_TRACKS = b"}," + _TRACK_FIRST_KEY
 
-    Times are formatted in one numpy call; values are written by pydantic-core's JSON
-    encoder from dicts already in key order, except where its number format could differ
-    from Python's (numbers below 1e-4, non-finite values): those take :func:`encode_track`.
-    """
-    times = format_utc_many(np.fromiter((u.t_s for u in updates), float, len(updates)))
-    if times is None:
-        times = [iso_utc(u.t_s) for u in updates]  # raises CodecError where iso_utc does
-    source_b = source.encode("utf-8")
-    spec_b = CE_SPECVERSION.encode()
-    type_b = _TRACK_CE_TYPE.encode()
-    ctype_b = JSON_CONTENT_TYPE.encode()
-    out: list[tuple[bytes, list[tuple[str, bytes]]]] = []
-    for u, iso in zip(updates, times):
+
+def _track_values(updates: Sequence[TrackUpdate], fields: list[dict[str, Any]]) -> list[bytes]:
+    """The bytes of :func:`encode_track` of each update: one pydantic-core call for the whole
+    list, cut between the values; one by one where the batch cannot be encoded or cut."""
+    try:
+        whole = pydantic_core.to_json(fields)
+    except pydantic_core.PydanticSerializationError:
+        values = None
+    else:
+        parts = whole[1:-1].split(_BETWEEN_TRACKS)
+        if len(parts) == len(fields):
+            if len(parts) == 1:
+                values = parts
+            else:
+                values = [parts[0] + b"}", *(_TRACK_FIRST_KEY + v + b"}" for v in parts[1:-1]),
+                          _TRACK_FIRST_KEY + parts[-1]]
+            if _surely_canonical(whole):
+                return values
+            return [v if _surely_canonical(v) else encode_track(u) for u, v in zip(updates, values)]
+    out = []
+    for u, f in zip(updates, fields):
         try:
-            value = pydantic_core.to_json(_track_fields(u, iso))
+            value = pydantic_core.to_json(f)
         except pydantic_core.PydanticSerializationError:
             value = encode_track(u)  # raises CodecError (e.g. a lone surrogate in a name)
-        else:
-            if not _surely_canonical(value):
-                value = encode_track(u)
+        out.append(value if _surely_canonical(value) else encode_track(u))
+    return out
+
+
+def encode_tracks(updates: Sequence[TrackUpdate], source: str = CE_SOURCE) -> list[tuple[bytes, list[tuple[str, bytes]]]]:
+    """Value and CloudEvents headers of each update: the bytes of :func:`encode_track` and
+    :func:`track_headers`, made for a whole batch at once (about ten times faster).
+
+    Times (and the milliseconds of ``ce_id``) are computed in numpy calls; the values are
+    written by one pydantic-core call from dicts already in key order, except where its
+    number format could differ from Python's (numbers below 1e-4, non-finite values): those
+    take :func:`encode_track`. The headers that are the same for every track are shared.
+    """
+    if not updates:
+        return []
+    t_s = np.fromiter((u.t_s for u in updates), float, len(updates))
+    times = format_utc_many(t_s)
+    if times is None:
+        times = [iso_utc(u.t_s) for u in updates]  # raises CodecError where iso_utc does
+        millis = [round(u.t_s * 1000) for u in updates]
+    else:
+        millis = np.rint(t_s * 1000).astype(np.int64).tolist()  # round(): half to even, as rint
+    values = _track_values(updates, [_track_fields(u, iso) for u, iso in zip(updates, times)])
+    spec = ("ce_specversion", CE_SPECVERSION.encode())
+    src = ("ce_source", source.encode("utf-8"))
+    typ = ("ce_type", _TRACK_CE_TYPE.encode())
+    ctype = ("content-type", JSON_CONTENT_TYPE.encode())
+    out: list[tuple[bytes, list[tuple[str, bytes]]]] = []
+    for u, value, iso, ms in zip(updates, values, times, millis):
         tid = u.track_id.encode("utf-8")
-        out.append((value, [
-            ("ce_specversion", spec_b),
-            ("ce_id", b"%s@%d" % (tid, round(u.t_s * 1000))),
-            ("ce_source", source_b),
-            ("ce_type", type_b),
-            ("ce_time", iso.encode("ascii")),
-            ("ce_subject", tid),
-            ("content-type", ctype_b),
-        ]))
+        out.append((value, [spec, ("ce_id", b"%s@%d" % (tid, ms)), src, typ, ("ce_time", iso.encode("ascii")),
+                            ("ce_subject", tid), ctype]))
     return out
 
 
