@@ -43,6 +43,7 @@ import heapq
 import itertools
 import json
 import logging
+import math
 import queue
 import threading
 import time
@@ -188,6 +189,8 @@ class Pipeline:
         else:
             self.engine = Engine(settings.proximity, self.zones, borders=borders, rules=rules, land=land)
         self._guard = EngineGuard(self.engine, encode=encode_track)
+        self._cut_last = -math.inf  # the last tick a batch was cut at
+        self._cut_at = self._next_cut()
         # records a sink could not take, reported from its own threads (Kafka delivery)
         self._rejected: queue.SimpleQueue[DeadLetter] = queue.SimpleQueue()
         for sink in self.sinks:
@@ -263,6 +266,7 @@ class Pipeline:
         batch: list[TrackUpdate] = []
         letters: list[DeadLetter] = []
         batch_started = letters_started = time.monotonic()
+        tick_due = False  # the batch holds a report past the engine's next tick or prediction slice
         for sink in self.sinks:
             sink.publish_zones(self.zones)
         try:
@@ -278,6 +282,8 @@ class Pipeline:
                             batch_started = time.monotonic()
                         batch.append(item)
                         self.summary.updates_per_feed[feed] += 1
+                        if item.t_s > self._cut_at:
+                            tick_due = self._passes_tick(item.t_s)
                     elif isinstance(item, DeadLetter):
                         if not letters:
                             letters_started = time.monotonic()
@@ -294,9 +300,10 @@ class Pipeline:
                 late = (bool(batch) and now - batch_started >= self.max_batch_delay_s) or (
                     bool(letters) and now - letters_started >= self.max_batch_delay_s
                 )
-                if entry is None or full or late:
+                if entry is None or full or late or tick_due:
                     self._process(batch, letters)
                     batch, letters = [], []
+                    tick_due = False
                     self._checkpoint()
                 if now - self._last_push >= self._flush_interval_s:
                     self._push()
@@ -379,7 +386,26 @@ class Pipeline:
                     batch = [u for u in batch if id(u) in taken]
             self.summary.updates += len(batch)
             self._emit(events, batch, letters)
+            self._cut_at = self._next_cut()
         self._handled = dict(self._taken)
+
+    def _next_cut(self) -> float:
+        """Where the next batch is cut: after the first report past the engine's next tick or
+        prediction slice, so that the tick runs (and its events go out) at once rather than up to
+        ``max_batch_delay_s`` later. Once per tick: a tick the engine did not run (its report
+        was held far ahead) cuts no further batch. ``-inf``: the engine has no clock yet."""
+        due = self.engine.next_tick_s()
+        if due is None:
+            return -math.inf
+        return math.inf if due <= self._cut_last else due
+
+    def _passes_tick(self, t_s: float) -> bool:
+        """A report at ``t_s`` past ``_cut_at``: True when its batch is to be cut after it."""
+        if self._cut_at == -math.inf:  # the engine's first report: its ticks count from this one
+            self._cut_at = self.engine.next_tick_s(t_s) or math.inf
+            return False
+        self._cut_last, self._cut_at = self._cut_at, math.inf
+        return True
 
     def _checkpoint(self, force: bool = False) -> None:
         """Kafka-fed runs: once the sinks acknowledged, save the engine with its input positions.

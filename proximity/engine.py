@@ -203,6 +203,20 @@ class Engine:
         self._far.admit(updates, self._data_t_s, self._live_count, take)
         return self._raised(events)
 
+    def next_tick_s(self, first_t_s: float | None = None) -> float | None:
+        """The data time after which the next pair tick or prediction slice runs: the first report
+        later than it makes it run (before that report). Before the engine's first report, as if
+        ``first_t_s`` were it (None without it). A caller that cuts its batches there gets a
+        tick's events one batch sooner; the events are the same."""
+        P, S = self._s.pair_interval_s, self._slice_s
+        tick_k, slice_k = self._tick_k, self._slice_k
+        if tick_k is None or slice_k is None:
+            if first_t_s is None:
+                return None
+            tick_k = math.ceil(first_t_s / P) - 1 if tick_k is None else tick_k
+            slice_k = math.ceil(first_t_s / S - 0.5) - 1 if slice_k is None else slice_k
+        return min((tick_k + 1) * P, (slice_k + 1.5) * S)
+
     def _live_count(self) -> int:
         return int(np.count_nonzero(self._tracks.live[: self._tracks.n]))
 
