@@ -741,7 +741,9 @@ class MapSettings(_Section):
 class PipelineSettings(_Section):
     """How a run hands work on: micro-batches, and checkpoints for Kafka-fed runs."""
 
-    # A batch goes to the engine at this many updates, or after this much wall time.
+    # A batch goes to the engine at this many updates, or after this much wall time, or right
+    # after the first report past the engine's next pair tick or prediction slice (its events
+    # then go out at once; the events do not depend on where batches are cut).
     batch_size: int = Field(default=4096, ge=1, le=1_000_000)
     max_batch_delay_s: PositiveFloat = 0.05
     # Kafka-fed runs: the engine's state and the input positions are checkpointed here
