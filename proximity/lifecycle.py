@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Self, Sequence, TypeVar
@@ -201,6 +202,11 @@ class IncidentBook:
 
     def of_kind(self, kind: str) -> list[Key]:
         return sorted(self._by_kind.get(kind, ()))
+
+    def keys_of_kind(self, kind: str) -> AbstractSet[Key]:
+        """The open keys of ``kind`` in no order, not copied (read them before the book changes):
+        for callers that sort or index them in bulk themselves."""
+        return self._by_kind.get(kind, frozenset())
 
 
 # the kinds whose event about an announced flight, inside its corridor and period, is what was announced

@@ -75,13 +75,16 @@ class PairFamily(Family[PairIncident]):
     def with_open(self, a: np.ndarray, b: np.ndarray, due: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Candidate pairs plus every open incident of this kind (``due``: those whose first track
         it marks), unique and sorted."""
-        keys = self.book.of_kind(self.spec.kind)
+        keys = self.book.keys_of_kind(self.spec.kind)  # in no order: np.unique sorts below
         if keys:
-            arr = np.array([k[1:] for k in keys], np.int64)
+            n = len(keys)
+            open_a = np.fromiter((k[1] for k in keys), np.int64, n)
+            open_b = np.fromiter((k[2] for k in keys), np.int64, n)
             if due is not None:
-                arr = arr[due[arr[:, 0]]]
-            a = np.concatenate((a, arr[:, 0]))
-            b = np.concatenate((b, arr[:, 1]))
+                sel = due[open_a]
+                open_a, open_b = open_a[sel], open_b[sel]
+            a = np.concatenate((a, open_a))
+            b = np.concatenate((b, open_b))
         m = self.tracks.n + 1
         key = np.unique(a * m + b)
         return key // m, key % m
