@@ -615,7 +615,7 @@ def _track_values(updates: Sequence[TrackUpdate], fields: list[dict[str, Any]]) 
     try:
         whole = pydantic_core.to_json(fields)
     except pydantic_core.PydanticSerializationError:
-        values = None
+        pass  # one by one below: the value that cannot be encoded raises there
     else:
         parts = whole[1:-1].split(_BETWEEN_TRACKS)
         if len(parts) == len(fields):

@@ -389,12 +389,13 @@ class Pipeline:
             self._cut_at = self._next_cut()
         self._handled = dict(self._taken)
 
-    def _next_cut(self) -> float:
+    def _next_cut(self, first_t_s: float | None = None) -> float:
         """Where the next batch is cut: after the first report past the engine's next tick or
         prediction slice, so that the tick runs (and its events go out) at once rather than up to
         ``max_batch_delay_s`` later. Once per tick: a tick the engine did not run (its report
-        was held far ahead) cuts no further batch. ``-inf``: the engine has no clock yet."""
-        due = self.engine.next_tick_s()
+        was held far ahead) cuts no further batch. ``-inf``: the engine has no clock yet
+        (``first_t_s``: the report that will start it)."""
+        due = self.engine.next_tick_s(first_t_s)
         if due is None:
             return -math.inf
         return math.inf if due <= self._cut_last else due
@@ -402,7 +403,7 @@ class Pipeline:
     def _passes_tick(self, t_s: float) -> bool:
         """A report at ``t_s`` past ``_cut_at``: True when its batch is to be cut after it."""
         if self._cut_at == -math.inf:  # the engine's first report: its ticks count from this one
-            self._cut_at = self.engine.next_tick_s(t_s) or math.inf
+            self._cut_at = self._next_cut(t_s)
             return False
         self._cut_last, self._cut_at = self._cut_at, math.inf
         return True

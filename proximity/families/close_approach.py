@@ -129,7 +129,6 @@ class CloseApproach(PairFamily):
         tr = self.tracks
         nato, rus = self.opposing()
         margin = s.hysteresis_margin
-        vthr = self.vertical_m
         # every opposing track at the tick time (open incidents are between live tracks)
         opp = np.concatenate((nato, rus))
         at = self.aligned(opp, T)
