@@ -34,14 +34,17 @@ def test_everything_present_here_prints_nothing() -> None:
 
 def test_real_user_without_root_or_sudo_gets_one_line(tmp_path: Path) -> None:
     """The real `id`, `sudo` and apt-get, as an unprivileged user (root switches to nobody with
-    setpriv): a missing Chromium stops with one line, exit 1, and nothing is installed."""
-    cmd = [BASH, str(SCRIPT), "--for", "make test", "chromium"]
+    setpriv): a missing Chromium stops with one line, exit 1, and nothing is installed.
+
+    The script is given on standard input and run from ``/``: the clone may sit in a folder that
+    user cannot enter (``mktemp -d`` makes them 0700)."""
+    cmd = [BASH, "-s", "--", "--for", "make test", "chromium"]
     if os.geteuid() == 0:
         cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
     elif subprocess.run(["sudo", "-n", "true"], capture_output=True).returncode == 0:
-        cmd.insert(2, "--check")  # this user could install: only check
+        cmd.insert(3, "--check")  # this user could install: only check
     env = {**os.environ, "CLOSEWATCH_CHROMIUM": str(tmp_path / "no-chromium")}
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+    proc = subprocess.run(cmd, input=SCRIPT.read_text(), capture_output=True, text=True, env=env, cwd="/", timeout=60)
     assert (proc.returncode, proc.stdout) == (1, "")
     assert proc.stderr.splitlines() == [
         f"make test: missing Chromium ({tmp_path / 'no-chromium'} not found; CLOSEWATCH_CHROMIUM may point "
