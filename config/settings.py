@@ -333,7 +333,7 @@ _DEFAULT_MAX_TURN_RATE_DPS: dict[Literal["air", "sea", "land"], float] = {"air":
 _DEFAULT_TURN_MIN_SPEED_MPS: dict[Literal["air", "sea", "land"], float] = {"air": 50.0, "sea": 3.0, "land": 5.0}
 
 
-# Prediction work grows with horizon_s / predict_step_s samples per pair of tracks.
+# Prediction work grows with horizon_s / predict_step_s steps of the pair screen.
 _MAX_PREDICT_SAMPLES = 10_000
 
 
@@ -374,8 +374,10 @@ class ProximitySettings(_Section):
     # 1: every track at once.
     predict_interval_s: PositiveFloat = 30.0
     predict_slices: int = Field(default=30, ge=1, le=3_600)
-    # Pair prediction screen: positions sampled every predict_step_s of the horizon.
-    predict_step_s: PositiveFloat = 60.0
+    # Pair prediction screen: the horizon in steps of at most predict_step_s, each track's
+    # path within a step bounded by a ball (speed x step / 2). Shorter steps, tighter balls but
+    # more KD-trees per prediction slice: two steps suit the default horizon (docs/engine.md).
+    predict_step_s: PositiveFloat = 500.0
     # Zone-entry prediction: the path is sampled at least every predict_zone_step_m,
     # then the entry is refined to about a metre.
     predict_zone_step_m: float = Field(default=5_000.0, ge=100)

@@ -8,6 +8,8 @@ candidate the exact computation would accept.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.spatial import cKDTree
 
@@ -75,10 +77,8 @@ def _distinct(keys: list[np.ndarray], n_pairs: int) -> np.ndarray:
     return np.flatnonzero(seen)
 
 
-# Tracks of b at most this fast (ships, land units) are screened from one tree of their
-# positions now instead of one tree per sampling step: with a small side a (the tracks due in
-# a prediction slice) building the trees of the large side b at every step was most of the
-# screen's time, and a slow track's drift over the horizon only widens the radius a little.
+# Speed classes of the approach screen: a ship's reach in a step is a few km, an aircraft's
+# a hundred; screening them apart keeps the slow tracks' radius small.
 SLOW_MPS = 40.0
 
 
@@ -96,38 +96,39 @@ def approach_candidates(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs (i of a, j of b) that may come within ``radius_m`` within the horizon.
 
-    Positions are sampled every ``step_s``; between two samples two tracks close
-    in by at most their speeds times half a step, which is added to the radius.
-    The tracks of b no faster than ``SLOW_MPS`` are not moved: a's sample at ``tau``
-    is compared with their positions now, the radius widened by the farthest they
-    can go by ``tau`` plus half a step. The pairs found are then checked with
-    straight-line (chord) motion; the third array is a lower bound of each pair's
-    closest approach (metres, sphere), so that a caller can apply a smaller
+    The horizon is cut into steps of at most ``step_s``. Within a step a track moving at v stays
+    within v x step / 2 (along its great circle, so also in a straight line) of its position at
+    the step's middle, so two tracks that come within ``radius_m`` during the step have middles
+    at most ``radius_m`` plus both reaches apart: one KD-tree query per step and speed class
+    (slow at most ``SLOW_MPS``, fast) finds every such pair. The pairs found are then checked
+    with straight-line (chord) motion over the whole horizon; the third array is a lower bound of
+    each pair's closest approach (metres, sphere), so that a caller can apply a smaller
     threshold per pair.
+
+    The cost per call is a few tree builds per step, whatever the size of a: prediction slices
+    call it with a small a (the tracks due) against every track of b.
     """
     if p_a.size == 0 or p_b.size == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
     nb = p_b.shape[0]
-    slow = np.flatnonzero(v_b <= SLOW_MPS)
-    fast = np.flatnonzero(v_b > SLOW_MPS)
-    half = step_s / 2.0
-    va_max = float(v_a.max())
-    tree_slow = cKDTree(p_b[slow]) if slow.size else None
-    v_slow = float(v_b[slow].max()) if slow.size else 0.0
-    v_fast = float(v_b[fast].max()) if fast.size else 0.0
+    n_steps = max(1, math.ceil(horizon_s / step_s - 1e-9))
+    step = horizon_s / n_steps
+    classes_a = [c for c in (np.flatnonzero(v_a <= SLOW_MPS), np.flatnonzero(v_a > SLOW_MPS)) if c.size]
+    classes_b = [c for c in (np.flatnonzero(v_b <= SLOW_MPS), np.flatnonzero(v_b > SLOW_MPS)) if c.size]
+    reach_a = [float(v_a[c].max()) * step / 2 / EARTH_RADIUS_M for c in classes_a]  # chord <= arc
+    reach_b = [float(v_b[c].max()) * step / 2 / EARTH_RADIUS_M for c in classes_b]
+    chord = _chord(radius_m)
     keys = []
-    for tau in np.arange(0.0, horizon_s + step_s, step_s):
-        tau = min(tau, horizon_s)
-        tree_a = cKDTree(sphere_position(p_a, u_a, v_a * tau))
-        if tree_slow is not None:
-            chord = _chord(radius_m + va_max * half + v_slow * (tau + half))
-            found = tree_a.sparse_distance_matrix(tree_slow, chord, output_type="ndarray")
-            keys.append(found["i"].astype(np.int64) * nb + slow[found["j"]])
-        if fast.size:
-            qb = sphere_position(p_b[fast], u_b[fast], v_b[fast] * tau)
-            chord = _chord(radius_m + (va_max + v_fast) * half)
-            found = tree_a.sparse_distance_matrix(cKDTree(qb), chord, output_type="ndarray")
-            keys.append(found["i"].astype(np.int64) * nb + fast[found["j"]])
+    for s in range(n_steps):
+        mid = (s + 0.5) * step
+        mid_a = sphere_position(p_a, u_a, v_a * mid)
+        mid_b = sphere_position(p_b, u_b, v_b * mid)
+        trees_b = [cKDTree(mid_b[c]) for c in classes_b]
+        for sel_a, ra in zip(classes_a, reach_a):
+            tree_a = cKDTree(mid_a[sel_a])
+            for sel_b, rb, tree_b in zip(classes_b, reach_b, trees_b):
+                found = tree_a.sparse_distance_matrix(tree_b, chord + ra + rb, output_type="ndarray")
+                keys.append(sel_a[found["i"]].astype(np.int64) * nb + sel_b[found["j"]])
     k = _distinct(keys, p_a.shape[0] * nb)
     i, j = k // nb, k % nb
     # linear motion in 3-D (chords) for the closest approach; a great circle leaves

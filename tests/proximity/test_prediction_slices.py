@@ -107,12 +107,13 @@ def test_one_slice_predicts_every_track_at_the_middle_of_the_interval(upd, at):
     assert all(len(due) == 2 * PAIRS for _, due in runs)
 
 
+@pytest.mark.parametrize("step_s", [60.0, 500.0, 2000.0])
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_the_approach_screen_misses_no_pair_that_comes_within_the_radius(seed):
+def test_the_approach_screen_misses_no_pair_that_comes_within_the_radius(seed, step_s):
     """Against the closest approach of every pair sampled each second on the sphere, slow and
-    fast tracks of b both (the slow ones are screened from their positions now)."""
+    fast tracks on both sides, with many steps, two (the default) and one."""
     rng = np.random.default_rng(seed)
-    horizon_s, step_s, radius_m = 900.0, 60.0, 15_000.0
+    horizon_s, radius_m = 900.0, 15_000.0
 
     def tracks(n, fast_share):
         lon, lat = rng.uniform(20.0, 23.0, n), rng.uniform(56.0, 58.0, n)
@@ -122,6 +123,7 @@ def test_the_approach_screen_misses_no_pair_that_comes_within_the_radius(seed):
         return p, u, speed
 
     pa, ua, va = tracks(40, 0.5)
+    assert (va <= SLOW_MPS).any() and (va > SLOW_MPS).any()
     pb, ub, vb = tracks(300, 0.3)
     ia, ib, lower = approach_candidates(pa, ua, va, pb, ub, vb, horizon_s=horizon_s, step_s=step_s,
                                         radius_m=radius_m)
