@@ -9,6 +9,8 @@ that for a measured separation, without limit for a prediction's start).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, ClassVar
 
@@ -55,14 +57,35 @@ class PairFamily(Family[PairIncident]):
         )
         self.vertical_m = th.air_air_vertical_m
         self._max_age_s = ctx.settings.align_max_age_s if self.max_align_s is None else self.max_align_s
+        self._measured: tuple[float, AlignedTracks, np.ndarray] | None = None  # see measured_at
 
     def aligned(self, slots: np.ndarray, t_s: float) -> AlignedTracks:
         """The tracks brought to data time ``t_s`` (docs/engine.md, "Tracks at one instant")."""
         return self.tracks.aligned(slots, t_s, self._max_age_s)
 
+    @contextmanager
+    def measured_at(self, t_s: float, at: AlignedTracks, row: np.ndarray) -> Iterator[None]:
+        """While a tick or prediction slice makes its events: the tracks it brought to ``t_s``
+        (``at``, by ``row`` of slot, -1: not among them), for the events' subjects."""
+        self._measured = (t_s, at, row)
+        try:
+            yield
+        finally:
+            self._measured = None
+
     def subjects(self, inc: PairIncident, t_s: float, report: Report | None) -> tuple[Subject, ...]:
-        # the positions compared: both tracks at the event time
-        at = self.aligned(np.array(inc.slots, np.int64), t_s)
+        """Both tracks at the event time (the positions compared); inside ``measured_at`` the
+        positions measured there, the same numbers as aligning the two again without a geodesic
+        call per event."""
+        slots = np.array(inc.slots, np.int64)
+        measured = self._measured
+        if measured is not None and measured[0] == t_s:
+            _, at, row = measured
+            rows = row[slots]
+            if (rows >= 0).all():
+                both = at.take(rows)
+                return tuple(self.life.latest_subject(s, both, k) for k, s in enumerate(inc.slots))
+        at = self.aligned(slots, t_s)
         return tuple(self.life.latest_subject(s, at, k) for k, s in enumerate(inc.slots))
 
     def opposing(self) -> tuple[np.ndarray, np.ndarray]:

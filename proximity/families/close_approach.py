@@ -78,20 +78,6 @@ class CloseApproach(PairFamily):
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self._last_tick_s: float | None = None  # the previous tick: where the next interval starts
-        # during on_tick: (T, every measured track at T, its row by slot), for the events' subjects
-        self._at_tick: tuple[float, AlignedTracks, np.ndarray] | None = None
-
-    def subjects(self, inc: PairIncident, t_s: float, report: Report | None) -> tuple[Subject, ...]:
-        """As every pair's: both tracks at the event time; at a tick, taken from the positions the
-        tick measured (the same numbers as aligning the two again, without a geodesic call per event)."""
-        cached = self._at_tick
-        if cached is not None and cached[0] == t_s:
-            _, at, row = cached
-            rows = row[np.array(inc.slots, np.int64)]
-            if (rows >= 0).all():
-                both = at.take(rows)
-                return tuple(self.life.latest_subject(s, both, k) for k, s in enumerate(inc.slots))
-        return super().subjects(inc, t_s, report)
 
     def summary(self, inc: PairIncident, who: Sequence[str], zone: str) -> str:
         m = inc.metrics
@@ -156,11 +142,8 @@ class CloseApproach(PairFamily):
         if extra.size:
             at = at.concat(self.aligned(extra, T))
             row[extra] = opp.size + np.arange(extra.size)
-        self._at_tick = (T, at, row)
-        try:
+        with self.measured_at(T, at, row):
             return self._measure(cand_a, cand_b, at, row, t0, T)
-        finally:
-            self._at_tick = None
 
     def _measure(self, cand_a: np.ndarray, cand_b: np.ndarray, at: AlignedTracks, row: np.ndarray, t0: float,
                  T: float) -> list[Event]:

@@ -118,32 +118,36 @@ class PredictedCloseApproach(PairFamily):
             predicted = approaching & (cpa.tcpa_s <= H) & (cpa.cpa_m < thr) & ~(vsep >= vthr)
             holding = approaching & (cpa.cpa_m <= thr_band * (1 + margin)) & ~(vsep > vthr * (1 + margin))
             critical = cpa.cpa_m < thr * s.critical_fraction
-        events: list[Event] = []
-        for j in range(a.size):
-            key = (KIND, int(a[j]), int(b[j]))
-            inc = self.book.get(key)
-            if inc is None and (not predicted[j] or (CLOSE_APPROACH, key[1], key[2]) in self.book):
-                continue  # not predicted, or already a close approach
-            metrics = {
-                "cpa_m": float(cpa.cpa_m[j]),
-                "tcpa_s": float(cpa.tcpa_s[j]),
-                "cpa_t_s": T + float(cpa.tcpa_s[j]),
-                "cpa_a_lon_deg": float(cpa.a_lon_deg[j]),
-                "cpa_a_lat_deg": float(cpa.a_lat_deg[j]),
-                "cpa_b_lon_deg": float(cpa.b_lon_deg[j]),
-                "cpa_b_lat_deg": float(cpa.b_lat_deg[j]),
-                "distance_m": float(now[j]),
-                "threshold_m": float(thr[j]),
-            }
-            if not math.isnan(vsep[j]):
-                metrics.update(vertical_sep_at_cpa_m=float(vsep[j]), vertical_threshold_m=vthr)
-            sev: Severity = "warning" if critical[j] else "info"
-            if inc is None:
-                events.extend(self.open_pair(key, T, metrics["cpa_m"], sev, metrics))
-                continue
-            assert isinstance(inc, PairIncident)
-            reason = PredictedCloseApproachReason.CLEARED
-            ev = self.follow(inc, T, metrics["cpa_m"], sev, metrics, apart=not holding[j], reason=reason)
-            if ev is not None:
-                events.append(ev)
-        return events
+        at = sa.concat(sb)
+        row = np.full(tr.n, -1, np.int64)
+        row[a], row[b] = np.arange(a.size), a.size + np.arange(b.size)
+        with self.measured_at(T, at, row):  # the events' subjects: these positions
+            events: list[Event] = []
+            for j in range(a.size):
+                key = (KIND, int(a[j]), int(b[j]))
+                inc = self.book.get(key)
+                if inc is None and (not predicted[j] or (CLOSE_APPROACH, key[1], key[2]) in self.book):
+                    continue  # not predicted, or already a close approach
+                metrics = {
+                    "cpa_m": float(cpa.cpa_m[j]),
+                    "tcpa_s": float(cpa.tcpa_s[j]),
+                    "cpa_t_s": T + float(cpa.tcpa_s[j]),
+                    "cpa_a_lon_deg": float(cpa.a_lon_deg[j]),
+                    "cpa_a_lat_deg": float(cpa.a_lat_deg[j]),
+                    "cpa_b_lon_deg": float(cpa.b_lon_deg[j]),
+                    "cpa_b_lat_deg": float(cpa.b_lat_deg[j]),
+                    "distance_m": float(now[j]),
+                    "threshold_m": float(thr[j]),
+                }
+                if not math.isnan(vsep[j]):
+                    metrics.update(vertical_sep_at_cpa_m=float(vsep[j]), vertical_threshold_m=vthr)
+                sev: Severity = "warning" if critical[j] else "info"
+                if inc is None:
+                    events.extend(self.open_pair(key, T, metrics["cpa_m"], sev, metrics))
+                    continue
+                assert isinstance(inc, PairIncident)
+                reason = PredictedCloseApproachReason.CLEARED
+                ev = self.follow(inc, T, metrics["cpa_m"], sev, metrics, apart=not holding[j], reason=reason)
+                if ev is not None:
+                    events.append(ev)
+            return events
