@@ -376,8 +376,8 @@ class ProximitySettings(_Section):
     predict_slices: int = Field(default=30, ge=1, le=3_600)
     # Pair prediction screen: the horizon in steps of at most predict_step_s, each track's
     # path within a step bounded by a ball (speed x step / 2). Shorter steps, tighter balls but
-    # more KD-trees per prediction slice: two steps suit the default horizon (docs/engine.md).
-    predict_step_s: PositiveFloat = 500.0
+    # more KD-trees per prediction slice: three steps of the default horizon (docs/engine.md).
+    predict_step_s: PositiveFloat = 360.0
     # Zone-entry prediction: the path is sampled at least every predict_zone_step_m,
     # then the entry is refined to about a metre.
     predict_zone_step_m: float = Field(default=5_000.0, ge=100)
