@@ -86,6 +86,7 @@ REASONS = frozenset({
     "malformed NOTAM", "malformed header", "checksum mismatch", "truncated multi-sentence message", "empty payload",
     "undecodable payload", "truncated payload", "impossible value", "bad field", "unparseable timestamp",
     "impossible timestamp", "no timestamp",
+    "unreadable file",  # a document folder's file that starts as gzip or zstd and is cut short
 })
 
 T_CLOCK = 1_714_564_800.0
