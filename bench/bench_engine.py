@@ -6,6 +6,7 @@ Run from the repository root (one core is enough; the figures are per core)::
     .venv/bin/python bench/bench_engine.py --quick     # 10,000 tracks only, no 100,000 run
     .venv/bin/python bench/bench_engine.py --compare /tmp/base --rounds 8   # against another checkout
     .venv/bin/python bench/bench_engine.py --compare /tmp/base --same-process --tracks 1000
+    .venv/bin/python bench/bench_engine.py --without shadowing,intercept --rounds 3   # what kinds cost
 
 ``--compare TREE`` runs the same measurement with the engine of another checkout
 of the repository (``git worktree add /tmp/base main``) and with this one, in
@@ -500,8 +501,31 @@ def _other_checkout(tree: str) -> tuple[Any, Any, list[Zone], list]:
     return engine, settings.ProximitySettings, zones, borders
 
 
-def paired(tree: str, n: int, rounds: int, data_s: float = 60.0, profile: str | None = None) -> None:
-    """This checkout's engine and ``tree``'s in one process, fed the same chunks in turn.
+def _without(kinds: frozenset[str]) -> tuple[Any, Any, list[Zone], list]:
+    """This checkout's engine without the families of ``kinds``: what they cost on today's engine."""
+    import proximity.engine as engine_module
+
+    unknown = kinds - {f.spec.kind for f in engine_module.FAMILIES}
+    if unknown:
+        raise SystemExit(f"--without: no such event kind: {', '.join(sorted(unknown))}")
+    zones, borders, _ = catalogue()
+    kept = tuple(f for f in engine_module.FAMILIES if f.spec.kind not in kinds)
+
+    def make(settings: Any, zones: list[Zone], borders: list) -> Engine:
+        everything = engine_module.FAMILIES
+        engine_module.FAMILIES = kept  # the engine reads its families at construction only
+        try:
+            return Engine(settings, zones, borders=borders)
+        finally:
+            engine_module.FAMILIES = everything
+
+    return make, ProximitySettings, zones, borders
+
+
+def paired(tree: str | None, n: int, rounds: int, data_s: float = 60.0, profile: str | None = None,
+           without: frozenset[str] = frozenset()) -> None:
+    """This checkout's engine and ``tree``'s in one process, fed the same chunks in turn; with no
+    ``tree``, this checkout's engine without the families of the kinds ``without``.
 
     ``profile``: this checkout's engine judges incidents with that rule profile (the other
     engine, older, raises everything).
@@ -513,7 +537,8 @@ def paired(tree: str, n: int, rounds: int, data_s: float = 60.0, profile: str | 
         from config.settings import RuleSettings, Settings
 
         rules = build_rules(Settings(rules=RuleSettings(profile=profile)))
-    other = _other_checkout(tree)
+    other = _other_checkout(tree) if tree is not None else _without(without)
+    tree = tree if tree is not None else f"this engine without {', '.join(sorted(without))}"
     tr = make_traffic(n)
     cycle = float(tr.period_s.max())
     chunks = [(t >= cycle, reports(tr, t, min(t + 2.0, cycle + data_s))) for t in np.arange(0.0, cycle + data_s, 2.0)]
@@ -574,11 +599,17 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=6, help="with --compare: runs of each (default 6)")
     ap.add_argument("--tracks", type=int, default=REFERENCE_TRACKS, help="with --compare: live tracks")
     ap.add_argument("--same-process", action="store_true", help="with --compare: both engines in one process")
+    ap.add_argument("--without", metavar="KINDS", help="this engine against itself without the families of these"
+                    " event kinds (comma-separated), in one process: what those kinds cost")
     ap.add_argument("--profile", help="with --same-process: this engine's rule profile (military, all-traffic, ...;"
                     " default: the engine's, all-traffic), with the port areas")
     args, _ = ap.parse_known_args()  # run by bench/__main__.py, argv holds its own arguments
     if args.child:
         print(json.dumps(measure(args.child, data_s=args.data_s, with_baseline=args.baseline, memory=args.memory)))
+        return
+    if args.without:
+        paired(None, args.tracks, args.rounds, profile=args.profile,
+               without=frozenset(k.strip() for k in args.without.split(",")))
         return
     if args.compare:
         if args.same_process:
