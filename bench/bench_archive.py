@@ -45,7 +45,6 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: the repository root on the path
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 

@@ -32,9 +32,9 @@ from config.records import Severity
 
 from .._integrity import EARTH_RADIUS_M, SPHERE_SLACK
 from ..cpa import closest_approach, planar_tcpa
-from ..events import Event, Subject
+from ..events import Event
 from ..lifecycle import CloseReason
-from ..tracks import AlignedTracks, Report, unit_vectors
+from ..tracks import AlignedTracks, unit_vectors
 from ._pairs import GEOD, PairFamily, PairIncident
 from .base import Context, FamilySpec
 
