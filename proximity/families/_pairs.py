@@ -112,6 +112,16 @@ class PairFamily(Family[PairIncident]):
         key = np.unique(a * m + b)
         return key // m, key % m
 
+    def is_open(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Whether an incident of this kind is open for each pair (``a[i]``, ``b[i]``)."""
+        keys = self.book.keys_of_kind(self.spec.kind)
+        if not keys or a.size == 0:
+            return np.zeros(a.size, bool)
+        n = len(keys)
+        m = self.tracks.n + 1
+        open_code = np.fromiter((k[1] * m + k[2] for k in keys), np.int64, n)
+        return np.isin(a * m + b, open_code)
+
     def thresholds(
         self, a: np.ndarray, b: np.ndarray, alt_a: np.ndarray, alt_b: np.ndarray, slack: float = 1.0
     ) -> tuple[np.ndarray, np.ndarray]:

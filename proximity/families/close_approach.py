@@ -155,8 +155,7 @@ class CloseApproach(PairFamily):
         az12, az21, dist = (np.asarray(x, float) for x in GEOD.inv(pa.lon_deg, pa.lat_deg, pb.lon_deg, pb.lat_deg))
         thr, vsep = self.thresholds(cand_a, cand_b, pa.alt_m, pb.alt_m)
         thr_band, _ = self.thresholds(cand_a, cand_b, pa.alt_m, pb.alt_m, 1 + margin)
-        is_open = np.fromiter(((KIND, a, b) in self.book for a, b in zip(cand_a.tolist(), cand_b.tolist())), bool,
-                              cand_a.size)
+        is_open = self.is_open(cand_a, cand_b)
         bt = self._between(cand_a, cand_b, pa, pb, az12, az21, dist, t0, T, is_open)
         with np.errstate(invalid="ignore"):
             close = ((dist < thr) & ~(vsep >= vthr)) | ((bt.dist_m < bt.thr_m) & ~(bt.vsep_m >= vthr))
@@ -166,11 +165,9 @@ class CloseApproach(PairFamily):
                 (bt.dist_m < bt.thr_m * s.critical_fraction) & ~(bt.vsep_m >= vthr * s.critical_fraction)
             )
         events: list[Event] = []
-        for j in range(cand_a.size):
+        for j in np.flatnonzero(is_open | close).tolist():  # the rest: neither open nor close
             key = (KIND, int(cand_a[j]), int(cand_b[j]))
             inc = self.book.get(key)
-            if inc is None and not close[j]:
-                continue
             d = float(dist[j])
             # the smallest separation since the previous tick: at the tick, or strictly between
             low_m, low_t = (float(bt.dist_m[j]), float(bt.t_s[j])) if bt.dist_m[j] < d else (d, T)
