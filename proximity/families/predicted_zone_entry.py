@@ -76,7 +76,9 @@ class PredictedZoneEntry(Family[PredictedEntryIncident]):
             sel_c = chunk_of == c
             hits.update(self._hits(idx[sel_c], p[sel_c], u[sel_c], speed[sel_c], T, H2))
         events: list[Event] = []
-        open_due = {key for key in self.book.keys_of_kind(KIND) if due[key[1]]}
+        keys = list(self.book.keys_of_kind(KIND))
+        slots = np.fromiter((key[1] for key in keys), np.int64, len(keys))
+        open_due = {keys[i] for i in np.flatnonzero(due[slots]).tolist()}
         for key in sorted(open_due | {(KIND, sl, z) for sl, z in hits}):
             inc = self.book.get(key)
             hit = hits.get((key[1], key[2]))
