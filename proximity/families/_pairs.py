@@ -95,32 +95,28 @@ class PairFamily(Family[PairIncident]):
         live = tr.live[:n]
         return np.nonzero(live & (tr.side[:n] == _NATO))[0], np.nonzero(live & (tr.side[:n] == _RUSSIA))[0]
 
+    def open_pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """The NATO and Russian slots of every open incident of this kind, in no order."""
+        keys = self.book.keys_of_kind(self.spec.kind)
+        n = len(keys)
+        return np.fromiter((k[1] for k in keys), np.int64, n), np.fromiter((k[2] for k in keys), np.int64, n)
+
     def with_open(self, a: np.ndarray, b: np.ndarray, due: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Candidate pairs plus every open incident of this kind (``due``: those whose first track
         it marks), unique and sorted."""
-        keys = self.book.keys_of_kind(self.spec.kind)  # in no order: np.unique sorts below
-        if keys:
-            n = len(keys)
-            open_a = np.fromiter((k[1] for k in keys), np.int64, n)
-            open_b = np.fromiter((k[2] for k in keys), np.int64, n)
-            if due is not None:
-                sel = due[open_a]
-                open_a, open_b = open_a[sel], open_b[sel]
-            a = np.concatenate((a, open_a))
-            b = np.concatenate((b, open_b))
+        open_a, open_b = self.open_pairs()  # in no order: np.unique sorts below
+        if due is not None:
+            sel = due[open_a]
+            open_a, open_b = open_a[sel], open_b[sel]
         m = self.tracks.n + 1
-        key = np.unique(a * m + b)
+        key = np.unique(np.concatenate((a, open_a)) * m + np.concatenate((b, open_b)))
         return key // m, key % m
 
     def is_open(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Whether an incident of this kind is open for each pair (``a[i]``, ``b[i]``)."""
-        keys = self.book.keys_of_kind(self.spec.kind)
-        if not keys or a.size == 0:
-            return np.zeros(a.size, bool)
-        n = len(keys)
+        open_a, open_b = self.open_pairs()
         m = self.tracks.n + 1
-        open_code = np.fromiter((k[1] * m + k[2] for k in keys), np.int64, n)
-        return np.isin(a * m + b, open_code)
+        return np.isin(a * m + b, open_a * m + open_b)
 
     def thresholds(
         self, a: np.ndarray, b: np.ndarray, alt_a: np.ndarray, alt_b: np.ndarray, slack: float = 1.0
