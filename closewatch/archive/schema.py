@@ -60,7 +60,9 @@ __all__ = [
     "letters_from_table",
     "point_wkb",
     "tracks_from_table",
+    "tracks_rows",
     "tracks_table",
+    "with_positions",
     "zones_from_table",
     "zones_table",
 ]
@@ -98,6 +100,7 @@ TRACKS_SCHEMA = pa.schema(
     + [(name, _track_type(name)) for name in TRACK_FIELDS]
     + [("time", _TIME_TYPE), ("geometry", pa.binary()), ("bbox", BBOX_TYPE)]
 )
+_TRACK_ROWS_SCHEMA = pa.schema(list(TRACKS_SCHEMA)[:-3])  # without the columns derived from the position
 
 EVENTS_SCHEMA = pa.schema(
     [
@@ -247,8 +250,10 @@ def _floats(values: Sequence[float | None]) -> pa.Array:
 # -- tracks ----------------------------------------------------------------------------------
 
 
-def tracks_table(updates: Sequence[TrackUpdate], run_id: str, first_arrival: int) -> pa.Table:
-    """The ``tracks`` rows of ``updates`` (arrival numbers from ``first_arrival`` on)."""
+def tracks_rows(updates: Sequence[TrackUpdate], run_id: str, first_arrival: int) -> pa.Table:
+    """The ``tracks`` rows of ``updates`` (arrival numbers from ``first_arrival`` on) without the
+    columns derived from the position (``time``, ``geometry``, ``bbox``: :func:`with_positions`).
+    The archive's writer buffers these and derives the rest once per file, after sorting."""
     n = len(updates)
     columns: dict[str, pa.Array] = {
         "run_id": pa.array([run_id] * n, pa.string()) if n else pa.array([], pa.string()),
@@ -262,22 +267,32 @@ def tracks_table(updates: Sequence[TrackUpdate], run_id: str, first_arrival: int
             columns[name] = _quality_array(values)
         else:
             columns[name] = pa.array(values, _track_type(name))
-    lon = columns["lon_deg"].to_numpy(zero_copy_only=False)
-    lat = columns["lat_deg"].to_numpy(zero_copy_only=False)
-    columns["time"] = _times(columns["t_s"].to_numpy(zero_copy_only=False))
-    columns["geometry"] = point_wkb(lon, lat)
-    columns["bbox"] = _bbox_array(lon, lat, lon, lat)
-    return pa.Table.from_pydict(columns, schema=TRACKS_SCHEMA)
+    return pa.Table.from_pydict(columns, schema=_TRACK_ROWS_SCHEMA)
+
+
+def with_positions(rows: pa.Table) -> pa.Table:
+    """A :func:`tracks_rows` table with its ``time``, ``geometry`` and ``bbox`` columns."""
+    lon = rows.column("lon_deg").to_numpy()
+    lat = rows.column("lat_deg").to_numpy()
+    return pa.Table.from_arrays(
+        rows.columns + [_times(rows.column("t_s").to_numpy()), point_wkb(lon, lat), _bbox_array(lon, lat, lon, lat)],
+        schema=TRACKS_SCHEMA,
+    )
+
+
+def tracks_table(updates: Sequence[TrackUpdate], run_id: str, first_arrival: int) -> pa.Table:
+    """The ``tracks`` rows of ``updates`` (arrival numbers from ``first_arrival`` on)."""
+    return with_positions(tracks_rows(updates, run_id, first_arrival))
 
 
 def _quality_array(values: list[PositionQuality | None]) -> pa.Array:
     """The ``quality`` struct column: each distinct instance made once, then taken per row (the
-    decoders share one instance per set of values, so a batch holds a handful)."""
-    keys = list(map(id, values))
-    distinct = dict(zip(keys, values))  # by identity: the objects live through this call
-    place = {k: i for i, k in enumerate(distinct)}
-    rows = [None if q is None else {f: getattr(q, f) for f in QUALITY_FIELDS} for q in distinct.values()]
-    return pa.array(rows, QUALITY_TYPE).take(pa.array(list(map(place.__getitem__, keys)), pa.int32()))
+    decoders share one instance per set of values, so a batch holds a handful; ``None`` is one
+    of them, a null struct)."""
+    ids = np.fromiter(map(id, values), np.int64, len(values))  # by identity: the objects live through this call
+    _, first, place = np.unique(ids, return_index=True, return_inverse=True)
+    rows = [None if (q := values[i]) is None else {f: getattr(q, f) for f in QUALITY_FIELDS} for i in first.tolist()]
+    return pa.array(rows, QUALITY_TYPE).take(pa.array(place.astype(np.int32)))
 
 
 def _qualities(column: pa.ChunkedArray) -> list[PositionQuality | None]:

@@ -31,7 +31,7 @@ import pyarrow as pa
 
 from closewatch import __version__
 from closewatch.archive.errors import ArchiveWriteError
-from closewatch.archive.schema import deadletters_table, events_table, tracks_table, zones_table
+from closewatch.archive.schema import deadletters_table, events_table, tracks_rows, zones_table
 from closewatch.archive.store import HOURLY, Archive, RunRecord, hour_key, new_run_id
 from config.records import DeadLetter, FeedHealth, TrackUpdate, Zone
 from config.settings import ArchiveSettings
@@ -218,7 +218,7 @@ class ArchiveSink:
         what = item[0]
         if what == "tracks":
             _, first, updates = item
-            table = tracks_table(updates, self.run_id, first)
+            table = tracks_rows(updates, self.run_id, first)
             t = table.column("t_s").to_numpy()
             self._data_t_s = max(self._data_t_s, float(t.max()))
             self._buffer_by_hour("tracks", table, t)

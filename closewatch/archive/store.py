@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from closewatch.archive.errors import ArchiveError, ArchiveFileError, ArchiveNotFoundError
-from closewatch.archive.schema import SCHEMAS, TABLES, geo_metadata, geometry_types
+from closewatch.archive.schema import SCHEMAS, TABLES, geo_metadata, geometry_types, with_positions
 from config.durable import fsync_dir
 
 __all__ = ["HOURLY", "Archive", "RunRecord", "hour_key", "hour_of", "locate_archive", "new_run_id", "write_table_file"]
@@ -52,6 +52,16 @@ _HOUR_DIR = re.compile(r"^hour=(\d{4}-\d{2}-\d{2}T\d{2})$")
 _PART = re.compile(r"^part-(?P<run>.+)-(?P<n>\d{6})\.parquet$")
 _ROW_GROUP = 65_536
 _COMPRESSION = "zstd"
+
+
+def _writer_options(schema: pa.Schema) -> dict[str, Any]:
+    """Parquet writer options of a table: zstd, statistics, and dictionary encoding for the text
+    columns alone. Positions, times and boxes are almost all distinct: Arrow would fill a
+    dictionary page with them before falling back to plain encoding, which made a tracks part
+    about twice as dear to write and a fifth larger."""
+    text = [f.name for f in schema if pa.types.is_string(f.type)
+            or (pa.types.is_list(f.type) and pa.types.is_string(f.type.value_type))]
+    return {"compression": _COMPRESSION, "write_statistics": True, "use_dictionary": text}
 
 
 def new_run_id(now_s: float | None = None, label: str = "") -> str:
@@ -106,17 +116,21 @@ class RunRecord:
 
 def write_table_file(path: Path, table_name: str, table: pa.Table) -> Path:
     """One (Geo)Parquet file of a ``table_name`` table at ``path``: rows of tracks in Z-order, the
-    GeoParquet metadata, zstd; written durably (:func:`_write_durably`)."""
+    GeoParquet metadata, zstd; written durably (:func:`_write_durably`). A tracks table may come
+    without the columns derived from the position (``schema.tracks_rows``): they are added after
+    the sort, which then moves fewer columns."""
     if table_name == "tracks" and table.num_rows > 1:
         lon = table.column("lon_deg").to_numpy()
         lat = table.column("lat_deg").to_numpy()
         table = table.take(pa.array(np.argsort(_morton(lon, lat), kind="stable")))
+    if table_name == "tracks" and "geometry" not in table.column_names:
+        table = with_positions(table)
     metadata = dict(table.schema.metadata or {})
     if table_name != "deadletters":
         metadata[b"geo"] = json.dumps(geo_metadata(table, geometry_types(table_name, table))).encode()
     table = table.replace_schema_metadata(metadata)
-    return _write_durably(path, lambda f: pq.write_table(table, f, compression=_COMPRESSION,
-                                                         row_group_size=_ROW_GROUP, write_statistics=True))
+    return _write_durably(path, lambda f: pq.write_table(table, f, row_group_size=_ROW_GROUP,
+                                                         **_writer_options(table.schema)))
 
 
 def _write_durably(path: Path, write: Callable[[BinaryIO], None]) -> Path:
@@ -165,7 +179,7 @@ def merge_table_files(path: Path, table_name: str, parts: Sequence[Path]) -> Pat
     schema = schema.with_metadata(metadata)
 
     def copy(f: BinaryIO) -> None:
-        with pq.ParquetWriter(f, schema, compression=_COMPRESSION, write_statistics=True) as writer:
+        with pq.ParquetWriter(f, schema, **_writer_options(schema)) as writer:
             for part in parts:
                 writer.write_table(pq.read_table(part).cast(schema), row_group_size=_ROW_GROUP)
 
