@@ -11,7 +11,7 @@ time, made before timing. Figures, each from one process on this machine:
 
 1. **Archive writing** (goal: at least 300,000 rows/s): every update published to an
    ``ArchiveSink`` in batches of 4,096 (the pipeline's), then ``close`` (every row in closed,
-   fsynced part files, small parts merged). Rows per CPU second of the process (the publishing
+   fsynced part files, small parts merged); three rounds in turn with the baseline, medians. Rows per CPU second of the process (the publishing
    and the writer thread together: the figure per core, which other work on a shared machine
    disturbs less than the wall clock), and per second of wall time.
    Baseline in the same run: the well-known simple way with the same result, a
@@ -37,6 +37,7 @@ import argparse
 import gc
 import io
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -61,6 +62,7 @@ from config.zones import load_borders, load_catalogue, load_land
 from proximity.engine import Engine
 
 BATCH = 4_096
+WRITE_ROUNDS = 3
 
 
 def _gdf_baseline(updates: list, out: Path) -> float:
@@ -105,31 +107,38 @@ def run(n_tracks: int, minutes: float, work: Path) -> None:
     updates = reports(tr, 0.0, span_s)
     print(f"traffic: {n_tracks:,} tracks, {minutes:g} min of data, {len(updates):,} track updates")
 
-    # 1. archive writing, and the baseline. A process's first Parquet write imports pandas
-    # (pyarrow's metadata, 0.3-0.6 s once per process): paid here, before either side is timed.
+    # 1. archive writing, and the baseline, in turn for WRITE_ROUNDS rounds (medians: a process's
+    # first writes are dearer, and this machine's speed drifts). A process's first Parquet write
+    # imports pandas (pyarrow's metadata, 0.3-0.6 s once per process): paid before either side is timed.
     pq.write_table(pa.table({"warm": [1]}), io.BytesIO())
-    gc.collect()
-    sink = ArchiveSink(ArchiveSettings(path=str(work / "write")), run_settings=Settings())
-    t0, c0 = time.perf_counter(), time.process_time()
-    for i in range(0, len(updates), BATCH):
-        sink.publish_tracks(updates[i:i + BATCH])
-    sink.close()
-    write_s, write_cpu = time.perf_counter() - t0, time.process_time() - c0
-    gc.collect()
-    c0 = time.process_time()
-    base_s = _gdf_baseline(updates, work / "baseline")
-    base_cpu = time.process_time() - c0
+    write_cpus, write_walls, base_cpus = [], [], []
+    for r in range(WRITE_ROUNDS):
+        gc.collect()
+        sink = ArchiveSink(ArchiveSettings(path=str(work / f"write{r}")), run_settings=Settings())
+        t0, c0 = time.perf_counter(), time.process_time()
+        for i in range(0, len(updates), BATCH):
+            sink.publish_tracks(updates[i:i + BATCH])
+        sink.close()
+        write_walls.append(time.perf_counter() - t0)
+        write_cpus.append(time.process_time() - c0)
+        gc.collect()
+        c0 = time.process_time()
+        _gdf_baseline(updates, work / f"baseline{r}")
+        base_cpus.append(time.process_time() - c0)
+    write_cpu, write_s, base_cpu = (statistics.median(v) for v in (write_cpus, write_walls, base_cpus))
+    ratios = ", ".join(f"{w / b:.2f}" for w, b in zip(write_cpus, base_cpus))
     print(f"archive writing: {len(updates) / write_cpu:,.0f} rows per CPU second ({write_cpu:.2f} s CPU, both threads;"
-          f" {len(updates) / write_s:,.0f} rows/s of wall time, durable and merged)")
+          f" {len(updates) / write_s:,.0f} rows/s of wall time, durable and merged; medians of {WRITE_ROUNDS} rounds)")
     print(f"  baseline (GeoDataFrame.to_parquet, covering bbox, zstd): {len(updates) / base_cpu:,.0f} rows per CPU "
-          f"second ({base_cpu:.2f} s): the archive needs {write_cpu / base_cpu:.2f}x the baseline's CPU")
+          f"second ({base_cpu:.2f} s): the archive needs {write_cpu / base_cpu:.2f}x the baseline's CPU "
+          f"(by round: {ratios})")
 
     # 2. size
-    size = _size(work / "write" / "tracks")
+    size = _size(work / "write0" / "tracks")
     jsonl = sum(len(v) + 1 for v, _h in encode_tracks(updates))
     print(f"archive size: {size / len(updates) * 1e6 / 1e6:,.1f} MB per million track updates "
           f"({size / len(updates):.1f} B/update; the same as JSON Lines: {jsonl / len(updates) * 1e6 / 1e6:,.0f} MB"
-          f" per million; baseline file {_size(work / 'baseline') / len(updates) * 1e6 / 1e6:,.1f} MB)")
+          f" per million; baseline file {_size(work / 'baseline0') / len(updates) * 1e6 / 1e6:,.1f} MB)")
 
     # 3. live engine, then replay from its archive
     settings = Settings().model_copy(update={"archive": ArchiveSettings(path=str(work / "live"))})
