@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
-from typing import Any, Literal, Mapping, NoReturn
+from typing import Any, Literal, Mapping, NoReturn, Sequence
 
 from shapely.geometry.base import BaseGeometry
 
@@ -66,6 +66,7 @@ __all__ = [
     "ZoneKind",
     "position_quality",
     "quality_from_mapping",
+    "track_update_from_values",
 ]
 
 Domain = Literal["air", "sea", "land"]
@@ -488,6 +489,17 @@ class TrackUpdate:
 # The setters of TrackUpdate's slots, in field order: what its __init__ calls (a slot's
 # descriptor sets the value without the frozen class's __setattr__).
 _SETTERS = tuple(TrackUpdate.__dict__[f.name].__set__ for f in fields(TrackUpdate))
+
+
+def track_update_from_values(values: Sequence[Any]) -> TrackUpdate:
+    """A :class:`TrackUpdate` of its field values in field order, checked as its constructor
+    checks: for readers of columns (the archive), which would otherwise build a keyword
+    dictionary per record."""
+    update: TrackUpdate = object.__new__(TrackUpdate)
+    for setter, value in zip(_SETTERS, values, strict=True):
+        setter(update, value)
+    update.__post_init__()
+    return update
 
 
 @dataclass(frozen=True, slots=True)
