@@ -250,27 +250,28 @@ class TrackTable:
 
     def in_order(self, keys: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Which reports are not older than their track's last accepted one (nor an earlier one of
-        the batch); ``keys`` from ``keys_for`` (a negative key: a track not in the table)."""
+        the batch); ``keys`` from ``keys_for`` (a negative key: a track not in the table).
+
+        A report refused for its age leaves the track's latest time as it was, so a report is
+        kept when its time is at least the track's stored one and every earlier report's of the
+        batch: a running maximum per track, taken on the times' ranks (integers, so that one
+        running maximum over tracks laid one after another keeps them apart)."""
         last = np.where(keys >= 0, self.t_s[np.maximum(keys, 0)], math.nan)
         keep = ~(t < last)  # a new track has NaN: kept
         order = np.argsort(keys, kind="stable")
         ss = keys[order]
-        same = ss[1:] == ss[:-1]
-        if same.any():
-            member = np.zeros(ss.size, bool)
-            member[1:] |= same
-            member[:-1] |= same
-            running: dict[int, float] = {}
-            for i in order[member].tolist():
-                s = int(keys[i])
-                prev = running.get(s)
-                if prev is None:
-                    prev = last[i] if not math.isnan(last[i]) else -math.inf
-                if t[i] < prev:
-                    keep[i] = False
-                else:
-                    keep[i] = True
-                    running[s] = float(t[i])
+        starts = np.empty(ss.size, bool)
+        starts[:1] = True
+        starts[1:] = ss[1:] != ss[:-1]
+        if starts.all():
+            return keep
+        _, rank = np.unique(t[order], return_inverse=True)
+        group = np.cumsum(starts) - 1
+        running = np.maximum.accumulate(group * np.int64(ss.size) + rank.reshape(-1))
+        before = np.empty(ss.size, np.int64)  # the running maximum of the earlier reports of the track
+        before[1:] = running[:-1] - group[1:] * np.int64(ss.size)
+        before[starts] = -1
+        keep[order] &= rank.reshape(-1) >= before
         return keep
 
     def assign(self, batch: ReportBatch) -> None:

@@ -199,3 +199,25 @@ def test_an_engine_rolled_back_to_a_snapshot_goes_on_as_before(scenario):
     events += eng.process(reports[k:])
     events += eng.finish()
     assert [json.dumps(e.canonical(), sort_keys=True) for e in events] == whole
+
+
+def test_reports_older_than_their_tracks_latest_are_refused_as_one_by_one():
+    """TrackTable.in_order (vectorised) against the rule report by report: a report is kept when it is
+    not older than its track's stored time nor than the latest report of the batch kept before it."""
+    from proximity.tracks import TrackTable
+
+    rng = np.random.default_rng(3)
+    for _ in range(500):
+        table = TrackTable(capacity=16)
+        stored = rng.choice([1.0, 2.0, 3.0, 5.0, np.nan], size=12)  # NaN: a slot no report reached
+        table.t_s[:12] = stored
+        keys = rng.integers(-4, 12, size=int(rng.integers(1, 50))).astype(np.int64)  # negative: a new track
+        t = rng.choice([0.5, 1.0, 2.0, 2.5, 3.0, 4.0, 6.0], size=keys.size)
+        latest: dict[int, float] = {}
+        expected = []
+        for k, ti in zip(keys.tolist(), t.tolist()):
+            before = latest.get(k, stored[k] if k >= 0 and not np.isnan(stored[k]) else -np.inf)
+            expected.append(ti >= before)
+            if ti >= before:
+                latest[k] = ti
+        assert table.in_order(keys, t).tolist() == expected
