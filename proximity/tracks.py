@@ -267,11 +267,11 @@ class TrackTable:
             return keep
         _, rank = np.unique(t[order], return_inverse=True)
         group = np.cumsum(starts) - 1
-        running = np.maximum.accumulate(group * np.int64(ss.size) + rank.reshape(-1))
+        running = np.maximum.accumulate(group * np.int64(ss.size) + rank)
         before = np.empty(ss.size, np.int64)  # the running maximum of the earlier reports of the track
         before[1:] = running[:-1] - group[1:] * np.int64(ss.size)
         before[starts] = -1
-        keep[order] &= rank.reshape(-1) >= before
+        keep[order] &= rank >= before
         return keep
 
     def assign(self, batch: ReportBatch) -> None:
