@@ -591,16 +591,29 @@ def track_headers(update: TrackUpdate, source: str = CE_SOURCE) -> list[tuple[st
 
 # Where pydantic-core's JSON could differ from _canonical: numbers below 1e-4 (Python writes
 # 1e-05, pydantic-core 0.00001 or 1e-5) and non-finite floats (Python refuses them).
-_EXPONENT = re.compile(rb"\de-\d")
-_BELOW_1E_4 = re.compile(rb"(?<![\d.])0\.0000")  # a number starting 0.0000, not 10.00001
+# Both searched by their literal part (the regular expression engine skips ahead to a literal
+# prefix; a pattern that starts with a class or a lookbehind is tried at every byte, some 70 ms
+# for the 3 MB of a batch of 6,000 tracks), the byte before each match checked apart.
+_EXPONENT = re.compile(rb"e-\d")  # after a digit: 1e-05
+_BELOW_1E_4 = re.compile(rb"0\.0000")  # not after a digit or a point: 0.00001, not 10.00001
+_DIGITS = frozenset(b"0123456789")
+_DIGITS_POINT = _DIGITS | {ord(".")}
+
+
+def _has_exponent(value: bytes) -> bool:
+    return any(m.start() > 0 and value[m.start() - 1] in _DIGITS for m in _EXPONENT.finditer(value))
+
+
+def _has_below_1e_4(value: bytes) -> bool:
+    return any(m.start() == 0 or value[m.start() - 1] not in _DIGITS_POINT for m in _BELOW_1E_4.finditer(value))
 
 
 def _surely_canonical(value: bytes) -> bool:
     if b"NaN" in value or b"Infinity" in value:
         return False
-    if b"0.0000" in value and _BELOW_1E_4.search(value) is not None:
+    if b"0.0000" in value and _has_below_1e_4(value):
         return False
-    return b"e-" not in value or _EXPONENT.search(value) is None
+    return b"e-" not in value or not _has_exponent(value)
 
 
 # Every track value starts with its first key (``_track_fields``): in pydantic-core's JSON of a

@@ -395,6 +395,15 @@ def test_batch_encoding_gives_the_bytes_of_one_by_one(tracks):
     assert encode_tracks(tracks, "urn:test") == [(encode_track(t), track_headers(t, "urn:test")) for t in tracks]
 
 
+@pytest.mark.parametrize("speed", [1e-05, 0.00004, 10.00001, 120.000012, 3.5e-07, 0.0, 1e-4])
+@pytest.mark.parametrize("name", [None, "plane-1", "0.00001", "1e-05"])
+def test_batch_encoding_of_small_numbers_and_lookalike_text(track_factory, speed, name):
+    """Where pydantic-core writes a number unlike Python (below 1e-4) the batch takes the slow
+    path; text that only looks like such a number, or a number like 10.00001, does not matter."""
+    tracks = [track_factory(0, name=name), track_factory(1, speed_mps=speed, name=name), track_factory(2)]
+    assert encode_tracks(tracks) == [(encode_track(t), track_headers(t)) for t in tracks]
+
+
 def test_batch_encoding_refuses_what_one_by_one_refuses(track_factory):
     bad = track_factory(1, name="\ud800")  # a lone surrogate: valid text for the record, not UTF-8
     with pytest.raises(CodecError, match="not encodable"):
