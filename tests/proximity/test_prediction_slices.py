@@ -10,7 +10,14 @@ import pytest
 
 from config.settings import ProximitySettings
 from proximity._integrity import EARTH_RADIUS_M
-from proximity._predict import SLOW_MPS, approach_candidates, sphere_motion, sphere_position
+from proximity._predict import (
+    LOWER_BOUND_PIECES,
+    SLOW_MPS,
+    approach_candidates,
+    piecewise_lower_m,
+    sphere_motion,
+    sphere_position,
+)
 from proximity.engine import Engine
 
 T0 = 1_700_000_000.0  # a whole second: with 1-s slices, the slices fall at T0 + n + 0.5
@@ -140,3 +147,27 @@ def test_the_approach_screen_misses_no_pair_that_comes_within_the_radius(seed, s
     for i, j in close.tolist():
         assert (i, j) in found, (i, j, closest[i, j])
         assert found[(i, j)] <= closest[i, j] + 1.0
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_the_piecewise_bound_is_below_the_closest_approach_and_near_it(seed):
+    """``piecewise_lower_m`` against the closest approach sampled every second on the sphere:
+    never above it, and never below it by more than twice the pieces' curvature slack (plus
+    what sampling misses), where the whole horizon's bound is kilometres below."""
+    rng = np.random.default_rng(seed)
+    horizon_s, n = 990.0, 400
+    lon_a, lat_a = rng.uniform(20.0, 23.0, n), rng.uniform(56.0, 58.0, n)
+    lon_b, lat_b = lon_a + rng.uniform(-1.5, 1.5, n), lat_a + rng.uniform(-1.0, 1.0, n)
+    va, vb = rng.uniform(0.0, 300.0, n), rng.uniform(0.0, 300.0, n)
+    pa, ua = sphere_motion(lon_a, lat_a, rng.uniform(0.0, 360.0, n))
+    pb, ub = sphere_motion(lon_b, lat_b, rng.uniform(0.0, 360.0, n))
+    closest = np.full(n, np.inf)
+    for tau in np.arange(0.0, horizon_s + 1.0, 1.0):
+        qa, qb = sphere_position(pa, ua, va * tau), sphere_position(pb, ub, vb * tau)
+        closest = np.minimum(closest, 2.0 * EARTH_RADIUS_M * np.arcsin(np.linalg.norm(qa - qb, axis=1) / 2))
+    lower = piecewise_lower_m(pa, ua, va, pb, ub, vb, horizon_s)
+    assert (lower <= closest + 1e-3).all()
+    piece_slack = 2 * (300.0 * horizon_s / LOWER_BOUND_PIECES) ** 2 / (2 * EARTH_RADIUS_M)  # ~230 m
+    assert (closest - lower <= 2 * piece_slack + 150.0).all()
+    whole_slack = 2 * (300.0 * horizon_s) ** 2 / (2 * EARTH_RADIUS_M)
+    assert whole_slack > 10 * piece_slack  # what the pieces are for
