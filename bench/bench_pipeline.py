@@ -538,9 +538,11 @@ def print_results(results: list[Result], rate: float, duration_s: float, n_track
                   f"the others: {int((~at).sum())}, p50 {p50b:.0f} ms, p99 {p99b:.0f} ms; triggers found: "
                   f"{r.attributed['report']} by their report, {r.attributed['tick']} past a tick, "
                   f"{r.attributed['batch']} at the batch start")
-            (h50, h99), (k50, k99) = _pct(r.event_handed_ms, [50, 99]), _pct(r.event_lat_ms - r.event_handed_ms, [50, 99])
-            print(f"    of the events' latency: to the hand-over to the sink p50 {h50:.0f} ms, p99 {h99:.0f} ms; from "
-                  f"there to the broker's acknowledgement p50 {k50:.0f} ms, p99 {k99:.0f} ms")
+            for which, sel in (("the events'", np.ones(at.size, bool)), ("the slice events'", at)):
+                handed, acked = r.event_handed_ms[sel], (r.event_lat_ms - r.event_handed_ms)[sel]
+                (h50, h99), (k50, k99) = _pct(handed, [50, 99]), _pct(acked, [50, 99])
+                print(f"    of {which} latency: to the hand-over to the sink p50 {h50:.0f} ms, p99 {h99:.0f} ms; "
+                      f"from there to the broker's acknowledgement p50 {k50:.0f} ms, p99 {k99:.0f} ms")
     base = {r.name: r for r in results}
     for fast, slow in (("realistic", "per-update"), ("busy", "sync-send")):
         if fast in base and slow in base:
