@@ -41,9 +41,14 @@ def movers(tracks: TrackTable, idx: np.ndarray, t_s: float) -> tuple[np.ndarray,
     speed = speed[usable]
     course = np.nan_to_num(course[usable])
     p, u = sphere_motion(tr.lon_deg[idx], tr.lat_deg[idx], course)
-    th = (speed * (t_s - tr.t_s[idx]) / EARTH_RADIUS_M)[:, None]
-    p, u = np.cos(th) * p + np.sin(th) * u, -np.sin(th) * p + np.cos(th) * u
+    p, u = along_great_circle(p, u, (speed * (t_s - tr.t_s[idx]) / EARTH_RADIUS_M)[:, None])
     return idx, p, u, speed
+
+
+def along_great_circle(p: np.ndarray, u: np.ndarray, th: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit position and direction vectors after turning ``th`` radians along the great circle (p, u)."""
+    c, s = np.cos(th), np.sin(th)
+    return c * p + s * u, -s * p + c * u
 
 
 def sphere_position(p: np.ndarray, u: np.ndarray, dist_m: np.ndarray) -> np.ndarray:
@@ -174,9 +179,8 @@ def piecewise_lower_m(p_a: np.ndarray, u_a: np.ndarray, v_a: np.ndarray, p_b: np
     starts = (np.arange(LOWER_BOUND_PIECES) * piece)[:, None, None]  # (pieces, pairs, 1)
 
     def at_starts(p: np.ndarray, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        th = v[:, None] * starts / EARTH_RADIUS_M
-        c, s = np.cos(th), np.sin(th)
-        return c * p + s * u, v[:, None] * (c * u - s * p)  # position (unit), velocity (m/s)
+        q, w = along_great_circle(p, u, v[:, None] * starts / EARTH_RADIUS_M)
+        return q, v[:, None] * w  # position (unit), velocity (m/s)
 
     pa, wa = at_starts(p_a, u_a, v_a)
     pb, wb = at_starts(p_b, u_b, v_b)

@@ -83,8 +83,9 @@ class PredictedCloseApproach(PairFamily):
             apart = (tr.domain[ca] == AIR) & (tr.domain[cb] == AIR) & (
                 np.abs(tr.alt_m[ca] - tr.alt_m[cb]) - climb_a - climb_b > self.vertical_m * (1 + margin)
             )
-        keep = (lower_m <= thr_low * (1 + margin) * SPHERE_SLACK) & ~apart
-        ia, ib, reach_m = ia[keep], ib[keep], thr_low[keep] * (1 + margin) * SPHERE_SLACK
+        reach_m = thr_low * (1 + margin) * SPHERE_SLACK
+        keep = (lower_m <= reach_m) & ~apart
+        ia, ib, reach_m = ia[keep], ib[keep], reach_m[keep]
         # the whole horizon's bound lets through pairs passing 10-20 km apart; the tighter one,
         # for these few, saves their exact CPA
         keep = piecewise_lower_m(pa[ia], ua[ia], va[ia], pb[ib], ub[ib], vb[ib], H2) <= reach_m
