@@ -88,6 +88,9 @@ def test_broker_stopped_mid_run_loses_nothing_and_keeps_order(tmp_path, topic_pr
                 tracks_before_outage += tracks
             if r == 8:
                 sink.sync(10)
+                # A record unacknowledged for spool_after_s counts as an outage even with the broker up
+                # (a loaded machine): the tracks in flight then are dropped and counted, by design.
+                dropped_before_stop = sink.stats()["dropped_tracks"]
                 broker.stop()  # the broker goes away mid-run
             if r == 20:
                 assert sink.mode == "spooling"
@@ -105,9 +108,13 @@ def test_broker_stopped_mid_run_loses_nothing_and_keeps_order(tmp_path, topic_pr
         assert stats["dropped_tracks"] >= 20 * 11  # at least the rounds published while it was away
         messages = _read_events(broker.bootstrap_servers, settings.events_topic, len(published))
         _check_none_lost_none_reordered(messages, published)
-        got_tracks = _read_events(broker.bootstrap_servers, settings.tracks_topic, len(tracks_before_outage))
-        assert {(m.key, m.value) for m in got_tracks} >= {
-            (t.track_id.encode(), encode_track(t)) for t in tracks_before_outage}
+        got_tracks = _read_events(broker.bootstrap_servers, settings.tracks_topic,
+                                  len(tracks_before_outage) - dropped_before_stop)
+        missing = {(t.track_id.encode(), encode_track(t)) for t in tracks_before_outage} - {
+            (m.key, m.value) for m in got_tracks}
+        assert len(missing) <= dropped_before_stop, (
+            f"{len(missing)} tracks published before the outage never arrived, "
+            f"only {dropped_before_stop} were counted as dropped before it")
         assert len(got_tracks) >= 20 * revisions - stats["dropped_tracks"]
     finally:
         broker.stop()
