@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     ups = reports(tr, 0.0, args.data_s)
     print(f"{args.tracks:,} tracks, {len(ups):,} reports over {args.data_s:g} s of data; zones: {what}")
 
+    _run(Engine(settings, zones, borders=borders), ups[: len(ups) // 20])  # warm the process's caches first
     whole, whole_cpu = _run(Engine(settings, zones, borders=borders), ups)
     print(f"one engine: {len(whole):,} revisions, {whole_cpu:.1f} CPU s")
 
