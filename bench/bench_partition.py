@@ -27,6 +27,7 @@ import numpy as np
 from bench.bench_engine import BATCH, catalogue, make_traffic, reports
 from closewatch.cells import CellGrid, owner_partitions, route_reports
 from closewatch.replay import canonical_lines
+from config.records import TrackUpdate
 from config.settings import ProximitySettings
 from proximity.engine import Engine
 from proximity.events import Event
@@ -40,6 +41,16 @@ def _run(engine: Engine, updates: list) -> tuple[list[Event], float]:
     return events, time.process_time() - c0
 
 
+def _recorded(specs: list[str]) -> list[TrackUpdate]:
+    """The track reports of feed recordings, merged by data time as a run over files merges them."""
+    from closewatch.feedfiles import feed_for, merged_items
+    from config.settings import Settings
+
+    settings = Settings()
+    feeds = [feed_for(s, settings) for s in specs]
+    return [item for _, item in merged_items(feeds, settings) if isinstance(item, TrackUpdate)]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="bench partition", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -48,13 +59,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--partitions", type=int, default=2)
     ap.add_argument("--cell-deg", type=float, default=2.0)
     ap.add_argument("--horizon-s", type=float, default=None, help="prediction horizon (default: the settings')")
+    ap.add_argument("--files", nargs="+", metavar="[FORMAT:]PATH",
+                    help="judge these feed recordings (as `closewatch replay --files`) instead of the busy world")
     args = ap.parse_args(argv)
 
     settings = ProximitySettings() if args.horizon_s is None else ProximitySettings(horizon_s=args.horizon_s)
     zones, borders, what = catalogue()
-    tr = make_traffic(args.tracks)
-    ups = reports(tr, 0.0, args.data_s)
-    print(f"{args.tracks:,} tracks, {len(ups):,} reports over {args.data_s:g} s of data; zones: {what}")
+    if args.files:
+        ups = _recorded(args.files)
+        span = ups[-1].t_s - ups[0].t_s if ups else 0.0
+        print(f"{', '.join(args.files)}: {len({u.track_id for u in ups}):,} tracks, {len(ups):,} reports over "
+              f"{span:,.0f} s of data; zones: {what}")
+    else:
+        ups = reports(make_traffic(args.tracks), 0.0, args.data_s)
+        print(f"{args.tracks:,} tracks, {len(ups):,} reports over {args.data_s:g} s of data; zones: {what}")
 
     _run(Engine(settings, zones, borders=borders), ups[: len(ups) // 20])  # warm the process's caches first
     whole, whole_cpu = _run(Engine(settings, zones, borders=borders), ups)
