@@ -18,6 +18,7 @@ import collections
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 if __package__ in (None, ""):  # run as a script: the repository root on the path
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -25,7 +26,8 @@ if __package__ in (None, ""):  # run as a script: the repository root on the pat
 import numpy as np
 
 from bench.bench_engine import BATCH, catalogue, make_traffic, reports
-from closewatch.cells import CellGrid, owner_partitions, route_reports
+from closewatch.cells import (CellGrid, Routes, halo_radius_m, owner_partitions, pair_reach_m, partition_of,
+                              route_reports)
 from closewatch.replay import canonical_lines
 from config.records import TrackUpdate
 from config.settings import ProximitySettings
@@ -51,6 +53,39 @@ def _recorded(specs: list[str]) -> list[TrackUpdate]:
     return [item for _, item in merged_items(feeds, settings) if isinstance(item, TrackUpdate)]
 
 
+def _one_way_routes(ups: list[TrackUpdate], grid: CellGrid, settings: ProximitySettings, n: int) -> Routes:
+    """Halo copies as ``route_reports`` makes them for Russian reports; the others get only the
+    comparison distance of the families that look at neighbours (``pair_reach_m``)."""
+    lat = np.fromiter((u.lat_deg for u in ups), float, len(ups))
+    lon = np.fromiter((u.lon_deg for u in ups), float, len(ups))
+    speed = np.fromiter((u.speed_mps or 0.0 for u in ups), float, len(ups))
+    russian = np.fromiter((u.side == "russia" for u in ups), bool, len(ups))
+    radius = np.where(russian, halo_radius_m(settings, [u.domain for u in ups], speed), pair_reach_m(settings))
+    own = partition_of(grid.cells(lat, lon), n)
+    idx, cells = grid.halo(lat, lon, radius)
+    copies = np.unique(idx * n + partition_of(cells, n))
+    c_idx, c_part = copies // n, copies % n
+    keep = c_part != own[c_idx]
+    return Routes(own, c_idx[keep], c_part[keep])
+
+
+def _by_report(ups: list[TrackUpdate], own: np.ndarray, grid: CellGrid, n: int) -> Callable[[list[Event]], np.ndarray]:
+    """Owner of a revision: the partition that got the report of its NATO subject (else of its least
+    track id) as its own; a revision of no track as ``owner_partitions``."""
+    own_of = {(u.track_id, u.t_s): int(o) for u, o in zip(ups, own.tolist())}
+
+    def owners(events: list[Event]) -> np.ndarray:
+        by_place = owner_partitions(events, grid, n)
+        out = []
+        for e, o in zip(events, by_place.tolist()):
+            nato = [s for s in e.subjects if s.side == "nato"]
+            anchor = nato[0] if nato else min(e.subjects, key=lambda s: s.track_id) if e.subjects else None
+            out.append(o if anchor is None else own_of.get((anchor.track_id, anchor.report_t_s), -1))
+        return np.array(out, np.int64)
+
+    return owners
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="bench partition", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -59,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--partitions", type=int, default=2)
     ap.add_argument("--cell-deg", type=float, default=2.0)
     ap.add_argument("--horizon-s", type=float, default=None, help="prediction horizon (default: the settings')")
+    ap.add_argument("--one-way", action="store_true",
+                    help="experiment (not exact): the pair halo for Russian reports only, the revision owned by the "
+                         "partition that got its NATO subject's report as its own (docs/scaling.md)")
     ap.add_argument("--files", nargs="+", metavar="[FORMAT:]PATH",
                     help="judge these feed recordings (as `closewatch replay --files`) instead of the busy world")
     args = ap.parse_args(argv)
@@ -79,14 +117,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"one engine: {len(whole):,} revisions, {whole_cpu:.1f} CPU s")
 
     grid, n = CellGrid(args.cell_deg), args.partitions
-    routes = route_reports(ups, grid, settings, n)
+    routes = _one_way_routes(ups, grid, settings, n) if args.one_way else route_reports(ups, grid, settings, n)
+    owners: Callable[[list[Event]], np.ndarray] = lambda events: owner_partitions(events, grid, n)  # noqa: E731
+    if args.one_way:
+        owners = _by_report(ups, routes.own, grid, n)
     got: list[Event] = []
     judged = []
     cpus = []
     for p in range(n):
         take = routes.of(p)
         events, cpu = _run(Engine(settings, zones, borders=borders), [ups[i] for i in take.tolist()])
-        mine = [e for e, o in zip(events, owner_partitions(events, grid, n)) if o == p]
+        mine = [e for e, o in zip(events, owners(events)) if o == p]
         got.extend(mine)
         judged.append(take.size)
         cpus.append(cpu)
