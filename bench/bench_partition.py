@@ -18,7 +18,6 @@ import collections
 import sys
 import time
 from pathlib import Path
-from typing import Callable
 
 if __package__ in (None, ""):  # run as a script: the repository root on the path
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -26,8 +25,8 @@ if __package__ in (None, ""):  # run as a script: the repository root on the pat
 import numpy as np
 
 from bench.bench_engine import BATCH, catalogue, make_traffic, reports
-from closewatch.cells import (CellGrid, Routes, halo_radius_m, owner_partitions, pair_reach_m, partition_of,
-                              route_reports)
+from closewatch.cells import CellGrid, Routes, owner_partitions, route_reports
+from closewatch.partition import PartitionJudge
 from closewatch.replay import canonical_lines
 from config.records import TrackUpdate
 from config.settings import ProximitySettings
@@ -53,37 +52,45 @@ def _recorded(specs: list[str]) -> list[TrackUpdate]:
     return [item for _, item in merged_items(feeds, settings) if isinstance(item, TrackUpdate)]
 
 
-def _one_way_routes(ups: list[TrackUpdate], grid: CellGrid, settings: ProximitySettings, n: int) -> Routes:
-    """Halo copies as ``route_reports`` makes them for Russian reports; the others get only the
-    comparison distance of the families that look at neighbours (``pair_reach_m``)."""
-    lat = np.fromiter((u.lat_deg for u in ups), float, len(ups))
-    lon = np.fromiter((u.lon_deg for u in ups), float, len(ups))
-    speed = np.fromiter((u.speed_mps or 0.0 for u in ups), float, len(ups))
-    russian = np.fromiter((u.side == "russia" for u in ups), bool, len(ups))
-    radius = np.where(russian, halo_radius_m(settings, [u.domain for u in ups], speed), pair_reach_m(settings))
-    own = partition_of(grid.cells(lat, lon), n)
-    idx, cells = grid.halo(lat, lon, radius)
-    copies = np.unique(idx * n + partition_of(cells, n))
-    c_idx, c_part = copies // n, copies % n
-    keep = c_part != own[c_idx]
-    return Routes(own, c_idx[keep], c_part[keep])
+def _judged(ups: list[TrackUpdate], routes: Routes, settings: ProximitySettings, zones: list, borders: list,
+            grid: CellGrid, n: int, interest: bool) -> tuple[list[Event], list[int], list[float]]:
+    """The partitions (``closewatch.partition.PartitionJudge``) batch by batch in arrival order; with
+    ``interest``, the reports of the tracks a partition wants are copied to it from the next batch on
+    (what an interest topic read by the ingest workers would do)."""
+    judges = [PartitionJudge(p, n, Engine(settings, zones, borders=borders), grid) for p in range(n)]
+    track_ids = [u.track_id for u in ups]
+    halo_of = [set(routes.of(p).tolist()) for p in range(n)]
+    got: list[Event] = []
+    judged, cpus = [0] * n, [0.0] * n
+    for a in range(0, len(ups), BATCH):
+        for p, judge in enumerate(judges):
+            wanted = judge.wanted if interest else frozenset()
+            take = [i for i in range(a, min(a + BATCH, len(ups))) if i in halo_of[p] or track_ids[i] in wanted]
+            c0 = time.process_time()
+            got += judge.process([ups[i] for i in take], [int(routes.own[i]) == p for i in take])
+            cpus[p] += time.process_time() - c0
+            judged[p] += len(take)
+    return got, judged, cpus
 
 
-def _by_report(ups: list[TrackUpdate], own: np.ndarray, grid: CellGrid, n: int) -> Callable[[list[Event]], np.ndarray]:
-    """Owner of a revision: the partition that got the report of its NATO subject (else of its least
-    track id) as its own; a revision of no track as ``owner_partitions``."""
-    own_of = {(u.track_id, u.t_s): int(o) for u, o in zip(ups, own.tolist())}
-
-    def owners(events: list[Event]) -> np.ndarray:
-        by_place = owner_partitions(events, grid, n)
-        out = []
-        for e, o in zip(events, by_place.tolist()):
-            nato = [s for s in e.subjects if s.side == "nato"]
-            anchor = nato[0] if nato else min(e.subjects, key=lambda s: s.track_id) if e.subjects else None
-            out.append(o if anchor is None else own_of.get((anchor.track_id, anchor.report_t_s), -1))
-        return np.array(out, np.int64)
-
-    return owners
+def _compare(whole: list[Event], whole_cpu: float, got: list[Event], judged: list[int], cpus: list[float],
+             n_reports: int, n: int) -> None:
+    """Print per kind what the partitions made against one engine, and what the halo cost."""
+    one = collections.Counter(zip(canonical_lines(whole), [e.kind for e in sorted(
+        whole, key=lambda e: (e.t_s, e.event_id, e.seq))]))
+    many = collections.Counter(zip(canonical_lines(got), [e.kind for e in sorted(
+        got, key=lambda e: (e.t_s, e.event_id, e.seq))]))
+    kinds = sorted({k for _, k in one} | {k for _, k in many})
+    print(f"{'kind':<28}{'one engine':>12}{'missing':>10}{'extra':>8}{'twice':>8}")
+    for kind in kinds:
+        a = {line for line, k in one if k == kind}
+        b = collections.Counter({line: c for (line, k), c in many.items() if k == kind})
+        print(f"{kind:<28}{len(a):>12,}{len(a - set(b)):>10,}{len(set(b) - a):>8,}"
+              f"{sum(1 for c in b.values() if c > 1):>8,}")
+    print(f"halo: {sum(judged) / n_reports:.2f} reports judged per report; busiest partition "
+          f"{max(judged) / n_reports:.2f} of the reports")
+    print(f"engine CPU: one engine {whole_cpu:.1f} s, the busiest partition {max(cpus):.1f} s, all {sum(cpus):.1f} s: "
+          f"{n} workers on {n} cores would judge {whole_cpu / max(cpus):.2f} times as many reports per second")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,6 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--one-way", action="store_true",
                     help="experiment (not exact): the pair halo for Russian reports only, the revision owned by the "
                          "partition that got its NATO subject's report as its own (docs/scaling.md)")
+    ap.add_argument("--interest", action="store_true",
+                    help="experiment: --one-way, plus each incident owned where it opened, and the reports of its "
+                         "tracks copied there while it is open (docs/scaling.md)")
+    ap.add_argument("--history-s", type=float, default=0.0,
+                    help="with --one-way: the other reports' halo also covers their travel over this long")
     ap.add_argument("--files", nargs="+", metavar="[FORMAT:]PATH",
                     help="judge these feed recordings (as `closewatch replay --files`) instead of the busy world")
     args = ap.parse_args(argv)
@@ -117,39 +129,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"one engine: {len(whole):,} revisions, {whole_cpu:.1f} CPU s")
 
     grid, n = CellGrid(args.cell_deg), args.partitions
-    routes = _one_way_routes(ups, grid, settings, n) if args.one_way else route_reports(ups, grid, settings, n)
-    owners: Callable[[list[Event]], np.ndarray] = lambda events: owner_partitions(events, grid, n)  # noqa: E731
+    args.one_way |= args.interest
+    routes = route_reports(ups, grid, settings, n, one_way=args.one_way, history_s=args.history_s)
     if args.one_way:
-        owners = _by_report(ups, routes.own, grid, n)
-    got: list[Event] = []
-    judged = []
-    cpus = []
+        got, judged, cpus = _judged(ups, routes, settings, zones, borders, grid, n, interest=args.interest)
+    else:
+        got, judged, cpus = [], [], []
+        for p in range(n):
+            take = routes.of(p)
+            events, cpu = _run(Engine(settings, zones, borders=borders), [ups[i] for i in take.tolist()])
+            got += [e for e, o in zip(events, owner_partitions(events, grid, n)) if o == p]
+            judged.append(take.size)
+            cpus.append(cpu)
     for p in range(n):
-        take = routes.of(p)
-        events, cpu = _run(Engine(settings, zones, borders=borders), [ups[i] for i in take.tolist()])
-        mine = [e for e, o in zip(events, owners(events)) if o == p]
-        got.extend(mine)
-        judged.append(take.size)
-        cpus.append(cpu)
         n_own = int((routes.own == p).sum())
-        print(f"partition {p}: {n_own:,} own reports + {take.size - n_own:,} "
-              f"halo copies, {len(events):,} revisions ({len(mine):,} owned), {cpu:.1f} CPU s")
-
-    one = collections.Counter(zip(canonical_lines(whole), [e.kind for e in sorted(
-        whole, key=lambda e: (e.t_s, e.event_id, e.seq))]))
-    many = collections.Counter(zip(canonical_lines(got), [e.kind for e in sorted(
-        got, key=lambda e: (e.t_s, e.event_id, e.seq))]))
-    kinds = sorted({k for _, k in one} | {k for _, k in many})
-    print(f"{'kind':<28}{'one engine':>12}{'missing':>10}{'extra':>8}{'twice':>8}")
-    for kind in kinds:
-        a = {line for line, k in one if k == kind}
-        b = collections.Counter({line: c for (line, k), c in many.items() if k == kind})
-        print(f"{kind:<28}{len(a):>12,}{len(a - set(b)):>10,}{len(set(b) - a):>8,}"
-              f"{sum(1 for c in b.values() if c > 1):>8,}")
-    print(f"halo: {sum(judged) / len(ups):.2f} reports judged per report; busiest partition "
-          f"{max(judged) / len(ups):.2f} of the reports")
-    print(f"engine CPU: one engine {whole_cpu:.1f} s, the busiest partition {max(cpus):.1f} s, all {sum(cpus):.1f} s: "
-          f"{n} workers on {n} cores would judge {whole_cpu / max(cpus):.2f} times as many reports per second")
+        print(f"partition {p}: {n_own:,} own reports + {judged[p] - n_own:,} copies, {cpus[p]:.1f} CPU s")
+    _compare(whole, whole_cpu, got, judged, cpus, len(ups), n)
     return 0
 
 

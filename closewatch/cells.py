@@ -173,17 +173,25 @@ def pair_reach_m(p: ProximitySettings) -> float:
     return widest * (1.0 + p.hysteresis_margin)
 
 
-def halo_radius_m(p: ProximitySettings, domains: Sequence[str], speed_mps: np.ndarray) -> np.ndarray:
+def halo_radius_m(p: ProximitySettings, domains: Sequence[str], speed_mps: np.ndarray,
+                  sides: Sequence[str] | None = None, history_s: float = 0.0) -> np.ndarray:
     """How far from each report a partner of it may be: the halo its copies must cover.
 
-    The widest comparison distance (``pair_reach_m``) plus the distance the report's track
-    and the fastest plausible partner (``max_speed_mps``) close in the prediction horizon
-    and in the dead reckoning of a pair tick (``align_max_age_s``).
+    Both ways (``sides`` None): the widest comparison distance (``pair_reach_m``) plus the
+    distance the report's track and the fastest plausible partner (``max_speed_mps``) close in
+    the prediction horizon and in the dead reckoning of a pair tick (``align_max_age_s``).
+    One way (``sides`` given; pairs owned by their NATO track, ``closewatch.partition``): so
+    for Russian reports only; the others get ``pair_reach_m`` (the families that look at
+    neighbours) plus their own travel over ``history_s``.
     """
     fastest = max(p.max_speed_mps.values())
     own_max = np.array([p.max_speed_mps.get(d, fastest) for d in domains], np.float64)  # type: ignore[call-overload]
     speed = np.minimum(np.nan_to_num(np.asarray(speed_mps, np.float64), nan=0.0), own_max)
-    return pair_reach_m(p) + (speed + fastest) * (p.horizon_s + p.align_max_age_s)
+    both_ways = pair_reach_m(p) + (speed + fastest) * (p.horizon_s + p.align_max_age_s)
+    if sides is None:
+        return both_ways
+    russian = np.fromiter((s == "russia" for s in sides), bool, len(sides))
+    return np.where(russian, both_ways, pair_reach_m(p) + speed * history_s)
 
 
 def owner_partitions(events: Sequence[Event], grid: CellGrid, n_partitions: int) -> np.ndarray:
@@ -222,14 +230,17 @@ class Routes(NamedTuple):
         return np.union1d(np.nonzero(self.own == partition)[0], self.copy_index[self.copy_partition == partition])
 
 
-def route_reports(updates: Sequence[TrackUpdate], grid: CellGrid, p: ProximitySettings, n_partitions: int) -> Routes:
+def route_reports(updates: Sequence[TrackUpdate], grid: CellGrid, p: ProximitySettings, n_partitions: int, *,
+                  one_way: bool = False, history_s: float = 0.0) -> Routes:
     """The partition of each report and its halo copies (``halo_radius_m``), one per partition."""
     n = len(updates)
     lat = np.fromiter((u.lat_deg for u in updates), np.float64, n)
     lon = np.fromiter((u.lon_deg for u in updates), np.float64, n)
     speed = np.fromiter((u.speed_mps or 0.0 for u in updates), np.float64, n)
+    sides = [u.side for u in updates] if one_way else None
     own = partition_of(grid.cells(lat, lon), n_partitions)
-    idx, cells = grid.halo(lat, lon, halo_radius_m(p, [u.domain for u in updates], speed))
+    radius = halo_radius_m(p, [u.domain for u in updates], speed, sides, history_s)
+    idx, cells = grid.halo(lat, lon, radius)
     copies = np.unique(idx * n_partitions + partition_of(cells, n_partitions))
     c_idx, c_part = copies // n_partitions, copies % n_partitions
     keep = c_part != own[c_idx]

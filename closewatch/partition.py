@@ -1,0 +1,98 @@
+"""One partition of a split engine: its own reports and copies in, the revisions it owns out.
+
+The rules (docs/scaling.md, "Incidents that stay with their owner"):
+
+* Every report is *own* in exactly one partition, the one of its cell
+  (``closewatch.cells.route_reports``); other partitions near it get halo copies.
+* An incident belongs, for its whole life, to the partition that got as its own the
+  report its first revision was made from: the report of its *anchor*, the NATO subject
+  of a pair, else the subject with the least ``track_id`` (the subject's ``report_t_s``
+  names the report). Every partition that makes the revision finds the same owner, and
+  only the owner publishes the incident's revisions. An event of no track (an area, a
+  zone) belongs to ``closewatch.cells.owner_partitions``'s partition.
+* While an owned incident is open, the partition *wants* every report of its tracks
+  (``wanted``): the router copies them to it wherever the tracks go, so the incident goes
+  on as one engine would make it even after its tracks left the partition's cells.
+"""
+
+from __future__ import annotations
+
+import collections
+from typing import Sequence
+
+from config.records import TrackUpdate
+from proximity.engine import Engine
+from proximity.events import Event
+
+from .cells import CellGrid, owner_partitions
+
+__all__ = ["PartitionJudge", "anchor_of"]
+
+
+def anchor_of(event: Event) -> tuple[str, float | None] | None:
+    """(track_id, report_t_s) of the report an event revision is anchored on; None: no track."""
+    if not event.subjects:
+        return None
+    nato = [s for s in event.subjects if s.side == "nato"]
+    anchor = nato[0] if nato else min(event.subjects, key=lambda s: s.track_id)
+    return anchor.track_id, anchor.report_t_s
+
+
+class PartitionJudge:
+    """The engine of partition ``partition`` of ``n_partitions`` (module docstring)."""
+
+    def __init__(self, partition: int, n_partitions: int, engine: Engine, grid: CellGrid) -> None:
+        self.partition = partition
+        self.n_partitions = n_partitions
+        self.engine = engine
+        self.grid = grid
+        self._latest: dict[str, tuple[float, bool]] = {}  # each track's latest report here: (t_s, own)
+        self._decided: dict[str, bool] = {}  # open incidents seen here: owned or not
+        self._owned_tracks: dict[str, tuple[str, ...]] = {}  # owned open incidents: their tracks
+        self._wanted: collections.Counter[str] = collections.Counter()
+
+    @property
+    def wanted(self) -> frozenset[str]:
+        """The tracks of the open incidents this partition owns: their reports must come here."""
+        return frozenset(t for t, c in self._wanted.items() if c > 0)
+
+    def process(self, reports: Sequence[TrackUpdate], own: Sequence[bool]) -> list[Event]:
+        """Judge a batch (in arrival order; ``own[i]``: report ``i`` is this partition's own, not a
+        copy); return the revisions this partition owns."""
+        batch = {(u.track_id, u.t_s): bool(o) for u, o in zip(reports, own)}
+        events = self.engine.process(reports)
+        out = []
+        for e in events:
+            owned = self._decided.get(e.event_id)
+            if owned is None:
+                owned = self._decide(e, batch)
+                self._decided[e.event_id] = owned
+                if owned:
+                    tracks = tuple(s.track_id for s in e.subjects)
+                    self._owned_tracks[e.event_id] = tracks
+                    self._wanted.update(tracks)
+            if owned:
+                out.append(e)
+            if e.state == "closed":  # an incident's last revision: forget it
+                self._decided.pop(e.event_id, None)
+                tracks = self._owned_tracks.pop(e.event_id, ())
+                self._wanted.subtract(tracks)
+                for t in tracks:
+                    if self._wanted[t] <= 0:
+                        del self._wanted[t]
+        for u, o in zip(reports, own):
+            self._latest[u.track_id] = (u.t_s, bool(o))
+        return out
+
+    def _decide(self, e: Event, batch: dict[tuple[str, float], bool]) -> bool:
+        anchor = anchor_of(e)
+        if anchor is None:
+            return int(owner_partitions([e], self.grid, self.n_partitions)[0]) == self.partition
+        track_id, t_s = anchor
+        if t_s is None:
+            return False
+        own = batch.get((track_id, t_s))
+        if own is None:
+            latest = self._latest.get(track_id)
+            own = latest is not None and latest[0] == t_s and latest[1]
+        return own

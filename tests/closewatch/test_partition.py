@@ -1,0 +1,79 @@
+"""A split engine (closewatch.partition) raises exactly one engine's revisions, also for incidents whose
+tracks leave their partition's cells while they are open."""
+
+from __future__ import annotations
+
+import pytest
+
+from closewatch.cells import CellGrid, route_reports
+from closewatch.partition import PartitionJudge, anchor_of
+from closewatch.replay import canonical_lines
+from config.settings import ProximitySettings
+from proximity.engine import Engine
+
+
+@pytest.fixture(scope="module")
+def world(request):  # type: ignore[no-untyped-def]
+    """The benchmark's traffic with military aircraft and ships (bombers, shadowing, intercepts) over the
+    full border catalogue, 240 s, the default 900-s prediction horizon; and one engine's revisions."""
+    import bench.bench_engine as be
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(be, "MILITARY_SHARE", 0.1)
+    try:
+        ups = be.reports(be.make_traffic(3_000), 0.0, 240.0)
+    finally:
+        mp.undo()
+    settings = ProximitySettings()
+    zones, borders, _ = be.catalogue()
+    engine = Engine(settings, zones, borders=borders)
+    whole = [e for i in range(0, len(ups), be.BATCH) for e in engine.process(ups[i:i + be.BATCH])]
+    return settings, zones, borders, ups, whole
+
+
+def _split(world, interest: bool, n: int = 3, cell_deg: float = 1.0):  # type: ignore[no-untyped-def]
+    settings, zones, borders, ups, _ = world
+    grid = CellGrid(cell_deg)
+    routes = route_reports(ups, grid, settings, n, one_way=True)
+    judges = [PartitionJudge(p, n, Engine(settings, zones, borders=borders), grid) for p in range(n)]
+    copied = [set(routes.of(p).tolist()) for p in range(n)]
+    got, by_interest = [], 0
+    for a in range(0, len(ups), 2_048):
+        for p, judge in enumerate(judges):
+            wanted = judge.wanted if interest else frozenset()
+            take = []
+            for i in range(a, min(a + 2_048, len(ups))):
+                if i in copied[p]:
+                    take.append(i)
+                elif ups[i].track_id in wanted:
+                    take.append(i)
+                    by_interest += 1
+            got += judge.process([ups[i] for i in take], [int(routes.own[i]) == p for i in take])
+    return got, by_interest, routes
+
+
+def test_partitions_with_interest_raise_exactly_one_engines_revisions(world) -> None:  # type: ignore[no-untyped-def]
+    _, _, _, ups, whole = world
+    got, by_interest, routes = _split(world, interest=True)
+    assert len(whole) > 500
+    assert {e.kind for e in whole} >= {"close_approach", "zone_entry", "predicted_close_approach",
+                                       "predicted_zone_entry", "bomber_sortie"}
+    assert sorted(canonical_lines(got)) == sorted(canonical_lines(whole))
+    # what the test covers: reports sent only because an incident wanted them, and incidents whose
+    # anchor reports were own in several partitions while they were open (tracks that crossed cells)
+    assert by_interest > 50
+    own_of = {(u.track_id, u.t_s): int(o) for u, o in zip(ups, routes.own.tolist())}
+    partitions_of: dict[str, set[int]] = {}
+    for e in whole:
+        anchor = anchor_of(e)
+        if anchor is not None:
+            partitions_of.setdefault(e.event_id, set()).add(own_of[anchor])  # type: ignore[index]
+    assert sum(1 for ps in partitions_of.values() if len(ps) > 1) >= 5
+
+
+def test_without_interest_incidents_that_cross_cells_go_wrong(world) -> None:  # type: ignore[no-untyped-def]
+    """The control: the same split without the interest copies loses revisions (why they exist)."""
+    _, _, _, _, whole = world
+    got, by_interest, _ = _split(world, interest=False)
+    assert by_interest == 0
+    assert set(canonical_lines(got)) != set(canonical_lines(whole))
