@@ -18,6 +18,7 @@ The rules (docs/scaling.md, "Incidents that stay with their owner"):
 from __future__ import annotations
 
 import collections
+import math
 from typing import Sequence
 
 from config.records import TrackUpdate
@@ -50,6 +51,10 @@ class PartitionJudge:
         self._decided: dict[str, bool] = {}  # open incidents seen here: owned or not
         self._owned_tracks: dict[str, tuple[str, ...]] = {}  # owned open incidents: their tracks
         self._wanted: collections.Counter[str] = collections.Counter()
+        # a track silent this long is forgotten by the engine (its next report starts a new track)
+        p = engine.settings
+        self._forget_s = max(p.forget_after_s, *p.stale_after_s.values())
+        self._pruned_t_s = -math.inf
 
     @property
     def wanted(self) -> frozenset[str]:
@@ -82,7 +87,23 @@ class PartitionJudge:
                         del self._wanted[t]
         for u, o in zip(reports, own):
             self._latest[u.track_id] = (u.t_s, bool(o))
+        if reports:
+            self._forget(max(u.t_s for u in reports))
         return out
+
+    def _forget(self, data_t_s: float) -> None:
+        """Forget the latest report of tracks the engine has forgotten (checked every quarter of that time)."""
+        if data_t_s - self._pruned_t_s < self._forget_s / 4:
+            return
+        self._pruned_t_s = data_t_s
+        old = [t for t, (t_s, _) in self._latest.items() if t_s < data_t_s - self._forget_s]
+        for t in old:
+            del self._latest[t]
+
+    @property
+    def remembered(self) -> int:
+        """How many tracks' latest reports the judge keeps."""
+        return len(self._latest)
 
     def _decide(self, e: Event, batch: dict[tuple[str, float], bool]) -> bool:
         anchor = anchor_of(e)

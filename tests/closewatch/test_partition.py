@@ -77,3 +77,22 @@ def test_without_interest_incidents_that_cross_cells_go_wrong(world) -> None:  #
     got, by_interest, _ = _split(world, interest=False)
     assert by_interest == 0
     assert set(canonical_lines(got)) != set(canonical_lines(whole))
+
+
+def test_a_judge_forgets_the_tracks_its_engine_forgets() -> None:
+    from closewatch.cells import CellGrid
+    from config.records import TrackUpdate
+
+    settings = ProximitySettings()
+    judge = PartitionJudge(0, 2, Engine(settings, []), CellGrid(2.0))
+    forget_s = max(settings.forget_after_s, *settings.stale_after_s.values())
+
+    def report(track: str, t_s: float) -> TrackUpdate:
+        return TrackUpdate(track_id=track, source="test", t_s=t_s, lat_deg=55.0, lon_deg=20.0, domain="sea",
+                           side="nato", speed_mps=5.0, course_deg=90.0)
+
+    judge.process([report("ais:1", 1_700_000_000.0), report("ais:2", 1_700_000_000.0)], [True, False])
+    assert judge.remembered == 2
+    for k in range(1, 12):  # only ais:2 goes on reporting, past the time the engine forgets ais:1
+        judge.process([report("ais:2", 1_700_000_000.0 + k * forget_s / 8)], [False])
+    assert judge.remembered == 1
