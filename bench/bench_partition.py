@@ -44,12 +44,10 @@ def _run(engine: Engine, updates: list) -> tuple[list[Event], float]:
 
 def _recorded(specs: list[str]) -> list[TrackUpdate]:
     """The track reports of feed recordings, merged by data time as a run over files merges them."""
-    from closewatch.feedfiles import feed_for, merged_items
+    from closewatch.replay_inputs import from_files
     from config.settings import Settings
 
-    settings = Settings()
-    feeds = [feed_for(s, settings) for s in specs]
-    return [item for _, item in merged_items(feeds, settings) if isinstance(item, TrackUpdate)]
+    return [item for item in from_files(Settings(), specs).items if isinstance(item, TrackUpdate)]
 
 
 def _judged(ups: list[TrackUpdate], routes: Routes, settings: ProximitySettings, zones: list, borders: list,
@@ -76,10 +74,8 @@ def _judged(ups: list[TrackUpdate], routes: Routes, settings: ProximitySettings,
 def _compare(whole: list[Event], whole_cpu: float, got: list[Event], judged: list[int], cpus: list[float],
              n_reports: int, n: int) -> None:
     """Print per kind what the partitions made against one engine, and what the halo cost."""
-    one = collections.Counter(zip(canonical_lines(whole), [e.kind for e in sorted(
-        whole, key=lambda e: (e.t_s, e.event_id, e.seq))]))
-    many = collections.Counter(zip(canonical_lines(got), [e.kind for e in sorted(
-        got, key=lambda e: (e.t_s, e.event_id, e.seq))]))
+    one = collections.Counter((canonical_lines([e])[0], e.kind) for e in whole)
+    many = collections.Counter((canonical_lines([e])[0], e.kind) for e in got)
     kinds = sorted({k for _, k in one} | {k for _, k in many})
     print(f"{'kind':<28}{'one engine':>12}{'missing':>10}{'extra':>8}{'twice':>8}")
     for kind in kinds:

@@ -34,12 +34,12 @@ import numpy as np
 
 from config.records import TrackUpdate
 from config.settings import ProximitySettings
+from proximity._integrity import EARTH_RADIUS_M
 from proximity.events import Event
 
 __all__ = ["CellGrid", "EARTH_RADIUS_M", "MAX_COLUMNS", "Routes", "halo_radius_m", "owner_partitions", "pair_reach_m",
            "partition_of", "route_reports"]
 
-EARTH_RADIUS_M = 6_371_008.8  # IUGG mean radius
 MAX_COLUMNS = 1 << 20
 
 

@@ -59,7 +59,7 @@ class PartitionJudge:
     @property
     def wanted(self) -> frozenset[str]:
         """The tracks of the open incidents this partition owns: their reports must come here."""
-        return frozenset(t for t, c in self._wanted.items() if c > 0)
+        return frozenset(self._wanted)  # a track leaves the counter when its last owned incident closes
 
     def process(self, reports: Sequence[TrackUpdate], own: Sequence[bool]) -> list[Event]:
         """Judge a batch (in arrival order; ``own[i]``: report ``i`` is this partition's own, not a

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from closewatch.cells import EARTH_RADIUS_M, CellGrid, partition_of
+from proximity._integrity import haversine_m
 
 
 def _destination(lat: np.ndarray, lon: np.ndarray, dist_m: np.ndarray, bearing: np.ndarray
@@ -16,12 +17,6 @@ def _destination(lat: np.ndarray, lon: np.ndarray, dist_m: np.ndarray, bearing: 
     p2 = np.arcsin(np.sin(p) * np.cos(d) + np.cos(p) * np.sin(d) * np.cos(bearing))
     l2 = lam + np.arctan2(np.sin(bearing) * np.sin(d) * np.cos(p), np.cos(d) - np.sin(p) * np.sin(p2))
     return np.degrees(p2), (np.degrees(l2) + 180.0) % 360.0 - 180.0
-
-
-def _haversine_m(lat1, lon1, lat2, lon2):  # type: ignore[no-untyped-def]
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(a, 1.0)))
 
 
 @pytest.mark.parametrize("cell_deg", [0.5, 2.0, 7.0])
@@ -55,7 +50,7 @@ def test_the_halo_lists_few_cells_beyond_the_radius() -> None:
         w, s, e, n = grid.bounds(c)
         gl = np.linspace(s, n, 12)[:, None]
         gm = np.linspace(w, e, 12)[None, :]
-        nearest = _haversine_m(lat[i], lon[i], gl, gm).min()
+        nearest = haversine_m(lon[i], lat[i], gm, gl).min()
         assert nearest <= 2 * 150_000.0 + 1.5 * 111_195.0 / 11, (i, c, nearest)
     # and the count is near the area's: about pi * r^2 / cell area, plus the edge cells
     per_point = idx.size / lat.size
