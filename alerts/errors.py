@@ -43,3 +43,7 @@ class DeliveryError(AlertsError):
 
 class SpoolFullError(DeliveryError):
     """The on-disk spool reached its bound: records would be dropped, so closewatch stops instead."""
+
+
+class SpoolInUseError(AlertsError):
+    """The spool folder is held (locked) by another running closewatch process."""

@@ -86,6 +86,7 @@ class TopicSpec:
     name: str
     partitions: int
     retention_ms: int
+    configs: tuple[tuple[str, str], ...] = ()  # further topic configs (cleanup.policy, ...)
 
 
 def topic_specs(settings: KafkaSettings) -> list[TopicSpec]:
@@ -95,6 +96,52 @@ def topic_specs(settings: KafkaSettings) -> list[TopicSpec]:
         for t in (settings.events_topic, settings.tracks_topic, settings.deadletter_topic,
                   settings.context_topic_name)
     ]
+
+
+def create_topics(settings: KafkaSettings, specs: Sequence[TopicSpec], timeout_s: float = 30.0) -> list[str]:
+    """Create the topics of ``specs`` that are missing; return those created.
+
+    Replication factor: the cluster default (``default.replication.factor``, KIP-464).
+    """
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError, KafkaTimeoutError
+
+    config = {**client_security_config(settings), "client_id": settings.client_id}
+    try:
+        admin = KafkaAdminClient(request_timeout_ms=int(timeout_s * 1000),
+                                 bootstrap_timeout_ms=int(timeout_s * 1000), **config)
+    except KafkaTimeoutError as e:
+        raise unreachable_error(settings, e) from e
+    except KafkaError as e:
+        raise DeliveryError(f"cannot reach Kafka at {settings.bootstrap_servers}: {e}") from e
+    try:
+        existing = set(admin.list_topics())
+        wanted = {
+            s.name: {"num_partitions": s.partitions,
+                     "configs": {"retention.ms": str(s.retention_ms), **dict(s.configs)}}
+            for s in specs
+            if s.name not in existing
+        }
+        if not wanted:
+            return []
+        result = admin.create_topics(wanted, timeout_ms=int(timeout_s * 1000), raise_errors=False)
+        created = []
+        for t in result.get("topics", []):
+            code = t.get("error_code", 0)
+            if code == 0:
+                created.append(t["name"])
+            elif code != 36:  # TOPIC_ALREADY_EXISTS: another process was quicker
+                raise DeliveryError(
+                    f"creating topic {t['name']!r} failed: error {code} {t.get('error_message')}"
+                )
+        if created:
+            admin.wait_for_topics(created, timeout_ms=int(timeout_s * 1000))
+            log.info("created Kafka topics %s", ", ".join(created))
+        return created
+    except KafkaError as e:
+        raise DeliveryError(f"creating topics on {settings.bootstrap_servers} failed: {e}") from e
+    finally:
+        admin.close()
 
 
 _DIRECT = "direct"
@@ -238,48 +285,8 @@ class KafkaSink:
         return producer
 
     def ensure_topics(self, timeout_s: float = 30.0) -> list[str]:
-        """Create the missing topics (configured partitions, ``retention.ms``); return those created.
-
-        Replication factor: the cluster default (``default.replication.factor``, KIP-464).
-        """
-        from kafka import KafkaAdminClient
-        from kafka.errors import KafkaError, KafkaTimeoutError
-
-        specs = topic_specs(self.settings)
-        try:
-            admin = KafkaAdminClient(request_timeout_ms=int(timeout_s * 1000),
-                                     bootstrap_timeout_ms=int(timeout_s * 1000), **self._client_config())
-        except KafkaTimeoutError as e:
-            raise unreachable_error(self.settings, e) from e
-        except KafkaError as e:
-            raise DeliveryError(f"cannot reach Kafka at {self.settings.bootstrap_servers}: {e}") from e
-        try:
-            existing = set(admin.list_topics())
-            wanted = {
-                s.name: {"num_partitions": s.partitions, "configs": {"retention.ms": str(s.retention_ms)}}
-                for s in specs
-                if s.name not in existing
-            }
-            if not wanted:
-                return []
-            result = admin.create_topics(wanted, timeout_ms=int(timeout_s * 1000), raise_errors=False)
-            created = []
-            for t in result.get("topics", []):
-                code = t.get("error_code", 0)
-                if code == 0:
-                    created.append(t["name"])
-                elif code != 36:  # TOPIC_ALREADY_EXISTS: another process was quicker
-                    raise DeliveryError(
-                        f"creating topic {t['name']!r} failed: error {code} {t.get('error_message')}"
-                    )
-            if created:
-                admin.wait_for_topics(created, timeout_ms=int(timeout_s * 1000))
-                log.info("created Kafka topics %s", ", ".join(created))
-            return created
-        except KafkaError as e:
-            raise DeliveryError(f"creating topics on {self.settings.bootstrap_servers} failed: {e}") from e
-        finally:
-            admin.close()
+        """Create the missing topics (configured partitions, ``retention.ms``); return those created."""
+        return create_topics(self.settings, topic_specs(self.settings), timeout_s)
 
     # -- records --------------------------------------------------------------------
     def event_record(self, event: Event) -> Record:

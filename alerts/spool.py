@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Sequence
 
-from alerts.errors import AlertsError, SpoolFullError
+from alerts.errors import AlertsError, SpoolFullError, SpoolInUseError
 from config.durable import fsync_dir
 
 __all__ = ["Spool", "SpoolCorruptError", "Record"]
@@ -130,7 +130,7 @@ class Spool:
         except BlockingIOError as e:
             self._lock_file.close()
             self._lock_file = None
-            raise AlertsError(f"spool {self.directory} is in use by another closewatch process") from e
+            raise SpoolInUseError(f"spool {self.directory} is in use by another closewatch process") from e
         self._segments: list[_Segment] = []
         self._head = self._read_head()
         self._writer: IO[bytes] | None = None

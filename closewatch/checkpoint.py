@@ -34,6 +34,7 @@ opened; a warning names it.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
@@ -42,7 +43,7 @@ import stat
 import zipfile
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import IO, Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -55,7 +56,7 @@ from proximity.rules import Rules
 from proximity.state import EngineState, StateError
 
 __all__ = ["Checkpoint", "CheckpointError", "CheckpointStore", "check_state_dir", "read_state_file",
-           "write_state_file"]
+           "settings_fingerprint", "state_bytes", "state_from_bytes", "write_state_file"]
 
 log = logging.getLogger(__name__)
 
@@ -119,18 +120,26 @@ def check_state_dir(path: Path, *, create: bool = True) -> Path:
     return path
 
 
-def write_state_file(path: Path, doc: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
-    """``doc`` and ``arrays`` in one ``.npz`` with the checksum, written atomically (see module doc)."""
+def state_bytes(doc: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> bytes:
+    """``doc`` and ``arrays`` as one ``.npz`` with the checksum (see module doc)."""
     body = json.dumps(doc, sort_keys=True, separators=(",", ":"), allow_nan=False).encode()
     text = _HEAD + body + b',"sha256":"' + _digest(body, arrays).encode() + b'"}'
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr(_DOC, text)
+        for name, arr in arrays.items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.ascontiguousarray(arr), allow_pickle=False)
+    return out.getvalue()
+
+
+def write_state_file(path: Path, doc: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+    """:func:`state_bytes` written atomically (see module doc)."""
+    data = state_bytes(doc, arrays)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "wb") as f:
-        with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as zf:
-            zf.writestr(_DOC, text)
-            for name, arr in arrays.items():
-                with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
-                    np.lib.format.write_array(member, np.ascontiguousarray(arr), allow_pickle=False)
+        f.write(data)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
@@ -153,48 +162,70 @@ def read_state_file(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         if st.st_uid != os.geteuid() or st.st_mode & stat.S_IWOTH:
             raise CheckpointError(f"checkpoint {path} is owned by uid {st.st_uid} with mode "
                                   f"{stat.S_IMODE(st.st_mode):04o}: not a file closewatch wrote")
-        try:
-            with zipfile.ZipFile(f) as zf:
-                names = zf.namelist()
-                infos = {i.filename: i for i in zf.infolist()}
-                if _DOC not in infos:
-                    raise CheckpointError(f"checkpoint {path}: no {_DOC}: not a closewatch checkpoint")
-                if sum(i.file_size for i in infos.values()) > max(st.st_size * 2, 1 << 20) \
-                        or infos[_DOC].file_size > _MAX_DOC_BYTES:
-                    raise CheckpointError(f"checkpoint {path}: its members claim more bytes than the file holds")
-                text = zf.read(_DOC)
-                arrays: dict[str, np.ndarray] = {}
-                for name in names:
-                    if name == _DOC:
-                        continue
-                    if not name.endswith(".npy"):
-                        raise CheckpointError(f"checkpoint {path}: unexpected member {name!r}")
-                    with zf.open(name) as member:
-                        arr = np.lib.format.read_array(member, allow_pickle=False)
-                    if arr.dtype.kind not in _ARRAY_KINDS:
-                        raise CheckpointError(f"checkpoint {path}: array {name} of dtype {arr.dtype}")
-                    arrays[name[: -len(".npy")]] = arr
-        except CheckpointError:
-            raise
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, KeyError) as e:
-            raise CheckpointError(f"checkpoint {path} is not a closewatch checkpoint ({type(e).__name__}: {e})") from e
+        return _read_state(f, st.st_size, f"checkpoint {path}")
+
+
+def state_from_bytes(data: bytes, what: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The document and arrays of :func:`state_bytes`, checked; ``what`` names them in a
+    :class:`CheckpointError`."""
+    return _read_state(io.BytesIO(data), len(data), what)
+
+
+def _read_state(f: IO[bytes], size: int, what: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    try:
+        with zipfile.ZipFile(f) as zf:
+            names = zf.namelist()
+            infos = {i.filename: i for i in zf.infolist()}
+            if _DOC not in infos:
+                raise CheckpointError(f"{what}: no {_DOC}: not a closewatch checkpoint")
+            if sum(i.file_size for i in infos.values()) > max(size * 2, 1 << 20) \
+                    or infos[_DOC].file_size > _MAX_DOC_BYTES:
+                raise CheckpointError(f"{what}: its members claim more bytes than the file holds")
+            text = zf.read(_DOC)
+            arrays: dict[str, np.ndarray] = {}
+            for name in names:
+                if name == _DOC:
+                    continue
+                if not name.endswith(".npy"):
+                    raise CheckpointError(f"{what}: unexpected member {name!r}")
+                with zf.open(name) as member:
+                    arr = np.lib.format.read_array(member, allow_pickle=False)
+                if arr.dtype.kind not in _ARRAY_KINDS:
+                    raise CheckpointError(f"{what}: array {name} of dtype {arr.dtype}")
+                arrays[name[: -len(".npy")]] = arr
+    except CheckpointError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, KeyError) as e:
+        raise CheckpointError(f"{what} is not a closewatch checkpoint ({type(e).__name__}: {e})") from e
     tail = _TAIL.search(text)
     if not text.startswith(_HEAD) or tail is None:
-        raise CheckpointError(f"checkpoint {path}: no checksum: not a closewatch checkpoint")
+        raise CheckpointError(f"{what}: no checksum: not a closewatch checkpoint")
     body = text[len(_HEAD) : tail.start()]
     if _digest(body, arrays) != tail.group(1).decode():
-        raise CheckpointError(f"checkpoint {path} fails its SHA-256 checksum: damaged or changed since written")
+        raise CheckpointError(f"{what} fails its SHA-256 checksum: damaged or changed since written")
     try:
         doc = json.loads(body, parse_constant=_no_constant)
     except ValueError as e:
-        raise CheckpointError(f"checkpoint {path}: its document is not JSON: {e}") from e
+        raise CheckpointError(f"{what}: its document is not JSON: {e}") from e
     if not isinstance(doc, dict):
-        raise CheckpointError(f"checkpoint {path}: its document is not an object")
+        raise CheckpointError(f"{what}: its document is not an object")
     return doc, arrays
 
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def settings_fingerprint(settings: Settings, **more: Any) -> str:
+    """What a saved engine state depends on: the proximity and zone settings, the records' fields
+    (and ``more``); a state made with another fingerprint is set aside."""
+    shape = {
+        "proximity": settings.proximity.model_dump(mode="json"),
+        "zones": settings.zones.model_dump(mode="json"),
+        "records": {r.__name__: [f.name for f in fields(r)] for r in (TrackUpdate, Zone)},
+        **more,
+    }
+    return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()
 
 
 class CheckpointStore:
@@ -207,12 +238,7 @@ class CheckpointStore:
         self.path = self.directory / f"checkpoint-{name}.npz"
         self._legacy = self.directory / f"checkpoint-{name}.pickle"
         self._settings = settings
-        shape = {
-            "proximity": settings.proximity.model_dump(mode="json"),
-            "zones": settings.zones.model_dump(mode="json"),
-            "records": {r.__name__: [f.name for f in fields(r)] for r in (TrackUpdate, Zone)},
-        }
-        self._fingerprint = hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()
+        self._fingerprint = settings_fingerprint(settings)
 
     def load(
         self,

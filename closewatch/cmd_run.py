@@ -25,6 +25,7 @@ from closewatch.sinks import ContextFileSink, JsonlSink, MapStoreSink, OutputExi
 from config.settings import ConfigError, KafkaSettings, Settings, load_settings
 
 if TYPE_CHECKING:
+    from alerts.producer import KafkaSink
     from closewatch.pipeline import RunSummary
 
 __all__ = ["add_parser", "build_sinks", "country_outlines"]
@@ -56,6 +57,9 @@ def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> No
     )
     run.add_argument("--profile", help="the rule profile (a name in config/data/profiles or a .toml path); "
                      "overrides [rules] profile")
+    run.add_argument("--role", choices=("all", "ingest", "engine"),
+                     help="run as one worker of several on Kafka (docs/scaling.md): ingest (feeds to the cells "
+                          "topic) or engine (cells topic to events); all: the single process; overrides [scale] role")
     run.set_defaults(handler=_run)
 
     demo = sub.add_parser("demo", help="a demo scenario (the Baltic, or INCSEA): scenario -> pipeline -> Kafka -> map")
@@ -163,9 +167,18 @@ def _run(args: argparse.Namespace) -> int:
             except ConfigError as e:
                 print(e, file=sys.stderr)
                 return EXIT_USAGE
+    if args.role is not None:
+        settings = settings.model_copy(update={"scale": settings.scale.model_copy(update={"role": args.role})})
+    if settings.scale.role != "all" and settings.kafka is None:
+        print(f"--role {settings.scale.role}: workers talk through Kafka: add a [kafka] section", file=sys.stderr)
+        return EXIT_USAGE
+    if settings.scale.role == "engine":
+        return _run_worker(settings)
     if not settings.feeds:
         print("no feeds configured: add [[feeds]] to the configuration (see README)", file=sys.stderr)
         return EXIT_USAGE
+    if settings.scale.role == "ingest":
+        return _run_worker(settings)
     stop = threading.Event()
     _on_signals(stop)
     from config.zones import ZoneCatalogueError
@@ -230,6 +243,64 @@ def _run(args: argparse.Namespace) -> int:
             except KeyboardInterrupt:
                 pass
     return code
+
+
+def _run_worker(settings: Settings) -> int:
+    """``closewatch run --role ingest|engine``: one worker of a deployment on Kafka (closewatch.worker)."""
+    from alerts.errors import AlertsError
+    from alerts.producer import KafkaSink
+    from closewatch.checkpoint import CheckpointError
+    from closewatch.worker import EngineWorker, IngestWorker, WorkerError, ensure_worker_topics
+
+    assert settings.kafka is not None, "checked by the settings"
+    stop = threading.Event()
+    _on_signals(stop)
+    role = settings.scale.role
+    with ExitStack() as stack:
+        try:
+            sink = _worker_sink(settings)
+        except AlertsError as e:
+            print(f"kafka: {e}", file=sys.stderr)
+            return EXIT_FAILURE
+        stack.callback(sink.close)
+        try:
+            sink.ensure_topics()
+            ensure_worker_topics(settings)
+            worker = (IngestWorker if role == "ingest" else EngineWorker)(settings, sink, stop)
+            code = worker.run()
+        except (WorkerError, CheckpointError) as e:
+            print(f"{role} worker: {e}", file=sys.stderr)
+            return EXIT_USAGE
+        except AlertsError as e:
+            print(f"kafka: {e}", file=sys.stderr)
+            return EXIT_FAILURE
+        if _close_kafka([sink]) is None:
+            return EXIT_FAILURE
+        if isinstance(worker, IngestWorker):
+            print(f"ingest worker: {worker.updates} track updates, {worker.records} records to "
+                  f"{settings.scale.cells_topic} ({worker.copies} halo copies, {worker.interest_copies} interest copies), "
+                  f"{worker.letters} dead letters")
+        else:
+            print(f"engine worker: {worker.reports} reports judged, {worker.events} event revisions published, "
+                  f"{worker.restored} partition states restored")
+    return code
+
+
+def _worker_sink(settings: Settings) -> "KafkaSink":
+    """The Kafka sink of a worker, with a spool of its own: ``<spool_dir>/<role>-<k>``, the first
+    slot no running worker holds (several workers share a machine; a restarted one takes over a
+    free slot and sends what an earlier worker left in it)."""
+    from alerts.errors import AlertsError, SpoolInUseError
+    from alerts.producer import KafkaSink
+
+    assert settings.kafka is not None
+    base = Path(settings.kafka.spool_dir)
+    for k in range(256):
+        try:
+            return KafkaSink(settings.kafka, spool_dir=base / f"{settings.scale.role}-{k}")
+        except SpoolInUseError:
+            continue
+    raise AlertsError(f"kafka.spool_dir {base}: 256 workers of role {settings.scale.role} already hold a spool there")
 
 
 def _close_kafka(sinks: Sequence[object]) -> int | None:

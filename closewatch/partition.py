@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import collections
 import math
-from typing import Sequence
+from typing import Any, Sequence
 
-from config.records import TrackUpdate
+from alerts.codec import encode_track
+from config.records import DeadLetter, TrackUpdate
 from proximity.engine import Engine
 from proximity.events import Event
+from proximity.state import EngineState
 
 from .cells import CellGrid, owner_partitions
+from .engine_guard import EngineGuard
 
 __all__ = ["PartitionJudge", "anchor_of"]
 
@@ -42,7 +45,8 @@ def anchor_of(event: Event) -> tuple[str, float | None] | None:
 class PartitionJudge:
     """The engine of partition ``partition`` of ``n_partitions`` (module docstring)."""
 
-    def __init__(self, partition: int, n_partitions: int, engine: Engine, grid: CellGrid) -> None:
+    def __init__(self, partition: int, n_partitions: int, engine: Engine, grid: CellGrid, *,
+                 guard: bool = False) -> None:
         self.partition = partition
         self.n_partitions = n_partitions
         self.engine = engine
@@ -55,6 +59,9 @@ class PartitionJudge:
         p = engine.settings
         self._forget_s = max(p.forget_after_s, *p.stale_after_s.values())
         self._pruned_t_s = -math.inf
+        # guard: a report that makes the engine raise becomes a dead letter (closewatch.engine_guard)
+        self._guard = EngineGuard(engine, encode=encode_track) if guard else None
+        self.refused: list[DeadLetter] = []  # the dead letters of the last batch (with guard)
 
     @property
     def wanted(self) -> frozenset[str]:
@@ -65,7 +72,10 @@ class PartitionJudge:
         """Judge a batch (in arrival order; ``own[i]``: report ``i`` is this partition's own, not a
         copy); return the revisions this partition owns."""
         batch = {(u.track_id, u.t_s): bool(o) for u, o in zip(reports, own)}
-        events = self.engine.process(reports)
+        if self._guard is not None:
+            events, self.refused = self._guard.process(reports)
+        else:
+            events = self.engine.process(reports)
         out = []
         for e in events:
             owned = self._decided.get(e.event_id)
@@ -99,6 +109,31 @@ class PartitionJudge:
         old = [t for t, (t_s, _) in self._latest.items() if t_s < data_t_s - self._forget_s]
         for t in old:
             del self._latest[t]
+
+    def state(self) -> tuple[dict[str, Any], EngineState]:
+        """What this judge holds besides its engine (JSON-able), and the engine's state."""
+        doc = {
+            "partition": self.partition,
+            "n_partitions": self.n_partitions,
+            "latest": [[t, t_s, own] for t, (t_s, own) in self._latest.items()],
+            "decided": [[e, owned] for e, owned in self._decided.items()],
+            "owned_tracks": [[e, list(tracks)] for e, tracks in self._owned_tracks.items()],
+            "pruned_t_s": self._pruned_t_s if math.isfinite(self._pruned_t_s) else None,
+        }
+        return doc, self.engine.state()
+
+    @classmethod
+    def from_state(cls, doc: dict[str, Any], engine: Engine, grid: CellGrid, *, guard: bool = False) -> "PartitionJudge":
+        """The judge that exported ``doc`` (with ``engine`` restored from the engine's state)."""
+        judge = cls(int(doc["partition"]), int(doc["n_partitions"]), engine, grid, guard=guard)
+        judge._latest = {str(t): (float(t_s), bool(own)) for t, t_s, own in doc["latest"]}
+        judge._decided = {str(e): bool(owned) for e, owned in doc["decided"]}
+        judge._owned_tracks = {str(e): tuple(str(t) for t in tracks) for e, tracks in doc["owned_tracks"]}
+        for tracks in judge._owned_tracks.values():
+            judge._wanted.update(tracks)
+        pruned = doc["pruned_t_s"]
+        judge._pruned_t_s = -math.inf if pruned is None else float(pruned)
+        return judge
 
     @property
     def remembered(self) -> int:

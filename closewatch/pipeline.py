@@ -208,55 +208,7 @@ class Pipeline:
     # -- sources ---------------------------------------------------------------------------
 
     def _items(self, stop: threading.Event) -> Iterator[tuple[str, Item] | None]:
-        """Items from every feed; ``None`` marks a pause in a live stream (flush what you have)."""
-        feeds = self.settings.feeds
-        if feeds and all(f.transport == "file" for f in feeds):
-            yield from self._replay(feeds, stop)
-        else:
-            yield from self._live(feeds, stop)
-
-    def _replay(self, feeds: Sequence[FeedSettings], stop: threading.Event) -> Iterator[tuple[str, Item] | None]:
-        speed = max(f.speed for f in feeds)
-        classifier = Classifier(self.settings.classification)
-        streams = [
-            _timed(
-                f.name,
-                _given_up_on_failure(
-                    f.name,
-                    lambda f=f: open_feed(  # type: ignore[misc]
-                        f.model_copy(update={"speed": 0.0}), self.settings.sides, stop=stop, kafka=self.settings.kafka,
-                        classifier=classifier,
-                    ),
-                ),
-            )
-            for f in feeds
-        ]
-        # heapq.merge keeps each stream's own order and breaks ties by stream order: deterministic.
-        merged = heapq.merge(*streams, key=lambda entry: entry[0])
-        wall_start = time.monotonic()
-        data_start: float | None = None
-        for t_s, _order, feed, item in merged:
-            if stop.is_set():
-                return
-            if speed > 0 and isinstance(item, TrackUpdate):
-                if data_start is None:
-                    data_start = t_s
-                lag_s = (t_s - data_start) / speed - (time.monotonic() - wall_start)
-                if lag_s > 0:
-                    yield None  # let the batch go out before we wait
-                    stop.wait(lag_s)
-            yield feed, item
-
-    def _live(self, feeds: Sequence[FeedSettings], stop: threading.Event) -> Iterator[tuple[str, Item] | None]:
-        yield from open_feeds(
-            feeds,
-            self.settings.sides,
-            stop,
-            kafka=self.settings.kafka,
-            idle_s=self.max_batch_delay_s,
-            positions=self._positions,
-            classification=self.settings.classification,
-        )
+        return feed_items(self.settings, stop, positions=self._positions)
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -495,6 +447,61 @@ class Pipeline:
     def close(self) -> None:
         for sink in self.sinks:
             sink.close()
+
+
+def feed_items(settings: Settings, stop: threading.Event, *, positions: dict[str, KafkaPositions] | None = None
+               ) -> Iterator[tuple[str, Item] | None]:
+    """``(feed name, item)`` from every feed of ``settings``; ``None`` marks a pause in a live
+    stream (hand on what you have). Recordings (every feed a file) are merged by data time and
+    paced by their ``speed``; live feeds come as they arrive (Kafka feeds committed through
+    ``positions`` where given, else automatically)."""
+    feeds = settings.feeds
+    if feeds and all(f.transport == "file" for f in feeds):
+        yield from _replay(settings, feeds, stop)
+    else:
+        yield from open_feeds(
+            feeds,
+            settings.sides,
+            stop,
+            kafka=settings.kafka,
+            idle_s=settings.pipeline.max_batch_delay_s,
+            positions=positions if positions is not None else {},
+            classification=settings.classification,
+        )
+
+
+def _replay(settings: Settings, feeds: Sequence[FeedSettings], stop: threading.Event
+            ) -> Iterator[tuple[str, Item] | None]:
+    speed = max(f.speed for f in feeds)
+    classifier = Classifier(settings.classification)
+    streams = [
+        _timed(
+            f.name,
+            _given_up_on_failure(
+                f.name,
+                lambda f=f: open_feed(  # type: ignore[misc]
+                    f.model_copy(update={"speed": 0.0}), settings.sides, stop=stop, kafka=settings.kafka,
+                    classifier=classifier,
+                ),
+            ),
+        )
+        for f in feeds
+    ]
+    # heapq.merge keeps each stream's own order and breaks ties by stream order: deterministic.
+    merged = heapq.merge(*streams, key=lambda entry: entry[0])
+    wall_start = time.monotonic()
+    data_start: float | None = None
+    for t_s, _order, feed, item in merged:
+        if stop.is_set():
+            return
+        if speed > 0 and isinstance(item, TrackUpdate):
+            if data_start is None:
+                data_start = t_s
+            lag_s = (t_s - data_start) / speed - (time.monotonic() - wall_start)
+            if lag_s > 0:
+                yield None  # let the batch go out before we wait
+                stop.wait(lag_s)
+        yield feed, item
 
 
 def _given_up_on_failure(feed: str, make: Callable[[], Iterator[Item]]) -> Iterator[Item]:

@@ -35,6 +35,7 @@ __all__ = [
     "ProximitySettings",
     "RuleSettings",
     "Settings",
+    "ScaleSettings",
     "SidesSettings",
     "SinkSettings",
     "ThresholdSettings",
@@ -754,6 +755,38 @@ class PipelineSettings(_Section):
     checkpoint_interval_s: PositiveFloat = 1.0
 
 
+class ScaleSettings(_Section):
+    """Several workers on a Kafka cluster (docs/scaling.md): ``closewatch run --role ingest|engine``.
+
+    ``role`` "all" is the single process (the embedded default); "ingest" decodes the feeds
+    and routes every track update to the partitions of ``cells_topic`` that judge it (its
+    cell's, and halo copies); "engine" judges the partitions of ``cells_topic`` it is
+    assigned in the consumer group ``engine_group`` and publishes the events they own.
+    Every worker of a deployment must have the same ``partitions``, ``cell_deg``,
+    ``one_way`` and ``history_s``: the engine workers refuse a partition's saved state made
+    with others.
+    """
+
+    role: Literal["all", "ingest", "engine"] = "all"
+    cells_topic: str = "closewatch.cells.v1"
+    interest_topic: str = "closewatch.interest.v1"
+    state_topic: str = "closewatch.engine-state.v1"
+    engine_group: str = "closewatch-engine"
+    # partitions of the cells and state topics: the most engine workers that can share the work
+    partitions: int = Field(default=6, ge=1, le=10_000)
+    cell_deg: float = Field(default=4.0, gt=0, le=90)
+    # the long (prediction) halo for Russian reports only; pairs belong to their NATO track
+    one_way: bool = True
+    # ... and the other reports' halo also covers their own travel over this long
+    history_s: float = Field(default=120.0, ge=0)
+    # an engine worker saves each partition's state (then commits its offset) this often
+    checkpoint_interval_s: PositiveFloat = 5.0
+    # an engine worker silent this long (crashed, cut off) loses its partitions to the others
+    session_timeout_s: float = Field(default=10.0, ge=6.0, le=300.0)
+    # the largest state record (the state topic's max.message.bytes)
+    max_state_bytes: int = Field(default=64 * 1024 * 1024, ge=1_000_000, le=1_000_000_000)
+
+
 class ArchiveSettings(_Section):
     """The archive of every track update, event revision and dead letter (docs/archive.md)."""
 
@@ -786,6 +819,13 @@ class Settings(_Section):
     sinks: SinkSettings = Field(default_factory=SinkSettings)
     map: MapSettings = Field(default_factory=MapSettings)
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
+    scale: ScaleSettings = Field(default_factory=ScaleSettings)
+
+    @model_validator(mode="after")
+    def _workers_need_kafka(self) -> "Settings":
+        if self.scale.role != "all" and self.kafka is None:
+            raise ValueError(f"scale.role {self.scale.role!r}: workers talk through Kafka: add a [kafka] section")
+        return self
 
     @model_validator(mode="after")
     def _unique_feed_names(self) -> "Settings":

@@ -1,0 +1,505 @@
+"""Workers on Kafka (docs/scaling.md): ``closewatch run --role ingest`` and ``--role engine``.
+
+* **Ingest** reads the feeds as a run does (decoding, de-duplication, normalising), publishes
+  the normalised tracks and dead letters on the public topics as a run does, and routes every
+  track update to the internal cells topic (``[scale] cells_topic``): to the partition of its
+  own cell, as a halo copy (header ``cw_copy: 1``) to every other partition with a cell within
+  its halo (``closewatch.cells.route_reports``), and as an *interest* copy to every partition
+  that wants its track. What each partition wants, its engine worker announces on the
+  compacted interest topic (key: the partition; value ``{"partition": P, "tracks": [...]}``),
+  which every ingest worker follows from its start.
+* **Engine** workers share the cells topic's partitions in one consumer group
+  (``[scale] engine_group``). A worker holds one ``PartitionJudge`` per partition it is
+  assigned and publishes the revisions that partition owns on the events topic (the contract
+  of one process, docs/kafka.md).
+
+**State moves with its partition.** Every ``checkpoint_interval_s``, and when a partition is
+taken away in a rebalance or the worker stops, the worker waits until the events so far are
+acknowledged, writes each partition's state (its judge, its engine, the next offset to read)
+to the compacted state topic (``[scale] state_topic``; partition P's state on partition P,
+key P; the checkpoint format of ``closewatch.checkpoint``, which cannot run code and carries a
+SHA-256), then commits the partition's offset. A worker assigned a partition restores the last
+state written and reads on from its offset. The events it makes again after a restore are the
+revisions it made before (same ``event_id``, ``seq`` and content): the at-least-once contract of
+docs/kafka.md. A state made with other proximity, zone or ``[scale]`` settings is set aside
+with a warning (the partition starts afresh from the group's offset); a state that fails its
+checksum stops the worker (exit code 2): something else writes on the state topic.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from alerts.codec import encode_tracks
+from alerts.producer import KafkaSink, TopicSpec, client_security_config, create_topics
+from alerts.transport import rdkafka_config
+from config.records import DeadLetter, FeedHealth, Notice, TrackUpdate
+from config.settings import Settings
+from config.zones import load_borders, load_catalogue, load_land
+from proximity.engine import Engine
+from proximity.events import Event
+from proximity.state import EngineState, StateError
+
+from .cells import CellGrid, route_reports
+from .checkpoint import CheckpointError, settings_fingerprint, state_bytes, state_from_bytes
+from .partition import PartitionJudge
+from .pipeline import feed_items
+from .rules import build_rules
+
+__all__ = ["COPY_HEADER", "EngineWorker", "IngestWorker", "WorkerError", "ensure_worker_topics", "worker_topics"]
+
+log = logging.getLogger(__name__)
+
+COPY_HEADER = "cw_copy"  # b"1": a halo or interest copy; b"0": the report's own partition
+_STATE_FORMAT = 1
+
+
+class WorkerError(Exception):
+    """A worker cannot go on: its topics or a partition's state are not what it needs."""
+
+
+def worker_topics(settings: Settings) -> list[TopicSpec]:
+    """The internal topics of the workers: cells, interest (compacted) and state (compacted)."""
+    s, k = settings.scale, settings.kafka
+    assert k is not None, "workers need [kafka] (checked by the settings)"
+    return [
+        TopicSpec(s.cells_topic, s.partitions, k.retention_ms),
+        TopicSpec(s.interest_topic, 1, -1, (("cleanup.policy", "compact"),)),
+        TopicSpec(s.state_topic, s.partitions, -1,
+                  (("cleanup.policy", "compact"), ("max.message.bytes", str(s.max_state_bytes)))),
+    ]
+
+
+def ensure_worker_topics(settings: Settings, timeout_s: float = 30.0) -> None:
+    """Create the workers' topics when missing; refuse cells or state topics of another partition
+    count than ``[scale] partitions`` (the partition of a cell would differ between workers)."""
+    from kafka import KafkaConsumer
+
+    k = settings.kafka
+    assert k is not None
+    specs = worker_topics(settings)
+    create_topics(k, specs, timeout_s)
+    probe = KafkaConsumer(**client_security_config(k), enable_auto_commit=False)
+    try:
+        for spec in specs:
+            parts = probe.partitions_for_topic(spec.name) or set()
+            if spec.name != settings.scale.interest_topic and len(parts) != spec.partitions:
+                raise WorkerError(f"topic {spec.name} has {len(parts)} partitions, scale.partitions is "
+                                  f"{spec.partitions}: every worker must use the topic's count")
+    finally:
+        probe.close()
+
+
+def _grid(settings: Settings) -> CellGrid:
+    return CellGrid(settings.scale.cell_deg)
+
+
+# -- ingest ---------------------------------------------------------------------------------
+
+
+class InterestView:
+    """The interest topic followed from its start: which partitions want which tracks."""
+
+    def __init__(self, settings: Settings, stop: threading.Event) -> None:
+        self._settings = settings
+        self._stop = stop
+        self._lock = threading.Lock()
+        self._by_partition: dict[int, frozenset[str]] = {}
+        self._by_track: dict[str, tuple[int, ...]] | None = {}
+        self._thread = threading.Thread(target=self._follow, name="interest", daemon=True)
+        self._thread.start()
+
+    def _follow(self) -> None:
+        from kafka import KafkaConsumer, TopicPartition
+
+        k = self._settings.kafka
+        assert k is not None
+        tp = TopicPartition(self._settings.scale.interest_topic, 0)
+        while not self._stop.is_set():
+            try:
+                consumer = KafkaConsumer(**client_security_config(k), enable_auto_commit=False)
+                consumer.assign([tp])
+                consumer.seek_to_beginning(tp)
+                while not self._stop.is_set():
+                    for records in consumer.poll(timeout_ms=200).values():
+                        for rec in records:
+                            self._take(rec.value)
+            except Exception as e:  # noqa: BLE001 - the broker went away: follow again (from the start)
+                log.warning("interest topic: %s; reading it again", e)
+                self._stop.wait(1.0)
+
+    def _take(self, value: bytes | None) -> None:
+        try:
+            doc = json.loads(value or b"")
+            partition, tracks = int(doc["partition"]), frozenset(str(t) for t in doc["tracks"])
+        except (ValueError, KeyError, TypeError) as e:
+            log.warning("interest topic: a record that is not an interest announcement (%s): ignored", e)
+            return
+        with self._lock:
+            self._by_partition[partition] = tracks
+            self._by_track = None
+
+    def by_track(self) -> dict[str, tuple[int, ...]]:
+        """Each wanted track with the partitions that want it."""
+        with self._lock:
+            if self._by_track is None:
+                inverted: dict[str, list[int]] = {}
+                for p, tracks in self._by_partition.items():
+                    for t in tracks:
+                        inverted.setdefault(t, []).append(p)
+                self._by_track = {t: tuple(ps) for t, ps in inverted.items()}
+            return self._by_track
+
+
+OWN, HALO, INTEREST = 0, 1, 2  # why a record goes to a partition of the cells topic
+
+
+def cell_routes(updates: Sequence[TrackUpdate], settings: Settings,
+                wanted: dict[str, tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(report index, partition, why)`` of every record the cells topic gets for ``updates``, in
+    the reports' order: its own partition (``OWN``), halo copies (``HALO``) and copies to the
+    partitions that want its track (``INTEREST``), each partition once per report."""
+    s = settings.scale
+    routes = route_reports(updates, _grid(settings), settings.proximity, s.partitions, one_way=s.one_way,
+                           history_s=s.history_s)
+    n = len(updates)
+    index = [np.arange(n), routes.copy_index]
+    part = [routes.own, routes.copy_partition]
+    why = [np.full(n, OWN), np.full(len(routes.copy_index), HALO)]
+    if wanted:
+        extra = [(i, p) for i, u in enumerate(updates) for p in wanted.get(u.track_id, ())]
+        if extra:
+            index.append(np.array([i for i, _ in extra], np.int64))
+            part.append(np.array([p for _, p in extra], np.int64))
+            why.append(np.full(len(extra), INTEREST))
+    idx, prt, kind = np.concatenate(index), np.concatenate(part), np.concatenate(why)
+    order = np.lexsort((kind, prt, idx))  # by report, then partition, the strongest reason first
+    idx, prt, kind = idx[order], prt[order], kind[order]
+    first = np.ones(len(idx), bool)
+    first[1:] = (idx[1:] != idx[:-1]) | (prt[1:] != prt[:-1])
+    return idx[first], prt[first], kind[first]
+
+
+class IngestWorker:
+    """``closewatch run --role ingest`` (module docstring)."""
+
+    def __init__(self, settings: Settings, sink: KafkaSink, stop: threading.Event) -> None:
+        from confluent_kafka import Producer
+
+        assert settings.kafka is not None
+        self.settings = settings
+        self.sink = sink
+        self.stop = stop
+        self.interest = InterestView(settings, stop)
+        self._producer = Producer({**rdkafka_config(settings.kafka), "linger.ms": 5, "acks": "all",
+                                   "enable.idempotence": True})
+        self._failed: list[str] = []
+        self.updates = 0
+        self.records = 0
+        self.copies = 0  # halo copies
+        self.interest_copies = 0
+        self.letters = 0
+
+    def _delivered(self, err: Any, _msg: Any) -> None:
+        if err is not None:
+            self._failed.append(str(err))
+
+    def route(self, updates: Sequence[TrackUpdate]) -> None:
+        """Send ``updates`` to the cells topic (own partitions, halo and interest copies)."""
+        if not updates:
+            return
+        topic = self.settings.scale.cells_topic
+        idx, part, why = cell_routes(updates, self.settings, self.interest.by_track())
+        values = [v for v, _ in encode_tracks(updates)]
+        produce = self._producer.produce
+        own_h: list[tuple[str, str | bytes | None]] = [(COPY_HEADER, b"0")]
+        copy_h: list[tuple[str, str | bytes | None]] = [(COPY_HEADER, b"1")]
+        for i, p, w in zip(idx.tolist(), part.tolist(), why.tolist()):
+            u = updates[i]
+            while True:
+                try:
+                    produce(topic, values[i], u.track_id.encode("utf-8"), partition=p,
+                            headers=copy_h if w != OWN else own_h, on_delivery=self._delivered)
+                    break
+                except BufferError:  # librdkafka's queue is full: let it drain
+                    self._producer.poll(0.1)
+        self._producer.poll(0)
+        self.updates += len(updates)
+        self.records += len(idx)
+        self.copies += int(np.count_nonzero(why == HALO))
+        self.interest_copies += int(np.count_nonzero(why == INTEREST))
+
+    def run(self) -> int:
+        """Route every feed's updates until the feeds end (recordings) or ``stop``; 0, or 1 when
+        records could not be delivered to the cells topic."""
+        batch: list[TrackUpdate] = []
+        letters: list[DeadLetter] = []
+        started = time.monotonic()
+        size, delay = self.settings.pipeline.batch_size, self.settings.pipeline.max_batch_delay_s
+        warned_notices = False
+        for entry in feed_items(self.settings, self.stop):
+            if entry is not None:
+                feed, item = entry
+                if isinstance(item, TrackUpdate):
+                    if not batch:
+                        started = time.monotonic()
+                    batch.append(item)
+                elif isinstance(item, DeadLetter):
+                    letters.append(item)
+                elif isinstance(item, FeedHealth):
+                    self.sink.publish_feed_health([item])
+                elif isinstance(item, Notice) and not warned_notices:
+                    warned_notices = True
+                    log.warning("feed %s: notices are not passed to engine workers yet: run notice feeds in "
+                                "a single-process run", feed)
+            if entry is None or len(batch) >= size or len(letters) >= size or time.monotonic() - started >= delay:
+                self._hand_on(batch, letters)
+                batch, letters = [], []
+        self._hand_on(batch, letters)
+        left = self._producer.flush(60.0)
+        self.sink.sync()
+        if left or self._failed:
+            log.error("cells topic: %d records not delivered (%s)", left + len(self._failed),
+                      "; ".join(sorted(set(self._failed))[:3]))
+            return 1
+        return 0
+
+    def _hand_on(self, batch: list[TrackUpdate], letters: list[DeadLetter]) -> None:
+        if batch:
+            self.route(batch)
+            self.sink.publish_tracks(batch)
+        if letters:
+            self.letters += len(letters)
+            self.sink.publish_deadletters(letters)
+        self.sink.push()
+
+
+# -- engine ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Held:
+    """A partition this worker holds."""
+
+    judge: PartitionJudge
+    next_offset: int | None  # the next offset to read; None: from the group's committed offset
+    announced: frozenset[str] | None = None  # the interest last announced
+    dirty: bool = False  # processed since its state was last written
+
+
+class EngineWorker:
+    """``closewatch run --role engine`` (module docstring)."""
+
+    def __init__(self, settings: Settings, sink: KafkaSink, stop: threading.Event) -> None:
+        from confluent_kafka import Producer
+        from kafka import ConsumerRebalanceListener, KafkaConsumer
+
+        k = settings.kafka
+        assert k is not None
+        self.settings = settings
+        self.sink = sink
+        self.stop = stop
+        s = settings.scale
+        self.grid = _grid(settings)
+        self.zones = load_catalogue(settings.zones)
+        self.borders = [line for _name, line in load_borders()]
+        self.land = load_land()
+        self.rules = build_rules(settings)
+        self.fingerprint = settings_fingerprint(settings, scale={
+            "partitions": s.partitions, "cell_deg": s.cell_deg, "one_way": s.one_way, "history_s": s.history_s})
+        self.held: dict[int, _Held] = {}
+        self.events = 0
+        self.reports = 0
+        self.restored = 0
+        self._producer = Producer({**rdkafka_config(k), "acks": "all", "enable.idempotence": True,
+                                   "message.max.bytes": s.max_state_bytes + 65536})
+        self._connection = client_security_config(k)
+        worker = self
+
+        class _Handover(ConsumerRebalanceListener):  # type: ignore[misc]
+            def on_partitions_revoked(self, revoked: Iterable[Any]) -> None:
+                worker._give_up([tp.partition for tp in revoked])
+
+            def on_partitions_assigned(self, assigned: Iterable[Any]) -> None:
+                worker._take([tp.partition for tp in assigned])
+
+        self.consumer = KafkaConsumer(group_id=s.engine_group, enable_auto_commit=False,
+                                      auto_offset_reset="earliest", metadata_max_age_ms=10_000,
+                                      session_timeout_ms=int(s.session_timeout_s * 1000),
+                                      heartbeat_interval_ms=int(s.session_timeout_s * 1000 / 3),
+                                      max_poll_records=settings.pipeline.batch_size, **self._connection)
+        self.consumer.subscribe([s.cells_topic], listener=_Handover())
+
+    # -- partitions coming and going ------------------------------------------------------
+
+    def _take(self, partitions: Sequence[int]) -> None:
+        from kafka import TopicPartition
+
+        for p in partitions:
+            held = self._restore(p)
+            self.held[p] = held
+            if held.next_offset is not None:
+                self.consumer.seek(TopicPartition(self.settings.scale.cells_topic, p), held.next_offset)
+        if partitions:
+            log.info("engine worker: holds partitions %s", sorted(self.held))
+
+    def _give_up(self, partitions: Sequence[int]) -> None:
+        self._save([p for p in partitions if p in self.held])
+        for p in partitions:
+            self.held.pop(p, None)
+
+    def _new_judge(self, p: int) -> PartitionJudge:
+        engine = Engine(self.settings.proximity, self.zones, borders=self.borders, rules=self.rules, land=self.land)
+        return PartitionJudge(p, self.settings.scale.partitions, engine, self.grid, guard=True)
+
+    def _last_state(self, p: int) -> tuple[int, bytes] | None:
+        """(offset, value) of the last record of the state topic's partition ``p``; None: none."""
+        from kafka import KafkaConsumer, TopicPartition
+
+        s = self.settings.scale
+        tp = TopicPartition(s.state_topic, p)
+        reader = KafkaConsumer(**self._connection, enable_auto_commit=False,
+                               max_partition_fetch_bytes=s.max_state_bytes + 65536,
+                               fetch_max_bytes=s.max_state_bytes + 65536)
+        try:
+            reader.assign([tp])
+            end = reader.end_offsets([tp])[tp]
+            if not end:
+                return None
+            reader.seek(tp, end - 1)
+            deadline = time.monotonic() + 60.0
+            last = None
+            while time.monotonic() < deadline:
+                for rec in reader.poll(timeout_ms=500).get(tp, []):
+                    last = (rec.offset, rec.value)
+                if last is not None and last[0] >= end - 1:
+                    return last
+            raise WorkerError(f"state topic {s.state_topic}[{p}]: its last record (offset {end - 1}) "
+                              f"could not be read within 60 s")
+        finally:
+            reader.close()
+
+    def _restore(self, p: int) -> _Held:
+        s = self.settings.scale
+        last = self._last_state(p)
+        if last is None or last[1] is None:
+            return _Held(self._new_judge(p), None)
+        offset, value = last
+        what = f"state of partition {p} ({s.state_topic}[{p}]@{offset})"
+        doc, arrays = state_from_bytes(value, what)  # CheckpointError: not ours, or damaged
+        if doc.get("format") != _STATE_FORMAT or doc.get("fingerprint") != self.fingerprint:
+            log.warning("%s was made with other proximity, zone or [scale] settings: set aside, the partition "
+                        "starts afresh", what)
+            return _Held(self._new_judge(p), None)
+        try:
+            engine = Engine.from_state(self.settings.proximity, EngineState(doc["engine"], arrays),
+                                       borders=self.borders, rules=self.rules, land=self.land)
+            judge = PartitionJudge.from_state(doc["judge"], engine, self.grid, guard=True)
+            next_offset = int(doc["next_offset"])
+        except StateError as e:
+            log.warning("%s does not fit this closewatch (%s): set aside, the partition starts afresh", what, e)
+            return _Held(self._new_judge(p), None)
+        except (KeyError, TypeError, ValueError) as e:
+            raise CheckpointError(f"{what}: unreadable: {e}") from e
+        self.restored += 1
+        log.info("engine worker: partition %d restored from %s, reading on from offset %d", p, what, next_offset)
+        return _Held(judge, next_offset, announced=None)
+
+    def _save(self, partitions: Sequence[int]) -> None:
+        """Write the state of ``partitions`` (those processed since their last state), then commit
+        their offsets; only once every event so far is acknowledged (or spooled)."""
+        from kafka import TopicPartition
+        from kafka.structs import OffsetAndMetadata
+
+        todo = [p for p in partitions if self.held[p].dirty and self.held[p].next_offset is not None]
+        if not todo:
+            return
+        self.sink.sync()
+        s = self.settings.scale
+        failed: list[str] = []
+
+        def delivered(err: Any, _msg: Any) -> None:
+            if err is not None:
+                failed.append(str(err))
+
+        for p in todo:
+            held = self.held[p]
+            judge_doc, state = held.judge.state()
+            doc = {"format": _STATE_FORMAT, "fingerprint": self.fingerprint, "next_offset": held.next_offset,
+                   "judge": judge_doc, "engine": state.doc}
+            value = state_bytes(doc, state.arrays)
+            self._producer.produce(s.state_topic, value, str(p).encode(), partition=p, on_delivery=delivered)
+        left = self._producer.flush(60.0)
+        if left or failed:
+            log.error("engine worker: states of partitions %s not written (%s): their offsets stay uncommitted",
+                      todo, "; ".join(failed[:3]) or f"{left} not acknowledged")
+            return
+        offsets = {TopicPartition(s.cells_topic, p): OffsetAndMetadata(self.held[p].next_offset, "", -1) for p in todo}
+        try:
+            self.consumer.commit(offsets)
+        except Exception as e:  # noqa: BLE001 - the state is written: the group's offset only follows it
+            log.info("engine worker: offset commit deferred: %s", e)
+        for p in todo:
+            self.held[p].dirty = False
+
+    # -- the loop -----------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Judge the partitions held until ``stop``; save their states on the way out."""
+        last_save = time.monotonic()
+        interval = self.settings.scale.checkpoint_interval_s
+        try:
+            while not self.stop.is_set():
+                for tp, records in self.consumer.poll(timeout_ms=200).items():
+                    held = self.held.get(tp.partition)
+                    if held is not None and records:
+                        self._judge(tp.partition, held, records)
+                if time.monotonic() - last_save >= interval:
+                    self._save(list(self.held))
+                    last_save = time.monotonic()
+                self.sink.push()
+            self._save(list(self.held))
+        finally:
+            self.consumer.close(autocommit=False)
+            self._producer.flush(10.0)
+        return 0
+
+    def _judge(self, p: int, held: _Held, records: Sequence[Any]) -> None:
+        from maps.features import MapInputError, track_update
+
+        reports: list[TrackUpdate] = []
+        own: list[bool] = []
+        letters: list[DeadLetter] = []
+        topic = self.settings.scale.cells_topic
+        for rec in records:
+            try:
+                reports.append(track_update(json.loads(rec.value)))
+            except (ValueError, TypeError, MapInputError) as e:
+                letters.append(DeadLetter.of(f"{topic}[{p}]", rec.offset, rec.value or b"",
+                                             f"not a track update: {e}", stage="decode"))
+                continue
+            own.append(dict(rec.headers or ()).get(COPY_HEADER) != b"1")
+        events: list[Event] = held.judge.process(reports, own) if reports else []
+        letters += held.judge.refused
+        held.next_offset = records[-1].offset + 1
+        held.dirty = True
+        self.reports += len(reports)
+        if events:
+            self.events += len(events)
+            self.sink.publish_events(events)
+        if letters:
+            self.sink.publish_deadletters(letters)
+        held.judge.engine.take_context()  # context events are a single run's (--explain); not kept here
+        wanted = held.judge.wanted
+        if wanted != held.announced:
+            value = json.dumps({"partition": p, "tracks": sorted(wanted)}).encode()
+            self._producer.produce(self.settings.scale.interest_topic, value, str(p).encode(), partition=0)
+            self._producer.poll(0)
+            held.announced = wanted

@@ -1,0 +1,256 @@
+"""Workers on a real broker: `closewatch run --role ingest` and `--role engine` processes.
+
+The input is the Baltic demo scenario's AIS and SBS-1 recordings (1,830 track updates over
+40 minutes of data time; the exercise notices are left out: workers do not take notices yet).
+The expected events are one in-process engine's over the same normalised updates, in the order
+the ingest worker reads them, without the end-of-input closing (a Kafka-fed run only pauses).
+Cells of 0.5 degrees over 3 partitions cut the scenario's encounters: the test checks that
+incidents whose tracks are owned by several partitions are among them.
+
+The tests wait for conditions (the group's committed offsets reach the topic's end), not
+for time: a loaded machine makes them slower, not wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka import KafkaConsumer, TopicPartition
+
+from alerts.codec import encode_event
+from closewatch.cells import CellGrid, route_reports
+from closewatch.feedfiles import merged_items
+from closewatch.rules import build_rules
+from closewatch.scenario.baltic import write_scenario
+from config.records import TrackUpdate
+from config.settings import Settings, load_settings
+from config.zones import load_borders, load_catalogue, load_land
+from kafka_fixtures import group_lag, read_topic
+from proximity.engine import Engine
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+PARTITIONS = 3
+CELL_DEG = 0.5
+
+
+def _config(path: Path, scenario: dict[str, Path], bootstrap: str, prefix: str, deployment: str) -> Path:
+    """A worker configuration: the shared cells topic ``prefix.cells``; ``deployment`` names the
+    engine group, its events, state and interest topics."""
+    d = f"{prefix}.{deployment}"
+    path.write_text(
+        f"""
+[[feeds]]
+name = "baltic-ais"
+format = "ais-nmea"
+transport = "file"
+path = "{scenario['ais']}"
+
+[[feeds]]
+name = "baltic-adsb"
+format = "sbs1"
+transport = "file"
+path = "{scenario['sbs']}"
+
+[archive]
+enabled = false
+
+[kafka]
+bootstrap_servers = "{bootstrap}"
+events_topic = "{d}.events"
+tracks_topic = "{d}.tracks"
+deadletter_topic = "{d}.dl"
+spool_dir = "{path.parent / (deployment + '-spool')}"
+
+[scale]
+cells_topic = "{prefix}.cells"
+interest_topic = "{d}.interest"
+state_topic = "{d}.state"
+engine_group = "{d}.engine"
+partitions = {PARTITIONS}
+cell_deg = {CELL_DEG}
+checkpoint_interval_s = 0.5
+session_timeout_s = 6
+"""
+    )
+    return path
+
+
+def _updates(settings: Settings) -> list[TrackUpdate]:
+    return [item for _feed, item in merged_items(settings.feeds, settings) if isinstance(item, TrackUpdate)]
+
+
+def _canonical(props: dict[str, Any]) -> str:
+    props = dict(props)
+    props.pop("detected_s", None)
+    props.pop("detected_at", None)
+    return json.dumps(props, sort_keys=True)
+
+
+def _one_engine(settings: Settings, updates: list[TrackUpdate]) -> list[str]:
+    engine = Engine(settings.proximity, load_catalogue(settings.zones), borders=[line for _n, line in load_borders()],
+                    rules=build_rules(settings), land=load_land())
+    out = []
+    for a in range(0, len(updates), 500):
+        out += [_canonical(json.loads(encode_event(e))["properties"]) for e in engine.process(updates[a:a + 500])]
+    return out
+
+
+def _published(bootstrap: str, topic: str) -> list[str]:
+    return [_canonical(json.loads(value)["properties"]) for value, _ in read_topic(bootstrap, topic)]
+
+
+def _ends(bootstrap: str, topic: str) -> int:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        tps = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        return sum(consumer.end_offsets(tps).values())
+    finally:
+        consumer.close()
+
+
+def _start(config: Path, role: str, log: Path, *extra: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "closewatch", "run", "-c", str(config), "--role", role, *extra],
+                            stdout=log.open("ab"), stderr=subprocess.STDOUT)
+
+
+def _wait(condition: Any, what: str, logs: list[Path], timeout_s: float = 600.0) -> None:
+    deadline = time.monotonic() + timeout_s  # a loaded machine is slow, not wrong
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} within {timeout_s} s; logs:\n" + "\n".join(p.read_text()[-2000:] for p in logs))
+        time.sleep(0.3)
+
+
+def _stop(procs: list[subprocess.Popen[bytes]], logs: list[Path]) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc, log in zip(procs, logs):
+        assert proc.wait(120) == 0, log.read_text()[-3000:]
+
+
+def _no_duplicate_differs(published: list[str]) -> None:
+    """Revisions published twice (at least once after a restore) are the same revision."""
+    by_revision: dict[tuple[str, int], set[str]] = defaultdict(set)
+    for line in published:
+        doc = json.loads(line)
+        by_revision[(doc["event_id"], doc["seq"])].add(line)
+    differing = {k: v for k, v in by_revision.items() if len(v) > 1}
+    assert not differing, f"the same event_id and seq with other content: {list(differing)[:3]}"
+
+
+def _straddling(settings: Settings, updates: list[TrackUpdate], events: list[str]) -> int:
+    """Incidents whose tracks' reports were own in more than one partition while they lasted."""
+    routes = route_reports(updates, CellGrid(CELL_DEG), settings.proximity, PARTITIONS)
+    own_parts: dict[str, set[int]] = defaultdict(set)
+    for u, p in zip(updates, routes.own.tolist()):
+        own_parts[u.track_id].add(p)
+    incidents: dict[str, set[int]] = defaultdict(set)
+    for line in events:
+        doc = json.loads(line)
+        for s in doc.get("subjects", ()):
+            incidents[doc["event_id"]] |= own_parts.get(s["track_id"], set())
+    return sum(1 for parts in incidents.values() if len(parts) > 1)
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return write_scenario(tmp_path_factory.mktemp("workers") / "scenario")
+
+
+def test_one_and_three_engine_workers_raise_one_engines_events(kafka_broker, topic_prefix, scenario, tmp_path):
+    bootstrap = kafka_broker.bootstrap_servers
+    one = _config(tmp_path / "one.toml", scenario, bootstrap, topic_prefix, "one")
+    three = _config(tmp_path / "three.toml", scenario, bootstrap, topic_prefix, "three")
+    settings = load_settings(one)
+    updates = _updates(settings)
+    expected = _one_engine(settings, updates)
+    assert len(expected) >= 20, "the scenario's encounters are the subject of this test"
+    assert _straddling(settings, updates, expected) >= 3, "encounters across cells of several partitions"
+
+    ingest_log = tmp_path / "ingest.log"
+    ingest = _start(one, "ingest", ingest_log, "--speed", "0")
+    assert ingest.wait(300) == 0, ingest_log.read_text()[-3000:]
+    assert f"ingest worker: {len(updates)} track updates" in ingest_log.read_text()
+    end = _ends(bootstrap, f"{topic_prefix}.cells")
+    assert end > len(updates), "halo copies on the cells topic"
+
+    for config, workers in ((one, 1), (three, 3)):
+        name = config.stem
+        logs = [tmp_path / f"{name}-{k}.log" for k in range(workers)]
+        procs = [_start(config, "engine", log) for log in logs]
+        try:
+            _wait(lambda: group_lag(bootstrap, f"{topic_prefix}.{name}.engine", f"{topic_prefix}.cells", end) == 0,
+                  f"{workers} engine workers did not judge the cells topic", logs)
+        finally:
+            _stop(procs, logs)
+        got = _published(bootstrap, f"{topic_prefix}.{name}.events")
+        assert sorted(got) == sorted(expected), f"{workers} workers: not one engine's events"
+        held = [log.read_text().count("engine worker: holds partitions") for log in logs]
+        assert all(held), f"every worker held partitions: {held}"
+        if workers == 3:
+            assert all("holds partitions [" in log.read_text() and "holds partitions [0, 1, 2]" not in log.read_text()
+                       for log in logs), "three workers shared the partitions"
+
+
+def test_engine_worker_killed_then_one_added_mid_stream(kafka_broker, topic_prefix, scenario, tmp_path):
+    """Ingest paced (the recording at 40x: one minute), two engine workers; one is killed with
+    SIGKILL once events are out and states written, a third joins later: the events on the topic
+    are one engine's, revisions published twice are identical, and partitions were restored."""
+    bootstrap = kafka_broker.bootstrap_servers
+    config = _config(tmp_path / "kill.toml", scenario, bootstrap, topic_prefix, "kill")
+    settings = load_settings(config)
+    updates = _updates(settings)
+    expected = _one_engine(settings, updates)
+    events_topic = f"{topic_prefix}.kill.events"
+    cells = f"{topic_prefix}.cells"
+    group = f"{topic_prefix}.kill.engine"
+
+    logs = [tmp_path / f"engine-{k}.log" for k in range(3)]
+    ingest_log = tmp_path / "ingest.log"
+
+    def assignments(log: Path) -> int:
+        return log.read_text().count("engine worker: holds partitions") if log.exists() else 0
+
+    engines = [_start(config, "engine", logs[0]), _start(config, "engine", logs[1])]
+    procs = list(engines)
+    try:
+        _wait(lambda: assignments(logs[0]) and assignments(logs[1]), "two engine workers did not share the partitions",
+              logs)
+        ingest = _start(config, "ingest", ingest_log, "--speed", "40")
+        procs.append(ingest)
+        _wait(lambda: len(read_topic(bootstrap, events_topic)) >= 5 and -group_lag(bootstrap, group, cells, 0) > 0,
+              "no events out and no state written", logs)
+        before = assignments(logs[1])
+        engines[0].send_signal(signal.SIGKILL)
+        engines[0].wait(30)
+        _wait(lambda: assignments(logs[1]) > before, "the killed worker's partitions did not move", logs)
+        before = assignments(logs[1])
+        engines.append(_start(config, "engine", logs[2]))
+        procs.append(engines[-1])
+        _wait(lambda: assignments(logs[2]) and assignments(logs[1]) > before, "the added worker was given nothing",
+              logs)
+        assert ingest.wait(300) == 0, ingest_log.read_text()[-3000:]
+        end = _ends(bootstrap, cells)
+        _wait(lambda: group_lag(bootstrap, group, cells, end) == 0, "the workers did not catch up", logs)
+    finally:
+        _stop(engines[1:], logs[1:])
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+    announced = [json.loads(value) for value, _ in read_topic(bootstrap, f"{topic_prefix}.kill.interest")]
+    assert any(doc["tracks"] for doc in announced), "the partitions announced the tracks of their open incidents"
+    published = _published(bootstrap, events_topic)
+    _no_duplicate_differs(published)
+    assert sorted(set(published)) == sorted(set(expected)), "not one engine's events"
+    restored = sum(log.read_text().count("restored from") for log in logs[1:])
+    assert restored >= 1, "a partition's state moved to another worker"
