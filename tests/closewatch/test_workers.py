@@ -42,24 +42,20 @@ PARTITIONS = 3
 CELL_DEG = 0.5
 
 
-def _config(path: Path, scenario: dict[str, Path], bootstrap: str, prefix: str, deployment: str) -> Path:
+def _config(path: Path, scenario: dict[str, Path], bootstrap: str, prefix: str, deployment: str, *,
+            cell_deg: float = CELL_DEG, history_s: float = 120.0) -> Path:
     """A worker configuration: the shared cells topic ``prefix.cells``; ``deployment`` names the
     engine group, its events, state and interest topics."""
     d = f"{prefix}.{deployment}"
+    feeds = "".join(f"""
+[[feeds]]
+name = "{name}"
+format = "{fmt}"
+transport = "file"
+path = "{scenario[name]}"
+""" for name, fmt in (("ais", "ais-nmea"), ("sbs", "sbs1"), ("world", "tracks-jsonl")) if name in scenario)
     path.write_text(
-        f"""
-[[feeds]]
-name = "baltic-ais"
-format = "ais-nmea"
-transport = "file"
-path = "{scenario['ais']}"
-
-[[feeds]]
-name = "baltic-adsb"
-format = "sbs1"
-transport = "file"
-path = "{scenario['sbs']}"
-
+        f"""{feeds}
 [archive]
 enabled = false
 
@@ -76,7 +72,8 @@ interest_topic = "{d}.interest"
 state_topic = "{d}.state"
 engine_group = "{d}.engine"
 partitions = {PARTITIONS}
-cell_deg = {CELL_DEG}
+cell_deg = {cell_deg}
+history_s = {history_s}
 checkpoint_interval_s = 0.5
 session_timeout_s = 6
 """
@@ -164,7 +161,8 @@ def _straddling(settings: Settings, updates: list[TrackUpdate], events: list[str
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return write_scenario(tmp_path_factory.mktemp("workers") / "scenario")
+    paths = write_scenario(tmp_path_factory.mktemp("workers") / "scenario")
+    return {"ais": paths["ais"], "sbs": paths["sbs"]}
 
 
 def test_one_and_three_engine_workers_raise_one_engines_events(kafka_broker, topic_prefix, scenario, tmp_path):
@@ -254,3 +252,50 @@ def test_engine_worker_killed_then_one_added_mid_stream(kafka_broker, topic_pref
     assert sorted(set(published)) == sorted(set(expected)), "not one engine's events"
     restored = sum(log.read_text().count("restored from") for log in logs[1:])
     assert restored >= 1, "a partition's state moved to another worker"
+
+
+def test_tracks_of_open_incidents_follow_their_owner_by_interest(kafka_broker, topic_prefix, tmp_path):
+    """The benchmark's world (1,500 tracks with military aircraft and ships, 240 s of data; 104,976
+    updates) read by an ingest worker at 4 times real time while 3 engine workers judge it, with
+    1-degree cells and no history halo: reports of the tracks of open incidents reach their
+    owner's partition by interest (announced on the interest topic, followed by the ingest
+    worker), and the events are one engine's. (In one process, the same split without interest
+    raises other revisions: tests/closewatch/test_partition.py.)"""
+    import bench.bench_engine as be
+    from alerts.codec import encode_track
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(be, "MILITARY_SHARE", 0.1)
+    try:
+        world = be.reports(be.make_traffic(1_500), 0.0, 240.0)
+    finally:
+        mp.undo()
+    path = tmp_path / "world.jsonl"
+    with path.open("wb") as f:
+        for u in world:
+            f.write(encode_track(u) + b"\n")
+    bootstrap = kafka_broker.bootstrap_servers
+    config = _config(tmp_path / "world.toml", {"world": path}, bootstrap, topic_prefix, "world", cell_deg=1.0,
+                     history_s=0.0)
+    settings = load_settings(config)
+    expected = _one_engine(settings, _updates(settings))
+    assert len(expected) >= 100
+
+    logs = [tmp_path / f"engine-{k}.log" for k in range(PARTITIONS)]
+    ingest_log = tmp_path / "ingest.log"
+    engines = [_start(config, "engine", log) for log in logs]
+    try:
+        _wait(lambda: all(log.exists() and "holds partitions" in log.read_text() for log in logs),
+              "the engine workers did not share the partitions", logs)
+        ingest = _start(config, "ingest", ingest_log, "--speed", "4")
+        assert ingest.wait(600) == 0, ingest_log.read_text()[-3000:]
+        end = _ends(bootstrap, f"{topic_prefix}.cells")
+        _wait(lambda: group_lag(bootstrap, f"{topic_prefix}.world.engine", f"{topic_prefix}.cells", end) == 0,
+              "the workers did not catch up", logs)
+    finally:
+        _stop(engines, logs)
+    summary = [line for line in ingest_log.read_text().splitlines() if line.startswith("ingest worker:")]
+    assert summary, ingest_log.read_text()[-3000:]
+    interest_copies = int(summary[0].split(" interest copies")[0].rsplit(", ", 1)[1])
+    assert interest_copies > 0, summary[0]
+    assert sorted(_published(bootstrap, f"{topic_prefix}.world.events")) == sorted(expected)

@@ -80,6 +80,16 @@ def test_example_file_is_valid_and_matches_defaults():
     example = Path(__file__).resolve().parents[2] / "closewatch.example.toml"
     s = load_settings(example)
     defaults = Settings()
-    for section in ("pipeline", "proximity", "zones", "sides", "classification", "sinks", "map", "archive"):
+    for section in ("pipeline", "proximity", "zones", "sides", "classification", "sinks", "map", "archive", "scale"):
         assert getattr(s, section) == getattr(defaults, section), f"[{section}] differs from the defaults"
     assert s.feeds[0].name == "baltic-ais"
+
+
+def test_a_worker_role_without_kafka_is_refused_naming_the_key(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[scale]\nrole = "engine"\n')
+    with pytest.raises(ConfigError, match=r"scale\.role 'engine'.*\[kafka\]"):
+        load_settings(path)
+    path.write_text('[scale]\npartitions = 0\n')
+    with pytest.raises(ConfigError, match=r"scale\.partitions"):
+        load_settings(path)
