@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from bench_worlds import military_world
 from closewatch.cells import CellGrid, route_reports
 from closewatch.partition import PartitionJudge, anchor_of
 from closewatch.replay import canonical_lines
@@ -18,12 +19,7 @@ def world(request):  # type: ignore[no-untyped-def]
     full border catalogue, 240 s, the default 900-s prediction horizon; and one engine's revisions."""
     import bench.bench_engine as be
 
-    mp = pytest.MonkeyPatch()
-    mp.setattr(be, "MILITARY_SHARE", 0.1)
-    try:
-        ups = be.reports(be.make_traffic(3_000), 0.0, 240.0)
-    finally:
-        mp.undo()
+    ups = military_world(3_000, 240.0)
     settings = ProximitySettings()
     zones, borders, _ = be.catalogue()
     engine = Engine(settings, zones, borders=borders)

@@ -26,6 +26,7 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from alerts.codec import encode_event
+from bench_worlds import military_world
 from closewatch.cells import CellGrid, route_reports
 from closewatch.feedfiles import merged_items
 from closewatch.rules import build_rules
@@ -261,15 +262,9 @@ def test_tracks_of_open_incidents_follow_their_owner_by_interest(kafka_broker, t
     owner's partition by interest (announced on the interest topic, followed by the ingest
     worker), and the events are one engine's. (In one process, the same split without interest
     raises other revisions: tests/closewatch/test_partition.py.)"""
-    import bench.bench_engine as be
     from alerts.codec import encode_track
 
-    mp = pytest.MonkeyPatch()
-    mp.setattr(be, "MILITARY_SHARE", 0.1)
-    try:
-        world = be.reports(be.make_traffic(1_500), 0.0, 240.0)
-    finally:
-        mp.undo()
+    world = military_world(1_500, 240.0)
     path = tmp_path / "world.jsonl"
     with path.open("wb") as f:
         for u in world:
