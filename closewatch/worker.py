@@ -292,6 +292,7 @@ class _Held:
     next_offset: int | None  # the next offset to read; None: from the group's committed offset
     announced: frozenset[str] | None = None  # the interest last announced
     dirty: bool = False  # processed since its state was last written
+    state_offset: int | None = None  # where its last state is on the state topic (written or read here)
 
 
 class EngineWorker:
@@ -315,6 +316,7 @@ class EngineWorker:
         self.fingerprint = settings_fingerprint(settings, scale={
             "partitions": s.partitions, "cell_deg": s.cell_deg, "one_way": s.one_way, "history_s": s.history_s})
         self.held: dict[int, _Held] = {}
+        self._kept: dict[int, _Held] = {}  # partitions given up in a rebalance, their state written
         self.events = 0
         self.reports = 0
         self.restored = 0
@@ -353,14 +355,19 @@ class EngineWorker:
     def _give_up(self, partitions: Sequence[int]) -> None:
         self._save([p for p in partitions if p in self.held])
         for p in partitions:
-            self.held.pop(p, None)
+            held = self.held.pop(p, None)
+            if held is not None and not held.dirty and held.state_offset is not None:
+                # kept: if the partition comes back and its last state is still this one (the eager
+                # protocol takes every partition away on every rebalance), no restore is needed
+                self._kept[p] = held
 
     def _new_judge(self, p: int) -> PartitionJudge:
         engine = Engine(self.settings.proximity, self.zones, borders=self.borders, rules=self.rules, land=self.land)
         return PartitionJudge(p, self.settings.scale.partitions, engine, self.grid, guard=True)
 
-    def _last_state(self, p: int) -> tuple[int, bytes] | None:
-        """(offset, value) of the last record of the state topic's partition ``p``; None: none."""
+    def _last_state(self, p: int, known: int | None = None) -> tuple[int, bytes | None] | None:
+        """(offset, value) of the last record of the state topic's partition ``p``; None: none;
+        value None when that record is at offset ``known`` (not read again)."""
         from kafka import KafkaConsumer, TopicPartition
 
         s = self.settings.scale
@@ -373,6 +380,8 @@ class EngineWorker:
             end = reader.end_offsets([tp])[tp]
             if not end:
                 return None
+            if known is not None and end - 1 == known:
+                return known, None
             reader.seek(tp, end - 1)
             deadline = time.monotonic() + 60.0
             last = None
@@ -388,10 +397,16 @@ class EngineWorker:
 
     def _restore(self, p: int) -> _Held:
         s = self.settings.scale
-        last = self._last_state(p)
-        if last is None or last[1] is None:
+        kept = self._kept.pop(p, None)
+        last = self._last_state(p, kept.state_offset if kept is not None else None)
+        if last is None:
             return _Held(self._new_judge(p), None)
         offset, value = last
+        if value is None:
+            if kept is not None and offset == kept.state_offset:  # the last state is this worker's: go on
+                kept.announced = None
+                return kept
+            return _Held(self._new_judge(p), None)  # a tombstone: no state
         what = f"state of partition {p} ({s.state_topic}[{p}]@{offset})"
         doc, arrays = state_from_bytes(value, what)  # CheckpointError: not ours, or damaged
         if doc.get("format") != _STATE_FORMAT or doc.get("fingerprint") != self.fingerprint:
@@ -410,7 +425,7 @@ class EngineWorker:
             raise CheckpointError(f"{what}: unreadable: {e}") from e
         self.restored += 1
         log.info("engine worker: partition %d restored from %s, reading on from offset %d", p, what, next_offset)
-        return _Held(judge, next_offset, announced=None)
+        return _Held(judge, next_offset, state_offset=offset)
 
     def _save(self, partitions: Sequence[int]) -> None:
         """Write the state of ``partitions`` (those processed since their last state), then commit
@@ -425,9 +440,13 @@ class EngineWorker:
         s = self.settings.scale
         failed: list[str] = []
 
-        def delivered(err: Any, _msg: Any) -> None:
+        written: dict[int, int] = {}
+
+        def delivered(err: Any, msg: Any) -> None:
             if err is not None:
                 failed.append(str(err))
+            else:
+                written[msg.partition()] = msg.offset()
 
         for p in todo:
             held = self.held[p]
@@ -448,6 +467,7 @@ class EngineWorker:
             log.info("engine worker: offset commit deferred: %s", e)
         for p in todo:
             self.held[p].dirty = False
+            self.held[p].state_offset = written[p]
 
     # -- the loop -----------------------------------------------------------------------
 
