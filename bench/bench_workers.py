@@ -13,10 +13,13 @@ cores. Three measurements, in one run:
 2. **Engine**: the cells topic of the benchmark's synthetic world (``--tracks`` tracks with
    military traffic over ``--data-s`` s, spread over the Baltic and the Barents Sea;
    ``--cell-deg`` cells) judged by one engine worker, then by two in another consumer group.
-   Throughput: the world's updates over the time from when the workers hold their partitions to when
-   their committed offsets reach the topic's end (the offsets follow each partition's state
-   checkpoint, every 0.5 s). The real recordings lie within one halo (every partition judges
-   every report), so they cannot show an engine split; their engine figure is printed too.
+   The workers start on an empty cells topic; once they hold their partitions, the filled
+   topic's records are copied to theirs at full speed (the copy outruns the workers).
+   Throughput: the world's updates over the time from the start of the copy to when the
+   workers' committed offsets reach the topic's end (the offsets follow each partition's state
+   checkpoint, every 0.25 s here, 5 s by default). The engine figure of the real recordings' cells topic (from
+   step 1) is printed too: they cover a few cells of Danish waters, so one partition holds
+   most of their reports, and they cannot show an engine split.
 3. **Latency**: the world read at ``--speed`` times real time by one ingest worker while two
    engine workers judge it: for each event revision, the time from its triggering update's
    record on the cells topic (the first report whose data time reached the revision's, as in
@@ -95,7 +98,7 @@ state_topic = "{name}.state"
 engine_group = "{name}.engine"
 partitions = 2
 cell_deg = {cell_deg}
-checkpoint_interval_s = 0.5
+checkpoint_interval_s = 0.25
 """
     path.write_text(text)
     return path
@@ -192,24 +195,37 @@ def ingest(bootstrap: str, work: Path, halves: list[tuple[str, Path]], workers: 
     return updates, updates / span_s
 
 
-def engine(bootstrap: str, work: Path, name: str, cells: str, workers: int, cell_deg: float,
+def engine(bootstrap: str, work: Path, name: str, source: list[Any], workers: int, cell_deg: float,
            updates: int) -> tuple[int, float]:
     """Records judged (own and copies), and the rate of the ``updates`` behind them, with ``workers``
-    engine workers on the filled ``cells`` topic."""
+    engine workers. The workers start on an empty cells topic; once they hold their partitions
+    the ``source`` records (a filled cells topic's) are copied to it at full speed, so that no
+    worker starts early."""
+    from confluent_kafka import Producer
+
+    cells = f"{name}.cells"
     config = _config(work / f"{name}.toml", bootstrap, name, [], cells=cells, cell_deg=cell_deg)
     logs = [work / f"{name}-{k}.log" for k in range(workers)]
     procs = [_start(config, "engine", log) for log in logs]
-    end = _end(bootstrap, cells)
     try:
         while not _held(logs, 2):
             time.sleep(0.05)
         t0 = time.monotonic()
-        while _committed(bootstrap, f"{name}.engine", cells) < end:
-            time.sleep(0.1)
+        producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+        for r in source:
+            while True:
+                try:
+                    producer.produce(cells, r.value, r.key, partition=r.partition, headers=r.headers)
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+        producer.flush(60)
+        while _committed(bootstrap, f"{name}.engine", cells) < len(source):
+            time.sleep(0.05)
         took = time.monotonic() - t0
     finally:
         _stop(procs)
-    return end, updates / took
+    return len(source), updates / took
 
 
 def latency(bootstrap: str, work: Path, world: Path, speed: float, cell_deg: float) -> tuple[int, float, float]:
@@ -272,8 +288,9 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append((f"ingest, real AIS + SBS-1 x{args.repeat}", n, updates, rate))
                 print(f"... ingest x{n}: {rate:,.0f} updates/s", file=sys.stderr, flush=True)
             real_updates = rows[0][2]
+            real_cells = _records(bootstrap, "ingest1.cells")
             for n in (1, 2):
-                reports, rate = engine(bootstrap, work, f"real{n}", "ingest1.cells", n, 4.0, real_updates)
+                reports, rate = engine(bootstrap, work, f"real{n}", real_cells, n, 4.0, real_updates)
                 rows.append((f"engine, the same {real_updates:,} updates", n, reports, rate))
             world = work / "world.jsonl"
             ups = military_world(args.tracks, args.data_s)
@@ -283,8 +300,9 @@ def main(argv: list[str] | None = None) -> int:
             filler = _config(work / "world.toml", bootstrap, "world", [("tracks-jsonl", world)], cells="world.cells",
                              cell_deg=args.cell_deg)
             _start(filler, "ingest", work / "world-ingest.log", "--speed", "0").wait()
+            world_cells = _records(bootstrap, "world.cells")
             for n in (1, 2):
-                reports, rate = engine(bootstrap, work, f"world{n}", "world.cells", n, args.cell_deg, len(ups))
+                reports, rate = engine(bootstrap, work, f"world{n}", world_cells, n, args.cell_deg, len(ups))
                 rows.append((f"engine, world of {args.tracks:,} tracks, {len(ups):,} updates", n, reports, rate))
                 print(f"... engine x{n}: {rate:,.0f} reports/s", file=sys.stderr, flush=True)
             events, p50, p99 = latency(bootstrap, work, world, args.speed, args.cell_deg)

@@ -43,6 +43,7 @@ from alerts.transport import rdkafka_config
 from config.records import DeadLetter, FeedHealth, Notice, TrackUpdate
 from config.settings import Settings
 from config.zones import load_borders, load_catalogue, load_land
+from ingest.transports import GroupWatch
 from proximity.engine import Engine
 from proximity.events import Event
 from proximity.state import EngineState, StateError
@@ -332,12 +333,18 @@ class EngineWorker:
             def on_partitions_assigned(self, assigned: Iterable[Any]) -> None:
                 worker._take([tp.partition for tp in assigned])
 
-        self.consumer = KafkaConsumer(group_id=s.engine_group, enable_auto_commit=False,
-                                      auto_offset_reset="earliest", metadata_max_age_ms=10_000,
-                                      session_timeout_ms=int(s.session_timeout_s * 1000),
-                                      heartbeat_interval_ms=int(s.session_timeout_s * 1000 / 3),
-                                      max_poll_records=settings.pipeline.batch_size, **self._connection)
-        self.consumer.subscribe([s.cells_topic], listener=_Handover())
+        def join() -> Any:
+            consumer = KafkaConsumer(group_id=s.engine_group, enable_auto_commit=False,
+                                     auto_offset_reset="earliest", metadata_max_age_ms=10_000,
+                                     session_timeout_ms=int(s.session_timeout_s * 1000),
+                                     heartbeat_interval_ms=int(s.session_timeout_s * 1000 / 3),
+                                     max_poll_records=settings.pipeline.batch_size, **self._connection)
+            consumer.subscribe([s.cells_topic], listener=_Handover())
+            return consumer
+
+        self._join = join
+        self.consumer = join()
+        self._watch = GroupWatch(s.engine_group, self._connection)
 
     # -- partitions coming and going ------------------------------------------------------
 
@@ -477,6 +484,14 @@ class EngineWorker:
         interval = self.settings.scale.checkpoint_interval_s
         try:
             while not self.stop.is_set():
+                if self._watch.fell_out(bool(self.consumer.assignment())):
+                    # kafka-python 3.0 under load: a member can leave its group and never join
+                    # again (ingest.transports.GroupWatch); a new consumer joins afresh
+                    log.warning("engine worker: the group %s has no member and this worker holds no partition: "
+                                "joining again", self.settings.scale.engine_group)
+                    self._give_up(list(self.held))
+                    self.consumer.close(autocommit=False)
+                    self.consumer = self._join()
                 for tp, records in self.consumer.poll(timeout_ms=200).items():
                     held = self.held.get(tp.partition)
                     if held is not None and records:
@@ -488,6 +503,7 @@ class EngineWorker:
             self._save(list(self.held))
         finally:
             self.consumer.close(autocommit=False)
+            self._watch.close()
             self._producer.flush(10.0)
         return 0
 
@@ -503,7 +519,7 @@ class EngineWorker:
                 reports.append(track_update(json.loads(rec.value)))
             except (ValueError, TypeError, MapInputError) as e:
                 letters.append(DeadLetter.of(f"{topic}[{p}]", rec.offset, rec.value or b"",
-                                             f"not a track update: {e}", stage="decode"))
+                                             f"malformed record: not a track update: {e}", stage="decode"))
                 continue
             own.append(dict(rec.headers or ()).get(COPY_HEADER) != b"1")
         events: list[Event] = held.judge.process(reports, own) if reports else []

@@ -56,6 +56,7 @@ __all__ = [
     "KEEPALIVE_INTERVAL_S",
     "Backoff",
     "Framing",
+    "GroupWatch",
     "LineSplitter",
     "compression_of",
     "configure_keepalive",
@@ -547,7 +548,7 @@ def http_units(
 # -- Kafka consumer ------------------------------------------------------------------
 
 
-class _GroupWatch:
+class GroupWatch:
     """Notices a feed's consumer that fell out of its consumer group for good.
 
     A member that holds no partition can be legitimate (more members than partitions); one whose
@@ -654,7 +655,7 @@ def kafka_units(
         return made
 
     consumer = join()
-    watch = _GroupWatch(group_id, connection)
+    watch = GroupWatch(group_id, connection)
     idle = 0
     try:
         while not _stopped(stop):

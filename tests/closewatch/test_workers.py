@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from alerts.codec import encode_event
 from bench_worlds import military_world
@@ -180,8 +180,13 @@ def test_one_and_three_engine_workers_raise_one_engines_events(kafka_broker, top
     ingest = _start(one, "ingest", ingest_log, "--speed", "0")
     assert ingest.wait(300) == 0, ingest_log.read_text()[-3000:]
     assert f"ingest worker: {len(updates)} track updates" in ingest_log.read_text()
+    # a record that is not a track update, among the others: a dead letter, and the rest goes on
+    producer = KafkaProducer(bootstrap_servers=bootstrap)
+    producer.send(f"{topic_prefix}.cells", b"{not a track", key=b"garbage", partition=1,
+                  headers=[("cw_copy", b"0")]).get(30)
+    producer.close()
     end = _ends(bootstrap, f"{topic_prefix}.cells")
-    assert end > len(updates), "halo copies on the cells topic"
+    assert end > len(updates) + 1, "halo copies on the cells topic"
 
     for config, workers in ((one, 1), (three, 3)):
         name = config.stem
@@ -194,6 +199,10 @@ def test_one_and_three_engine_workers_raise_one_engines_events(kafka_broker, top
             _stop(procs, logs)
         got = _published(bootstrap, f"{topic_prefix}.{name}.events")
         assert sorted(got) == sorted(expected), f"{workers} workers: not one engine's events"
+        letters = [json.loads(value) for value, _ in read_topic(bootstrap, f"{topic_prefix}.{name}.dl")]
+        letters = [d for d in letters if d["feed"].startswith(f"{topic_prefix}.cells")]  # not the feeds' own
+        assert [(d["feed"], d["stage"]) for d in letters] == [(f"{topic_prefix}.cells[1]", "decode")], letters
+        assert letters[0]["reason"] == "malformed record" and "not a track update" in letters[0]["detail"]
         held = [log.read_text().count("engine worker: holds partitions") for log in logs]
         assert all(held), f"every worker held partitions: {held}"
         if workers == 3:

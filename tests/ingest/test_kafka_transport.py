@@ -93,7 +93,7 @@ def test_group_watch_tells_a_member_that_fell_out_from_one_without_partitions(ka
     partitions); once the coordinator knows no member of its group, it is told to join again."""
     from kafka import KafkaConsumer
 
-    from ingest.transports import _GroupWatch
+    from ingest.transports import GroupWatch
 
     topic = f"{topic_prefix}-watch"
     _topic(kafka_broker, topic)
@@ -105,16 +105,16 @@ def test_group_watch_tells_a_member_that_fell_out_from_one_without_partitions(ka
         if member.assignment():
             break
     assert member.assignment()
-    watch = _GroupWatch(f"{topic_prefix}-g", connection, after_s=0.0)
+    watch = GroupWatch(f"{topic_prefix}-g", connection, after_s=0.0)
     try:
         assert watch.fell_out(holds_partitions=True) is False
         assert watch.fell_out(holds_partitions=False) is False  # the group has its member
         member.close()  # leaves the group: no member remains
         assert watch.fell_out(holds_partitions=False) is True
-        never = _GroupWatch(f"{topic_prefix}-never", connection, after_s=0.0)
+        never = GroupWatch(f"{topic_prefix}-never", connection, after_s=0.0)
         assert never.fell_out(holds_partitions=False) is True
         never.close()
-        slow = _GroupWatch(f"{topic_prefix}-never", connection, after_s=3600.0)
+        slow = GroupWatch(f"{topic_prefix}-never", connection, after_s=3600.0)
         assert slow.fell_out(holds_partitions=False) is False  # asked only after after_s without a partition
     finally:
         watch.close()
