@@ -7,6 +7,7 @@ import json
 from dataclasses import replace
 
 import pytest
+from kafka.admin import KafkaAdminClient
 from kafka_fixtures import read_topic
 
 from alerts.broker import find_free_port
@@ -48,7 +49,12 @@ def test_context_events_wait_in_the_spool_then_reach_their_topic(kafka_broker, t
     # closewatch restarted with the broker back: the spool drains to both topics
     live = _settings(kafka_broker.bootstrap_servers, topic_prefix)
     restarted = KafkaSink(live, spool_dir=tmp_path / "spool", spool_after_s=1.0)
-    assert f"{topic_prefix}.events.v1.context" in restarted.ensure_topics()
+    restarted.ensure_topics()  # (the sink's own connection may have created them first: it drains the spool)
+    admin = KafkaAdminClient(bootstrap_servers=kafka_broker.bootstrap_servers)
+    try:
+        assert f"{topic_prefix}.events.v1.context" in admin.list_topics()
+    finally:
+        admin.close()
     later = [replace(event_factory(f"close_approach-{0:016x}", 3, state="closed"), suppressed="in_port")]
     restarted.publish_context(later)  # after the spooled ones, in order
     restarted.flush(60)
