@@ -262,11 +262,6 @@ class KafkaSink:
             self._ensure_thread()
 
     # -- connection ---------------------------------------------------------------
-    def _client_config(self) -> dict[str, Any]:
-        cfg = client_security_config(self.settings)
-        cfg["client_id"] = self.settings.client_id
-        return cfg
-
     def _new_producer(self, bootstrap_timeout_s: float) -> RdProducer:
         """A connected librdkafka producer; raises :class:`SendError` when no broker answers."""
         producer = RdProducer(self.settings, self._on_ack, self._on_error,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from closewatch.sinks import ContextFileSink, JsonlSink, MapStoreSink, OutputExistsError, RecorderSink, holds_output
-from config.settings import ConfigError, KafkaSettings, Settings, load_settings
+from config.settings import ConfigError, KafkaSettings, Settings, load_settings, parse_settings
 
 if TYPE_CHECKING:
     from alerts.producer import KafkaSink
@@ -167,11 +167,13 @@ def _run(args: argparse.Namespace) -> int:
             except ConfigError as e:
                 print(e, file=sys.stderr)
                 return EXIT_USAGE
-    if args.role is not None:
-        settings = settings.model_copy(update={"scale": settings.scale.model_copy(update={"role": args.role})})
-    if settings.scale.role != "all" and settings.kafka is None:
-        print(f"--role {settings.scale.role}: workers talk through Kafka: add a [kafka] section", file=sys.stderr)
-        return EXIT_USAGE
+    if args.role is not None:  # validated again: the settings' own checks of the role apply
+        try:
+            settings = parse_settings({**dict(settings), "scale": settings.scale.model_copy(update={"role": args.role})},
+                                      f"--role {args.role}")
+        except ConfigError as e:
+            print(e, file=sys.stderr)
+            return EXIT_USAGE
     if settings.scale.role == "engine":
         return _run_worker(settings)
     if not settings.feeds:

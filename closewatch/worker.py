@@ -521,7 +521,7 @@ class EngineWorker:
                 letters.append(DeadLetter.of(f"{topic}[{p}]", rec.offset, rec.value or b"",
                                              f"malformed record: not a track update: {e}", stage="decode"))
                 continue
-            own.append(dict(rec.headers or ()).get(COPY_HEADER) != b"1")
+            own.append((COPY_HEADER, b"1") not in (rec.headers or ()))
         events: list[Event] = held.judge.process(reports, own) if reports else []
         letters += held.judge.refused
         held.next_offset = records[-1].offset + 1
