@@ -17,16 +17,22 @@ cores. Three measurements, in one run:
    topic's records are copied to theirs at full speed (the copy outruns the workers).
    Throughput: the world's updates over the time from the start of the copy to when the
    workers' committed offsets reach the topic's end (the offsets follow each partition's state
-   checkpoint, every 0.25 s here, 5 s by default). The engine figure of the real recordings' cells topic (from
-   step 1) is printed too: they cover a few cells of Danish waters, so one partition holds
-   most of their reports, and they cannot show an engine split.
+   checkpoint, every 0.25 s here, 5 s by default). Each layout is measured: hashed cells, and
+   regions of about equal traffic planned from the world's first fifth
+   (``closewatch.cells.plan_regions``). The real recordings are judged too, in cells of 1
+   degree as regions that ``closewatch scale plan`` made from their first halves (they cover
+   a few cells of Danish waters: in 4-degree cells one partition holds most of their reports).
 3. **Latency**: the world read at ``--speed`` times real time by one ingest worker while two
    engine workers judge it: for each event revision, the time from its triggering update's
    record on the cells topic (the first report whose data time reached the revision's, as in
    bench_pipeline.py) to the revision's record on the events topic (p50, p99; the records'
    timestamps, taken by the producers when they send).
 
-    .venv/bin/python bench/bench_workers.py [--tracks 4000 --data-s 300 --repeat 4 --speed 3]
+    .venv/bin/python bench/bench_workers.py [--tracks 4000 --data-s 300 --repeat 4 --speed 3 --rounds 3]
+
+"worker cores" and "broker+copy" are the CPU seconds of the engine workers, and of the broker
+and this process (which copies the records), over the measured time: on 2 cores, what the
+broker and the copy take is what two workers cannot have.
 
 "records" counts what the engine workers read: each update's own record and its halo copies.
 """
@@ -52,6 +58,7 @@ sys.path.insert(0, str(ROOT))
 
 from alerts.broker import LocalBroker  # noqa: E402
 from alerts.codec import encode_track  # noqa: E402
+from closewatch.cells import CellGrid, plan_regions  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 AIS = SHARED / "ais" / "dma_aisabnormal_ais-sample.txt.gz"
@@ -73,7 +80,7 @@ def _halves(folder: Path) -> list[tuple[str, Path]]:
 
 
 def _config(path: Path, bootstrap: str, name: str, feeds: list[tuple[str, Path]], *, cells: str,
-            cell_deg: float, repeat: int = 1) -> Path:
+            cell_deg: float, repeat: int = 1, cuts: tuple[int, ...] = ()) -> Path:
     text = "".join(
         f'[[feeds]]\nname = "f{r}-{k}"\nformat = "{fmt}"\ntransport = "file"\npath = "{p}"\n\n'
         for r in range(repeat) for k, (fmt, p) in enumerate(feeds)
@@ -99,6 +106,7 @@ engine_group = "{name}.engine"
 partitions = 2
 cell_deg = {cell_deg}
 checkpoint_interval_s = 0.25
+region_cuts = {list(cuts)}
 """
     path.write_text(text)
     return path
@@ -195,22 +203,37 @@ def ingest(bootstrap: str, work: Path, halves: list[tuple[str, Path]], workers: 
     return updates, updates / span_s
 
 
+def _cpu_s(pids: list[int]) -> float:
+    """CPU seconds (user and system) the processes ``pids`` have used so far (/proc/PID/stat)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime: the stat file's 14th and 15th fields
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def engine(bootstrap: str, work: Path, name: str, source: list[Any], workers: int, cell_deg: float,
-           updates: int) -> tuple[int, float]:
-    """Records judged (own and copies), and the rate of the ``updates`` behind them, with ``workers``
-    engine workers. The workers start on an empty cells topic; once they hold their partitions
+           updates: int, cuts: tuple[int, ...] = (), broker_pid: int | None = None) -> tuple[int, float, float, float]:
+    """Records judged (own and copies), the rate of the ``updates`` behind them with ``workers``
+    engine workers, and the cores the workers and the rest (the broker and this process's copy)
+    used meanwhile. The workers start on an empty cells topic; once they hold their partitions
     the ``source`` records (a filled cells topic's) are copied to it at full speed, so that no
     worker starts early."""
     from confluent_kafka import Producer
 
     cells = f"{name}.cells"
-    config = _config(work / f"{name}.toml", bootstrap, name, [], cells=cells, cell_deg=cell_deg)
+    config = _config(work / f"{name}.toml", bootstrap, name, [], cells=cells, cell_deg=cell_deg, cuts=cuts)
     logs = [work / f"{name}-{k}.log" for k in range(workers)]
     procs = [_start(config, "engine", log) for log in logs]
+    others = [os.getpid()] + ([broker_pid] if broker_pid else [])
     try:
         while not _held(logs, 2):
             time.sleep(0.05)
         t0 = time.monotonic()
+        cpu0 = _cpu_s([p.pid for p in procs]), _cpu_s(others)
         producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
         for r in source:
             while True:
@@ -223,15 +246,18 @@ def engine(bootstrap: str, work: Path, name: str, source: list[Any], workers: in
         while _committed(bootstrap, f"{name}.engine", cells) < len(source):
             time.sleep(0.05)
         took = time.monotonic() - t0
+        worker_cores = (_cpu_s([p.pid for p in procs]) - cpu0[0]) / took
+        other_cores = (_cpu_s(others) - cpu0[1]) / took
     finally:
         _stop(procs)
-    return len(source), updates / took
+    return len(source), updates / took, worker_cores, other_cores
 
 
-def latency(bootstrap: str, work: Path, world: Path, speed: float, cell_deg: float) -> tuple[int, float, float]:
+def latency(bootstrap: str, work: Path, world: Path, speed: float, cell_deg: float,
+            cuts: tuple[int, ...]) -> tuple[int, float, float]:
     """Event revisions, and the p50 and p99 seconds from anchor report to event record."""
     config = _config(work / "latency.toml", bootstrap, "latency", [("tracks-jsonl", world)], cells="latency.cells",
-                     cell_deg=cell_deg)
+                     cell_deg=cell_deg, cuts=cuts)
     logs = [work / f"latency-{k}.log" for k in range(2)]
     procs = [_start(config, "engine", log) for log in logs]
     try:
@@ -263,12 +289,23 @@ def latency(bootstrap: str, work: Path, world: Path, speed: float, cell_deg: flo
     return len(d), float(np.percentile(d, 50)), float(np.percentile(d, 99))
 
 
+def plan(work: Path, feeds: list[tuple[str, Path]], cell_deg: float) -> tuple[int, ...]:
+    """The ``region_cuts`` of 2 partitions ``closewatch scale plan`` makes from ``feeds``."""
+    config = _config(work / "plan.toml", "127.0.0.1:9", "plan", feeds, cells="plan.cells", cell_deg=cell_deg)
+    out = subprocess.run([sys.executable, "-m", "closewatch", "scale", "plan", "-c", str(config)], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
+    print(out, file=sys.stderr)
+    line = next(ln for ln in out.splitlines() if ln.startswith("region_cuts = "))
+    return tuple(json.loads(line.split("=", 1)[1]))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=4, help="read the real recordings this many times over (ingest)")
     ap.add_argument("--tracks", type=int, default=4_000, help="tracks of the synthetic world (engine, latency)")
     ap.add_argument("--data-s", type=float, default=300.0, help="seconds of data of the synthetic world")
     ap.add_argument("--cell-deg", type=float, default=4.0)
+    ap.add_argument("--rounds", type=int, default=3, help="paired rounds (1 then 2 engine workers) per layout of the world")
     ap.add_argument("--speed", type=float, default=3.0, help="the latency run reads the world this much faster "
                     "than real time")
     args = ap.parse_args(argv)
@@ -282,37 +319,60 @@ def main(argv: list[str] | None = None) -> int:
         bootstrap = broker.bootstrap_servers
         try:
             halves = _halves(work)
-            rows = []
+            rows: list[tuple[str, int, int, float, float | None, float | None]] = []
+            ratios: dict[str, list[float]] = {}
             for n in (1, 2):
                 updates, rate = ingest(bootstrap, work, halves, n, args.repeat)
-                rows.append((f"ingest, real AIS + SBS-1 x{args.repeat}", n, updates, rate))
+                rows.append((f"ingest, real AIS + SBS-1 x{args.repeat}", n, updates, rate, None, None))
                 print(f"... ingest x{n}: {rate:,.0f} updates/s", file=sys.stderr, flush=True)
             real_updates = rows[0][2]
-            real_cells = _records(bootstrap, "ingest1.cells")
+            # the real recordings in cells of 1 degree, as regions planned from their first halves
+            real_cuts = plan(work, halves[0::2], 1.0)
+            filler = _config(work / "real.toml", bootstrap, "real", halves, cells="real.cells", cell_deg=1.0,
+                             repeat=args.repeat, cuts=real_cuts)
+            _start(filler, "ingest", work / "real-ingest.log", "--speed", "0").wait()
+            real_cells = _records(bootstrap, "real.cells")
             for n in (1, 2):
-                reports, rate = engine(bootstrap, work, f"real{n}", real_cells, n, 4.0, real_updates)
-                rows.append((f"engine, the same {real_updates:,} updates", n, reports, rate))
+                reports, rate, cores, rest = engine(bootstrap, work, f"real{n}", real_cells, n, 1.0, real_updates,
+                                                    real_cuts, broker.pid)
+                rows.append((f"engine, the same {real_updates:,} updates, regions", n, reports, rate, cores, rest))
             world = work / "world.jsonl"
             ups = military_world(args.tracks, args.data_s)
             with world.open("wb") as f:
                 for u in ups:
                     f.write(encode_track(u) + b"\n")
-            filler = _config(work / "world.toml", bootstrap, "world", [("tracks-jsonl", world)], cells="world.cells",
-                             cell_deg=args.cell_deg)
-            _start(filler, "ingest", work / "world-ingest.log", "--speed", "0").wait()
-            world_cells = _records(bootstrap, "world.cells")
-            for n in (1, 2):
-                reports, rate = engine(bootstrap, work, f"world{n}", world_cells, n, args.cell_deg, len(ups))
-                rows.append((f"engine, world of {args.tracks:,} tracks, {len(ups):,} updates", n, reports, rate))
-                print(f"... engine x{n}: {rate:,.0f} reports/s", file=sys.stderr, flush=True)
-            events, p50, p99 = latency(bootstrap, work, world, args.speed, args.cell_deg)
+            # the regions planned from the world's first fifth (a deployment plans from yesterday's traffic)
+            first = ups[: len(ups) // 5]
+            grid = CellGrid(args.cell_deg)
+            cuts = plan_regions(grid.cells(np.array([u.lat_deg for u in first]), np.array([u.lon_deg for u in first])),
+                                grid, 2)
+            for layout, layout_cuts in (("hashed cells", ()), ("regions", cuts)):
+                tag = "regions" if layout_cuts else "hashed"
+                filler = _config(work / f"world-{tag}.toml", bootstrap, f"world-{tag}", [("tracks-jsonl", world)],
+                                 cells=f"world-{tag}.cells", cell_deg=args.cell_deg, cuts=layout_cuts)
+                _start(filler, "ingest", work / f"world-{tag}-ingest.log", "--speed", "0").wait()
+                world_cells = _records(bootstrap, f"world-{tag}.cells")
+                for r in range(args.rounds):
+                    for n in (1, 2):
+                        reports, rate, cores, rest = engine(bootstrap, work, f"world-{tag}{n}-{r}", world_cells, n,
+                                                            args.cell_deg, len(ups), layout_cuts, broker.pid)
+                        rows.append((f"engine, {args.tracks:,} tracks ({len(ups):,} updates), {layout}", n, reports,
+                                     rate, cores, rest))
+                        print(f"... engine {tag} x{n}: {rate:,.0f} updates/s", file=sys.stderr, flush=True)
+                ratios[layout] = [b[3] / a[3] for a, b in zip(rows[-2 * args.rounds::2], rows[-2 * args.rounds + 1::2])]
+            events, p50, p99 = latency(bootstrap, work, world, args.speed, args.cell_deg, cuts)
         finally:
             broker.stop()
-    print(f"{'what':<52}{'workers':>8}{'records':>12}{'updates/s':>12}{'vs one':>8}")
-    for k, (what, n, count, rate) in enumerate(rows):
+    print(f"{'what':<60}{'workers':>8}{'records':>12}{'updates/s':>12}{'vs one':>8}{'worker cores':>14}"
+          f"{'broker+copy':>13}")
+    for k, (what, n, count, rate, cores, rest) in enumerate(rows):
         ratio = rate / rows[k - 1][3] if n == 2 else 1.0
-        print(f"{what:<52}{n:>8}{count:>12,}{rate:>12,.0f}{ratio:>7.2f}x")
-    print(f"latency, world at {args.speed:g}x real time, 2 engine workers: {events:,} event revisions, "
+        used = f"{cores:>14.2f}{rest:>13.2f}" if cores is not None and rest is not None else ""
+        print(f"{what:<60}{n:>8}{count:>12,}{rate:>12,.0f}{ratio:>7.2f}x{used}")
+    for layout, rs in ratios.items():
+        print(f"engine, {layout}: 2 workers over 1, {len(rs)} paired rounds: median {np.median(rs):.2f}x "
+              f"({', '.join(f'{x:.2f}' for x in rs)})")
+    print(f"latency, world at {args.speed:g}x real time, 2 engine workers, regions: {events:,} event revisions, "
           f"triggering update to event record p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")
     print(f"(2 cores: the broker and every worker process share them; cells of {args.cell_deg:g} degrees, "
           f"2 partitions)")

@@ -11,6 +11,17 @@ equal columns of longitude, as many as make them at most ``cell_deg`` of arc wid
 the band's edge nearer the equator (cells are about square, a few near the poles).
 Cell ids are integers, ``band * MAX_COLUMNS + column``.
 
+Cells go to partitions in one of two ways, the same on every worker:
+
+* hashed (no ``region_cuts``): a fixed mix of the cell id; any traffic spreads evenly over
+  many partitions, but neighbouring cells mostly land on different partitions, so most
+  halo copies cross partitions;
+* regions (``region_cuts``, made by ``closewatch scale plan`` from a recording of the
+  traffic): the cells in the order of a Hilbert curve through their centres, cut into
+  runs of about equal traffic. A run is a compact region (the curve keeps neighbours
+  together), so halo copies cross partitions only on the regions' edges, and each
+  partition carries about the same number of reports.
+
 The halo test is exact in the safe direction: a cell is listed when a lower bound of
 its great-circle distance from the report is within the radius, the larger of
 
@@ -37,21 +48,63 @@ from config.settings import ProximitySettings
 from proximity._integrity import EARTH_RADIUS_M
 from proximity.events import Event
 
-__all__ = ["CellGrid", "EARTH_RADIUS_M", "MAX_COLUMNS", "Routes", "halo_radius_m", "owner_partitions", "pair_reach_m",
-           "partition_of", "route_reports"]
+__all__ = ["CURVE_KEYS", "CellGrid", "EARTH_RADIUS_M", "MAX_COLUMNS", "Routes", "halo_radius_m", "hilbert_index",
+           "hilbert_keys", "owner_partitions", "pair_reach_m", "partition_of", "plan_regions", "route_reports"]
 
 MAX_COLUMNS = 1 << 20
 
 
+CURVE_ORDER = 16  # the Hilbert curve's lattice: 2**16 steps of longitude and of latitude
+CURVE_KEYS = 1 << (2 * CURVE_ORDER)  # curve positions run from 0 to CURVE_KEYS - 1
+
+
+def hilbert_keys(lon_deg: np.ndarray, lat_deg: np.ndarray) -> np.ndarray:
+    """The position of each point along a Hilbert curve over the (longitude, latitude) rectangle.
+
+    The classic conversion of lattice coordinates to a distance along the curve, one bit
+    level at a time from the top: the quadrant adds its share, then the point is turned
+    into the quadrant's own frame (Hilbert 1891; Butz 1971).
+    """
+    side = 1 << CURVE_ORDER
+    x = np.clip(((np.asarray(lon_deg, np.float64) + 180.0) % 360.0) / 360.0 * side, 0, side - 1).astype(np.int64)
+    y = np.clip((np.asarray(lat_deg, np.float64) + 90.0) / 180.0 * side, 0, side - 1).astype(np.int64)
+    return hilbert_index(x, y, CURVE_ORDER)
+
+
+def hilbert_index(x: np.ndarray, y: np.ndarray, order: int) -> np.ndarray:
+    """The distance along the Hilbert curve of order ``order`` of lattice points ``(x, y)``, each
+    in ``[0, 2**order)``."""
+    side = 1 << order
+    x, y = np.asarray(x, np.int64), np.asarray(y, np.int64)
+    d = np.zeros(x.shape, np.int64)
+    s = side >> 1
+    while s > 0:
+        rx = (x & s) > 0
+        ry = (y & s) > 0
+        d += s * s * ((3 * rx.astype(np.int64)) ^ ry.astype(np.int64))
+        flip = ~ry & rx
+        x = np.where(flip, side - 1 - x, x)
+        y = np.where(flip, side - 1 - y, y)
+        x, y = np.where(~ry, y, x), np.where(~ry, x, y)
+        s >>= 1
+    return d
+
+
 @dataclass(frozen=True)
 class CellGrid:
-    """Cells of about ``cell_deg`` of arc on a side (see the module docstring)."""
+    """Cells of about ``cell_deg`` of arc on a side (see the module docstring); with
+    ``region_cuts`` (ascending positions on the Hilbert curve, one fewer than the partitions)
+    the partitions are regions, else hashed cells."""
 
     cell_deg: float = 2.0
+    region_cuts: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if not (0.01 <= self.cell_deg <= 90.0) or not math.isfinite(self.cell_deg):
             raise ValueError(f"cell_deg must be between 0.01 and 90 degrees, not {self.cell_deg}")
+        cuts = np.asarray(self.region_cuts, np.int64)
+        if cuts.size and (np.any(np.diff(cuts) < 0) or cuts[0] < 0 or cuts[-1] > CURVE_KEYS):
+            raise ValueError(f"region_cuts must ascend between 0 and {CURVE_KEYS}")
         n_bands = math.ceil(180.0 / self.cell_deg)
         south = -90.0 + self.cell_deg * np.arange(n_bands)
         north = np.minimum(south + self.cell_deg, 90.0)
@@ -92,6 +145,26 @@ class CellGrid:
         width = 360.0 / n
         return (-180.0 + col * width, float(self._south[band]), -180.0 + (col + 1) * width,  # type: ignore[attr-defined]
                 float(self._north[band]))  # type: ignore[attr-defined]
+
+    def centres(self, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(longitude, latitude) of each cell's centre in degrees."""
+        band, col = np.divmod(np.asarray(cells, np.int64), MAX_COLUMNS)
+        lon = -180.0 + (col + 0.5) * (360.0 / self.columns(band))
+        lat = (self._south[band] + self._north[band]) / 2.0  # type: ignore[attr-defined]
+        return lon, lat
+
+    def curve_keys(self, cells: np.ndarray) -> np.ndarray:
+        """Each cell's position on the Hilbert curve (its centre's)."""
+        return hilbert_keys(*self.centres(cells))
+
+    def partitions(self, cells: np.ndarray, n_partitions: int) -> np.ndarray:
+        """The partition of each cell: its region's with ``region_cuts``, else ``partition_of``."""
+        if not self.region_cuts:
+            return partition_of(cells, n_partitions)
+        if len(self.region_cuts) != n_partitions - 1:
+            raise ValueError(f"{len(self.region_cuts)} region_cuts for {n_partitions} partitions: "
+                             f"there must be one fewer")
+        return np.searchsorted(np.asarray(self.region_cuts, np.int64), self.curve_keys(cells), side="right")
 
     def halo(self, lat_deg: np.ndarray, lon_deg: np.ndarray, radius_m: np.ndarray | float
              ) -> tuple[np.ndarray, np.ndarray]:
@@ -213,7 +286,7 @@ def owner_partitions(events: Sequence[Event], grid: CellGrid, n_partitions: int)
             lat[k], lon[k] = h3.cell_to_latlng(min(e.cells))
         else:
             fixed[k] = zlib.crc32(e.event_id.encode("utf-8")) % n_partitions
-    by_place = partition_of(grid.cells(lat, lon), n_partitions)
+    by_place = grid.partitions(grid.cells(lat, lon), n_partitions)
     return np.where(fixed >= 0, fixed, by_place)
 
 
@@ -238,10 +311,33 @@ def route_reports(updates: Sequence[TrackUpdate], grid: CellGrid, p: ProximitySe
     lon = np.fromiter((u.lon_deg for u in updates), np.float64, n)
     speed = np.fromiter((u.speed_mps or 0.0 for u in updates), np.float64, n)
     sides = [u.side for u in updates] if one_way else None
-    own = partition_of(grid.cells(lat, lon), n_partitions)
+    own = grid.partitions(grid.cells(lat, lon), n_partitions)
     radius = halo_radius_m(p, [u.domain for u in updates], speed, sides, history_s)
     idx, cells = grid.halo(lat, lon, radius)
-    copies = np.unique(idx * n_partitions + partition_of(cells, n_partitions))
+    copies = np.unique(idx * n_partitions + grid.partitions(cells, n_partitions))
     c_idx, c_part = copies // n_partitions, copies % n_partitions
     keep = c_part != own[c_idx]
     return Routes(own, c_idx[keep], c_part[keep])
+
+
+def plan_regions(cells: np.ndarray, grid: CellGrid, n_partitions: int) -> tuple[int, ...]:
+    """``region_cuts`` that split the reports of ``cells`` (one entry per report, a recording of
+    the traffic) into ``n_partitions`` runs of the Hilbert curve of about equal reports.
+
+    Each cut falls between two cells: every cell stays whole, so a cell of more than
+    a partition's share leaves its partition heavier (and may leave another empty).
+    """
+    if n_partitions < 1:
+        raise ValueError(f"n_partitions must be at least 1, not {n_partitions}")
+    occupied, counts = np.unique(np.asarray(cells, np.int64), return_counts=True)
+    if n_partitions == 1 or occupied.size == 0:
+        return (0,) * (n_partitions - 1)
+    keys = grid.curve_keys(occupied)
+    order = np.argsort(keys, kind="stable")
+    keys, counts = keys[order], counts[order]
+    before = np.cumsum(counts) - counts  # the reports of the cells before each cell on the curve
+    share = counts.sum() / n_partitions
+    # partition k starts at the first cell whose middle lies past k shares of the reports
+    middle = before + counts / 2.0
+    starts = np.searchsorted(middle, share * np.arange(1, n_partitions), side="left")
+    return tuple(int(keys[i]) if i < keys.size else CURVE_KEYS for i in starts)

@@ -18,7 +18,7 @@ import logging
 import sys
 from typing import Callable, Sequence
 
-from closewatch import __version__, cmd_archive, cmd_kafka, cmd_map, cmd_notices, cmd_replay, cmd_report, cmd_run
+from closewatch import __version__, cmd_archive, cmd_kafka, cmd_map, cmd_notices, cmd_replay, cmd_report, cmd_run, cmd_scale
 
 __all__ = ["EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE", "EXIT_SERVICE", "main"]
 
@@ -27,7 +27,7 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_SERVICE = 3
 
-_COMMAND_MODULES = (cmd_run, cmd_kafka, cmd_map, cmd_replay, cmd_report, cmd_archive, cmd_notices)
+_COMMAND_MODULES = (cmd_run, cmd_kafka, cmd_map, cmd_replay, cmd_report, cmd_archive, cmd_notices, cmd_scale)
 
 
 def build_parser() -> argparse.ArgumentParser:

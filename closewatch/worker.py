@@ -7,7 +7,8 @@
   its halo (``closewatch.cells.route_reports``), and as an *interest* copy to every partition
   that wants its track. What each partition wants, its engine worker announces on the
   compacted interest topic (key: the partition; value ``{"partition": P, "tracks": [...]}``),
-  which every ingest worker follows from its start.
+  which every ingest worker follows from its start. Every record carries the worker's layout
+  (header ``cw_layout``, ``layout_id``): an engine worker of another layout stops.
 * **Engine** workers share the cells topic's partitions in one consumer group
   (``[scale] engine_group``). A worker holds one ``PartitionJudge`` per partition it is
   assigned and publishes the revisions that partition owns on the events topic (the contract
@@ -28,6 +29,7 @@ checksum stops the worker (exit code 2): something else writes on the state topi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -54,11 +56,13 @@ from .partition import PartitionJudge
 from .pipeline import feed_items
 from .rules import build_rules
 
-__all__ = ["COPY_HEADER", "EngineWorker", "IngestWorker", "WorkerError", "ensure_worker_topics", "worker_topics"]
+__all__ = ["COPY_HEADER", "LAYOUT_HEADER", "EngineWorker", "IngestWorker", "WorkerError", "ensure_worker_topics",
+           "layout_id", "worker_topics"]
 
 log = logging.getLogger(__name__)
 
 COPY_HEADER = "cw_copy"  # b"1": a halo or interest copy; b"0": the report's own partition
+LAYOUT_HEADER = "cw_layout"  # the routing layout (``layout_id``) of the ingest worker that sent the record
 _STATE_FORMAT = 1
 
 
@@ -99,7 +103,23 @@ def ensure_worker_topics(settings: Settings, timeout_s: float = 30.0) -> None:
 
 
 def _grid(settings: Settings) -> CellGrid:
-    return CellGrid(settings.scale.cell_deg)
+    return CellGrid(settings.scale.cell_deg, settings.scale.region_cuts)
+
+
+def _layout(settings: Settings) -> dict[str, Any]:
+    """The ``[scale]`` settings that decide where a report goes (``region_cuts`` only when set, so
+    that states saved before they existed keep their fingerprint)."""
+    s = settings.scale
+    return {"partitions": s.partitions, "cell_deg": s.cell_deg, "one_way": s.one_way, "history_s": s.history_s,
+            **({"region_cuts": list(s.region_cuts)} if s.region_cuts else {})}
+
+
+def layout_id(settings: Settings) -> bytes:
+    """A short fingerprint of how reports are routed to partitions: the layout and the proximity
+    settings behind the halo. Every ingest worker stamps its records with it; an engine worker
+    with another one stops (the workers' settings differ: events would be lost or doubled)."""
+    doc = {**_layout(settings), "proximity": settings.proximity.model_dump(mode="json")}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16].encode()
 
 
 # -- ingest ---------------------------------------------------------------------------------
@@ -199,6 +219,7 @@ class IngestWorker:
         self.sink = sink
         self.stop = stop
         self.interest = InterestView(settings, stop)
+        self.layout = layout_id(settings)
         self._producer = Producer({**rdkafka_config(settings.kafka), "linger.ms": 5, "acks": "all",
                                    "enable.idempotence": True})
         self._failed: list[str] = []
@@ -220,8 +241,9 @@ class IngestWorker:
         idx, part, why = cell_routes(updates, self.settings, self.interest.by_track())
         values = [v for v, _ in encode_tracks(updates)]
         produce = self._producer.produce
-        own_h: list[tuple[str, str | bytes | None]] = [(COPY_HEADER, b"0")]
-        copy_h: list[tuple[str, str | bytes | None]] = [(COPY_HEADER, b"1")]
+        layout = (LAYOUT_HEADER, self.layout)
+        own_h: list[tuple[str, str | bytes | None]] = [(COPY_HEADER, b"0"), layout]
+        copy_h: list[tuple[str, str | bytes | None]] = [(COPY_HEADER, b"1"), layout]
         for i, p, w in zip(idx.tolist(), part.tolist(), why.tolist()):
             u = updates[i]
             while True:
@@ -314,8 +336,8 @@ class EngineWorker:
         self.borders = [line for _name, line in load_borders()]
         self.land = load_land()
         self.rules = build_rules(settings)
-        self.fingerprint = settings_fingerprint(settings, scale={
-            "partitions": s.partitions, "cell_deg": s.cell_deg, "one_way": s.one_way, "history_s": s.history_s})
+        self.fingerprint = settings_fingerprint(settings, scale=_layout(settings))
+        self.layout = layout_id(settings)
         self.held: dict[int, _Held] = {}
         self._kept: dict[int, _Held] = {}  # partitions given up in a rebalance, their state written
         self.events = 0
@@ -515,13 +537,20 @@ class EngineWorker:
         letters: list[DeadLetter] = []
         topic = self.settings.scale.cells_topic
         for rec in records:
+            headers = rec.headers or ()
+            for name, value in headers:
+                if name == LAYOUT_HEADER and value != self.layout:
+                    raise WorkerError(
+                        f"{topic}[{p}] offset {rec.offset} was routed by an ingest worker with another layout "
+                        f"({value!r}, this worker's {self.layout!r}): every worker of a deployment needs the same "
+                        f"[scale] partitions, cell_deg, one_way, history_s and region_cuts, and [proximity]")
             try:
                 reports.append(track_update(json.loads(rec.value)))
             except (ValueError, TypeError, MapInputError) as e:
                 letters.append(DeadLetter.of(f"{topic}[{p}]", rec.offset, rec.value or b"",
                                              f"malformed record: not a track update: {e}", stage="decode"))
                 continue
-            own.append((COPY_HEADER, b"1") not in (rec.headers or ()))
+            own.append((COPY_HEADER, b"1") not in headers)
         events: list[Event] = held.judge.process(reports, own) if reports else []
         letters += held.judge.refused
         held.next_offset = records[-1].offset + 1

@@ -785,6 +785,21 @@ class ScaleSettings(_Section):
     session_timeout_s: float = Field(default=10.0, ge=6.0, le=300.0)
     # the largest state record (the state topic's max.message.bytes)
     max_state_bytes: int = Field(default=64 * 1024 * 1024, ge=1_000_000, le=1_000_000_000)
+    # partitions as regions of about equal traffic: positions on a Hilbert curve through
+    # the cells, one fewer than the partitions, made by ``closewatch scale plan`` from a
+    # recording; empty: hashed cells (closewatch/cells.py)
+    region_cuts: tuple[Annotated[int, Field(ge=0, le=1 << 32)], ...] = ()
+
+    @model_validator(mode="after")
+    def _regions_fit(self) -> "ScaleSettings":
+        if self.region_cuts:
+            if len(self.region_cuts) != self.partitions - 1:
+                raise ValueError(f"region_cuts has {len(self.region_cuts)} cuts for {self.partitions} partitions: "
+                                 f"it needs {self.partitions - 1} (one fewer than the partitions; make them with "
+                                 f"`closewatch scale plan`)")
+            if list(self.region_cuts) != sorted(self.region_cuts):
+                raise ValueError("region_cuts must ascend")
+        return self
 
 
 class ArchiveSettings(_Section):

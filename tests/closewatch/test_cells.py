@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from closewatch.cells import EARTH_RADIUS_M, CellGrid, partition_of
+from closewatch.cells import CURVE_KEYS, EARTH_RADIUS_M, CellGrid, hilbert_index, partition_of, plan_regions
 from proximity._integrity import haversine_m
 
 
@@ -90,10 +90,54 @@ def test_partitions_are_fixed_and_spread() -> None:
         CellGrid(0.0)
 
 
-def test_partitions_with_halo_copies_raise_exactly_the_events_of_one_engine() -> None:
-    """The benchmark's traffic over the border catalogue, split over 3 partitions of 1-degree cells:
-    the revisions each partition owns, together, are one engine's, each once; incidents straddle
-    partitions and change owner while open (both covered, counted below)."""
+def test_the_hilbert_curve_visits_every_lattice_point_once_each_step_to_a_neighbour() -> None:
+    side = 1 << 5
+    x, y = (a.ravel() for a in np.meshgrid(np.arange(side), np.arange(side)))
+    d = hilbert_index(x, y, 5)
+    assert np.array_equal(np.sort(d), np.arange(side * side))
+    order = np.argsort(d)
+    assert (np.abs(np.diff(x[order])) + np.abs(np.diff(y[order]))).tolist() == [1] * (side * side - 1)
+
+
+def test_regions_are_compact_runs_of_about_equal_reports() -> None:
+    """Reports in three clusters of unequal size over the Baltic, the Barents Sea and the Black Sea,
+    planned into 4 regions: every partition has about a quarter of the reports, each cluster
+    stays within at most two partitions, cells keep whole, and the cuts are the layout."""
+    rng = np.random.default_rng(3)
+    centres = [(57.0, 19.0, 60_000), (70.0, 35.0, 25_000), (44.0, 34.0, 15_000)]
+    lat = np.concatenate([c[0] + rng.normal(0, 1.5, c[2]) for c in centres])
+    lon = np.concatenate([c[1] + rng.normal(0, 2.5, c[2]) for c in centres])
+    grid = CellGrid(0.5)
+    cells = grid.cells(lat, lon)
+    cuts = plan_regions(cells, grid, 4)
+    assert len(cuts) == 3 and list(cuts) == sorted(cuts) and 0 <= cuts[0] and cuts[-1] <= CURVE_KEYS
+    regions = CellGrid(0.5, cuts)
+    parts = regions.partitions(cells, 4)
+    shares = np.bincount(parts, minlength=4) / parts.size
+    assert np.all(np.abs(shares - 0.25) < 0.02), shares
+    # compact: of the occupied cells' eastern and northern neighbours (occupied too), few are in
+    # another partition; hashed cells put three in four in another
+    occupied = np.unique(cells)
+    lon_c, lat_c = grid.centres(occupied)
+    pairs = [(occupied, n) for n in (grid.cells(lat_c, lon_c + 0.5), grid.cells(lat_c + 0.5, lon_c))]
+    a = np.concatenate([c[np.isin(n, occupied)] for c, n in pairs])
+    b = np.concatenate([n[np.isin(n, occupied)] for _c, n in pairs])
+    assert a.size > 1_000
+    crossing = np.mean(regions.partitions(a, 4) != regions.partitions(b, 4))
+    assert crossing < 0.1 and np.mean(partition_of(a, 4) != partition_of(b, 4)) > 0.6, crossing
+    assert plan_regions(cells, grid, 1) == ()
+    with pytest.raises(ValueError, match="3 region_cuts for 2 partitions"):
+        regions.partitions(cells, 2)
+    with pytest.raises(ValueError, match="region_cuts must ascend"):
+        CellGrid(0.5, (5, 4))
+
+
+@pytest.mark.parametrize("layout", ["hashed", "regions"])
+def test_partitions_with_halo_copies_raise_exactly_the_events_of_one_engine(layout: str) -> None:
+    """The benchmark's traffic over the border catalogue, split over 3 partitions of 1-degree cells
+    (hashed, or regions planned from the traffic's first minute): the revisions each partition
+    owns, together, are one engine's, each once; incidents straddle partitions and change owner
+    while open (both covered, counted below)."""
     from bench.bench_engine import BATCH, catalogue, make_traffic, reports
     from closewatch.cells import owner_partitions, route_reports
     from closewatch.replay import canonical_lines
@@ -110,8 +154,14 @@ def test_partitions_with_halo_copies_raise_exactly_the_events_of_one_engine() ->
 
     whole = run(ups)
     grid, n = CellGrid(1.0), 3
+    if layout == "regions":
+        first = [u for u in ups if u.t_s < ups[0].t_s + 60.0]
+        grid = CellGrid(1.0, plan_regions(grid.cells([u.lat_deg for u in first], [u.lon_deg for u in first]), grid, n))
     routes = route_reports(ups, grid, settings, n)
-    assert routes.copy_index.size > 0.2 * len(ups)  # the halo is exercised
+    assert routes.copy_index.size > 0.1 * len(ups)  # the halo is exercised
+    if layout == "regions":  # about equal, and fewer copies than hashed cells make
+        assert np.bincount(routes.own, minlength=n).min() > 0.25 * len(ups)
+        assert routes.copy_index.size < 0.8 * route_reports(ups, CellGrid(1.0), settings, n).copy_index.size
     owned = []
     made_by: dict[tuple[str, int], set[int]] = {}
     for p in range(n):

@@ -22,6 +22,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
@@ -44,7 +45,7 @@ CELL_DEG = 0.5
 
 
 def _config(path: Path, scenario: dict[str, Path], bootstrap: str, prefix: str, deployment: str, *,
-            cell_deg: float = CELL_DEG, history_s: float = 120.0) -> Path:
+            cell_deg: float = CELL_DEG, history_s: float = 120.0, cuts: tuple[int, ...] = ()) -> Path:
     """A worker configuration: the shared cells topic ``prefix.cells``; ``deployment`` names the
     engine group, its events, state and interest topics."""
     d = f"{prefix}.{deployment}"
@@ -77,6 +78,7 @@ cell_deg = {cell_deg}
 history_s = {history_s}
 checkpoint_interval_s = 0.5
 session_timeout_s = 6
+region_cuts = {list(cuts)}
 """
     )
     return path
@@ -271,23 +273,31 @@ def test_engine_worker_killed_then_one_added_mid_stream(kafka_broker, topic_pref
 def test_tracks_of_open_incidents_follow_their_owner_by_interest(kafka_broker, topic_prefix, tmp_path):
     """The benchmark's world (1,500 tracks with military aircraft and ships, 240 s of data; 104,976
     updates) read by an ingest worker at 4 times real time while 3 engine workers judge it, with
-    1-degree cells and no history halo: reports of the tracks of open incidents reach their
-    owner's partition by interest (announced on the interest topic, followed by the ingest
-    worker), and the events are one engine's. (In one process, the same split without interest
-    raises other revisions: tests/closewatch/test_partition.py.)"""
+    1-degree cells as 3 regions planned from the world's first fifth, and no history halo: reports
+    of the tracks of open incidents reach their owner's partition by interest (announced on the
+    interest topic, followed by the ingest worker), and the events are one engine's. (In one
+    process, the same split without interest raises other revisions:
+    tests/closewatch/test_partition.py.)"""
     from alerts.codec import encode_track
+    from closewatch.cells import plan_regions
 
     world = military_world(1_500, 240.0)
+    first = world[: len(world) // 5]
+    grid = CellGrid(1.0)
+    cuts = plan_regions(grid.cells([u.lat_deg for u in first], [u.lon_deg for u in first]), grid, PARTITIONS)
     path = tmp_path / "world.jsonl"
     with path.open("wb") as f:
         for u in world:
             f.write(encode_track(u) + b"\n")
     bootstrap = kafka_broker.bootstrap_servers
     config = _config(tmp_path / "world.toml", {"world": path}, bootstrap, topic_prefix, "world", cell_deg=1.0,
-                     history_s=0.0)
+                     history_s=0.0, cuts=cuts)
     settings = load_settings(config)
-    expected = _one_engine(settings, _updates(settings))
+    updates = _updates(settings)
+    expected = _one_engine(settings, updates)
     assert len(expected) >= 100
+    own = route_reports(updates, CellGrid(1.0, cuts), settings.proximity, PARTITIONS).own
+    assert np.bincount(own, minlength=PARTITIONS).min() > 0.25 * len(updates), "regions of about equal traffic"
 
     logs = [tmp_path / f"engine-{k}.log" for k in range(PARTITIONS)]
     ingest_log = tmp_path / "ingest.log"
@@ -307,3 +317,31 @@ def test_tracks_of_open_incidents_follow_their_owner_by_interest(kafka_broker, t
     interest_copies = int(summary[0].split(" interest copies")[0].rsplit(", ", 1)[1])
     assert interest_copies > 0, summary[0]
     assert sorted(_published(bootstrap, f"{topic_prefix}.world.events")) == sorted(expected)
+
+
+def test_engine_worker_stops_on_a_record_routed_with_another_layout(kafka_broker, topic_prefix, tmp_path):
+    """An ingest worker with other [scale] settings (here other region_cuts) routes reports where
+    this engine worker's partitions would not look for them: the engine worker stops (exit code 2)
+    naming the record and what must agree, instead of judging the wrong reports."""
+    from closewatch.worker import LAYOUT_HEADER
+
+    bootstrap = kafka_broker.bootstrap_servers
+    config = _config(tmp_path / "layout.toml", {}, bootstrap, f"{topic_prefix}.layout", "layout", cuts=(1 << 30, 1 << 31))
+    log = tmp_path / "engine.log"
+    engine = _start(config, "engine", log)
+    try:
+        _wait(lambda: "holds partitions" in log.read_text(), "the engine worker did not join", [log])
+        update = military_world(2, 10.0)[0]
+        from alerts.codec import encode_track
+
+        producer = KafkaProducer(bootstrap_servers=bootstrap)
+        producer.send(f"{topic_prefix}.layout.cells", encode_track(update), key=b"t", partition=2,
+                      headers=[("cw_copy", b"0"), (LAYOUT_HEADER, b"0123456789abcdef")]).get(30)
+        producer.close()
+        assert engine.wait(120) == 2, log.read_text()[-3000:]
+    finally:
+        if engine.poll() is None:
+            engine.kill()
+    text = log.read_text()
+    assert f"{topic_prefix}.layout.cells[2] offset 0 was routed by an ingest worker with another layout" in text, text
+    assert "region_cuts" in text

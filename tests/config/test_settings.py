@@ -85,11 +85,16 @@ def test_example_file_is_valid_and_matches_defaults():
     assert s.feeds[0].name == "baltic-ais"
 
 
-def test_a_worker_role_without_kafka_is_refused_naming_the_key(tmp_path):
+def test_bad_scale_settings_are_refused_naming_the_key(tmp_path):
     path = tmp_path / "c.toml"
-    path.write_text('[scale]\nrole = "engine"\n')
-    with pytest.raises(ConfigError, match=r"scale\.role 'engine'.*\[kafka\]"):
-        load_settings(path)
-    path.write_text('[scale]\npartitions = 0\n')
-    with pytest.raises(ConfigError, match=r"scale\.partitions"):
-        load_settings(path)
+    for text, reason in (
+        ('[scale]\nrole = "engine"\n', r"scale\.role 'engine'.*\[kafka\]"),
+        ("[scale]\npartitions = 0\n", r"scale\.partitions"),
+        ("[scale]\npartitions = 3\nregion_cuts = [10]\n",
+         r"scale: .*region_cuts has 1 cuts for 3 partitions.*closewatch scale plan"),
+        ("[scale]\npartitions = 3\nregion_cuts = [20, 10]\n", r"scale: .*region_cuts must ascend"),
+        ("[scale]\npartitions = 2\nregion_cuts = [-1]\n", r"scale\.region_cuts\.0"),
+    ):
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=reason):
+            load_settings(path)
