@@ -281,10 +281,10 @@ def _run_worker(settings: Settings) -> int:
         if isinstance(worker, IngestWorker):
             print(f"ingest worker: {worker.updates} track updates, {worker.records} records to "
                   f"{settings.scale.cells_topic} ({worker.copies} halo copies, {worker.interest_copies} interest copies), "
-                  f"{worker.letters} dead letters")
+                  f"{worker.letters} dead letters, {worker.notices} notified zones sent to every partition")
         else:
             print(f"engine worker: {worker.reports} reports judged, {worker.events} event revisions published, "
-                  f"{worker.restored} partition states restored")
+                  f"{worker.notified_zones} notified zones taken, {worker.restored} partition states restored")
     return code
 
 

@@ -22,7 +22,7 @@ import math
 from typing import Any, Sequence
 
 from alerts.codec import encode_track
-from config.records import DeadLetter, TrackUpdate
+from config.records import DeadLetter, TrackUpdate, Zone
 from proximity.engine import Engine
 from proximity.events import Event
 from proximity.state import EngineState
@@ -76,6 +76,22 @@ class PartitionJudge:
             events, self.refused = self._guard.process(reports)
         else:
             events = self.engine.process(reports)
+        out = self._owned(events, batch)
+        for u, o in zip(reports, own):
+            self._latest[u.track_id] = (u.t_s, bool(o))
+        if reports:
+            self._forget(max(u.t_s for u in reports))
+        return out
+
+    def add_zones(self, zones: Sequence[Zone]) -> list[Event]:
+        """The engine watches ``zones`` too (notified areas, at their place among the reports, as
+        in every partition); return the revisions of the zones that apply at once this
+        partition owns. Raises as ``Engine.add_zones`` (with guard: the engine put back)."""
+        events = self._guard.add_zones(zones) if self._guard is not None else self.engine.add_zones(zones)
+        return self._owned(events, {})
+
+    def _owned(self, events: Sequence[Event], batch: dict[tuple[str, float], bool]) -> list[Event]:
+        """The revisions of ``events`` this partition owns, keeping the books of ownership."""
         out = []
         for e in events:
             owned = self._decided.get(e.event_id)
@@ -95,10 +111,6 @@ class PartitionJudge:
                 for t in tracks:
                     if self._wanted[t] <= 0:
                         del self._wanted[t]
-        for u, o in zip(reports, own):
-            self._latest[u.track_id] = (u.t_s, bool(o))
-        if reports:
-            self._forget(max(u.t_s for u in reports))
         return out
 
     def _forget(self, data_t_s: float) -> None:

@@ -69,7 +69,7 @@ from proximity.errors import NoticeError
 from proximity.events import Event
 from proximity.notices import zone_from_notice
 
-__all__ = ["Pipeline", "RunSummary", "Sink"]
+__all__ = ["Pipeline", "RunSummary", "Sink", "feed_items", "notice_zone"]
 
 log = logging.getLogger(__name__)
 
@@ -300,15 +300,12 @@ class Pipeline:
 
     def _notice(self, feed: str, notice: Notice) -> None:
         """A notified area joins the engine's zones and the sinks' maps (or is a dead letter)."""
+        zone = notice_zone(feed, notice)
+        if isinstance(zone, DeadLetter):
+            self._reject(zone)
+            return
         _, _, position = (notice.raw_ref or "").rpartition(":")
         where = int(position) if position.isdigit() else 0
-        try:
-            zone = zone_from_notice(notice)
-        except Exception as e:  # noqa: BLE001 - NoticeError, or a geometry library's own error
-            log.warning("feed %s: notice %s: %s", feed, notice.notice_id, e)
-            reason = f"impossible value: {e}" if isinstance(e, NoticeError) else f"zone failure: {type(e).__name__}: {e}"
-            self._reject(DeadLetter.of(feed, where, repr(notice.area).encode(), reason, stage="zone"))
-            return
         try:
             events = self._guard.add_zones([zone])
         except Exception as e:  # noqa: BLE001 - the engine is put back; the zone is not watched
@@ -447,6 +444,18 @@ class Pipeline:
     def close(self) -> None:
         for sink in self.sinks:
             sink.close()
+
+
+def notice_zone(feed: str, notice: Notice) -> Zone | DeadLetter:
+    """The zone of a notice from ``feed``, or the dead letter saying why it has none (stage ``zone``)."""
+    try:
+        return zone_from_notice(notice)
+    except Exception as e:  # noqa: BLE001 - NoticeError, or a geometry library's own error
+        log.warning("feed %s: notice %s: %s", feed, notice.notice_id, e)
+        _, _, position = (notice.raw_ref or "").rpartition(":")
+        reason = f"impossible value: {e}" if isinstance(e, NoticeError) else f"zone failure: {type(e).__name__}: {e}"
+        return DeadLetter.of(feed, int(position) if position.isdigit() else 0, repr(notice.area).encode(), reason,
+                             stage="zone")
 
 
 def feed_items(settings: Settings, stop: threading.Event, *, positions: dict[str, KafkaPositions] | None = None

@@ -48,21 +48,22 @@ from config.zones import load_borders, load_catalogue, load_land
 from ingest.transports import GroupWatch
 from proximity.engine import Engine
 from proximity.events import Event
-from proximity.state import EngineState, StateError
+from proximity.state import EngineState, StateError, export_zones, import_zones
 
 from .cells import CellGrid, route_reports
 from .checkpoint import CheckpointError, settings_fingerprint, state_bytes, state_from_bytes
 from .partition import PartitionJudge
-from .pipeline import feed_items
+from .pipeline import feed_items, notice_zone
 from .rules import build_rules
 
-__all__ = ["COPY_HEADER", "LAYOUT_HEADER", "EngineWorker", "IngestWorker", "WorkerError", "ensure_worker_topics",
+__all__ = ["COPY_HEADER", "KIND_HEADER", "LAYOUT_HEADER", "EngineWorker", "IngestWorker", "WorkerError", "ensure_worker_topics",
            "layout_id", "worker_topics"]
 
 log = logging.getLogger(__name__)
 
 COPY_HEADER = "cw_copy"  # b"1": a halo or interest copy; b"0": the report's own partition
 LAYOUT_HEADER = "cw_layout"  # the routing layout (``layout_id``) of the ingest worker that sent the record
+KIND_HEADER = "cw_kind"  # b"zones": notified zones (``proximity.state.export_zones``); none: a track update
 _STATE_FORMAT = 1
 
 
@@ -227,6 +228,7 @@ class IngestWorker:
         self.records = 0
         self.copies = 0  # halo copies
         self.interest_copies = 0
+        self.notices = 0
         self.letters = 0
 
     def _delivered(self, err: Any, _msg: Any) -> None:
@@ -259,6 +261,28 @@ class IngestWorker:
         self.copies += int(np.count_nonzero(why == HALO))
         self.interest_copies += int(np.count_nonzero(why == INTEREST))
 
+    def route_notice(self, feed: str, notice: Notice) -> None:
+        """Send a notice's zone to every partition of the cells topic (or its dead letter to the
+        dead-letter topic): every partition's engine watches every notified zone."""
+        zone = notice_zone(feed, notice)
+        if isinstance(zone, DeadLetter):
+            self.letters += 1
+            self.sink.publish_deadletters([zone])
+            return
+        value = state_bytes(*export_zones([zone]))
+        headers: list[tuple[str, str | bytes | None]] = [(COPY_HEADER, b"1"), (KIND_HEADER, b"zones"),
+                                                         (LAYOUT_HEADER, self.layout)]
+        for p in range(self.settings.scale.partitions):
+            while True:
+                try:
+                    self._producer.produce(self.settings.scale.cells_topic, value, zone.zone_id.encode("utf-8"),
+                                           partition=p, headers=headers, on_delivery=self._delivered)
+                    break
+                except BufferError:
+                    self._producer.poll(0.1)
+        self._producer.poll(0)
+        self.notices += 1
+
     def run(self) -> int:
         """Route every feed's updates until the feeds end (recordings) or ``stop``; 0, or 1 when
         records could not be delivered to the cells topic."""
@@ -266,7 +290,6 @@ class IngestWorker:
         letters: list[DeadLetter] = []
         started = time.monotonic()
         size, delay = self.settings.pipeline.batch_size, self.settings.pipeline.max_batch_delay_s
-        warned_notices = False
         for entry in feed_items(self.settings, self.stop):
             if entry is not None:
                 feed, item = entry
@@ -278,10 +301,10 @@ class IngestWorker:
                     letters.append(item)
                 elif isinstance(item, FeedHealth):
                     self.sink.publish_feed_health([item])
-                elif isinstance(item, Notice) and not warned_notices:
-                    warned_notices = True
-                    log.warning("feed %s: notices are not passed to engine workers yet: run notice feeds in "
-                                "a single-process run", feed)
+                elif isinstance(item, Notice):  # at its place among the reports: what came before first
+                    self._hand_on(batch, letters)
+                    batch, letters = [], []
+                    self.route_notice(feed, item)
             if entry is None or len(batch) >= size or len(letters) >= size or time.monotonic() - started >= delay:
                 self._hand_on(batch, letters)
                 batch, letters = [], []
@@ -342,6 +365,7 @@ class EngineWorker:
         self._kept: dict[int, _Held] = {}  # partitions given up in a rebalance, their state written
         self.events = 0
         self.reports = 0
+        self.notified_zones = 0
         self.restored = 0
         self._producer = Producer({**rdkafka_config(k), "acks": "all", "enable.idempotence": True,
                                    "message.max.bytes": s.max_state_bytes + 65536})
@@ -529,21 +553,59 @@ class EngineWorker:
             self._producer.flush(10.0)
         return 0
 
+    def _add_zones(self, p: int, held: _Held, rec: Any, letters: list[DeadLetter]) -> list[Event]:
+        """The zones of a zones record join partition ``p``'s engine; the revisions it owns of
+        the zones that apply at once. A record that is not zones, or zones the engine cannot
+        take, is a dead letter."""
+        where = f"{self.settings.scale.cells_topic}[{p}]"
+        try:
+            zones = import_zones(*state_from_bytes(rec.value or b"", f"{where} offset {rec.offset}"))
+        except (CheckpointError, StateError) as e:
+            letters.append(DeadLetter.of(where, rec.offset, rec.value or b"", f"malformed record: not zones: {e}",
+                                         stage="decode"))
+            return []
+        try:
+            events = held.judge.add_zones(zones)
+        except Exception as e:  # noqa: BLE001 - the engine is put back (guard); the zones are not watched
+            log.error("%s offset %d: the engine could not take zones %s: %s", where, rec.offset,
+                      [z.zone_id for z in zones], e)
+            letters.append(DeadLetter.of(where, rec.offset, rec.value or b"",
+                                         f"engine failure: {type(e).__name__}: {e}", stage="engine"))
+            return []
+        self.notified_zones += len(zones)
+        return events
+
     def _judge(self, p: int, held: _Held, records: Sequence[Any]) -> None:
         from maps.features import MapInputError, track_update
 
         reports: list[TrackUpdate] = []
         own: list[bool] = []
         letters: list[DeadLetter] = []
+        events: list[Event] = []
         topic = self.settings.scale.cells_topic
+
+        def judge_reports() -> None:
+            if reports:
+                events.extend(held.judge.process(reports, own))
+                letters.extend(held.judge.refused)
+                self.reports += len(reports)
+                reports.clear()
+                own.clear()
+
         for rec in records:
             headers = rec.headers or ()
+            zones = False
             for name, value in headers:
                 if name == LAYOUT_HEADER and value != self.layout:
                     raise WorkerError(
                         f"{topic}[{p}] offset {rec.offset} was routed by an ingest worker with another layout "
                         f"({value!r}, this worker's {self.layout!r}): every worker of a deployment needs the same "
                         f"[scale] partitions, cell_deg, one_way, history_s and region_cuts, and [proximity]")
+                zones = zones or (name == KIND_HEADER and value == b"zones")
+            if zones:  # notified zones: at their place among the reports, in every partition
+                judge_reports()
+                events.extend(self._add_zones(p, held, rec, letters))
+                continue
             try:
                 reports.append(track_update(json.loads(rec.value)))
             except (ValueError, TypeError, MapInputError) as e:
@@ -551,11 +613,9 @@ class EngineWorker:
                                              f"malformed record: not a track update: {e}", stage="decode"))
                 continue
             own.append((COPY_HEADER, b"1") not in headers)
-        events: list[Event] = held.judge.process(reports, own) if reports else []
-        letters += held.judge.refused
+        judge_reports()
         held.next_offset = records[-1].offset + 1
         held.dirty = True
-        self.reports += len(reports)
         if events:
             self.events += len(events)
             self.sink.publish_events(events)

@@ -76,7 +76,9 @@ __all__ = [
     "EngineState",
     "StateError",
     "export_state",
+    "export_zones",
     "import_state",
+    "import_zones",
     "rollback",
     "snapshot",
 ]
@@ -536,6 +538,23 @@ def _get_zones(specs: Any, arrays: Mapping[str, np.ndarray]) -> list[Zone]:
         except (TypeError, ValueError) as e:
             raise StateError(f"state {what}: {e}") from None
     return zones
+
+
+def export_zones(zones: Sequence[Zone]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """``zones`` as a JSON document and arrays (the state's own form of zones: geometry as WKB),
+    for ``closewatch.checkpoint.state_bytes``: how a notified zone travels to engine workers."""
+    arrays = _Arrays()
+    return {"zones": _put_zones(arrays, zones)}, arrays.arrays
+
+
+def import_zones(doc: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> list[Zone]:
+    """The zones of :func:`export_zones`; raises :class:`StateError` naming what is wrong."""
+    if not isinstance(doc, Mapping) or "zones" not in doc:
+        raise StateError("zones: the document has no zones")
+    try:
+        return _get_zones(doc["zones"], arrays)
+    except (KeyError, TypeError, AttributeError, IndexError) as e:
+        raise StateError(f"zones do not fit: {type(e).__name__}: {e}") from None
 
 
 # -- incidents ---------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """Workers on a real broker: `closewatch run --role ingest` and `--role engine` processes.
 
-The input is the Baltic demo scenario's AIS and SBS-1 recordings (1,830 track updates over
-40 minutes of data time; the exercise notices are left out: workers do not take notices yet).
-The expected events are one in-process engine's over the same normalised updates, in the order
-the ingest worker reads them, without the end-of-input closing (a Kafka-fed run only pauses).
+The input is the Baltic demo scenario's AIS and SBS-1 recordings and its exercise notice (1,830
+track updates over 40 minutes of data time; the notified snap exercise near Pskov reaches every
+partition as a zones record). The expected events are one in-process engine's over the same
+normalised updates and notice, in the order the ingest worker reads them, without the
+end-of-input closing (a Kafka-fed run only pauses).
 Cells of 0.5 degrees over 3 partitions cut the scenario's encounters: the test checks that
 incidents whose tracks are owned by several partitions are among them.
 
@@ -32,11 +33,12 @@ from closewatch.cells import CellGrid, route_reports
 from closewatch.feedfiles import merged_items
 from closewatch.rules import build_rules
 from closewatch.scenario.baltic import write_scenario
-from config.records import TrackUpdate
+from config.records import Notice, TrackUpdate
 from config.settings import Settings, load_settings
 from config.zones import load_borders, load_catalogue, load_land
 from kafka_fixtures import group_lag, read_topic
 from proximity.engine import Engine
+from proximity.notices import zone_from_notice
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -55,7 +57,8 @@ name = "{name}"
 format = "{fmt}"
 transport = "file"
 path = "{scenario[name]}"
-""" for name, fmt in (("ais", "ais-nmea"), ("sbs", "sbs1"), ("world", "tracks-jsonl")) if name in scenario)
+""" for name, fmt in (("ais", "ais-nmea"), ("sbs", "sbs1"), ("exercises", "exercise-geojson"),
+                      ("world", "tracks-jsonl")) if name in scenario)
     path.write_text(
         f"""{feeds}
 [archive]
@@ -84,8 +87,12 @@ region_cuts = {list(cuts)}
     return path
 
 
+def _items(settings: Settings) -> list[TrackUpdate | Notice]:
+    return [item for _feed, item in merged_items(settings.feeds, settings) if isinstance(item, (TrackUpdate, Notice))]
+
+
 def _updates(settings: Settings) -> list[TrackUpdate]:
-    return [item for _feed, item in merged_items(settings.feeds, settings) if isinstance(item, TrackUpdate)]
+    return [item for item in _items(settings) if isinstance(item, TrackUpdate)]
 
 
 def _canonical(props: dict[str, Any]) -> str:
@@ -95,13 +102,22 @@ def _canonical(props: dict[str, Any]) -> str:
     return json.dumps(props, sort_keys=True)
 
 
-def _one_engine(settings: Settings, updates: list[TrackUpdate]) -> list[str]:
+def _one_engine(settings: Settings, items: list[TrackUpdate] | list[TrackUpdate | Notice]) -> list[str]:
+    """One engine's revisions over ``items``: reports in batches of 500, a notice's zone at its place."""
     engine = Engine(settings.proximity, load_catalogue(settings.zones), borders=[line for _n, line in load_borders()],
                     rules=build_rules(settings), land=load_land())
-    out = []
-    for a in range(0, len(updates), 500):
-        out += [_canonical(json.loads(encode_event(e))["properties"]) for e in engine.process(updates[a:a + 500])]
-    return out
+    events = []
+    batch: list[TrackUpdate] = []
+    for item in [*items, None]:
+        if isinstance(item, TrackUpdate):
+            batch.append(item)
+            if len(batch) < 500:
+                continue
+        events += engine.process(batch)
+        batch = []
+        if isinstance(item, Notice):
+            events += engine.add_zones([zone_from_notice(item)])
+    return [_canonical(json.loads(encode_event(e))["properties"]) for e in events]
 
 
 def _published(bootstrap: str, topic: str) -> list[str]:
@@ -171,7 +187,7 @@ def _straddling(settings: Settings, updates: list[TrackUpdate], events: list[str
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     paths = write_scenario(tmp_path_factory.mktemp("workers") / "scenario")
-    return {"ais": paths["ais"], "sbs": paths["sbs"]}
+    return {"ais": paths["ais"], "sbs": paths["sbs"], "exercises": paths["exercises"]}
 
 
 def test_one_and_three_engine_workers_raise_one_engines_events(kafka_broker, topic_prefix, scenario, tmp_path):
@@ -179,22 +195,25 @@ def test_one_and_three_engine_workers_raise_one_engines_events(kafka_broker, top
     one = _config(tmp_path / "one.toml", scenario, bootstrap, topic_prefix, "one")
     three = _config(tmp_path / "three.toml", scenario, bootstrap, topic_prefix, "three")
     settings = load_settings(one)
+    items = _items(settings)
     updates = _updates(settings)
-    expected = _one_engine(settings, updates)
+    expected = _one_engine(settings, items)
     assert len(expected) >= 20, "the scenario's encounters are the subject of this test"
     assert _straddling(settings, updates, expected) >= 3, "encounters across cells of several partitions"
+    assert any('"kind": "exercise_near_border"' in e for e in expected), "the notified exercise is judged"
 
     ingest_log = tmp_path / "ingest.log"
     ingest = _start(one, "ingest", ingest_log, "--speed", "0")
     assert ingest.wait(300) == 0, ingest_log.read_text()[-3000:]
     assert f"ingest worker: {len(updates)} track updates" in ingest_log.read_text()
+    assert "1 notified zones sent to every partition" in ingest_log.read_text()
     # a record that is not a track update, among the others: a dead letter, and the rest goes on
     producer = KafkaProducer(bootstrap_servers=bootstrap)
     producer.send(f"{topic_prefix}.cells", b"{not a track", key=b"garbage", partition=1,
                   headers=[("cw_copy", b"0")]).get(30)
     producer.close()
     end = _ends(bootstrap, f"{topic_prefix}.cells")
-    assert end > len(updates) + 1, "halo copies on the cells topic"
+    assert end > len(updates) + PARTITIONS + 1, "halo copies on the cells topic"
 
     for config, workers in ((one, 1), (three, 3)):
         name = config.stem
@@ -223,8 +242,7 @@ def test_engine_worker_killed_then_one_added_mid_stream(kafka_broker, topic_pref
     bootstrap = kafka_broker.bootstrap_servers
     config = _config(tmp_path / "kill.toml", scenario, bootstrap, topic_prefix, "kill")
     settings = load_settings(config)
-    updates = _updates(settings)
-    expected = _one_engine(settings, updates)
+    expected = _one_engine(settings, _items(settings))
     events_topic = f"{topic_prefix}.kill.events"
     cells = f"{topic_prefix}.cells"
     group = f"{topic_prefix}.kill.engine"

@@ -255,3 +255,27 @@ territorial = false
     assert "not a closewatch checkpoint" in result.stderr and str(store.path) in result.stderr
     assert "Traceback" not in result.stderr
     assert not marker.exists()
+
+
+def test_notified_zones_travel_as_checked_bytes_and_come_back_equal():
+    """A notified zone as an ingest worker sends it to every partition (``export_zones`` in the
+    checkpoint format): read back equal; a flipped byte fails the checksum; a document of
+    something else is refused naming what is missing."""
+    from closewatch.checkpoint import state_bytes, state_from_bytes
+    from proximity.state import StateError, export_zones, import_zones
+
+    zone = Zone(zone_id="exercise:snap-1", name="Snap exercise", kind="exercise",
+                geometry=geodesic_circle(28.3, 57.8, 15_000.0, max_error_m=1.0), sides=("russia",), active_from_s=T0,
+                active_until_s=T0 + 3600.0,
+                properties={"issued_s": T0, "declared": {"troops": 3000}, "note": "at short notice"})
+    data = state_bytes(*export_zones([zone]))
+    (back,) = import_zones(*state_from_bytes(data, "cells[0] offset 7"))
+    assert back.geometry.equals_exact(zone.geometry, 0.0)
+    fields = ("zone_id", "name", "kind", "sides", "domains", "active_from_s", "active_until_s", "properties")
+    assert [getattr(back, f) for f in fields] == [getattr(zone, f) for f in fields]
+    flipped = bytearray(data)
+    flipped[len(flipped) // 2] ^= 0xFF
+    with pytest.raises(CheckpointError, match="cells\\[0\\] offset 7"):
+        state_from_bytes(bytes(flipped), "cells[0] offset 7")
+    with pytest.raises(StateError, match="no zones"):
+        import_zones(*state_from_bytes(state_bytes({"tracks": []}, {}), "x"))
