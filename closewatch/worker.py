@@ -29,6 +29,7 @@ checksum stops the worker (exit code 2): something else writes on the state topi
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import logging
@@ -45,6 +46,7 @@ from alerts.transport import rdkafka_config
 from config.records import DeadLetter, FeedHealth, Notice, TrackUpdate
 from config.settings import Settings
 from config.zones import load_borders, load_catalogue, load_land
+from ingest.positions import KafkaPositions
 from ingest.transports import GroupWatch
 from proximity.engine import Engine
 from proximity.events import Event
@@ -224,6 +226,8 @@ class IngestWorker:
         self._producer = Producer({**rdkafka_config(settings.kafka), "linger.ms": 5, "acks": "all",
                                    "enable.idempotence": True})
         self._failed: list[str] = []
+        # raw Kafka feeds: their offsets are committed once what was read from them is acknowledged
+        self._positions = {f.name: KafkaPositions() for f in settings.feeds if f.transport == "kafka"}
         self.updates = 0
         self.records = 0
         self.copies = 0  # halo copies
@@ -288,11 +292,14 @@ class IngestWorker:
         records could not be delivered to the cells topic."""
         batch: list[TrackUpdate] = []
         letters: list[DeadLetter] = []
-        started = time.monotonic()
+        started = last_commit = time.monotonic()
         size, delay = self.settings.pipeline.batch_size, self.settings.pipeline.max_batch_delay_s
-        for entry in feed_items(self.settings, self.stop):
+        taken: collections.Counter[str] = collections.Counter()
+        for entry in feed_items(self.settings, self.stop, positions=self._positions):
             if entry is not None:
                 feed, item = entry
+                if not isinstance(item, FeedHealth):
+                    taken[feed] += 1
                 if isinstance(item, TrackUpdate):
                     if not batch:
                         started = time.monotonic()
@@ -308,6 +315,9 @@ class IngestWorker:
             if entry is None or len(batch) >= size or len(letters) >= size or time.monotonic() - started >= delay:
                 self._hand_on(batch, letters)
                 batch, letters = [], []
+                if self._positions and time.monotonic() - last_commit >= self.settings.scale.checkpoint_interval_s:
+                    self._commit(taken)
+                    last_commit = time.monotonic()
         self._hand_on(batch, letters)
         left = self._producer.flush(60.0)
         self.sink.sync()
@@ -316,6 +326,19 @@ class IngestWorker:
                       "; ".join(sorted(set(self._failed))[:3]))
             return 1
         return 0
+
+    def _commit(self, handed: collections.Counter[str]) -> None:
+        """Raw Kafka feeds: once every record handed on so far is acknowledged (the cells topic
+        and the public topics), commit the input positions behind them (the feed's consumer
+        commits at its next poll). Nothing is committed after a record failed: the input is
+        read again by the next worker (at least once, never skipped)."""
+        if self._producer.flush(30.0) or self._failed:
+            return
+        self.sink.sync()
+        for name, book in self._positions.items():
+            safe = book.safe_positions(handed[name])
+            if safe:
+                book.request_commit(safe)
 
     def _hand_on(self, batch: list[TrackUpdate], letters: list[DeadLetter]) -> None:
         if batch:

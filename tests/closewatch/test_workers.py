@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
 
 from alerts.codec import encode_event
 from bench_worlds import military_world
@@ -363,3 +364,107 @@ def test_engine_worker_stops_on_a_record_routed_with_another_layout(kafka_broker
     text = log.read_text()
     assert f"{topic_prefix}.layout.cells[2] offset 0 was routed by an ingest worker with another layout" in text, text
     assert "region_cuts" in text
+
+
+def _raw_config(tmp_path: Path, bootstrap: str, prefix: str, raw: str, group: str) -> Path:
+    """A worker configuration whose one feed is the raw topic ``raw`` of normalised tracks, read in ``group``."""
+    config = tmp_path / "raw.toml"
+    config.write_text(_config(tmp_path / "base.toml", {}, bootstrap, prefix, "raw").read_text() + f"""
+[[feeds]]
+name = "raw"
+format = "tracks-jsonl"
+transport = "kafka"
+topic = "{raw}"
+group_id = "{group}"
+start_from = "earliest"
+""")
+    return config
+
+
+def test_an_ingest_worker_on_a_raw_topic_commits_only_what_reached_the_cells_topic(kafka_broker, topic_prefix,
+                                                                                   scenario, tmp_path):
+    """The scenario's normalised tracks on a raw topic, read by an ingest worker in a consumer
+    group: the group's committed offset never runs ahead of the updates on the cells topic; the
+    worker killed with SIGKILL after the first half, the second half sent, a new worker started:
+    the cells topic holds every update as its own record (some twice, none skipped)."""
+    from alerts.codec import encode_track
+
+    bootstrap = kafka_broker.bootstrap_servers
+    updates = _updates(load_settings(_config(tmp_path / "scenario.toml", scenario, bootstrap, topic_prefix, "x")))
+    raw, group = f"{topic_prefix}.raw", f"{topic_prefix}.raw-ingest"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.create_topics([NewTopic(raw, 1, 1)])
+    admin.close()
+    config = _raw_config(tmp_path, bootstrap, topic_prefix, raw, group)
+    cells = f"{topic_prefix}.cells"
+
+    def own_on_cells() -> list[tuple[str, float]]:
+        return [(doc["track_id"], doc["t_s"]) for doc in
+                (json.loads(value) for value, headers in read_topic(bootstrap, cells) if headers.get("cw_copy") == b"0")]
+
+    def send(part: list[TrackUpdate]) -> None:
+        producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+        for u in part:
+            producer.send(raw, encode_track(u), partition=0)
+        producer.flush(60)
+        producer.close()
+
+    half = len(updates) // 2
+    send(updates[:half])
+    log = tmp_path / "ingest.log"
+    ingest = _start(config, "ingest", log)
+    try:
+        def caught_up(end: int) -> bool:
+            committed = end - group_lag(bootstrap, group, raw, end)
+            assert committed <= len(own_on_cells()), "an offset committed before its update reached the cells topic"
+            return committed == end
+
+        _wait(lambda: caught_up(half), "the first half was not committed", [log])
+        ingest.send_signal(signal.SIGKILL)
+        ingest.wait(30)
+        send(updates[half:])
+        ingest = _start(config, "ingest", log)
+        _wait(lambda: caught_up(len(updates)), "the second half was not committed", [log])
+    finally:
+        if ingest.poll() is None:
+            _stop([ingest], [log])
+    seen = own_on_cells()
+    assert set(seen) == {(u.track_id, u.t_s) for u in updates}
+    assert len(seen) >= len(updates)
+
+
+def test_an_ingest_worker_commits_no_raw_input_the_cells_topic_refused(kafka_broker, topic_prefix, scenario,
+                                                                       tmp_path):
+    """A cells topic that refuses every record (its max.message.bytes below a track's): the worker
+    publishes the tracks on the public topic, commits nothing of the raw topic in that time (the
+    input stays for a worker that can deliver it), and exits 1 naming the records not delivered.
+    (With kafka-python's automatic commit, the raw offsets were committed and the input lost.)"""
+    from alerts.codec import encode_track
+
+    bootstrap = kafka_broker.bootstrap_servers
+    prefix = f"{topic_prefix}.refuse"
+    updates = _updates(load_settings(_config(tmp_path / "scenario.toml", scenario, bootstrap, prefix, "x")))[:200]
+    raw, group = f"{prefix}.raw", f"{prefix}.raw-ingest"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.create_topics([NewTopic(raw, 1, 1),
+                         NewTopic(f"{prefix}.cells", PARTITIONS, 1, topic_configs={"max.message.bytes": "100"})])
+    admin.close()
+    producer = KafkaProducer(bootstrap_servers=bootstrap)
+    for u in updates:
+        producer.send(raw, encode_track(u), partition=0)
+    producer.flush(60)
+    producer.close()
+    config = _raw_config(tmp_path, bootstrap, prefix, raw, group)
+    log = tmp_path / "ingest.log"
+    ingest = _start(config, "ingest", log)
+    try:
+        _wait(lambda: len(read_topic(bootstrap, f"{prefix}.raw.tracks")) >= len(updates),
+              "the tracks were not published", [log])
+        time.sleep(6.0)  # past kafka-python's automatic commit interval (5 s) and several checkpoint intervals
+        assert group_lag(bootstrap, group, raw, len(updates)) == len(updates), "raw input committed"
+    finally:
+        ingest.send_signal(signal.SIGTERM)
+        code = ingest.wait(120)
+    assert code == 1, log.read_text()[-3000:]
+    assert "records not delivered" in log.read_text()
+    assert group_lag(bootstrap, group, raw, len(updates)) == len(updates)
