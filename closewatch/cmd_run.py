@@ -19,9 +19,10 @@ import threading
 from collections import defaultdict
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-from closewatch.sinks import ContextFileSink, JsonlSink, MapStoreSink, OutputExistsError, RecorderSink, holds_output
+from closewatch.sinks import (ContextFileSink, FanOut, JsonlSink, MapStoreSink, OutputExistsError, RecorderSink,
+                              holds_output)
 from config.settings import ConfigError, KafkaSettings, Settings, load_settings, parse_settings
 
 if TYPE_CHECKING:
@@ -265,10 +266,17 @@ def _run_worker(settings: Settings) -> int:
             print(f"kafka: {e}", file=sys.stderr)
             return EXIT_FAILURE
         stack.callback(sink.close)
+        sinks: list[Any] = [sink]
+        if settings.archive.enabled:  # ingest: tracks, dead letters, zones; engine: events, its dead letters
+            from closewatch.archive import ArchiveSink
+
+            archive = ArchiveSink(settings.archive, run_settings=settings, kind=role)
+            stack.callback(archive.close)
+            sinks.append(archive)
         try:
             sink.ensure_topics()
             ensure_worker_topics(settings)
-            worker = (IngestWorker if role == "ingest" else EngineWorker)(settings, sink, stop)
+            worker = (IngestWorker if role == "ingest" else EngineWorker)(settings, FanOut(*sinks), stop)
             code = worker.run()
         except (WorkerError, CheckpointError) as e:
             print(f"{role} worker: {e}", file=sys.stderr)

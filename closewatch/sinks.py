@@ -25,7 +25,7 @@ from alerts.codec import encode_deadletter, encode_event, encode_track, event_to
 from config.records import DeadLetter, FeedHealth, TrackUpdate, Zone
 from proximity.events import Event
 
-__all__ = ["ContextFileSink", "JsonlSink", "MapStoreSink", "OutputExistsError", "RecorderSink", "holds_output"]
+__all__ = ["ContextFileSink", "FanOut", "JsonlSink", "MapStoreSink", "OutputExistsError", "RecorderSink", "holds_output"]
 
 
 class OutputExistsError(FileExistsError):
@@ -119,6 +119,41 @@ class JsonlSink:
         self._closed = True
         for f in self._files:
             f.close()
+
+
+class FanOut:
+    """Several sinks as one, each given every record in turn (a worker's Kafka sink and its archive)."""
+
+    def __init__(self, *sinks: Any) -> None:
+        self.sinks = sinks
+
+    def publish_events(self, events: Sequence[Event]) -> None:
+        for s in self.sinks:
+            s.publish_events(events)
+
+    def publish_tracks(self, updates: Sequence[TrackUpdate]) -> None:
+        for s in self.sinks:
+            s.publish_tracks(updates)
+
+    def publish_deadletters(self, letters: Sequence[DeadLetter]) -> None:
+        for s in self.sinks:
+            s.publish_deadletters(letters)
+
+    def publish_zones(self, zones: Sequence[Zone]) -> None:
+        for s in self.sinks:
+            s.publish_zones(zones)
+
+    def publish_feed_health(self, records: Sequence[FeedHealth]) -> None:
+        for s in self.sinks:
+            s.publish_feed_health(records)
+
+    def push(self) -> None:
+        for s in self.sinks:
+            s.push()
+
+    def sync(self) -> None:
+        for s in self.sinks:
+            s.sync()
 
 
 class _InMemorySink:

@@ -41,7 +41,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from alerts.codec import encode_tracks
-from alerts.producer import KafkaSink, TopicSpec, client_security_config, create_topics
+from alerts.producer import TopicSpec, client_security_config, create_topics
 from alerts.transport import rdkafka_config
 from config.records import DeadLetter, FeedHealth, Notice, TrackUpdate
 from config.settings import Settings
@@ -57,6 +57,7 @@ from .checkpoint import CheckpointError, settings_fingerprint, state_bytes, stat
 from .partition import PartitionJudge
 from .pipeline import feed_items, notice_zone
 from .rules import build_rules
+from .sinks import FanOut
 
 __all__ = ["COPY_HEADER", "KIND_HEADER", "LAYOUT_HEADER", "EngineWorker", "IngestWorker", "WorkerError", "ensure_worker_topics",
            "layout_id", "worker_topics"]
@@ -214,7 +215,7 @@ def cell_routes(updates: Sequence[TrackUpdate], settings: Settings,
 class IngestWorker:
     """``closewatch run --role ingest`` (module docstring)."""
 
-    def __init__(self, settings: Settings, sink: KafkaSink, stop: threading.Event) -> None:
+    def __init__(self, settings: Settings, sink: FanOut, stop: threading.Event) -> None:
         from confluent_kafka import Producer
 
         assert settings.kafka is not None
@@ -273,6 +274,7 @@ class IngestWorker:
             self.letters += 1
             self.sink.publish_deadletters([zone])
             return
+        self.sink.publish_zones([zone])  # the archive's zones, at their place among the tracks
         value = state_bytes(*export_zones([zone]))
         headers: list[tuple[str, str | bytes | None]] = [(COPY_HEADER, b"1"), (KIND_HEADER, b"zones"),
                                                          (LAYOUT_HEADER, self.layout)]
@@ -295,6 +297,7 @@ class IngestWorker:
         started = last_commit = time.monotonic()
         size, delay = self.settings.pipeline.batch_size, self.settings.pipeline.max_batch_delay_s
         taken: collections.Counter[str] = collections.Counter()
+        self.sink.publish_zones(load_catalogue(self.settings.zones))  # the zones a replay of the archive starts with
         for entry in feed_items(self.settings, self.stop, positions=self._positions):
             if entry is not None:
                 feed, item = entry
@@ -367,7 +370,7 @@ class _Held:
 class EngineWorker:
     """``closewatch run --role engine`` (module docstring)."""
 
-    def __init__(self, settings: Settings, sink: KafkaSink, stop: threading.Event) -> None:
+    def __init__(self, settings: Settings, sink: FanOut, stop: threading.Event) -> None:
         from confluent_kafka import Producer
         from kafka import ConsumerRebalanceListener, KafkaConsumer
 

@@ -28,9 +28,12 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 
-from alerts.codec import encode_event
+from alerts.codec import encode_event, event_to_feature
 from bench_worlds import military_world
+from closewatch.archive.schema import events_from_table
+from closewatch.archive.store import Archive
 from closewatch.cells import CellGrid, route_reports
+from closewatch.cli import main
 from closewatch.feedfiles import merged_items
 from closewatch.rules import build_rules
 from closewatch.scenario.baltic import write_scenario
@@ -48,7 +51,8 @@ CELL_DEG = 0.5
 
 
 def _config(path: Path, scenario: dict[str, Path], bootstrap: str, prefix: str, deployment: str, *,
-            cell_deg: float = CELL_DEG, history_s: float = 120.0, cuts: tuple[int, ...] = ()) -> Path:
+            cell_deg: float = CELL_DEG, history_s: float = 120.0, cuts: tuple[int, ...] = (),
+            archive: Path | None = None) -> Path:
     """A worker configuration: the shared cells topic ``prefix.cells``; ``deployment`` names the
     engine group, its events, state and interest topics."""
     d = f"{prefix}.{deployment}"
@@ -63,7 +67,8 @@ path = "{scenario[name]}"
     path.write_text(
         f"""{feeds}
 [archive]
-enabled = false
+enabled = {'true' if archive else 'false'}
+path = "{archive or 'unused'}"
 
 [kafka]
 bootstrap_servers = "{bootstrap}"
@@ -193,8 +198,10 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def test_one_and_three_engine_workers_raise_one_engines_events(kafka_broker, topic_prefix, scenario, tmp_path):
     bootstrap = kafka_broker.bootstrap_servers
+    archive = tmp_path / "archive"  # written by the ingest worker and the three engine workers
     one = _config(tmp_path / "one.toml", scenario, bootstrap, topic_prefix, "one")
-    three = _config(tmp_path / "three.toml", scenario, bootstrap, topic_prefix, "three")
+    three = _config(tmp_path / "three.toml", scenario, bootstrap, topic_prefix, "three", archive=archive)
+    ingest_config = _config(tmp_path / "ingest.toml", scenario, bootstrap, topic_prefix, "one", archive=archive)
     settings = load_settings(one)
     items = _items(settings)
     updates = _updates(settings)
@@ -204,7 +211,7 @@ def test_one_and_three_engine_workers_raise_one_engines_events(kafka_broker, top
     assert any('"kind": "exercise_near_border"' in e for e in expected), "the notified exercise is judged"
 
     ingest_log = tmp_path / "ingest.log"
-    ingest = _start(one, "ingest", ingest_log, "--speed", "0")
+    ingest = _start(ingest_config, "ingest", ingest_log, "--speed", "0")
     assert ingest.wait(300) == 0, ingest_log.read_text()[-3000:]
     assert f"ingest worker: {len(updates)} track updates" in ingest_log.read_text()
     assert "1 notified zones sent to every partition" in ingest_log.read_text()
@@ -234,6 +241,21 @@ def test_one_and_three_engine_workers_raise_one_engines_events(kafka_broker, top
         last = [_last_assignment(log) for log in logs]
         assert sorted(p for parts in last for p in parts) == list(range(PARTITIONS)) and all(last), \
             f"the workers shared the partitions at the end: {last}"
+    # the archive of the deployment: the ingest worker's tracks and zones, the engine workers' events
+    store = Archive(archive)
+    assert sorted(r.kind for r in store.runs()) == ["engine"] * 3 + ["ingest"]
+    assert store.read("tracks").num_rows == len(updates)
+    assert store.read("zones", where=[("origin", "=", "feed")]).column("zone_id").to_pylist() == [
+        zone_from_notice(n).zone_id for n in items if isinstance(n, Notice)]
+    archived = {_canonical(event_to_feature(e)["properties"]) for e in events_from_table(store.read("events"))}
+    assert archived == set(expected)
+    # an analyst's replay of the deployment's archive raises the same revisions
+    t = [u.t_s for u in updates]
+    out = tmp_path / "replay"
+    assert main(["replay", "--from", str(min(t)), "--to", str(max(t) + 1.0), "--archive", str(archive), "--max",
+                 "--out", str(out)]) == 0
+    replayed = [_canonical(json.loads(line)["properties"]) for line in (out / "events.jsonl").read_text().splitlines()]
+    assert set(replayed) == set(expected)
 
 
 def test_engine_worker_killed_then_one_added_mid_stream(kafka_broker, topic_prefix, scenario, tmp_path):
