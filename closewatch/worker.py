@@ -33,6 +33,7 @@ import collections
 import hashlib
 import json
 import logging
+import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -355,6 +356,52 @@ class IngestWorker:
 
 # -- engine ---------------------------------------------------------------------------------
 
+PIECE_HEADER = "cw_piece"  # on the records of a state written in pieces: b"<save> <k> <n>", the last b"<save> of <n>"
+
+
+def _piece_bytes(max_state_bytes: int) -> int:
+    """The largest piece of a state: the topic's record limit, less room for the key and headers."""
+    return max_state_bytes - 4096
+
+
+_Headers = list[tuple[str, str | bytes | None]]
+
+
+def state_records(p: int, value: bytes, piece_bytes: int) -> list[tuple[bytes, bytes, _Headers]]:
+    """``(key, value, headers)`` of the records that write partition ``p``'s state ``value``: one
+    record (key ``p``) when it fits ``piece_bytes``; else its pieces in order (keys ``p#k``, which
+    compaction keeps until a later state of as many pieces replaces them), then a last record
+    (key ``p``) naming the save and the count, which a reader finds first and reads back from."""
+    if len(value) <= piece_bytes:
+        return [(str(p).encode(), value, [])]
+    save = secrets.token_hex(8)
+    n = -(-len(value) // piece_bytes)
+    out: list[tuple[bytes, bytes, _Headers]] = [
+        (f"{p}#{k}".encode(), value[k * piece_bytes:(k + 1) * piece_bytes], [(PIECE_HEADER, f"{save} {k} {n}".encode())])
+        for k in range(n)]
+    out.append((str(p).encode(), json.dumps({"save": save, "pieces": n, "bytes": len(value)}).encode(),
+                [(PIECE_HEADER, f"{save} of {n}".encode())]))
+    return out
+
+
+def _piece_header(rec: Any) -> str | None:
+    for name, value in rec.headers or ():
+        if name == PIECE_HEADER:
+            return bytes(value).decode("utf-8", "replace")
+    return None
+
+
+def _pieces_of(rec: Any) -> tuple[str, int] | None:
+    """``(save, n)`` when ``rec`` is the last record of a state written in ``n`` pieces, else None."""
+    header = _piece_header(rec)
+    if header is None:
+        return None
+    save, _, n = header.partition(" of ")
+    if not n.isdigit() or int(n) < 1:
+        raise CheckpointError(f"state topic {rec.topic}[{rec.partition}]@{rec.offset}: header {PIECE_HEADER} "
+                              f"{header!r} is not '<save> of <n>'")
+    return save, int(n)
+
 
 @dataclass
 class _Held:
@@ -394,7 +441,10 @@ class EngineWorker:
         self.notified_zones = 0
         self.restored = 0
         self._producer = Producer({**rdkafka_config(k), "acks": "all", "enable.idempotence": True,
-                                   "message.max.bytes": s.max_state_bytes + 65536})
+                                   "message.max.bytes": s.max_state_bytes + 65536,
+                                   # a batch of records is what the broker holds to the topic's limit:
+                                   # the pieces of a state go one per batch
+                                   "batch.size": s.max_state_bytes})
         self._connection = client_security_config(k)
         worker = self
 
@@ -461,18 +511,35 @@ class EngineWorker:
                 return None
             if known is not None and end - 1 == known:
                 return known, None
-            reader.seek(tp, end - 1)
-            deadline = time.monotonic() + 60.0
-            last = None
-            while time.monotonic() < deadline:
-                for rec in reader.poll(timeout_ms=500).get(tp, []):
-                    last = (rec.offset, rec.value)
-                if last is not None and last[0] >= end - 1:
-                    return last
-            raise WorkerError(f"state topic {s.state_topic}[{p}]: its last record (offset {end - 1}) "
-                              f"could not be read within 60 s")
+            (last,) = self._read_range(reader, tp, end - 1, end)
+            pieces = _pieces_of(last)
+            if pieces is None:
+                return last.offset, last.value
+            save, n = pieces
+            where = f"state topic {s.state_topic}[{p}]"
+            if last.offset < n:
+                raise CheckpointError(f"{where}: the state at offset {last.offset} has {n} pieces before it, "
+                                      f"the partition fewer")
+            records = self._read_range(reader, tp, last.offset - n, last.offset)
+            got = [_piece_header(r) for r in records]
+            if got != [f"{save} {k} {n}" for k in range(n)]:
+                raise CheckpointError(f"{where}: the {n} pieces of the state at offset {last.offset} (save {save}) "
+                                      f"are not the records before it: something else writes on the state topic")
+            return last.offset, b"".join(r.value or b"" for r in records)
         finally:
             reader.close()
+
+    def _read_range(self, reader: Any, tp: Any, start: int, end: int) -> list[Any]:
+        """The records of ``tp`` from offset ``start`` up to ``end`` (excluded), within 60 s."""
+        reader.seek(tp, start)
+        deadline = time.monotonic() + 60.0
+        out: list[Any] = []
+        while time.monotonic() < deadline:
+            out += [r for r in reader.poll(timeout_ms=500).get(tp, []) if start <= r.offset < end]
+            if out and out[-1].offset >= end - 1:
+                return out
+        raise WorkerError(f"state topic {tp.topic}[{tp.partition}]: records {start}-{end - 1} could not be read "
+                          f"within 60 s")
 
     def _restore(self, p: int) -> _Held:
         s = self.settings.scale
@@ -532,8 +599,8 @@ class EngineWorker:
             judge_doc, state = held.judge.state()
             doc = {"format": _STATE_FORMAT, "fingerprint": self.fingerprint, "next_offset": held.next_offset,
                    "judge": judge_doc, "engine": state.doc}
-            value = state_bytes(doc, state.arrays)
-            self._producer.produce(s.state_topic, value, str(p).encode(), partition=p, on_delivery=delivered)
+            for key, value, headers in state_records(p, state_bytes(doc, state.arrays), _piece_bytes(s.max_state_bytes)):
+                self._producer.produce(s.state_topic, value, key, partition=p, headers=headers, on_delivery=delivered)
         left = self._producer.flush(60.0)
         if left or failed:
             log.error("engine worker: states of partitions %s not written (%s): their offsets stay uncommitted",

@@ -783,8 +783,9 @@ class ScaleSettings(_Section):
     checkpoint_interval_s: PositiveFloat = 5.0
     # an engine worker silent this long (crashed, cut off) loses its partitions to the others
     session_timeout_s: float = Field(default=10.0, ge=6.0, le=300.0)
-    # the largest state record (the state topic's max.message.bytes)
-    max_state_bytes: int = Field(default=64 * 1024 * 1024, ge=1_000_000, le=1_000_000_000)
+    # the largest state record (the state topic's max.message.bytes); a larger state is
+    # written in pieces of about this size
+    max_state_bytes: int = Field(default=64 * 1024 * 1024, ge=65_536, le=1_000_000_000)
     # partitions as regions of about equal traffic: positions on a Hilbert curve through
     # the cells, one fewer than the partitions, made by ``closewatch scale plan`` from a
     # recording; empty: hashed cells (closewatch/cells.py)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from bench_worlds import military_world
@@ -39,3 +41,18 @@ def test_without_interest_the_routes_are_the_halo_routes() -> None:
     idx, part, why = cell_routes(ups, settings, {})
     assert not np.any(why == INTEREST)
     assert len(idx) == len(ups) + len(routes.copy_index)
+
+
+def test_a_state_larger_than_a_record_goes_in_pieces_then_a_record_naming_them():
+    from closewatch.worker import PIECE_HEADER, state_records
+
+    assert state_records(4, b"x" * 100, 100) == [(b"4", b"x" * 100, [])]
+    value = bytes(range(256)) * 10  # 2,560 bytes in pieces of 1,000
+    records = state_records(4, value, 1_000)
+    assert [key for key, _, _ in records] == [b"4#0", b"4#1", b"4#2", b"4"]
+    assert b"".join(v for _, v, _ in records[:-1]) == value and all(len(v) <= 1_000 for _, v, _ in records)
+    headers = [dict(h)[PIECE_HEADER].decode() for _, _, h in records]
+    save = headers[-1].split(" of ")[0]
+    assert headers == [f"{save} 0 3", f"{save} 1 3", f"{save} 2 3", f"{save} of 3"]
+    assert json.loads(records[-1][1]) == {"save": save, "pieces": 3, "bytes": 2_560}
+    assert state_records(4, value, 1_000)[-1][2] != records[-1][2], "each save its own name"

@@ -52,7 +52,7 @@ CELL_DEG = 0.5
 
 def _config(path: Path, scenario: dict[str, Path], bootstrap: str, prefix: str, deployment: str, *,
             cell_deg: float = CELL_DEG, history_s: float = 120.0, cuts: tuple[int, ...] = (),
-            archive: Path | None = None) -> Path:
+            archive: Path | None = None, max_state_bytes: int = 64 * 1024 * 1024) -> Path:
     """A worker configuration: the shared cells topic ``prefix.cells``; ``deployment`` names the
     engine group, its events, state and interest topics."""
     d = f"{prefix}.{deployment}"
@@ -88,6 +88,7 @@ history_s = {history_s}
 checkpoint_interval_s = 0.5
 session_timeout_s = 6
 region_cuts = {list(cuts)}
+max_state_bytes = {max_state_bytes}
 """
     )
     return path
@@ -261,9 +262,11 @@ def test_one_and_three_engine_workers_raise_one_engines_events(kafka_broker, top
 def test_engine_worker_killed_then_one_added_mid_stream(kafka_broker, topic_prefix, scenario, tmp_path):
     """Ingest paced (the recording at 40x: one minute), two engine workers; one is killed with
     SIGKILL once events are out and states written, a third joins later: the events on the topic
-    are one engine's, revisions published twice are identical, and partitions were restored."""
+    are one engine's, revisions published twice are identical, and partitions were restored (from
+    states written in pieces: max_state_bytes is 64 KiB here)."""
     bootstrap = kafka_broker.bootstrap_servers
-    config = _config(tmp_path / "kill.toml", scenario, bootstrap, topic_prefix, "kill")
+    # states above 64 KiB go in pieces: the restored states are read back from them
+    config = _config(tmp_path / "kill.toml", scenario, bootstrap, topic_prefix, "kill", max_state_bytes=65_536)
     settings = load_settings(config)
     expected = _one_engine(settings, _items(settings))
     events_topic = f"{topic_prefix}.kill.events"
@@ -309,6 +312,8 @@ def test_engine_worker_killed_then_one_added_mid_stream(kafka_broker, topic_pref
     assert sorted(set(published)) == sorted(set(expected)), "not one engine's events"
     restored = sum(log.read_text().count("restored from") for log in logs[1:])
     assert restored >= 1, "a partition's state moved to another worker"
+    pieces = [h["cw_piece"] for _, h in read_topic(bootstrap, f"{topic_prefix}.kill.state") if "cw_piece" in h]
+    assert any(b" of " in p for p in pieces), "states written in pieces"
 
 
 def test_tracks_of_open_incidents_follow_their_owner_by_interest(kafka_broker, topic_prefix, tmp_path):
