@@ -9,7 +9,8 @@ cores. Three measurements, in one run:
    time) decoded and routed to the cells topic by one ingest worker reading every half, then by
    two workers reading half each. Throughput: track updates over the time between the first
    and the last record the workers wrote (the records' timestamps: the workers' start-up is
-   not counted).
+   not counted). Measured without the archive, then with it (``[archive]``, each worker's
+   own run in one folder, as a deployment runs by default).
 2. **Engine**: the cells topic of the benchmark's synthetic world (``--tracks`` tracks with
    military traffic over ``--data-s`` s, spread over the Baltic and the Barents Sea;
    ``--cell-deg`` cells) judged by one engine worker, then by two in another consumer group.
@@ -43,6 +44,7 @@ import argparse
 import gzip
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -80,13 +82,14 @@ def _halves(folder: Path) -> list[tuple[str, Path]]:
 
 
 def _config(path: Path, bootstrap: str, name: str, feeds: list[tuple[str, Path]], *, cells: str,
-            cell_deg: float, repeat: int = 1, cuts: tuple[int, ...] = ()) -> Path:
+            cell_deg: float, repeat: int = 1, cuts: tuple[int, ...] = (), archive: Path | None = None) -> Path:
     text = "".join(
         f'[[feeds]]\nname = "f{r}-{k}"\nformat = "{fmt}"\ntransport = "file"\npath = "{p}"\n\n'
         for r in range(repeat) for k, (fmt, p) in enumerate(feeds)
     )
     text += f"""[archive]
-enabled = false
+enabled = {'true' if archive else 'false'}
+path = "{archive or 'unused'}"
 
 [zones]
 territorial = false
@@ -182,25 +185,31 @@ def _held(logs: list[Path], n: int) -> bool:
     return sorted(p for parts in last for p in parts) == list(range(n))
 
 
-def ingest(bootstrap: str, work: Path, halves: list[tuple[str, Path]], workers: int, repeat: int) -> tuple[int, float]:
-    """Track updates routed, and their rate, with ``workers`` ingest workers."""
-    cells = f"ingest{workers}.cells"
+def ingest(bootstrap: str, work: Path, halves: list[tuple[str, Path]], workers: int, repeat: int,
+           archive: bool = False) -> tuple[int, float, float]:
+    """Track updates routed, their rate, and the workers' CPU seconds (start-up and the archive's
+    writing to its end included), with ``workers`` ingest workers (writing the archive too)."""
+    tag = f"ingest{workers}{'-archive' if archive else ''}"
+    cells = f"{tag}.cells"
     shares = [halves[0::2], halves[1::2]] if workers == 2 else [halves]
     procs = []
     for k, feeds in enumerate(shares):
-        config = _config(work / f"ingest{workers}-{k}.toml", bootstrap, f"ingest{workers}", feeds, cells=cells,
-                         cell_deg=4.0, repeat=repeat)
-        procs.append(_start(config, "ingest", work / f"ingest{workers}-{k}.log", "--speed", "0"))
+        config = _config(work / f"{tag}-{k}.toml", bootstrap, tag, feeds, cells=cells, cell_deg=4.0, repeat=repeat,
+                         archive=work / f"{tag}-archive" if archive else None)
+        procs.append(_start(config, "ingest", work / f"{tag}-{k}.log", "--speed", "0"))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     for p in procs:
         p.wait()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     updates = 0
     for k in range(len(shares)):
-        line = [ln for ln in (work / f"ingest{workers}-{k}.log").read_text().splitlines()
+        line = [ln for ln in (work / f"{tag}-{k}.log").read_text().splitlines()
                 if ln.startswith("ingest worker:")][0]
         updates += int(line.split()[2])
     stamps = [r.timestamp for r in _records(bootstrap, cells)]
     span_s = (max(stamps) - min(stamps)) / 1000.0
-    return updates, updates / span_s
+    return updates, updates / span_s, cpu_s
 
 
 def _cpu_s(pids: list[int]) -> float:
@@ -321,10 +330,15 @@ def main(argv: list[str] | None = None) -> int:
             halves = _halves(work)
             rows: list[tuple[str, int, int, float, float | None, float | None]] = []
             ratios: dict[str, list[float]] = {}
-            for n in (1, 2):
-                updates, rate = ingest(bootstrap, work, halves, n, args.repeat)
-                rows.append((f"ingest, real AIS + SBS-1 x{args.repeat}", n, updates, rate, None, None))
-                print(f"... ingest x{n}: {rate:,.0f} updates/s", file=sys.stderr, flush=True)
+            ingest_cpu: list[str] = []
+            for archive in (False, True):
+                for n in (1, 2):
+                    updates, rate, cpu_s = ingest(bootstrap, work, halves, n, args.repeat, archive)
+                    what = f"ingest, real AIS + SBS-1 x{args.repeat}{', with the archive' if archive else ''}"
+                    rows.append((what, n, updates, rate, None, None))
+                    print(f"... {what} x{n}: {rate:,.0f} updates/s, workers' CPU {cpu_s:.1f} s "
+                          f"({cpu_s / updates * 1e6:.0f} us per update)", file=sys.stderr, flush=True)
+                    ingest_cpu.append(f"{what}, {n} worker(s): CPU {cpu_s:.1f} s, {cpu_s / updates * 1e6:.0f} us/update")
             real_updates = rows[0][2]
             # the real recordings in cells of 1 degree, as regions planned from their first halves
             real_cuts = plan(work, halves[0::2], 1.0)
@@ -369,6 +383,8 @@ def main(argv: list[str] | None = None) -> int:
         ratio = rate / rows[k - 1][3] if n == 2 else 1.0
         used = f"{cores:>14.2f}{rest:>13.2f}" if cores is not None and rest is not None else ""
         print(f"{what:<60}{n:>8}{count:>12,}{rate:>12,.0f}{ratio:>7.2f}x{used}")
+    for line in ingest_cpu:
+        print(line)
     for layout, rs in ratios.items():
         print(f"engine, {layout}: 2 workers over 1, {len(rs)} paired rounds: median {np.median(rs):.2f}x "
               f"({', '.join(f'{x:.2f}' for x in rs)})")
