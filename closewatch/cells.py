@@ -105,6 +105,7 @@ class CellGrid:
         cuts = np.asarray(self.region_cuts, np.int64)
         if cuts.size and (np.any(np.diff(cuts) < 0) or cuts[0] < 0 or cuts[-1] > CURVE_KEYS):
             raise ValueError(f"region_cuts must ascend between 0 and {CURVE_KEYS}")
+        object.__setattr__(self, "_cuts", cuts)
         n_bands = math.ceil(180.0 / self.cell_deg)
         south = -90.0 + self.cell_deg * np.arange(n_bands)
         north = np.minimum(south + self.cell_deg, 90.0)
@@ -164,7 +165,8 @@ class CellGrid:
         if len(self.region_cuts) != n_partitions - 1:
             raise ValueError(f"{len(self.region_cuts)} region_cuts for {n_partitions} partitions: "
                              f"there must be one fewer")
-        return np.searchsorted(np.asarray(self.region_cuts, np.int64), self.curve_keys(cells), side="right")
+        cuts: np.ndarray = self._cuts  # type: ignore[attr-defined]
+        return np.searchsorted(cuts, self.curve_keys(cells), side="right")
 
     def halo(self, lat_deg: np.ndarray, lon_deg: np.ndarray, radius_m: np.ndarray | float
              ) -> tuple[np.ndarray, np.ndarray]:

@@ -62,19 +62,22 @@ def _batches(settings: Settings, size: int = 50_000) -> Iterator[list[TrackUpdat
         yield batch
 
 
-def _loads(settings: Settings, cuts: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Own reports and halo copies of every partition with ``cuts`` (hashed cells when empty)."""
+def _loads(settings: Settings, layouts: dict[str, tuple[int, ...]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Own reports and halo copies of every partition in each layout (its ``region_cuts``; hashed
+    cells when empty), from one more reading of the feeds."""
     from closewatch.cells import CellGrid, route_reports
 
     s = settings.scale
-    grid = CellGrid(s.cell_deg, cuts)
-    own = np.zeros(s.partitions, np.int64)
-    copies = np.zeros(s.partitions, np.int64)
+    grids = {name: CellGrid(s.cell_deg, cuts) for name, cuts in layouts.items()}
+    loads = {name: (np.zeros(s.partitions, np.int64), np.zeros(s.partitions, np.int64)) for name in layouts}
     for batch in _batches(settings):
-        routes = route_reports(batch, grid, settings.proximity, s.partitions, one_way=s.one_way, history_s=s.history_s)
-        own += np.bincount(routes.own, minlength=s.partitions)
-        copies += np.bincount(routes.copy_partition, minlength=s.partitions)
-    return own, copies
+        for name, grid in grids.items():
+            routes = route_reports(batch, grid, settings.proximity, s.partitions, one_way=s.one_way,
+                                   history_s=s.history_s)
+            own, copies = loads[name]
+            own += np.bincount(routes.own, minlength=s.partitions)
+            copies += np.bincount(routes.copy_partition, minlength=s.partitions)
+    return loads
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -108,7 +111,7 @@ def _plan(args: argparse.Namespace) -> int:
         print("scale plan: the feeds gave no track update", file=sys.stderr)
         return EXIT_USAGE
     cuts = plan_regions(np.concatenate(cells), grid, s.partitions)
-    loads = {name: _loads(settings, c) for name, c in (("regions", cuts), ("hashed cells", ()))}
+    loads = _loads(settings, {"regions": cuts, "hashed cells": ()})
     print(f"{updates:,} track updates, {s.partitions} partitions, cells of {s.cell_deg:g} degrees")
     print(f"{'partition':>9}{'regions: own':>14}{'halo':>10}{'share':>8}{'hashed: own':>14}{'halo':>10}{'share':>8}")
     (r_own, r_copies), (h_own, h_copies) = loads["regions"], loads["hashed cells"]

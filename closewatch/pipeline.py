@@ -304,8 +304,7 @@ class Pipeline:
         if isinstance(zone, DeadLetter):
             self._reject(zone)
             return
-        _, _, position = (notice.raw_ref or "").rpartition(":")
-        where = int(position) if position.isdigit() else 0
+        where = _position(notice)
         try:
             events = self._guard.add_zones([zone])
         except Exception as e:  # noqa: BLE001 - the engine is put back; the zone is not watched
@@ -452,10 +451,14 @@ def notice_zone(feed: str, notice: Notice) -> Zone | DeadLetter:
         return zone_from_notice(notice)
     except Exception as e:  # noqa: BLE001 - NoticeError, or a geometry library's own error
         log.warning("feed %s: notice %s: %s", feed, notice.notice_id, e)
-        _, _, position = (notice.raw_ref or "").rpartition(":")
         reason = f"impossible value: {e}" if isinstance(e, NoticeError) else f"zone failure: {type(e).__name__}: {e}"
-        return DeadLetter.of(feed, int(position) if position.isdigit() else 0, repr(notice.area).encode(), reason,
-                             stage="zone")
+        return DeadLetter.of(feed, _position(notice), repr(notice.area).encode(), reason, stage="zone")
+
+
+def _position(notice: Notice) -> int:
+    """Where in its feed a notice was (its ``raw_ref``, ``feed:position``); 0 when it does not say."""
+    _, _, position = (notice.raw_ref or "").rpartition(":")
+    return int(position) if position.isdigit() else 0
 
 
 def feed_items(settings: Settings, stop: threading.Event, *, positions: dict[str, KafkaPositions] | None = None

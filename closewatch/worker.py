@@ -70,6 +70,8 @@ LAYOUT_HEADER = "cw_layout"  # the routing layout (``layout_id``) of the ingest 
 KIND_HEADER = "cw_kind"  # b"zones": notified zones (``proximity.state.export_zones``); none: a track update
 _STATE_FORMAT = 1
 
+_Headers = list[tuple[str, str | bytes | None]]  # a record's headers, as confluent-kafka takes them
+
 
 class WorkerError(Exception):
     """A worker cannot go on: its topics or a partition's state are not what it needs."""
@@ -248,19 +250,11 @@ class IngestWorker:
         topic = self.settings.scale.cells_topic
         idx, part, why = cell_routes(updates, self.settings, self.interest.by_track())
         values = [v for v, _ in encode_tracks(updates)]
-        produce = self._producer.produce
         layout = (LAYOUT_HEADER, self.layout)
-        own_h: list[tuple[str, str | bytes | None]] = [(COPY_HEADER, b"0"), layout]
-        copy_h: list[tuple[str, str | bytes | None]] = [(COPY_HEADER, b"1"), layout]
+        own_h: _Headers = [(COPY_HEADER, b"0"), layout]
+        copy_h: _Headers = [(COPY_HEADER, b"1"), layout]
         for i, p, w in zip(idx.tolist(), part.tolist(), why.tolist()):
-            u = updates[i]
-            while True:
-                try:
-                    produce(topic, values[i], u.track_id.encode("utf-8"), partition=p,
-                            headers=copy_h if w != OWN else own_h, on_delivery=self._delivered)
-                    break
-                except BufferError:  # librdkafka's queue is full: let it drain
-                    self._producer.poll(0.1)
+            self._send(topic, values[i], updates[i].track_id.encode("utf-8"), p, copy_h if w != OWN else own_h)
         self._producer.poll(0)
         self.updates += len(updates)
         self.records += len(idx)
@@ -277,18 +271,21 @@ class IngestWorker:
             return
         self.sink.publish_zones([zone])  # the archive's zones, at their place among the tracks
         value = state_bytes(*export_zones([zone]))
-        headers: list[tuple[str, str | bytes | None]] = [(COPY_HEADER, b"1"), (KIND_HEADER, b"zones"),
-                                                         (LAYOUT_HEADER, self.layout)]
+        headers: _Headers = [(COPY_HEADER, b"1"), (KIND_HEADER, b"zones"), (LAYOUT_HEADER, self.layout)]
         for p in range(self.settings.scale.partitions):
-            while True:
-                try:
-                    self._producer.produce(self.settings.scale.cells_topic, value, zone.zone_id.encode("utf-8"),
-                                           partition=p, headers=headers, on_delivery=self._delivered)
-                    break
-                except BufferError:
-                    self._producer.poll(0.1)
+            self._send(self.settings.scale.cells_topic, value, zone.zone_id.encode("utf-8"), p, headers)
         self._producer.poll(0)
         self.notices += 1
+
+    def _send(self, topic: str, value: bytes, key: bytes, partition: int, headers: _Headers) -> None:
+        """One record to ``partition`` of ``topic``, waiting while librdkafka's queue is full."""
+        while True:
+            try:
+                self._producer.produce(topic, value, key, partition=partition, headers=headers,
+                                       on_delivery=self._delivered)
+                return
+            except BufferError:  # the queue is full: let it drain
+                self._producer.poll(0.1)
 
     def run(self) -> int:
         """Route every feed's updates until the feeds end (recordings) or ``stop``; 0, or 1 when
@@ -362,9 +359,6 @@ PIECE_HEADER = "cw_piece"  # on the records of a state written in pieces: b"<sav
 def _piece_bytes(max_state_bytes: int) -> int:
     """The largest piece of a state: the topic's record limit, less room for the key and headers."""
     return max_state_bytes - 4096
-
-
-_Headers = list[tuple[str, str | bytes | None]]
 
 
 def state_records(p: int, value: bytes, piece_bytes: int) -> list[tuple[bytes, bytes, _Headers]]:
