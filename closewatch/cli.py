@@ -14,6 +14,7 @@ registers its sub-commands; the handlers return the exit code.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import sys
 from typing import Callable, Sequence
@@ -62,6 +63,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)
+    if argv is None:
+        # a process of its own (a 24/7 worker): a crash in a C library (GEOS, librdkafka) leaves
+        # the Python stack of every thread in the log, not a silent exit
+        faulthandler.enable()
     handler: Callable[[argparse.Namespace], int] | None = getattr(args, "handler", None)
     if handler is None:
         parser.print_help(sys.stderr)

@@ -292,6 +292,7 @@ def _run_worker(settings: Settings) -> int:
                   f"{worker.letters} dead letters, {worker.notices} notified zones sent to every partition")
         else:
             print(f"engine worker: {worker.reports} reports judged, {worker.events} event revisions published, "
+                  f"{worker.context_events} context events (--explain), "
                   f"{worker.notified_zones} notified zones taken, {worker.restored} partition states restored")
     return code
 

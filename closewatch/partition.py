@@ -62,6 +62,9 @@ class PartitionJudge:
         # guard: a report that makes the engine raise becomes a dead letter (closewatch.engine_guard)
         self._guard = EngineGuard(engine, encode=encode_track) if guard else None
         self.refused: list[DeadLetter] = []  # the dead letters of the last batch (with guard)
+        # the context events (``closewatch run --explain``) this partition owns, until taken:
+        # revisions of incidents not raised, owned and followed as raised ones are
+        self._context: list[Event] = []
 
     @property
     def wanted(self) -> frozenset[str]:
@@ -77,6 +80,7 @@ class PartitionJudge:
         else:
             events = self.engine.process(reports)
         out = self._owned(events, batch)
+        self._context += self._owned(self.engine.take_context(), batch)
         for u, o in zip(reports, own):
             self._latest[u.track_id] = (u.t_s, bool(o))
         if reports:
@@ -88,7 +92,13 @@ class PartitionJudge:
         in every partition); return the revisions of the zones that apply at once this
         partition owns. Raises as ``Engine.add_zones`` (with guard: the engine put back)."""
         events = self._guard.add_zones(zones) if self._guard is not None else self.engine.add_zones(zones)
+        self._context += self._owned(self.engine.take_context(), {})
         return self._owned(events, {})
+
+    def take_context(self) -> list[Event]:
+        """The context events this partition owns since the last call (``Engine.take_context``)."""
+        out, self._context = self._context, []
+        return out
 
     def _owned(self, events: Sequence[Event], batch: dict[tuple[str, float], bool]) -> list[Event]:
         """The revisions of ``events`` this partition owns, keeping the books of ownership."""

@@ -143,6 +143,13 @@ class FanOut:
         for s in self.sinks:
             s.publish_zones(zones)
 
+    def publish_context(self, events: Sequence[Event]) -> None:
+        """To the sinks that take context events (the context topic, a context file)."""
+        for s in self.sinks:
+            publish = getattr(s, "publish_context", None)
+            if publish is not None:
+                publish(events)
+
     def publish_feed_health(self, records: Sequence[FeedHealth]) -> None:
         for s in self.sinks:
             s.publish_feed_health(records)

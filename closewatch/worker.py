@@ -48,7 +48,7 @@ from config.records import DeadLetter, FeedHealth, Notice, TrackUpdate
 from config.settings import Settings
 from config.zones import load_borders, load_catalogue, load_land
 from ingest.positions import KafkaPositions
-from ingest.transports import GroupWatch
+from ingest.transports import GroupWatch, know_topic
 from proximity.engine import Engine
 from proximity.events import Event
 from proximity.state import EngineState, StateError, export_zones, import_zones
@@ -431,6 +431,7 @@ class EngineWorker:
         self.held: dict[int, _Held] = {}
         self._kept: dict[int, _Held] = {}  # partitions given up in a rebalance, their state written
         self.events = 0
+        self.context_events = 0
         self.reports = 0
         self.notified_zones = 0
         self.restored = 0
@@ -454,13 +455,18 @@ class EngineWorker:
                                      auto_offset_reset="earliest", metadata_max_age_ms=10_000,
                                      session_timeout_ms=int(s.session_timeout_s * 1000),
                                      heartbeat_interval_ms=int(s.session_timeout_s * 1000 / 3),
-                                     max_poll_records=settings.pipeline.batch_size, **self._connection)
+                                     max_poll_records=settings.pipeline.batch_size,
+                                     **{**self._connection, "client_id": self._watch.client_id})
+            know_topic(consumer, s.cells_topic, s.partitions)
             consumer.subscribe([s.cells_topic], listener=_Handover())
             return consumer
 
         self._join = join
-        self.consumer = join()
         self._watch = GroupWatch(s.engine_group, self._connection)
+        # the zones are cut and grown once per process (proximity caches them): done before
+        # joining, a rebalance listener then builds a partition's engine in milliseconds
+        Engine(settings.proximity, self.zones, borders=self.borders, rules=self.rules, land=self.land)
+        self.consumer = join()
 
     # -- partitions coming and going ------------------------------------------------------
 
@@ -476,7 +482,9 @@ class EngineWorker:
             log.info("engine worker: holds partitions %s", sorted(self.held))
 
     def _give_up(self, partitions: Sequence[int]) -> None:
-        self._save([p for p in partitions if p in self.held])
+        # kafka-python 3.0 runs the listener on the consumer's IO thread, where it cannot commit:
+        # the state written names the next offset, which the partition's next owner reads
+        self._save([p for p in partitions if p in self.held], commit=False)
         for p in partitions:
             held = self.held.pop(p, None)
             if held is not None and not held.dirty and held.state_offset is not None:
@@ -567,9 +575,9 @@ class EngineWorker:
         log.info("engine worker: partition %d restored from %s, reading on from offset %d", p, what, next_offset)
         return _Held(judge, next_offset, state_offset=offset)
 
-    def _save(self, partitions: Sequence[int]) -> None:
+    def _save(self, partitions: Sequence[int], commit: bool = True) -> None:
         """Write the state of ``partitions`` (those processed since their last state), then commit
-        their offsets; only once every event so far is acknowledged (or spooled)."""
+        their offsets (``commit``); only once every event so far is acknowledged (or spooled)."""
         from kafka import TopicPartition
         from kafka.structs import OffsetAndMetadata
 
@@ -602,7 +610,8 @@ class EngineWorker:
             return
         offsets = {TopicPartition(s.cells_topic, p): OffsetAndMetadata(self.held[p].next_offset, "", -1) for p in todo}
         try:
-            self.consumer.commit(offsets)
+            if commit:
+                self.consumer.commit(offsets)
         except Exception as e:  # noqa: BLE001 - the state is written: the group's offset only follows it
             log.info("engine worker: offset commit deferred: %s", e)
         for p in todo:
@@ -617,12 +626,14 @@ class EngineWorker:
         interval = self.settings.scale.checkpoint_interval_s
         try:
             while not self.stop.is_set():
-                if self._watch.fell_out(bool(self.consumer.assignment())):
-                    # kafka-python 3.0 under load: a member can leave its group and never join
-                    # again (ingest.transports.GroupWatch); a new consumer joins afresh
-                    log.warning("engine worker: the group %s has no member and this worker holds no partition: "
-                                "joining again", self.settings.scale.engine_group)
-                    self._give_up(list(self.held))
+                if self._watch.fell_out():
+                    # kafka-python 3.0 under load (ingest.transports.GroupWatch): the partitions
+                    # are others' now, so nothing is saved for them (their last states and
+                    # committed offsets stand); a new consumer joins afresh
+                    log.warning("engine worker: no longer a member of group %s: partitions %s lost, joining again",
+                                self.settings.scale.engine_group, sorted(self.held))
+                    self.held.clear()
+                    self._kept.clear()
                     self.consumer.close(autocommit=False)
                     self.consumer = self._join()
                 for tp, records in self.consumer.poll(timeout_ms=200).items():
@@ -706,6 +717,10 @@ class EngineWorker:
         if events:
             self.events += len(events)
             self.sink.publish_events(events)
+        context = held.judge.take_context()  # --explain
+        if context:
+            self.context_events += len(context)
+            self.sink.publish_context(context)
         if letters:
             self.sink.publish_deadletters(letters)
         held.judge.engine.take_context()  # context events are a single run's (--explain); not kept here

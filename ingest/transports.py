@@ -35,6 +35,7 @@ from __future__ import annotations
 import gzip
 import logging
 import os
+import secrets
 import socket
 import threading
 import time
@@ -548,31 +549,48 @@ def http_units(
 # -- Kafka consumer ------------------------------------------------------------------
 
 
-class GroupWatch:
-    """Notices a feed's consumer that fell out of its consumer group for good.
+def know_topic(consumer: Any, topic: str, partitions: int = 1, wait_s: float = 10.0) -> None:
+    """Wait (up to ``wait_s``) until ``consumer``'s metadata knows ``partitions`` partitions of
+    ``topic``, before it subscribes: a group's leader assigns only the partitions its metadata
+    knows, so a topic just created, not yet in it, leaves the first generation with nothing
+    assigned (and, with kafka-python 3.0, the leader out of its group: :class:`GroupWatch`)."""
+    deadline = time.monotonic() + wait_s
+    while len(consumer.partitions_for_topic(topic)) < partitions and time.monotonic() < deadline:
+        time.sleep(0.2)
 
-    A member that holds no partition can be legitimate (more members than partitions); one whose
-    group has no member at all on the coordinator is not. Asked only after ``after_s`` without a
-    partition, then every ``after_s`` (one DescribeGroups request; kafka-python's admin client).
+
+class GroupWatch:
+    """Notices a consumer that fell out of its consumer group for good.
+
+    Seen with kafka-python 3.0 on a loaded machine: the coordinator removes a member (a missed
+    heartbeat, a rebalance listener that outlasts the session) and the member never joins again,
+    polling nothing for ever, often still believing it holds its partitions, while the others
+    hold every partition. The consumer joins with :attr:`client_id` (unique to this watch); every
+    ``after_s`` one DescribeGroups request (kafka-python's admin client) asks whether the
+    coordinator lists it among the members of its settled group. A member that holds no
+    partition but is listed is legitimate (more members than partitions). When it answers True,
+    the consumer's partitions are lost (others hold them now) and it is to join again, under a new
+    :attr:`client_id`.
     """
 
     def __init__(self, group_id: str, connection: dict[str, object], after_s: float = 30.0) -> None:
         self._group_id = group_id
         self._connection = connection
         self._after_s = after_s
-        self._since: float | None = None
+        self._asked = time.monotonic()
         self._admin: Any = None
+        self._name = str(connection.get("client_id") or "closewatch")  # the configured name leads
+        self.client_id = ""
+        self._new_client_id()
 
-    def fell_out(self, holds_partitions: bool) -> bool:
+    def _new_client_id(self) -> None:
+        self.client_id = f"{self._name}-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
+
+    def fell_out(self) -> bool:
         now = time.monotonic()
-        if holds_partitions:
-            self._since = None
+        if now - self._asked < self._after_s:
             return False
-        if self._since is None:
-            self._since = now
-        if now - self._since < self._after_s:
-            return False
-        self._since = now  # ask again only after another after_s
+        self._asked = now
         try:
             from kafka.admin import KafkaAdminClient
             from kafka.errors import KafkaError
@@ -583,7 +601,13 @@ class GroupWatch:
         except (KafkaError, OSError, ValueError) as e:  # the broker is away: the consumer retries by itself
             log.debug("kafka group %s not described: %s", self._group_id, e)
             return False
-        return not described.get("members")
+        members = described.get("members") or []
+        if members and described.get("group_state") != "Stable":
+            return False  # a rebalance under way: the member may be joining; ask again later
+        if any(m.get("client_id") == self.client_id for m in members):
+            return False
+        self._new_client_id()
+        return True
 
     def close(self) -> None:
         if self._admin is not None:
@@ -648,23 +672,23 @@ def kafka_units(
     def join() -> Any:
         try:
             made = KafkaConsumer(group_id=group_id, auto_offset_reset=start_from,
-                                 enable_auto_commit=positions is None, **connection)
+                                 enable_auto_commit=positions is None, **{**connection, "client_id": watch.client_id})
+            know_topic(made, topic)
             made.subscribe([topic], listener=_SeekToCheckpoint())
         except KafkaError as e:
             raise TransportError(f"kafka {bootstrap_servers} topic {topic}: {e}") from e
         return made
 
-    consumer = join()
     watch = GroupWatch(group_id, connection)
+    consumer = join()
     idle = 0
     try:
         while not _stopped(stop):
-            if watch.fell_out(bool(consumer.assignment())):
-                # Seen under load with kafka-python 3.0: the member leaves its group (the group is
-                # gone from the coordinator) and never joins again, polling nothing for ever. A new
-                # consumer joins afresh and goes on where this one was.
-                log.warning("kafka %s: consumer group %s has no member and this feed holds no partition: "
-                            "joining again", topic, group_id)
+            if watch.fell_out():
+                # kafka-python 3.0 under load (GroupWatch): a new consumer joins afresh and goes
+                # on where this one was
+                log.warning("kafka %s: this feed's consumer is no longer a member of group %s: joining again",
+                            topic, group_id)
                 consumer.close()
                 consumer = join()
             if positions is not None:

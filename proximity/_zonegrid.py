@@ -16,6 +16,7 @@ zone's boundary counts as inside.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -56,61 +57,12 @@ class ZoneGrid:
         minx, miny, maxx, maxy = geometry.bounds
         if not (-180.0 <= minx <= maxx <= 180.0 and -90.0 <= miny <= maxy <= 90.0):
             raise ZoneIndexError(f"zone {zone_no}: bounds {geometry.bounds} are outside lon/lat")
-        ix0, iy0 = self._cell_of(minx, miny)
-        ix1, iy1 = self._cell_of(maxx, maxy)
-        keys: list[int] = []
-        pieces: list[BaseGeometry | None] = []
         try:
-            if not geometry.is_valid:
-                geometry = shapely.make_valid(geometry)
-            self._cut(geometry, ix0, ix1 + 1, iy0, iy1 + 1, keys, pieces)
+            keys, pieces = _cells_of(self.cell_deg, shapely.to_wkb(geometry))
         except GEOSException as e:
             raise ZoneIndexError(f"zone {zone_no}: geometry could not be cut into cells: {e}") from e
-        self._per_zone[zone_no] = (np.asarray(keys, np.int64), pieces)
+        self._per_zone[zone_no] = (keys, list(pieces))
         self._dirty = True
-
-    def _cell_of(self, lon: float, lat: float) -> tuple[int, int]:
-        ix = min(max(int(math.floor((lon + 180.0) / self.cell_deg)), 0), self._nx - 1)
-        iy = min(max(int(math.floor((lat + 90.0) / self.cell_deg)), 0), self._ny - 1)
-        return ix, iy
-
-    def _rect(self, ix0: int, ix1: int, iy0: int, iy1: int) -> tuple[float, float, float, float]:
-        c = self.cell_deg
-        return (-180.0 + ix0 * c, -90.0 + iy0 * c, -180.0 + ix1 * c, -90.0 + iy1 * c)
-
-    def _cut(
-        self,
-        geom: BaseGeometry,
-        ix0: int,
-        ix1: int,
-        iy0: int,
-        iy1: int,
-        keys: list[int],
-        pieces: list[BaseGeometry | None],
-    ) -> None:
-        rect = self._rect(ix0, ix1, iy0, iy1)
-        piece = shapely.clip_by_rect(geom, *rect)
-        if piece.is_empty or piece.area <= 0.0:
-            return
-        rect_area = (rect[2] - rect[0]) * (rect[3] - rect[1])
-        if piece.area >= rect_area * (1.0 - _FULL_COVER_REL):
-            for iy in range(iy0, iy1):
-                for ix in range(ix0, ix1):
-                    keys.append(iy * self._nx + ix)
-                    pieces.append(None)
-            return
-        if ix1 - ix0 == 1 and iy1 - iy0 == 1:
-            keys.append(iy0 * self._nx + ix0)
-            pieces.append(piece)
-            return
-        if ix1 - ix0 >= iy1 - iy0:
-            mid = (ix0 + ix1) // 2
-            self._cut(piece, ix0, mid, iy0, iy1, keys, pieces)
-            self._cut(piece, mid, ix1, iy0, iy1, keys, pieces)
-        else:
-            mid = (iy0 + iy1) // 2
-            self._cut(piece, ix0, ix1, iy0, mid, keys, pieces)
-            self._cut(piece, ix0, ix1, mid, iy1, keys, pieces)
 
     def _rebuild(self) -> None:
         keys, zones, piece_no, all_pieces = [], [], [], []
@@ -185,3 +137,69 @@ class ZoneGrid:
         if b.size:
             inside[b] = shapely.intersects_xy(self._pieces[piece[b]], lon_deg[pt[b]], lat_deg[pt[b]])
         return pt[inside], self._zone[ent[inside]]
+
+
+@functools.lru_cache(maxsize=256)
+def _cells_of(cell_deg: float, wkb: bytes) -> tuple[np.ndarray, tuple[BaseGeometry | None, ...]]:
+    """The cells of a zone (given as WKB) and its piece in each (None: interior).
+
+    Kept for the zones last cut: every engine of a process (one per partition in an engine
+    worker, a replay's, a test's) cuts the same catalogue; WKB keeps the exact coordinates, and
+    the pieces are immutable, so engines share them.
+    """
+    geometry = shapely.from_wkb(wkb)
+    if not geometry.is_valid:
+        geometry = shapely.make_valid(geometry)
+    cutter = _Cutter(cell_deg)
+    minx, miny, maxx, maxy = geometry.bounds
+    ix0, iy0 = cutter.cell_of(minx, miny)
+    ix1, iy1 = cutter.cell_of(maxx, maxy)
+    cutter.cut(geometry, ix0, ix1 + 1, iy0, iy1 + 1)
+    keys = np.asarray(cutter.keys, np.int64)
+    keys.setflags(write=False)
+    return keys, tuple(cutter.pieces)
+
+
+class _Cutter:
+    """Cuts one zone along the grid of ``cell_deg`` (module docstring)."""
+
+    def __init__(self, cell_deg: float) -> None:
+        self.cell_deg = cell_deg
+        self.nx = int(round(360.0 / cell_deg))
+        self.ny = int(round(180.0 / cell_deg))
+        self.keys: list[int] = []
+        self.pieces: list[BaseGeometry | None] = []
+
+    def cell_of(self, lon: float, lat: float) -> tuple[int, int]:
+        ix = min(max(int(math.floor((lon + 180.0) / self.cell_deg)), 0), self.nx - 1)
+        iy = min(max(int(math.floor((lat + 90.0) / self.cell_deg)), 0), self.ny - 1)
+        return ix, iy
+
+    def rect(self, ix0: int, ix1: int, iy0: int, iy1: int) -> tuple[float, float, float, float]:
+        c = self.cell_deg
+        return (-180.0 + ix0 * c, -90.0 + iy0 * c, -180.0 + ix1 * c, -90.0 + iy1 * c)
+
+    def cut(self, geom: BaseGeometry, ix0: int, ix1: int, iy0: int, iy1: int) -> None:
+        rect = self.rect(ix0, ix1, iy0, iy1)
+        piece = shapely.clip_by_rect(geom, *rect)
+        if piece.is_empty or piece.area <= 0.0:
+            return
+        rect_area = (rect[2] - rect[0]) * (rect[3] - rect[1])
+        if piece.area >= rect_area * (1.0 - _FULL_COVER_REL):
+            for iy in range(iy0, iy1):
+                for ix in range(ix0, ix1):
+                    self.keys.append(iy * self.nx + ix)
+                    self.pieces.append(None)
+            return
+        if ix1 - ix0 == 1 and iy1 - iy0 == 1:
+            self.keys.append(iy0 * self.nx + ix0)
+            self.pieces.append(piece)
+            return
+        if ix1 - ix0 >= iy1 - iy0:
+            mid = (ix0 + ix1) // 2
+            self.cut(piece, ix0, mid, iy0, iy1)
+            self.cut(piece, mid, ix1, iy0, iy1)
+        else:
+            mid = (iy0 + iy1) // 2
+            self.cut(piece, ix0, ix1, iy0, mid)
+            self.cut(piece, ix0, ix1, mid, iy1)

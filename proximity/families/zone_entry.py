@@ -20,12 +20,15 @@ then (``not_innocent_passage``): the incident is revised, which raises it.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
+import shapely
 from pyproj import Geod
+from shapely.geometry.base import BaseGeometry
 
 from ..events import Event
 from ..geometry import geodesic_buffer
@@ -78,7 +81,7 @@ class ZoneEntry(Family[ZoneEntryIncident]):
                 self._margin_m.append(margin)
             else:
                 self._margin_m[z] = margin
-            outer = geodesic_buffer(zone.geometry, margin, max_error_m=0.02 * margin) if margin > 0 else zone.geometry
+            outer = _grown(shapely.to_wkb(zone.geometry), margin) if margin > 0 else zone.geometry
             self._outer.set_zone(z, outer)
         return []
 
@@ -189,3 +192,11 @@ class ZoneEntry(Family[ZoneEntryIncident]):
         self._open.setdefault(slot, []).append(z)
         self.tracks.column("open_zone_entries")[slot] += 1
         return self.life.open(inc, t_s, report)
+
+
+@functools.lru_cache(maxsize=256)
+def _grown(wkb: bytes, margin_m: float) -> BaseGeometry:
+    """A zone (as WKB) grown by its exit margin; kept because every engine of a process (one per
+    partition in an engine worker) grows the same catalogue, and growing is most of an engine's
+    start-up."""
+    return geodesic_buffer(shapely.from_wkb(wkb), margin_m, max_error_m=0.02 * margin_m)

@@ -11,7 +11,10 @@ from closewatch.checkpoint import state_bytes, state_from_bytes
 from closewatch.partition import PartitionJudge, anchor_of
 from closewatch.replay import canonical_lines
 from config.settings import ProximitySettings
+from closewatch.rules import load_profile
 from proximity.engine import Engine
+from proximity.events import Event
+from proximity.rules import Rules
 from proximity.state import EngineState
 
 
@@ -39,11 +42,11 @@ def _through_bytes(judge: PartitionJudge, settings, zones, borders, grid) -> Par
 
 
 def _split(world, interest: bool, n: int = 3, cell_deg: float = 1.0,  # type: ignore[no-untyped-def]
-           restore_at: int | None = None):
+           restore_at: int | None = None, rules: Rules | None = None, context: list[Event] | None = None):
     settings, zones, borders, ups, _ = world
     grid = CellGrid(cell_deg)
     routes = route_reports(ups, grid, settings, n, one_way=True)
-    judges = [PartitionJudge(p, n, Engine(settings, zones, borders=borders), grid) for p in range(n)]
+    judges = [PartitionJudge(p, n, Engine(settings, zones, borders=borders, rules=rules), grid) for p in range(n)]
     copied = [set(routes.of(p).tolist()) for p in range(n)]
     got, by_interest = [], 0
     for a in range(0, len(ups), 2_048):
@@ -60,6 +63,8 @@ def _split(world, interest: bool, n: int = 3, cell_deg: float = 1.0,  # type: ig
                     take.append(i)
                     by_interest += 1
             got += judge.process([ups[i] for i in take], [int(routes.own[i]) == p for i in take])
+            if context is not None:
+                context += judge.take_context()
     return got, by_interest, routes
 
 
@@ -87,6 +92,25 @@ def test_partitions_restored_from_their_state_midway_go_on_as_before(world) -> N
     bytes and rebuilt, halfway through; the revisions stay one engine's."""
     _, _, _, ups, whole = world
     got, _, _ = _split(world, interest=True, restore_at=(len(ups) // 2 // 2_048) * 2_048)
+    assert sorted(canonical_lines(got)) == sorted(canonical_lines(whole))
+
+
+def test_partitions_give_one_engines_context_events(world) -> None:  # type: ignore[no-untyped-def]
+    """``closewatch run --explain`` in engine workers: under the military profile, the incidents
+    not raised of the explained tracks come out of the partitions as one engine's context
+    events (owned and followed like raised incidents), and the raised revisions stay one
+    engine's."""
+    settings, zones, borders, ups, _ = world
+    rules = Rules(profile=load_profile("military"), explain=frozenset(u.track_id for u in ups))
+    engine = Engine(settings, zones, borders=borders, rules=rules)
+    whole, whole_context = [], []
+    for i in range(0, len(ups), 2_048):
+        whole += engine.process(ups[i:i + 2_048])
+        whole_context += engine.take_context()
+    assert len(whole_context) > 100 and whole
+    context: list[Event] = []
+    got, _, _ = _split(world, interest=True, rules=rules, context=context)
+    assert sorted(canonical_lines(context)) == sorted(canonical_lines(whole_context))
     assert sorted(canonical_lines(got)) == sorted(canonical_lines(whole))
 
 

@@ -109,8 +109,10 @@ def _canonical(props: dict[str, Any]) -> str:
     return json.dumps(props, sort_keys=True)
 
 
-def _one_engine(settings: Settings, items: list[TrackUpdate] | list[TrackUpdate | Notice]) -> list[str]:
-    """One engine's revisions over ``items``: reports in batches of 500, a notice's zone at its place."""
+def _one_engine(settings: Settings, items: list[TrackUpdate] | list[TrackUpdate | Notice],
+                context: list[str] | None = None) -> list[str]:
+    """One engine's revisions over ``items``: reports in batches of 500, a notice's zone at its
+    place; its context events (--explain) added to ``context``."""
     engine = Engine(settings.proximity, load_catalogue(settings.zones), borders=[line for _n, line in load_borders()],
                     rules=build_rules(settings), land=load_land())
     events = []
@@ -124,6 +126,8 @@ def _one_engine(settings: Settings, items: list[TrackUpdate] | list[TrackUpdate 
         batch = []
         if isinstance(item, Notice):
             events += engine.add_zones([zone_from_notice(item)])
+    if context is not None:
+        context += [_canonical(json.loads(encode_event(e))["properties"]) for e in engine.take_context()]
     return [_canonical(json.loads(encode_event(e))["properties"]) for e in events]
 
 
@@ -151,6 +155,35 @@ def _wait(condition: Any, what: str, logs: list[Path], timeout_s: float = 600.0)
         if time.monotonic() > deadline:
             pytest.fail(f"{what} within {timeout_s} s; logs:\n" + "\n".join(p.read_text()[-2000:] for p in logs))
         time.sleep(0.3)
+
+
+def _write_tracks(path: Path, updates: list[TrackUpdate]) -> Path:
+    """``updates`` as a tracks-jsonl recording."""
+    from alerts.codec import encode_track
+
+    with path.open("wb") as f:
+        for u in updates:
+            f.write(encode_track(u) + b"\n")
+    return path
+
+
+def _deployment(config: Path, bootstrap: str, group: str, cells_topic: str, speed: str) -> tuple[Path, list[Path]]:
+    """``PARTITIONS`` engine workers of ``config`` started and sharing the partitions, then one
+    ingest worker at ``--speed``, until the engine group has judged the cells topic; the logs
+    (ingest, engines), beside ``config``."""
+    logs = [config.parent / f"engine-{k}.log" for k in range(PARTITIONS)]
+    ingest_log = config.parent / "ingest.log"
+    engines = [_start(config, "engine", log) for log in logs]
+    try:
+        _wait(lambda: all(log.exists() and "holds partitions" in log.read_text() for log in logs),
+              "the engine workers did not share the partitions", logs)
+        ingest = _start(config, "ingest", ingest_log, "--speed", speed)
+        assert ingest.wait(600) == 0, ingest_log.read_text()[-3000:]
+        end = _ends(bootstrap, cells_topic)
+        _wait(lambda: group_lag(bootstrap, group, cells_topic, end) == 0, "the workers did not catch up", logs)
+    finally:
+        _stop(engines, logs)
+    return ingest_log, logs
 
 
 def _stop(procs: list[subprocess.Popen[bytes]], logs: list[Path]) -> None:
@@ -324,17 +357,13 @@ def test_tracks_of_open_incidents_follow_their_owner_by_interest(kafka_broker, t
     interest topic, followed by the ingest worker), and the events are one engine's. (In one
     process, the same split without interest raises other revisions:
     tests/closewatch/test_partition.py.)"""
-    from alerts.codec import encode_track
     from closewatch.cells import plan_regions
 
     world = military_world(1_500, 240.0)
     first = world[: len(world) // 5]
     grid = CellGrid(1.0)
     cuts = plan_regions(grid.cells([u.lat_deg for u in first], [u.lon_deg for u in first]), grid, PARTITIONS)
-    path = tmp_path / "world.jsonl"
-    with path.open("wb") as f:
-        for u in world:
-            f.write(encode_track(u) + b"\n")
+    path = _write_tracks(tmp_path / "world.jsonl", world)
     bootstrap = kafka_broker.bootstrap_servers
     config = _config(tmp_path / "world.toml", {"world": path}, bootstrap, topic_prefix, "world", cell_deg=1.0,
                      history_s=0.0, cuts=cuts)
@@ -345,24 +374,42 @@ def test_tracks_of_open_incidents_follow_their_owner_by_interest(kafka_broker, t
     own = route_reports(updates, CellGrid(1.0, cuts), settings.proximity, PARTITIONS).own
     assert np.bincount(own, minlength=PARTITIONS).min() > 0.25 * len(updates), "regions of about equal traffic"
 
-    logs = [tmp_path / f"engine-{k}.log" for k in range(PARTITIONS)]
-    ingest_log = tmp_path / "ingest.log"
-    engines = [_start(config, "engine", log) for log in logs]
-    try:
-        _wait(lambda: all(log.exists() and "holds partitions" in log.read_text() for log in logs),
-              "the engine workers did not share the partitions", logs)
-        ingest = _start(config, "ingest", ingest_log, "--speed", "4")
-        assert ingest.wait(600) == 0, ingest_log.read_text()[-3000:]
-        end = _ends(bootstrap, f"{topic_prefix}.cells")
-        _wait(lambda: group_lag(bootstrap, f"{topic_prefix}.world.engine", f"{topic_prefix}.cells", end) == 0,
-              "the workers did not catch up", logs)
-    finally:
-        _stop(engines, logs)
+    ingest_log, _ = _deployment(config, bootstrap, f"{topic_prefix}.world.engine", f"{topic_prefix}.cells", "4")
     summary = [line for line in ingest_log.read_text().splitlines() if line.startswith("ingest worker:")]
     assert summary, ingest_log.read_text()[-3000:]
     interest_copies = int(summary[0].split(" interest copies")[0].rsplit(", ", 1)[1])
     assert interest_copies > 0, summary[0]
     assert sorted(_published(bootstrap, f"{topic_prefix}.world.events")) == sorted(expected)
+
+
+def test_engine_workers_publish_one_engines_context_events(kafka_broker, topic_prefix, tmp_path):
+    """``--explain`` in a deployment: the benchmark's world (600 tracks, 180 s) under the military
+    profile, every track explained, judged by 3 engine workers on 1-degree hashed cells with no
+    history halo: the context topic holds one engine's context events (incidents not raised,
+    each once, by its owner), and the events topic one engine's revisions."""
+    world = military_world(600, 180.0)
+    path = _write_tracks(tmp_path / "world.jsonl", world)
+    bootstrap = kafka_broker.bootstrap_servers
+    config = _config(tmp_path / "explain.toml", {"world": path}, bootstrap, topic_prefix, "explain", cell_deg=1.0,
+                     history_s=0.0)
+    explained = sorted({u.track_id for u in world})
+    config.write_text(config.read_text() + f"""
+[rules]
+profile = "military"
+explain = {json.dumps(explained)}
+""")
+    settings = load_settings(config)
+    updates = _updates(settings)
+    context: list[str] = []
+    expected = _one_engine(settings, updates, context)
+    assert len(expected) >= 20 and len(context) >= 100, (len(expected), len(context))
+
+    _, logs = _deployment(config, bootstrap, f"{topic_prefix}.explain.engine", f"{topic_prefix}.cells", "0")
+    assert sorted(_published(bootstrap, f"{topic_prefix}.explain.events.context")) == sorted(context)
+    assert sorted(_published(bootstrap, f"{topic_prefix}.explain.events")) == sorted(expected)
+    published = sum(int(line.split(" context events")[0].rsplit(", ", 1)[1])
+                    for log in logs for line in log.read_text().splitlines() if line.startswith("engine worker:"))
+    assert published == len(context)
 
 
 def test_engine_worker_stops_on_a_record_routed_with_another_layout(kafka_broker, topic_prefix, tmp_path):

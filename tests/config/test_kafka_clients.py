@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+
 import pytest
 
 from config.kafka_clients import kafka_client_settings
@@ -68,4 +71,6 @@ def test_every_client_of_a_run_is_built_from_the_one_function(monkeypatch: pytes
     expected = kafka_client_settings(MTLS, "kafka-python")
     for kw in seen:
         assert {k: kw[k] for k in expected} == expected
-    assert [kw["client_id"] for kw in seen] == ["cw-map", "cw"]
+    # a group member's id leads with the configured one, then names the process (GroupWatch finds it)
+    assert seen[0]["client_id"] == "cw-map"
+    assert str(seen[1]["client_id"]).startswith(f"cw-{socket.gethostname()}-{os.getpid()}-")

@@ -88,9 +88,10 @@ def test_normalised_tracks_topic(kafka_broker, topic_prefix) -> None:
         ("icao:154a12", T0 + i, "russia", "IL20") for i in range(3)]
 
 
-def test_group_watch_tells_a_member_that_fell_out_from_one_without_partitions(kafka_broker, topic_prefix) -> None:
-    """A feed that holds no partition is left alone while its group has members (more members than
-    partitions); once the coordinator knows no member of its group, it is told to join again."""
+def test_group_watch_tells_a_consumer_its_group_no_longer_lists(kafka_broker, topic_prefix) -> None:
+    """A consumer is left alone while its group lists it (even one holding no partition: more
+    members than partitions); one that the group does not list while others hold the partitions,
+    or whose group has no member left, is told to join again."""
     from kafka import KafkaConsumer
 
     from ingest.transports import GroupWatch
@@ -98,23 +99,28 @@ def test_group_watch_tells_a_member_that_fell_out_from_one_without_partitions(ka
     topic = f"{topic_prefix}-watch"
     _topic(kafka_broker, topic)
     connection: dict[str, object] = {"bootstrap_servers": kafka_broker.bootstrap_servers}
-    member = KafkaConsumer(group_id=f"{topic_prefix}-g", **connection)  # type: ignore[arg-type]
+    watch = GroupWatch(f"{topic_prefix}-g", connection, after_s=0.0)
+    member = KafkaConsumer(group_id=f"{topic_prefix}-g", client_id=watch.client_id, **connection)  # type: ignore[arg-type]
     member.subscribe([topic])
     for _ in range(100):
         member.poll(timeout_ms=200)
         if member.assignment():
             break
     assert member.assignment()
-    watch = GroupWatch(f"{topic_prefix}-g", connection, after_s=0.0)
+    # a member that the group no longer lists, while another holds the partitions
+    outside = GroupWatch(f"{topic_prefix}-g", connection, after_s=0.0)
     try:
-        assert watch.fell_out(holds_partitions=True) is False
-        assert watch.fell_out(holds_partitions=False) is False  # the group has its member
+        assert watch.fell_out() is False  # the group lists its member
+        first_id = outside.client_id
+        assert outside.fell_out() is True
+        assert outside.client_id != first_id  # the consumer that joins again has a new id
         member.close()  # leaves the group: no member remains
-        assert watch.fell_out(holds_partitions=False) is True
+        assert watch.fell_out() is True
         never = GroupWatch(f"{topic_prefix}-never", connection, after_s=0.0)
-        assert never.fell_out(holds_partitions=False) is True
+        assert never.fell_out() is True
         never.close()
         slow = GroupWatch(f"{topic_prefix}-never", connection, after_s=3600.0)
-        assert slow.fell_out(holds_partitions=False) is False  # asked only after after_s without a partition
+        assert slow.fell_out() is False  # asked only every after_s
     finally:
         watch.close()
+        outside.close()
