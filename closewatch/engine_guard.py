@@ -157,7 +157,10 @@ class EngineGuard:
         self.engine.rollback(self._snap)
         for b in self._since:
             self.engine.process(b)
-        self.engine.take_set_aside()  # given up already, when these batches first went through
+        # given up already, and explained already, when these batches first went through (the
+        # callers take the context events after every call: the pipeline, PartitionJudge)
+        self.engine.take_set_aside()
+        self.engine.take_context()
 
     def _tries(self, updates: Sequence[TrackUpdate]) -> BaseException | None:
         """Process ``updates`` on the state of the last good batch; the error, or None."""
@@ -192,7 +195,9 @@ class EngineGuard:
             failures.append(EngineFailure(rest[bad - 1], err))
             del rest[bad - 1]
         # the batch without the reports set aside, on the state before it: its events are emitted
+        # (and its context events; not those of the failed run and the tries)
         self.engine.rollback(self._snap)
+        self.engine.take_context()
         events = self.engine.process(rest)
         self._since.append(rest)
         self._since_n += len(rest)

@@ -16,6 +16,7 @@ import pytest
 from pyproj import Geod
 
 from closewatch.engine_guard import EngineGuard
+from closewatch.rules import load_profile
 from config.affiliation import Affiliation
 from config.records import DeadLetter, TrackUpdate, Zone
 from config.settings import FeedSettings, ProximitySettings, SidesSettings
@@ -23,6 +24,7 @@ from ingest.feeds import guarded_decode, make_decoder
 from ingest.stats import FeedStats
 from proximity.engine import Engine
 from proximity.geometry import geodesic_circle
+from proximity.rules import Rules
 
 GEOD = Geod(ellps="WGS84")
 T0 = 1_700_000_000.0
@@ -131,3 +133,26 @@ def test_a_report_that_makes_the_engine_raise_is_set_aside_and_the_events_are_th
     assert all((d.reason, d.detail) == ("engine failure", "ValueError: cannot handle ais:666") for d in letters)
     assert b"ais:666" in letters[0].raw  # the report, as the guard was told to write it (repr by default)
     assert guard.failures == 3
+
+
+@pytest.mark.parametrize("batch", [1, 7, 1000])
+def test_the_context_events_of_a_guarded_engine_are_those_without_the_report_set_aside(batch):
+    """--explain: the incidents not raised of explained tracks come out once each, as without the
+    poisoned report; not again from the runs that found it (the failed one, the replays, the tries)."""
+    rules = Rules(profile=load_profile("military"), explain=frozenset({"ais:1", "ais:2"}))
+    clean_engine = Engine(ProximitySettings(), [_zone()], rules=rules)
+    clean_engine.process([u for u in _reports() if u.track_id != "ais:666"])
+    clean_engine.finish()
+    clean = _canonical(clean_engine.take_context())
+    assert clean
+
+    guard = EngineGuard(_PoisonedEngine(ProximitySettings(), [_zone()], rules=rules), snapshot_every=50)
+    context: list = []
+    reports = _reports()
+    for i in range(0, len(reports), batch):
+        guard.process(reports[i : i + batch])
+        context += guard.engine.take_context()
+    guard.finish()
+    context += guard.engine.take_context()
+    assert guard.failures == 3
+    assert _canonical(context) == clean
