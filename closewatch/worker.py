@@ -232,6 +232,8 @@ class IngestWorker:
         self._failed: list[str] = []
         # raw Kafka feeds: their offsets are committed once what was read from them is acknowledged
         self._positions = {f.name: KafkaPositions() for f in settings.feeds if f.transport == "kafka"}
+        for book in self._positions.values():
+            book.last_word_expected = True  # on stop, a last commit of what was acknowledged
         self.updates = 0
         self.records = 0
         self.copies = 0  # halo copies
@@ -290,13 +292,30 @@ class IngestWorker:
     def run(self) -> int:
         """Route every feed's updates until the feeds end (recordings) or ``stop``; 0, or 1 when
         records could not be delivered to the cells topic."""
-        batch: list[TrackUpdate] = []
-        letters: list[DeadLetter] = []
-        started = last_commit = time.monotonic()
         size, delay = self.settings.pipeline.batch_size, self.settings.pipeline.max_batch_delay_s
         taken: collections.Counter[str] = collections.Counter()
         self.sink.publish_zones(load_catalogue(self.settings.zones))  # the zones a replay of the archive starts with
+        try:
+            return self._route_feeds(taken, size, delay)
+        finally:
+            for book in self._positions.values():
+                book.last_word()  # (again) so that no feed waits for a word that will not come
+
+    def _route_feeds(self, taken: collections.Counter[str], size: int, delay: float) -> int:
+        batch: list[TrackUpdate] = []
+        letters: list[DeadLetter] = []
+        started = last_commit = time.monotonic()
+        last_word = False
         for entry in feed_items(self.settings, self.stop, positions=self._positions):
+            if self.stop.is_set() and not last_word and self._positions:
+                # stopping: what was read so far goes out, and once it is acknowledged the raw
+                # feeds commit it before their consumers close (the next worker goes on from there)
+                self._hand_on(batch, letters)
+                batch, letters = [], []
+                self._commit(taken)
+                for book in self._positions.values():
+                    book.last_word()
+                last_word = True
             if entry is not None:
                 feed, item = entry
                 if not isinstance(item, FeedHealth):

@@ -46,6 +46,10 @@ class KafkaPositions:
         self._items = 0
         self._boundaries: deque[tuple[int, Positions]] = deque()
         self._commit: Positions | None = None
+        # a reader that commits once more when it stops (an ingest worker, whose raw input
+        # has no other checkpoint) says so; the transport then waits for that last request
+        self.last_word_expected = False
+        self._last_word = threading.Event()
 
     # -- the transport's side (feed thread) -------------------------------------------------
 
@@ -90,6 +94,13 @@ class KafkaPositions:
             pending, self._commit = self._commit, None
             return pending
 
+    def last_request(self, timeout_s: float) -> Positions | None:
+        """On stop, before the consumer closes: what to commit last. Waits (up to ``timeout_s``)
+        for the pipeline's :meth:`last_word` when one is expected."""
+        if self.last_word_expected:
+            self._last_word.wait(timeout_s)
+        return self.take_commit()
+
     # -- the feed's side (feed thread) ------------------------------------------------------
 
     def item_yielded(self) -> None:
@@ -113,6 +124,11 @@ class KafkaPositions:
                 # Keep it as the floor for the next call.
                 self._boundaries.appendleft((processed_items, best))
             return dict(best) if best is not None else None
+
+    def last_word(self) -> None:
+        """The pipeline asks nothing more (its last :meth:`request_commit` is in, if any): the
+        transport commits it and closes its consumer."""
+        self._last_word.set()
 
     def request_commit(self, positions: Positions, *, only_if_none: bool = False) -> None:
         """Ask the transport to commit ``positions`` (a newer request replaces an older one)."""

@@ -75,6 +75,7 @@ log = logging.getLogger(__name__)
 Framing = Literal["lines", "documents", "stream"]
 
 _TICK_S = 0.2
+_LAST_WORD_S = 60.0  # how long a stopping Kafka feed waits for its reader's last commit request
 _READ_BYTES = 1 << 20  # a file is read in pieces of this size
 
 #: TCP keepalive: the first probe after this long without traffic, then every
@@ -723,6 +724,17 @@ def kafka_units(
                         yield from value.splitlines()
                     else:
                         yield value
+        if positions is not None:
+            # stopped between records: every record handed out is done; the reader's last request
+            # (an ingest worker's, once what it read is acknowledged) is committed before the
+            # consumer goes
+            positions.units_exhausted()
+            last = positions.last_request(_LAST_WORD_S)
+            if last:
+                try:
+                    consumer.commit({TopicPartition(t, p): OffsetAndMetadata(off, "", -1) for (t, p), off in last.items()})
+                except KafkaError as e:
+                    log.warning("kafka %s: last offsets not committed (%s): the next reader reads them again", topic, e)
     finally:
         consumer.close()
         watch.close()

@@ -52,7 +52,8 @@ CELL_DEG = 0.5
 
 def _config(path: Path, scenario: dict[str, Path], bootstrap: str, prefix: str, deployment: str, *,
             cell_deg: float = CELL_DEG, history_s: float = 120.0, cuts: tuple[int, ...] = (),
-            archive: Path | None = None, max_state_bytes: int = 64 * 1024 * 1024) -> Path:
+            archive: Path | None = None, max_state_bytes: int = 64 * 1024 * 1024,
+            checkpoint_interval_s: float = 0.5) -> Path:
     """A worker configuration: the shared cells topic ``prefix.cells``; ``deployment`` names the
     engine group, its events, state and interest topics."""
     d = f"{prefix}.{deployment}"
@@ -85,7 +86,7 @@ engine_group = "{d}.engine"
 partitions = {PARTITIONS}
 cell_deg = {cell_deg}
 history_s = {history_s}
-checkpoint_interval_s = 0.5
+checkpoint_interval_s = {checkpoint_interval_s}
 session_timeout_s = 6
 region_cuts = {list(cuts)}
 max_state_bytes = {max_state_bytes}
@@ -440,10 +441,12 @@ def test_engine_worker_stops_on_a_record_routed_with_another_layout(kafka_broker
     assert "region_cuts" in text
 
 
-def _raw_config(tmp_path: Path, bootstrap: str, prefix: str, raw: str, group: str) -> Path:
+def _raw_config(tmp_path: Path, bootstrap: str, prefix: str, raw: str, group: str,
+                checkpoint_interval_s: float = 0.5) -> Path:
     """A worker configuration whose one feed is the raw topic ``raw`` of normalised tracks, read in ``group``."""
     config = tmp_path / "raw.toml"
-    config.write_text(_config(tmp_path / "base.toml", {}, bootstrap, prefix, "raw").read_text() + f"""
+    base = _config(tmp_path / "base.toml", {}, bootstrap, prefix, "raw", checkpoint_interval_s=checkpoint_interval_s)
+    config.write_text(base.read_text() + f"""
 [[feeds]]
 name = "raw"
 format = "tracks-jsonl"
@@ -455,14 +458,29 @@ start_from = "earliest"
     return config
 
 
+def _send_raw(bootstrap: str, raw: str, updates: list[TrackUpdate]) -> None:
+    """``updates`` on partition 0 of the raw topic ``raw``, as a feed would write them."""
+    from alerts.codec import encode_track
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    for u in updates:
+        producer.send(raw, encode_track(u), partition=0)
+    producer.flush(60)
+    producer.close()
+
+
+def _own_on_cells(bootstrap: str, cells: str) -> list[tuple[str, float]]:
+    """(track_id, t_s) of the own (not halo) records on the cells topic."""
+    return [(doc["track_id"], doc["t_s"]) for doc in
+            (json.loads(value) for value, headers in read_topic(bootstrap, cells) if headers.get("cw_copy") == b"0")]
+
+
 def test_an_ingest_worker_on_a_raw_topic_commits_only_what_reached_the_cells_topic(kafka_broker, topic_prefix,
                                                                                    scenario, tmp_path):
     """The scenario's normalised tracks on a raw topic, read by an ingest worker in a consumer
     group: the group's committed offset never runs ahead of the updates on the cells topic; the
     worker killed with SIGKILL after the first half, the second half sent, a new worker started:
     the cells topic holds every update as its own record (some twice, none skipped)."""
-    from alerts.codec import encode_track
-
     bootstrap = kafka_broker.bootstrap_servers
     updates = _updates(load_settings(_config(tmp_path / "scenario.toml", scenario, bootstrap, topic_prefix, "x")))
     raw, group = f"{topic_prefix}.raw", f"{topic_prefix}.raw-ingest"
@@ -472,39 +490,54 @@ def test_an_ingest_worker_on_a_raw_topic_commits_only_what_reached_the_cells_top
     config = _raw_config(tmp_path, bootstrap, topic_prefix, raw, group)
     cells = f"{topic_prefix}.cells"
 
-    def own_on_cells() -> list[tuple[str, float]]:
-        return [(doc["track_id"], doc["t_s"]) for doc in
-                (json.loads(value) for value, headers in read_topic(bootstrap, cells) if headers.get("cw_copy") == b"0")]
-
-    def send(part: list[TrackUpdate]) -> None:
-        producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
-        for u in part:
-            producer.send(raw, encode_track(u), partition=0)
-        producer.flush(60)
-        producer.close()
-
     half = len(updates) // 2
-    send(updates[:half])
+    _send_raw(bootstrap, raw, updates[:half])
     log = tmp_path / "ingest.log"
     ingest = _start(config, "ingest", log)
     try:
         def caught_up(end: int) -> bool:
             committed = end - group_lag(bootstrap, group, raw, end)
-            assert committed <= len(own_on_cells()), "an offset committed before its update reached the cells topic"
+            assert committed <= len(_own_on_cells(bootstrap, cells)), \
+                "an offset committed before its update reached the cells topic"
             return committed == end
 
         _wait(lambda: caught_up(half), "the first half was not committed", [log])
         ingest.send_signal(signal.SIGKILL)
         ingest.wait(30)
-        send(updates[half:])
+        _send_raw(bootstrap, raw, updates[half:])
         ingest = _start(config, "ingest", log)
         _wait(lambda: caught_up(len(updates)), "the second half was not committed", [log])
     finally:
         if ingest.poll() is None:
             _stop([ingest], [log])
-    seen = own_on_cells()
+    seen = _own_on_cells(bootstrap, cells)
     assert set(seen) == {(u.track_id, u.t_s) for u in updates}
     assert len(seen) >= len(updates)
+
+
+def test_an_ingest_worker_stopped_with_sigterm_commits_what_it_routed(kafka_broker, topic_prefix, scenario, tmp_path):
+    """SIGTERM: what the worker read from its raw topic and routed (acknowledged on the cells
+    topic) is committed before its consumer closes, so the next worker does not read it again.
+    With a checkpoint interval of an hour, no periodic commit happens in the test: only that
+    last one (before this, nothing would have been committed)."""
+    bootstrap = kafka_broker.bootstrap_servers
+    prefix = f"{topic_prefix}.term"
+    updates = _updates(load_settings(_config(tmp_path / "scenario.toml", scenario, bootstrap, prefix, "x")))[:300]
+    raw, group = f"{prefix}.raw", f"{prefix}.raw-ingest"
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    admin.create_topics([NewTopic(raw, 1, 1)])
+    admin.close()
+    _send_raw(bootstrap, raw, updates)
+    config = _raw_config(tmp_path, bootstrap, prefix, raw, group, checkpoint_interval_s=3600.0)
+    log = tmp_path / "ingest.log"
+    ingest = _start(config, "ingest", log)
+    try:
+        _wait(lambda: len(_own_on_cells(bootstrap, f"{prefix}.cells")) >= len(updates), "the updates were not routed",
+              [log])
+        assert group_lag(bootstrap, group, raw, len(updates)) == len(updates), "committed before the stop"
+    finally:
+        _stop([ingest], [log])
+    assert group_lag(bootstrap, group, raw, len(updates)) == 0, log.read_text()[-3000:]
 
 
 def test_an_ingest_worker_commits_no_raw_input_the_cells_topic_refused(kafka_broker, topic_prefix, scenario,
@@ -513,8 +546,6 @@ def test_an_ingest_worker_commits_no_raw_input_the_cells_topic_refused(kafka_bro
     publishes the tracks on the public topic, commits nothing of the raw topic in that time (the
     input stays for a worker that can deliver it), and exits 1 naming the records not delivered.
     (With kafka-python's automatic commit, the raw offsets were committed and the input lost.)"""
-    from alerts.codec import encode_track
-
     bootstrap = kafka_broker.bootstrap_servers
     prefix = f"{topic_prefix}.refuse"
     updates = _updates(load_settings(_config(tmp_path / "scenario.toml", scenario, bootstrap, prefix, "x")))[:200]
@@ -523,11 +554,7 @@ def test_an_ingest_worker_commits_no_raw_input_the_cells_topic_refused(kafka_bro
     admin.create_topics([NewTopic(raw, 1, 1),
                          NewTopic(f"{prefix}.cells", PARTITIONS, 1, topic_configs={"max.message.bytes": "100"})])
     admin.close()
-    producer = KafkaProducer(bootstrap_servers=bootstrap)
-    for u in updates:
-        producer.send(raw, encode_track(u), partition=0)
-    producer.flush(60)
-    producer.close()
+    _send_raw(bootstrap, raw, updates)
     config = _raw_config(tmp_path, bootstrap, prefix, raw, group)
     log = tmp_path / "ingest.log"
     ingest = _start(config, "ingest", log)
