@@ -36,7 +36,7 @@ from proximity._clock import FAR_AHEAD_REASON
 from proximity.engine import Engine
 from proximity.events import Event
 
-__all__ = ["EngineFailure", "EngineGuard"]
+__all__ = ["EngineFailure", "EngineGuard", "raw_ref_position"]
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,9 @@ def _raw(update: TrackUpdate, encode: Callable[[TrackUpdate], bytes] | None) -> 
     return repr(update).encode("utf-8", errors="backslashreplace")
 
 
-def _position(update: TrackUpdate) -> int:
-    _, _, tail = (update.raw_ref or "").rpartition(":")
+def raw_ref_position(raw_ref: str | None) -> int:
+    """Where in its feed a record was, from its ``raw_ref`` (``feed:position``); 0 when it does not say."""
+    _, _, tail = (raw_ref or "").rpartition(":")
     return int(tail) if tail.isdigit() else 0
 
 
@@ -121,7 +122,7 @@ class EngineGuard:
         for u in self.engine.take_set_aside():
             log.warning("report set aside (%s): %s at %s", FAR_AHEAD_REASON, u.raw_ref or u.track_id, u.t_s)
             letters.append(DeadLetter.of(
-                self._feed_of(u), _position(u), _raw(u, self._encode),
+                self._feed_of(u), raw_ref_position(u.raw_ref), _raw(u, self._encode),
                 f"{FAR_AHEAD_REASON}: {u.track_id} reported for {format_utc(u.t_s)}, more than "
                 f"{self.engine.settings.future_tolerance_s:g} s ahead of the other tracks, and no other "
                 "track confirmed that time", stage="engine"))
@@ -207,7 +208,7 @@ class EngineGuard:
         letters = []
         for f in failures:
             log.error("report set aside (%s): %s", f.reason(), f.update.raw_ref or f.update.track_id)
-            letters.append(DeadLetter.of(self._feed_of(f.update), _position(f.update), _raw(f.update, self._encode),
-                                         f.reason(), stage="engine"))
+            letters.append(DeadLetter.of(self._feed_of(f.update), raw_ref_position(f.update.raw_ref),
+                                         _raw(f.update, self._encode), f.reason(), stage="engine"))
         return events, letters
 

@@ -58,7 +58,7 @@ from config.records import DeadLetter, FeedHealth, Notice, TrackUpdate, Zone
 from config.settings import FeedSettings, Settings
 from config.zones import load_borders, load_catalogue, load_land
 from closewatch.checkpoint import CheckpointError, CheckpointStore
-from closewatch.engine_guard import EngineGuard
+from closewatch.engine_guard import EngineGuard, raw_ref_position
 from closewatch.memory import TRIM_INTERVAL_S, release_free_memory
 from closewatch.rules import build_rules
 from ingest import open_feed, open_feeds
@@ -304,7 +304,7 @@ class Pipeline:
         if isinstance(zone, DeadLetter):
             self._reject(zone)
             return
-        where = _position(notice)
+        where = raw_ref_position(notice.raw_ref)
         try:
             events = self._guard.add_zones([zone])
         except Exception as e:  # noqa: BLE001 - the engine is put back; the zone is not watched
@@ -452,13 +452,7 @@ def notice_zone(feed: str, notice: Notice) -> Zone | DeadLetter:
     except Exception as e:  # noqa: BLE001 - NoticeError, or a geometry library's own error
         log.warning("feed %s: notice %s: %s", feed, notice.notice_id, e)
         reason = f"impossible value: {e}" if isinstance(e, NoticeError) else f"zone failure: {type(e).__name__}: {e}"
-        return DeadLetter.of(feed, _position(notice), repr(notice.area).encode(), reason, stage="zone")
-
-
-def _position(notice: Notice) -> int:
-    """Where in its feed a notice was (its ``raw_ref``, ``feed:position``); 0 when it does not say."""
-    _, _, position = (notice.raw_ref or "").rpartition(":")
-    return int(position) if position.isdigit() else 0
+        return DeadLetter.of(feed, raw_ref_position(notice.raw_ref), repr(notice.area).encode(), reason, stage="zone")
 
 
 def feed_items(settings: Settings, stop: threading.Event, *, positions: dict[str, KafkaPositions] | None = None

@@ -298,8 +298,12 @@ class IngestWorker:
         try:
             return self._route_feeds(taken, size, delay)
         finally:
-            for book in self._positions.values():
-                book.last_word()  # (again) so that no feed waits for a word that will not come
+            self._last_word()  # (again) so that no feed waits for a word that will not come
+
+    def _last_word(self) -> None:
+        """The raw Kafka feeds may commit what they were last asked to and close (``KafkaPositions.last_word``)."""
+        for book in self._positions.values():
+            book.last_word()
 
     def _route_feeds(self, taken: collections.Counter[str], size: int, delay: float) -> int:
         batch: list[TrackUpdate] = []
@@ -313,8 +317,7 @@ class IngestWorker:
                 self._hand_on(batch, letters)
                 batch, letters = [], []
                 self._commit(taken)
-                for book in self._positions.values():
-                    book.last_word()
+                self._last_word()
                 last_word = True
             if entry is not None:
                 feed, item = entry
@@ -627,12 +630,12 @@ class EngineWorker:
             log.error("engine worker: states of partitions %s not written (%s): their offsets stay uncommitted",
                       todo, "; ".join(failed[:3]) or f"{left} not acknowledged")
             return
-        offsets = {TopicPartition(s.cells_topic, p): OffsetAndMetadata(self.held[p].next_offset, "", -1) for p in todo}
-        try:
-            if commit:
-                self.consumer.commit(offsets)
-        except Exception as e:  # noqa: BLE001 - the state is written: the group's offset only follows it
-            log.info("engine worker: offset commit deferred: %s", e)
+        if commit:
+            try:
+                self.consumer.commit({TopicPartition(s.cells_topic, p):
+                                      OffsetAndMetadata(self.held[p].next_offset, "", -1) for p in todo})
+            except Exception as e:  # noqa: BLE001 - the state is written: the group's offset only follows it
+                log.info("engine worker: offset commit deferred: %s", e)
         for p in todo:
             self.held[p].dirty = False
             self.held[p].state_offset = written[p]

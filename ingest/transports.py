@@ -49,7 +49,7 @@ import zstandard
 
 from ingest._common import DEFAULT_LIMITS, Limits
 from ingest.errors import TransportError
-from ingest.positions import KafkaPositions
+from ingest.positions import KafkaPositions, Positions
 
 __all__ = [
     "KEEPALIVE_COUNT",
@@ -680,6 +680,10 @@ def kafka_units(
             raise TransportError(f"kafka {bootstrap_servers} topic {topic}: {e}") from e
         return made
 
+    def _offsets(at: Positions) -> dict[Any, Any]:
+        """Positions as kafka-python commits them."""
+        return {TopicPartition(t, p): OffsetAndMetadata(off, "", -1) for (t, p), off in at.items()}
+
     watch = GroupWatch(group_id, connection)
     consumer = join()
     idle = 0
@@ -697,9 +701,7 @@ def kafka_units(
                 pending = positions.take_commit()
                 if pending:
                     try:
-                        consumer.commit(
-                            {TopicPartition(t, p): OffsetAndMetadata(off, "", -1) for (t, p), off in pending.items()}
-                        )
+                        consumer.commit(_offsets(pending))
                     except KafkaError as e:
                         # A rebalance or a coordinator move: the pipeline's checkpoint holds the
                         # truth, the group's offsets only follow it; try again at the next poll.
@@ -732,7 +734,7 @@ def kafka_units(
             last = positions.last_request(_LAST_WORD_S)
             if last:
                 try:
-                    consumer.commit({TopicPartition(t, p): OffsetAndMetadata(off, "", -1) for (t, p), off in last.items()})
+                    consumer.commit(_offsets(last))
                 except KafkaError as e:
                     log.warning("kafka %s: last offsets not committed (%s): the next reader reads them again", topic, e)
     finally:
