@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -119,8 +120,14 @@ class EngineGuard:
         """A dead letter for each report the engine gave up since the last call: held far ahead of
         the data clock and never confirmed by other tracks (``proximity._clock``)."""
         letters = []
-        for u in self.engine.take_set_aside():
-            log.warning("report set aside (%s): %s at %s", FAR_AHEAD_REASON, u.raw_ref or u.track_id, u.t_s)
+        gone = self.engine.take_set_aside()
+        if gone:  # one line for all (a feed whose clock is years off gives thousands: each is a dead letter)
+            by_track = Counter(u.track_id for u in gone)
+            named = ", ".join(f"{t} x {n}" for t, n in by_track.most_common(3))
+            more = f" and {len(by_track) - 3} more tracks" if len(by_track) > 3 else ""
+            log.warning("%d report(s) set aside (%s; each a dead letter): %s%s, the first for %s", len(gone),
+                        FAR_AHEAD_REASON, named, more, format_utc(gone[0].t_s))
+        for u in gone:
             letters.append(DeadLetter.of(
                 self._feed_of(u), raw_ref_position(u.raw_ref), _raw(u, self._encode),
                 f"{FAR_AHEAD_REASON}: {u.track_id} reported for {format_utc(u.t_s)}, more than "

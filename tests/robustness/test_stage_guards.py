@@ -156,3 +156,19 @@ def test_the_context_events_of_a_guarded_engine_are_those_without_the_report_set
     context += guard.engine.take_context()
     assert guard.failures == 3
     assert _canonical(context) == clean
+
+
+def test_reports_set_aside_far_ahead_are_dead_letters_each_and_one_log_line(caplog):
+    """A feed whose clock is two years off: every report a dead letter, the log one line naming the track."""
+    guard = EngineGuard(Engine(ProximitySettings(), [_zone()]), snapshot_every=50)
+    ahead = 2 * 365 * 86_400.0
+    wild = [TrackUpdate(track_id="icao:abc123", source="in", t_s=T0 + ahead + k, lat_deg=58.0, lon_deg=22.0 + k / 1e3,
+                        domain="air", side="nato", raw_ref=f"in:{k + 1}") for k in range(40)]
+    with caplog.at_level("WARNING", logger="closewatch.engine_guard"):
+        guard.process(_reports()[:50] + wild)
+        guard.finish()
+        letters = guard.far_ahead_letters()
+    assert [(d.reason, d.stage) for d in letters] == [("time far ahead", "engine")] * 40
+    assert [(d.feed, d.position) for d in letters] == [("in", k) for k in range(1, 41)]
+    lines = [r.getMessage() for r in caplog.records if "set aside" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].startswith("40 report(s) set aside (time far ahead") and "icao:abc123 x 40" in lines[0]
