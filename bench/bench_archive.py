@@ -92,13 +92,84 @@ def main() -> None:
     ap.add_argument("--tracks", type=int, default=1000)
     ap.add_argument("--minutes", type=float, default=90.0)
     ap.add_argument("--quick", action="store_true", help="40 minutes of data")
+    ap.add_argument("--busy-s", type=float, default=120.0,
+                    help="data seconds of the busy world for section 5 (0: leave it out)")
     args = ap.parse_args()
     minutes = 40.0 if args.quick else args.minutes
     work = Path(tempfile.mkdtemp(prefix="closewatch-bench-archive-"))
     try:
         run(args.tracks, minutes, work)
+        if args.busy_s > 0:
+            busy(args.busy_s, work / "busy")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _live_and_replay(updates: list, span_s: float, work: Path) -> None:
+    """Section 3 of the module doc for ``updates`` (``span_s`` of data from ``T0``), in ``work``."""
+    work.mkdir(parents=True)
+    settings = Settings().model_copy(update={"archive": ArchiveSettings(path=str(work / "archive"))})
+    zones = load_catalogue(settings.zones)
+    borders = [line for _n, line in load_borders()]
+    c0, t0 = time.process_time(), time.perf_counter()
+    # the engine a run and a replay build: the configured rule profile (the default, military) and the land
+    engine = Engine(settings.proximity, zones, borders=borders, rules=build_rules(settings), land=load_land())
+    setup_cpu, setup_wall = time.process_time() - c0, time.perf_counter() - t0
+    print(f"engine set-up (default catalogue): {setup_cpu:.1f} s CPU, {setup_wall:.1f} s wall (live and replay each)")
+    archive_sink = ArchiveSink(settings.archive, run_settings=settings)
+    archive_sink.publish_zones(zones)
+    live_jsonl = JsonlSink(work / "live-events.jsonl", work / "live-dl.jsonl")
+    gc.collect()
+    engine_cpu = 0.0
+    hot_path = 0.0
+    n_events = 0
+    c_all = time.process_time()
+    for i in range(0, len(updates), BATCH):
+        batch = updates[i:i + BATCH]
+        c0 = time.process_time()
+        events = engine.process(batch)
+        engine_cpu += time.process_time() - c0
+        n_events += len(events)
+        live_jsonl.publish_events(events)
+        p0 = time.perf_counter()
+        archive_sink.publish_events(events)
+        archive_sink.publish_tracks(batch)
+        hot_path += time.perf_counter() - p0
+    final = engine.finish()
+    live_jsonl.publish_events(final)
+    archive_sink.publish_events(final)
+    live_jsonl.close()
+    archive_sink.close()
+    live_cpu = time.process_time() - c_all
+    print(f"live run: engine {len(updates) / engine_cpu:,.0f} updates/s of CPU ({engine_cpu:.1f} s); with the archive "
+          f"and JSON Lines sinks {len(updates) / live_cpu:,.0f} updates/s of CPU ({live_cpu:.1f} s); "
+          f"{n_events + len(final):,} event revisions")
+    print(f"  the archive's cost on the run's thread (publish calls): {hot_path / len(updates) * 1e6:.2f} us per update"
+          f" ({hot_path:.2f} s in all)")
+    window = Window(T0, T0 + span_s + 1.0)
+    gc.collect()
+    c0, t0 = time.process_time(), time.perf_counter()
+    inp = from_archive(Archive(work / "archive"), window)
+    replay_jsonl = JsonlSink(work / "replay-events.jsonl", work / "replay-dl.jsonl")
+    read_cpu = time.process_time() - c0
+    result = run_replay(inp.settings, inp.zones, inp.items, window, start_s=inp.start_s, sinks=[replay_jsonl],
+                        borders=borders)
+    replay_jsonl.close()
+    replay_cpu = time.process_time() - c0
+    # run_replay builds its engine: not counted, as the live one's is not. Its zone grids come from
+    # the process's cache by now, so what it cost is measured again here, not taken from above.
+    c0 = time.process_time()
+    Engine(inp.settings.proximity, inp.zones, borders=borders, rules=build_rules(inp.settings), land=load_land())
+    replay_cpu -= time.process_time() - c0
+    replay_wall = time.perf_counter() - t0
+    assert result.updates == len(updates), (result.updates, len(updates))
+    print(f"replay from the archive to JSON Lines: {result.updates / replay_cpu:,.0f} updates/s of CPU "
+          f"({replay_cpu:.1f} s, of which reading the archive {read_cpu:.1f} s; {replay_wall:.1f} s wall with the "
+          f"engine set-up); {len(result.events):,} revisions")
+    print(f"  replay cost against the live engine on the same input: {replay_cpu / engine_cpu:.2f}x its CPU time "
+          f"({replay_cpu / live_cpu:.2f}x the live run with its sinks)")
+    same = (work / "replay-events.jsonl").read_bytes().count(b"\n") == n_events + len(final)
+    print(f"  the replay wrote as many revisions as the live run: {same}")
 
 
 def run(n_tracks: int, minutes: float, work: Path) -> None:
@@ -141,74 +212,32 @@ def run(n_tracks: int, minutes: float, work: Path) -> None:
           f" per million; baseline file {_size(work / 'baseline0') / len(updates) * 1e6 / 1e6:,.1f} MB)")
 
     # 3. live engine, then replay from its archive
-    settings = Settings().model_copy(update={"archive": ArchiveSettings(path=str(work / "live"))})
-    zones = load_catalogue(settings.zones)
-    borders = [line for _n, line in load_borders()]
-    c0, t0 = time.process_time(), time.perf_counter()
-    # the engine a run and a replay build: the configured rule profile (the default, military) and the land
-    engine = Engine(settings.proximity, zones, borders=borders, rules=build_rules(settings), land=load_land())
-    setup_cpu, setup_wall = time.process_time() - c0, time.perf_counter() - t0
-    print(f"engine set-up (default catalogue): {setup_cpu:.1f} s CPU, {setup_wall:.1f} s wall (live and replay each)")
-    archive_sink = ArchiveSink(settings.archive, run_settings=settings)
-    archive_sink.publish_zones(zones)
-    live_jsonl = JsonlSink(work / "live-events.jsonl", work / "live-dl.jsonl")
-    gc.collect()
-    engine_cpu = 0.0
-    hot_path = 0.0
-    n_events = 0
-    c_all = time.process_time()
-    for i in range(0, len(updates), BATCH):
-        batch = updates[i:i + BATCH]
-        c0 = time.process_time()
-        events = engine.process(batch)
-        engine_cpu += time.process_time() - c0
-        n_events += len(events)
-        live_jsonl.publish_events(events)
-        p0 = time.perf_counter()
-        archive_sink.publish_events(events)
-        archive_sink.publish_tracks(batch)
-        hot_path += time.perf_counter() - p0
-    final = engine.finish()
-    live_jsonl.publish_events(final)
-    archive_sink.publish_events(final)
-    live_jsonl.close()
-    archive_sink.close()
-    live_cpu = time.process_time() - c_all
-    print(f"live run: engine {len(updates) / engine_cpu:,.0f} updates/s of CPU ({engine_cpu:.1f} s); with the archive "
-          f"and JSON Lines sinks {len(updates) / live_cpu:,.0f} updates/s of CPU ({live_cpu:.1f} s); "
-          f"{n_events + len(final):,} event revisions")
-    print(f"  the archive's cost on the run's thread (publish calls): {hot_path / len(updates) * 1e6:.2f} us per update"
-          f" ({hot_path:.2f} s in all)")
-    window = Window(T0, T0 + span_s + 1.0)
-    gc.collect()
-    c0, t0 = time.process_time(), time.perf_counter()
-    inp = from_archive(Archive(work / "live"), window)
-    replay_jsonl = JsonlSink(work / "replay-events.jsonl", work / "replay-dl.jsonl")
-    read_cpu = time.process_time() - c0
-    result = run_replay(inp.settings, inp.zones, inp.items, window, start_s=inp.start_s, sinks=[replay_jsonl],
-                        borders=borders)
-    replay_jsonl.close()
-    replay_cpu = time.process_time() - c0 - setup_cpu  # run_replay builds its engine: not counted, as above
-    replay_wall = time.perf_counter() - t0
-    assert result.updates == len(updates), (result.updates, len(updates))
-    print(f"replay from the archive to JSON Lines: {result.updates / replay_cpu:,.0f} updates/s of CPU "
-          f"({replay_cpu:.1f} s, of which reading the archive {read_cpu:.1f} s; {replay_wall:.1f} s wall with the "
-          f"engine set-up); {len(result.events):,} revisions")
-    print(f"  replay cost against the live engine on the same input: {replay_cpu / engine_cpu:.2f}x its CPU time "
-          f"({replay_cpu / live_cpu:.2f}x the live run with its sinks)")
-    same = (work / "replay-events.jsonl").read_bytes().count(b"\n") == n_events + len(final)
-    print(f"  the replay wrote as many revisions as the live run: {same}")
+    _live_and_replay(updates, span_s, work / "live")
 
     # 4. report of the last hour
     hour_end = T0 + span_s
     rep = Window(hour_end - 3600.0, hour_end)
     gc.collect()
     t0, c0 = time.perf_counter(), time.process_time()
-    summary = build_report(Archive(work / "live"), work / "report", window=rep)
+    summary = build_report(Archive(work / "live" / "archive"), work / "report", window=rep)
     report_s, report_cpu = time.perf_counter() - t0, time.process_time() - c0
     print(f"report of a one-hour window of {n_tracks:,} tracks: {report_s:.1f} s wall, {report_cpu:.1f} s CPU "
           f"({summary.updates:,} updates replayed with the lead-in, {summary.revisions:,} revisions, "
           f"{len(summary.figures)} figures, {_size(work / 'report' / 'input') / 1e6:.1f} MB of input)")
+
+
+
+def busy(data_s: float, work: Path) -> None:
+    """Section 5: section 3 again in ``bench_pipeline``'s busy world."""
+    from bench.bench_pipeline import make_world
+
+    settings = Settings()
+    world = make_world(8_000, 1_500, 20_000.0, (10.0, data_s), load_catalogue(settings.zones),
+                       settings.proximity.horizon_s)
+    updates = reports(world, 0.0, data_s)
+    print(f"busy world: 8,000 tracks and 1,500 converging pairs at 20,000 updates/s, {data_s:g} s of data, "
+          f"{len(updates):,} track updates")
+    _live_and_replay(updates, data_s, work)
 
 
 if __name__ == "__main__":

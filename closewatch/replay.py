@@ -280,6 +280,7 @@ def run_replay(
 
     triggered = False
     ended = True
+    paced = speed is not None and speed > 0
     for item in items:
         if isinstance(item, TrackUpdate):
             t = item.t_s
@@ -292,10 +293,11 @@ def run_replay(
                         kept.append(item)
                 ended = False
                 break
-            wait = _pace(t, window, speed, wall0)
-            if wait > 0:
-                flush()
-                time.sleep(wait)
+            if paced:
+                wait = _pace(t, window, speed, wall0)
+                if wait > 0:
+                    flush()
+                    time.sleep(wait)
             batch.append(item)
             if kept is not None:
                 kept.append(item)

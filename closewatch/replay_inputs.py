@@ -131,7 +131,8 @@ def _archive_items(archive: Archive, start_s: float, stop_s: float, skipped: lis
         yield from updates
     hours = [h for h in archive.hours("tracks") if (h + 1) * 3600.0 > stop_s]
     for h in hours:
-        more = archive.read("tracks", max(stop_s, h * 3600.0), (h + 1) * 3600.0, errors=skipped)
+        more = archive.read("tracks", max(stop_s, h * 3600.0), (h + 1) * 3600.0, columns=TRACK_FIELDS,
+                            errors=skipped)
         if more.num_rows:
             yield from tracks_from_table(more)
             return
@@ -159,7 +160,7 @@ def from_archive(archive: Archive, window: Window, settings: Settings | None = N
     events = archive.read("events", window.from_s - lead_in_s(p) - cap, stop_s, errors=skipped)
     recorded = events_from_table(events)
     start_s, notes = lead_in_start(window, p, recorded, cap)
-    tracks = archive.read("tracks", start_s, stop_s, errors=skipped)
+    tracks = archive.read("tracks", start_s, stop_s, columns=TRACK_FIELDS, errors=skipped)
     source = f"archive {archive.root}"
     return ReplayInput(source, settings, zones, _archive_items(archive, start_s, stop_s, skipped, tracks), start_s,
                        recorded, notes, skipped, tracks.num_rows, run)
@@ -171,7 +172,7 @@ def from_input_archive(archive: Archive, window: Window, settings: Settings, sta
     skipped: list[ArchiveFileError] = []
     catalogue = zones_from_table(archive.read("zones", errors=skipped, where=[("origin", "=", "catalogue")]))
     stop_s = window.to_s + tail_s(settings.proximity)
-    tracks = archive.read("tracks", start_s, stop_s, errors=skipped)
+    tracks = archive.read("tracks", start_s, stop_s, columns=TRACK_FIELDS, errors=skipped)
     return ReplayInput(f"report input {archive.root}", settings, catalogue,
                        _archive_items(archive, start_s, stop_s, skipped, tracks), start_s, None, [], skipped,
                        tracks.num_rows)

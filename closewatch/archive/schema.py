@@ -41,11 +41,13 @@ from typing import Any, Sequence
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 from shapely.geometry import shape
 
 from alerts.codec import decode_event, encode_events, event_from_feature, event_geometry
-from config.records import DeadLetter, PositionQuality, TrackUpdate, Zone, track_update_from_values
+from config.records import (ALT_REFS, CATEGORIES, DOMAINS, MAX_ID_CHARS, MAX_TEXT_CHARS, SIDES, TRACK_BOUNDS, DeadLetter,
+                            PositionQuality, TrackUpdate, Zone, track_updates_from_columns)
 from proximity.events import Event
 
 __all__ = [
@@ -313,22 +315,89 @@ def _qualities(column: pa.ChunkedArray) -> list[PositionQuality | None]:
     return out
 
 
-def tracks_from_table(table: pa.Table) -> list[TrackUpdate]:
-    """The updates of ``tracks`` rows, in row order (exact: every field as written; each record
-    checked by its own constructor, as a decoder's).
+def _values(column: pa.ChunkedArray) -> list[Any]:
+    """A column as Python values, as ``to_pylist`` gives them, but with each distinct text one
+    shared object (a replay reads a million rows of a few thousand identities and a handful
+    of sources and domains: one string each, its hash computed once for the engine's
+    lookups) and floats through numpy (faster than Arrow's per-value conversion; integers and
+    booleans too when none is null, as numpy would make them floats)."""
+    array = column.combine_chunks()
+    kind = array.type
+    if array.null_count == len(array):
+        return [None] * len(array)
+    if pa.types.is_string(kind):
+        coded = array.dictionary_encode()
+        words = np.array([*coded.dictionary.to_pylist(), None], object)  # the last: null
+        return words[coded.indices.fill_null(len(coded.dictionary)).to_numpy()].tolist()
+    numeric = pa.types.is_integer(kind) or pa.types.is_boolean(kind)
+    if pa.types.is_floating(kind) or (numeric and array.null_count == 0):
+        numbers = array.to_numpy(zero_copy_only=False)  # with nulls: floats with NaN there, set below
+        if array.null_count == 0:
+            return numbers.tolist()
+        values = numbers.astype(object)
+        values[array.is_null().to_numpy(zero_copy_only=False)] = None
+        return values.tolist()
+    return array.to_pylist()
 
+
+def tracks_from_table(table: pa.Table) -> list[TrackUpdate]:
+    """The updates of ``tracks`` rows, in row order (exact: every field as written; checked by
+    the records' own rules, as a decoder's).
+
+    The rules are tested on whole columns first (:func:`_rows_valid`); only when some row fails
+    them is each record built by its checking constructor, which names the first one wrong.
     The cyclic garbage collector is paused meanwhile: the records hold no cycles, and making
     a million of them would otherwise run it a thousand times over every object of the
     process (a third of this function's time in a replay)."""
-    cols = [_qualities(table.column(name)) if name == "quality" else table.column(name).to_pylist()
+    cols = [_qualities(table.column(name)) if name == "quality" else _values(table.column(name))
             for name in TRACK_FIELDS]
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return list(map(track_update_from_values, zip(*cols)))
+        return track_updates_from_columns(cols, checked=not _rows_valid(table))
     finally:
         if collecting:
             gc.enable()
+
+
+_REQUIRED = ("track_id", "source", "t_s", "lat_deg", "lon_deg", "domain", "side", "category")
+_FREE_TEXTS = ("country", "callsign", "name", "type_code", "receiver")
+
+
+def _rows_valid(table: pa.Table) -> bool:
+    """Every row passes :class:`~config.records.TrackUpdate`'s checks (its ``__post_init__``,
+    rule by rule), tested on the columns at once. May say False of valid rows (a null required
+    text), never True of an invalid one: tests/closewatch/test_archive.py breaks each rule."""
+
+    def col(name: str) -> pa.ChunkedArray:
+        return table.column(name)
+
+    def every(mask: Any) -> bool:  # nulls (an optional value absent) pass
+        return bool(pc.all(mask).as_py() is not False)
+
+    def within(name: str, low: float, high: float) -> bool:  # NaN compares false: fails
+        return every(pc.and_(pc.greater_equal(col(name), low), pc.less_equal(col(name), high)))
+
+    if table.num_rows == 0:
+        return True
+    if any(col(name).null_count for name in _REQUIRED):
+        return False
+    alt_ref = col("alt_ref")
+    return (
+        every(pc.less_equal(pc.utf8_length(col("track_id")), MAX_ID_CHARS))
+        and every(pc.match_substring_regex(col("track_id"), r"(?s)^[a-z]+:."))  # scheme:id, scheme in a-z
+        and every(pc.is_finite(col("t_s")))
+        and within("lat_deg", -90.0, 90.0)
+        and within("lon_deg", -180.0, 180.0)
+        and every(pc.is_in(col("domain"), pa.array(DOMAINS)))
+        and every(pc.is_in(col("side"), pa.array(SIDES)))
+        and every(pc.is_in(col("category"), pa.array(CATEGORIES)))
+        and all(within(name, low, high) for name, (low, high) in TRACK_BOUNDS.items())
+        and every(pc.or_(pc.is_null(alt_ref), pc.and_(pc.is_in(alt_ref, pa.array(ALT_REFS)), pc.is_valid(col("alt_m")))))
+        and all(every(pc.less_equal(pc.utf8_length(col(name)), MAX_TEXT_CHARS)) for name in _FREE_TEXTS)
+        and every(pc.greater(pc.utf8_length(col("category_source")), 0))
+        and within("nav_status", 0, 14)
+    )
 
 
 # -- events ----------------------------------------------------------------------------------

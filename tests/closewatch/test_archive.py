@@ -24,7 +24,7 @@ from closewatch.archive.schema import (deadletters_table, events_from_table, let
                                        tracks_from_table, tracks_table, zones_from_table, zones_table)
 from closewatch.archive.store import hour_key, locate_archive
 from closewatch.sinks import JsonlSink, OutputExistsError
-from config.records import DeadLetter, PositionQuality, TrackUpdate, Zone, position_quality
+from config.records import DeadLetter, PositionQuality, RecordError, TrackUpdate, Zone, position_quality
 from config.settings import ArchiveSettings, Settings
 from proximity.events import Event, Subject
 
@@ -98,6 +98,11 @@ def test_round_trips_are_exact(tmp_path: Path) -> None:
     assert [(type(u.nav_status), type(u.on_ground), u.quality is None) for u in back_ups] == \
         [(type(u.nav_status), type(u.on_ground), u.quality is None) for u in ups]
     assert {type(q.gnss_ok_before_s) for q in (u.quality for u in back_ups) if q is not None} == {float, type(None)}
+    assert {(type(u.t_s), type(u.lat_deg)) for u in back_ups} == {(float, float)}
+    assert {type(u.alt_m) for u in back_ups} == {type(u.alt_m) for u in ups}
+    # each distinct text is one object (the engine hashes an identity once)
+    assert len({id(u.track_id) for u in back_ups}) == len({u.track_id for u in ups})
+    assert len({id(u.source) for u in back_ups}) == len({u.source for u in ups})
     schema = archive.read("tracks").schema
     assert (str(schema.field("nav_status").type), str(schema.field("on_ground").type)) == ("int8", "bool")
     assert schema.field("quality").type.field("nic").type == "int8"
@@ -345,3 +350,48 @@ def test_run_refuses_to_append_and_names_the_flag(tmp_path: Path) -> None:
     assert ok.returncode == 0, ok.stderr
     assert len(Archive(tmp_path / "archive").read("tracks")) == 1
     assert len(Archive(tmp_path / "archive").runs()) == 1
+
+
+@pytest.mark.parametrize("field_name, bad, message", [
+    ("track_id", "x" * 130, "more than 128"), ("track_id", "273123456", "not namespaced"),
+    ("track_id", "AIS:1", "not namespaced"), ("track_id", "ais:", "not namespaced"),
+    ("track_id", "ais1:2", "not namespaced"), ("track_id", None, ""), ("t_s", float("inf"), "not a finite"),
+    ("t_s", float("nan"), "not a finite"), ("lat_deg", 90.5, "lat_deg"), ("lat_deg", float("nan"), "lat_deg"),
+    ("lon_deg", -180.5, "lon_deg"), ("domain", "space", "domain"), ("side", "nobody", "side"),
+    ("category", "pirate", "category"), ("speed_mps", -1.0, "speed_mps"), ("speed_mps", float("nan"), "speed_mps"),
+    ("course_deg", 360.5, "course_deg"), ("heading_deg", -0.5, "heading_deg"), ("vrate_mps", 1600.0, "vrate_mps"),
+    ("alt_m", 40_001.0, "alt_m"), ("alt_geom_m", -501.0, "alt_geom_m"), ("alt_ref", "sea", "alt_ref"),
+    ("callsign", "C" * 65, "callsign"), ("name", "N" * 65, "name"), ("type_code", "T" * 65, "type_code"),
+    ("country", "F" * 65, "country"), ("receiver", "R" * 65, "receiver"), ("category_source", "", "category_source"),
+    ("nav_status", 15, "nav_status"), ("nav_status", -1, "nav_status"),
+])
+def test_archived_rows_breaking_a_record_rule_are_refused_by_the_constructor(field_name, bad, message):
+    """The column-wide check spares the per-record one only when every row passes every rule of
+    TrackUpdate: one row breaking any rule sends the rows through the constructor, which names it."""
+    import pyarrow as pa
+
+    from closewatch.archive.schema import _rows_valid, tracks_rows
+
+    rows = tracks_rows(_updates(60), "run", 0)
+    assert _rows_valid(rows) and tracks_from_table(rows) == _updates(60)
+    values = rows.column(field_name).to_pylist()
+    values[37] = bad
+    broken = rows.set_column(rows.schema.get_field_index(field_name), field_name,
+                             pa.array(values, rows.schema.field(field_name).type))
+    assert not _rows_valid(broken)
+    if field_name == "track_id" and bad is None:
+        return  # a null the constructor cannot test (no text to read): refused above, as it must be
+    with pytest.raises(RecordError, match=message):
+        tracks_from_table(broken)
+
+
+def test_an_alt_ref_needs_an_altitude_in_archived_rows_too():
+    import pyarrow as pa
+
+    from closewatch.archive.schema import _rows_valid, tracks_rows
+
+    rows = tracks_rows(_updates(3), "run", 0)
+    refs = pa.array(["geom", None, None, None, None])  # a valid reference, but the first row has no alt_m
+    assert not _rows_valid(rows.set_column(rows.schema.get_field_index("alt_ref"), "alt_ref", refs))
+    last = tracks_rows(_updates(3)[-1:], "run", 0)  # alt_m 8500 with alt_ref baro: valid
+    assert _rows_valid(last)

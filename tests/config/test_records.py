@@ -4,7 +4,7 @@ import pytest
 from shapely.geometry import LineString, Point, box
 
 from config.records import (DeadLetter, PositionQuality, RecordError, TrackUpdate, Zone, position_quality, quality_from_mapping,
-                            track_update_from_values)
+                            track_update_from_values, track_updates_from_columns)
 
 
 def _update(**kw):
@@ -173,6 +173,12 @@ def test_track_update_init_matches_its_fields():
     assert set(given) == {f.name for f in dataclasses.fields(TrackUpdate)}
     u = TrackUpdate(**given)
     assert {f.name: getattr(u, f.name) for f in dataclasses.fields(u)} == given  # every field from its own keyword
+    # the written-out constructor by position (the archive's reader): the same parameters, each to its field
+    from config.records import _unchecked
+
+    assert list(inspect.signature(_unchecked).parameters) == list(given)
+    by_rows = track_updates_from_columns([[v] for v in given.values()])
+    assert by_rows == [u] and {f.name: getattr(by_rows[0], f.name) for f in dataclasses.fields(u)} == given
     assert dataclasses.replace(u, lat_deg=60.0).lat_deg == 60.0 and u.lat_deg == 1.0
 
 
@@ -193,6 +199,13 @@ def test_track_update_from_values_is_the_constructor_by_position():
             track_update_from_values(wrong)
     with pytest.raises(ValueError):  # one value short: not silently the default
         track_update_from_values(values[:-1])
+    columns = [[v, v] for v in values]
+    columns[names.index("lat_deg")][1] = 91.0
+    with pytest.raises(RecordError, match="lat_deg=91.0"):  # checked unless told the columns were
+        track_updates_from_columns(columns)
+    assert [x.lat_deg for x in track_updates_from_columns(columns, checked=False)] == [u.lat_deg, 91.0]
+    with pytest.raises(ValueError):
+        track_updates_from_columns(columns[:-1])
 
 
 def test_category_context_and_quality_are_validated():
