@@ -60,6 +60,8 @@ class ReplayInput:
     skipped: list[ArchiveFileError] = field(default_factory=list)
     total: int | None = None
     run: RunRecord | None = None
+    # the settings the live run recorded, also when the replay runs with others (``settings_changes``)
+    recorded_settings: Settings | None = None
 
 
 # -- the archive ----------------------------------------------------------------------------
@@ -149,8 +151,9 @@ def from_archive(archive: Archive, window: Window, settings: Settings | None = N
     present = archive.read("tracks", window.from_s, window.to_s, columns=["t_s"], errors=skipped)
     run_ids = list(dict.fromkeys(present.column("run_id").to_pylist()))
     run: RunRecord | None = None
+    then, then_run = recorded_settings(archive, run_ids)
     if settings is None:
-        settings, run = recorded_settings(archive, run_ids)
+        settings, run = then, then_run
         zones = _catalogue(archive, run, settings, skipped)
     else:
         zones = load_catalogue(settings.zones)
@@ -160,10 +163,36 @@ def from_archive(archive: Archive, window: Window, settings: Settings | None = N
     events = archive.read("events", window.from_s - lead_in_s(p) - cap, stop_s, errors=skipped)
     recorded = events_from_table(events)
     start_s, notes = lead_in_start(window, p, recorded, cap)
+    if run is None and then_run is not None and (changes := settings_changes(then, settings)):
+        notes.insert(0, f"run with the configuration given, not the one run {then_run.run_id} recorded: it judges "
+                        f"differently in {'; '.join(changes)}")
     tracks = archive.read("tracks", start_s, stop_s, columns=TRACK_FIELDS, errors=skipped)
     source = f"archive {archive.root}"
     return ReplayInput(source, settings, zones, _archive_items(archive, start_s, stop_s, skipped, tracks), start_s,
-                       recorded, notes, skipped, tracks.num_rows, run)
+                       recorded, notes, skipped, tracks.num_rows, run, then if then_run is not None else None)
+
+
+# the sections of the settings that decide the events (the others say where data come from and go)
+_JUDGING = ("proximity", "zones", "sides", "classification", "rules")
+
+
+def settings_changes(then: Settings, now: Settings, most: int = 6) -> list[str]:
+    """What ``now`` judges differently from ``then``: each changed setting of the sections that
+    decide the events, as ``key.path: then -> now`` (at most ``most``, then how many more)."""
+
+    def leaves(obj: Any, path: str) -> Iterator[tuple[str, Any]]:
+        if isinstance(obj, dict):
+            for k in sorted(obj):
+                yield from leaves(obj[k], f"{path}.{k}")
+        else:
+            yield path, obj
+
+    a, b = then.model_dump(mode="json"), now.model_dump(mode="json")
+    old = dict(kv for section in _JUDGING for kv in leaves(a[section], section))
+    new = dict(kv for section in _JUDGING for kv in leaves(b[section], section))
+    changed = [f"{k}: {json.dumps(old.get(k))} -> {json.dumps(new.get(k))}"
+               for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)]
+    return changed[:most] + ([f"and {len(changed) - most} more"] if len(changed) > most else [])
 
 
 def from_input_archive(archive: Archive, window: Window, settings: Settings, start_s: float) -> ReplayInput:

@@ -160,11 +160,14 @@ def _at_ticks(track: dict[str, np.ndarray], ticks: np.ndarray, max_age_s: float,
 
 
 def separation_series(a: Sequence[TrackUpdate], b: Sequence[TrackUpdate], start_s: float, end_s: float,
-                      settings: Settings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(t, lateral metres, vertical metres) of two tracks at every engine tick of the window."""
+                      settings: Settings, data_end_s: float = math.inf) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(t, lateral metres, vertical metres) of two tracks at every engine tick of the window up to
+    ``data_end_s``, where the input ended: the engine measured nothing after it (its incidents
+    closed there), so the figure shows no dead-reckoned line beyond."""
     p = settings.proximity
     step = p.pair_interval_s
     ticks = np.arange(math.ceil(start_s / step) * step, end_s, step)
+    ticks = ticks[ticks <= data_end_s]
     ta, tb = _track_arrays(a), _track_arrays(b)
     stale = max(p.stale_after_s.values())
     lon_a, lat_a, alt_a, ok_a = _at_ticks(ta, ticks, p.align_max_age_s, p.stale_after_s.get(a[0].domain, stale))
@@ -466,6 +469,7 @@ def build_report(
         if s.track_ids and s.zone_id and (s.track_ids[0], s.zone_id) in entries:
             entries[(s.track_ids[0], s.zone_id)].extend(s.revisions)
     th = settings.proximity
+    data_end_s = max((u.t_s for u in updates), default=math.inf)
     budget = _MAX_FIGURES if event_id is None else len(pairs) + len(entries)
     if len(pairs) + len(entries) > budget:
         notes.append(f"figures of {budget} of the {len(pairs) + len(entries)} close approaches and zone entries "
@@ -475,7 +479,8 @@ def build_report(
     for (a, b), revs in pairs.items():
         if a not in by_track or b not in by_track:
             continue
-        t, dist, vsep = separation_series(by_track[a], by_track[b], window.from_s, window.to_s, settings)
+        t, dist, vsep = separation_series(by_track[a], by_track[b], window.from_s, window.to_s, settings,
+                                          data_end_s if result.ended else math.inf)
         thresholds = [r.metrics["threshold_m"] for r in revs if "threshold_m" in r.metrics]
         threshold = min(thresholds) if thresholds else th.thresholds.air_air_lateral_m
         air = by_track[a][0].domain == "air" and by_track[b][0].domain == "air"

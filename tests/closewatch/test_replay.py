@@ -169,6 +169,9 @@ def test_cli_empty_window_and_compare(live_demo: LiveDemo, tmp_path: Path) -> No
     assert len(removed) == 1  # 782 m apart: no sea close approach under a 700 m threshold
     assert any(r.startswith("same,close_approach,icao:154a2c icao:3f6b21") for r in rows)
     assert "REMOVED  close_approach" in proc.stdout
+    # the replay says it judged with other settings than those recorded, and which
+    note = [line for line in proc.stdout.splitlines() if line.startswith("note: run with the configuration given")]
+    assert len(note) == 1 and note[0].endswith("judges differently in proximity.thresholds.sea_sea_m: 1852.0 -> 700.0")
 
 
 _SHORT_MEMORY = {"stale_after_s": {"air": 60.0, "sea": 120.0, "land": 60.0}, "horizon_s": 120.0,

@@ -190,3 +190,25 @@ def test_demo_then_report_in_its_folder_just_works(tmp_path: Path) -> None:
     assert bad.returncode == 1 and "events.csv: changed" in bad.stderr
     refused = _cli(["report", first, "--out", "signed"], d)
     assert refused.returncode == 2 and "not empty" in refused.stderr
+
+
+def test_a_separation_figure_ends_where_the_input_ended() -> None:
+    """Two ships reported for five minutes of a fifteen-minute window: the series has the engine's
+    ticks up to the input's end, not ten more minutes of a dead-reckoned line."""
+    from closewatch.report import separation_series
+    from config.records import TrackUpdate
+    from config.settings import Settings
+
+    t0 = 1_700_000_000.0
+
+    def ship(track_id: str, lon: float) -> list[TrackUpdate]:
+        return [TrackUpdate(track_id=track_id, source="ais", t_s=t0 + k * 10.0, lat_deg=58.0, lon_deg=lon,
+                            domain="sea", speed_mps=3.0, course_deg=0.0) for k in range(31)]
+
+    a, b = ship("ais:1", 20.0), ship("ais:2", 20.02)
+    settings = Settings()
+    t_all, d_all, _ = separation_series(a, b, t0, t0 + 900.0, settings)
+    t, d, _ = separation_series(a, b, t0, t0 + 900.0, settings, data_end_s=t0 + 300.0)
+    assert t_all[-1] > t0 + 800.0  # without the input's end: every tick of the window
+    assert t[-1] <= t0 + 300.0 < t[-1] + settings.proximity.pair_interval_s
+    assert t.tolist() == [x for x in t_all.tolist() if x <= t0 + 300.0] and d.tolist() == d_all[: t.size].tolist()
