@@ -60,8 +60,6 @@ class ReplayInput:
     skipped: list[ArchiveFileError] = field(default_factory=list)
     total: int | None = None
     run: RunRecord | None = None
-    # the settings the live run recorded, also when the replay runs with others (``settings_changes``)
-    recorded_settings: Settings | None = None
 
 
 # -- the archive ----------------------------------------------------------------------------
@@ -169,7 +167,7 @@ def from_archive(archive: Archive, window: Window, settings: Settings | None = N
     tracks = archive.read("tracks", start_s, stop_s, columns=TRACK_FIELDS, errors=skipped)
     source = f"archive {archive.root}"
     return ReplayInput(source, settings, zones, _archive_items(archive, start_s, stop_s, skipped, tracks), start_s,
-                       recorded, notes, skipped, tracks.num_rows, run, then if then_run is not None else None)
+                       recorded, notes, skipped, tracks.num_rows, run)
 
 
 # the sections of the settings that decide the events (the others say where data come from and go)

@@ -455,7 +455,7 @@ def _by_run_and_arrival(table: pa.Table) -> pa.Table:
     rank = np.argsort(np.argsort(np.array(names, object), kind="stable"), kind="stable")
     runs = rank[coded.indices.to_numpy()]
     arrivals = arrival.to_numpy()
-    if runs.size < 2 or (np.all(runs[1:] >= runs[:-1]) and np.all((runs[1:] > runs[:-1]) | (arrivals[1:] >= arrivals[:-1]))):
+    same_run = runs[1:] == runs[:-1]
+    if np.all((runs[1:] > runs[:-1]) | (same_run & (arrivals[1:] >= arrivals[:-1]))):
         return table
     return table.take(pa.array(np.lexsort((arrivals, runs))))
-

@@ -395,3 +395,22 @@ def test_an_alt_ref_needs_an_altitude_in_archived_rows_too():
     assert not _rows_valid(rows.set_column(rows.schema.get_field_index("alt_ref"), "alt_ref", refs))
     last = tracks_rows(_updates(3)[-1:], "run", 0)  # alt_m 8500 with alt_ref baro: valid
     assert _rows_valid(last)
+
+
+def test_rows_are_ordered_by_run_and_arrival_as_sort_by_orders_them() -> None:
+    """The reader's numpy ordering is Arrow's stable sort by (run_id, arrival); rows in order stay the same table."""
+    import pyarrow as pa
+
+    from closewatch.archive.store import _by_run_and_arrival
+
+    rng = np.random.default_rng(3)
+    runs = rng.choice(["run-b", "run-a", "run-c"], 500)
+    arrival = rng.integers(0, 60, 500)  # ties: the stable sort keeps their order
+    table = pa.table({"run_id": runs, "arrival": arrival, "row": np.arange(500)})
+    expected = table.sort_by([("run_id", "ascending"), ("arrival", "ascending")])
+    assert _by_run_and_arrival(table).equals(expected)
+    assert _by_run_and_arrival(expected) is expected  # in order: not copied
+    one_run = pa.table({"run_id": ["r"] * 4, "arrival": [3, 1, 2, 0], "row": [0, 1, 2, 3]})
+    assert _by_run_and_arrival(one_run).column("row").to_pylist() == [3, 1, 2, 0]
+    with_null = pa.table({"run_id": ["b", None, "a"], "arrival": [1, 2, 3], "row": [0, 1, 2]})
+    assert _by_run_and_arrival(with_null).equals(with_null.sort_by([("run_id", "ascending"), ("arrival", "ascending")]))
