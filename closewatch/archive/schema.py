@@ -317,15 +317,15 @@ def _qualities(column: pa.ChunkedArray) -> list[PositionQuality | None]:
 
 def _values(column: pa.ChunkedArray) -> list[Any]:
     """A column as Python values, as ``to_pylist`` gives them, but with each distinct text one
-    shared object (a replay reads a million rows of a few thousand identities and a handful
-    of sources and domains: one string each, its hash computed once for the engine's
-    lookups) and floats through numpy (faster than Arrow's per-value conversion; integers and
-    booleans too when none is null, as numpy would make them floats)."""
+    shared object where few differ (a replay reads a million rows of a few thousand identities
+    and a handful of sources and domains: one string each) and floats through numpy (faster
+    than Arrow's per-value conversion; integers and booleans too when none is null, as numpy
+    would make them floats)."""
     array = column.combine_chunks()
     kind = array.type
     if array.null_count == len(array):
         return [None] * len(array)
-    if pa.types.is_string(kind):
+    if pa.types.is_string(kind) and _few_distinct(array):
         coded = array.dictionary_encode()
         words = np.array([*coded.dictionary.to_pylist(), None], object)  # the last: null
         return words[coded.indices.fill_null(len(coded.dictionary)).to_numpy()].tolist()
@@ -338,6 +338,14 @@ def _values(column: pa.ChunkedArray) -> list[Any]:
         values[array.is_null().to_numpy(zero_copy_only=False)] = None
         return values.tolist()
     return array.to_pylist()
+
+
+def _few_distinct(array: pa.Array, sample: int = 4096) -> bool:
+    """At most a quarter of the first ``sample`` values differ: a column worth sharing its texts
+    (sources, domains, identities); not ``raw_ref``, one text per report, whose dictionary would
+    cost ten times ``to_pylist``."""
+    head = array.slice(0, sample)
+    return int(pc.count_distinct(head).as_py()) * 4 <= len(head)
 
 
 def tracks_from_table(table: pa.Table) -> list[TrackUpdate]:
