@@ -19,7 +19,7 @@ Conventions (see DESIGN.md):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from functools import lru_cache
 from typing import Any, Literal, Mapping, NoReturn, Sequence
 
@@ -490,6 +490,8 @@ class TrackUpdate:
 # The setters of TrackUpdate's slots, in field order: what its __init__ calls (a slot's
 # descriptor sets the value without the frozen class's __setattr__).
 _SETTERS = tuple(TrackUpdate.__dict__[f.name].__set__ for f in fields(TrackUpdate))
+# the fields without a default: a record always has them
+_NEEDED = tuple(f.name for f in fields(TrackUpdate) if f.default is MISSING)
 
 
 def track_update_from_values(values: Sequence[Any]) -> TrackUpdate:
@@ -512,8 +514,13 @@ def track_updates_from_columns(columns: Sequence[Sequence[Any]], *, checked: boo
         raise ValueError(f"a TrackUpdate has {len(_SETTERS)} fields, not {len(columns)} columns")
     updates = list(map(_unchecked, *columns))
     if checked:
-        for update in updates:
-            update.__post_init__()
+        for row, update in enumerate(updates):
+            try:
+                update.__post_init__()
+            except (RecordError, TypeError) as e:  # TypeError: a value missing (None) where one is needed
+                missing = [name for name in _NEEDED if getattr(update, name) is None]
+                why = f"{', '.join(missing)} missing" if missing else str(e)
+                raise RecordError(f"row {row} (track_id {update.track_id!r}): {why}") from e
     return updates
 
 

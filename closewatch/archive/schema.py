@@ -46,8 +46,9 @@ import shapely
 from shapely.geometry import shape
 
 from alerts.codec import decode_event, encode_events, event_from_feature, event_geometry
+from closewatch.archive.errors import ArchiveError
 from config.records import (ALT_REFS, CATEGORIES, DOMAINS, MAX_ID_CHARS, MAX_TEXT_CHARS, SIDES, TRACK_BOUNDS, DeadLetter,
-                            PositionQuality, TrackUpdate, Zone, track_updates_from_columns)
+                            PositionQuality, RecordError, TrackUpdate, Zone, track_updates_from_columns)
 from proximity.events import Event
 
 __all__ = [
@@ -363,6 +364,8 @@ def tracks_from_table(table: pa.Table) -> list[TrackUpdate]:
     gc.disable()
     try:
         return track_updates_from_columns(cols, checked=not _rows_valid(table))
+    except RecordError as e:  # a file edited or written by another program: named, not a traceback
+        raise ArchiveError(f"a tracks row read from the archive breaks the record rules: {e}") from e
     finally:
         if collecting:
             gc.enable()
