@@ -66,7 +66,6 @@ __all__ = [
     "ZoneKind",
     "position_quality",
     "quality_from_mapping",
-    "track_update_from_values",
     "track_updates_from_columns",
 ]
 
@@ -492,17 +491,6 @@ class TrackUpdate:
 _SETTERS = tuple(TrackUpdate.__dict__[f.name].__set__ for f in fields(TrackUpdate))
 # the fields without a default: a record always has them
 _NEEDED = tuple(f.name for f in fields(TrackUpdate) if f.default is MISSING)
-
-
-def track_update_from_values(values: Sequence[Any]) -> TrackUpdate:
-    """A :class:`TrackUpdate` of its field values in field order, checked as its constructor
-    checks: for readers of columns (the archive), which would otherwise build a keyword
-    dictionary per record."""
-    if len(values) != len(_SETTERS):
-        raise ValueError(f"a TrackUpdate has {len(_SETTERS)} fields, not {len(values)}")
-    update = _unchecked(*values)
-    update.__post_init__()
-    return update
 
 
 def track_updates_from_columns(columns: Sequence[Sequence[Any]], *, checked: bool = True) -> list[TrackUpdate]:

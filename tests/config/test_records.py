@@ -4,7 +4,7 @@ import pytest
 from shapely.geometry import LineString, Point, box
 
 from config.records import (DeadLetter, PositionQuality, RecordError, TrackUpdate, Zone, position_quality, quality_from_mapping,
-                            track_update_from_values, track_updates_from_columns)
+                            track_updates_from_columns)
 
 
 def _update(**kw):
@@ -182,13 +182,13 @@ def test_track_update_init_matches_its_fields():
     assert dataclasses.replace(u, lat_deg=60.0).lat_deg == 60.0 and u.lat_deg == 1.0
 
 
-def test_track_update_from_values_is_the_constructor_by_position():
+def test_track_updates_from_columns_is_the_constructor_by_position():
     """The archive's reader builds records from their values in field order: the same record, the same checks."""
     names = [f.name for f in dataclasses.fields(TrackUpdate)]
     u = _update(side="nato", alt_m=900.0, alt_ref="baro", speed_mps=7.2, callsign="X", nav_status=0,
                 quality=position_quality(accuracy_high=True))
     values = [getattr(u, n) for n in names]
-    made = track_update_from_values(values)
+    [made] = track_updates_from_columns([[v] for v in values])
     assert made == u and type(made) is TrackUpdate
     assert [getattr(made, n) for n in names] == values
     for field_name, bad, message in (("lat_deg", 91.0, "lat_deg=91.0"), ("track_id", "273123456", "not namespaced"),
@@ -196,9 +196,9 @@ def test_track_update_from_values_is_the_constructor_by_position():
         wrong = list(values)
         wrong[names.index(field_name)] = bad
         with pytest.raises(RecordError, match=message):
-            track_update_from_values(wrong)
+            track_updates_from_columns([[v] for v in wrong])
     with pytest.raises(ValueError):  # one value short: not silently the default
-        track_update_from_values(values[:-1])
+        track_updates_from_columns([[v] for v in values[:-1]])
     columns = [[v, v] for v in values]
     columns[names.index("lat_deg")][1] = 91.0
     with pytest.raises(RecordError, match="lat_deg=91.0"):  # checked unless told the columns were
