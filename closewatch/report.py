@@ -469,7 +469,8 @@ def build_report(
         if s.track_ids and s.zone_id and (s.track_ids[0], s.zone_id) in entries:
             entries[(s.track_ids[0], s.zone_id)].extend(s.revisions)
     th = settings.proximity
-    data_end_s = max((u.t_s for u in updates), default=math.inf)
+    # where an ended input ended: figures draw nothing after it (a live input goes on)
+    data_end_s = max((u.t_s for u in updates), default=math.inf) if result.ended else math.inf
     budget = _MAX_FIGURES if event_id is None else len(pairs) + len(entries)
     if len(pairs) + len(entries) > budget:
         notes.append(f"figures of {budget} of the {len(pairs) + len(entries)} close approaches and zone entries "
@@ -479,8 +480,7 @@ def build_report(
     for (a, b), revs in pairs.items():
         if a not in by_track or b not in by_track:
             continue
-        t, dist, vsep = separation_series(by_track[a], by_track[b], window.from_s, window.to_s, settings,
-                                          data_end_s if result.ended else math.inf)
+        t, dist, vsep = separation_series(by_track[a], by_track[b], window.from_s, window.to_s, settings, data_end_s)
         thresholds = [r.metrics["threshold_m"] for r in revs if "threshold_m" in r.metrics]
         threshold = min(thresholds) if thresholds else th.thresholds.air_air_lateral_m
         air = by_track[a][0].domain == "air" and by_track[b][0].domain == "air"
